@@ -1,0 +1,36 @@
+/* cli.h: the ingot command line's shared pieces: the verb signature, messages to the terminal,
+ * and the exit codes. Only this layer prints or exits; libingot returns errors. */
+#pragma once
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "ingot.h"
+
+enum {
+        EXIT_OK = 0,
+        EXIT_FAILURE_ = 1, /* the work failed */
+        EXIT_USAGE = 2,    /* bad command line */
+        EXIT_INTERRUPTED = 130,
+};
+
+struct verb {
+        const char *name;
+        const char *args;
+        const char *summary;
+        int (*run)(int argc, char **argv);
+        void (*help)(FILE *f);
+};
+
+extern const char *program_name;
+
+void log_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Prints err's message (or strerror of code) after prefix and returns the exit code for it. */
+int log_lib_error(const char *prefix, int code, const struct ingot_error *err);
+/* Prints "Try 'ingot VERB --help'." for usage errors and returns EXIT_USAGE. */
+int usage_error(const char *verb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+int verb_build(int argc, char **argv);
+void help_build(FILE *f);
+int verb_plan(int argc, char **argv);
+void help_plan(FILE *f);

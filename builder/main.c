@@ -1,0 +1,133 @@
+/* main.c: `ingot VERB [ARGS]`: the one verb table, global --help and --version, and error output. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+const char *program_name = "ingot";
+
+static int verb_help(int argc, char **argv);
+static void help_help(FILE *f);
+static int verb_version(int argc, char **argv);
+
+static const struct verb verbs[] = {
+        { "build", "RECIPE", "compile a recipe into a squashfs root image", verb_build, help_build },
+        { "plan", "RECIPE", "print the validated, fully resolved recipe without building", verb_plan, help_plan },
+        { "help", "[VERB]", "show help for ingot or one verb", verb_help, help_help },
+        { "version", "", "print the version", verb_version, NULL },
+};
+
+void log_error(const char *fmt, ...) {
+        va_list ap;
+        fprintf(stderr, "%s: ", program_name);
+        va_start(ap, fmt);
+        vfprintf(stderr, fmt, ap);
+        va_end(ap);
+        fputc('\n', stderr);
+}
+
+int log_lib_error(const char *prefix, int code, const struct ingot_error *err) {
+        const char *msg = err && err->code ? err->message : strerror(-code);
+        if (prefix)
+                log_error("%s: %s", prefix, msg);
+        else
+                log_error("%s", msg);
+        return code == -ECANCELED ? EXIT_INTERRUPTED : EXIT_FAILURE_;
+}
+
+int usage_error(const char *verb, const char *fmt, ...) {
+        va_list ap;
+        fprintf(stderr, "%s: ", program_name);
+        va_start(ap, fmt);
+        vfprintf(stderr, fmt, ap);
+        va_end(ap);
+        fprintf(stderr, "\nTry '%s %s%s--help'.\n", program_name, verb ?: "", verb ? " " : "");
+        return EXIT_USAGE;
+}
+
+static const struct verb *find_verb(const char *name) {
+        for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
+                if (strcmp(verbs[i].name, name) == 0)
+                        return &verbs[i];
+        return NULL;
+}
+
+static void main_help(FILE *f) {
+        fprintf(f,
+                "Usage: %s VERB [ARGS...]\n"
+                "Build immutable, verity-protected host images from declarative recipes.\n\n"
+                "Verbs:\n",
+                program_name);
+        for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
+                fprintf(f, "  %-8s %-8s %s\n", verbs[i].name, verbs[i].args, verbs[i].summary);
+        fprintf(f,
+                "\nOptions:\n"
+                "  -h --help     show this help\n"
+                "     --version  print the version\n\n"
+                "'%s VERB --help' describes a verb. Recipes: docs/recipe.md.\n",
+                program_name);
+}
+
+static void help_help(FILE *f) {
+        fprintf(f, "Usage: %s help [VERB]\nShow help for ingot or for one verb.\n", program_name);
+}
+
+static int verb_help(int argc, char **argv) {
+        if (argc < 2) {
+                main_help(stdout);
+                return EXIT_OK;
+        }
+        const struct verb *v = find_verb(argv[1]);
+        if (!v)
+                return usage_error(NULL, "unknown verb '%s'", argv[1]);
+        if (v->help)
+                v->help(stdout);
+        else
+                printf("Usage: %s %s\n%s\n", program_name, v->name, v->summary);
+        return EXIT_OK;
+}
+
+static int verb_version(int argc, char **argv) {
+        (void) argc;
+        (void) argv;
+        printf("ingot %s\n", INGOT_VERSION);
+        return EXIT_OK;
+}
+
+int main(int argc, char **argv) {
+        if (argc < 2) {
+                main_help(stderr);
+                return EXIT_USAGE;
+        }
+        const char *name = argv[1];
+        if (strcmp(name, "-h") == 0 || strcmp(name, "--help") == 0) {
+                main_help(stdout);
+                return EXIT_OK;
+        }
+        if (strcmp(name, "--version") == 0)
+                return verb_version(0, NULL);
+        if (name[0] == '-')
+                return usage_error(NULL, "unknown option '%s'; options go after the verb", name);
+        const struct verb *v = find_verb(name);
+        if (!v) {
+                const char *best = NULL;
+                for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
+                        if (strncmp(verbs[i].name, name, 2) == 0)
+                                best = verbs[i].name;
+                if (best)
+                        return usage_error(NULL, "unknown verb '%s'; did you mean '%s'?", name, best);
+                return usage_error(NULL, "unknown verb '%s'", name);
+        }
+        /* every verb answers --help the same way */
+        for (int i = 2; i < argc; i++)
+                if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+                        if (v->help)
+                                v->help(stdout);
+                        else
+                                printf("Usage: %s %s\n%s\n", program_name, v->name, v->summary);
+                        return EXIT_OK;
+                }
+        return v->run(argc - 1, argv + 1);
+}

@@ -1,0 +1,68 @@
+/* ingot.h: the public interface of libingot, the core that compiles recipes into images.
+ * Every function returns 0 or a negative errno and fills a struct ingot_error; none prints or exits. */
+#pragma once
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#define INGOT_VERSION "0.1.0"
+
+/* A human-readable account of the first error, e.g. "demo.ini:12: unknown key ...". */
+struct ingot_error {
+        int code; /* negative errno, 0 while no error happened */
+        char message[1024];
+};
+
+/* Recipes: a validated, fully resolved description of one image. */
+struct ingot_recipe;
+
+int ingot_recipe_load(const char *path, struct ingot_recipe **ret_recipe, struct ingot_error *err);
+void ingot_recipe_free(struct ingot_recipe *recipe);
+/* The resolved recipe (drop-ins merged, paths absolute) as a JSON object, NUL-terminated. */
+int ingot_recipe_to_json(const struct ingot_recipe *recipe, char **ret_json);
+/* The same, as the INI text that would produce it. */
+int ingot_recipe_to_ini(const struct ingot_recipe *recipe, char **ret_text);
+const char *ingot_recipe_name(const struct ingot_recipe *recipe);
+const char *ingot_recipe_version(const struct ingot_recipe *recipe);
+
+/* What the image holds, counted while it is written. */
+struct ingot_image_stats {
+        uint64_t files;        /* regular files, hard links counted once */
+        uint64_t directories;
+        uint64_t symlinks;
+        uint64_t hardlinks;    /* extra names of files */
+        uint64_t devices;      /* block and character devices */
+        uint64_t fifos;
+        uint64_t sockets;
+        uint64_t bytes;        /* uncompressed file data */
+};
+
+struct ingot_progress {
+        const char *phase;     /* "base", "content", "finishing" */
+        uint64_t files;
+        uint64_t bytes;
+};
+
+typedef void (*ingot_progress_fn)(const struct ingot_progress *progress, void *userdata);
+
+struct ingot_build_options {
+        const char *output_dir;          /* created if missing; default "out" */
+        unsigned jobs;                   /* compressor threads; 0 = all cores */
+        ingot_progress_fn progress;      /* may be NULL */
+        void *userdata;
+        const volatile sig_atomic_t *cancel; /* the build stops with -ECANCELED once *cancel != 0 */
+        bool have_source_date_epoch;     /* SOURCE_DATE_EPOCH from the environment beats the recipe's */
+        int64_t source_date_epoch;
+};
+
+struct ingot_build_result {
+        char *image_path;
+        uint64_t image_size;
+        struct ingot_image_stats stats;
+        int64_t source_date_epoch;       /* -1 when none was set */
+};
+
+int ingot_build(const struct ingot_recipe *recipe, const struct ingot_build_options *options,
+                struct ingot_build_result *ret_result, struct ingot_error *err);
+void ingot_build_result_clear(struct ingot_build_result *result);

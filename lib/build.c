@@ -1,0 +1,244 @@
+/* build.c: `ingot build`: recipe to OUTDIR/NAME_VERSION.raw through a temporary file that is renamed
+ * only when complete and durable; on any failure nothing is left under the final name. */
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "build.h"
+
+bool build_cancelled(const struct build *b) {
+        return b->options->cancel && *b->options->cancel;
+}
+
+int build_cancel_error(struct build *b) {
+        return error_set(b->err, -ECANCELED, "interrupted");
+}
+
+void build_report(struct build *b, uint64_t files, uint64_t bytes) {
+        b->progress.files += files;
+        b->progress.bytes += bytes;
+        if (b->options->progress) {
+                b->progress.phase = b->phase;
+                b->options->progress(&b->progress, b->options->userdata);
+        }
+}
+
+uint32_t build_clamp_mtime(const struct build *b, int64_t mtime) {
+        if (b->source_date_epoch >= 0 && mtime > b->source_date_epoch)
+                mtime = b->source_date_epoch;
+        if (mtime < 0)
+                return 0;
+        return mtime > UINT32_MAX ? UINT32_MAX : (uint32_t) mtime;
+}
+
+/* Data that waited for the tree to be final: Copy= and Binaries= files, generated files. */
+static int write_deferred(struct node *n, void *userdata) {
+        struct build *b = userdata;
+        if (n->link || !S_ISREG(n->mode))
+                return 0;
+        if (n->data == DATA_HOST) {
+                int r = host_file_write(b, n, n->host_path, n->host_stat);
+                return r;
+        }
+        if (n->data == DATA_MEMORY) {
+                int r = squashfs_writer_begin_file(b->writer, n);
+                if (r >= 0)
+                        r = squashfs_writer_append(b->writer, n->memory, n->size);
+                if (r >= 0)
+                        r = squashfs_writer_end_file(b->writer);
+                if (r < 0) {
+                        _cleanup_free_ char *p = node_path(n);
+                        return error_set(b->err, r, "writing the image (data of %s): %s", p ?: n->name, strerror(-r));
+                }
+                n->data = DATA_WRITTEN;
+                build_report(b, 1, n->size);
+        }
+        return 0;
+}
+
+static int count(struct node *n, void *userdata) {
+        struct ingot_image_stats *s = userdata;
+        if (n->link) {
+                s->hardlinks++;
+                return 0;
+        }
+        switch (n->mode & S_IFMT) {
+        case S_IFREG:
+                s->files++;
+                s->bytes += n->size;
+                break;
+        case S_IFDIR:
+                s->directories++;
+                break;
+        case S_IFLNK:
+                s->symlinks++;
+                break;
+        case S_IFBLK:
+        case S_IFCHR:
+                s->devices++;
+                break;
+        case S_IFIFO:
+                s->fifos++;
+                break;
+        case S_IFSOCK:
+                s->sockets++;
+                break;
+        }
+        return 0;
+}
+
+static int mkdir_parents(const char *path, struct ingot_error *err) {
+        _cleanup_free_ char *p = strdup(path);
+        if (!p)
+                return -ENOMEM;
+        for (char *s = p + 1;; s++) {
+                if (*s != '/' && *s)
+                        continue;
+                char c = *s;
+                *s = 0;
+                if (mkdir(p, 0755) < 0 && errno != EEXIST)
+                        return error_set(err, -errno, "%s: cannot create directory: %s", p, strerror(errno));
+                if (!c)
+                        return 0;
+                *s = c;
+        }
+}
+
+static int build_base(struct build *b) {
+        const struct ingot_recipe *r = b->recipe;
+        b->phase = "base";
+        switch (r->base) {
+        case BASE_NONE:
+                return 0;
+        case BASE_TREE:
+                return source_dir_add(b, r->base_source, "/", HOST_BASE);
+        case BASE_ARCHIVE: {
+                _cleanup_close_ int fd = open(r->base_source, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+                if (fd < 0)
+                        return error_set(b->err, -errno, "%s: %s", r->base_source, strerror(errno));
+                return source_archive_add(b, fd, r->base_source);
+        }
+        case BASE_DEBIAN:
+                return source_debian_add(b);
+        }
+        return -EINVAL;
+}
+
+static int build_image(struct build *b, int fd) {
+        const struct ingot_recipe *r = b->recipe;
+        unsigned jobs = b->options->jobs;
+        if (!jobs) {
+                long n = sysconf(_SC_NPROCESSORS_ONLN);
+                jobs = n > 0 ? (unsigned) n : 1;
+        }
+        struct squashfs_options so = {
+                .compressor = r->compressor,
+                .level = r->level,
+                .block_size = r->block_size,
+                .jobs = jobs,
+                .mkfs_time = b->default_mtime,
+        };
+        int q = squashfs_writer_new(fd, &so, &b->writer, b->err);
+        if (q < 0)
+                return q;
+        q = tree_new(b->default_mtime, &b->tree);
+        if (q < 0)
+                return q;
+        q = content_prepare(b);
+        if (q < 0)
+                return q;
+        q = build_base(b);
+        if (q < 0)
+                return q;
+        b->phase = "content";
+        q = content_apply(b);
+        if (q < 0)
+                return q;
+        q = os_release_write(b);
+        if (q < 0)
+                return q;
+        q = tree_finalize(b->tree);
+        if (q < 0)
+                return q;
+        q = tree_walk(b->tree->root, write_deferred, NULL, b);
+        if (q < 0)
+                return q;
+        b->phase = "finishing";
+        build_report(b, 0, 0);
+        return 0;
+}
+
+void ingot_build_result_clear(struct ingot_build_result *result) {
+        free(result->image_path);
+        *result = (struct ingot_build_result) { 0 };
+}
+
+int ingot_build(const struct ingot_recipe *r, const struct ingot_build_options *o, struct ingot_build_result *ret,
+                struct ingot_error *err) {
+        struct build b = {
+                .recipe = r,
+                .options = o,
+                .err = err,
+                .source_date_epoch = o->have_source_date_epoch ? o->source_date_epoch : r->source_date_epoch,
+        };
+        b.default_mtime = b.source_date_epoch >= 0 ? (uint32_t) b.source_date_epoch : 0;
+
+        const char *outdir = o->output_dir ?: "out";
+        _cleanup_free_ char *final = NULL, *tmp = NULL;
+        if (asprintf(&final, "%s/%s_%s.raw", outdir, r->name, r->version) < 0 ||
+            asprintf(&tmp, "%s/.%s_%s.raw.XXXXXX", outdir, r->name, r->version) < 0)
+                return -ENOMEM;
+        int q = mkdir_parents(outdir, err);
+        if (q < 0)
+                return q;
+        b.buffer = malloc(BUFFER_SIZE);
+        if (!b.buffer)
+                return -ENOMEM;
+
+        _cleanup_close_ int fd = mkostemp(tmp, O_CLOEXEC);
+        if (fd < 0) {
+                free(b.buffer);
+                return error_set(err, -errno, "%s: cannot create: %s", tmp, strerror(errno));
+        }
+        (void) fchmod(fd, 0644);
+
+        q = build_image(&b, fd);
+        uint64_t size = 0;
+        if (q >= 0)
+                q = squashfs_writer_finish(b.writer, b.tree, &size, err);
+        if (q >= 0 && fsync(fd) < 0)
+                q = error_set(err, -errno, "%s: fsync: %s", tmp, strerror(errno));
+        if (q >= 0 && rename(tmp, final) < 0)
+                q = error_set(err, -errno, "%s: cannot rename to %s: %s", tmp, final, strerror(errno));
+        if (q >= 0) {
+                q = fsync_directory_of(final);
+                if (q < 0)
+                        error_set(err, q, "%s: fsync of the directory: %s", outdir, strerror(-q));
+        }
+        if (q < 0 && build_cancelled(&b) && !err->code)
+                build_cancel_error(&b);
+
+        struct ingot_image_stats stats = { 0 };
+        if (q >= 0)
+                tree_walk(b.tree->root, count, NULL, &stats);
+
+        squashfs_writer_free(b.writer);
+        tree_free(b.tree);
+        tree_free(b.shadow);
+        for (size_t i = 0; b.binary_libraries && i < r->n_ops; i++)
+                strv_free(b.binary_libraries[i]);
+        free(b.binary_libraries);
+        free(b.buffer);
+
+        if (q < 0) {
+                (void) unlink(tmp); /* never the final name: an older image there stays intact */
+                return q;
+        }
+        *ret = (struct ingot_build_result) {
+                .image_path = TAKE_PTR(final),
+                .image_size = size,
+                .stats = stats,
+                .source_date_epoch = b.source_date_epoch,
+        };
+        return 0;
+}

@@ -1,0 +1,67 @@
+/* build.h: the state of one build shared by the sources (directory, archive, Debian), the content
+ * operations and the final write: the tree, the squashfs writer, the shadow of later operations. */
+#pragma once
+
+#include <sys/stat.h>
+
+#include "recipe.h"
+#include "squashfs.h"
+#include "tree.h"
+
+struct build {
+        const struct ingot_recipe *recipe;
+        const struct ingot_build_options *options;
+        struct ingot_error *err;
+
+        struct tree *tree;
+        struct squashfs_writer *writer;
+        /* What the content operations will remove or replace: base entries under it are never written. */
+        struct tree *shadow;
+        /* Per content op: the libraries a Binaries= op brings (NULL for other ops). */
+        char ***binary_libraries;
+
+        int64_t source_date_epoch; /* -1: none */
+        uint32_t default_mtime;
+
+        struct ingot_progress progress;
+        const char *phase;
+        char *buffer; /* for reading file data, BUFFER_SIZE bytes */
+};
+
+#define BUFFER_SIZE (1024 * 1024)
+
+/* How a host directory's entries are taken in. */
+enum host_mode {
+        HOST_BASE, /* the image's base: ownership from the source, data written at once */
+        HOST_COPY, /* a Copy= overlay: owned by root, data read once the tree is final */
+};
+
+bool build_cancelled(const struct build *b);
+int build_cancel_error(struct build *b);
+void build_report(struct build *b, uint64_t files, uint64_t bytes);
+uint32_t build_clamp_mtime(const struct build *b, int64_t mtime);
+/* Whether a base entry at path, of the given type, is removed or replaced by a content op. */
+bool build_shadowed(const struct build *b, const char *path, bool is_dir);
+/* The os-release files are read into memory so their fields can be rewritten. */
+bool build_captures(const struct build *b, const char *path);
+
+/* Reads a host file into the image writer, noticing changes while it is read. */
+int host_file_write(struct build *b, struct node *node, const char *host_path, const struct stat *seen);
+
+/* source-dir.c */
+int source_dir_add(struct build *b, const char *host_root, const char *image_path, enum host_mode mode);
+/* Scans a Copy= source for the shadow tree only. */
+int source_dir_shadow(struct build *b, const char *host_root, const char *image_path);
+
+/* source-archive.c: reads an archive from fd (display names it in messages). */
+int source_archive_add(struct build *b, int fd, const char *display);
+
+/* source-debian.c */
+int source_debian_add(struct build *b);
+
+/* content.c */
+int content_prepare(struct build *b);
+int content_apply(struct build *b);
+
+/* os-release.c */
+int os_release_write(struct build *b);

@@ -1,0 +1,273 @@
+/* content.c: the ordered [Content] operations (Copy, Remove, Mkdir, Symlink, Owner, Mode, Binaries)
+ * applied to the image tree, and their shadow: the base paths they will remove or replace. */
+#include <fcntl.h>
+#include <spawn.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#include "build.h"
+
+extern char **environ;
+
+/* The libraries and loader a dynamic executable needs, as the host's ldd reports them. */
+static int binary_libraries(struct build *b, const struct content_op *op, char ***ret) {
+        int pipefd[2];
+        if (pipe2(pipefd, O_CLOEXEC) < 0)
+                return -errno;
+        _cleanup_close_ int rfd = pipefd[0], wfd = pipefd[1];
+        posix_spawn_file_actions_t fa;
+        posix_spawn_file_actions_init(&fa);
+        posix_spawn_file_actions_adddup2(&fa, wfd, STDOUT_FILENO);
+        posix_spawn_file_actions_addopen(&fa, STDERR_FILENO, "/dev/null", O_WRONLY, 0);
+        char *argv[] = { (char *) "ldd", op->source, NULL };
+        pid_t pid;
+        int r = posix_spawnp(&pid, "ldd", &fa, NULL, argv, environ);
+        posix_spawn_file_actions_destroy(&fa);
+        if (r != 0)
+                return error_set(b->err, -r, "%s: cannot run ldd: %s", op->where, strerror(r));
+        closep(&wfd);
+        wfd = -1;
+
+        _cleanup_fclose_ FILE *f = fdopen(TAKE_FD(rfd), "re");
+        _cleanup_strv_free_ char **libs = NULL;
+        _cleanup_free_ char *line = NULL;
+        size_t size = 0;
+        r = 0;
+        while (f && getline(&line, &size, f) >= 0) {
+                char *l = strstrip(line), *arrow = strstr(l, "=> "), *path = arrow ? arrow + 3 : l;
+                if (r < 0)
+                        continue;
+                if (strncmp(path, "not found", 9) == 0) {
+                        r = error_set(b->err, -ENOENT, "%s: Binaries=%s needs %s, which the host lacks", op->where,
+                                      op->source, l);
+                        continue;
+                }
+                if (path[0] != '/')
+                        continue; /* linux-vdso.so.1 and the like live in the kernel */
+                char *end = strstr(path, " (");
+                if (end)
+                        *end = 0;
+                r = strv_extend(&libs, path);
+        }
+        int status;
+        while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+                ;
+        if (!f)
+                return -ENOMEM;
+        if (r < 0)
+                return r;
+        /* ldd fails for static executables: they need nothing */
+        *ret = TAKE_PTR(libs);
+        return 0;
+}
+
+/* Records in the shadow tree what op will create at path (dir or not) or remove. */
+static int shadow_put(struct build *b, const char *path, mode_t mode) {
+        struct node *n;
+        _cleanup_free_ char *conflict = NULL;
+        int r = tree_put(b->shadow, path, mode, TREE_REPLACE, &n, &conflict);
+        if (r == -ENOTDIR) /* beneath a removed or replaced path: base entries there are gone already */
+                return 0;
+        return r;
+}
+
+int content_prepare(struct build *b) {
+        const struct ingot_recipe *rc = b->recipe;
+        b->binary_libraries = calloc(rc->n_ops + 1, sizeof(char **));
+        if (!b->binary_libraries)
+                return -ENOMEM;
+        int r = tree_new(0, &b->shadow);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < rc->n_ops; i++) {
+                const struct content_op *op = &rc->ops[i];
+                struct stat st;
+                switch (op->kind) {
+                case OP_COPY:
+                        if (stat(op->source, &st) < 0)
+                                return error_set(b->err, -errno, "%s: Copy source '%s': %s", op->where, op->source,
+                                                 strerror(errno));
+                        if (S_ISDIR(st.st_mode))
+                                r = source_dir_shadow(b, op->source, op->path);
+                        else
+                                r = 0; /* a single file: its final path depends on the tree; no shadow */
+                        break;
+                case OP_REMOVE:
+                        r = shadow_put(b, op->path, 0); /* mode 0: a whiteout */
+                        break;
+                case OP_MKDIR:
+                        r = shadow_put(b, op->path, S_IFDIR | 0755);
+                        break;
+                case OP_SYMLINK:
+                        r = shadow_put(b, op->path, S_IFLNK | 0777);
+                        break;
+                case OP_BINARIES:
+                        r = binary_libraries(b, op, &b->binary_libraries[i]);
+                        if (r >= 0)
+                                r = shadow_put(b, op->path, S_IFREG | 0755);
+                        break;
+                case OP_OWNER:
+                case OP_MODE:
+                        r = 0;
+                        break;
+                }
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+bool build_shadowed(const struct build *b, const char *path, bool is_dir) {
+        if (!b->shadow)
+                return false;
+        const struct node *cur = b->shadow->root;
+        const char *p = path;
+        for (;;) {
+                while (*p == '/')
+                        p++;
+                if (!*p) /* the path itself is in the shadow */
+                        return cur != b->shadow->root && (cur->mode == 0 || !(S_ISDIR(cur->mode) && is_dir));
+                if (cur != b->shadow->root && (cur->mode == 0 || !S_ISDIR(cur->mode)))
+                        return true; /* below a removed path, or a directory replaced by a file */
+                const char *e = strchrnul(p, '/');
+                cur = tree_child(cur, p, (size_t) (e - p));
+                if (!cur)
+                        return false;
+                p = e;
+        }
+}
+
+static int put_host_file(struct build *b, const struct content_op *op, const char *host, const char *image,
+                         mode_t mode_override) {
+        struct stat st;
+        if (stat(host, &st) < 0) /* follows symlinks: the image gets the file's content */
+                return error_set(b->err, -errno, "%s: '%s': %s", op->where, host, strerror(errno));
+        if (!S_ISREG(st.st_mode))
+                return error_set(b->err, -EINVAL, "%s: '%s' is not a regular file", op->where, host);
+        _cleanup_free_ char *conflict = NULL, *real = realpath(host, NULL);
+        if (!real)
+                return error_set(b->err, -errno, "%s: '%s': %s", op->where, host, strerror(errno));
+        struct node *n;
+        int r = tree_put(b->tree, image, S_IFREG | (st.st_mode & 07777), TREE_REPLACE | TREE_FOLLOW_SYMLINKS, &n,
+                         &conflict);
+        if (r < 0)
+                return error_set(b->err, r, "%s: cannot add '%s': %s%s%s", op->where, image, strerror(-r),
+                                 conflict ? ": " : "", conflict ?: "");
+        n->mode = S_IFREG | (mode_override ? mode_override : (st.st_mode & 07777));
+        n->uid = n->gid = 0;
+        n->mtime = build_clamp_mtime(b, st.st_mtim.tv_sec);
+        node_clear_xattrs(n);
+        n->size = (uint64_t) st.st_size;
+        n->host_path = TAKE_PTR(real);
+        n->host_stat = malloc(sizeof(st));
+        if (!n->host_stat)
+                return -ENOMEM;
+        *n->host_stat = st;
+        n->data = DATA_HOST;
+        return 0;
+}
+
+static struct node *lookup_existing(struct build *b, const struct content_op *op) {
+        /* Parents follow the image's symlinks (as a shell in a chroot would); the last name does not. */
+        _cleanup_free_ char *dir = dirname_dup(op->path);
+        struct node *parent = dir ? tree_resolve(b->tree, dir) : NULL;
+        if (!parent || !S_ISDIR(parent->mode))
+                return NULL;
+        if (strcmp(op->path, "/") == 0)
+                return b->tree->root;
+        const char *base = strrchr(op->path, '/') + 1;
+        return tree_child(parent, base, strlen(base));
+}
+
+static int apply_op(struct build *b, size_t index) {
+        const struct content_op *op = &b->recipe->ops[index];
+        struct node *n;
+        _cleanup_free_ char *conflict = NULL;
+        int r = -EINVAL;
+
+        switch (op->kind) {
+        case OP_COPY: {
+                struct stat st;
+                if (stat(op->source, &st) < 0)
+                        return error_set(b->err, -errno, "%s: Copy source '%s': %s", op->where, op->source,
+                                         strerror(errno));
+                if (S_ISDIR(st.st_mode))
+                        return source_dir_add(b, op->source, op->path, HOST_COPY);
+                /* A file copied onto a directory goes inside it, as cp does. */
+                struct node *dst = tree_resolve(b->tree, op->path);
+                _cleanup_free_ char *target = NULL;
+                if (dst && S_ISDIR(dst->mode)) {
+                        _cleanup_free_ char *dst_path = node_path(dst);
+                        target = dst_path ? path_join(dst_path, strrchr(op->source, '/') + 1) : NULL;
+                } else
+                        target = strdup(op->path);
+                if (!target)
+                        return -ENOMEM;
+                return put_host_file(b, op, op->source, target, 0);
+        }
+        case OP_REMOVE:
+                n = lookup_existing(b, op);
+                if (!n)
+                        return error_set(b->err, -ENOENT, "%s: Remove=%s: no such path in the image", op->where,
+                                         op->path);
+                tree_remove(n);
+                return 0;
+        case OP_MKDIR:
+                r = tree_put(b->tree, op->path, S_IFDIR | op->mode, TREE_REPLACE | TREE_FOLLOW_SYMLINKS, &n,
+                             &conflict);
+                if (r < 0)
+                        break;
+                n->mode = S_IFDIR | op->mode;
+                return 0;
+        case OP_SYMLINK:
+                r = tree_put(b->tree, op->path, S_IFLNK | 0777, TREE_REPLACE | TREE_FOLLOW_SYMLINKS, &n, &conflict);
+                if (r < 0)
+                        break;
+                free(n->symlink_target);
+                n->symlink_target = strdup(op->target);
+                n->uid = n->gid = 0;
+                n->mtime = b->default_mtime;
+                return n->symlink_target ? 0 : -ENOMEM;
+        case OP_OWNER:
+        case OP_MODE:
+                n = lookup_existing(b, op);
+                if (!n)
+                        return error_set(b->err, -ENOENT, "%s: %s=%s: no such path in the image", op->where,
+                                         content_op_name(op->kind), op->path);
+                n = node_inode(n);
+                if (op->kind == OP_OWNER) {
+                        n->uid = op->uid;
+                        n->gid = op->gid;
+                } else {
+                        if (S_ISLNK(n->mode))
+                                return error_set(b->err, -EINVAL, "%s: Mode=%s: a symlink has no mode of its own",
+                                                 op->where, op->path);
+                        n->mode = (n->mode & S_IFMT) | op->mode;
+                }
+                return 0;
+        case OP_BINARIES:
+                r = put_host_file(b, op, op->source, op->path, 0);
+                for (char **l = b->binary_libraries[index]; r >= 0 && l && *l; l++) {
+                        _cleanup_free_ char *image = NULL;
+                        r = image_path_normalize(*l, &image);
+                        if (r < 0)
+                                return error_set(b->err, r, "%s: ldd reported an odd path '%s'", op->where, *l);
+                        r = put_host_file(b, op, *l, image, 0);
+                }
+                return r;
+        }
+        return error_set(b->err, r, "%s: %s=%s: %s%s%s", op->where, content_op_name(op->kind), op->path,
+                         r == -ENOTDIR ? "a parent is not a directory" : strerror(-r), conflict ? ": " : "",
+                         conflict ?: "");
+}
+
+int content_apply(struct build *b) {
+        for (size_t i = 0; i < b->recipe->n_ops; i++) {
+                if (build_cancelled(b))
+                        return build_cancel_error(b);
+                int r = apply_op(b, i);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}

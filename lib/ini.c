@@ -1,0 +1,197 @@
+/* ini.c: systemd unit-file syntax reader with Include= and drop-in directories. */
+#include <dirent.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "ini.h"
+
+#define INCLUDE_DEPTH_MAX 16
+
+struct include_stack {
+        const char *files[INCLUDE_DEPTH_MAX];
+        unsigned depth;
+};
+
+static int parse_file(const char *path, ini_handler_t handler, void *userdata, struct include_stack *stack,
+                      struct ingot_error *err);
+
+static int do_include(const char *file, unsigned line, const char *value, ini_handler_t handler,
+                      void *userdata, struct include_stack *stack, struct ingot_error *err) {
+        if (!*value)
+                return error_set(err, -EINVAL, "%s:%u: Include= needs a file name", file, line);
+
+        _cleanup_free_ char *dir = dirname_dup(file);
+        _cleanup_free_ char *target = value[0] == '/' ? strdup(value) : path_join(dir, value);
+        if (!dir || !target)
+                return -ENOMEM;
+
+        /* Compare by identity, not by name, so "a/../b.ini" and "b.ini" are one file. */
+        struct stat st;
+        if (stat(target, &st) < 0)
+                return error_set(err, -errno, "%s:%u: cannot include '%s': %s", file, line, target,
+                                 strerror(errno));
+        for (unsigned i = 0; i < stack->depth; i++) {
+                struct stat other;
+                if (stat(stack->files[i], &other) == 0 && other.st_dev == st.st_dev &&
+                    other.st_ino == st.st_ino)
+                        return error_set(err, -ELOOP, "%s:%u: include loop: '%s' is already being read", file,
+                                         line, target);
+        }
+        if (stack->depth >= INCLUDE_DEPTH_MAX)
+                return error_set(err, -ELOOP, "%s:%u: includes nested deeper than %d", file, line,
+                                 INCLUDE_DEPTH_MAX);
+        return parse_file(target, handler, userdata, stack, err);
+}
+
+static int parse_file(const char *path, ini_handler_t handler, void *userdata, struct include_stack *stack,
+                      struct ingot_error *err) {
+        _cleanup_fclose_ FILE *f = fopen(path, "re");
+        if (!f)
+                return error_set(err, -errno, "%s: %s", path, strerror(errno));
+
+        _cleanup_free_ char *section = NULL, *buf = NULL, *joined = NULL;
+        stack->files[stack->depth++] = path;
+        int r = handler(&(struct ini_event) { .type = INI_FILE, .file = path }, userdata, err);
+        if (r < 0)
+                goto out;
+
+        size_t bufsize = 0;
+        unsigned lineno = 0, start_line = 0;
+        ssize_t n;
+        while ((n = getline(&buf, &bufsize, f)) >= 0) {
+                lineno++;
+                if (strlen(buf) != (size_t) n) {
+                        r = error_set(err, -EINVAL, "%s:%u: line contains a NUL byte", path, lineno);
+                        goto out;
+                }
+                char *l = strstrip(buf);
+
+                /* Comment lines are dropped even inside a continuation, as systemd does. */
+                if (*l == '#' || *l == ';') {
+                        if (!joined)
+                                continue;
+                        *l = 0;
+                }
+
+                size_t len = strlen(l);
+                bool cont = len > 0 && l[len - 1] == '\\';
+                if (cont)
+                        l[--len] = 0;
+
+                if (joined || cont) {
+                        char *j;
+                        if (asprintf(&j, "%s%s%s", joined ?: "", joined && *l ? " " : "", l) < 0) {
+                                r = -ENOMEM;
+                                goto out;
+                        }
+                        free(joined);
+                        joined = j;
+                        if (!start_line)
+                                start_line = lineno;
+                        if (cont)
+                                continue;
+                        l = strstrip(joined);
+                }
+                unsigned at = start_line ?: lineno;
+                start_line = 0;
+
+                if (!*l)
+                        goto next;
+
+                if (*l == '[') {
+                        char *end = strchr(l, ']');
+                        if (!end || end[1] || end == l + 1) {
+                                r = error_set(err, -EINVAL, "%s:%u: malformed section header '%s'", path, at, l);
+                                goto out;
+                        }
+                        *end = 0;
+                        free(section);
+                        section = strdup(l + 1);
+                        if (!section) {
+                                r = -ENOMEM;
+                                goto out;
+                        }
+                        r = handler(&(struct ini_event) { .type = INI_SECTION, .file = path, .line = at,
+                                                          .section = section },
+                                    userdata, err);
+                        if (r < 0)
+                                goto out;
+                        goto next;
+                }
+
+                char *eq = strchr(l, '=');
+                if (!eq) {
+                        r = error_set(err, -EINVAL, "%s:%u: expected Key=Value or [Section], got '%s'", path, at,
+                                      l);
+                        goto out;
+                }
+                *eq = 0;
+                char *key = strstrip(l), *value = strstrip(eq + 1);
+                if (!*key) {
+                        r = error_set(err, -EINVAL, "%s:%u: assignment without a key", path, at);
+                        goto out;
+                }
+
+                if (strcmp(key, "Include") == 0)
+                        r = do_include(path, at, value, handler, userdata, stack, err);
+                else if (!section)
+                        r = error_set(err, -EINVAL, "%s:%u: '%s=' outside of any [Section]", path, at, key);
+                else
+                        r = handler(&(struct ini_event) { .type = INI_ASSIGNMENT, .file = path, .line = at,
+                                                          .section = section, .key = key, .value = value },
+                                    userdata, err);
+                if (r < 0)
+                        goto out;
+        next:
+                free(joined);
+                joined = NULL;
+        }
+        if (ferror(f)) {
+                r = error_set(err, -EIO, "%s: read error", path);
+                goto out;
+        }
+        if (joined)
+                r = error_set(err, -EINVAL, "%s:%u: file ends inside a continued line", path, lineno);
+        else
+                r = 0;
+out:
+        stack->depth--;
+        return r;
+}
+
+static int compare_names(const struct dirent **a, const struct dirent **b) {
+        /* Plain byte order, not the locale's: drop-ins apply in the same order everywhere. */
+        return strcmp((*a)->d_name, (*b)->d_name);
+}
+
+static int filter_conf(const struct dirent *de) {
+        size_t n = strlen(de->d_name);
+        return de->d_name[0] != '.' && n > 5 && strcmp(de->d_name + n - 5, ".conf") == 0;
+}
+
+int ini_parse(const char *path, ini_handler_t handler, void *userdata, struct ingot_error *err) {
+        struct include_stack stack = { .depth = 0 };
+        int r = parse_file(path, handler, userdata, &stack, err);
+        if (r < 0)
+                return r;
+
+        _cleanup_free_ char *dropin_dir = NULL;
+        if (asprintf(&dropin_dir, "%s.d", path) < 0)
+                return -ENOMEM;
+        struct dirent **names = NULL;
+        int n = scandir(dropin_dir, &names, filter_conf, compare_names);
+        if (n < 0)
+                return errno == ENOENT || errno == ENOTDIR
+                               ? 0
+                               : error_set(err, -errno, "%s: %s", dropin_dir, strerror(errno));
+        r = 0;
+        for (int i = 0; i < n; i++) {
+                if (r >= 0) {
+                        _cleanup_free_ char *p = path_join(dropin_dir, names[i]->d_name);
+                        r = p ? parse_file(p, handler, userdata, &stack, err) : -ENOMEM;
+                }
+                free(names[i]);
+        }
+        free(names);
+        return r;
+}

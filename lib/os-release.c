@@ -1,0 +1,123 @@
+/* os-release.c: /usr/lib/os-release with the image's identity (ID, VERSION_ID, IMAGE_ID, IMAGE_VERSION)
+ * merged into what the base ships, and /etc/os-release pointing at it. */
+#include <string.h>
+
+#include "build.h"
+
+#define OS_RELEASE "/usr/lib/os-release"
+#define ETC_OS_RELEASE "/etc/os-release"
+
+bool build_captures(const struct build *b, const char *path) {
+        return b->recipe->os_release && (strcmp(path, OS_RELEASE) == 0 || strcmp(path, ETC_OS_RELEASE) == 0);
+}
+
+static int read_small_host_file(struct build *b, const char *path, char **ret) {
+        _cleanup_fclose_ FILE *f = fopen(path, "re");
+        if (!f)
+                return error_set(b->err, -errno, "%s: %s", path, strerror(errno));
+        char *buf = malloc(64 * 1024 + 1);
+        if (!buf)
+                return -ENOMEM;
+        size_t n = fread(buf, 1, 64 * 1024, f);
+        buf[n] = 0;
+        *ret = buf;
+        return 0;
+}
+
+/* The os-release the base (or a Copy=) put in place, or an empty one. */
+static int current_text(struct build *b, char **ret) {
+        const char *paths[] = { ETC_OS_RELEASE, OS_RELEASE };
+        for (size_t i = 0; i < ELEMENTSOF(paths); i++) {
+                struct node *n = tree_lookup(b->tree, paths[i]);
+                if (!n || !S_ISREG(node_inode(n)->mode))
+                        continue;
+                n = node_inode(n);
+                if (n->data == DATA_MEMORY)
+                        return (*ret = strdup(n->memory)) ? 0 : -ENOMEM;
+                if (n->data == DATA_HOST)
+                        return read_small_host_file(b, n->host_path, ret);
+        }
+        return (*ret = strdup("")) ? 0 : -ENOMEM;
+}
+
+static bool is_key(const char *line, const char *key) {
+        size_t n = strlen(key);
+        return strncmp(line, key, n) == 0 && line[n] == '=';
+}
+
+int os_release_write(struct build *b) {
+        const struct ingot_recipe *r = b->recipe;
+        if (!r->os_release)
+                return 0;
+        _cleanup_free_ char *old = NULL;
+        int q = current_text(b, &old);
+        if (q < 0)
+                return q;
+
+        struct {
+                const char *key;
+                const char *value; /* NULL: keep the base's, add when missing */
+                const char *fallback;
+                bool seen;
+        } fields[] = {
+                { "NAME", NULL, r->name, false },
+                { "ID", r->os_id, r->name, false },
+                { "VERSION_ID", r->os_version_id, r->version, false },
+                { "IMAGE_ID", r->name, NULL, false },
+                { "IMAGE_VERSION", r->version, NULL, false },
+        };
+
+        char *text = NULL;
+        size_t size = 0;
+        FILE *f = open_memstream(&text, &size);
+        if (!f)
+                return -ENOMEM;
+        char *save = NULL;
+        for (char *line = strtok_r(old, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+                bool replaced = false;
+                for (size_t i = 0; i < ELEMENTSOF(fields); i++)
+                        if (is_key(line, fields[i].key)) {
+                                fields[i].seen = true;
+                                if (fields[i].value) {
+                                        fprintf(f, "%s=%s\n", fields[i].key, fields[i].value);
+                                        replaced = true;
+                                }
+                        }
+                if (!replaced)
+                        fprintf(f, "%s\n", line);
+        }
+        for (size_t i = 0; i < ELEMENTSOF(fields); i++)
+                if (!fields[i].seen)
+                        fprintf(f, "%s=%s\n", fields[i].key, fields[i].value ?: fields[i].fallback);
+        if (fclose(f) != 0) {
+                free(text);
+                return -ENOMEM;
+        }
+
+        struct node *n;
+        _cleanup_free_ char *conflict = NULL;
+        q = tree_put(b->tree, OS_RELEASE, S_IFREG | 0644, TREE_REPLACE | TREE_FOLLOW_SYMLINKS, &n, &conflict);
+        if (q < 0) {
+                free(text);
+                return error_set(b->err, q, "cannot write %s: %s%s%s", OS_RELEASE, strerror(-q), conflict ? ": " : "",
+                                 conflict ?: "");
+        }
+        n->mode = S_IFREG | 0644;
+        n->uid = n->gid = 0;
+        n->mtime = b->default_mtime;
+        node_clear_xattrs(n);
+        free(n->memory);
+        n->memory = text;
+        n->size = size;
+        n->data = DATA_MEMORY;
+
+        q = tree_put(b->tree, ETC_OS_RELEASE, S_IFLNK | 0777, TREE_REPLACE | TREE_FOLLOW_SYMLINKS, &n, &conflict);
+        if (q < 0)
+                return error_set(b->err, q, "cannot write %s: %s%s%s", ETC_OS_RELEASE, strerror(-q),
+                                 conflict ? ": " : "", conflict ?: "");
+        n->uid = n->gid = 0;
+        n->mtime = b->default_mtime;
+        free(n->symlink_target);
+        n->symlink_target = strdup("../usr/lib/os-release");
+        return n->symlink_target ? 0 : -ENOMEM;
+}

@@ -1,0 +1,669 @@
+/* recipe.c: recipe key tables, parsing, validation and the resolved (plan) form. */
+#include <ctype.h>
+#include <json-c/json.h>
+#include <limits.h>
+#include <sqfs/compressor.h>
+#include <sqfs/super.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "ini.h"
+#include "recipe.h"
+
+struct key_def {
+        const char *key;
+        int (*parse)(struct ingot_recipe *r, const struct key_def *def, const struct ini_event *ev,
+                     struct ingot_error *err);
+        size_t offset; /* field for the generic parsers */
+        int arg;       /* base or content op kind */
+};
+
+struct section_def {
+        const char *name;
+        const struct key_def *keys;
+        size_t n_keys;
+};
+
+#define FIELD(f) offsetof(struct ingot_recipe, f)
+#define WHERE_FMT "%s:%u: "
+#define WHERE(ev) (ev)->file, (ev)->line
+
+static const struct {
+        const char *name;
+        int id;
+        unsigned min_level, max_level;
+} compressors[] = {
+        { "zstd", SQFS_COMP_ZSTD, SQFS_ZSTD_MIN_LEVEL, SQFS_ZSTD_MAX_LEVEL },
+        { "xz", SQFS_COMP_XZ, SQFS_XZ_MIN_LEVEL, SQFS_XZ_MAX_LEVEL },
+        { "gzip", SQFS_COMP_GZIP, SQFS_GZIP_MIN_LEVEL, SQFS_GZIP_MAX_LEVEL },
+        { "lz4", SQFS_COMP_LZ4, 0, 0 },
+};
+
+const char *compressor_name(int id) {
+        for (size_t i = 0; i < ELEMENTSOF(compressors); i++)
+                if (compressors[i].id == id)
+                        return compressors[i].name;
+        return "unknown";
+}
+
+const char *content_op_name(enum content_op_kind kind) {
+        static const char *const names[] = {
+                [OP_COPY] = "Copy",   [OP_REMOVE] = "Remove", [OP_MKDIR] = "Mkdir",       [OP_SYMLINK] = "Symlink",
+                [OP_OWNER] = "Owner", [OP_MODE] = "Mode",     [OP_BINARIES] = "Binaries",
+        };
+        return names[kind];
+}
+
+static char *where_dup(const struct ini_event *ev) {
+        char *s;
+        return asprintf(&s, "%s:%u", ev->file, ev->line) < 0 ? NULL : s;
+}
+
+/* A host path named in a recipe is relative to the file that names it; it must exist. */
+static int resolve_host_path(const struct ini_event *ev, const char *value, char **ret, struct ingot_error *err) {
+        _cleanup_free_ char *dir = dirname_dup(ev->file);
+        _cleanup_free_ char *joined = value[0] == '/' ? strdup(value) : path_join(dir, value);
+        if (!dir || !joined)
+                return -ENOMEM;
+        char *abs = realpath(joined, NULL);
+        if (!abs)
+                return error_set(err, -errno, WHERE_FMT "'%s': %s", WHERE(ev), joined, strerror(errno));
+        *ret = abs;
+        return 0;
+}
+
+static int image_path(const struct ini_event *ev, const char *value, char **ret, struct ingot_error *err) {
+        if (value[0] != '/')
+                return error_set(err, -EINVAL, WHERE_FMT "%s=: image path '%s' must be absolute", WHERE(ev),
+                                 ev->key, value);
+        int r = image_path_normalize(value, ret);
+        if (r == -EXDEV)
+                return error_set(err, r, WHERE_FMT "%s=: image path '%s' contains '..'", WHERE(ev), ev->key,
+                                 value);
+        return r;
+}
+
+static bool valid_name(const char *s, const char *extra) {
+        if (!*s || *s == '.' || *s == '-' || strlen(s) > 128)
+                return false;
+        for (; *s; s++)
+                if (!isalnum((unsigned char) *s) && !strchr("._-", *s) && !strchr(extra, *s))
+                        return false;
+        return true;
+}
+
+static int parse_identifier(struct ingot_recipe *r, const struct key_def *def, const struct ini_event *ev,
+                            struct ingot_error *err) {
+        /* Names and versions become file names and os-release values: keep them to a safe alphabet. */
+        if (!valid_name(ev->value, def->arg ? "+~" : ""))
+                return error_set(err, -EINVAL,
+                                 WHERE_FMT "%s='%s' is not valid: use letters, digits, '.', '_', '-'%s", WHERE(ev),
+                                 ev->key, ev->value, def->arg ? ", '+', '~'" : "");
+        char **field = (char **) ((char *) r + def->offset);
+        free(*field);
+        *field = strdup(ev->value);
+        return *field ? 0 : -ENOMEM;
+}
+
+static int parse_os_release(struct ingot_recipe *r, const struct key_def *def, const struct ini_event *ev,
+                            struct ingot_error *err) {
+        (void) def;
+        if (parse_bool(ev->value, &r->os_release) < 0)
+                return error_set(err, -EINVAL, WHERE_FMT "OsRelease='%s' is not a boolean", WHERE(ev), ev->value);
+        return 0;
+}
+
+static int parse_base(struct ingot_recipe *r, const struct key_def *def, const struct ini_event *ev,
+                      struct ingot_error *err) {
+        if (r->base != BASE_NONE && r->base != (enum base_kind) def->arg)
+                return error_set(err, -EINVAL, WHERE_FMT "%s= conflicts with the base set at %s: a recipe has one base",
+                                 WHERE(ev), ev->key, r->base_where);
+        _cleanup_free_ char *source = NULL;
+        int q;
+        if (def->arg == BASE_DEBIAN) {
+                if (!valid_name(ev->value, ""))
+                        return error_set(err, -EINVAL, WHERE_FMT "Debian='%s' is not a suite name", WHERE(ev),
+                                         ev->value);
+                source = strdup(ev->value);
+                if (!source)
+                        return -ENOMEM;
+        } else {
+                q = resolve_host_path(ev, ev->value, &source, err);
+                if (q < 0)
+                        return q;
+                struct stat st;
+                if (stat(source, &st) < 0)
+                        return error_set(err, -errno, WHERE_FMT "'%s': %s", WHERE(ev), source, strerror(errno));
+                if (def->arg == BASE_TREE && !S_ISDIR(st.st_mode))
+                        return error_set(err, -ENOTDIR, WHERE_FMT "Tree='%s' is not a directory", WHERE(ev), source);
+                if (def->arg == BASE_ARCHIVE && S_ISDIR(st.st_mode))
+                        return error_set(err, -EISDIR, WHERE_FMT "Archive='%s' is a directory; use Tree=", WHERE(ev),
+                                         source);
+        }
+        free(r->base_source);
+        free(r->base_where);
+        r->base_source = TAKE_PTR(source);
+        r->base_where = where_dup(ev);
+        r->base = def->arg;
+        return r->base_where ? 0 : -ENOMEM;
+}
+
+static int parse_packages(struct ingot_recipe *r, const struct key_def *def, const struct ini_event *ev,
+                          struct ingot_error *err) {
+        (void) def;
+        if (!*ev->value) { /* an empty assignment resets the list, as in systemd */
+                strv_free(r->packages);
+                r->packages = NULL;
+                return 0;
+        }
+        _cleanup_free_ char *copy = strdup(ev->value);
+        if (!copy)
+                return -ENOMEM;
+        char *save = NULL;
+        for (char *w = strtok_r(copy, " \t,", &save); w; w = strtok_r(NULL, " \t,", &save)) {
+                if (!valid_name(w, "+:=<>") || !isalnum((unsigned char) w[0]))
+                        return error_set(err, -EINVAL, WHERE_FMT "Packages=: '%s' is not a package name", WHERE(ev), w);
+                int q = strv_extend(&r->packages, w);
+                if (q < 0)
+                        return q;
+        }
+        if (!r->packages_where)
+                r->packages_where = where_dup(ev);
+        return 0;
+}
+
+static int parse_string(struct ingot_recipe *r, const struct key_def *def, const struct ini_event *ev,
+                        struct ingot_error *err) {
+        if (!*ev->value || strpbrk(ev->value, " \t"))
+                return error_set(err, -EINVAL, WHERE_FMT "%s= needs one word, got '%s'", WHERE(ev), ev->key,
+                                 ev->value);
+        char **field = (char **) ((char *) r + def->offset);
+        free(*field);
+        *field = strdup(ev->value);
+        return *field ? 0 : -ENOMEM;
+}
+
+/* "A:B" -> "A", "B"; B may be absent. */
+static int split_pair(const char *value, char **ret_a, char **ret_b) {
+        const char *colon = strchr(value, ':');
+        *ret_a = colon ? strndup(value, (size_t) (colon - value)) : strdup(value);
+        *ret_b = colon ? strdup(colon + 1) : NULL;
+        if (!*ret_a || (colon && !*ret_b))
+                return -ENOMEM;
+        return 0;
+}
+
+static int parse_mode_value(const char *s, mode_t *ret) {
+        if (!*s || strlen(s) > 4 || strspn(s, "01234567") != strlen(s))
+                return -EINVAL;
+        *ret = (mode_t) strtoul(s, NULL, 8);
+        return 0;
+}
+
+static int parse_content(struct ingot_recipe *r, const struct key_def *def, const struct ini_event *ev,
+                         struct ingot_error *err) {
+        if (!*ev->value)
+                return error_set(err, -EINVAL, WHERE_FMT "%s= needs a value", WHERE(ev), ev->key);
+
+        struct content_op op = { .kind = def->arg };
+        _cleanup_free_ char *a = NULL, *b = NULL;
+        int q = split_pair(ev->value, &a, &b);
+        if (q < 0)
+                return q;
+
+        switch (op.kind) {
+        case OP_COPY: /* Copy=SRC[:DST] */
+        case OP_BINARIES: { /* Binaries=HOSTPATH[:IMAGEPATH] */
+                q = resolve_host_path(ev, a, &op.source, err);
+                if (q < 0)
+                        goto fail;
+                struct stat st;
+                if (op.kind == OP_BINARIES && (stat(op.source, &st) < 0 || !S_ISREG(st.st_mode))) {
+                        q = error_set(err, -EINVAL, WHERE_FMT "Binaries='%s' is not a regular file", WHERE(ev),
+                                      op.source);
+                        goto fail;
+                }
+                const char *dst = b ?: (op.kind == OP_COPY ? "/" : a);
+                q = image_path(ev, dst, &op.path, err);
+                break;
+        }
+        case OP_REMOVE:
+                if (b) {
+                        q = error_set(err, -EINVAL, WHERE_FMT "Remove= takes one image path", WHERE(ev));
+                        goto fail;
+                }
+                q = image_path(ev, a, &op.path, err);
+                if (q >= 0 && strcmp(op.path, "/") == 0)
+                        q = error_set(err, -EINVAL, WHERE_FMT "Remove=/ would remove the whole image", WHERE(ev));
+                break;
+        case OP_MKDIR: /* Mkdir=PATH[:MODE] */
+                q = image_path(ev, a, &op.path, err);
+                op.mode = 0755;
+                if (q >= 0 && b && parse_mode_value(b, &op.mode) < 0)
+                        q = error_set(err, -EINVAL, WHERE_FMT "Mkdir=: '%s' is not an octal mode", WHERE(ev), b);
+                op.has_mode = true;
+                break;
+        case OP_SYMLINK: /* Symlink=TARGET:PATH, as ln -s TARGET PATH */
+                if (!b || !*a) {
+                        q = error_set(err, -EINVAL, WHERE_FMT "Symlink= wants TARGET:PATH", WHERE(ev));
+                        goto fail;
+                }
+                op.target = TAKE_PTR(a);
+                q = image_path(ev, b, &op.path, err);
+                break;
+        case OP_OWNER: { /* Owner=PATH:UID:GID */
+                char *gid = b ? strchr(b, ':') : NULL;
+                uint64_t u, g;
+                if (!gid) {
+                        q = error_set(err, -EINVAL, WHERE_FMT "Owner= wants PATH:UID:GID", WHERE(ev));
+                        goto fail;
+                }
+                *gid++ = 0;
+                if (parse_uint(b, UINT32_MAX - 1, &u) < 0 || parse_uint(gid, UINT32_MAX - 1, &g) < 0) {
+                        q = error_set(err, -EINVAL, WHERE_FMT "Owner=: '%s:%s' is not a numeric UID:GID", WHERE(ev), b,
+                                      gid);
+                        goto fail;
+                }
+                op.uid = (uint32_t) u;
+                op.gid = (uint32_t) g;
+                q = image_path(ev, a, &op.path, err);
+                break;
+        }
+        case OP_MODE: /* Mode=PATH:MODE */
+                if (!b || parse_mode_value(b, &op.mode) < 0) {
+                        q = error_set(err, -EINVAL, WHERE_FMT "Mode= wants PATH:OCTAL-MODE, e.g. /usr/bin/su:4755",
+                                      WHERE(ev));
+                        goto fail;
+                }
+                op.has_mode = true;
+                q = image_path(ev, a, &op.path, err);
+                break;
+        }
+        if (q < 0)
+                goto fail;
+
+        op.where = where_dup(ev);
+        struct content_op *ops = realloc(r->ops, (r->n_ops + 1) * sizeof(*ops));
+        if (!op.where || !ops) {
+                q = -ENOMEM;
+                goto fail;
+        }
+        r->ops = ops;
+        r->ops[r->n_ops++] = op;
+        return 0;
+fail:
+        free(op.where);
+        free(op.source);
+        free(op.path);
+        free(op.target);
+        return q;
+}
+
+static int parse_compression(struct ingot_recipe *r, const struct key_def *def, const struct ini_event *ev,
+                             struct ingot_error *err) {
+        (void) def;
+        for (size_t i = 0; i < ELEMENTSOF(compressors); i++)
+                if (strcmp(ev->value, compressors[i].name) == 0) {
+                        r->compressor = compressors[i].id;
+                        return 0;
+                }
+        return error_set(err, -EINVAL, WHERE_FMT "Compression='%s' is not one of zstd, xz, gzip, lz4", WHERE(ev),
+                         ev->value);
+}
+
+static int parse_level(struct ingot_recipe *r, const struct key_def *def, const struct ini_event *ev,
+                       struct ingot_error *err) {
+        (void) def;
+        uint64_t v;
+        if (parse_uint(ev->value, 22, &v) < 0)
+                return error_set(err, -EINVAL, WHERE_FMT "Level='%s' is not a number from 0 to 22", WHERE(ev),
+                                 ev->value);
+        r->level = (unsigned) v;
+        return 0;
+}
+
+static int parse_block_size(struct ingot_recipe *r, const struct key_def *def, const struct ini_event *ev,
+                            struct ingot_error *err) {
+        (void) def;
+        uint64_t v;
+        if (parse_size(ev->value, &v) < 0 || v < SQFS_MIN_BLOCK_SIZE || v > SQFS_MAX_BLOCK_SIZE || (v & (v - 1)))
+                return error_set(err, -EINVAL, WHERE_FMT "BlockSize='%s' must be a power of two from 4K to 1M",
+                                 WHERE(ev), ev->value);
+        r->block_size = (uint32_t) v;
+        return 0;
+}
+
+static int parse_epoch(struct ingot_recipe *r, const struct key_def *def, const struct ini_event *ev,
+                       struct ingot_error *err) {
+        (void) def;
+        uint64_t v;
+        if (parse_uint(ev->value, UINT32_MAX, &v) < 0)
+                return error_set(err, -EINVAL, WHERE_FMT "SourceDateEpoch='%s' is not seconds since 1970 (32 bits)",
+                                 WHERE(ev), ev->value);
+        r->source_date_epoch = (int64_t) v;
+        return 0;
+}
+
+static const struct key_def image_keys[] = {
+        { "Name", parse_identifier, FIELD(name), 0 },
+        { "Version", parse_identifier, FIELD(version), 1 },
+        { "OsRelease", parse_os_release, 0, 0 },
+        { "Id", parse_identifier, FIELD(os_id), 0 },
+        { "VersionId", parse_identifier, FIELD(os_version_id), 1 },
+};
+static const struct key_def base_keys[] = {
+        { "Tree", parse_base, 0, BASE_TREE },
+        { "Archive", parse_base, 0, BASE_ARCHIVE },
+        { "Debian", parse_base, 0, BASE_DEBIAN },
+        { "Packages", parse_packages, 0, 0 },
+        { "Mirror", parse_string, FIELD(debian_mirror), 0 },
+        { "Variant", parse_string, FIELD(debian_variant), 0 },
+};
+static const struct key_def content_keys[] = {
+        { "Copy", parse_content, 0, OP_COPY },       { "Remove", parse_content, 0, OP_REMOVE },
+        { "Mkdir", parse_content, 0, OP_MKDIR },     { "Symlink", parse_content, 0, OP_SYMLINK },
+        { "Owner", parse_content, 0, OP_OWNER },     { "Mode", parse_content, 0, OP_MODE },
+        { "Binaries", parse_content, 0, OP_BINARIES },
+};
+static const struct key_def output_keys[] = {
+        { "Compression", parse_compression, 0, 0 },
+        { "Level", parse_level, 0, 0 },
+        { "BlockSize", parse_block_size, 0, 0 },
+        { "SourceDateEpoch", parse_epoch, 0, 0 },
+};
+static const struct section_def sections[] = {
+        { "Image", image_keys, ELEMENTSOF(image_keys) },
+        { "Base", base_keys, ELEMENTSOF(base_keys) },
+        { "Content", content_keys, ELEMENTSOF(content_keys) },
+        { "Output", output_keys, ELEMENTSOF(output_keys) },
+};
+
+static const struct section_def *find_section(const char *name) {
+        for (size_t i = 0; i < ELEMENTSOF(sections); i++)
+                if (strcmp(sections[i].name, name) == 0)
+                        return &sections[i];
+        return NULL;
+}
+
+static int unknown_section(const struct ini_event *ev, struct ingot_error *err) {
+        const char *best = NULL;
+        unsigned best_d = 3;
+        for (size_t i = 0; i < ELEMENTSOF(sections); i++) {
+                unsigned d = levenshtein(ev->section, sections[i].name);
+                if (d < best_d) {
+                        best_d = d;
+                        best = sections[i].name;
+                }
+        }
+        if (best)
+                return error_set(err, -EINVAL, WHERE_FMT "unknown section [%s]; did you mean [%s]?", WHERE(ev),
+                                 ev->section, best);
+        return error_set(err, -EINVAL, WHERE_FMT "unknown section [%s]; known: [Image] [Base] [Content] [Output]",
+                         WHERE(ev), ev->section);
+}
+
+static int unknown_key(const struct section_def *s, const struct ini_event *ev, struct ingot_error *err) {
+        const char *best = NULL;
+        unsigned best_d = 4;
+        for (size_t i = 0; i < s->n_keys; i++) {
+                unsigned d = levenshtein(ev->key, s->keys[i].key);
+                if (d < best_d) {
+                        best_d = d;
+                        best = s->keys[i].key;
+                }
+        }
+        if (best)
+                return error_set(err, -EINVAL, WHERE_FMT "unknown key '%s' in [%s]; did you mean '%s'?", WHERE(ev),
+                                 ev->key, ev->section, best);
+        for (size_t i = 0; i < ELEMENTSOF(sections); i++)
+                for (size_t k = 0; k < sections[i].n_keys; k++)
+                        if (strcmp(sections[i].keys[k].key, ev->key) == 0)
+                                return error_set(err, -EINVAL, WHERE_FMT "unknown key '%s' in [%s]; it belongs in [%s]",
+                                                 WHERE(ev), ev->key, ev->section, sections[i].name);
+        return error_set(err, -EINVAL, WHERE_FMT "unknown key '%s' in [%s]", WHERE(ev), ev->key, ev->section);
+}
+
+static int on_event(const struct ini_event *ev, void *userdata, struct ingot_error *err) {
+        struct ingot_recipe *r = userdata;
+        if (ev->type == INI_FILE)
+                return strv_extend(&r->files, ev->file);
+
+        const struct section_def *s = find_section(ev->section);
+        if (!s)
+                return unknown_section(ev, err);
+        if (ev->type == INI_SECTION)
+                return 0;
+        for (size_t i = 0; i < s->n_keys; i++)
+                if (strcmp(s->keys[i].key, ev->key) == 0)
+                        return s->keys[i].parse(r, &s->keys[i], ev, err);
+        return unknown_key(s, ev, err);
+}
+
+static int validate(struct ingot_recipe *r, struct ingot_error *err) {
+        if (!r->name)
+                return error_set(err, -EINVAL, "%s: [Image] Name= is required", r->files[0]);
+        if (!r->version)
+                return error_set(err, -EINVAL, "%s: [Image] Version= is required", r->files[0]);
+        if (r->base != BASE_DEBIAN && (r->packages || r->debian_mirror || r->debian_variant))
+                return error_set(err, -EINVAL, "%s: Packages=, Mirror= and Variant= need Debian= in [Base]",
+                                 r->packages_where ?: r->files[0]);
+        for (size_t i = 0; i < ELEMENTSOF(compressors); i++) {
+                if (compressors[i].id != r->compressor || !r->level)
+                        continue;
+                if (compressors[i].max_level == 0)
+                        return error_set(err, -EINVAL, "%s: Level= does not apply to %s", r->files[0],
+                                         compressors[i].name);
+                if (r->level < compressors[i].min_level || r->level > compressors[i].max_level)
+                        return error_set(err, -EINVAL, "%s: Level=%u is outside %u..%u for %s", r->files[0], r->level,
+                                         compressors[i].min_level, compressors[i].max_level, compressors[i].name);
+        }
+        return 0;
+}
+
+void ingot_recipe_free(struct ingot_recipe *r) {
+        if (!r)
+                return;
+        free(r->path);
+        strv_free(r->files);
+        free(r->name);
+        free(r->version);
+        free(r->os_id);
+        free(r->os_version_id);
+        free(r->base_where);
+        free(r->base_source);
+        free(r->debian_mirror);
+        free(r->debian_variant);
+        strv_free(r->packages);
+        free(r->packages_where);
+        for (size_t i = 0; i < r->n_ops; i++) {
+                free(r->ops[i].where);
+                free(r->ops[i].source);
+                free(r->ops[i].path);
+                free(r->ops[i].target);
+        }
+        free(r->ops);
+        free(r);
+}
+
+static void recipe_freep(struct ingot_recipe **r) {
+        ingot_recipe_free(*r);
+}
+
+int ingot_recipe_load(const char *path, struct ingot_recipe **ret_recipe, struct ingot_error *err) {
+        _cleanup_(recipe_freep) struct ingot_recipe *r = calloc(1, sizeof(*r));
+        if (!r)
+                return -ENOMEM;
+        r->os_release = true;
+        r->compressor = SQFS_COMP_ZSTD;
+        r->block_size = SQFS_DEFAULT_BLOCK_SIZE;
+        r->source_date_epoch = -1;
+
+        r->path = realpath(path, NULL);
+        if (!r->path)
+                return error_set(err, -errno, "%s: %s", path, strerror(errno));
+
+        int q = ini_parse(path, on_event, r, err);
+        if (q < 0)
+                return q;
+        q = validate(r, err);
+        if (q < 0)
+                return q;
+        *ret_recipe = TAKE_PTR(r);
+        return 0;
+}
+
+const char *ingot_recipe_name(const struct ingot_recipe *r) {
+        return r->name;
+}
+
+const char *ingot_recipe_version(const struct ingot_recipe *r) {
+        return r->version;
+}
+
+static const char *base_name(enum base_kind k) {
+        static const char *const names[] = {
+                [BASE_NONE] = "none", [BASE_TREE] = "tree", [BASE_ARCHIVE] = "archive", [BASE_DEBIAN] = "debian"
+        };
+        return names[k];
+}
+
+static json_object *strv_to_json(char **l) {
+        json_object *a = json_object_new_array();
+        for (char **i = l; a && i && *i; i++)
+                json_object_array_add(a, json_object_new_string(*i));
+        return a;
+}
+
+static void json_add_string(json_object *o, const char *key, const char *value) {
+        json_object_object_add(o, key, value ? json_object_new_string(value) : NULL);
+}
+
+int ingot_recipe_to_json(const struct ingot_recipe *r, char **ret_json) {
+        json_object *root = json_object_new_object();
+        if (!root)
+                return -ENOMEM;
+        json_add_string(root, "recipe", r->path);
+        json_object_object_add(root, "files", strv_to_json(r->files));
+
+        json_object *image = json_object_new_object();
+        json_add_string(image, "name", r->name);
+        json_add_string(image, "version", r->version);
+        json_object_object_add(image, "os_release", json_object_new_boolean(r->os_release));
+        json_add_string(image, "id", r->os_id);
+        json_add_string(image, "version_id", r->os_version_id);
+        json_object_object_add(root, "image", image);
+
+        json_object *base = json_object_new_object();
+        json_add_string(base, "kind", base_name(r->base));
+        json_add_string(base, "source", r->base_source);
+        if (r->base == BASE_DEBIAN) {
+                json_add_string(base, "mirror", r->debian_mirror);
+                json_add_string(base, "variant", r->debian_variant ?: "minbase");
+                json_object_object_add(base, "packages", strv_to_json(r->packages));
+        }
+        json_object_object_add(root, "base", base);
+
+        json_object *content = json_object_new_array();
+        for (size_t i = 0; i < r->n_ops; i++) {
+                const struct content_op *op = &r->ops[i];
+                json_object *o = json_object_new_object();
+                json_add_string(o, "op", content_op_name(op->kind));
+                json_add_string(o, "where", op->where);
+                json_add_string(o, "path", op->path);
+                if (op->source)
+                        json_add_string(o, "source", op->source);
+                if (op->target)
+                        json_add_string(o, "target", op->target);
+                if (op->kind == OP_OWNER) {
+                        json_object_object_add(o, "uid", json_object_new_int64(op->uid));
+                        json_object_object_add(o, "gid", json_object_new_int64(op->gid));
+                }
+                if (op->has_mode) {
+                        char m[8];
+                        snprintf(m, sizeof(m), "%04o", (unsigned) op->mode);
+                        json_add_string(o, "mode", m);
+                }
+                json_object_array_add(content, o);
+        }
+        json_object_object_add(root, "content", content);
+
+        json_object *output = json_object_new_object();
+        json_add_string(output, "compression", compressor_name(r->compressor));
+        json_object_object_add(output, "level", r->level ? json_object_new_int(r->level) : NULL);
+        json_object_object_add(output, "block_size", json_object_new_int64(r->block_size));
+        json_object_object_add(output, "source_date_epoch",
+                               r->source_date_epoch >= 0 ? json_object_new_int64(r->source_date_epoch) : NULL);
+        json_object_object_add(root, "output", output);
+
+        const char *s = json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
+                                                                     JSON_C_TO_STRING_NOSLASHESCAPE);
+        char *copy = s ? strdup(s) : NULL;
+        json_object_put(root);
+        if (!copy)
+                return -ENOMEM;
+        *ret_json = copy;
+        return 0;
+}
+
+int ingot_recipe_to_ini(const struct ingot_recipe *r, char **ret_text) {
+        char *buf = NULL;
+        size_t size = 0;
+        FILE *f = open_memstream(&buf, &size);
+        if (!f)
+                return -ENOMEM;
+        fprintf(f, "# resolved from %s\n[Image]\nName=%s\nVersion=%s\nOsRelease=%s\n", r->path, r->name, r->version,
+                r->os_release ? "yes" : "no");
+        if (r->os_id)
+                fprintf(f, "Id=%s\n", r->os_id);
+        if (r->os_version_id)
+                fprintf(f, "VersionId=%s\n", r->os_version_id);
+        fputs("\n[Base]\n", f);
+        if (r->base == BASE_TREE)
+                fprintf(f, "Tree=%s\n", r->base_source);
+        else if (r->base == BASE_ARCHIVE)
+                fprintf(f, "Archive=%s\n", r->base_source);
+        else if (r->base == BASE_DEBIAN) {
+                fprintf(f, "Debian=%s\nVariant=%s\n", r->base_source, r->debian_variant ?: "minbase");
+                if (r->debian_mirror)
+                        fprintf(f, "Mirror=%s\n", r->debian_mirror);
+                for (char **p = r->packages; p && *p; p++)
+                        fprintf(f, "Packages=%s\n", *p);
+        }
+        fputs("\n[Content]\n", f);
+        for (size_t i = 0; i < r->n_ops; i++) {
+                const struct content_op *op = &r->ops[i];
+                fprintf(f, "# %s\n%s=", op->where, content_op_name(op->kind));
+                switch (op->kind) {
+                case OP_COPY:
+                case OP_BINARIES:
+                        fprintf(f, "%s:%s", op->source, op->path);
+                        break;
+                case OP_REMOVE:
+                        fputs(op->path, f);
+                        break;
+                case OP_MKDIR:
+                case OP_MODE:
+                        fprintf(f, "%s:%04o", op->path, (unsigned) op->mode);
+                        break;
+                case OP_SYMLINK:
+                        fprintf(f, "%s:%s", op->target, op->path);
+                        break;
+                case OP_OWNER:
+                        fprintf(f, "%s:%u:%u", op->path, op->uid, op->gid);
+                        break;
+                }
+                fputc('\n', f);
+        }
+        fprintf(f, "\n[Output]\nCompression=%s\n", compressor_name(r->compressor));
+        if (r->level)
+                fprintf(f, "Level=%u\n", r->level);
+        fprintf(f, "BlockSize=%u\n", r->block_size);
+        if (r->source_date_epoch >= 0)
+                fprintf(f, "SourceDateEpoch=%lld\n", (long long) r->source_date_epoch);
+        if (fclose(f) != 0) {
+                free(buf);
+                return -ENOMEM;
+        }
+        *ret_text = buf;
+        return 0;
+}

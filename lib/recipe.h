@@ -1,0 +1,69 @@
+/* recipe.h: the recipe model: one key table per section, validation into absolute paths and
+ * canonical image paths, and the resolved form that `ingot plan` prints and the builder reads. */
+#pragma once
+
+#include <sys/types.h>
+
+#include "util.h"
+
+enum base_kind {
+        BASE_NONE,    /* an empty root, filled by [Content] only */
+        BASE_TREE,    /* a host directory */
+        BASE_ARCHIVE, /* anything libarchive reads */
+        BASE_DEBIAN,  /* mmdebstrap --mode=unshare --format=tar */
+};
+
+enum content_op_kind {
+        OP_COPY,
+        OP_REMOVE,
+        OP_MKDIR,
+        OP_SYMLINK,
+        OP_OWNER,
+        OP_MODE,
+        OP_BINARIES,
+};
+
+struct content_op {
+        enum content_op_kind kind;
+        char *where;  /* "file:line" for messages */
+        char *source; /* host path, absolute (Copy, Binaries) */
+        char *path;   /* canonical image path */
+        char *target; /* symlink target, verbatim */
+        uint32_t uid, gid;
+        mode_t mode;
+        bool has_mode;
+};
+
+struct ingot_recipe {
+        char *path;   /* absolute path of the main file */
+        char **files; /* every file read, in order */
+
+        /* [Image] */
+        char *name;
+        char *version;
+        bool os_release;
+        char *os_id;         /* NULL: keep the base's, else Name */
+        char *os_version_id; /* NULL: keep the base's, else Version */
+
+        /* [Base] */
+        enum base_kind base;
+        char *base_where;
+        char *base_source; /* Tree: directory; Archive: file; Debian: suite */
+        char *debian_mirror;
+        char *debian_variant;
+        char **packages;
+        char *packages_where;
+
+        /* [Content] */
+        struct content_op *ops;
+        size_t n_ops;
+
+        /* [Output] */
+        int compressor; /* SQFS_COMPRESSOR */
+        unsigned level; /* 0: the compressor's default */
+        uint32_t block_size;
+        int64_t source_date_epoch; /* -1: unset */
+};
+
+const char *content_op_name(enum content_op_kind kind);
+const char *compressor_name(int id);

@@ -1,0 +1,474 @@
+/* squashfs.c: the libsquashfs writer for the image tree. */
+#include <sqfs/block.h>
+#include <sqfs/block_processor.h>
+#include <sqfs/block_writer.h>
+#include <sqfs/compressor.h>
+#include <sqfs/dir_writer.h>
+#include <sqfs/error.h>
+#include <sqfs/frag_table.h>
+#include <sqfs/id_table.h>
+#include <sqfs/inode.h>
+#include <sqfs/io.h>
+#include <sqfs/meta_writer.h>
+#include <sqfs/super.h>
+#include <sqfs/xattr_writer.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+
+#include "squashfs.h"
+
+#define DEVICE_BLOCK_SIZE 4096
+
+/* sqfs_file_t over a file descriptor we own the policy of (O_CLOEXEC, errno kept for messages). */
+struct fd_file {
+        sqfs_file_t base;
+        int fd;
+        uint64_t size;
+        int error; /* errno of the last failed call */
+};
+
+static int fd_read_at(sqfs_file_t *base, sqfs_u64 offset, void *buffer, size_t size) {
+        struct fd_file *f = (struct fd_file *) base;
+        while (size > 0) {
+                ssize_t n = pread(f->fd, buffer, size, (off_t) offset);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n <= 0) {
+                        f->error = n < 0 ? errno : EIO;
+                        return SQFS_ERROR_IO;
+                }
+                buffer = (char *) buffer + n;
+                size -= (size_t) n;
+                offset += (uint64_t) n;
+        }
+        return 0;
+}
+
+static int fd_write_at(sqfs_file_t *base, sqfs_u64 offset, const void *buffer, size_t size) {
+        struct fd_file *f = (struct fd_file *) base;
+        uint64_t end = offset + size;
+        while (size > 0) {
+                ssize_t n = pwrite(f->fd, buffer, size, (off_t) offset);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n <= 0) {
+                        f->error = n < 0 ? errno : ENOSPC;
+                        return SQFS_ERROR_IO;
+                }
+                buffer = (const char *) buffer + n;
+                size -= (size_t) n;
+                offset += (uint64_t) n;
+        }
+        if (end > f->size)
+                f->size = end;
+        return 0;
+}
+
+static sqfs_u64 fd_get_size(const sqfs_file_t *base) {
+        return ((const struct fd_file *) base)->size;
+}
+
+static int fd_truncate(sqfs_file_t *base, sqfs_u64 size) {
+        struct fd_file *f = (struct fd_file *) base;
+        if (ftruncate(f->fd, (off_t) size) < 0) {
+                f->error = errno;
+                return SQFS_ERROR_IO;
+        }
+        f->size = size;
+        return 0;
+}
+
+static void fd_destroy(sqfs_object_t *base) {
+        free(base);
+}
+
+struct squashfs_writer {
+        struct fd_file *file;
+        sqfs_compressor_t *cmp, *uncmp;
+        sqfs_block_writer_t *blkwr;
+        sqfs_frag_table_t *fragtbl;
+        sqfs_block_processor_t *proc;
+        sqfs_id_table_t *idtbl;
+        sqfs_xattr_writer_t *xwr;
+        sqfs_meta_writer_t *im, *dm;
+        sqfs_dir_writer_t *dirwr;
+        sqfs_super_t super;
+        uint32_t inode_count;
+        bool has_xattrs;
+};
+
+int squashfs_writer_errno(struct squashfs_writer *w, int e) {
+        switch (e) {
+        case 0:
+                return 0;
+        case SQFS_ERROR_ALLOC:
+                return -ENOMEM;
+        case SQFS_ERROR_IO:
+                return w && w->file->error ? -w->file->error : -EIO;
+        case SQFS_ERROR_OVERFLOW:
+        case SQFS_ERROR_OUT_OF_BOUNDS:
+                return -EOVERFLOW;
+        case SQFS_ERROR_UNSUPPORTED:
+                return -EOPNOTSUPP;
+        default:
+                return -EPROTO;
+        }
+}
+
+void squashfs_writer_free(struct squashfs_writer *w) {
+        if (!w)
+                return;
+        sqfs_destroy(w->dirwr);
+        sqfs_destroy(w->dm);
+        sqfs_destroy(w->im);
+        sqfs_destroy(w->xwr);
+        sqfs_destroy(w->idtbl);
+        sqfs_destroy(w->proc);
+        sqfs_destroy(w->fragtbl);
+        sqfs_destroy(w->blkwr);
+        sqfs_destroy(w->uncmp);
+        sqfs_destroy(w->cmp);
+        sqfs_destroy(w->file);
+        free(w);
+}
+
+static void squashfs_writer_freep(struct squashfs_writer **w) {
+        squashfs_writer_free(*w);
+}
+
+int squashfs_writer_new(int fd, const struct squashfs_options *o, struct squashfs_writer **ret_writer,
+                        struct ingot_error *err) {
+        _cleanup_(squashfs_writer_freep) struct squashfs_writer *w = calloc(1, sizeof(*w));
+        if (!w)
+                return -ENOMEM;
+        w->file = calloc(1, sizeof(*w->file));
+        if (!w->file)
+                return -ENOMEM;
+        w->file->base = (sqfs_file_t) {
+                .base = { .destroy = fd_destroy },
+                .read_at = fd_read_at,
+                .write_at = fd_write_at,
+                .get_size = fd_get_size,
+                .truncate = fd_truncate,
+        };
+        w->file->fd = fd;
+        sqfs_file_t *file = &w->file->base;
+
+        sqfs_compressor_config_t cfg;
+        int e = sqfs_compressor_config_init(&cfg, o->compressor, o->block_size, 0);
+        if (e)
+                return error_set(err, -EINVAL, "cannot configure compressor: %d", e);
+        if (o->level)
+                cfg.level = o->level;
+        e = sqfs_compressor_create(&cfg, &w->cmp);
+        if (e)
+                return error_set(err, -EOPNOTSUPP, "libsquashfs cannot create the compressor (error %d)", e);
+        cfg.flags |= SQFS_COMP_FLAG_UNCOMPRESS;
+        e = sqfs_compressor_create(&cfg, &w->uncmp);
+        if (e)
+                return error_set(err, -EOPNOTSUPP, "libsquashfs cannot create the decompressor (error %d)", e);
+
+        e = sqfs_super_init(&w->super, o->block_size, o->mkfs_time, o->compressor);
+        if (e)
+                return error_set(err, -EINVAL, "cannot initialize the superblock (error %d)", e);
+        e = sqfs_super_write(&w->super, file);
+        if (e)
+                goto io;
+        e = w->cmp->write_options(w->cmp, file);
+        if (e < 0)
+                goto io;
+        if (e > 0)
+                w->super.flags |= SQFS_FLAG_COMPRESSOR_OPTIONS;
+
+        w->blkwr = sqfs_block_writer_create(file, DEVICE_BLOCK_SIZE, 0);
+        w->fragtbl = sqfs_frag_table_create(0);
+        w->idtbl = sqfs_id_table_create(0);
+        w->xwr = sqfs_xattr_writer_create(0);
+        w->im = sqfs_meta_writer_create(file, w->cmp, 0);
+        w->dm = sqfs_meta_writer_create(file, w->cmp, SQFS_META_WRITER_KEEP_IN_MEMORY);
+        if (!w->blkwr || !w->fragtbl || !w->idtbl || !w->xwr || !w->im || !w->dm)
+                return -ENOMEM;
+        w->dirwr = sqfs_dir_writer_create(w->dm, 0);
+        if (!w->dirwr)
+                return -ENOMEM;
+
+        unsigned jobs = o->jobs ?: 1;
+        sqfs_block_processor_desc_t desc = {
+                .size = sizeof(desc),
+                .max_block_size = o->block_size,
+                .num_workers = jobs,
+                /* enough blocks in flight to keep every worker busy, few enough to bound memory */
+                .max_backlog = jobs * 8,
+                .cmp = w->cmp,
+                .wr = w->blkwr,
+                .tbl = w->fragtbl,
+                .file = file,
+                .uncmp = w->uncmp,
+        };
+        e = sqfs_block_processor_create_ex(&desc, &w->proc);
+        if (e)
+                return error_set(err, squashfs_writer_errno(w, e), "cannot start the block processor (error %d)", e);
+
+        *ret_writer = TAKE_PTR(w);
+        return 0;
+io:
+        return error_set(err, squashfs_writer_errno(w, e), "writing the superblock: %s",
+                         strerror(-squashfs_writer_errno(w, e)));
+}
+
+int squashfs_writer_begin_file(struct squashfs_writer *w, struct node *n) {
+        return squashfs_writer_errno(w, sqfs_block_processor_begin_file(w->proc, &n->inode, NULL, 0));
+}
+
+int squashfs_writer_append(struct squashfs_writer *w, const void *data, size_t size) {
+        return squashfs_writer_errno(w, sqfs_block_processor_append(w->proc, data, size));
+}
+
+int squashfs_writer_end_file(struct squashfs_writer *w) {
+        return squashfs_writer_errno(w, sqfs_block_processor_end_file(w->proc));
+}
+
+/* Inode numbers in the order inodes are written: first every inode with several names, so that a
+ * directory can always refer to it, then a post-order walk so directories follow their entries. */
+struct numbering {
+        struct node **order;
+        size_t n, allocated;
+        bool shared_pass;
+};
+
+static int number_node(struct numbering *num, struct node *n) {
+        if (num->n == num->allocated) {
+                size_t cap = num->allocated ? num->allocated * 2 : 1024;
+                struct node **o = realloc(num->order, cap * sizeof(*o));
+                if (!o)
+                        return -ENOMEM;
+                num->order = o;
+                num->allocated = cap;
+        }
+        num->order[num->n++] = n;
+        n->inode_num = (uint32_t) num->n;
+        return 0;
+}
+
+static int number_shared(struct node *n, void *userdata) {
+        if (n->link || S_ISDIR(n->mode) || n->nlink < 2 || n->inode_num)
+                return 0;
+        return number_node(userdata, n);
+}
+
+static int number_rest(struct node *n, void *userdata) {
+        if (n->link || n->inode_num)
+                return 0;
+        return number_node(userdata, n);
+}
+
+static int clear_numbers(struct node *n, void *userdata) {
+        (void) userdata;
+        n->inode_num = 0;
+        return 0;
+}
+
+static int make_inode(struct node *n, sqfs_inode_generic_t **ret) {
+        size_t extra = S_ISLNK(n->mode) ? strlen(n->symlink_target) : 0;
+        sqfs_inode_generic_t *inode = calloc(1, sizeof(*inode) + extra);
+        if (!inode)
+                return -ENOMEM;
+        switch (n->mode & S_IFMT) {
+        case S_IFREG:
+                inode->base.type = SQFS_INODE_FILE;
+                inode->data.file.fragment_index = 0xFFFFFFFF;
+                inode->data.file.fragment_offset = 0xFFFFFFFF;
+                break;
+        case S_IFSOCK:
+                inode->base.type = SQFS_INODE_SOCKET;
+                inode->data.ipc.nlink = n->nlink;
+                break;
+        case S_IFIFO:
+                inode->base.type = SQFS_INODE_FIFO;
+                inode->data.ipc.nlink = n->nlink;
+                break;
+        case S_IFLNK:
+                inode->base.type = SQFS_INODE_SLINK;
+                inode->data.slink.nlink = n->nlink;
+                inode->data.slink.target_size = (uint32_t) extra;
+                memcpy(inode->extra, n->symlink_target, extra);
+                inode->payload_bytes_available = inode->payload_bytes_used = (uint32_t) extra;
+                break;
+        case S_IFBLK:
+        case S_IFCHR:
+                inode->base.type = S_ISBLK(n->mode) ? SQFS_INODE_BDEV : SQFS_INODE_CDEV;
+                inode->data.dev.nlink = n->nlink;
+                inode->data.dev.devno = n->devno;
+                break;
+        default:
+                free(inode);
+                return -EINVAL;
+        }
+        *ret = inode;
+        return 0;
+}
+
+static int write_xattrs(struct squashfs_writer *w, struct node *n, struct ingot_error *err) {
+        n->xattr_idx = 0xFFFFFFFF;
+        if (n->n_xattrs == 0)
+                return 0;
+        int e = sqfs_xattr_writer_begin(w->xwr, 0);
+        for (size_t i = 0; !e && i < n->n_xattrs; i++) {
+                e = sqfs_xattr_writer_add(w->xwr, n->xattrs[i].key, n->xattrs[i].value, n->xattrs[i].size);
+                if (e == SQFS_ERROR_UNSUPPORTED) {
+                        _cleanup_free_ char *p = node_path(n);
+                        return error_set(err, -EOPNOTSUPP,
+                                         "%s: extended attribute '%s' cannot be stored: squashfs keeps user.*, "
+                                         "trusted.* and security.* only",
+                                         p ?: n->name, n->xattrs[i].key);
+                }
+        }
+        if (!e)
+                e = sqfs_xattr_writer_end(w->xwr, &n->xattr_idx);
+        if (e)
+                return error_set(err, squashfs_writer_errno(w, e), "recording extended attributes: error %d", e);
+        w->has_xattrs = true;
+        return 0;
+}
+
+static int write_node(struct squashfs_writer *w, struct node *n, struct ingot_error *err) {
+        sqfs_inode_generic_t *inode = NULL;
+        int e, r = write_xattrs(w, n, err);
+        if (r < 0)
+                return r;
+
+        if (S_ISDIR(n->mode)) {
+                e = sqfs_dir_writer_begin(w->dirwr, 0);
+                for (size_t i = 0; !e && i < n->n_children; i++) {
+                        struct node *c = n->children[i], *t = node_inode(c);
+                        e = sqfs_dir_writer_add_entry(w->dirwr, c->name, t->inode_num, t->inode_ref, t->mode);
+                }
+                if (!e)
+                        e = sqfs_dir_writer_end(w->dirwr);
+                if (e)
+                        goto sqfs_fail;
+                uint32_t parent = n->parent ? n->parent->inode_num : w->inode_count + 1;
+                inode = sqfs_dir_writer_create_inode(w->dirwr, 0, n->xattr_idx, parent);
+                if (!inode)
+                        return -ENOMEM;
+                if (inode->base.type == SQFS_INODE_DIR)
+                        inode->data.dir.nlink = n->nlink;
+                else
+                        inode->data.dir_ext.nlink = n->nlink;
+        } else {
+                if (S_ISREG(n->mode) && n->inode) {
+                        inode = TAKE_PTR(n->inode);
+                } else {
+                        r = make_inode(n, &inode);
+                        if (r < 0)
+                                return r;
+                }
+                if (S_ISREG(n->mode)) {
+                        if (n->nlink > 1 && inode->base.type == SQFS_INODE_FILE)
+                                sqfs_inode_make_extended(inode);
+                        if (inode->base.type == SQFS_INODE_EXT_FILE)
+                                inode->data.file_ext.nlink = n->nlink;
+                }
+                e = sqfs_inode_set_xattr_index(inode, n->xattr_idx);
+                if (e)
+                        goto sqfs_fail;
+        }
+
+        inode->base.mode = (uint16_t) n->mode;
+        inode->base.mod_time = n->mtime;
+        inode->base.inode_number = n->inode_num;
+        e = sqfs_id_table_id_to_index(w->idtbl, n->uid, &inode->base.uid_idx);
+        if (!e)
+                e = sqfs_id_table_id_to_index(w->idtbl, n->gid, &inode->base.gid_idx);
+        if (e)
+                goto sqfs_fail;
+
+        sqfs_u64 block;
+        sqfs_u32 offset;
+        sqfs_meta_writer_get_position(w->im, &block, &offset);
+        n->inode_ref = (block << 16) | offset;
+        e = sqfs_meta_writer_write_inode(w->im, inode);
+        sqfs_free(inode);
+        inode = NULL;
+        if (e)
+                goto sqfs_fail;
+        return 0;
+
+sqfs_fail:
+        sqfs_free(inode);
+        r = squashfs_writer_errno(w, e);
+        {
+                _cleanup_free_ char *p = node_path(n);
+                return error_set(err, r, "%s: writing inode: %s", p ?: n->name, strerror(-r));
+        }
+}
+
+static int write_pad(struct squashfs_writer *w) {
+        uint64_t size = w->file->size;
+        size_t pad = size % DEVICE_BLOCK_SIZE ? DEVICE_BLOCK_SIZE - size % DEVICE_BLOCK_SIZE : 0;
+        static const char zeros[DEVICE_BLOCK_SIZE];
+        if (!pad)
+                return 0;
+        return squashfs_writer_errno(w, w->file->base.write_at(&w->file->base, size, zeros, pad));
+}
+
+int squashfs_writer_finish(struct squashfs_writer *w, struct tree *tree, uint64_t *ret_size,
+                           struct ingot_error *err) {
+        sqfs_file_t *file = &w->file->base;
+        int e = sqfs_block_processor_finish(w->proc);
+        if (e)
+                goto fail;
+
+        struct numbering num = { 0 };
+        int r = tree_walk(tree->root, clear_numbers, NULL, NULL);
+        if (r >= 0)
+                r = tree_walk(tree->root, number_shared, NULL, &num);
+        if (r >= 0)
+                r = tree_walk(tree->root, NULL, number_rest, &num);
+        if (r < 0) {
+                free(num.order);
+                return r;
+        }
+        w->inode_count = (uint32_t) num.n;
+
+        w->super.inode_table_start = w->file->size;
+        for (size_t i = 0; i < num.n; i++) {
+                r = write_node(w, num.order[i], err);
+                if (r < 0) {
+                        free(num.order);
+                        return r;
+                }
+        }
+        free(num.order);
+
+        e = sqfs_meta_writer_flush(w->im);
+        if (!e)
+                e = sqfs_meta_writer_flush(w->dm);
+        if (e)
+                goto fail;
+        w->super.root_inode_ref = tree->root->inode_ref;
+        w->super.inode_count = w->inode_count;
+        w->super.directory_table_start = w->file->size;
+        e = sqfs_meta_write_write_to_file(w->dm);
+        if (!e)
+                e = sqfs_frag_table_write(w->fragtbl, file, &w->super, w->cmp);
+        if (!e)
+                e = sqfs_id_table_write(w->idtbl, file, &w->super, w->cmp);
+        if (!e)
+                e = sqfs_xattr_writer_flush(w->xwr, file, &w->super, w->cmp);
+        if (e)
+                goto fail;
+        w->super.bytes_used = w->file->size;
+        e = sqfs_super_write(&w->super, file);
+        if (e)
+                goto fail;
+        r = write_pad(w);
+        if (r < 0)
+                return error_set(err, r, "padding the image: %s", strerror(-r));
+        *ret_size = w->file->size;
+        return 0;
+fail:
+        r = squashfs_writer_errno(w, e);
+        return error_set(err, r, "writing the image: %s", strerror(-r));
+}

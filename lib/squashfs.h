@@ -1,0 +1,32 @@
+/* squashfs.h: writes the image tree as a squashfs filesystem through libsquashfs: file data as it
+ * arrives (compressed on all cores), then inodes, directories, ids, xattrs and the superblock. */
+#pragma once
+
+#include "tree.h"
+
+struct squashfs_writer;
+
+struct squashfs_options {
+        int compressor;      /* SQFS_COMPRESSOR */
+        unsigned level;      /* 0: the compressor's default */
+        uint32_t block_size;
+        unsigned jobs;
+        uint32_t mkfs_time;
+};
+
+/* Writes to fd from offset 0; fd stays the caller's. */
+int squashfs_writer_new(int fd, const struct squashfs_options *options, struct squashfs_writer **ret_writer,
+                        struct ingot_error *err);
+void squashfs_writer_free(struct squashfs_writer *w);
+
+/* File data: begin, append any number of times, end. node->inode tracks the result. */
+int squashfs_writer_begin_file(struct squashfs_writer *w, struct node *node);
+int squashfs_writer_append(struct squashfs_writer *w, const void *data, size_t size);
+int squashfs_writer_end_file(struct squashfs_writer *w);
+
+/* After all data: writes the tree (already tree_finalize()d) and the tables; the file is complete. */
+int squashfs_writer_finish(struct squashfs_writer *w, struct tree *tree, uint64_t *ret_size,
+                           struct ingot_error *err);
+
+/* The errno behind the last libsquashfs error code. */
+int squashfs_writer_errno(struct squashfs_writer *w, int sqfs_error);

@@ -1,0 +1,222 @@
+/* util.c: small shared helpers for libingot. */
+#include <ctype.h>
+#include <fcntl.h>
+#include <string.h>
+
+#include "util.h"
+
+int error_set(struct ingot_error *err, int code, const char *fmt, ...) {
+        if (code > 0)
+                code = -code;
+        if (code == 0)
+                code = -EINVAL;
+        if (err && !err->code) { /* keep the first, innermost message */
+                va_list ap;
+                va_start(ap, fmt);
+                vsnprintf(err->message, sizeof(err->message), fmt, ap);
+                va_end(ap);
+                err->code = code;
+        }
+        return code;
+}
+
+void strv_free(char **l) {
+        if (!l)
+                return;
+        for (char **i = l; *i; i++)
+                free(*i);
+        free(l);
+}
+
+size_t strv_length(char *const *l) {
+        size_t n = 0;
+        while (l && l[n])
+                n++;
+        return n;
+}
+
+int strv_push(char ***l, char *value) {
+        size_t n = strv_length(*l);
+        char **m = realloc(*l, (n + 2) * sizeof(char *));
+        if (!m) {
+                free(value);
+                return -ENOMEM;
+        }
+        m[n] = value;
+        m[n + 1] = NULL;
+        *l = m;
+        return 0;
+}
+
+int strv_extend(char ***l, const char *value) {
+        char *v = strdup(value);
+        if (!v)
+                return -ENOMEM;
+        return strv_push(l, v);
+}
+
+bool streq_ptr(const char *a, const char *b) {
+        if (!a || !b)
+                return a == b;
+        return strcmp(a, b) == 0;
+}
+
+char *strstrip(char *s) {
+        while (isspace((unsigned char) *s))
+                s++;
+        size_t n = strlen(s);
+        while (n > 0 && isspace((unsigned char) s[n - 1]))
+                s[--n] = 0;
+        return s;
+}
+
+unsigned levenshtein(const char *a, const char *b) {
+        size_t la = strlen(a), lb = strlen(b);
+        if (la > 64 || lb > 64)
+                return UINT32_MAX;
+        unsigned row[65];
+        for (size_t j = 0; j <= lb; j++)
+                row[j] = j;
+        for (size_t i = 1; i <= la; i++) {
+                unsigned diag = row[0];
+                row[0] = i;
+                for (size_t j = 1; j <= lb; j++) {
+                        unsigned up = row[j];
+                        unsigned cost = tolower((unsigned char) a[i - 1]) != tolower((unsigned char) b[j - 1]);
+                        unsigned best = diag + cost;
+                        if (row[j] + 1 < best)
+                                best = row[j] + 1;
+                        if (row[j - 1] + 1 < best)
+                                best = row[j - 1] + 1;
+                        row[j] = best;
+                        diag = up;
+                }
+        }
+        return row[lb];
+}
+
+int parse_uint(const char *s, uint64_t max, uint64_t *ret) {
+        if (!s || !isdigit((unsigned char) *s))
+                return -EINVAL;
+        errno = 0;
+        char *end;
+        unsigned long long v = strtoull(s, &end, 10);
+        if (errno || *end)
+                return -EINVAL;
+        if (v > max)
+                return -ERANGE;
+        *ret = v;
+        return 0;
+}
+
+int parse_size(const char *s, uint64_t *ret) {
+        if (!s || !isdigit((unsigned char) *s))
+                return -EINVAL;
+        errno = 0;
+        char *end;
+        unsigned long long v = strtoull(s, &end, 10);
+        if (errno)
+                return -EINVAL;
+        unsigned shift = 0;
+        if (*end) {
+                const char *suffix = "KMGT";
+                const char *p = strchr(suffix, toupper((unsigned char) *end));
+                if (!p || !*p)
+                        return -EINVAL;
+                shift = 10 * (unsigned) (p - suffix + 1);
+                end++;
+                if (*end == 'i' || *end == 'I')
+                        end++;
+                if (*end == 'B' || *end == 'b')
+                        end++;
+                if (*end)
+                        return -EINVAL;
+        }
+        if (shift && v > (UINT64_MAX >> shift))
+                return -ERANGE;
+        *ret = (uint64_t) v << shift;
+        return 0;
+}
+
+int parse_bool(const char *s, bool *ret) {
+        static const char *const yes[] = { "1", "yes", "y", "true", "t", "on" };
+        static const char *const no[] = { "0", "no", "n", "false", "f", "off" };
+        for (size_t i = 0; i < ELEMENTSOF(yes); i++)
+                if (strcasecmp(s, yes[i]) == 0) {
+                        *ret = true;
+                        return 0;
+                }
+        for (size_t i = 0; i < ELEMENTSOF(no); i++)
+                if (strcasecmp(s, no[i]) == 0) {
+                        *ret = false;
+                        return 0;
+                }
+        return -EINVAL;
+}
+
+char *path_join(const char *a, const char *b) {
+        size_t la = strlen(a);
+        while (la > 1 && a[la - 1] == '/')
+                la--;
+        while (*b == '/')
+                b++;
+        char *r;
+        if (asprintf(&r, "%.*s%s%s", (int) la, a, (la == 1 && a[0] == '/') || !*b ? "" : "/", b) < 0)
+                return NULL;
+        return r;
+}
+
+int image_path_normalize(const char *in, char **ret) {
+        size_t n = strlen(in);
+        char *out = malloc(n + 2);
+        if (!out)
+                return -ENOMEM;
+        size_t o = 0;
+        const char *p = in;
+        while (*p) {
+                while (*p == '/')
+                        p++;
+                if (!*p)
+                        break;
+                const char *e = strchrnul(p, '/');
+                size_t len = (size_t) (e - p);
+                if (len == 1 && p[0] == '.') {
+                        p = e;
+                        continue;
+                }
+                if (len == 2 && p[0] == '.' && p[1] == '.') {
+                        free(out);
+                        return -EXDEV;
+                }
+                out[o++] = '/';
+                memcpy(out + o, p, len);
+                o += len;
+                p = e;
+        }
+        if (o == 0)
+                out[o++] = '/';
+        out[o] = 0;
+        *ret = out;
+        return 0;
+}
+
+char *dirname_dup(const char *path) {
+        const char *slash = strrchr(path, '/');
+        if (!slash)
+                return strdup(".");
+        if (slash == path)
+                return strdup("/");
+        return strndup(path, (size_t) (slash - path));
+}
+
+int fsync_directory_of(const char *path) {
+        _cleanup_free_ char *dir = dirname_dup(path);
+        if (!dir)
+                return -ENOMEM;
+        _cleanup_close_ int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        if (fsync(fd) < 0)
+                return -errno;
+        return 0;
+}

@@ -1,0 +1,84 @@
+/* util.h: small shared helpers for libingot: cleanup attributes, error reporting,
+ * string lists, size and number parsing, and durable file operations. */
+#pragma once
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "ingot.h"
+
+#define _cleanup_(f) __attribute__((cleanup(f)))
+#define _cleanup_free_ _cleanup_(freep)
+#define _cleanup_close_ _cleanup_(closep)
+#define _cleanup_fclose_ _cleanup_(fclosep)
+#define _cleanup_strv_free_ _cleanup_(strv_freep)
+#define _printf_(a, b) __attribute__((format(printf, a, b)))
+#define ELEMENTSOF(x) (sizeof(x) / sizeof((x)[0]))
+
+static inline void freep(void *p) {
+        free(*(void **) p);
+}
+
+static inline void closep(int *fd) {
+        if (*fd >= 0) {
+                int saved = errno;
+                close(*fd);
+                errno = saved;
+        }
+}
+
+static inline void fclosep(FILE **f) {
+        if (*f)
+                fclose(*f);
+}
+
+/* Hand a pointer or fd out of a cleanup scope. */
+static inline void *steal_ptr(void *pp) {
+        void **p = pp, *v = *p;
+        *p = NULL;
+        return v;
+}
+#define TAKE_PTR(p) steal_ptr(&(p))
+static inline int take_fd(int *fd) {
+        int v = *fd;
+        *fd = -1;
+        return v;
+}
+#define TAKE_FD(fd) take_fd(&(fd))
+
+/* Record a message in err (may be NULL) and return code as a negative errno. */
+int error_set(struct ingot_error *err, int code, const char *fmt, ...) _printf_(3, 4);
+
+/* NULL-terminated string lists. */
+void strv_free(char **l);
+static inline void strv_freep(char ***l) {
+        strv_free(*l);
+}
+size_t strv_length(char *const *l);
+int strv_push(char ***l, char *value); /* takes ownership of value */
+int strv_extend(char ***l, const char *value);
+
+bool streq_ptr(const char *a, const char *b);
+char *strstrip(char *s);
+unsigned levenshtein(const char *a, const char *b);
+
+/* "128K", "1M", "4096" -> bytes. */
+int parse_size(const char *s, uint64_t *ret);
+int parse_uint(const char *s, uint64_t max, uint64_t *ret);
+int parse_bool(const char *s, bool *ret);
+
+/* Path helpers. path_join never returns "//". */
+char *path_join(const char *a, const char *b);
+/* Turns an image path into canonical form "/a/b" ("/" for the root); refuses ".." and empty
+ * names so that no path can leave the image root. Leading "./" and "/" are accepted. */
+int image_path_normalize(const char *in, char **ret);
+char *dirname_dup(const char *path);
+
+/* Durable writes. */
+int fsync_directory_of(const char *path);

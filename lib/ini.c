@@ -66,17 +66,16 @@ static int parse_file(const char *path, ini_handler_t handler, void *userdata, s
                 }
                 char *l = strstrip(buf);
 
-                /* Comment lines are dropped even inside a continuation, as systemd does. */
-                if (*l == '#' || *l == ';') {
-                        if (!joined)
-                                continue;
-                        *l = 0;
-                }
+                /* Comment lines are dropped, even inside a continuation, as systemd does. */
+                if (*l == '#' || *l == ';')
+                        continue;
 
                 size_t len = strlen(l);
                 bool cont = len > 0 && l[len - 1] == '\\';
-                if (cont)
+                if (cont) {
                         l[--len] = 0;
+                        l = strstrip(l);
+                }
 
                 if (joined || cont) {
                         char *j;

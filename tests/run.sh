@@ -1,0 +1,46 @@
+#!/bin/bash
+# tests/run.sh: runs every unit test (cmocka, TAP output) and every integration script, counts
+# results and ends with "N passed, N failed, N skipped"; exits non-zero on any failure or on none run.
+set -u
+cd "$(dirname "$0")/.."
+BUILD=${BUILD:-build}
+export BUILD INGOT=${INGOT:-$PWD/$BUILD/ingot}
+passed=0 failed=0 skipped=0
+
+for bin in "$BUILD"/tests/test-*; do
+	[ -x "$bin" ] || continue
+	name=$(basename "$bin")
+	out=$(CMOCKA_MESSAGE_OUTPUT=TAP "$bin" 2>&1)
+	rc=$?
+	ok=$(grep -c '^ok ' <<<"$out")
+	bad=$(grep -c '^not ok ' <<<"$out")
+	if [ "$rc" -ne 0 ] && [ "$bad" -eq 0 ]; then
+		bad=1 # crashed or failed outside a test
+	fi
+	passed=$((passed + ok))
+	failed=$((failed + bad))
+	echo "== unit $name: $ok passed, $bad failed"
+	[ "$bad" -eq 0 ] || sed 's/^/    /' <<<"$out"
+done
+
+for script in tests/integration/*.sh; do
+	name=$(basename "$script" .sh)
+	echo "== integration $name"
+	log=$(mktemp)
+	bash "$script" 2>&1 | tee "$log"
+	rc=${PIPESTATUS[0]}
+	p=$(grep -c '^PASS: ' "$log")
+	f=$(grep -c '^FAIL: ' "$log")
+	s=$(grep -c '^SKIP: ' "$log")
+	if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
+		echo "FAIL: $name: the script itself exited with status $rc"
+		f=1
+	fi
+	rm -f "$log"
+	passed=$((passed + p))
+	failed=$((failed + f))
+	skipped=$((skipped + s))
+done
+
+echo "$passed passed, $failed failed, $skipped skipped"
+[ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]

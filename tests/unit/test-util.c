@@ -1,0 +1,94 @@
+/* test-util.c: sizes, numbers, image path normalization, path joining, the edit distance. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+#include <string.h>
+
+#include "util.h"
+
+static void test_parse_size(void **state) {
+        (void) state;
+        uint64_t v;
+        assert_int_equal(parse_size("4096", &v), 0);
+        assert_int_equal(v, 4096);
+        assert_int_equal(parse_size("128K", &v), 0);
+        assert_int_equal(v, 131072);
+        assert_int_equal(parse_size("1M", &v), 0);
+        assert_int_equal(v, 1048576);
+        assert_int_equal(parse_size("2GiB", &v), 0);
+        assert_int_equal(v, 2ULL << 30);
+        assert_int_equal(parse_size("12Q", &v), -EINVAL);
+        assert_int_equal(parse_size("-1", &v), -EINVAL);
+        assert_int_equal(parse_size("", &v), -EINVAL);
+        assert_int_equal(parse_size("99999999999999T", &v), -ERANGE);
+}
+
+static void test_image_path(void **state) {
+        (void) state;
+        char *p;
+        assert_int_equal(image_path_normalize("./etc//passwd", &p), 0);
+        assert_string_equal(p, "/etc/passwd");
+        free(p);
+        assert_int_equal(image_path_normalize("/", &p), 0);
+        assert_string_equal(p, "/");
+        free(p);
+        assert_int_equal(image_path_normalize("./", &p), 0);
+        assert_string_equal(p, "/");
+        free(p);
+        assert_int_equal(image_path_normalize("a/./b/", &p), 0);
+        assert_string_equal(p, "/a/b");
+        free(p);
+        assert_int_equal(image_path_normalize("../etc/passwd", &p), -EXDEV);
+        assert_int_equal(image_path_normalize("a/../../x", &p), -EXDEV);
+        assert_int_equal(image_path_normalize("a/..", &p), -EXDEV);
+}
+
+static void test_path_join(void **state) {
+        (void) state;
+        char *p = path_join("/", "etc");
+        assert_string_equal(p, "/etc");
+        free(p);
+        p = path_join("/usr/", "/lib");
+        assert_string_equal(p, "/usr/lib");
+        free(p);
+        p = path_join("a", "");
+        assert_string_equal(p, "a");
+        free(p);
+}
+
+static void test_levenshtein(void **state) {
+        (void) state;
+        assert_int_equal(levenshtein("Compresion", "Compression"), 1);
+        assert_int_equal(levenshtein("level", "Level"), 0);
+        assert_int_equal(levenshtein("", "abc"), 3);
+}
+
+static void test_strv(void **state) {
+        (void) state;
+        char **l = NULL;
+        assert_int_equal(strv_extend(&l, "a"), 0);
+        assert_int_equal(strv_extend(&l, "b"), 0);
+        assert_int_equal(strv_length(l), 2);
+        assert_string_equal(l[1], "b");
+        assert_null(l[2]);
+        strv_free(l);
+}
+
+static void test_error_keeps_first(void **state) {
+        (void) state;
+        struct ingot_error e = { 0 };
+        assert_int_equal(error_set(&e, ENOENT, "first %d", 1), -ENOENT);
+        assert_int_equal(error_set(&e, -EIO, "second"), -EIO);
+        assert_string_equal(e.message, "first 1");
+        assert_int_equal(e.code, -ENOENT);
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_parse_size), cmocka_unit_test(test_image_path),
+                cmocka_unit_test(test_path_join),  cmocka_unit_test(test_levenshtein),
+                cmocka_unit_test(test_strv),       cmocka_unit_test(test_error_keeps_first),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}

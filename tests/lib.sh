@@ -55,3 +55,50 @@ expect_fail() {
 require_root() {
 	[ "$(id -u)" -eq 0 ] || skip_test "needs root"
 }
+
+# make_full_tree DIR: a tree with every file type squashfs stores: setuid and setgid modes, hard links,
+# a 2 GiB sparse file, a 10,000-entry directory, UTF-8 names, user.*, trusted.* and security.* xattrs,
+# devices, a fifo and (unless NO_SOCKET=1, since tar drops sockets) a socket. Needs root for devices.
+make_full_tree() {
+	local d=$1 i
+	mkdir -p "$d"/{bin,etc,dev,big,"ütf-8 ñame 日本語"}
+	printf 'root:x:0:0::/root:/bin/sh\n' >"$d/etc/passwd"
+	printf 'secret\n' >"$d/etc/shadow"
+	chmod 0640 "$d/etc/shadow"
+	chown 0:42 "$d/etc/shadow"
+	head -c 300000 /dev/urandom >"$d/bin/tool"
+	chmod 4755 "$d/bin/tool"
+	cp "$d/bin/tool" "$d/bin/sgid"
+	chown 1000:1000 "$d/bin/sgid" # before chmod: chown clears set-id bits
+	chmod 2711 "$d/bin/sgid"
+	ln "$d/bin/tool" "$d/bin/tool-hardlink"
+	ln "$d/bin/tool" "$d/etc/tool-elsewhere"
+	ln -s ../bin/tool "$d/etc/tool-symlink"
+	ln -s /nonexistent/target "$d/etc/dangling"
+	echo "héllo wörld" >"$d/ütf-8 ñame 日本語/fïle ✓"
+	truncate -s 2G "$d/big/sparse-2g"
+	printf 'data in the middle' | dd of="$d/big/sparse-2g" bs=1 seek=1073741824 conv=notrunc status=none
+	printf 'x' >"$d/big/empty-but-one"
+	: >"$d/etc/empty"
+	mkdir -p "$d/many"
+	(cd "$d/many" && seq -f 'entry-%05g' 1 10000 | xargs touch)
+	setfattr -n user.comment -v "hello" "$d/etc/passwd"
+	setfattr -n user.binary -v 0x00ff00ff "$d/etc/passwd"
+	setfattr -n trusted.overlay -v "t" "$d/etc/shadow"
+	setfattr -n security.capability -v 0sAQAAAgAgAAAAAAAAAAAAAAAAAAA= "$d/bin/sgid"
+	setfattr -n user.dir -v "on a directory" "$d/etc"
+	mknod "$d/dev/null" c 1 3
+	mknod "$d/dev/loop7" b 7 7
+	mknod "$d/dev/big-minor" c 4 300
+	mkfifo "$d/dev/fifo"
+	if [ "${NO_SOCKET:-0}" != 1 ]; then
+		python3 -c 'import socket,sys; s=socket.socket(socket.AF_UNIX); s.bind(sys.argv[1])' "$d/dev/socket"
+	fi
+	touch -h -d '2020-02-02 02:02:02' "$d/etc/tool-symlink"
+	touch -d '2001-01-01 01:01:01' "$d/etc" "$d/many"
+}
+
+# listing IMAGE: unsquashfs -lln without directory sizes, which depend on how an encoder orders inodes.
+listing() {
+	unsquashfs -lln "$1" | awk '{ if ($1 ~ /^d/) $3 = "-"; print }'
+}

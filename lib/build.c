@@ -225,6 +225,7 @@ int ingot_build(const struct ingot_recipe *r, const struct ingot_build_options *
         squashfs_writer_free(b.writer);
         tree_free(b.tree);
         tree_free(b.shadow);
+        tree_free(b.skipped);
         for (size_t i = 0; b.binary_libraries && i < r->n_ops; i++)
                 strv_free(b.binary_libraries[i]);
         free(b.binary_libraries);

@@ -17,6 +17,8 @@ struct build {
         struct squashfs_writer *writer;
         /* What the content operations will remove or replace: base entries under it are never written. */
         struct tree *shadow;
+        /* The base entries left out because of the shadow (topmost paths only). */
+        struct tree *skipped;
         /* Per content op: the libraries a Binaries= op brings (NULL for other ops). */
         char ***binary_libraries;
 
@@ -40,8 +42,12 @@ bool build_cancelled(const struct build *b);
 int build_cancel_error(struct build *b);
 void build_report(struct build *b, uint64_t files, uint64_t bytes);
 uint32_t build_clamp_mtime(const struct build *b, int64_t mtime);
-/* Whether a base entry at path, of the given type, is removed or replaced by a content op. */
-bool build_shadowed(const struct build *b, const char *path, bool is_dir);
+/* Whether a base entry at path, of the given type (S_IFDIR, ...), is removed or replaced by a
+ * content op. Directories copied onto a symlink follow it, so they shadow neither. */
+bool build_shadowed(const struct build *b, const char *path, mode_t type);
+/* Records that the base entry at path was left out; whether path (or a parent) was. */
+int build_skip(struct build *b, const char *path);
+bool build_was_skipped(const struct build *b, const char *path);
 /* The os-release files are read into memory so their fields can be rewritten. */
 bool build_captures(const struct build *b, const char *path);
 

@@ -63,11 +63,14 @@ static int binary_libraries(struct build *b, const struct content_op *op, char *
 
 /* Records in the shadow tree what op will create at path (dir or not) or remove. */
 static int shadow_put(struct build *b, const char *path, mode_t mode) {
-        struct node *n;
+        struct node *n, *old = tree_lookup(b->shadow, path);
+        bool whiteout = mode == 0 || (old && old->whiteout); /* what is made after a Remove= is new */
         _cleanup_free_ char *conflict = NULL;
-        int r = tree_put(b->shadow, path, mode, TREE_REPLACE, &n, &conflict);
-        if (r == -ENOTDIR) /* beneath a removed or replaced path: base entries there are gone already */
+        int r = tree_put(b->shadow, path, mode ?: S_IFREG, TREE_REPLACE, &n, &conflict);
+        if (r == -ENOTDIR) /* beneath a replaced path: base entries there are gone already */
                 return 0;
+        if (r >= 0)
+                n->whiteout = whiteout;
         return r;
 }
 
@@ -77,6 +80,8 @@ int content_prepare(struct build *b) {
         if (!b->binary_libraries)
                 return -ENOMEM;
         int r = tree_new(0, &b->shadow);
+        if (r >= 0)
+                r = tree_new(0, &b->skipped);
         if (r < 0)
                 return r;
         for (size_t i = 0; i < rc->n_ops; i++) {
@@ -93,7 +98,7 @@ int content_prepare(struct build *b) {
                                 r = 0; /* a single file: its final path depends on the tree; no shadow */
                         break;
                 case OP_REMOVE:
-                        r = shadow_put(b, op->path, 0); /* mode 0: a whiteout */
+                        r = shadow_put(b, op->path, 0); /* a whiteout */
                         break;
                 case OP_MKDIR:
                         r = shadow_put(b, op->path, S_IFDIR | 0755);
@@ -117,7 +122,7 @@ int content_prepare(struct build *b) {
         return 0;
 }
 
-bool build_shadowed(const struct build *b, const char *path, bool is_dir) {
+bool build_shadowed(const struct build *b, const char *path, mode_t type) {
         if (!b->shadow)
                 return false;
         const struct node *cur = b->shadow->root;
@@ -125,10 +130,36 @@ bool build_shadowed(const struct build *b, const char *path, bool is_dir) {
         for (;;) {
                 while (*p == '/')
                         p++;
+                if (cur->whiteout)
+                        return true; /* removed, or below a removed path */
                 if (!*p) /* the path itself is in the shadow */
-                        return cur != b->shadow->root && (cur->mode == 0 || !(S_ISDIR(cur->mode) && is_dir));
-                if (cur != b->shadow->root && (cur->mode == 0 || !S_ISDIR(cur->mode)))
-                        return true; /* below a removed path, or a directory replaced by a file */
+                        return cur != b->shadow->root && !(S_ISDIR(cur->mode) && (S_ISDIR(type) || S_ISLNK(type)));
+                if (cur != b->shadow->root && !S_ISDIR(cur->mode))
+                        return true; /* below a directory replaced by a file */
+                const char *e = strchrnul(p, '/');
+                cur = tree_child(cur, p, (size_t) (e - p));
+                if (!cur)
+                        return false;
+                p = e;
+        }
+}
+
+int build_skip(struct build *b, const char *path) {
+        struct node *n;
+        _cleanup_free_ char *conflict = NULL;
+        int r = tree_put(b->skipped, path, S_IFREG | 0644, TREE_REPLACE, &n, &conflict);
+        return r == -ENOTDIR ? 0 : r; /* a parent was skipped already */
+}
+
+bool build_was_skipped(const struct build *b, const char *path) {
+        const struct node *cur = b->skipped->root;
+        for (const char *p = path;;) {
+                while (*p == '/')
+                        p++;
+                if (cur != b->skipped->root && !cur->implicit)
+                        return true;
+                if (!*p)
+                        return false;
                 const char *e = strchrnul(p, '/');
                 cur = tree_child(cur, p, (size_t) (e - p));
                 if (!cur)
@@ -207,12 +238,19 @@ static int apply_op(struct build *b, size_t index) {
         }
         case OP_REMOVE:
                 n = lookup_existing(b, op);
+                if (!n && build_was_skipped(b, op->path))
+                        return 0; /* a later operation removes or replaces it, so it was never added */
                 if (!n)
                         return error_set(b->err, -ENOENT, "%s: Remove=%s: no such path in the image", op->where,
                                          op->path);
                 tree_remove(n);
                 return 0;
         case OP_MKDIR:
+                n = tree_resolve(b->tree, op->path);
+                if (n && S_ISDIR(n->mode)) { /* present, maybe through a symlink: as mkdir -p, plus the mode */
+                        n->mode = S_IFDIR | op->mode;
+                        return 0;
+                }
                 r = tree_put(b->tree, op->path, S_IFDIR | op->mode, TREE_REPLACE | TREE_FOLLOW_SYMLINKS, &n,
                              &conflict);
                 if (r < 0)
@@ -231,6 +269,8 @@ static int apply_op(struct build *b, size_t index) {
         case OP_OWNER:
         case OP_MODE:
                 n = lookup_existing(b, op);
+                if (!n && build_was_skipped(b, op->path))
+                        return 0;
                 if (!n)
                         return error_set(b->err, -ENOENT, "%s: %s=%s: no such path in the image", op->where,
                                          content_op_name(op->kind), op->path);

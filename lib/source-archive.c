@@ -154,8 +154,8 @@ static int add_entry(struct build *b, struct archive *a, struct archive_entry *e
         if (!type && !hardlink)
                 return error_set(b->err, -EBADMSG, "%s: member '%s' has an unknown file type", display, name);
 
-        if (build_shadowed(b, path, type == S_IFDIR))
-                return 0;
+        if (build_shadowed(b, path, type))
+                return build_skip(b, path);
 
         struct node *n;
         _cleanup_free_ char *conflict = NULL;
@@ -166,7 +166,7 @@ static int add_entry(struct build *b, struct archive *a, struct archive_entry *e
                         return r;
                 struct node *target = tree_lookup(b->tree, target_path);
                 if (!target || S_ISDIR(target->mode)) {
-                        if (build_shadowed(b, target_path, false))
+                        if (build_shadowed(b, target_path, S_IFREG))
                                 return error_set(b->err, -ENOENT,
                                                  "%s: '%s' is a hard link to '%s', which a content operation removes; "
                                                  "remove both or neither",

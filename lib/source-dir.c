@@ -240,8 +240,11 @@ static int walk_entry(struct walk *w, const char *host, const char *image, bool 
                 return S_ISDIR(st.st_mode) ? walk_children(w, host, image) : 0;
         }
 
-        if (w->mode == HOST_BASE && !is_root && build_shadowed(b, image, S_ISDIR(st.st_mode)))
-                return 0;
+        /* A base entry that a content operation removes or replaces is never written, unless it has
+         * other names: then the operations run on it and a surviving name inherits it. */
+        if (w->mode == HOST_BASE && !is_root && (S_ISDIR(st.st_mode) || st.st_nlink == 1) &&
+            build_shadowed(b, image, st.st_mode & S_IFMT))
+                return build_skip(b, image);
 
         unsigned flags = w->mode == HOST_COPY ? TREE_REPLACE | TREE_FOLLOW_SYMLINKS : 0;
         struct node *n;
@@ -258,6 +261,16 @@ static int walk_entry(struct walk *w, const char *host, const char *image, bool 
                                                  strerror(-r));
                         n->link = node_inode((*found)->node);
                         return 0;
+                }
+        }
+
+        /* A directory copied onto a symlink to a directory goes where it points (merged /usr). */
+        if (w->mode == HOST_COPY && S_ISDIR(st.st_mode)) {
+                struct node *here = tree_lookup(b->tree, image);
+                struct node *there = here && S_ISLNK(node_inode(here)->mode) ? tree_resolve(b->tree, image) : NULL;
+                if (there && S_ISDIR(there->mode)) {
+                        _cleanup_free_ char *target = node_path(there);
+                        return target ? walk_children(w, host, target) : -ENOMEM;
                 }
         }
 

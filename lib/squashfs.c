@@ -357,8 +357,9 @@ static int write_node(struct squashfs_writer *w, struct node *n, struct ingot_er
                 else
                         inode->data.dir_ext.nlink = n->nlink;
         } else {
-                if (S_ISREG(n->mode) && n->inode) {
-                        inode = TAKE_PTR(n->inode);
+                struct node *src = n->inode_source ?: n;
+                if (S_ISREG(n->mode) && src->inode) {
+                        inode = TAKE_PTR(src->inode);
                 } else {
                         r = make_inode(n, &inode);
                         if (r < 0)

@@ -356,7 +356,8 @@ static void inherit(struct node *heir, struct node *from) {
         heir->host_path = TAKE_PTR(from->host_path);
         heir->host_stat = TAKE_PTR(from->host_stat);
         heir->memory = TAKE_PTR(from->memory);
-        heir->inode = TAKE_PTR(from->inode);
+        if (from->data == DATA_WRITTEN)
+                heir->inode_source = from->inode_source ?: from;
         heir->link = NULL;
         from->heir = heir;
 }

@@ -39,13 +39,16 @@ struct node {
         bool implicit;     /* a parent directory nobody described yet */
         bool removed;      /* detached; kept so hard links to it can take its inode over */
         struct node *heir; /* the link that took over a removed node's inode */
+        bool whiteout;     /* shadow trees only: the base's entries here and below are removed */
 
         enum file_data data;
         uint64_t size;
         char *host_path;
         struct stat *host_stat; /* what the walk saw, to notice changes while reading */
         void *memory;
+        /* Kept where the block processor was told to update it, until the processor is finished. */
         sqfs_inode_generic_t *inode;
+        struct node *inode_source; /* an heir's inode still lives in the removed node */
 
         /* set while serializing */
         uint32_t nlink, inode_num, xattr_idx;

@@ -1,0 +1,113 @@
+#!/bin/bash
+# [Content] operations in order on top of the base: what they remove never reaches the image's data,
+# overlays follow the image's own symlinks, Binaries= brings the libraries a program loads (proven by
+# running it in a chroot of the extracted image), and os-release carries the image's identity.
+. "$(dirname "$0")/../lib.sh"
+
+base_tree() {
+	mkdir -p tree/etc tree/usr/lib tree/usr/bin tree/usr/share/doc/pkg
+	ln -s usr/lib tree/lib
+	echo base >tree/etc/motd
+	head -c 2000000 /dev/urandom >tree/usr/share/doc/pkg/big-changelog
+	head -c 1000000 /dev/urandom >tree/etc/replaced-blob
+	echo tool >tree/usr/bin/tool
+	ln tree/usr/bin/tool tree/usr/bin/tool-alias
+	printf 'PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\nNAME="Debian GNU/Linux"\nVERSION_ID="12"\nID=debian\n' \
+		>tree/usr/lib/os-release
+	mkdir -p overlay/etc overlay/lib
+	echo overlay >overlay/etc/motd
+	echo small >overlay/etc/replaced-blob
+	echo plugin >overlay/lib/plugin.so
+}
+
+t_ops_in_order() {
+	base_tree
+	cat >r.ini <<EOR
+[Image]
+Name=content
+Version=3
+[Base]
+Tree=tree
+[Content]
+Remove=/usr/share/doc
+Copy=overlay/:/
+Mkdir=/usr/share/doc:0700
+Symlink=../usr/bin/tool:/etc/tool-link
+Mode=/usr/bin/tool:4750
+Owner=/usr/bin/tool:0:50
+Remove=/usr/bin/tool
+EOR
+	"$INGOT" build r.ini -o out --quiet
+	unsquashfs -lln out/content_3.raw >list.txt
+	cat list.txt
+	unsquashfs -q -d x out/content_3.raw >/dev/null
+	[ "$(cat x/etc/motd)" = overlay ]
+	[ "$(cat x/usr/lib/plugin.so)" = plugin ] # through the image's /lib -> usr/lib
+	[ -L x/lib ]
+	! grep -q big-changelog list.txt
+	grep -q '^drwx------ 0/0 .*usr/share/doc$' list.txt
+	grep -q 'etc/tool-link -> ../usr/bin/tool' list.txt
+	# the hard link outlived its first name and kept what Mode= and Owner= set on the inode
+	grep -q '^-rwsr-x--- 0/50 .*usr/bin/tool-alias$' list.txt
+	! grep -q 'usr/bin/tool$' list.txt
+	# removed and replaced data never reached the image: 3 MB of random bytes would not compress away
+	[ "$(stat -c %s out/content_3.raw)" -lt 100000 ]
+}
+
+t_os_release() {
+	base_tree
+	printf '[Image]\nName=content\nVersion=3\n[Base]\nTree=tree\n' >r.ini
+	"$INGOT" build r.ini -o out --quiet
+	unsquashfs -cat out/content_3.raw usr/lib/os-release >os
+	cat os
+	grep -qx 'ID=debian' os
+	grep -qx 'VERSION_ID="12"' os
+	grep -qx 'IMAGE_ID=content' os
+	grep -qx 'IMAGE_VERSION=3' os
+	grep -qx 'PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"' os
+	unsquashfs -lln out/content_3.raw | grep -q 'etc/os-release -> ../usr/lib/os-release'
+	printf 'Id=ingot\nVersionId=3.1\n' >>r.ini
+	sed -i 's/^Version=3$/Version=3\nId=ingot\nVersionId=3.1/' r.ini
+	head -n 5 r.ini >r2.ini && printf '[Base]\nTree=tree\n' >>r2.ini
+	"$INGOT" build r2.ini -o out2 --quiet
+	unsquashfs -cat out2/content_3.raw usr/lib/os-release >os2
+	grep -qx 'ID=ingot' os2
+	grep -qx 'VERSION_ID=3.1' os2
+	! grep -q 'ID=debian' os2
+}
+
+t_binaries_run_in_chroot() {
+	require_root
+	printf '[Image]\nName=bin\nVersion=1\n[Content]\nBinaries=/bin/true\nBinaries=/usr/bin/env\n' >r.ini
+	"$INGOT" build r.ini -o out --quiet
+	unsquashfs -q -d x out/bin_1.raw >/dev/null
+	unsquashfs -lln out/bin_1.raw
+	chroot x /bin/true
+	[ "$(chroot x /usr/bin/env -i FOO=bar /usr/bin/env)" = FOO=bar ]
+}
+
+t_missing_paths_name_the_line() {
+	mkdir tree
+	printf '[Image]\nName=x\nVersion=1\n[Base]\nTree=tree\n[Content]\nMode=/etc/nothing:0644\n' >r.ini
+	expect_fail "r.ini:7: Mode=/etc/nothing: no such path in the image" "$INGOT" build r.ini -o out
+	printf '[Image]\nName=x\nVersion=1\n[Base]\nTree=tree\n[Content]\nRemove=/nothing\n' >r.ini
+	expect_fail "r.ini:7: Remove=/nothing: no such path in the image" "$INGOT" build r.ini -o out
+	printf '[Image]\nName=x\nVersion=1\n[Content]\nCopy=missing/:/\n' >r.ini
+	expect_fail "r.ini:5: './missing/': No such file or directory" "$INGOT" build r.ini -o out
+	[ ! -e out ] || [ -z "$(ls -A out)" ]
+}
+
+run ops_in_order t_ops_in_order
+run os_release t_os_release
+run binaries_run_in_chroot t_binaries_run_in_chroot
+run missing_paths_name_the_line t_missing_paths_name_the_line
+
+t_removed_name_of_copied_hardlink() {
+	mkdir -p overlay/opt
+	echo shared >overlay/opt/first
+	ln overlay/opt/first overlay/opt/second
+	printf '[Image]\nName=hl\nVersion=1\n[Content]\nCopy=overlay/:/\nRemove=/opt/first\n' >r.ini
+	"$INGOT" build r.ini -o out --quiet
+	[ "$(unsquashfs -cat out/hl_1.raw opt/second)" = shared ]
+}
+run removed_name_of_copied_hardlink t_removed_name_of_copied_hardlink

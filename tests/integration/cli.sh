@@ -1,0 +1,92 @@
+#!/bin/bash
+# The command line: help for ingot and each verb, version, usage errors (exit 2), `ingot plan` in both
+# forms, recipe errors as file:line with the nearest key, and JSON that a program can read.
+. "$(dirname "$0")/../lib.sh"
+
+t_help_and_version() {
+	"$INGOT" --help | grep -q '^Usage: ingot VERB'
+	"$INGOT" --help | grep -q 'build *RECIPE'
+	"$INGOT" help build | grep -q -- '--output DIR'
+	"$INGOT" build --help | grep -q -- '--json'
+	"$INGOT" plan --help | grep -q 'drop-ins'
+	"$INGOT" --version | grep -qx 'ingot [0-9.]*'
+	"$INGOT" version | grep -q '^ingot '
+}
+
+t_usage_errors_exit_2() {
+	rc=0; "$INGOT" >/dev/null 2>&1 || rc=$?; [ "$rc" -eq 2 ]
+	rc=0; "$INGOT" bulid x 2>err || rc=$?; [ "$rc" -eq 2 ]; grep -q "did you mean 'build'" err
+	rc=0; "$INGOT" build 2>err || rc=$?; [ "$rc" -eq 2 ]; grep -q "expected exactly one RECIPE" err
+	rc=0; "$INGOT" build --frobnicate r.ini 2>err || rc=$?; [ "$rc" -eq 2 ]
+	rc=0; "$INGOT" build -j 0 r.ini 2>err || rc=$?; [ "$rc" -eq 2 ]
+	rc=0; SOURCE_DATE_EPOCH=yesterday "$INGOT" build r.ini 2>err || rc=$?; [ "$rc" -eq 2 ]
+}
+
+t_recipe_errors_name_file_and_line() {
+	printf '[Image]\nName=demo\nVersion=1\n\n# output settings\n[Output]\nCompression=zstd\nLevel=3\n\n\n\nCompresion=xz\n' \
+		>recipe.ini
+	expect_fail "recipe.ini:12: unknown key 'Compresion' in [Output]; did you mean 'Compression'?" \
+		"$INGOT" plan recipe.ini
+	rc=0; "$INGOT" build recipe.ini -o out 2>/dev/null || rc=$?; [ "$rc" -eq 1 ]
+	[ ! -e out ]
+	mkdir -p recipe2.ini.d
+	printf '[Image]\nName=demo\nVersion=1\n' >recipe2.ini
+	printf '[Output]\nBlockSize=7\n' >recipe2.ini.d/10-size.conf
+	expect_fail "recipe2.ini.d/10-size.conf:2: BlockSize='7' must be a power of two" "$INGOT" plan recipe2.ini
+}
+
+t_plan_resolves() {
+	mkdir -p overlay sub
+	printf '[Output]\nCompression=xz\n' >sub/common.conf
+	printf '[Image]\nName=demo\nVersion=1.0.0\nInclude=sub/common.conf\n[Content]\nCopy=overlay/:/\n' >r.ini
+	mkdir r.ini.d
+	printf '[Output]\nLevel=9\n' >r.ini.d/50-level.conf
+	"$INGOT" plan r.ini >plan.ini
+	grep -qx 'Compression=xz' plan.ini
+	grep -qx 'Level=9' plan.ini
+	grep -qx "Copy=$PWD/overlay:/" plan.ini
+	# the printed plan is itself a recipe that plans to the same thing
+	"$INGOT" plan plan.ini | grep -v '^#' >again.ini
+	grep -v '^#' plan.ini | diff - again.ini
+	"$INGOT" plan r.ini --json >plan.json
+	python3 - <<'PY'
+import json
+p = json.load(open("plan.json"))
+assert p["image"]["name"] == "demo", p
+assert p["output"]["compression"] == "xz" and p["output"]["level"] == 9, p
+assert p["content"][0]["op"] == "Copy" and p["content"][0]["where"] == "r.ini:6", p
+assert [f.split("/")[-1] for f in p["files"]] == ["r.ini", "common.conf", "50-level.conf"], p["files"]
+PY
+}
+
+t_build_json() {
+	mkdir -p tree/etc && echo x >tree/etc/a && ln -s a tree/etc/b
+	printf '[Image]\nName=j\nVersion=1\n[Base]\nTree=tree\n' >r.ini
+	"$INGOT" build r.ini -o out --json >result.json
+	python3 - <<'PY'
+import json, os
+r = json.load(open("result.json"))
+assert r["image"] == "out/j_1.raw" and os.path.getsize(r["image"]) == r["size"], r
+c = r["contents"]
+assert c["files"] == 2 and c["symlinks"] == 2, c   # etc/a + os-release; etc/b + etc/os-release
+PY
+}
+
+t_progress_on_a_terminal() {
+	command -v script >/dev/null || skip_test "script (bsdutils) missing"
+	mkdir -p tree && head -c 20000000 /dev/urandom >tree/blob
+	printf '[Image]\nName=p\nVersion=1\n[Base]\nTree=tree\n' >r.ini
+	script -qec "$INGOT build r.ini -o out" /dev/null >typescript
+	grep -q 'files' typescript
+	grep -q 'MiB/s' typescript
+	# and never when the output is not a terminal
+	"$INGOT" build r.ini -o out2 2>err >/dev/null
+	! grep -q 'MiB/s' err
+}
+
+run help_and_version t_help_and_version
+run usage_errors_exit_2 t_usage_errors_exit_2
+run recipe_errors_name_file_and_line t_recipe_errors_name_file_and_line
+run plan_resolves t_plan_resolves
+run build_json t_build_json
+run progress_on_a_terminal t_progress_on_a_terminal

@@ -385,16 +385,24 @@ static const struct section_def *find_section(const char *name) {
         return NULL;
 }
 
-static int unknown_section(const struct ini_event *ev, struct ingot_error *err) {
+/* The closest of n names to name, at most max_distance edits away. table points at n structs of
+ * the given size whose first member is the name (section_def, key_def). */
+static const char *nearest_name(const char *name, const void *table, size_t n, size_t size, unsigned max_distance) {
         const char *best = NULL;
-        unsigned best_d = 3;
-        for (size_t i = 0; i < ELEMENTSOF(sections); i++) {
-                unsigned d = levenshtein(ev->section, sections[i].name);
+        unsigned best_d = max_distance + 1;
+        for (size_t i = 0; i < n; i++) {
+                const char *candidate = *(const char *const *) ((const char *) table + i * size);
+                unsigned d = levenshtein(name, candidate);
                 if (d < best_d) {
                         best_d = d;
-                        best = sections[i].name;
+                        best = candidate;
                 }
         }
+        return best;
+}
+
+static int unknown_section(const struct ini_event *ev, struct ingot_error *err) {
+        const char *best = nearest_name(ev->section, sections, ELEMENTSOF(sections), sizeof(sections[0]), 2);
         if (best)
                 return error_set(err, -EINVAL, WHERE_FMT "unknown section [%s]; did you mean [%s]?", WHERE(ev),
                                  ev->section, best);
@@ -403,15 +411,7 @@ static int unknown_section(const struct ini_event *ev, struct ingot_error *err) 
 }
 
 static int unknown_key(const struct section_def *s, const struct ini_event *ev, struct ingot_error *err) {
-        const char *best = NULL;
-        unsigned best_d = 4;
-        for (size_t i = 0; i < s->n_keys; i++) {
-                unsigned d = levenshtein(ev->key, s->keys[i].key);
-                if (d < best_d) {
-                        best_d = d;
-                        best = s->keys[i].key;
-                }
-        }
+        const char *best = nearest_name(ev->key, s->keys, s->n_keys, sizeof(s->keys[0]), 3);
         if (best)
                 return error_set(err, -EINVAL, WHERE_FMT "unknown key '%s' in [%s]; did you mean '%s'?", WHERE(ev),
                                  ev->key, ev->section, best);

@@ -64,30 +64,18 @@ static int read_data(struct build *b, struct archive *a, struct node *n, const c
                 if ((uint64_t) offset < pos || (uint64_t) offset + len > size)
                         return error_set(b->err, -EBADMSG, "%s: data of '%s' lies outside its %llu bytes", display,
                                          path, (unsigned long long) size);
-                static const char zeros[64 * 1024];
-                while (pos < (uint64_t) offset) { /* a hole in a sparse member */
-                        size_t chunk = (uint64_t) offset - pos < sizeof(zeros) ? (size_t) ((uint64_t) offset - pos)
-                                                                              : sizeof(zeros);
-                        r = squashfs_writer_append(b->writer, zeros, chunk);
-                        if (r < 0)
-                                goto write_fail;
-                        pos += chunk;
-                }
+                r = squashfs_writer_append_zeros(b->writer, (uint64_t) offset - pos); /* a hole */
+                if (r < 0)
+                        goto write_fail;
                 r = squashfs_writer_append(b->writer, buf, len);
                 if (r < 0)
                         goto write_fail;
-                pos += len;
+                pos = (uint64_t) offset + len;
                 build_report(b, 0, len);
         }
-        static const char zeros[64 * 1024];
-        while (pos < size) {
-                size_t chunk = size - pos < sizeof(zeros) ? (size_t) (size - pos) : sizeof(zeros);
-                r = squashfs_writer_append(b->writer, zeros, chunk);
-                if (r < 0)
-                        goto write_fail;
-                pos += chunk;
-        }
-        r = squashfs_writer_end_file(b->writer);
+        r = squashfs_writer_append_zeros(b->writer, size - pos); /* a trailing hole */
+        if (r >= 0)
+                r = squashfs_writer_end_file(b->writer);
         if (r < 0)
                 goto write_fail;
         n->data = DATA_WRITTEN;

@@ -14,18 +14,6 @@ static bool same_file_state(const struct stat *a, const struct stat *b) {
                a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec;
 }
 
-static int append_zeros(struct build *b, uint64_t n) {
-        static const char zeros[64 * 1024];
-        while (n > 0) {
-                size_t chunk = n < sizeof(zeros) ? (size_t) n : sizeof(zeros);
-                int r = squashfs_writer_append(b->writer, zeros, chunk);
-                if (r < 0)
-                        return r;
-                n -= chunk;
-        }
-        return 0;
-}
-
 int host_file_write(struct build *b, struct node *node, const char *host_path, const struct stat *seen) {
         _cleanup_close_ int fd = open(host_path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
         if (fd < 0)
@@ -53,7 +41,7 @@ int host_file_write(struct build *b, struct node *node, const char *host_path, c
                 if ((uint64_t) data > size)
                         data = (off_t) size;
                 if ((uint64_t) data > pos) {
-                        r = append_zeros(b, (uint64_t) data - pos);
+                        r = squashfs_writer_append_zeros(b->writer, (uint64_t) data - pos);
                         if (r < 0)
                                 goto write_fail;
                         pos = (uint64_t) data;

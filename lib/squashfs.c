@@ -225,6 +225,18 @@ int squashfs_writer_append(struct squashfs_writer *w, const void *data, size_t s
         return squashfs_writer_errno(w, sqfs_block_processor_append(w->proc, data, size));
 }
 
+int squashfs_writer_append_zeros(struct squashfs_writer *w, uint64_t size) {
+        static const char zeros[64 * 1024];
+        while (size > 0) {
+                size_t chunk = size < sizeof(zeros) ? (size_t) size : sizeof(zeros);
+                int r = squashfs_writer_append(w, zeros, chunk);
+                if (r < 0)
+                        return r;
+                size -= chunk;
+        }
+        return 0;
+}
+
 int squashfs_writer_end_file(struct squashfs_writer *w) {
         return squashfs_writer_errno(w, sqfs_block_processor_end_file(w->proc));
 }

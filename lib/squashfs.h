@@ -22,6 +22,8 @@ void squashfs_writer_free(struct squashfs_writer *w);
 /* File data: begin, append any number of times, end. node->inode tracks the result. */
 int squashfs_writer_begin_file(struct squashfs_writer *w, struct node *node);
 int squashfs_writer_append(struct squashfs_writer *w, const void *data, size_t size);
+/* A hole: zeros, which the block processor stores as sparse blocks. */
+int squashfs_writer_append_zeros(struct squashfs_writer *w, uint64_t size);
 int squashfs_writer_end_file(struct squashfs_writer *w);
 
 /* After all data: writes the tree (already tree_finalize()d) and the tables; the file is complete. */

@@ -181,7 +181,8 @@ static int list_dir(struct build *b, const char *path, char ***ret_names, size_t
                 free(names);
                 return r;
         }
-        qsort(names, n, sizeof(*names), compare_names);
+        if (n > 1)
+                qsort(names, n, sizeof(*names), compare_names);
         *ret_names = names;
         *ret_n = n;
         return 0;

@@ -119,6 +119,10 @@ int squashfs_writer_errno(struct squashfs_writer *w, int e) {
 void squashfs_writer_free(struct squashfs_writer *w) {
         if (!w)
                 return;
+        /* libsquashfs 1.2 frees only the blocks it holds, not those still with its workers: after an
+         * error or interrupt, collect them first (what they write goes to a file about to be unlinked). */
+        if (w->proc)
+                (void) sqfs_block_processor_sync(w->proc);
         sqfs_destroy(w->dirwr);
         sqfs_destroy(w->dm);
         sqfs_destroy(w->im);

@@ -9,6 +9,9 @@
 
 #include "build.h"
 
+#define PREFETCH_FILES 64          /* files of a directory asked for ahead of the one being read */
+#define PREFETCH_BYTES (32u << 20) /* and at most this much data */
+
 static bool same_file_state(const struct stat *a, const struct stat *b) {
         return a->st_ino == b->st_ino && a->st_dev == b->st_dev && a->st_size == b->st_size &&
                a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec;
@@ -28,7 +31,7 @@ int host_file_write(struct build *b, struct node *node, const char *host_path, c
         if (r < 0)
                 goto write_fail;
 
-        uint64_t size = (uint64_t) st.st_size, pos = 0;
+        uint64_t size = (uint64_t) st.st_size, pos = 0, advised = PREFETCH_BYTES;
         while (pos < size) {
                 if (build_cancelled(b))
                         return build_cancel_error(b);
@@ -46,6 +49,11 @@ int host_file_write(struct build *b, struct node *node, const char *host_path, c
                                 goto write_fail;
                         pos = (uint64_t) data;
                         continue;
+                }
+                /* keep the disk busy some buffers ahead while this one is compressed */
+                if (advised < size && advised < pos + 8 * BUFFER_SIZE) {
+                        (void) posix_fadvise(fd, (off_t) advised, 16 * BUFFER_SIZE, POSIX_FADV_WILLNEED);
+                        advised += 16 * BUFFER_SIZE;
                 }
                 size_t want = size - pos < BUFFER_SIZE ? (size_t) (size - pos) : BUFFER_SIZE;
                 ssize_t n = pread(fd, b->buffer, want, (off_t) pos);
@@ -190,13 +198,48 @@ static int list_dir(struct build *b, const char *path, char ***ret_names, size_t
 
 static int walk_entry(struct walk *w, const char *host, const char *image, bool is_root);
 
+/* Read-ahead for the files about to be read: asks the kernel to fetch the next files of a directory
+ * while this one is compressed, so a cold page cache does not serialize the build on disk latency. */
+
+struct prefetch {
+        size_t next;       /* first name not yet asked for */
+        uint64_t sizes[PREFETCH_FILES];
+        uint64_t bytes;    /* asked for and not yet read */
+};
+
+static void prefetch_ahead(struct prefetch *p, int dfd, char **names, size_t n, size_t current) {
+        if (current > 0) /* the previous file has been read */
+                p->bytes -= p->sizes[(current - 1) % PREFETCH_FILES];
+        /* always the current one, so that every file read was accounted for */
+        while (p->next < n && (p->next <= current || (p->next < current + PREFETCH_FILES &&
+                                                      p->bytes < PREFETCH_BYTES))) {
+                uint64_t size = 0;
+                int fd = openat(dfd, names[p->next], O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK);
+                struct stat st;
+                if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0) {
+                        /* the head of a large file; sequential read-ahead takes it from there */
+                        size = (uint64_t) st.st_size < PREFETCH_BYTES ? (uint64_t) st.st_size : PREFETCH_BYTES;
+                        (void) posix_fadvise(fd, 0, (off_t) size, POSIX_FADV_WILLNEED);
+                }
+                if (fd >= 0)
+                        close(fd);
+                p->sizes[p->next % PREFETCH_FILES] = size;
+                p->bytes += size;
+                p->next++;
+        }
+}
+
 static int walk_children(struct walk *w, const char *host, const char *image) {
         char **names = NULL;
         size_t n = 0;
         int r = list_dir(w->b, host, &names, &n);
         if (r < 0)
                 return r;
+        _cleanup_close_ int dfd = w->shadow_only ? -1 : open(host, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        struct prefetch pf = { 0 };
         for (size_t i = 0; i < n; i++) {
+                if (dfd >= 0)
+                        prefetch_ahead(&pf, dfd, names, n, i);
                 if (r >= 0) {
                         _cleanup_free_ char *h = path_join(host, names[i]), *im = path_join(image, names[i]);
                         r = h && im ? walk_entry(w, h, im, false) : -ENOMEM;

@@ -111,3 +111,13 @@ t_removed_name_of_copied_hardlink() {
 	[ "$(unsquashfs -cat out/hl_1.raw opt/second)" = shared ]
 }
 run removed_name_of_copied_hardlink t_removed_name_of_copied_hardlink
+
+t_archive_hardlink_to_removed_file() {
+	mkdir -p tree/d && echo data >tree/d/a && ln tree/d/a tree/d/b
+	tar --sort=name -C tree -cf t.tar .
+	printf '[Image]\nName=hl\nVersion=1\n[Base]\nArchive=t.tar\n[Content]\nRemove=/d/a\n' >r.ini
+	expect_fail "t.tar: '/d/b' is a hard link to '/d/a', which a content operation removes; remove both or neither" \
+		"$INGOT" build r.ini -o out
+	[ ! -e out ] || [ -z "$(ls -A out)" ]
+}
+run archive_hardlink_to_removed_file t_archive_hardlink_to_removed_file

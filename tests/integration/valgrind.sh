@@ -1,0 +1,44 @@
+#!/bin/bash
+# ingot is clean under valgrind (memcheck: no invalid accesses, no definite leaks) on a directory
+# build, an archive build with holes and hard links, an interrupted build and an error path.
+. "$(dirname "$0")/../lib.sh"
+
+vg() {
+	command -v valgrind >/dev/null || skip_test "valgrind missing"
+	valgrind --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite -q "$@"
+}
+
+t_demo_build() {
+	vg "$INGOT" build "$TOP/recipes/demo.ini" -o out --quiet
+	[ -s out/demo_1.0.0.raw ]
+}
+
+t_archive_with_holes_and_links() {
+	mkdir -p tree/d
+	truncate -s 300M tree/d/sparse
+	echo data >tree/d/a
+	ln tree/d/a tree/d/b
+	tar --sort=name --sparse -C tree -cf - . | xz -0 -T1 >t.tar.xz
+	printf '[Image]\nName=v\nVersion=1\n[Base]\nArchive=t.tar.xz\n[Content]\nRemove=/d/b\n' >r.ini
+	vg "$INGOT" build r.ini -o out --quiet -j 2
+	[ "$(unsquashfs -cat out/v_1.raw d/a)" = data ]
+}
+
+t_errors() {
+	printf '[Image]\nName=v\nVersion=1\n[Output]\nCompresion=xz\n' >bad.ini
+	rc=0
+	vg "$INGOT" plan bad.ini 2>err || rc=$?
+	cat err
+	[ "$rc" -eq 1 ]
+	mkdir tree && ln -s tree/none tree/x
+	printf '[Image]\nName=v\nVersion=1\n[Base]\nTree=tree\n[Content]\nMode=/nothing:0644\n' >r.ini
+	rc=0
+	vg "$INGOT" build r.ini -o out 2>err || rc=$?
+	cat err
+	[ "$rc" -eq 1 ]
+	grep -q 'r.ini:7: Mode=/nothing' err
+}
+
+run demo_build t_demo_build
+run archive_with_holes_and_links t_archive_with_holes_and_links
+run errors t_errors

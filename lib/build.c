@@ -23,6 +23,16 @@ void build_report(struct build *b, uint64_t files, uint64_t bytes) {
         }
 }
 
+void build_file_written(struct build *b, struct node *n, uint64_t size) {
+        n->data = DATA_WRITTEN;
+        n->size = size;
+        build_report(b, 1, 0);
+}
+
+int build_write_error(struct build *b, int r, const char *path) {
+        return error_set(b->err, r, "writing the image (data of %s): %s", path, strerror(-r));
+}
+
 uint32_t build_clamp_mtime(const struct build *b, int64_t mtime) {
         if (b->source_date_epoch >= 0 && mtime > b->source_date_epoch)
                 mtime = b->source_date_epoch;
@@ -36,10 +46,8 @@ static int write_deferred(struct node *n, void *userdata) {
         struct build *b = userdata;
         if (n->link || !S_ISREG(n->mode))
                 return 0;
-        if (n->data == DATA_HOST) {
-                int r = host_file_write(b, n, n->host_path, n->host_stat);
-                return r;
-        }
+        if (n->data == DATA_HOST)
+                return host_file_write(b, n, n->host_path, n->host_stat);
         if (n->data == DATA_MEMORY) {
                 int r = squashfs_writer_begin_file(b->writer, n);
                 if (r >= 0)
@@ -48,10 +56,10 @@ static int write_deferred(struct node *n, void *userdata) {
                         r = squashfs_writer_end_file(b->writer);
                 if (r < 0) {
                         _cleanup_free_ char *p = node_path(n);
-                        return error_set(b->err, r, "writing the image (data of %s): %s", p ?: n->name, strerror(-r));
+                        return build_write_error(b, r, p ?: n->name);
                 }
-                n->data = DATA_WRITTEN;
-                build_report(b, 1, n->size);
+                build_report(b, 0, n->size);
+                build_file_written(b, n, n->size);
         }
         return 0;
 }

@@ -51,6 +51,11 @@ bool build_was_skipped(const struct build *b, const char *path);
 /* The os-release files are read into memory so their fields can be rewritten. */
 bool build_captures(const struct build *b, const char *path);
 
+/* A file's data went to the writer completely: record it and count it. */
+void build_file_written(struct build *b, struct node *node, uint64_t size);
+/* The error for a failed write of path's data to the image. */
+int build_write_error(struct build *b, int r, const char *path);
+
 /* Reads a host file into the image writer, noticing changes while it is read. */
 int host_file_write(struct build *b, struct node *node, const char *host_path, const struct stat *seen);
 

@@ -47,7 +47,7 @@ static int read_data(struct build *b, struct archive *a, struct node *n, const c
                      uint64_t size) {
         int r = squashfs_writer_begin_file(b->writer, n);
         if (r < 0)
-                return error_set(b->err, r, "writing the image (data of %s): %s", path, strerror(-r));
+                return build_write_error(b, r, path);
         uint64_t pos = 0;
         for (;;) {
                 if (build_cancelled(b))
@@ -78,12 +78,10 @@ static int read_data(struct build *b, struct archive *a, struct node *n, const c
                 r = squashfs_writer_end_file(b->writer);
         if (r < 0)
                 goto write_fail;
-        n->data = DATA_WRITTEN;
-        n->size = size;
-        build_report(b, 1, 0);
+        build_file_written(b, n, size);
         return 0;
 write_fail:
-        return error_set(b->err, r, "writing the image (data of %s): %s", path, strerror(-r));
+        return build_write_error(b, r, path);
 }
 
 static int read_memory(struct build *b, struct archive *a, struct node *n, const char *display, const char *path,

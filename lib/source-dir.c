@@ -79,13 +79,11 @@ int host_file_write(struct build *b, struct node *node, const char *host_path, c
         if (!same_file_state(&after, &st) || after.st_ctim.tv_sec != st.st_ctim.tv_sec ||
             after.st_ctim.tv_nsec != st.st_ctim.tv_nsec)
                 return error_set(b->err, -ESTALE, "%s: changed while being read", host_path);
-        node->data = DATA_WRITTEN;
-        node->size = size;
-        build_report(b, 1, 0);
+        build_file_written(b, node, size);
         return 0;
 
 write_fail:
-        return error_set(b->err, r, "writing the image (data of %s): %s", host_path, strerror(-r));
+        return build_write_error(b, r, host_path);
 }
 
 static uint32_t kernel_devno(dev_t d) {

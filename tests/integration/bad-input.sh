@@ -116,8 +116,9 @@ big_slow_tree() {
 	printf '[Image]\nName=bad\nVersion=1\n[Base]\nTree=tree\n[Output]\nCompression=xz\nLevel=9\n' >r.ini
 }
 
-# change_while_read COMMAND: runs COMMAND on tree/zzz-big while ingot reads it.
-change_while_read() {
+# during_slow_read COMMAND: builds big_slow_tree in the background, runs COMMAND while ingot is
+# reading tree/zzz-big, and leaves ingot's exit status in $rc and its messages in ./log.
+during_slow_read() {
 	big_slow_tree
 	"$INGOT" build r.ini -o out --quiet -j 1 >log 2>&1 &
 	pid=$!
@@ -126,6 +127,10 @@ change_while_read() {
 	rc=0
 	wait $pid || rc=$?
 	cat log
+}
+
+change_while_read() {
+	during_slow_read "$1"
 	[ "$rc" -ne 0 ]
 	grep -qF "$PWD/tree/zzz-big: changed while being read" log
 	nothing_left out
@@ -185,14 +190,7 @@ t_old_image_survives_failure() {
 }
 
 t_sigint() {
-	big_slow_tree
-	"$INGOT" build r.ini -o out -j 1 >log 2>&1 &
-	pid=$!
-	sleep 1.5
-	kill -INT $pid
-	rc=0
-	wait $pid || rc=$?
-	cat log
+	during_slow_read 'kill -INT $pid'
 	[ "$rc" -eq 130 ]
 	grep -q 'interrupted' log
 	nothing_left out

@@ -20,7 +20,8 @@ static void on_signal(int sig) {
 void help_build(FILE *f) {
         fprintf(f,
                 "Usage: %s build RECIPE [OPTIONS]\n"
-                "Compile RECIPE into OUTDIR/NAME_VERSION.raw, a reproducible squashfs root image.\n"
+                "Compile RECIPE into OUTDIR/NAME_VERSION.raw, a reproducible squashfs root image,\n"
+                "with NAME_VERSION.verity (its dm-verity hash tree) and NAME_VERSION.roothash.\n"
                 "Rootless: ownership comes from the base (tar headers, or the tree's owners).\n\n"
                 "  -o --output DIR  where to write the image (default: ./out)\n"
                 "  -j --jobs N      compressor threads (default: all cores)\n"
@@ -62,6 +63,9 @@ static int print_json(const struct ingot_recipe *recipe, const struct ingot_buil
         if (!o)
                 return -1;
         json_object_object_add(o, "image", json_object_new_string(res->image_path));
+        json_object_object_add(o, "verity", json_object_new_string(res->verity_path));
+        json_object_object_add(o, "roothash", json_object_new_string(res->roothash_path));
+        json_object_object_add(o, "root_hash", json_object_new_string(res->root_hash));
         json_object_object_add(o, "name", json_object_new_string(ingot_recipe_name(recipe)));
         json_object_object_add(o, "version", json_object_new_string(ingot_recipe_version(recipe)));
         json_object_object_add(o, "size", json_object_new_int64((int64_t) res->image_size));
@@ -160,10 +164,11 @@ int verb_build(int argc, char **argv) {
         if (json)
                 print_json(recipe, &res, seconds);
         else if (!quiet)
-                printf("%s: %llu files, %llu directories, %.1f MiB of data -> %.1f MiB image in %.1f s\n",
+                printf("%s: %llu files, %llu directories, %.1f MiB of data -> %.1f MiB image in %.1f s\n"
+                       "%s: dm-verity hash tree, root hash %s\n",
                        res.image_path, (unsigned long long) res.stats.files,
                        (unsigned long long) res.stats.directories, (double) res.stats.bytes / 1048576.0,
-                       (double) res.image_size / 1048576.0, seconds);
+                       (double) res.image_size / 1048576.0, seconds, res.verity_path, res.root_hash);
         ingot_build_result_clear(&res);
         ingot_recipe_free(recipe);
         return EXIT_OK;

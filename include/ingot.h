@@ -57,7 +57,10 @@ struct ingot_build_options {
 };
 
 struct ingot_build_result {
-        char *image_path;
+        char *image_path;    /* OUTDIR/NAME_VERSION.raw, the squashfs */
+        char *verity_path;   /* OUTDIR/NAME_VERSION.verity, its dm-verity hash tree (format 1, superblock) */
+        char *roothash_path; /* OUTDIR/NAME_VERSION.roothash */
+        char root_hash[129]; /* lowercase hex */
         uint64_t image_size;
         struct ingot_image_stats stats;
         int64_t source_date_epoch;       /* -1 when none was set */

@@ -4,6 +4,9 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include <openssl/evp.h>
+
+#include "artifact.h"
 #include "build.h"
 
 bool build_cancelled(const struct build *b) {
@@ -145,6 +148,7 @@ static int build_image(struct build *b, int fd) {
                 .block_size = r->block_size,
                 .jobs = jobs,
                 .mkfs_time = b->default_mtime,
+                .verity = b->verity,
         };
         int q = squashfs_writer_new(fd, &so, &b->writer, b->err);
         if (q < 0)
@@ -178,8 +182,23 @@ static int build_image(struct build *b, int fd) {
 
 void ingot_build_result_clear(struct ingot_build_result *result) {
         free(result->image_path);
+        free(result->verity_path);
+        free(result->roothash_path);
         *result = (struct ingot_build_result) { 0 };
 }
+
+/* The verity salt is derived, not random, so that builds repeat: from the image's name and version,
+ * which every build of one recipe shares wherever it runs. */
+static int derive_salt(const struct ingot_recipe *r, uint8_t salt[32]) {
+        _cleanup_free_ char *seed = NULL;
+        int n = asprintf(&seed, "ingot verity salt%c%s%c%s", 0, r->name, 0, r->version);
+        if (n < 0)
+                return -ENOMEM;
+        unsigned len;
+        return EVP_Digest(seed, (size_t) n, salt, &len, EVP_sha256(), NULL) ? 0 : -EIO;
+}
+
+enum { ARTIFACT_VERITY, ARTIFACT_ROOTHASH, ARTIFACT_IMAGE, N_ARTIFACTS }; /* the order of the renames */
 
 int ingot_build(const struct ingot_recipe *r, const struct ingot_build_options *o, struct ingot_build_result *ret,
                 struct ingot_error *err) {
@@ -192,37 +211,47 @@ int ingot_build(const struct ingot_recipe *r, const struct ingot_build_options *
         b.default_mtime = b.source_date_epoch >= 0 ? (uint32_t) b.source_date_epoch : 0;
 
         const char *outdir = o->output_dir ?: "out";
-        _cleanup_free_ char *final = NULL, *tmp = NULL;
-        if (asprintf(&final, "%s/%s_%s.raw", outdir, r->name, r->version) < 0 ||
-            asprintf(&tmp, "%s/.%s_%s.raw.XXXXXX", outdir, r->name, r->version) < 0)
-                return -ENOMEM;
-        int q = mkdir_parents(outdir, err);
-        if (q < 0)
-                return q;
-        b.buffer = malloc(BUFFER_SIZE);
-        if (!b.buffer)
-                return -ENOMEM;
-
-        _cleanup_close_ int fd = mkostemp(tmp, O_CLOEXEC);
-        if (fd < 0) {
-                free(b.buffer);
-                return error_set(err, -errno, "%s: cannot create: %s", tmp, strerror(errno));
-        }
-        (void) fchmod(fd, 0644);
-
-        q = build_image(&b, fd);
+        struct artifact art[N_ARTIFACTS] = { { .fd = -1 }, { .fd = -1 }, { .fd = -1 } };
+        static const char *const suffixes[N_ARTIFACTS] = { "verity", "roothash", "raw" };
+        uint8_t salt[32], root[VERITY_DIGEST_MAX];
+        size_t root_size = 0;
         uint64_t size = 0;
+        int q = mkdir_parents(outdir, err);
+        for (size_t i = 0; q >= 0 && i < N_ARTIFACTS; i++) {
+                _cleanup_free_ char *name = NULL;
+                q = asprintf(&name, "%s_%s.%s", r->name, r->version, suffixes[i]) < 0
+                            ? -ENOMEM
+                            : artifact_open(&art[i], outdir, name, err);
+        }
+        if (q >= 0)
+                q = derive_salt(r, salt);
+        if (q >= 0) {
+                struct verity_params vp = {
+                        .hash_name = "sha256", .data_block_size = 4096, .hash_block_size = 4096,
+                        .salt = salt, .salt_size = sizeof(salt),
+                };
+                q = verity_new(&vp, art[ARTIFACT_IMAGE].fd, &b.verity, err);
+        }
+        if (q >= 0 && !(b.buffer = malloc(BUFFER_SIZE)))
+                q = -ENOMEM;
+
+        if (q >= 0)
+                q = build_image(&b, art[ARTIFACT_IMAGE].fd);
         if (q >= 0)
                 q = squashfs_writer_finish(b.writer, b.tree, &size, err);
-        if (q >= 0 && fsync(fd) < 0)
-                q = error_set(err, -errno, "%s: fsync: %s", tmp, strerror(errno));
-        if (q >= 0 && rename(tmp, final) < 0)
-                q = error_set(err, -errno, "%s: cannot rename to %s: %s", tmp, final, strerror(errno));
+        if (q >= 0)
+                q = verity_finish(b.verity, art[ARTIFACT_IMAGE].tmp, art[ARTIFACT_VERITY].tmp,
+                                  art[ARTIFACT_VERITY].fd, root, &root_size, err);
+        char hex[2 * VERITY_DIGEST_MAX + 2] = "";
+        for (size_t i = 0; i < root_size; i++)
+                snprintf(hex + 2 * i, 3, "%02x", root[i]);
         if (q >= 0) {
-                q = fsync_directory_of(final);
-                if (q < 0)
-                        error_set(err, q, "%s: fsync of the directory: %s", outdir, strerror(-q));
+                strcat(hex, "\n");
+                q = artifact_write(&art[ARTIFACT_ROOTHASH], hex, strlen(hex), err);
+                hex[2 * root_size] = 0;
         }
+        if (q >= 0)
+                q = artifacts_commit(art, N_ARTIFACTS, err);
         if (q < 0 && build_cancelled(&b) && !err->code)
                 build_cancel_error(&b);
 
@@ -231,6 +260,7 @@ int ingot_build(const struct ingot_recipe *r, const struct ingot_build_options *
                 tree_walk(b.tree->root, count, NULL, &stats);
 
         squashfs_writer_free(b.writer);
+        verity_free(b.verity);
         tree_free(b.tree);
         tree_free(b.shadow);
         tree_free(b.skipped);
@@ -239,15 +269,18 @@ int ingot_build(const struct ingot_recipe *r, const struct ingot_build_options *
         free(b.binary_libraries);
         free(b.buffer);
 
-        if (q < 0) {
-                (void) unlink(tmp); /* never the final name: an older image there stays intact */
-                return q;
+        if (q >= 0) {
+                *ret = (struct ingot_build_result) {
+                        .image_path = TAKE_PTR(art[ARTIFACT_IMAGE].final),
+                        .verity_path = TAKE_PTR(art[ARTIFACT_VERITY].final),
+                        .roothash_path = TAKE_PTR(art[ARTIFACT_ROOTHASH].final),
+                        .image_size = size,
+                        .stats = stats,
+                        .source_date_epoch = b.source_date_epoch,
+                };
+                memcpy(ret->root_hash, hex, sizeof(ret->root_hash));
         }
-        *ret = (struct ingot_build_result) {
-                .image_path = TAKE_PTR(final),
-                .image_size = size,
-                .stats = stats,
-                .source_date_epoch = b.source_date_epoch,
-        };
-        return 0;
+        for (size_t i = 0; i < N_ARTIFACTS; i++)
+                artifact_discard(&art[i]); /* removes temporaries only: older files under final names stay */
+        return q;
 }

@@ -15,6 +15,7 @@ struct build {
 
         struct tree *tree;
         struct squashfs_writer *writer;
+        struct verity *verity;
         /* What the content operations will remove or replace: base entries under it are never written. */
         struct tree *shadow;
         /* The base entries left out because of the shadow (topmost paths only). */

@@ -26,6 +26,7 @@ struct fd_file {
         int fd;
         uint64_t size;
         int error; /* errno of the last failed call */
+        struct verity *verity;
 };
 
 static int fd_read_at(sqfs_file_t *base, sqfs_u64 offset, void *buffer, size_t size) {
@@ -47,21 +48,28 @@ static int fd_read_at(sqfs_file_t *base, sqfs_u64 offset, void *buffer, size_t s
 
 static int fd_write_at(sqfs_file_t *base, sqfs_u64 offset, const void *buffer, size_t size) {
         struct fd_file *f = (struct fd_file *) base;
-        uint64_t end = offset + size;
-        while (size > 0) {
-                ssize_t n = pwrite(f->fd, buffer, size, (off_t) offset);
+        const char *p = buffer;
+        size_t left = size;
+        uint64_t at = offset;
+        while (left > 0) {
+                ssize_t n = pwrite(f->fd, p, left, (off_t) at);
                 if (n < 0 && errno == EINTR)
                         continue;
                 if (n <= 0) {
                         f->error = n < 0 ? errno : ENOSPC;
                         return SQFS_ERROR_IO;
                 }
-                buffer = (const char *) buffer + n;
-                size -= (size_t) n;
-                offset += (uint64_t) n;
+                p += n;
+                left -= (size_t) n;
+                at += (uint64_t) n;
         }
-        if (end > f->size)
-                f->size = end;
+        if (at > f->size)
+                f->size = at;
+        int r = f->verity ? verity_write(f->verity, offset, buffer, size) : 0;
+        if (r < 0) {
+                f->error = -r;
+                return SQFS_ERROR_IO;
+        }
         return 0;
 }
 
@@ -76,6 +84,11 @@ static int fd_truncate(sqfs_file_t *base, sqfs_u64 size) {
                 return SQFS_ERROR_IO;
         }
         f->size = size;
+        int r = f->verity ? verity_truncate(f->verity, size) : 0;
+        if (r < 0) {
+                f->error = -r;
+                return SQFS_ERROR_IO;
+        }
         return 0;
 }
 
@@ -157,6 +170,7 @@ int squashfs_writer_new(int fd, const struct squashfs_options *o, struct squashf
                 .truncate = fd_truncate,
         };
         w->file->fd = fd;
+        w->file->verity = o->verity;
         sqfs_file_t *file = &w->file->base;
 
         sqfs_compressor_config_t cfg;

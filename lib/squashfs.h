@@ -3,6 +3,7 @@
 #pragma once
 
 #include "tree.h"
+#include "verity.h"
 
 struct squashfs_writer;
 
@@ -12,6 +13,7 @@ struct squashfs_options {
         uint32_t block_size;
         unsigned jobs;
         uint32_t mkfs_time;
+        struct verity *verity; /* sees every write, to build the hash tree in the same pass; may be NULL */
 };
 
 /* Writes to fd from offset 0; fd stays the caller's. */

@@ -56,6 +56,7 @@ t_extraction_matches_tree() {
 	[ "$(stat -c %s x/big/sparse-2g)" = 2147483648 ]
 	[ "$(stat -c %b x/big/sparse-2g)" -lt 1024 ]
 	[ "$(stat -c %s out/full_1.raw)" -lt 10000000 ]
+	veritysetup verify out/full_1.raw out/full_1.verity "$(cat out/full_1.roothash)"
 }
 
 t_tar_zstd_gives_identical_image() {

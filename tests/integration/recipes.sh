@@ -36,6 +36,7 @@ t_debian_minbase() {
 	grep -qx ID=debian os
 	grep -qx IMAGE_ID=debian-minbase os
 	python3 -c 'import json; r = json.load(open("result.json")); assert r["contents"]["files"] > 3000, r'
+	veritysetup verify out/debian-minbase_12.0.raw out/debian-minbase_12.0.verity "$(cat out/debian-minbase_12.0.roothash)"
 }
 
 run demo t_demo

@@ -1,0 +1,358 @@
+/* verity.c: the dm-verity hash tree (format 1: every digest is H(salt || block)) built from the image's
+ * writes as they happen; levels and layout as cryptsetup's verity_hash.c computes them. */
+#include <libcryptsetup.h>
+#include <openssl/evp.h>
+#include <string.h>
+
+#include "verity.h"
+
+struct verity {
+        const EVP_MD *md;
+        size_t digest_size;
+        uint32_t data_block_size, hash_block_size;
+        uint8_t salt[256];
+        size_t salt_size;
+        char hash_name[32];
+        EVP_MD_CTX *salted, *work; /* salted: the salt absorbed once, copied for every block */
+        int image_fd;
+
+        uint64_t end;       /* bytes of image seen so far */
+        uint8_t *block0;    /* the first block, rewritten last (the superblock) and hashed at the end */
+        uint8_t *tail;      /* the block being filled, end % data_block_size bytes of it */
+        uint8_t *digests;   /* level 0: one digest per complete data block (block 0's filled at the end) */
+        uint64_t digests_allocated;
+        uint64_t *dirty;    /* blocks overwritten after they were hashed */
+        size_t n_dirty;
+};
+
+static int hash_block(struct verity *v, const void *data, size_t size, uint8_t *out) {
+        unsigned len;
+        if (!EVP_MD_CTX_copy_ex(v->work, v->salted) || !EVP_DigestUpdate(v->work, data, size) ||
+            !EVP_DigestFinal_ex(v->work, out, &len))
+                return -EIO;
+        return 0;
+}
+
+int verity_new(const struct verity_params *p, int image_fd, struct verity **ret, struct ingot_error *err) {
+        if (p->salt_size > sizeof(((struct verity *) NULL)->salt) || strlen(p->hash_name) >= 32)
+                return error_set(err, -EINVAL, "verity: salt or hash name too long");
+        struct verity *v = calloc(1, sizeof(*v));
+        if (!v)
+                return -ENOMEM;
+        v->md = EVP_get_digestbyname(p->hash_name);
+        if (!v->md) {
+                free(v);
+                return error_set(err, -EINVAL, "verity: unknown hash algorithm '%s'", p->hash_name);
+        }
+        v->digest_size = (size_t) EVP_MD_get_size(v->md);
+        v->data_block_size = p->data_block_size;
+        v->hash_block_size = p->hash_block_size;
+        memcpy(v->salt, p->salt, p->salt_size);
+        v->salt_size = p->salt_size;
+        strcpy(v->hash_name, p->hash_name);
+        v->image_fd = image_fd;
+        v->salted = EVP_MD_CTX_new();
+        v->work = EVP_MD_CTX_new();
+        v->block0 = calloc(1, p->data_block_size);
+        v->tail = calloc(1, p->data_block_size);
+        if (!v->salted || !v->work || !v->block0 || !v->tail ||
+            !EVP_DigestInit_ex(v->salted, v->md, NULL) || !EVP_DigestUpdate(v->salted, v->salt, v->salt_size)) {
+                verity_free(v);
+                return -ENOMEM;
+        }
+        *ret = v;
+        return 0;
+}
+
+void verity_free(struct verity *v) {
+        if (!v)
+                return;
+        EVP_MD_CTX_free(v->salted);
+        EVP_MD_CTX_free(v->work);
+        free(v->block0);
+        free(v->tail);
+        free(v->digests);
+        free(v->dirty);
+        free(v);
+}
+
+uint64_t verity_data_blocks(const struct verity *v) {
+        return v->end / v->data_block_size;
+}
+
+static int store_digest(struct verity *v, uint64_t index, const void *block) {
+        if (index >= v->digests_allocated) {
+                uint64_t n = v->digests_allocated ? v->digests_allocated * 2 : 4096;
+                while (n <= index)
+                        n *= 2;
+                uint8_t *d = realloc(v->digests, n * v->digest_size);
+                if (!d)
+                        return -ENOMEM;
+                v->digests = d;
+                v->digests_allocated = n;
+        }
+        if (index == 0) /* block 0 changes until the superblock is final */
+                return 0;
+        return hash_block(v, block, v->data_block_size, v->digests + index * v->digest_size);
+}
+
+static int append(struct verity *v, const uint8_t *data, size_t size) {
+        while (size > 0) {
+                size_t fill = v->end % v->data_block_size, take = v->data_block_size - fill;
+                if (take > size)
+                        take = size;
+                memcpy(v->tail + fill, data, take);
+                v->end += take;
+                data += take;
+                size -= take;
+                if (v->end % v->data_block_size == 0) {
+                        int r = store_digest(v, v->end / v->data_block_size - 1, v->tail);
+                        if (r < 0)
+                                return r;
+                }
+        }
+        return 0;
+}
+
+static int mark_dirty(struct verity *v, uint64_t block) {
+        for (size_t i = 0; i < v->n_dirty; i++)
+                if (v->dirty[i] == block)
+                        return 0;
+        uint64_t *d = realloc(v->dirty, (v->n_dirty + 1) * sizeof(*d));
+        if (!d)
+                return -ENOMEM;
+        v->dirty = d;
+        v->dirty[v->n_dirty++] = block;
+        return 0;
+}
+
+int verity_write(struct verity *v, uint64_t offset, const void *data, size_t size) {
+        const uint8_t *p = data;
+        uint64_t dbs = v->data_block_size;
+        if (offset < dbs) { /* mirror block 0 */
+                size_t n = offset + size > dbs ? (size_t) (dbs - offset) : size;
+                memcpy(v->block0 + offset, p, n);
+        }
+        while (offset > v->end) { /* a gap reads as zeros */
+                static const uint8_t zeros[4096];
+                uint64_t n = offset - v->end < sizeof(zeros) ? offset - v->end : sizeof(zeros);
+                int r = append(v, zeros, (size_t) n);
+                if (r < 0)
+                        return r;
+        }
+        if (offset < v->end) { /* an overwrite of bytes already seen */
+                uint64_t over_end = offset + size < v->end ? offset + size : v->end;
+                uint64_t tail_start = v->end - v->end % dbs;
+                for (uint64_t b = offset / dbs; b * dbs < over_end; b++) {
+                        if (b * dbs >= tail_start) { /* the tail is not hashed yet: patch it */
+                                uint64_t from = offset > b * dbs ? offset : b * dbs;
+                                memcpy(v->tail + (from - b * dbs), p + (from - offset), (size_t) (over_end - from));
+                        } else if (b > 0) {
+                                int r = mark_dirty(v, b);
+                                if (r < 0)
+                                        return r;
+                        }
+                }
+                p += over_end - offset;
+                size -= (size_t) (over_end - offset);
+        }
+        return append(v, p, size);
+}
+
+int verity_truncate(struct verity *v, uint64_t size) {
+        if (size >= v->end) {
+                static const uint8_t zeros[4096];
+                while (v->end < size) {
+                        uint64_t n = size - v->end < sizeof(zeros) ? size - v->end : sizeof(zeros);
+                        int r = append(v, zeros, (size_t) n);
+                        if (r < 0)
+                                return r;
+                }
+                return 0;
+        }
+        uint64_t dbs = v->data_block_size, start = size - size % dbs;
+        v->end = size;
+        if (size % dbs == 0)
+                return 0;
+        /* the cut block becomes the tail again: its head is on disk (or in block0) */
+        if (start == 0) {
+                memcpy(v->tail, v->block0, (size_t) size);
+                return 0;
+        }
+        size_t n = (size_t) (size - start), got = 0;
+        while (got < n) {
+                ssize_t k = pread(v->image_fd, v->tail + got, n - got, (off_t) (start + got));
+                if (k < 0 && errno == EINTR)
+                        continue;
+                if (k <= 0)
+                        return k < 0 ? -errno : -EIO;
+                got += (size_t) k;
+        }
+        return 0;
+}
+
+/* cryptsetup's hash_levels(): level i holds sizes[i] blocks at block positions[i]; the top level,
+ * the smallest, comes first, right after the superblock. */
+static unsigned digests_per_block_bits(const struct verity *v) {
+        unsigned bits = 0;
+        while ((2u << bits) <= v->hash_block_size / v->digest_size)
+                bits++;
+        return bits;
+}
+
+static int tree_levels(const struct verity *v, uint64_t data_blocks, uint64_t first_block, int *ret_levels,
+                       uint64_t positions[64], uint64_t sizes[64]) {
+        unsigned bits = digests_per_block_bits(v);
+        int levels = 0;
+        while (bits * (unsigned) levels < 64 && (data_blocks - 1) >> (bits * (unsigned) levels))
+                levels++;
+        if (levels > 63)
+                return -EINVAL;
+        uint64_t pos = first_block;
+        for (int i = levels - 1; i >= 0; i--) {
+                unsigned shift = (unsigned) (i + 1) * bits;
+                if (shift > 63)
+                        return -EINVAL;
+                positions[i] = pos;
+                sizes[i] = (data_blocks + ((uint64_t) 1 << shift) - 1) >> shift;
+                pos += sizes[i];
+        }
+        *ret_levels = levels;
+        return 0;
+}
+
+static int pwrite_all(int fd, const void *buf, size_t size, uint64_t offset) {
+        const uint8_t *p = buf;
+        while (size > 0) {
+                ssize_t n = pwrite(fd, p, size, (off_t) offset);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n <= 0)
+                        return n < 0 ? -errno : -ENOSPC;
+                p += n;
+                size -= (size_t) n;
+                offset += (uint64_t) n;
+        }
+        return 0;
+}
+
+static void uuid_from(const uint8_t *digest, char out[37]) {
+        static const char hex[] = "0123456789abcdef";
+        size_t o = 0;
+        for (size_t i = 0; i < 16; i++) {
+                if (i == 4 || i == 6 || i == 8 || i == 10)
+                        out[o++] = '-';
+                out[o++] = hex[digest[i] >> 4];
+                out[o++] = hex[digest[i] & 15];
+        }
+        out[o] = 0;
+}
+
+static int write_superblock(struct verity *v, const char *data_path, const char *hash_path, uint64_t data_blocks,
+                            const uint8_t *root, size_t root_size, struct ingot_error *err) {
+        /* The UUID comes from the root hash, so the same image always has the same hash device. */
+        uint8_t digest[VERITY_DIGEST_MAX];
+        char uuid[37];
+        if (hash_block(v, root, root_size, digest) < 0)
+                return -EIO;
+        uuid_from(digest, uuid);
+
+        struct crypt_device *cd = NULL;
+        int r = crypt_init(&cd, hash_path);
+        if (r < 0)
+                return error_set(err, r, "%s: libcryptsetup cannot open it: %s", hash_path, strerror(-r));
+        struct crypt_params_verity params = {
+                .hash_name = v->hash_name,
+                .data_device = data_path,
+                .salt = (const char *) v->salt,
+                .salt_size = (uint32_t) v->salt_size,
+                .hash_type = 1,
+                .data_block_size = v->data_block_size,
+                .hash_block_size = v->hash_block_size,
+                .data_size = data_blocks,
+                .hash_area_offset = 0,
+                .flags = 0, /* the tree is ours already: only the superblock */
+        };
+        r = crypt_format(cd, CRYPT_VERITY, NULL, NULL, uuid, NULL, 0, &params);
+        crypt_free(cd);
+        if (r < 0)
+                return error_set(err, r, "%s: writing the verity superblock: %s", hash_path, strerror(-r));
+        return 0;
+}
+
+int verity_finish(struct verity *v, const char *data_path, const char *hash_path, int hash_fd,
+                  uint8_t root[VERITY_DIGEST_MAX], size_t *ret_root_size, struct ingot_error *err) {
+        uint64_t dbs = v->data_block_size, hbs = v->hash_block_size;
+        size_t ds = v->digest_size;
+        if (v->end == 0 || v->end % dbs)
+                return error_set(err, -EINVAL, "verity: image size %llu is not a multiple of %llu",
+                                 (unsigned long long) v->end, (unsigned long long) dbs);
+        uint64_t data_blocks = v->end / dbs;
+
+        int r = store_digest(v, 0, v->block0); /* make room for block 0 */
+        if (r >= 0)
+                r = hash_block(v, v->block0, dbs, v->digests);
+        for (size_t i = 0; r >= 0 && i < v->n_dirty; i++) {
+                if (v->dirty[i] >= data_blocks)
+                        continue;
+                ssize_t n = pread(v->image_fd, v->tail, dbs, (off_t) (v->dirty[i] * dbs));
+                r = n == (ssize_t) dbs ? hash_block(v, v->tail, dbs, v->digests + v->dirty[i] * ds) : -EIO;
+        }
+        if (r < 0)
+                return error_set(err, r, "verity: hashing the image: %s", strerror(-r));
+
+        int levels;
+        uint64_t positions[64], sizes[64];
+        uint64_t first = 1; /* the superblock takes the first hash block */
+        r = tree_levels(v, data_blocks, first, &levels, positions, sizes);
+        if (r < 0)
+                return error_set(err, r, "verity: the image is too large for a hash tree");
+
+        if (levels == 0) { /* one data block: its digest is the root */
+                memcpy(root, v->digests, ds);
+        } else {
+                /* level i's blocks hold the digests of level i-1 (level -1: the data), zero padded */
+                const uint8_t *below = v->digests;
+                uint64_t below_count = data_blocks;
+                uint8_t *level = NULL;
+                for (int i = 0; i < levels && r >= 0; i++) {
+                        size_t bytes = (size_t) (sizes[i] * hbs);
+                        uint8_t *blocks = calloc(1, bytes);
+                        if (!blocks) {
+                                r = -ENOMEM;
+                                break;
+                        }
+                        /* a power of two of digests per block; the rest of each block stays zero */
+                        uint64_t per_block = (uint64_t) 1 << digests_per_block_bits(v);
+                        for (uint64_t j = 0; j < below_count; j++)
+                                memcpy(blocks + (j / per_block) * hbs + (j % per_block) * ds, below + j * ds, ds);
+                        r = pwrite_all(hash_fd, blocks, bytes, positions[i] * hbs);
+                        if (r < 0) {
+                                free(blocks);
+                                r = error_set(err, r, "%s: %s", hash_path, strerror(-r));
+                                break;
+                        }
+                        /* the digests of this level's blocks feed the next one up, or the root */
+                        uint8_t *up = malloc((size_t) (sizes[i] * ds));
+                        if (!up) {
+                                free(blocks);
+                                r = -ENOMEM;
+                                break;
+                        }
+                        for (uint64_t b = 0; r >= 0 && b < sizes[i]; b++)
+                                r = hash_block(v, blocks + b * hbs, hbs, up + b * ds);
+                        free(blocks);
+                        free(level);
+                        level = up;
+                        below = level;
+                        below_count = sizes[i];
+                }
+                if (r >= 0)
+                        memcpy(root, level, ds); /* the top level is one block */
+                free(level);
+                if (r < 0)
+                        return r;
+        }
+        *ret_root_size = ds;
+        return write_superblock(v, data_path, hash_path, data_blocks, root, ds, err);
+}

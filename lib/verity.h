@@ -1,0 +1,36 @@
+/* verity.h: the dm-verity hash tree of an image, computed from the very writes that produce the
+ * image (no read-back), laid out as veritysetup's format 1, with the superblock from libcryptsetup. */
+#pragma once
+
+#include "util.h"
+
+#define VERITY_DIGEST_MAX 64
+
+struct verity_params {
+        const char *hash_name; /* an OpenSSL digest name, "sha256" */
+        uint32_t data_block_size;
+        uint32_t hash_block_size;
+        const uint8_t *salt;
+        size_t salt_size;
+};
+
+struct verity;
+
+/* image_fd is the image being written: the few bytes of a block that a truncation cuts into, or
+ * that is overwritten after it was hashed, are read back from it. */
+int verity_new(const struct verity_params *params, int image_fd, struct verity **ret_verity,
+               struct ingot_error *err);
+void verity_free(struct verity *v);
+
+/* The image file's writes and truncations, in the order they happen. */
+int verity_write(struct verity *v, uint64_t offset, const void *data, size_t size);
+int verity_truncate(struct verity *v, uint64_t size);
+
+/* Once the image is complete (its size a multiple of the data block size): writes the hash tree
+ * and its superblock to hash_path (an existing, empty file open as hash_fd) and returns the root
+ * hash. data_path is the image, which libcryptsetup opens but does not read. */
+int verity_finish(struct verity *v, const char *data_path, const char *hash_path, int hash_fd,
+                  uint8_t root_hash[VERITY_DIGEST_MAX], size_t *ret_root_hash_size, struct ingot_error *err);
+
+/* Geometry, for the manifest and messages. */
+uint64_t verity_data_blocks(const struct verity *v);

@@ -32,5 +32,7 @@ int usage_error(const char *verb, const char *fmt, ...) __attribute__((format(pr
 
 int verb_build(int argc, char **argv);
 void help_build(FILE *f);
+int verb_keygen(int argc, char **argv);
+void help_keygen(FILE *f);
 int verb_plan(int argc, char **argv);
 void help_plan(FILE *f);

@@ -21,12 +21,16 @@ void help_build(FILE *f) {
         fprintf(f,
                 "Usage: %s build RECIPE [OPTIONS]\n"
                 "Compile RECIPE into OUTDIR/NAME_VERSION.raw, a reproducible squashfs root image,\n"
-                "with NAME_VERSION.verity (its dm-verity hash tree) and NAME_VERSION.roothash.\n"
+                "with NAME_VERSION.verity (its dm-verity hash tree), NAME_VERSION.roothash and\n"
+                "NAME_VERSION.roothash.p7s (PKCS#7 signature over the hex root hash).\n"
                 "Rootless: ownership comes from the base (tar headers, or the tree's owners).\n\n"
                 "  -o --output DIR  where to write the image (default: ./out)\n"
                 "  -j --jobs N      compressor threads (default: all cores)\n"
                 "     --json        print the result as a JSON object on stdout\n"
                 "  -q --quiet       no progress, only errors\n"
+                "     --key KEY     PEM private key that signs the root hash (with --cert)\n"
+                "     --cert CERT   its PEM certificate; both beat [Signing] in the recipe\n"
+                "     --unsigned    build without a signature (needed when no key is given)\n"
                 "  -h --help        show this help\n\n"
                 "SOURCE_DATE_EPOCH, when set, clamps every mtime and beats the recipe's SourceDateEpoch=.\n"
                 "The image is written under a temporary name and renamed when complete.\n",
@@ -66,6 +70,10 @@ static int print_json(const struct ingot_recipe *recipe, const struct ingot_buil
         json_object_object_add(o, "verity", json_object_new_string(res->verity_path));
         json_object_object_add(o, "roothash", json_object_new_string(res->roothash_path));
         json_object_object_add(o, "root_hash", json_object_new_string(res->root_hash));
+        json_object_object_add(o, "signature",
+                               res->signature_path ? json_object_new_string(res->signature_path) : NULL);
+        json_object_object_add(o, "signer_fingerprint",
+                               res->signature_path ? json_object_new_string(res->signer_fingerprint) : NULL);
         json_object_object_add(o, "name", json_object_new_string(ingot_recipe_name(recipe)));
         json_object_object_add(o, "version", json_object_new_string(ingot_recipe_version(recipe)));
         json_object_object_add(o, "size", json_object_new_int64((int64_t) res->image_size));
@@ -95,6 +103,9 @@ int verb_build(int argc, char **argv) {
                 { "jobs", required_argument, NULL, 'j' },
                 { "json", no_argument, NULL, 'J' },
                 { "quiet", no_argument, NULL, 'q' },
+                { "key", required_argument, NULL, 'K' },
+                { "cert", required_argument, NULL, 'C' },
+                { "unsigned", no_argument, NULL, 'U' },
                 {},
         };
         struct ingot_build_options bo = { .output_dir = "out", .cancel = &cancelled };
@@ -120,11 +131,24 @@ int verb_build(int argc, char **argv) {
                 case 'q':
                         quiet = true;
                         break;
+                case 'K':
+                        bo.key_path = optarg;
+                        break;
+                case 'C':
+                        bo.cert_path = optarg;
+                        break;
+                case 'U':
+                        bo.unsigned_image = true;
+                        break;
                 default:
                         return usage_error("build", "invalid option");
                 }
         if (argc - optind != 1)
                 return usage_error("build", "expected exactly one RECIPE");
+        if (!bo.key_path != !bo.cert_path)
+                return usage_error("build", "--key and --cert go together");
+        if (bo.unsigned_image && bo.key_path)
+                return usage_error("build", "--unsigned and --key contradict each other");
 
         const char *sde = getenv("SOURCE_DATE_EPOCH");
         if (sde && *sde) {
@@ -169,6 +193,10 @@ int verb_build(int argc, char **argv) {
                        res.image_path, (unsigned long long) res.stats.files,
                        (unsigned long long) res.stats.directories, (double) res.stats.bytes / 1048576.0,
                        (double) res.image_size / 1048576.0, seconds, res.verity_path, res.root_hash);
+        if (!json && !quiet)
+                printf(res.signature_path ? "%s: signed by the certificate with SHA-256 fingerprint %s\n"
+                                          : "unsigned: no host that checks signatures will boot it\n",
+                       res.signature_path, res.signer_fingerprint);
         ingot_build_result_clear(&res);
         ingot_recipe_free(recipe);
         return EXIT_OK;

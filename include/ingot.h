@@ -52,6 +52,9 @@ struct ingot_build_options {
         ingot_progress_fn progress;      /* may be NULL */
         void *userdata;
         const volatile sig_atomic_t *cancel; /* the build stops with -ECANCELED once *cancel != 0 */
+        const char *key_path;            /* PEM key and certificate; beat the recipe's [Signing] */
+        const char *cert_path;
+        bool unsigned_image;             /* no key anywhere is an error unless this is set */
         bool have_source_date_epoch;     /* SOURCE_DATE_EPOCH from the environment beats the recipe's */
         int64_t source_date_epoch;
 };
@@ -61,6 +64,8 @@ struct ingot_build_result {
         char *verity_path;   /* OUTDIR/NAME_VERSION.verity, its dm-verity hash tree (format 1, superblock) */
         char *roothash_path; /* OUTDIR/NAME_VERSION.roothash */
         char root_hash[129]; /* lowercase hex */
+        char *signature_path; /* OUTDIR/NAME_VERSION.roothash.p7s, NULL for an unsigned image */
+        char signer_fingerprint[65]; /* SHA-256 of the signing certificate (DER), hex; "" when unsigned */
         uint64_t image_size;
         struct ingot_image_stats stats;
         int64_t source_date_epoch;       /* -1 when none was set */
@@ -69,3 +74,6 @@ struct ingot_build_result {
 int ingot_build(const struct ingot_recipe *recipe, const struct ingot_build_options *options,
                 struct ingot_build_result *ret_result, struct ingot_error *err);
 void ingot_build_result_clear(struct ingot_build_result *result);
+
+/* Development keys: DIR/ingot.key (0600) and DIR/ingot.crt. ecdsa: P-256 instead of RSA 3072. */
+int ingot_keygen(const char *dir, bool ecdsa, const char *common_name, struct ingot_error *err);

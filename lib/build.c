@@ -8,6 +8,7 @@
 
 #include "artifact.h"
 #include "build.h"
+#include "signing.h"
 
 bool build_cancelled(const struct build *b) {
         return b->options->cancel && *b->options->cancel;
@@ -98,23 +99,6 @@ static int count(struct node *n, void *userdata) {
         return 0;
 }
 
-static int mkdir_parents(const char *path, struct ingot_error *err) {
-        _cleanup_free_ char *p = strdup(path);
-        if (!p)
-                return -ENOMEM;
-        for (char *s = p + 1;; s++) {
-                if (*s != '/' && *s)
-                        continue;
-                char c = *s;
-                *s = 0;
-                if (mkdir(p, 0755) < 0 && errno != EEXIST)
-                        return error_set(err, -errno, "%s: cannot create directory: %s", p, strerror(errno));
-                if (!c)
-                        return 0;
-                *s = c;
-        }
-}
-
 static int build_base(struct build *b) {
         const struct ingot_recipe *r = b->recipe;
         b->phase = "base";
@@ -184,6 +168,7 @@ void ingot_build_result_clear(struct ingot_build_result *result) {
         free(result->image_path);
         free(result->verity_path);
         free(result->roothash_path);
+        free(result->signature_path);
         *result = (struct ingot_build_result) { 0 };
 }
 
@@ -198,7 +183,20 @@ static int derive_salt(const struct ingot_recipe *r, uint8_t salt[32]) {
         return EVP_Digest(seed, (size_t) n, salt, &len, EVP_sha256(), NULL) ? 0 : -EIO;
 }
 
-enum { ARTIFACT_VERITY, ARTIFACT_ROOTHASH, ARTIFACT_IMAGE, N_ARTIFACTS }; /* the order of the renames */
+enum { ARTIFACT_VERITY, ARTIFACT_ROOTHASH, ARTIFACT_SIGNATURE, ARTIFACT_IMAGE, N_ARTIFACTS }; /* rename order */
+
+static int load_signer(const struct ingot_recipe *r, const struct ingot_build_options *o, struct signer **ret,
+                       struct ingot_error *err) {
+        const char *key = o->key_path ?: r->signing_key, *cert = o->cert_path ?: r->signing_cert;
+        *ret = NULL;
+        if (o->unsigned_image)
+                return 0;
+        if (!key || !cert)
+                return error_set(err, -ENOKEY,
+                                 "no signing key: give --key and --cert, [Signing] Key= and Certificate= in the "
+                                 "recipe, or --unsigned for an image no host will boot");
+        return signer_load(key, cert, ret, err);
+}
 
 int ingot_build(const struct ingot_recipe *r, const struct ingot_build_options *o, struct ingot_build_result *ret,
                 struct ingot_error *err) {
@@ -211,13 +209,23 @@ int ingot_build(const struct ingot_recipe *r, const struct ingot_build_options *
         b.default_mtime = b.source_date_epoch >= 0 ? (uint32_t) b.source_date_epoch : 0;
 
         const char *outdir = o->output_dir ?: "out";
-        struct artifact art[N_ARTIFACTS] = { { .fd = -1 }, { .fd = -1 }, { .fd = -1 } };
-        static const char *const suffixes[N_ARTIFACTS] = { "verity", "roothash", "raw" };
+        struct artifact art[N_ARTIFACTS] = { { .fd = -1 }, { .fd = -1 }, { .fd = -1 }, { .fd = -1 } };
+        static const char *const suffixes[N_ARTIFACTS] = { "verity", "roothash", "roothash.p7s", "raw" };
+        struct signer *signer = NULL;
         uint8_t salt[32], root[VERITY_DIGEST_MAX];
         size_t root_size = 0;
         uint64_t size = 0;
-        int q = mkdir_parents(outdir, err);
+        char fingerprint[65] = "";
+
+        /* a key that cannot sign is an error before any work */
+        int q = load_signer(r, o, &signer, err);
+        if (q >= 0 && signer)
+                q = signer_fingerprint(signer, fingerprint);
+        if (q >= 0 && (q = mkdir_p(outdir, 0755)) < 0)
+                error_set(err, q, "%s: cannot create directory: %s", outdir, strerror(-q));
         for (size_t i = 0; q >= 0 && i < N_ARTIFACTS; i++) {
+                if (i == ARTIFACT_SIGNATURE && !signer)
+                        continue;
                 _cleanup_free_ char *name = NULL;
                 q = asprintf(&name, "%s_%s.%s", r->name, r->version, suffixes[i]) < 0
                             ? -ENOMEM
@@ -245,13 +253,28 @@ int ingot_build(const struct ingot_recipe *r, const struct ingot_build_options *
         char hex[2 * VERITY_DIGEST_MAX + 2] = "";
         for (size_t i = 0; i < root_size; i++)
                 snprintf(hex + 2 * i, 3, "%02x", root[i]);
+        if (q >= 0 && signer) { /* over the hex root hash, without a newline */
+                _cleanup_free_ uint8_t *der = NULL;
+                size_t der_size = 0;
+                q = signer_sign(signer, hex, &der, &der_size, err);
+                if (q >= 0)
+                        q = artifact_write(&art[ARTIFACT_SIGNATURE], der, der_size, err);
+        }
         if (q >= 0) {
                 strcat(hex, "\n");
                 q = artifact_write(&art[ARTIFACT_ROOTHASH], hex, strlen(hex), err);
                 hex[2 * root_size] = 0;
         }
+        struct artifact commit[N_ARTIFACTS];
+        size_t n_commit = 0;
+        for (size_t i = 0; i < N_ARTIFACTS; i++)
+                if (art[i].fd >= 0)
+                        commit[n_commit++] = art[i];
         if (q >= 0)
-                q = artifacts_commit(art, N_ARTIFACTS, err);
+                q = artifacts_commit(commit, n_commit, err);
+        for (size_t i = 0, j = 0; i < N_ARTIFACTS; i++)
+                if (art[i].fd >= 0)
+                        art[i].renamed = commit[j++].renamed;
         if (q < 0 && build_cancelled(&b) && !err->code)
                 build_cancel_error(&b);
 
@@ -261,6 +284,7 @@ int ingot_build(const struct ingot_recipe *r, const struct ingot_build_options *
 
         squashfs_writer_free(b.writer);
         verity_free(b.verity);
+        signer_free(signer);
         tree_free(b.tree);
         tree_free(b.shadow);
         tree_free(b.skipped);
@@ -274,13 +298,19 @@ int ingot_build(const struct ingot_recipe *r, const struct ingot_build_options *
                         .image_path = TAKE_PTR(art[ARTIFACT_IMAGE].final),
                         .verity_path = TAKE_PTR(art[ARTIFACT_VERITY].final),
                         .roothash_path = TAKE_PTR(art[ARTIFACT_ROOTHASH].final),
+                        .signature_path = TAKE_PTR(art[ARTIFACT_SIGNATURE].final),
                         .image_size = size,
                         .stats = stats,
                         .source_date_epoch = b.source_date_epoch,
                 };
                 memcpy(ret->root_hash, hex, sizeof(ret->root_hash));
+                memcpy(ret->signer_fingerprint, fingerprint, sizeof(ret->signer_fingerprint));
         }
         for (size_t i = 0; i < N_ARTIFACTS; i++)
                 artifact_discard(&art[i]); /* removes temporaries only: older files under final names stay */
         return q;
+}
+
+int ingot_keygen(const char *dir, bool ecdsa, const char *common_name, struct ingot_error *err) {
+        return signing_keygen(dir, ecdsa ? KEY_ECDSA : KEY_RSA, common_name ?: "ingot development key", err);
 }

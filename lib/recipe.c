@@ -299,6 +299,17 @@ fail:
         return q;
 }
 
+static int parse_host_file(struct ingot_recipe *r, const struct key_def *def, const struct ini_event *ev,
+                           struct ingot_error *err) {
+        char **field = (char **) ((char *) r + def->offset), *path = NULL;
+        int q = resolve_host_path(ev, ev->value, &path, err);
+        if (q < 0)
+                return q;
+        free(*field);
+        *field = path;
+        return 0;
+}
+
 static int parse_compression(struct ingot_recipe *r, const struct key_def *def, const struct ini_event *ev,
                              struct ingot_error *err) {
         (void) def;
@@ -365,6 +376,10 @@ static const struct key_def content_keys[] = {
         { "Owner", parse_content, 0, OP_OWNER },     { "Mode", parse_content, 0, OP_MODE },
         { "Binaries", parse_content, 0, OP_BINARIES },
 };
+static const struct key_def signing_keys[] = {
+        { "Key", parse_host_file, FIELD(signing_key), 0 },
+        { "Certificate", parse_host_file, FIELD(signing_cert), 0 },
+};
 static const struct key_def output_keys[] = {
         { "Compression", parse_compression, 0, 0 },
         { "Level", parse_level, 0, 0 },
@@ -375,6 +390,7 @@ static const struct section_def sections[] = {
         { "Image", image_keys, ELEMENTSOF(image_keys) },
         { "Base", base_keys, ELEMENTSOF(base_keys) },
         { "Content", content_keys, ELEMENTSOF(content_keys) },
+        { "Signing", signing_keys, ELEMENTSOF(signing_keys) },
         { "Output", output_keys, ELEMENTSOF(output_keys) },
 };
 
@@ -406,7 +422,7 @@ static int unknown_section(const struct ini_event *ev, struct ingot_error *err) 
         if (best)
                 return error_set(err, -EINVAL, WHERE_FMT "unknown section [%s]; did you mean [%s]?", WHERE(ev),
                                  ev->section, best);
-        return error_set(err, -EINVAL, WHERE_FMT "unknown section [%s]; known: [Image] [Base] [Content] [Output]",
+        return error_set(err, -EINVAL, WHERE_FMT "unknown section [%s]; known: [Image] [Base] [Content] [Signing] [Output]",
                          WHERE(ev), ev->section);
 }
 
@@ -444,6 +460,8 @@ static int validate(struct ingot_recipe *r, struct ingot_error *err) {
                 return error_set(err, -EINVAL, "%s: [Image] Name= is required", r->files[0]);
         if (!r->version)
                 return error_set(err, -EINVAL, "%s: [Image] Version= is required", r->files[0]);
+        if (!r->signing_key != !r->signing_cert)
+                return error_set(err, -EINVAL, "%s: [Signing] needs both Key= and Certificate=", r->files[0]);
         if (r->base != BASE_DEBIAN && (r->packages || r->debian_mirror || r->debian_variant))
                 return error_set(err, -EINVAL, "%s: Packages=, Mirror= and Variant= need Debian= in [Base]",
                                  r->packages_where ?: r->files[0]);
@@ -475,6 +493,8 @@ void ingot_recipe_free(struct ingot_recipe *r) {
         free(r->debian_variant);
         strv_free(r->packages);
         free(r->packages_where);
+        free(r->signing_key);
+        free(r->signing_cert);
         for (size_t i = 0; i < r->n_ops; i++) {
                 free(r->ops[i].where);
                 free(r->ops[i].source);
@@ -587,6 +607,11 @@ int ingot_recipe_to_json(const struct ingot_recipe *r, char **ret_json) {
         }
         json_object_object_add(root, "content", content);
 
+        json_object *signing = json_object_new_object();
+        json_add_string(signing, "key", r->signing_key);
+        json_add_string(signing, "certificate", r->signing_cert);
+        json_object_object_add(root, "signing", signing);
+
         json_object *output = json_object_new_object();
         json_add_string(output, "compression", compressor_name(r->compressor));
         json_object_object_add(output, "level", r->level ? json_object_new_int(r->level) : NULL);
@@ -654,6 +679,8 @@ int ingot_recipe_to_ini(const struct ingot_recipe *r, char **ret_text) {
                 }
                 fputc('\n', f);
         }
+        if (r->signing_key)
+                fprintf(f, "\n[Signing]\nKey=%s\nCertificate=%s\n", r->signing_key, r->signing_cert);
         fprintf(f, "\n[Output]\nCompression=%s\n", compressor_name(r->compressor));
         if (r->level)
                 fprintf(f, "Level=%u\n", r->level);

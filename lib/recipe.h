@@ -58,6 +58,10 @@ struct ingot_recipe {
         struct content_op *ops;
         size_t n_ops;
 
+        /* [Signing] */
+        char *signing_key;  /* host paths, absolute */
+        char *signing_cert;
+
         /* [Output] */
         int compressor; /* SQFS_COMPRESSOR */
         unsigned level; /* 0: the compressor's default */

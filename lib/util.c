@@ -1,6 +1,7 @@
 /* util.c: small shared helpers for libingot. */
 #include <ctype.h>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <string.h>
 
 #include "util.h"
@@ -207,6 +208,23 @@ char *dirname_dup(const char *path) {
         if (slash == path)
                 return strdup("/");
         return strndup(path, (size_t) (slash - path));
+}
+
+int mkdir_p(const char *path, mode_t mode) {
+        _cleanup_free_ char *p = strdup(path);
+        if (!p)
+                return -ENOMEM;
+        for (char *s = p + 1;; s++) {
+                if (*s != '/' && *s)
+                        continue;
+                char c = *s;
+                *s = 0;
+                if (mkdir(p, c ? 0755 : mode) < 0 && errno != EEXIST)
+                        return -errno;
+                if (!c)
+                        return 0;
+                *s = c;
+        }
 }
 
 int fsync_directory_of(const char *path) {

@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/types.h>
 #include <unistd.h>
 
 #include "ingot.h"
@@ -79,6 +80,9 @@ char *path_join(const char *a, const char *b);
  * names so that no path can leave the image root. Leading "./" and "/" are accepted. */
 int image_path_normalize(const char *in, char **ret);
 char *dirname_dup(const char *path);
+
+/* mkdir -p: missing parents 0755, the directory itself with mode; an existing one is fine. */
+int mkdir_p(const char *path, mode_t mode);
 
 /* Durable writes. */
 int fsync_directory_of(const char *path);

@@ -1,6 +1,7 @@
 #!/bin/bash
 # scripts/demo.sh: what `make demo` shows a newcomer: the demo recipe planned, built into a
-# reproducible squashfs image, listed, and (as root) its own shell run from the image's contents.
+# reproducible, verity-protected, signed squashfs image, checked by veritysetup and openssl, listed,
+# and (as root) its own shell run from the image's contents.
 # Verity signing, A/B disks and booting in QEMU join here as those issues land.
 set -eu
 cd "$(dirname "$0")/.."
@@ -13,15 +14,28 @@ step() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
 step "ingot plan recipes/demo.ini   (the recipe, validated and resolved)"
 "$INGOT" plan recipes/demo.ini
 
-step "ingot build recipes/demo.ini -o $OUT"
-"$INGOT" build recipes/demo.ini -o "$OUT"
+KEYS=$OUT/keys
+if [ ! -e "$KEYS/ingot.key" ]; then
+	step "ingot keygen $KEYS   (a development key; real fleets sign in CI with their own)"
+	"$INGOT" keygen "$KEYS"
+fi
+
+step "ingot build recipes/demo.ini -o $OUT --key $KEYS/ingot.key --cert $KEYS/ingot.crt"
+"$INGOT" build recipes/demo.ini -o "$OUT" --key "$KEYS/ingot.key" --cert "$KEYS/ingot.crt"
 image=$OUT/demo_1.0.0.raw
 
 step "what the image holds (unsquashfs -lln $image)"
 unsquashfs -lln "$image" | sed 's/squashfs-root//'
 
-step "sha256 (rebuild it: the bytes are the same)"
-sha256sum "$image"
+step "sha256 (rebuild it: the bytes are the same, signature included)"
+sha256sum "$OUT"/demo_1.0.0.*
+
+step "checked by the tools the kernel and systemd trust: veritysetup and openssl cms"
+veritysetup verify "$image" "$OUT/demo_1.0.0.verity" "$(cat "$OUT/demo_1.0.0.roothash")" && echo "veritysetup verify: ok"
+printf %s "$(cat "$OUT/demo_1.0.0.roothash")" >"$OUT/.roothash.txt"
+openssl cms -verify -binary -inform DER -in "$OUT/demo_1.0.0.roothash.p7s" -content "$OUT/.roothash.txt" \
+	-CAfile "$KEYS/ingot.crt" -purpose any -out /dev/null
+rm -f "$OUT/.roothash.txt"
 
 if [ "$(id -u)" -eq 0 ]; then
 	step "running the image's own /usr/lib/ingot/hello in a chroot of its contents"

@@ -40,7 +40,7 @@ t_dotdot_member() {
 	tarball evil.tar "etc/ok=fine" "../../escape=owned"
 	recipe Archive evil.tar
 	expect_fail "evil.tar: member '../../escape' contains '..' and would escape the image root" \
-		"$INGOT" build r.ini -o out
+		"$INGOT" build --unsigned r.ini -o out
 	nothing_left out
 	[ ! -e ../escape ] && [ ! -e ../../escape ]
 }
@@ -48,35 +48,35 @@ t_dotdot_member() {
 t_dotdot_hardlink() {
 	tarball evil.tar "etc/ok=fine" "etc/link==>../../etc/passwd"
 	recipe Archive evil.tar
-	expect_fail "member '../../etc/passwd' contains '..'" "$INGOT" build r.ini -o out
+	expect_fail "member '../../etc/passwd' contains '..'" "$INGOT" build --unsigned r.ini -o out
 	nothing_left out
 }
 
 t_absolute_member_stays_inside() {
 	tarball abs.tar "/etc/hostname=inside"
 	recipe Archive abs.tar
-	"$INGOT" build r.ini -o out --quiet
+	"$INGOT" build --unsigned r.ini -o out --quiet
 	unsquashfs -cat out/bad_1.raw etc/hostname | grep -qx inside
 }
 
 t_member_through_symlink() {
 	tarball evil.tar "etc=->/tmp" "etc/passwd=owned"
 	recipe Archive evil.tar
-	expect_fail "evil.tar: cannot add '/etc/passwd': a parent is not a directory: /etc" "$INGOT" build r.ini -o out
+	expect_fail "evil.tar: cannot add '/etc/passwd': a parent is not a directory: /etc" "$INGOT" build --unsigned r.ini -o out
 	nothing_left out
 }
 
 t_duplicate_member() {
 	tarball dup.tar "etc/a=one" "etc/a=two"
 	recipe Archive dup.tar
-	expect_fail "dup.tar: duplicate path '/etc/a'" "$INGOT" build r.ini -o out
+	expect_fail "dup.tar: duplicate path '/etc/a'" "$INGOT" build --unsigned r.ini -o out
 	nothing_left out
 }
 
 t_not_an_archive() {
 	head -c 1000 /dev/urandom >junk.tar.zst
 	recipe Archive junk.tar.zst
-	expect_fail "junk.tar.zst" "$INGOT" build r.ini -o out
+	expect_fail "junk.tar.zst" "$INGOT" build --unsigned r.ini -o out
 	nothing_left out
 }
 
@@ -85,17 +85,17 @@ t_truncated_archive() {
 	tar -C tree -cf - . | zstd -q -o full.tar.zst
 	head -c 200000 full.tar.zst >cut.tar.zst
 	recipe Archive cut.tar.zst
-	expect_fail "cut.tar.zst" "$INGOT" build r.ini -o out
+	expect_fail "cut.tar.zst" "$INGOT" build --unsigned r.ini -o out
 	nothing_left out
 }
 
 t_symlink_loop() {
 	ln -s loop loop
 	recipe Tree loop
-	expect_fail "r.ini:5: './loop': Too many levels of symbolic links" "$INGOT" build r.ini -o out
+	expect_fail "r.ini:5: './loop': Too many levels of symbolic links" "$INGOT" build --unsigned r.ini -o out
 	mkdir tree
 	printf '[Image]\nName=bad\nVersion=1\n[Base]\nTree=tree\n[Content]\nCopy=loop:/x\n' >r.ini
-	expect_fail "r.ini:7: './loop': Too many levels of symbolic links" "$INGOT" build r.ini -o out
+	expect_fail "r.ini:7: './loop': Too many levels of symbolic links" "$INGOT" build --unsigned r.ini -o out
 	nothing_left out
 }
 
@@ -104,7 +104,7 @@ t_symlinks_are_stored_not_followed() {
 	ln -s ../a tree/a/up   # a cycle if it were followed
 	ln -s up tree/a/self
 	recipe Tree tree
-	"$INGOT" build r.ini -o out --quiet
+	"$INGOT" build --unsigned r.ini -o out --quiet
 	unsquashfs -lln out/bad_1.raw | grep -q 'a/up -> ../a'
 }
 
@@ -120,7 +120,7 @@ big_slow_tree() {
 # reading tree/zzz-big, and leaves ingot's exit status in $rc and its messages in ./log.
 during_slow_read() {
 	big_slow_tree
-	"$INGOT" build r.ini -o out --quiet -j 1 >log 2>&1 &
+	"$INGOT" build --unsigned r.ini -o out --quiet -j 1 >log 2>&1 &
 	pid=$!
 	sleep 1.5
 	eval "$1"
@@ -156,11 +156,11 @@ t_unreadable_file_rootless() {
 	chmod -R a+rX "$T" 2>/dev/null || true
 	chmod 000 tree/etc/unreadable
 	expect_fail "$PWD/tree/etc/unreadable: cannot read: Permission denied" \
-		setpriv --reuid=65534 --regid=65534 --clear-groups "$INGOT" build r.ini -o out
+		setpriv --reuid=65534 --regid=65534 --clear-groups "$INGOT" build --unsigned --unsigned r.ini -o out
 	nothing_left out
 	# and without the unreadable file the same unprivileged user builds fine
 	rm tree/etc/unreadable
-	setpriv --reuid=65534 --regid=65534 --clear-groups "$INGOT" build r.ini -o out --quiet
+	setpriv --reuid=65534 --regid=65534 --clear-groups "$INGOT" build --unsigned --unsigned r.ini -o out --quiet
 	[ -s out/bad_1.raw ]
 }
 
@@ -171,7 +171,7 @@ t_full_disk() {
 	head -c 4000000 /dev/urandom >tree/incompressible
 	recipe Tree tree
 	rc=0
-	expect_fail "No space left on device" "$INGOT" build r.ini -o out || rc=$?
+	expect_fail "No space left on device" "$INGOT" build --unsigned r.ini -o out || rc=$?
 	nothing_left out || rc=1
 	umount out
 	return $rc
@@ -180,11 +180,11 @@ t_full_disk() {
 t_old_image_survives_failure() {
 	mkdir -p tree && echo v1 >tree/f
 	recipe Tree tree
-	"$INGOT" build r.ini -o out --quiet
+	"$INGOT" build --unsigned r.ini -o out --quiet
 	sum=$(sha256sum <out/bad_1.raw)
 	tarball dup.tar "a=1" "a=2"
 	recipe Archive dup.tar
-	expect_fail "duplicate path" "$INGOT" build r.ini -o out
+	expect_fail "duplicate path" "$INGOT" build --unsigned r.ini -o out
 	[ "$(sha256sum <out/bad_1.raw)" = "$sum" ]
 	[ "$(ls -A out | tr '\n' ' ')" = "bad_1.raw bad_1.roothash bad_1.verity " ]
 }

@@ -7,7 +7,7 @@ t_help_and_version() {
 	"$INGOT" --help | grep -q '^Usage: ingot VERB'
 	"$INGOT" --help | grep -q 'build *RECIPE'
 	"$INGOT" help build | grep -q -- '--output DIR'
-	"$INGOT" build --help | grep -q -- '--json'
+	"$INGOT" build --unsigned --help | grep -q -- '--json'
 	"$INGOT" plan --help | grep -q 'drop-ins'
 	"$INGOT" --version | grep -qx 'ingot [0-9.]*'
 	"$INGOT" version | grep -q '^ingot '
@@ -16,10 +16,10 @@ t_help_and_version() {
 t_usage_errors_exit_2() {
 	rc=0; "$INGOT" >/dev/null 2>&1 || rc=$?; [ "$rc" -eq 2 ]
 	rc=0; "$INGOT" bulid x 2>err || rc=$?; [ "$rc" -eq 2 ]; grep -q "did you mean 'build'" err
-	rc=0; "$INGOT" build 2>err || rc=$?; [ "$rc" -eq 2 ]; grep -q "expected exactly one RECIPE" err
-	rc=0; "$INGOT" build --frobnicate r.ini 2>err || rc=$?; [ "$rc" -eq 2 ]
-	rc=0; "$INGOT" build -j 0 r.ini 2>err || rc=$?; [ "$rc" -eq 2 ]
-	rc=0; SOURCE_DATE_EPOCH=yesterday "$INGOT" build r.ini 2>err || rc=$?; [ "$rc" -eq 2 ]
+	rc=0; "$INGOT" build --unsigned 2>err || rc=$?; [ "$rc" -eq 2 ]; grep -q "expected exactly one RECIPE" err
+	rc=0; "$INGOT" build --unsigned --frobnicate r.ini 2>err || rc=$?; [ "$rc" -eq 2 ]
+	rc=0; "$INGOT" build --unsigned -j 0 r.ini 2>err || rc=$?; [ "$rc" -eq 2 ]
+	rc=0; SOURCE_DATE_EPOCH=yesterday "$INGOT" build --unsigned r.ini 2>err || rc=$?; [ "$rc" -eq 2 ]
 }
 
 t_recipe_errors_name_file_and_line() {
@@ -27,7 +27,7 @@ t_recipe_errors_name_file_and_line() {
 		>recipe.ini
 	expect_fail "recipe.ini:12: unknown key 'Compresion' in [Output]; did you mean 'Compression'?" \
 		"$INGOT" plan recipe.ini
-	rc=0; "$INGOT" build recipe.ini -o out 2>/dev/null || rc=$?; [ "$rc" -eq 1 ]
+	rc=0; "$INGOT" build --unsigned recipe.ini -o out 2>/dev/null || rc=$?; [ "$rc" -eq 1 ]
 	[ ! -e out ]
 	mkdir -p recipe2.ini.d
 	printf '[Image]\nName=demo\nVersion=1\n' >recipe2.ini
@@ -62,7 +62,7 @@ PY
 t_build_json() {
 	mkdir -p tree/etc && echo x >tree/etc/a && ln -s a tree/etc/b
 	printf '[Image]\nName=j\nVersion=1\n[Base]\nTree=tree\n' >r.ini
-	"$INGOT" build r.ini -o out --json >result.json
+	"$INGOT" build --unsigned r.ini -o out --json >result.json
 	python3 - <<'PY'
 import json, os
 r = json.load(open("result.json"))
@@ -76,11 +76,11 @@ t_progress_on_a_terminal() {
 	command -v script >/dev/null || skip_test "script (bsdutils) missing"
 	mkdir -p tree && head -c 20000000 /dev/urandom >tree/blob
 	printf '[Image]\nName=p\nVersion=1\n[Base]\nTree=tree\n' >r.ini
-	script -qec "$INGOT build r.ini -o out" /dev/null >typescript
+	script -qec "$INGOT build --unsigned r.ini -o out" /dev/null >typescript
 	grep -q 'files' typescript
 	grep -q 'MiB/s' typescript
 	# and never when the output is not a terminal
-	"$INGOT" build r.ini -o out2 2>err >/dev/null
+	"$INGOT" build --unsigned r.ini -o out2 2>err >/dev/null
 	! grep -q 'MiB/s' err
 }
 

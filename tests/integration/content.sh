@@ -37,7 +37,7 @@ Mode=/usr/bin/tool:4750
 Owner=/usr/bin/tool:0:50
 Remove=/usr/bin/tool
 EOR
-	"$INGOT" build r.ini -o out --quiet
+	"$INGOT" build --unsigned r.ini -o out --quiet
 	unsquashfs -lln out/content_3.raw >list.txt
 	cat list.txt
 	unsquashfs -q -d x out/content_3.raw >/dev/null
@@ -57,7 +57,7 @@ EOR
 t_os_release() {
 	base_tree
 	printf '[Image]\nName=content\nVersion=3\n[Base]\nTree=tree\n' >r.ini
-	"$INGOT" build r.ini -o out --quiet
+	"$INGOT" build --unsigned r.ini -o out --quiet
 	unsquashfs -cat out/content_3.raw usr/lib/os-release >os
 	cat os
 	grep -qx 'ID=debian' os
@@ -69,7 +69,7 @@ t_os_release() {
 	printf 'Id=ingot\nVersionId=3.1\n' >>r.ini
 	sed -i 's/^Version=3$/Version=3\nId=ingot\nVersionId=3.1/' r.ini
 	head -n 5 r.ini >r2.ini && printf '[Base]\nTree=tree\n' >>r2.ini
-	"$INGOT" build r2.ini -o out2 --quiet
+	"$INGOT" build --unsigned r2.ini -o out2 --quiet
 	unsquashfs -cat out2/content_3.raw usr/lib/os-release >os2
 	grep -qx 'ID=ingot' os2
 	grep -qx 'VERSION_ID=3.1' os2
@@ -79,7 +79,7 @@ t_os_release() {
 t_binaries_run_in_chroot() {
 	require_root
 	printf '[Image]\nName=bin\nVersion=1\n[Content]\nBinaries=/bin/true\nBinaries=/usr/bin/env\n' >r.ini
-	"$INGOT" build r.ini -o out --quiet
+	"$INGOT" build --unsigned r.ini -o out --quiet
 	unsquashfs -q -d x out/bin_1.raw >/dev/null
 	unsquashfs -lln out/bin_1.raw
 	chroot x /bin/true
@@ -89,11 +89,11 @@ t_binaries_run_in_chroot() {
 t_missing_paths_name_the_line() {
 	mkdir tree
 	printf '[Image]\nName=x\nVersion=1\n[Base]\nTree=tree\n[Content]\nMode=/etc/nothing:0644\n' >r.ini
-	expect_fail "r.ini:7: Mode=/etc/nothing: no such path in the image" "$INGOT" build r.ini -o out
+	expect_fail "r.ini:7: Mode=/etc/nothing: no such path in the image" "$INGOT" build --unsigned r.ini -o out
 	printf '[Image]\nName=x\nVersion=1\n[Base]\nTree=tree\n[Content]\nRemove=/nothing\n' >r.ini
-	expect_fail "r.ini:7: Remove=/nothing: no such path in the image" "$INGOT" build r.ini -o out
+	expect_fail "r.ini:7: Remove=/nothing: no such path in the image" "$INGOT" build --unsigned r.ini -o out
 	printf '[Image]\nName=x\nVersion=1\n[Content]\nCopy=missing/:/\n' >r.ini
-	expect_fail "r.ini:5: './missing/': No such file or directory" "$INGOT" build r.ini -o out
+	expect_fail "r.ini:5: './missing/': No such file or directory" "$INGOT" build --unsigned r.ini -o out
 	[ ! -e out ] || [ -z "$(ls -A out)" ]
 }
 
@@ -107,7 +107,7 @@ t_removed_name_of_copied_hardlink() {
 	echo shared >overlay/opt/first
 	ln overlay/opt/first overlay/opt/second
 	printf '[Image]\nName=hl\nVersion=1\n[Content]\nCopy=overlay/:/\nRemove=/opt/first\n' >r.ini
-	"$INGOT" build r.ini -o out --quiet
+	"$INGOT" build --unsigned r.ini -o out --quiet
 	[ "$(unsquashfs -cat out/hl_1.raw opt/second)" = shared ]
 }
 run removed_name_of_copied_hardlink t_removed_name_of_copied_hardlink
@@ -117,7 +117,7 @@ t_archive_hardlink_to_removed_file() {
 	tar --sort=name -C tree -cf t.tar .
 	printf '[Image]\nName=hl\nVersion=1\n[Base]\nArchive=t.tar\n[Content]\nRemove=/d/a\n' >r.ini
 	expect_fail "t.tar: '/d/b' is a hard link to '/d/a', which a content operation removes; remove both or neither" \
-		"$INGOT" build r.ini -o out
+		"$INGOT" build --unsigned r.ini -o out
 	[ ! -e out ] || [ -z "$(ls -A out)" ]
 }
 run archive_hardlink_to_removed_file t_archive_hardlink_to_removed_file

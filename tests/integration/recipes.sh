@@ -4,8 +4,8 @@
 . "$(dirname "$0")/../lib.sh"
 
 t_demo() {
-	"$INGOT" build "$TOP/recipes/demo.ini" -o out1 --quiet
-	"$INGOT" build "$TOP/recipes/demo.ini" -o out2 --quiet
+	"$INGOT" build --unsigned "$TOP/recipes/demo.ini" -o out1 --quiet
+	"$INGOT" build --unsigned "$TOP/recipes/demo.ini" -o out2 --quiet
 	cmp out1/demo_1.0.0.raw out2/demo_1.0.0.raw
 	unsquashfs -lln out1/demo_1.0.0.raw | grep -q 'usr/bin/busybox$'
 	require_root
@@ -25,7 +25,7 @@ t_debian_minbase() {
 	command -v mmdebstrap >/dev/null || skip_test "mmdebstrap missing"
 	# watch for the tree ever touching the disk: nothing but the image may appear under $TMPDIR
 	mkdir tmp
-	TMPDIR=$PWD/tmp "$INGOT" build "$TOP/recipes/debian-minbase.ini" -o out --json >result.json
+	TMPDIR=$PWD/tmp "$INGOT" build --unsigned "$TOP/recipes/debian-minbase.ini" -o out --json >result.json
 	cat result.json
 	unsquashfs -lln out/debian-minbase_12.0.raw >list.txt
 	grep -q '^-rw-r----- 0/42 .* squashfs-root/etc/shadow$' list.txt

@@ -24,12 +24,12 @@ EOR
 t_different_directory_and_time() {
 	make_input a
 	mv a/recipe.ini . && mv a tree && mkdir -p overlay/etc && echo over >overlay/etc/issue
-	SOURCE_DATE_EPOCH=1700000000 "$INGOT" build recipe.ini -o out1 --quiet
+	SOURCE_DATE_EPOCH=1700000000 "$INGOT" build --unsigned recipe.ini -o out1 --quiet
 	# another directory (copied with timestamps), another clock time, another output path
 	mkdir -p elsewhere/deeper
 	cp -a tree overlay recipe.ini elsewhere/deeper/
 	sleep 1.1
-	(cd elsewhere/deeper && SOURCE_DATE_EPOCH=1700000000 "$INGOT" build recipe.ini -o ../../out2 --quiet)
+	(cd elsewhere/deeper && SOURCE_DATE_EPOCH=1700000000 "$INGOT" build --unsigned recipe.ini -o ../../out2 --quiet)
 	[ "$(sha256sum <out1/repro_2.0.raw)" = "$(sha256sum <out2/repro_2.0.raw)" ]
 	# and the clamp is real: nothing in the image is newer than SOURCE_DATE_EPOCH
 	TZ=UTC unsquashfs -lln out1/repro_2.0.raw | awk '{ print $4 }' | sort -u | tail -1 | grep -q '^2023-11-14$'
@@ -38,8 +38,8 @@ t_different_directory_and_time() {
 t_threads_do_not_matter() {
 	make_input a
 	mv a/recipe.ini . && mv a tree && mkdir overlay
-	"$INGOT" build recipe.ini -o one -j 1 --quiet
-	"$INGOT" build recipe.ini -o many -j 8 --quiet
+	"$INGOT" build --unsigned recipe.ini -o one -j 1 --quiet
+	"$INGOT" build --unsigned recipe.ini -o many -j 8 --quiet
 	cmp one/repro_2.0.raw many/repro_2.0.raw
 }
 
@@ -47,10 +47,10 @@ t_recipe_epoch_and_environment() {
 	make_input a
 	mv a/recipe.ini . && mv a tree && mkdir overlay
 	printf '[Output]\nSourceDateEpoch=1600000000\n' >>recipe.ini
-	"$INGOT" build recipe.ini -o from-recipe --quiet
-	SOURCE_DATE_EPOCH=1600000000 "$INGOT" build recipe.ini -o from-env --quiet
+	"$INGOT" build --unsigned recipe.ini -o from-recipe --quiet
+	SOURCE_DATE_EPOCH=1600000000 "$INGOT" build --unsigned recipe.ini -o from-env --quiet
 	cmp from-recipe/repro_2.0.raw from-env/repro_2.0.raw
-	SOURCE_DATE_EPOCH=1500000000 "$INGOT" build recipe.ini -o env-wins --quiet
+	SOURCE_DATE_EPOCH=1500000000 "$INGOT" build --unsigned recipe.ini -o env-wins --quiet
 	! cmp -s from-recipe/repro_2.0.raw env-wins/repro_2.0.raw
 	TZ=UTC unsquashfs -s env-wins/repro_2.0.raw | grep -q 'Creation or last append time Fri Jul 14 02:40:00 2017'
 }

@@ -13,7 +13,7 @@ flip() { # flip FILE OFFSET
 }
 
 t_demo_verifies() {
-	"$INGOT" build "$TOP/recipes/demo.ini" -o out --quiet
+	"$INGOT" build --unsigned "$TOP/recipes/demo.ini" -o out --quiet
 	verify out/demo_1.0.0
 	grep -qx '[0-9a-f]\{64\}' out/demo_1.0.0.roothash
 	veritysetup dump out/demo_1.0.0.verity >dump
@@ -28,7 +28,7 @@ t_demo_verifies() {
 }
 
 t_corruption_is_caught() {
-	"$INGOT" build "$TOP/recipes/demo.ini" -o out --quiet
+	"$INGOT" build --unsigned "$TOP/recipes/demo.ini" -o out --quiet
 	cp out/demo_1.0.0.raw good.raw
 	cp out/demo_1.0.0.verity good.verity
 	for off in 0 50000 $(($(stat -c %s good.raw) - 1)); do
@@ -51,27 +51,27 @@ t_deduplicated_and_sparse_data() {
 	for i in $(seq 1 30); do cp tree/dups/a "tree/dups/copy$i"; head -c $((i * 1000)) /dev/urandom >"tree/dups/u$i"; done
 	truncate -s 100M tree/big/sparse
 	printf '[Image]\nName=d\nVersion=1\n[Base]\nTree=tree\n' >r.ini
-	"$INGOT" build r.ini -o out --quiet
+	"$INGOT" build --unsigned r.ini -o out --quiet
 	verify out/d_1
 	[ "$(stat -c %s out/d_1.raw)" -lt 2000000 ] # the copies were deduplicated
 }
 
 t_one_block_image() {
 	printf '[Image]\nName=tiny\nVersion=1\nOsRelease=no\n' >r.ini
-	"$INGOT" build r.ini -o out --quiet
+	"$INGOT" build --unsigned r.ini -o out --quiet
 	[ "$(stat -c %s out/tiny_1.raw)" -eq 4096 ]
 	verify out/tiny_1
 }
 
 t_reproducible_artifacts() {
-	"$INGOT" build "$TOP/recipes/demo.ini" -o one --quiet
+	"$INGOT" build --unsigned "$TOP/recipes/demo.ini" -o one --quiet
 	mkdir elsewhere && cp -a "$TOP/recipes" elsewhere/
-	(cd elsewhere && "$INGOT" build recipes/demo.ini -o ../two --quiet)
+	(cd elsewhere && "$INGOT" build --unsigned recipes/demo.ini -o ../two --quiet)
 	for s in raw verity roothash; do cmp "one/demo_1.0.0.$s" "two/demo_1.0.0.$s"; done
 }
 
 t_json_and_text_name_the_artifacts() {
-	"$INGOT" build "$TOP/recipes/demo.ini" -o out --json >r.json
+	"$INGOT" build --unsigned "$TOP/recipes/demo.ini" -o out --json >r.json
 	python3 - <<'PY'
 import json
 r = json.load(open("r.json"))

@@ -1,0 +1,27 @@
+/* signing.h: the root hash signature (detached PKCS#7, DER, over the lowercase hex root hash, no
+ * signed attributes), signing keys and certificates, and development keys for `ingot keygen`. */
+#pragma once
+
+#include "util.h"
+
+struct signer;
+
+/* Loads a PEM private key and certificate; refuses a key that does not match the certificate, and a
+ * certificate that is expired or not yet valid (a build must not produce an image no one can trust). */
+int signer_load(const char *key_path, const char *cert_path, struct signer **ret_signer, struct ingot_error *err);
+void signer_free(struct signer *s);
+
+/* PKCS7_DETACHED|PKCS7_BINARY|PKCS7_NOATTR: with an RSA key the same text gives the same bytes. */
+int signer_sign(const struct signer *s, const char *text, uint8_t **ret_der, size_t *ret_size,
+                struct ingot_error *err);
+/* SHA-256 of the certificate's DER, lowercase hex. */
+int signer_fingerprint(const struct signer *s, char ret_hex[65]);
+
+enum key_type {
+        KEY_RSA,   /* RSA 3072: deterministic signatures, so builds repeat byte for byte */
+        KEY_ECDSA, /* P-256: smaller, but every signature differs (OpenSSL 3.0 has no RFC 6979) */
+};
+
+/* DIR/ingot.key (0600) and DIR/ingot.crt, a self-signed certificate valid for 10 years; never
+ * overwrites. */
+int signing_keygen(const char *dir, enum key_type type, const char *common_name, struct ingot_error *err);

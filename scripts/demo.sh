@@ -46,4 +46,4 @@ if [ "$(id -u)" -eq 0 ]; then
 fi
 
 step "done: $image"
-echo "Next: 'ingot build recipes/debian-minbase.ini' builds Debian bookworm from packages (about a minute)."
+echo "Next: '$INGOT build recipes/debian-minbase.ini --key $KEYS/ingot.key --cert $KEYS/ingot.crt' builds Debian bookworm from packages (about 20 s)."

@@ -70,6 +70,7 @@ static int print_json(const struct ingot_recipe *recipe, const struct ingot_buil
         json_object_object_add(o, "verity", json_object_new_string(res->verity_path));
         json_object_object_add(o, "roothash", json_object_new_string(res->roothash_path));
         json_object_object_add(o, "root_hash", json_object_new_string(res->root_hash));
+        json_object_object_add(o, "manifest", json_object_new_string(res->manifest_path));
         json_object_object_add(o, "signature",
                                res->signature_path ? json_object_new_string(res->signature_path) : NULL);
         json_object_object_add(o, "signer_fingerprint",

@@ -65,6 +65,7 @@ struct ingot_build_result {
         char *roothash_path; /* OUTDIR/NAME_VERSION.roothash */
         char root_hash[129]; /* lowercase hex */
         char *signature_path; /* OUTDIR/NAME_VERSION.roothash.p7s, NULL for an unsigned image */
+        char *manifest_path;  /* OUTDIR/NAME_VERSION.manifest.json */
         char signer_fingerprint[65]; /* SHA-256 of the signing certificate (DER), hex; "" when unsigned */
         uint64_t image_size;
         struct ingot_image_stats stats;

@@ -8,6 +8,7 @@
 
 #include "artifact.h"
 #include "build.h"
+#include "manifest.h"
 #include "signing.h"
 
 bool build_cancelled(const struct build *b) {
@@ -169,6 +170,7 @@ void ingot_build_result_clear(struct ingot_build_result *result) {
         free(result->verity_path);
         free(result->roothash_path);
         free(result->signature_path);
+        free(result->manifest_path);
         *result = (struct ingot_build_result) { 0 };
 }
 
@@ -183,7 +185,8 @@ static int derive_salt(const struct ingot_recipe *r, uint8_t salt[32]) {
         return EVP_Digest(seed, (size_t) n, salt, &len, EVP_sha256(), NULL) ? 0 : -EIO;
 }
 
-enum { ARTIFACT_VERITY, ARTIFACT_ROOTHASH, ARTIFACT_SIGNATURE, ARTIFACT_IMAGE, N_ARTIFACTS }; /* rename order */
+/* in the order of the renames: the image last, so whoever sees it sees the rest */
+enum { ARTIFACT_VERITY, ARTIFACT_ROOTHASH, ARTIFACT_SIGNATURE, ARTIFACT_MANIFEST, ARTIFACT_IMAGE, N_ARTIFACTS };
 
 static int load_signer(const struct ingot_recipe *r, const struct ingot_build_options *o, struct signer **ret,
                        struct ingot_error *err) {
@@ -209,8 +212,9 @@ int ingot_build(const struct ingot_recipe *r, const struct ingot_build_options *
         b.default_mtime = b.source_date_epoch >= 0 ? (uint32_t) b.source_date_epoch : 0;
 
         const char *outdir = o->output_dir ?: "out";
-        struct artifact art[N_ARTIFACTS] = { { .fd = -1 }, { .fd = -1 }, { .fd = -1 }, { .fd = -1 } };
-        static const char *const suffixes[N_ARTIFACTS] = { "verity", "roothash", "roothash.p7s", "raw" };
+        struct artifact art[N_ARTIFACTS] = { { .fd = -1 }, { .fd = -1 }, { .fd = -1 }, { .fd = -1 }, { .fd = -1 } };
+        static const char *const suffixes[N_ARTIFACTS] = { "verity", "roothash", "roothash.p7s", "manifest.json",
+                                                            "raw" };
         struct signer *signer = NULL;
         uint8_t salt[32], root[VERITY_DIGEST_MAX];
         size_t root_size = 0;
@@ -265,6 +269,28 @@ int ingot_build(const struct ingot_recipe *r, const struct ingot_build_options *
                 q = artifact_write(&art[ARTIFACT_ROOTHASH], hex, strlen(hex), err);
                 hex[2 * root_size] = 0;
         }
+        struct ingot_image_stats stats = { 0 };
+        if (q >= 0)
+                q = tree_walk(b.tree->root, count, NULL, &stats);
+        if (q >= 0) {
+                struct manifest_artifact listed[N_ARTIFACTS];
+                size_t n_listed = 0;
+                for (size_t i = 0; i < N_ARTIFACTS; i++)
+                        if (art[i].fd >= 0 && i != ARTIFACT_MANIFEST)
+                                listed[n_listed++] = (struct manifest_artifact) {
+                                        .kind = suffixes[i], .name = strrchr(art[i].final, '/') + 1, .path = art[i].tmp
+                                };
+                struct manifest_input mi = {
+                        .root_hash = hex, .salt = salt, .salt_size = sizeof(salt),
+                        .data_blocks = verity_data_blocks(b.verity), .image_size = size,
+                        .signer_fingerprint = signer ? fingerprint : NULL, .stats = &stats,
+                        .artifacts = listed, .n_artifacts = n_listed,
+                };
+                _cleanup_free_ char *text = NULL;
+                q = manifest_text(&b, &mi, &text, err);
+                if (q >= 0)
+                        q = artifact_write(&art[ARTIFACT_MANIFEST], text, strlen(text), err);
+        }
         struct artifact commit[N_ARTIFACTS];
         size_t n_commit = 0;
         for (size_t i = 0; i < N_ARTIFACTS; i++)
@@ -277,10 +303,6 @@ int ingot_build(const struct ingot_recipe *r, const struct ingot_build_options *
                         art[i].renamed = commit[j++].renamed;
         if (q < 0 && build_cancelled(&b) && !err->code)
                 build_cancel_error(&b);
-
-        struct ingot_image_stats stats = { 0 };
-        if (q >= 0)
-                tree_walk(b.tree->root, count, NULL, &stats);
 
         squashfs_writer_free(b.writer);
         verity_free(b.verity);
@@ -299,6 +321,7 @@ int ingot_build(const struct ingot_recipe *r, const struct ingot_build_options *
                         .verity_path = TAKE_PTR(art[ARTIFACT_VERITY].final),
                         .roothash_path = TAKE_PTR(art[ARTIFACT_ROOTHASH].final),
                         .signature_path = TAKE_PTR(art[ARTIFACT_SIGNATURE].final),
+                        .manifest_path = TAKE_PTR(art[ARTIFACT_MANIFEST].final),
                         .image_size = size,
                         .stats = stats,
                         .source_date_epoch = b.source_date_epoch,

@@ -49,8 +49,15 @@ bool build_shadowed(const struct build *b, const char *path, mode_t type);
 /* Records that the base entry at path was left out; whether path (or a parent) was. */
 int build_skip(struct build *b, const char *path);
 bool build_was_skipped(const struct build *b, const char *path);
-/* The os-release files are read into memory so their fields can be rewritten. */
+/* Base files read into memory as they stream by: os-release (its fields are rewritten) and the
+ * dpkg status (the manifest lists the packages). At most CAPTURE_MAX bytes. */
+#define OS_RELEASE "/usr/lib/os-release"
+#define ETC_OS_RELEASE "/etc/os-release"
+#define DPKG_STATUS "/var/lib/dpkg/status"
+#define CAPTURE_MAX (32u << 20)
 bool build_captures(const struct build *b, const char *path);
+/* The text of a captured (or Copy=/generated) file at path; *ret is NULL when there is none. */
+int build_captured_text(struct build *b, const char *path, char **ret);
 
 /* A file's data went to the writer completely: record it and count it. */
 void build_file_written(struct build *b, struct node *node, uint64_t size);

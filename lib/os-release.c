@@ -4,23 +4,35 @@
 
 #include "build.h"
 
-#define OS_RELEASE "/usr/lib/os-release"
-#define ETC_OS_RELEASE "/etc/os-release"
 
 bool build_captures(const struct build *b, const char *path) {
-        return b->recipe->os_release && (strcmp(path, OS_RELEASE) == 0 || strcmp(path, ETC_OS_RELEASE) == 0);
+        return (b->recipe->os_release && (strcmp(path, OS_RELEASE) == 0 || strcmp(path, ETC_OS_RELEASE) == 0)) ||
+               strcmp(path, DPKG_STATUS) == 0;
 }
 
-static int read_small_host_file(struct build *b, const char *path, char **ret) {
+static int read_host_text(struct build *b, const char *path, char **ret) {
         _cleanup_fclose_ FILE *f = fopen(path, "re");
         if (!f)
                 return error_set(b->err, -errno, "%s: %s", path, strerror(errno));
-        char *buf = malloc(64 * 1024 + 1);
+        char *buf = malloc(CAPTURE_MAX + 1);
         if (!buf)
                 return -ENOMEM;
-        size_t n = fread(buf, 1, 64 * 1024, f);
+        size_t n = fread(buf, 1, CAPTURE_MAX, f);
         buf[n] = 0;
         *ret = buf;
+        return 0;
+}
+
+int build_captured_text(struct build *b, const char *path, char **ret) {
+        *ret = NULL;
+        struct node *n = tree_lookup(b->tree, path);
+        if (!n || !S_ISREG(node_inode(n)->mode))
+                return 0;
+        n = node_inode(n);
+        if (n->memory)
+                return (*ret = strdup(n->memory)) ? 0 : -ENOMEM;
+        if (n->data == DATA_HOST)
+                return read_host_text(b, n->host_path, ret);
         return 0;
 }
 
@@ -28,14 +40,9 @@ static int read_small_host_file(struct build *b, const char *path, char **ret) {
 static int current_text(struct build *b, char **ret) {
         const char *paths[] = { ETC_OS_RELEASE, OS_RELEASE };
         for (size_t i = 0; i < ELEMENTSOF(paths); i++) {
-                struct node *n = tree_lookup(b->tree, paths[i]);
-                if (!n || !S_ISREG(node_inode(n)->mode))
-                        continue;
-                n = node_inode(n);
-                if (n->data == DATA_MEMORY)
-                        return (*ret = strdup(n->memory)) ? 0 : -ENOMEM;
-                if (n->data == DATA_HOST)
-                        return read_small_host_file(b, n->host_path, ret);
+                int r = build_captured_text(b, paths[i], ret);
+                if (r < 0 || *ret)
+                        return r;
         }
         return (*ret = strdup("")) ? 0 : -ENOMEM;
 }

@@ -86,8 +86,8 @@ write_fail:
 
 static int read_memory(struct build *b, struct archive *a, struct node *n, const char *display, const char *path,
                        uint64_t size) {
-        if (size > 1024 * 1024)
-                return error_set(b->err, -EFBIG, "%s: '%s' is too large for an os-release file", display, path);
+        if (size > CAPTURE_MAX)
+                return error_set(b->err, -EFBIG, "%s: '%s' is larger than %u MiB", display, path, CAPTURE_MAX >> 20);
         char *m = malloc(size + 1);
         if (!m)
                 return -ENOMEM;

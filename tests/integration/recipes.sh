@@ -37,6 +37,15 @@ t_debian_minbase() {
 	grep -qx IMAGE_ID=debian-minbase os
 	python3 -c 'import json; r = json.load(open("result.json")); assert r["contents"]["files"] > 3000, r'
 	veritysetup verify out/debian-minbase_12.0.raw out/debian-minbase_12.0.verity "$(cat out/debian-minbase_12.0.roothash)"
+	# the manifest lists the installed packages from the image's own dpkg status
+	python3 - <<'PY'
+import json
+m = json.load(open("out/debian-minbase_12.0.manifest.json"))
+names = {p["name"]: p["version"] for p in m["packages"]}
+assert len(names) > 80 and "base-files" in names and "dpkg" in names, sorted(names)
+assert names["base-files"].startswith("12."), names["base-files"]
+assert m["os_release"]["ID"] == "debian" and m["os_release"]["IMAGE_ID"] == "debian-minbase", m["os_release"]
+PY
 }
 
 run demo t_demo

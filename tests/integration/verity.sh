@@ -67,7 +67,7 @@ t_reproducible_artifacts() {
 	"$INGOT" build --unsigned "$TOP/recipes/demo.ini" -o one --quiet
 	mkdir elsewhere && cp -a "$TOP/recipes" elsewhere/
 	(cd elsewhere && "$INGOT" build --unsigned recipes/demo.ini -o ../two --quiet)
-	for s in raw verity roothash; do cmp "one/demo_1.0.0.$s" "two/demo_1.0.0.$s"; done
+	for s in raw verity roothash manifest.json; do cmp "one/demo_1.0.0.$s" "two/demo_1.0.0.$s"; done
 }
 
 t_json_and_text_name_the_artifacts() {

@@ -35,4 +35,6 @@ void help_build(FILE *f);
 int verb_keygen(int argc, char **argv);
 void help_keygen(FILE *f);
 int verb_plan(int argc, char **argv);
+int verb_verify(int argc, char **argv);
+void help_verify(FILE *f);
 void help_plan(FILE *f);

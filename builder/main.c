@@ -15,6 +15,7 @@ static int verb_version(int argc, char **argv);
 static const struct verb verbs[] = {
         { "build", "RECIPE", "compile a recipe into a squashfs root image", verb_build, help_build },
         { "plan", "RECIPE", "print the validated, fully resolved recipe without building", verb_plan, help_plan },
+        { "verify", "IMAGE", "check an image against its hash tree, signature and manifest", verb_verify, help_verify },
         { "keygen", "DIR", "create a development signing key and certificate", verb_keygen, help_keygen },
         { "help", "[VERB]", "show help for ingot or one verb", verb_help, help_help },
         { "version", "", "print the version", verb_version, NULL },

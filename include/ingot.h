@@ -76,5 +76,31 @@ int ingot_build(const struct ingot_recipe *recipe, const struct ingot_build_opti
                 struct ingot_build_result *ret_result, struct ingot_error *err);
 void ingot_build_result_clear(struct ingot_build_result *result);
 
+/* Checking a built image and its sidecars (NAME_VERSION.verity, .roothash, .roothash.p7s,
+ * .manifest.json). Every check runs; each says ok, failed (with why) or skipped (with why). */
+enum ingot_check_state {
+        INGOT_CHECK_OK,
+        INGOT_CHECK_FAILED,
+        INGOT_CHECK_SKIPPED,
+};
+
+struct ingot_check {
+        const char *name; /* "hash tree", "root hash", "signature", "manifest" */
+        enum ingot_check_state state;
+        char message[512];
+};
+
+struct ingot_verify_report {
+        struct ingot_check checks[4];
+        size_t n_checks;
+        char root_hash[129];         /* from .roothash */
+        char signer_fingerprint[65]; /* "" when unsigned */
+        bool trusted;                /* the signer is the certificate given */
+};
+
+/* 0 when no check failed; -EBADMSG otherwise (the report says which and why). cert_path: the
+ * trusted certificate, or NULL to check the signature only against the certificate it carries. */
+int ingot_verify(const char *image_path, const char *cert_path, struct ingot_verify_report *ret_report);
+
 /* Development keys: DIR/ingot.key (0600) and DIR/ingot.crt. ecdsa: P-256 instead of RSA 3072. */
 int ingot_keygen(const char *dir, bool ecdsa, const char *common_name, struct ingot_error *err);

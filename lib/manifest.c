@@ -13,7 +13,7 @@ static void to_hex(const uint8_t *data, size_t size, char *out) {
                 snprintf(out + 2 * i, 3, "%02x", data[i]);
 }
 
-static int sha256_file(const char *path, char ret_hex[65], uint64_t *ret_size) {
+int sha256_file(const char *path, char ret_hex[65], uint64_t *ret_size) {
         _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
         if (fd < 0)
                 return -errno;

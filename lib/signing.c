@@ -7,6 +7,7 @@
 #include <openssl/rand.h>
 #include <openssl/rsa.h>
 #include <openssl/x509.h>
+#include <openssl/x509v3.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -26,6 +27,11 @@ static const char *ssl_reason(void) {
         return e ? buf : "unknown OpenSSL error";
 }
 
+static void fclose_quietly(FILE **f) {
+        if (*f)
+                fclose(*f);
+}
+
 void signer_free(struct signer *s) {
         if (!s)
                 return;
@@ -34,10 +40,6 @@ void signer_free(struct signer *s) {
         free(s);
 }
 
-static void fclose_quietly(FILE **f) {
-        if (*f)
-                fclose(*f);
-}
 
 int signer_load(const char *key_path, const char *cert_path, struct signer **ret, struct ingot_error *err) {
         struct signer *s = calloc(1, sizeof(*s));
@@ -98,14 +100,18 @@ int signer_sign(const struct signer *s, const char *text, uint8_t **ret_der, siz
         return 0;
 }
 
-int signer_fingerprint(const struct signer *s, char ret_hex[65]) {
+static int cert_fingerprint(X509 *cert, char ret_hex[65]) {
         uint8_t md[EVP_MAX_MD_SIZE];
         unsigned len = 0;
-        if (!X509_digest(s->cert, EVP_sha256(), md, &len) || len != 32)
+        if (!X509_digest(cert, EVP_sha256(), md, &len) || len != 32)
                 return -EIO;
         for (unsigned i = 0; i < len; i++)
                 snprintf(ret_hex + 2 * i, 3, "%02x", md[i]);
         return 0;
+}
+
+int signer_fingerprint(const struct signer *s, char ret_hex[65]) {
+        return cert_fingerprint(s->cert, ret_hex);
 }
 
 static int write_new_file(const char *path, mode_t mode, int (*writer)(FILE *f, void *userdata), void *userdata,
@@ -185,5 +191,70 @@ int signing_keygen(const char *dir, enum key_type type, const char *common_name,
 out:
         EVP_PKEY_free(key);
         X509_free(cert);
+        return r;
+}
+
+int signature_check(const char *p7s_path, const char *text, const char *cert_path, char ret_fp[65],
+                    struct ingot_error *err) {
+        PKCS7 *p7 = NULL;
+        X509 *trusted = NULL;
+        X509_STORE *store = NULL;
+        BIO *content = NULL;
+        STACK_OF(X509) *signers = NULL;
+        int r = 0;
+        {
+                _cleanup_(fclose_quietly) FILE *f = fopen(p7s_path, "re");
+                if (!f)
+                        return error_set(err, -errno, "%s: %s", p7s_path, strerror(errno));
+                p7 = d2i_PKCS7_fp(f, NULL);
+        }
+        if (!p7 || !PKCS7_type_is_signed(p7)) {
+                ERR_clear_error();
+                r = error_set(err, -EBADMSG, "%s: not a PKCS#7 signature (damaged or truncated)", p7s_path);
+                goto out;
+        }
+        signers = PKCS7_get0_signers(p7, NULL, 0);
+        if (!signers || sk_X509_num(signers) != 1 || cert_fingerprint(sk_X509_value(signers, 0), ret_fp) < 0) {
+                ERR_clear_error();
+                r = error_set(err, -EBADMSG, "%s: the signature does not carry its signer's certificate", p7s_path);
+                goto out;
+        }
+        if (cert_path) {
+                _cleanup_(fclose_quietly) FILE *cf = fopen(cert_path, "re");
+                if (!cf) {
+                        r = error_set(err, -errno, "%s: %s", cert_path, strerror(errno));
+                        goto out;
+                }
+                trusted = PEM_read_X509(cf, NULL, NULL, NULL);
+                if (!trusted) {
+                        r = error_set(err, -EINVAL, "%s: not a PEM certificate: %s", cert_path, ssl_reason());
+                        goto out;
+                }
+                char want[65];
+                if (cert_fingerprint(trusted, want) < 0 || strcmp(want, ret_fp) != 0) {
+                        r = error_set(err, -EKEYREJECTED,
+                                      "signature made by another key: signer %.16s..., trusted certificate %.16s...",
+                                      ret_fp, want);
+                        goto out;
+                }
+        }
+        store = X509_STORE_new();
+        content = BIO_new_mem_buf(text, (int) strlen(text));
+        if (!store || !content || (trusted && !X509_STORE_add_cert(store, trusted))) {
+                r = -ENOMEM;
+                goto out;
+        }
+        X509_STORE_set_purpose(store, X509_PURPOSE_ANY);
+        X509_STORE_set_flags(store, X509_V_FLAG_NO_CHECK_TIME); /* a host may not know the time */
+        if (PKCS7_verify(p7, NULL, store, content, NULL, PKCS7_BINARY | (trusted ? 0 : PKCS7_NOVERIFY)) != 1) {
+                ERR_clear_error();
+                r = error_set(err, -EBADMSG, "%s: the signature does not match the root hash %s", p7s_path, text);
+        }
+out:
+        sk_X509_free(signers);
+        BIO_free(content);
+        X509_STORE_free(store);
+        X509_free(trusted);
+        PKCS7_free(p7);
         return r;
 }

@@ -25,3 +25,10 @@ enum key_type {
 /* DIR/ingot.key (0600) and DIR/ingot.crt, a self-signed certificate valid for 10 years; never
  * overwrites. */
 int signing_keygen(const char *dir, enum key_type type, const char *common_name, struct ingot_error *err);
+
+/* Checks a detached PKCS#7 signature (DER file) over text. With cert_path, the signer must be that
+ * certificate (validity dates are not checked: see docs/recipe.md); without, only that the signature
+ * is intact under the certificate it carries. Returns that certificate's fingerprint. Messages tell a
+ * damaged file, another signer and another content apart; failures are -EBADMSG or -EKEYREJECTED. */
+int signature_check(const char *p7s_path, const char *text, const char *cert_path, char ret_fingerprint[65],
+                    struct ingot_error *err);

@@ -1,8 +1,10 @@
 /* verity.c: the dm-verity hash tree (format 1: every digest is H(salt || block)) built from the image's
  * writes as they happen; levels and layout as cryptsetup's verity_hash.c computes them. */
+#include <fcntl.h>
 #include <libcryptsetup.h>
 #include <openssl/evp.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "verity.h"
 
@@ -355,4 +357,129 @@ int verity_finish(struct verity *v, const char *data_path, const char *hash_path
         }
         *ret_root_size = ds;
         return write_superblock(v, data_path, hash_path, data_blocks, root, ds, err);
+}
+
+static int read_superblock(const char *data_path, const char *hash_path, struct verity_info *info,
+                           struct ingot_error *err) {
+        struct crypt_device *cd = NULL;
+        int r = crypt_init(&cd, hash_path);
+        if (r < 0)
+                return error_set(err, r, "%s: %s", hash_path, strerror(-r));
+        struct crypt_params_verity p = { .data_device = data_path };
+        r = crypt_load(cd, CRYPT_VERITY, &p);
+        if (r >= 0)
+                r = crypt_get_verity_info(cd, &p);
+        if (r < 0) {
+                crypt_free(cd);
+                return error_set(err, -EBADMSG, "%s: not a dm-verity hash device with a superblock", hash_path);
+        }
+        snprintf(info->hash_name, sizeof(info->hash_name), "%s", p.hash_name);
+        info->data_block_size = p.data_block_size;
+        info->hash_block_size = p.hash_block_size;
+        info->data_blocks = p.data_size;
+        info->salt_size = p.salt_size <= sizeof(info->salt) ? p.salt_size : 0;
+        memcpy(info->salt, p.salt, info->salt_size);
+        bool format1 = p.hash_type == 1;
+        crypt_free(cd);
+        if (!format1)
+                return error_set(err, -EOPNOTSUPP, "%s: hash type 0 (Chrome OS) is not what ingot writes", hash_path);
+        return 0;
+}
+
+static int pread_all(int fd, void *buf, size_t size, uint64_t offset) {
+        size_t got = 0;
+        while (got < size) {
+                ssize_t n = pread(fd, (uint8_t *) buf + got, size - got, (off_t) (offset + got));
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n <= 0)
+                        return n < 0 ? -errno : -EIO;
+                got += (size_t) n;
+        }
+        return 0;
+}
+
+int verity_check(const char *data_path, const char *hash_path, struct verity_info *info, struct ingot_error *err) {
+        *info = (struct verity_info) { 0 };
+        int r = read_superblock(data_path, hash_path, info, err);
+        if (r < 0)
+                return r;
+        struct verity_params vp = {
+                .hash_name = info->hash_name, .data_block_size = info->data_block_size,
+                .hash_block_size = info->hash_block_size, .salt = info->salt, .salt_size = info->salt_size,
+        };
+        _cleanup_close_ int dfd = open(data_path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        _cleanup_close_ int hfd = open(hash_path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        if (dfd < 0 || hfd < 0)
+                return error_set(err, -errno, "%s: %s", dfd < 0 ? data_path : hash_path, strerror(errno));
+        struct stat st;
+        if (fstat(dfd, &st) < 0)
+                return error_set(err, -errno, "%s: %s", data_path, strerror(errno));
+        uint64_t dbs = info->data_block_size, hbs = info->hash_block_size;
+        if ((uint64_t) st.st_size != info->data_blocks * dbs)
+                return error_set(err, -EBADMSG, "%s is %llu bytes, but its hash tree covers %llu", data_path,
+                                 (unsigned long long) st.st_size, (unsigned long long) (info->data_blocks * dbs));
+
+        struct verity *v;
+        r = verity_new(&vp, dfd, &v, err);
+        if (r < 0)
+                return r;
+        size_t ds = v->digest_size;
+        uint64_t per_block = (uint64_t) 1 << digests_per_block_bits(v);
+        int levels;
+        uint64_t positions[64], sizes[64];
+        r = tree_levels(v, info->data_blocks, 1, &levels, positions, sizes);
+        uint8_t *block = malloc(dbs > hbs ? dbs : hbs), *stored = malloc(hbs), digest[VERITY_DIGEST_MAX];
+        if (r < 0 || !block || !stored) {
+                r = r < 0 ? error_set(err, r, "%s: impossible geometry", hash_path) : -ENOMEM;
+                goto out;
+        }
+
+        /* level -1 is the data; each level's blocks must hash to what the level above stores */
+        for (int level = -1; level < levels && r >= 0; level++) {
+                uint64_t count = level < 0 ? info->data_blocks : sizes[level];
+                uint64_t bsize = level < 0 ? dbs : hbs;
+                int fd = level < 0 ? dfd : hfd;
+                uint64_t base = level < 0 ? 0 : positions[level] * hbs;
+                uint64_t loaded = UINT64_MAX;
+                for (uint64_t i = 0; i < count && r >= 0; i++) {
+                        r = pread_all(fd, block, bsize, base + i * bsize);
+                        if (r < 0) {
+                                r = error_set(err, r, "%s: short read", level < 0 ? data_path : hash_path);
+                                break;
+                        }
+                        r = hash_block(v, block, bsize, digest);
+                        if (r < 0)
+                                break;
+                        if (level + 1 == levels) { /* the top block (or the only data block) */
+                                memcpy(info->root_hash, digest, ds);
+                                info->root_hash_size = ds;
+                                continue;
+                        }
+                        uint64_t holder = i / per_block;
+                        if (holder != loaded) {
+                                r = pread_all(hfd, stored, hbs, (positions[level + 1] + holder) * hbs);
+                                if (r < 0) {
+                                        r = error_set(err, r, "%s: truncated hash tree", hash_path);
+                                        break;
+                                }
+                                loaded = holder;
+                        }
+                        if (memcmp(stored + (i % per_block) * ds, digest, ds) != 0) {
+                                if (level < 0)
+                                        r = error_set(err, -EBADMSG,
+                                                      "data block %llu (bytes %llu-%llu) does not match the hash tree",
+                                                      (unsigned long long) i, (unsigned long long) (i * dbs),
+                                                      (unsigned long long) ((i + 1) * dbs - 1));
+                                else
+                                        r = error_set(err, -EBADMSG, "hash tree block %llu of level %d does not match",
+                                                      (unsigned long long) (positions[level] + i), level);
+                        }
+                }
+        }
+out:
+        free(block);
+        free(stored);
+        verity_free(v);
+        return r;
 }

@@ -34,3 +34,20 @@ int verity_finish(struct verity *v, const char *data_path, const char *hash_path
 
 /* Geometry, for the manifest and messages. */
 uint64_t verity_data_blocks(const struct verity *v);
+
+/* What a hash tree says about an image, for `ingot verify`. */
+struct verity_info {
+        char hash_name[32];
+        uint32_t data_block_size, hash_block_size;
+        uint64_t data_blocks;
+        uint8_t salt[256];
+        size_t salt_size;
+        uint8_t root_hash[VERITY_DIGEST_MAX]; /* computed from the tree's top block */
+        size_t root_hash_size;
+};
+
+/* Reads hash_path's superblock (libcryptsetup) and checks every data block of data_path against the
+ * tree and every tree block against the level above; the message names the first block that does not
+ * match. -EBADMSG for a mismatch. The computed root hash is returned for comparison with .roothash. */
+int verity_check(const char *data_path, const char *hash_path, struct verity_info *ret_info,
+                 struct ingot_error *err);

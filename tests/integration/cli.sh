@@ -9,6 +9,8 @@ t_help_and_version() {
 	"$INGOT" help build | grep -q -- '--output DIR'
 	"$INGOT" build --unsigned --help | grep -q -- '--json'
 	"$INGOT" plan --help | grep -q 'drop-ins'
+	"$INGOT" verify --help | grep -q -- '--cert CERT'
+	"$INGOT" keygen --help | grep -q -- '--ecdsa'
 	"$INGOT" --version | grep -qx 'ingot [0-9.]*'
 	"$INGOT" version | grep -q '^ingot '
 }

@@ -1,0 +1,192 @@
+/* verify.c: `ingot verify`: an image against its hash tree, root hash, signature and manifest, each
+ * check independent so that the report names everything that is wrong, not only the first thing. */
+#include <json-c/json.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "manifest.h"
+#include "signing.h"
+#include "verity.h"
+
+struct sidecars {
+        char *base; /* OUTDIR/NAME_VERSION */
+        char *verity, *roothash, *signature, *manifest;
+};
+
+static void sidecars_free(struct sidecars *s) {
+        free(s->base);
+        free(s->verity);
+        free(s->roothash);
+        free(s->signature);
+        free(s->manifest);
+}
+
+static struct ingot_check *check(struct ingot_verify_report *rep, const char *name) {
+        struct ingot_check *c = &rep->checks[rep->n_checks++];
+        *c = (struct ingot_check) { .name = name, .state = INGOT_CHECK_OK };
+        return c;
+}
+
+static void set(struct ingot_check *c, enum ingot_check_state state, const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));
+static void set(struct ingot_check *c, enum ingot_check_state state, const char *fmt, ...) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(c->message, sizeof(c->message), fmt, ap);
+        va_end(ap);
+        c->state = state;
+}
+
+static int read_roothash(const char *path, char hex[129]) {
+        _cleanup_fclose_ FILE *f = fopen(path, "re");
+        if (!f)
+                return -errno;
+        if (!fgets(hex, 129, f))
+                return -EBADMSG;
+        strstrip(hex);
+        size_t n = strlen(hex);
+        if (n < 40 || n % 2 || strspn(hex, "0123456789abcdef") != n)
+                return -EBADMSG;
+        return 0;
+}
+
+static const char *jstr(json_object *o, const char *key) {
+        json_object *v;
+        return json_object_object_get_ex(o, key, &v) && json_object_is_type(v, json_type_string)
+                       ? json_object_get_string(v)
+                       : NULL;
+}
+
+static void check_manifest(struct ingot_check *c, const struct sidecars *sc, const char *image_path,
+                           const struct ingot_verify_report *rep, const struct verity_info *info, bool have_info) {
+        json_object *m = json_object_from_file(sc->manifest);
+        if (!m) {
+                set(c, INGOT_CHECK_FAILED, "%s: missing or not JSON", sc->manifest);
+                return;
+        }
+        json_object *v, *arts;
+        const char *file = strrchr(image_path, '/') ? strrchr(image_path, '/') + 1 : image_path;
+        _cleanup_free_ char *expected_file = NULL;
+        if (asprintf(&expected_file, "%s_%s.raw", jstr(m, "name") ?: "?", jstr(m, "version") ?: "?") < 0)
+                expected_file = NULL;
+        char salt[2 * 256 + 1] = "";
+        for (size_t i = 0; have_info && i < info->salt_size; i++)
+                snprintf(salt + 2 * i, 3, "%02x", info->salt[i]);
+        size_t n_artifacts = 0;
+
+        if (!json_object_object_get_ex(m, "manifest_version", &v) || json_object_get_int(v) != 1)
+                set(c, INGOT_CHECK_FAILED, "%s: manifest_version is not 1", sc->manifest);
+        else if (!expected_file || strcmp(expected_file, file) != 0)
+                set(c, INGOT_CHECK_FAILED, "%s: name and version say %s, the image is %s", sc->manifest,
+                    expected_file ?: "?", file);
+        else if (!streq_ptr(jstr(m, "root_hash"), rep->root_hash))
+                set(c, INGOT_CHECK_FAILED, "%s: root_hash differs from %s", sc->manifest, sc->roothash);
+        else if (*rep->signer_fingerprint && !streq_ptr(jstr(m, "signer_fingerprint"), rep->signer_fingerprint))
+                set(c, INGOT_CHECK_FAILED, "%s: signer_fingerprint is not the signer of %s", sc->manifest,
+                    sc->signature);
+        else if (json_object_object_get_ex(m, "verity", &v) && have_info && !streq_ptr(jstr(v, "salt"), salt))
+                set(c, INGOT_CHECK_FAILED, "%s: verity.salt is not the salt in %s", sc->manifest, sc->verity);
+        else if (!json_object_object_get_ex(m, "artifacts", &arts) || !json_object_is_type(arts, json_type_object))
+                set(c, INGOT_CHECK_FAILED, "%s: no artifacts", sc->manifest);
+        else {
+                _cleanup_free_ char *dir = dirname_dup(image_path);
+                json_object_object_foreach(arts, kind, a) {
+                        const char *name = jstr(a, "file"), *sum = jstr(a, "sha256");
+                        _cleanup_free_ char *path = name && dir && !strchr(name, '/') ? path_join(dir, name) : NULL;
+                        char actual[65];
+                        uint64_t size;
+                        if (!path || !sum) {
+                                set(c, INGOT_CHECK_FAILED, "%s: artifact '%s' lacks a file name or sha256",
+                                    sc->manifest, kind);
+                                break;
+                        }
+                        if (sha256_file(path, actual, &size) < 0) {
+                                set(c, INGOT_CHECK_FAILED, "%s: cannot read %s", sc->manifest, path);
+                                break;
+                        }
+                        if (strcmp(actual, sum) != 0) {
+                                set(c, INGOT_CHECK_FAILED, "%s: sha256 of %s does not match", sc->manifest, name);
+                                break;
+                        }
+                        n_artifacts++;
+                }
+                if (c->state == INGOT_CHECK_OK)
+                        set(c, INGOT_CHECK_OK, "%zu artifacts match their sha256", n_artifacts);
+        }
+        json_object_put(m);
+}
+
+int ingot_verify(const char *image_path, const char *cert_path, struct ingot_verify_report *rep) {
+        *rep = (struct ingot_verify_report) { 0 };
+        struct sidecars sc = { 0 };
+        size_t len = strlen(image_path);
+        sc.base = len > 4 && strcmp(image_path + len - 4, ".raw") == 0 ? strndup(image_path, len - 4) : strdup(image_path);
+        if (!sc.base || asprintf(&sc.verity, "%s.verity", sc.base) < 0 ||
+            asprintf(&sc.roothash, "%s.roothash", sc.base) < 0 ||
+            asprintf(&sc.signature, "%s.roothash.p7s", sc.base) < 0 ||
+            asprintf(&sc.manifest, "%s.manifest.json", sc.base) < 0) {
+                sidecars_free(&sc);
+                return -ENOMEM;
+        }
+
+        /* hash tree: every data block and tree block */
+        struct ingot_check *tree = check(rep, "hash tree");
+        struct verity_info info;
+        struct ingot_error e = { 0 };
+        bool have_info = verity_check(image_path, sc.verity, &info, &e) >= 0;
+        if (have_info)
+                set(tree, INGOT_CHECK_OK, "%llu data blocks of %u bytes, %s", (unsigned long long) info.data_blocks,
+                    info.data_block_size, info.hash_name);
+        else
+                set(tree, INGOT_CHECK_FAILED, "%s", e.message);
+
+        /* root hash */
+        struct ingot_check *root = check(rep, "root hash");
+        int r = read_roothash(sc.roothash, rep->root_hash);
+        if (r < 0)
+                set(root, INGOT_CHECK_FAILED, "%s: %s", sc.roothash, r == -EBADMSG ? "not a hex root hash" : strerror(-r));
+        else if (!have_info)
+                set(root, INGOT_CHECK_SKIPPED, "the hash tree does not match the image");
+        else {
+                char computed[129] = "";
+                for (size_t i = 0; i < info.root_hash_size; i++)
+                        snprintf(computed + 2 * i, 3, "%02x", info.root_hash[i]);
+                if (strcmp(computed, rep->root_hash) != 0)
+                        set(root, INGOT_CHECK_FAILED, "%s does not match the hash tree (which gives %s)", sc.roothash,
+                            computed);
+                else
+                        set(root, INGOT_CHECK_OK, "%s", rep->root_hash);
+        }
+
+        /* signature over the hex root hash */
+        struct ingot_check *sig = check(rep, "signature");
+        struct stat st;
+        if (stat(sc.signature, &st) < 0)
+                set(sig, cert_path ? INGOT_CHECK_FAILED : INGOT_CHECK_SKIPPED, "unsigned: %s does not exist",
+                    sc.signature);
+        else if (root->state == INGOT_CHECK_FAILED && !*rep->root_hash)
+                set(sig, INGOT_CHECK_SKIPPED, "no root hash to check it against");
+        else {
+                e = (struct ingot_error) { 0 };
+                r = signature_check(sc.signature, rep->root_hash, cert_path, rep->signer_fingerprint, &e);
+                if (r < 0)
+                        set(sig, INGOT_CHECK_FAILED, "%s", e.message);
+                else {
+                        rep->trusted = cert_path != NULL;
+                        if (cert_path)
+                                set(sig, INGOT_CHECK_OK, "signed by %s (SHA-256 %s)", cert_path, rep->signer_fingerprint);
+                        else
+                                set(sig, INGOT_CHECK_OK,
+                                    "intact, signer SHA-256 %s; not checked against a trusted certificate (--cert)",
+                                    rep->signer_fingerprint);
+                }
+        }
+
+        check_manifest(check(rep, "manifest"), &sc, image_path, rep, &info, have_info);
+
+        sidecars_free(&sc);
+        for (size_t i = 0; i < rep->n_checks; i++)
+                if (rep->checks[i].state == INGOT_CHECK_FAILED)
+                        return -EBADMSG;
+        return 0;
+}

@@ -36,5 +36,7 @@ int verb_keygen(int argc, char **argv);
 void help_keygen(FILE *f);
 int verb_plan(int argc, char **argv);
 int verb_verify(int argc, char **argv);
+int verb_inspect(int argc, char **argv);
+void help_inspect(FILE *f);
 void help_verify(FILE *f);
 void help_plan(FILE *f);

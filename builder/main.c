@@ -16,6 +16,8 @@ static const struct verb verbs[] = {
         { "build", "RECIPE", "compile a recipe into a squashfs root image", verb_build, help_build },
         { "plan", "RECIPE", "print the validated, fully resolved recipe without building", verb_plan, help_plan },
         { "verify", "IMAGE", "check an image against its hash tree, signature and manifest", verb_verify, help_verify },
+        { "inspect", "IMAGE", "show what an image is: name, version, root hash, signer, contents", verb_inspect,
+          help_inspect },
         { "keygen", "DIR", "create a development signing key and certificate", verb_keygen, help_keygen },
         { "help", "[VERB]", "show help for ingot or one verb", verb_help, help_help },
         { "version", "", "print the version", verb_version, NULL },

@@ -102,5 +102,9 @@ struct ingot_verify_report {
  * trusted certificate, or NULL to check the signature only against the certificate it carries. */
 int ingot_verify(const char *image_path, const char *cert_path, struct ingot_verify_report *ret_report);
 
+/* What an image is (name, version, size, compression, root hash, signer, verity geometry, files,
+ * packages, kernels) as a JSON object, from its superblock, verity superblock and manifest. */
+int ingot_inspect(const char *image_path, char **ret_json, struct ingot_error *err);
+
 /* Development keys: DIR/ingot.key (0600) and DIR/ingot.crt. ecdsa: P-256 instead of RSA 3072. */
 int ingot_keygen(const char *dir, bool ecdsa, const char *common_name, struct ingot_error *err);

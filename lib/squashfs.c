@@ -96,6 +96,29 @@ static void fd_destroy(sqfs_object_t *base) {
         free(base);
 }
 
+static struct fd_file *fd_file_new(int fd) {
+        struct fd_file *f = calloc(1, sizeof(*f));
+        if (!f)
+                return NULL;
+        f->base = (sqfs_file_t) {
+                .base = { .destroy = fd_destroy },
+                .read_at = fd_read_at,
+                .write_at = fd_write_at,
+                .get_size = fd_get_size,
+                .truncate = fd_truncate,
+        };
+        f->fd = fd;
+        struct stat st;
+        if (fstat(fd, &st) == 0)
+                f->size = (uint64_t) st.st_size;
+        return f;
+}
+
+sqfs_file_t *squashfs_file_from_fd(int fd) {
+        struct fd_file *f = fd_file_new(fd);
+        return f ? &f->base : NULL;
+}
+
 struct squashfs_writer {
         struct fd_file *file;
         sqfs_compressor_t *cmp, *uncmp;
@@ -159,17 +182,10 @@ int squashfs_writer_new(int fd, const struct squashfs_options *o, struct squashf
         _cleanup_(squashfs_writer_freep) struct squashfs_writer *w = calloc(1, sizeof(*w));
         if (!w)
                 return -ENOMEM;
-        w->file = calloc(1, sizeof(*w->file));
+        w->file = fd_file_new(fd);
         if (!w->file)
                 return -ENOMEM;
-        w->file->base = (sqfs_file_t) {
-                .base = { .destroy = fd_destroy },
-                .read_at = fd_read_at,
-                .write_at = fd_write_at,
-                .get_size = fd_get_size,
-                .truncate = fd_truncate,
-        };
-        w->file->fd = fd;
+        w->file->size = 0; /* written from the start, whatever was there */
         w->file->verity = o->verity;
         sqfs_file_t *file = &w->file->base;
 

@@ -32,5 +32,8 @@ int squashfs_writer_end_file(struct squashfs_writer *w);
 int squashfs_writer_finish(struct squashfs_writer *w, struct tree *tree, uint64_t *ret_size,
                            struct ingot_error *err);
 
+/* A libsquashfs file over fd (which stays the caller's), for reading an existing image. */
+struct sqfs_file_t *squashfs_file_from_fd(int fd);
+
 /* The errno behind the last libsquashfs error code. */
 int squashfs_writer_errno(struct squashfs_writer *w, int sqfs_error);

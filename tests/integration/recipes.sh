@@ -46,6 +46,8 @@ assert len(names) > 80 and "base-files" in names and "dpkg" in names, sorted(nam
 assert names["base-files"].startswith("12."), names["base-files"]
 assert m["os_release"]["ID"] == "debian" and m["os_release"]["IMAGE_ID"] == "debian-minbase", m["os_release"]
 PY
+	"$INGOT" verify out/debian-minbase_12.0.raw
+	"$INGOT" inspect out/debian-minbase_12.0.raw | grep -q 'Debian GNU/Linux 12 (bookworm)'
 }
 
 run demo t_demo

@@ -115,3 +115,27 @@ run signature_byte t_signature_byte
 run another_signer t_another_signer
 run truncated_signature t_truncated_signature
 run manifest_edited t_manifest_edited
+
+t_inspect() {
+	setup
+	"$INGOT" inspect $img.raw >text
+	cat text
+	grep -q '^name: *demo 1.0.0' text
+	grep -q "^root hash: *$(cat $img.roothash)$" text
+	grep -q '^signed: *yes, certificate SHA-256 ' text
+	"$INGOT" inspect $img.raw --json >i.json
+	unsquashfs -s $img.raw >super
+	python3 - <<'PY'
+import json, re
+i = json.load(open("i.json"))
+m = json.load(open("out/demo_1.0.0.manifest.json"))
+sq = open("super").read()
+assert i["squashfs"]["compression"] == "zstd" and "Compression zstd" in sq
+assert re.search(r"Number of inodes %d\n" % i["squashfs"]["inodes"], sq), sq
+assert i["squashfs"]["block_size"] == 131072 and i["size"] == m["squashfs"]["size"]
+assert i["root_hash"] == m["root_hash"] and i["signed"] and i["signer_fingerprint"] == m["signer_fingerprint"]
+assert i["verity"] == m["verity"] and i["files"] == 6 and i["packages"] is None
+PY
+	expect_fail "not a squashfs image" "$INGOT" inspect $img.verity
+}
+run inspect t_inspect

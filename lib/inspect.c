@@ -1,0 +1,94 @@
+/* inspect.c: `ingot inspect`: what a person asks first about an image, read from the image's own
+ * squashfs superblock (libsquashfs), its verity superblock (libcryptsetup) and its manifest. */
+#include <fcntl.h>
+#include <json-c/json.h>
+#include <sqfs/compressor.h>
+#include <sqfs/error.h>
+#include <sqfs/io.h>
+#include <sqfs/super.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "recipe.h"
+#include "squashfs.h"
+
+static json_object *get(json_object *o, const char *key) {
+        json_object *v = NULL;
+        return o && json_object_object_get_ex(o, key, &v) ? v : NULL;
+}
+
+static json_object *copy(json_object *o, const char *key) {
+        json_object *v = get(o, key), *c = NULL;
+        if (v && json_object_deep_copy(v, &c, NULL) == 0)
+                return c;
+        return NULL;
+}
+
+int ingot_inspect(const char *image_path, char **ret_json, struct ingot_error *err) {
+        _cleanup_close_ int fd = open(image_path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0)
+                return error_set(err, -errno, "%s: %s", image_path, strerror(errno));
+        sqfs_file_t *file = squashfs_file_from_fd(fd);
+        if (!file)
+                return -ENOMEM;
+        struct stat st;
+        sqfs_super_t super;
+        int e = fstat(fd, &st) < 0 ? SQFS_ERROR_IO : sqfs_super_read(&super, file);
+        sqfs_destroy(file);
+        if (e)
+                return error_set(err, -EBADMSG, "%s: not a squashfs image (superblock unreadable, error %d)",
+                                 image_path, e);
+
+        size_t len = strlen(image_path);
+        _cleanup_free_ char *base = len > 4 && strcmp(image_path + len - 4, ".raw") == 0
+                                            ? strndup(image_path, len - 4)
+                                            : strdup(image_path);
+        _cleanup_free_ char *manifest_path = NULL, *roothash_path = NULL, *verity_path = NULL, *sig_path = NULL;
+        if (!base || asprintf(&manifest_path, "%s.manifest.json", base) < 0 ||
+            asprintf(&roothash_path, "%s.roothash", base) < 0 || asprintf(&verity_path, "%s.verity", base) < 0 ||
+            asprintf(&sig_path, "%s.roothash.p7s", base) < 0)
+                return -ENOMEM;
+        json_object *m = json_object_from_file(manifest_path); /* may be NULL: say what the image says */
+
+        json_object *o = json_object_new_object();
+        json_object_object_add(o, "image", json_object_new_string(image_path));
+        json_object_object_add(o, "name", copy(m, "name"));
+        json_object_object_add(o, "version", copy(m, "version"));
+        json_object_object_add(o, "size", json_object_new_int64(st.st_size));
+        json_object *os = get(m, "os_release");
+        json_object_object_add(o, "pretty_name", copy(os, "PRETTY_NAME"));
+        json_object_object_add(o, "architecture", copy(m, "architecture"));
+
+        json_object *sq = json_object_new_object();
+        json_object_object_add(sq, "compression", json_object_new_string(compressor_name(super.compression_id)));
+        json_object_object_add(sq, "block_size", json_object_new_int64(super.block_size));
+        json_object_object_add(sq, "inodes", json_object_new_int64(super.inode_count));
+        json_object_object_add(sq, "bytes_used", json_object_new_int64((int64_t) super.bytes_used));
+        json_object_object_add(sq, "created", json_object_new_int64(super.modification_time));
+        json_object_object_add(o, "squashfs", sq);
+
+        _cleanup_fclose_ FILE *rf = fopen(roothash_path, "re");
+        char hex[130] = "";
+        if (rf && fgets(hex, sizeof(hex), rf))
+                strstrip(hex);
+        json_object_object_add(o, "root_hash", *hex ? json_object_new_string(hex) : NULL);
+        json_object_object_add(o, "signed", json_object_new_boolean(access(sig_path, F_OK) == 0));
+        json_object_object_add(o, "signer_fingerprint", copy(m, "signer_fingerprint"));
+        json_object_object_add(o, "verity", copy(m, "verity"));
+
+        json_object *contents = get(m, "contents"), *packages = get(m, "packages");
+        json_object_object_add(o, "files", copy(contents, "files"));
+        json_object_object_add(o, "file_bytes", copy(contents, "bytes"));
+        json_object_object_add(o, "packages", packages && json_object_is_type(packages, json_type_array)
+                                                      ? json_object_new_int((int) json_object_array_length(packages))
+                                                      : NULL);
+        json_object_object_add(o, "kernel_versions", copy(m, "kernel_versions"));
+        json_object_object_add(o, "manifest", m ? json_object_new_string(manifest_path) : NULL);
+        json_object_put(m);
+
+        const char *s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
+                                                                  JSON_C_TO_STRING_NOSLASHESCAPE);
+        *ret_json = s ? strdup(s) : NULL;
+        json_object_put(o);
+        return *ret_json ? 0 : -ENOMEM;
+}

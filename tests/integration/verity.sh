@@ -86,3 +86,22 @@ run deduplicated_and_sparse_data t_deduplicated_and_sparse_data
 run one_block_image t_one_block_image
 run reproducible_artifacts t_reproducible_artifacts
 run json_and_text_name_the_artifacts t_json_and_text_name_the_artifacts
+
+t_systemd_dissect_reads_the_image() {
+	command -v systemd-dissect >/dev/null || skip_test "systemd-dissect (systemd-container) missing"
+	"$INGOT" build --unsigned "$TOP/recipes/demo.ini" -o out --quiet
+	if ! systemd-dissect --json=short out/demo_1.0.0.raw >d.json 2>err; then
+		cat err
+		grep -qi 'loop' err && skip_test "systemd-dissect cannot attach a loop device here"
+		return 1
+	fi
+	cat d.json
+	python3 - <<'PY'
+import json
+d = json.load(open("d.json"))
+root = [m for m in d["mounts"] if m["designator"] == "root"][0]
+assert root["fstype"] == "squashfs" and root["verity"] == "external", root
+assert "IMAGE_ID=demo" in d["osRelease"] and "IMAGE_VERSION=1.0.0" in d["osRelease"], d["osRelease"]
+PY
+}
+run systemd_dissect_reads_the_image t_systemd_dissect_reads_the_image

@@ -239,8 +239,11 @@ int ingot_build(const struct ingot_recipe *r, const struct ingot_build_options *
                 q = derive_salt(r, salt);
         if (q >= 0) {
                 struct verity_params vp = {
-                        .hash_name = "sha256", .data_block_size = 4096, .hash_block_size = 4096,
-                        .salt = salt, .salt_size = sizeof(salt),
+                        .hash_name = r->verity_hash,
+                        .data_block_size = r->verity_data_block_size,
+                        .hash_block_size = r->verity_hash_block_size,
+                        .salt = salt,
+                        .salt_size = sizeof(salt),
                 };
                 q = verity_new(&vp, art[ARTIFACT_IMAGE].fd, &b.verity, err);
         }

@@ -192,12 +192,13 @@ int manifest_text(struct build *b, const struct manifest_input *in, char **ret_t
         to_hex(in->salt, in->salt_size, salt);
         json_object *v = json_object_new_object();
         json_object_object_add(v, "format", json_object_new_int(1));
-        json_object_object_add(v, "algorithm", json_object_new_string("sha256"));
-        add_int(v, "data_block_size", 4096);
-        add_int(v, "hash_block_size", 4096);
+        json_object_object_add(v, "algorithm", json_object_new_string(r->verity_hash));
+        add_int(v, "data_block_size", r->verity_data_block_size);
+        add_int(v, "hash_block_size", r->verity_hash_block_size);
         add_int(v, "data_blocks", in->data_blocks);
-        add_int(v, "data_size", in->data_blocks * 4096);
-        add_int(v, "hash_offset", 4096); /* the tree follows the superblock in the .verity file */
+        add_int(v, "data_size", in->data_blocks * r->verity_data_block_size);
+        /* the tree follows the 512-byte superblock, which takes one hash block */
+        add_int(v, "hash_offset", r->verity_hash_block_size);
         json_object_object_add(v, "salt", json_object_new_string(salt));
         json_object_object_add(m, "verity", v);
 

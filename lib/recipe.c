@@ -376,6 +376,35 @@ static const struct key_def content_keys[] = {
         { "Owner", parse_content, 0, OP_OWNER },     { "Mode", parse_content, 0, OP_MODE },
         { "Binaries", parse_content, 0, OP_BINARIES },
 };
+static int parse_verity_hash(struct ingot_recipe *r, const struct key_def *def, const struct ini_event *ev,
+                             struct ingot_error *err) {
+        (void) def;
+        static const char *const ok[] = { "sha256", "sha512", "sha1" };
+        for (size_t i = 0; i < ELEMENTSOF(ok); i++)
+                if (strcmp(ev->value, ok[i]) == 0) {
+                        free(r->verity_hash);
+                        r->verity_hash = strdup(ok[i]);
+                        return r->verity_hash ? 0 : -ENOMEM;
+                }
+        return error_set(err, -EINVAL, WHERE_FMT "Hash='%s' is not one of sha256, sha512, sha1", WHERE(ev), ev->value);
+}
+
+static int parse_verity_block_size(struct ingot_recipe *r, const struct key_def *def, const struct ini_event *ev,
+                                   struct ingot_error *err) {
+        uint64_t v;
+        /* the image is padded to 4 KiB, and dm-verity wants a power of two from 512 bytes */
+        if (parse_size(ev->value, &v) < 0 || v < 512 || v > 4096 || (v & (v - 1)))
+                return error_set(err, -EINVAL, WHERE_FMT "%s='%s' must be 512, 1K, 2K or 4K", WHERE(ev), ev->key,
+                                 ev->value);
+        *(uint32_t *) ((char *) r + def->offset) = (uint32_t) v;
+        return 0;
+}
+
+static const struct key_def verity_keys[] = {
+        { "Hash", parse_verity_hash, 0, 0 },
+        { "DataBlockSize", parse_verity_block_size, FIELD(verity_data_block_size), 0 },
+        { "HashBlockSize", parse_verity_block_size, FIELD(verity_hash_block_size), 0 },
+};
 static const struct key_def signing_keys[] = {
         { "Key", parse_host_file, FIELD(signing_key), 0 },
         { "Certificate", parse_host_file, FIELD(signing_cert), 0 },
@@ -390,6 +419,7 @@ static const struct section_def sections[] = {
         { "Image", image_keys, ELEMENTSOF(image_keys) },
         { "Base", base_keys, ELEMENTSOF(base_keys) },
         { "Content", content_keys, ELEMENTSOF(content_keys) },
+        { "Verity", verity_keys, ELEMENTSOF(verity_keys) },
         { "Signing", signing_keys, ELEMENTSOF(signing_keys) },
         { "Output", output_keys, ELEMENTSOF(output_keys) },
 };
@@ -422,7 +452,7 @@ static int unknown_section(const struct ini_event *ev, struct ingot_error *err) 
         if (best)
                 return error_set(err, -EINVAL, WHERE_FMT "unknown section [%s]; did you mean [%s]?", WHERE(ev),
                                  ev->section, best);
-        return error_set(err, -EINVAL, WHERE_FMT "unknown section [%s]; known: [Image] [Base] [Content] [Signing] [Output]",
+        return error_set(err, -EINVAL, WHERE_FMT "unknown section [%s]; known: [Image] [Base] [Content] [Verity] [Signing] [Output]",
                          WHERE(ev), ev->section);
 }
 
@@ -493,6 +523,7 @@ void ingot_recipe_free(struct ingot_recipe *r) {
         free(r->debian_variant);
         strv_free(r->packages);
         free(r->packages_where);
+        free(r->verity_hash);
         free(r->signing_key);
         free(r->signing_cert);
         for (size_t i = 0; i < r->n_ops; i++) {
@@ -517,6 +548,10 @@ int ingot_recipe_load(const char *path, struct ingot_recipe **ret_recipe, struct
         r->compressor = SQFS_COMP_ZSTD;
         r->block_size = SQFS_DEFAULT_BLOCK_SIZE;
         r->source_date_epoch = -1;
+        r->verity_data_block_size = r->verity_hash_block_size = 4096;
+        r->verity_hash = strdup("sha256");
+        if (!r->verity_hash)
+                return -ENOMEM;
 
         r->path = realpath(path, NULL);
         if (!r->path)
@@ -607,6 +642,12 @@ int ingot_recipe_to_json(const struct ingot_recipe *r, char **ret_json) {
         }
         json_object_object_add(root, "content", content);
 
+        json_object *verity = json_object_new_object();
+        json_add_string(verity, "hash", r->verity_hash);
+        json_object_object_add(verity, "data_block_size", json_object_new_int64(r->verity_data_block_size));
+        json_object_object_add(verity, "hash_block_size", json_object_new_int64(r->verity_hash_block_size));
+        json_object_object_add(root, "verity", verity);
+
         json_object *signing = json_object_new_object();
         json_add_string(signing, "key", r->signing_key);
         json_add_string(signing, "certificate", r->signing_cert);
@@ -679,6 +720,8 @@ int ingot_recipe_to_ini(const struct ingot_recipe *r, char **ret_text) {
                 }
                 fputc('\n', f);
         }
+        fprintf(f, "\n[Verity]\nHash=%s\nDataBlockSize=%u\nHashBlockSize=%u\n", r->verity_hash,
+                r->verity_data_block_size, r->verity_hash_block_size);
         if (r->signing_key)
                 fprintf(f, "\n[Signing]\nKey=%s\nCertificate=%s\n", r->signing_key, r->signing_cert);
         fprintf(f, "\n[Output]\nCompression=%s\n", compressor_name(r->compressor));

@@ -58,6 +58,10 @@ struct ingot_recipe {
         struct content_op *ops;
         size_t n_ops;
 
+        /* [Verity] */
+        char *verity_hash; /* "sha256" */
+        uint32_t verity_data_block_size, verity_hash_block_size;
+
         /* [Signing] */
         char *signing_key;  /* host paths, absolute */
         char *signing_cert;

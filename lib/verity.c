@@ -202,6 +202,14 @@ static unsigned digests_per_block_bits(const struct verity *v) {
         return bits;
 }
 
+/* Format 1 stores each digest in a slot of the next power of two (20-byte SHA-1 digests in 32 bytes). */
+static size_t digest_slot(const struct verity *v) {
+        size_t slot = 1;
+        while (slot < v->digest_size)
+                slot <<= 1;
+        return slot;
+}
+
 static int tree_levels(const struct verity *v, uint64_t data_blocks, uint64_t first_block, int *ret_levels,
                        uint64_t positions[64], uint64_t sizes[64]) {
         unsigned bits = digests_per_block_bits(v);
@@ -324,10 +332,11 @@ int verity_finish(struct verity *v, const char *data_path, const char *hash_path
                                 r = -ENOMEM;
                                 break;
                         }
-                        /* a power of two of digests per block; the rest of each block stays zero */
+                        /* a power of two of digest slots per block; the rest stays zero */
                         uint64_t per_block = (uint64_t) 1 << digests_per_block_bits(v);
                         for (uint64_t j = 0; j < below_count; j++)
-                                memcpy(blocks + (j / per_block) * hbs + (j % per_block) * ds, below + j * ds, ds);
+                                memcpy(blocks + (j / per_block) * hbs + (j % per_block) * digest_slot(v),
+                                       below + j * ds, ds);
                         r = pwrite_all(hash_fd, blocks, bytes, positions[i] * hbs);
                         if (r < 0) {
                                 free(blocks);
@@ -465,7 +474,7 @@ int verity_check(const char *data_path, const char *hash_path, struct verity_inf
                                 }
                                 loaded = holder;
                         }
-                        if (memcmp(stored + (i % per_block) * ds, digest, ds) != 0) {
+                        if (memcmp(stored + (i % per_block) * digest_slot(v), digest, ds) != 0) {
                                 if (level < 0)
                                         r = error_set(err, -EBADMSG,
                                                       "data block %llu (bytes %llu-%llu) does not match the hash tree",

@@ -105,3 +105,23 @@ assert "IMAGE_ID=demo" in d["osRelease"] and "IMAGE_VERSION=1.0.0" in d["osRelea
 PY
 }
 run systemd_dissect_reads_the_image t_systemd_dissect_reads_the_image
+
+t_verity_section_changes_hash_and_sizes() {
+	for cfg in "sha512 4K 4K" "sha1 1K 512" "sha256 512 2K"; do
+		set -- $cfg
+		printf '[Image]\nName=v\nVersion=1\n[Base]\nTree=%s\n[Verity]\nHash=%s\nDataBlockSize=%s\nHashBlockSize=%s\n' \
+			"$TOP/recipes/demo/overlay" "$1" "$2" "$3" >r.ini
+		rm -rf out
+		"$INGOT" build --unsigned r.ini -o out --quiet
+		veritysetup dump out/v_1.verity >dump
+		grep -q "^Hash algorithm:[[:space:]]*$1$" dump
+		verify out/v_1
+		"$INGOT" verify out/v_1.raw >/dev/null
+		python3 -c 'import json,sys; v = json.load(open("out/v_1.manifest.json"))["verity"]; assert v["algorithm"] == sys.argv[1], v' "$1"
+	done
+	printf '[Image]\nName=v\nVersion=1\n[Verity]\nDataBlockSize=8K\n' >bad.ini
+	expect_fail "bad.ini:5: DataBlockSize='8K' must be 512, 1K, 2K or 4K" "$INGOT" plan bad.ini
+	printf '[Image]\nName=v\nVersion=1\n[Verity]\nHash=md5\n' >bad.ini
+	expect_fail "bad.ini:5: Hash='md5' is not one of sha256, sha512, sha1" "$INGOT" plan bad.ini
+}
+run verity_section_changes_hash_and_sizes t_verity_section_changes_hash_and_sizes

@@ -2,7 +2,8 @@
 # bench/build.sh: ingot build against mksquashfs on the same large real tree (hard-linked copies of
 # /usr/share, /usr/bin and /usr/lib/x86_64-linux-gnu, at least 1 GiB), same compressor, level, block
 # size and thread count, in the same run. Prints wall time and peak RSS of both, and the ratios.
-# Goals (issue 3): time ratio <= 0.9, ingot peak RSS <= 256 MiB.
+# Goals: time ratio <= 0.9, ingot peak RSS <= 256 MiB; and for a signed, verity-protected image,
+# ingot <= 0.8 of the mksquashfs + veritysetup format + openssl cms -sign pipeline.
 set -eu
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
@@ -50,8 +51,24 @@ tar -C "$W/tree" -cf - . | cat >/dev/null
 measure "$W/mksq.time" mksquashfs "$W/tree" "$W/mksquashfs.sqfs" -comp zstd -Xcompression-level "$LEVEL" \
 	-b 131072 -processors "$JOBS" -no-progress -quiet
 
+# The pipeline ingot replaces: mksquashfs, then veritysetup format, then openssl cms -sign, against
+# ingot building, hashing and signing in one pass (same key).
+openssl req -x509 -newkey rsa:3072 -nodes -keyout "$W/k.key" -out "$W/k.crt" -subj /CN=bench -days 2 2>/dev/null
+tar -C "$W/tree" -cf - . | cat >/dev/null
+measure "$W/signed.time" "$INGOT" build "$W/bench.ini" -o "$W/signed" -j "$JOBS" --quiet --key "$W/k.key" --cert "$W/k.crt"
+tar -C "$W/tree" -cf - . | cat >/dev/null
+cat >"$W/pipeline.sh" <<EOP
+set -e
+mksquashfs "$W/tree" "$W/p.sqfs" -comp zstd -Xcompression-level $LEVEL -b 131072 -processors $JOBS -no-progress -quiet >/dev/null
+veritysetup format "$W/p.sqfs" "$W/p.verity" | sed -n 's/^Root hash:[[:space:]]*//p' | tr -d '\n' >"$W/p.roothash"
+openssl cms -sign -binary -nosmimecap -noattr -outform DER -in "$W/p.roothash" -signer "$W/k.crt" -inkey "$W/k.key" -out "$W/p.p7s"
+EOP
+measure "$W/pipeline.time" bash "$W/pipeline.sh"
+
 read -r it ir <"$W/ingot.time"
 read -r mt mr <"$W/mksq.time"
+read -r st _ <"$W/signed.time"
+read -r pt _ <"$W/pipeline.time"
 isz=$(stat -c %s "$W/out/bench_1.raw")
 msz=$(stat -c %s "$W/mksquashfs.sqfs")
 printf 'tree: %d files, %.2f GiB; zstd level %s, 128 KiB blocks, %s threads\n' "$files" \
@@ -61,3 +78,5 @@ printf '%-12s %9.1f %12.1f %12.1f\n' ingot "$it" "$(echo "$ir / 1024" | bc -l)" 
 printf '%-12s %9.1f %12.1f %12.1f\n' mksquashfs "$mt" "$(echo "$mr / 1024" | bc -l)" "$(echo "$msz / 1048576" | bc -l)"
 printf 'time ratio ingot/mksquashfs: %.2f (goal <= 0.90)\n' "$(echo "$it / $mt" | bc -l)"
 printf 'ingot peak RSS: %.0f MiB (goal <= 256)\n' "$(echo "$ir / 1024" | bc -l)"
+printf 'signed image: ingot %.1f s, mksquashfs + veritysetup format + openssl cms -sign %.1f s\n' "$st" "$pt"
+printf 'time ratio ingot/pipeline: %.2f (goal <= 0.80)\n' "$(echo "$st / $pt" | bc -l)"

@@ -30,6 +30,10 @@ int log_lib_error(const char *prefix, int code, const struct ingot_error *err);
 /* Prints "Try 'ingot VERB --help'." for usage errors and returns EXIT_USAGE. */
 int usage_error(const char *verb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* For verbs that take one argument and --json: parses both, or returns a usage error (> 0). */
+int parse_one_arg_json(int argc, char **argv, const char *verb, const char *what, const char **ret_arg,
+                       bool *ret_json);
+
 int verb_build(int argc, char **argv);
 void help_build(FILE *f);
 int verb_keygen(int argc, char **argv);

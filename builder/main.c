@@ -1,5 +1,6 @@
 /* main.c: `ingot VERB [ARGS]`: the one verb table, global --help and --version, and error output. */
 #include <errno.h>
+#include <getopt.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,6 +50,26 @@ int usage_error(const char *verb, const char *fmt, ...) {
         va_end(ap);
         fprintf(stderr, "\nTry '%s %s%s--help'.\n", program_name, verb ?: "", verb ? " " : "");
         return EXIT_USAGE;
+}
+
+int parse_one_arg_json(int argc, char **argv, const char *verb, const char *what, const char **ret_arg,
+                       bool *ret_json) {
+        static const struct option options[] = {
+                { "json", no_argument, NULL, 'J' },
+                {},
+        };
+        int c;
+        *ret_json = false;
+        optind = 1;
+        while ((c = getopt_long(argc, argv, "", options, NULL)) >= 0) {
+                if (c != 'J')
+                        return usage_error(verb, "invalid option");
+                *ret_json = true;
+        }
+        if (argc - optind != 1)
+                return usage_error(verb, "expected exactly one %s", what);
+        *ret_arg = argv[optind];
+        return 0;
 }
 
 static const struct verb *find_verb(const char *name) {

@@ -1,6 +1,5 @@
 /* verb-inspect.c: `ingot inspect IMAGE.raw [--json]`: an image's essentials at a glance. */
 #include <errno.h>
-#include <getopt.h>
 #include <json-c/json.h>
 #include <stdlib.h>
 
@@ -23,27 +22,15 @@ static const char *s(json_object *o, const char *key) {
 }
 
 int verb_inspect(int argc, char **argv) {
-        static const struct option options[] = {
-                { "json", no_argument, NULL, 'J' },
-                {},
-        };
-        bool json = false;
-        int c;
-        optind = 1;
-        while ((c = getopt_long(argc, argv, "", options, NULL)) >= 0)
-                switch (c) {
-                case 'J':
-                        json = true;
-                        break;
-                default:
-                        return usage_error("inspect", "invalid option");
-                }
-        if (argc - optind != 1)
-                return usage_error("inspect", "expected exactly one IMAGE.raw");
+        const char *arg;
+        bool json;
+        int u = parse_one_arg_json(argc, argv, "inspect", "IMAGE.raw", &arg, &json);
+        if (u > 0)
+                return u;
 
         struct ingot_error err = { 0 };
         char *text = NULL;
-        int r = ingot_inspect(argv[optind], &text, &err);
+        int r = ingot_inspect(arg, &text, &err);
         if (r < 0)
                 return log_lib_error(NULL, r, &err);
         if (json) {

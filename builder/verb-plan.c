@@ -1,5 +1,4 @@
 /* verb-plan.c: `ingot plan RECIPE [--json]`: the validated, fully resolved recipe, without building. */
-#include <getopt.h>
 #include <stdlib.h>
 
 #include "cli.h"
@@ -16,27 +15,15 @@ void help_plan(FILE *f) {
 }
 
 int verb_plan(int argc, char **argv) {
-        static const struct option options[] = {
-                { "json", no_argument, NULL, 'J' },
-                {},
-        };
-        bool json = false;
-        int c;
-        optind = 1;
-        while ((c = getopt_long(argc, argv, "", options, NULL)) >= 0)
-                switch (c) {
-                case 'J':
-                        json = true;
-                        break;
-                default:
-                        return usage_error("plan", "invalid option");
-                }
-        if (argc - optind != 1)
-                return usage_error("plan", "expected exactly one RECIPE");
+        const char *arg;
+        bool json;
+        int u = parse_one_arg_json(argc, argv, "plan", "RECIPE", &arg, &json);
+        if (u > 0)
+                return u;
 
         struct ingot_error err = { 0 };
         struct ingot_recipe *recipe = NULL;
-        int r = ingot_recipe_load(argv[optind], &recipe, &err);
+        int r = ingot_recipe_load(arg, &recipe, &err);
         if (r < 0)
                 return log_lib_error(NULL, r, &err);
         char *text = NULL;

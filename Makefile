@@ -61,6 +61,7 @@ demo: deps
 
 bench: deps
 	@$(MAKE) --no-print-directory all
+	@BUILD=$(BUILD) bench/verity.sh
 	@BUILD=$(BUILD) bench/build.sh
 
 clean:

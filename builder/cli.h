@@ -41,6 +41,8 @@ void help_keygen(FILE *f);
 int verb_plan(int argc, char **argv);
 int verb_verify(int argc, char **argv);
 int verb_inspect(int argc, char **argv);
+int verb_verity(int argc, char **argv);
+void help_verity(FILE *f);
 void help_inspect(FILE *f);
 void help_verify(FILE *f);
 void help_plan(FILE *f);

@@ -19,6 +19,7 @@ static const struct verb verbs[] = {
         { "verify", "IMAGE", "check an image against its hash tree, signature and manifest", verb_verify, help_verify },
         { "inspect", "IMAGE", "show what an image is: name, version, root hash, signer, contents", verb_inspect,
           help_inspect },
+        { "verity", "IMAGE", "write the hash tree and root hash of an existing image", verb_verity, help_verity },
         { "keygen", "DIR", "create a development signing key and certificate", verb_keygen, help_keygen },
         { "help", "[VERB]", "show help for ingot or one verb", verb_help, help_help },
         { "version", "", "print the version", verb_version, NULL },

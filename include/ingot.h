@@ -102,6 +102,10 @@ struct ingot_verify_report {
  * trusted certificate, or NULL to check the signature only against the certificate it carries. */
 int ingot_verify(const char *image_path, const char *cert_path, struct ingot_verify_report *ret_report);
 
+/* Writes IMAGE.verity and IMAGE.roothash for an existing image, hashing on jobs threads (0: all
+ * cores). With IMAGE.manifest.json it uses the build's salt and geometry and so reproduces its files. */
+int ingot_verity(const char *image_path, unsigned jobs, char ret_root_hash[129], struct ingot_error *err);
+
 /* What an image is (name, version, size, compression, root hash, signer, verity geometry, files,
  * packages, kernels) as a JSON object, from its superblock, verity superblock and manifest. */
 int ingot_inspect(const char *image_path, char **ret_json, struct ingot_error *err);

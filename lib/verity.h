@@ -32,6 +32,11 @@ int verity_truncate(struct verity *v, uint64_t size);
 int verity_finish(struct verity *v, const char *data_path, const char *hash_path, int hash_fd,
                   uint8_t root_hash[VERITY_DIGEST_MAX], size_t *ret_root_hash_size, struct ingot_error *err);
 
+/* The same tree for an existing file, hashed on jobs threads (for `ingot verity`). */
+int verity_format_file(const struct verity_params *params, const char *data_path, const char *hash_path, int hash_fd,
+                       unsigned jobs, uint8_t root[VERITY_DIGEST_MAX], size_t *ret_root_size,
+                       uint64_t *ret_data_blocks, struct ingot_error *err);
+
 /* Geometry, for the manifest and messages. */
 uint64_t verity_data_blocks(const struct verity *v);
 

@@ -11,6 +11,7 @@ t_help_and_version() {
 	"$INGOT" plan --help | grep -q 'drop-ins'
 	"$INGOT" verify --help | grep -q -- '--cert CERT'
 	"$INGOT" inspect --help | grep -q 'ingot verify'
+	"$INGOT" verity --help | grep -q -- '--jobs N'
 	"$INGOT" keygen --help | grep -q -- '--ecdsa'
 	"$INGOT" --version | grep -qx 'ingot [0-9.]*'
 	"$INGOT" version | grep -q '^ingot '

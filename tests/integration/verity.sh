@@ -125,3 +125,25 @@ t_verity_section_changes_hash_and_sizes() {
 	expect_fail "bad.ini:5: Hash='md5' is not one of sha256, sha512, sha1" "$INGOT" plan bad.ini
 }
 run verity_section_changes_hash_and_sizes t_verity_section_changes_hash_and_sizes
+
+t_ingot_verity_on_an_existing_image() {
+	"$INGOT" build --unsigned "$TOP/recipes/demo.ini" -o out --quiet
+	cp out/demo_1.0.0.verity build.verity
+	cp out/demo_1.0.0.roothash build.roothash
+	# with the manifest: the build's salt, so the very same files, on any number of threads
+	"$INGOT" verity out/demo_1.0.0.raw -j 3 >printed
+	cmp out/demo_1.0.0.verity build.verity
+	cmp out/demo_1.0.0.roothash build.roothash
+	[ "$(cat printed)" = "$(cat build.roothash)" ]
+	# a plain file of 40 MiB + 4 KiB: veritysetup agrees on the root hash for the same salt
+	head -c $((40 * 1048576 + 4096)) /dev/urandom >blob.raw
+	"$INGOT" verity blob.raw >root
+	salt=$(veritysetup dump blob.verity | sed -n 's/^Salt:[[:space:]]*//p')
+	veritysetup format --salt="$salt" blob.raw ref.verity | sed -n 's/^Root hash:[[:space:]]*//p' >ref.root
+	[ "$(cat root)" = "$(cat ref.root)" ]
+	veritysetup verify blob.raw blob.verity "$(cat root)"
+	head -c 1000 /dev/urandom >odd.raw
+	expect_fail "odd.raw: 1000 bytes is not a multiple of the 4096-byte data block" "$INGOT" verity odd.raw
+	[ ! -e odd.verity ]
+}
+run ingot_verity_on_an_existing_image t_ingot_verity_on_an_existing_image

@@ -258,8 +258,7 @@ int ingot_build(const struct ingot_recipe *r, const struct ingot_build_options *
                 q = verity_finish(b.verity, art[ARTIFACT_IMAGE].tmp, art[ARTIFACT_VERITY].tmp,
                                   art[ARTIFACT_VERITY].fd, root, &root_size, err);
         char hex[2 * VERITY_DIGEST_MAX + 2] = "";
-        for (size_t i = 0; i < root_size; i++)
-                snprintf(hex + 2 * i, 3, "%02x", root[i]);
+        hex_encode(root, root_size, hex);
         if (q >= 0 && signer) { /* over the hex root hash, without a newline */
                 _cleanup_free_ uint8_t *der = NULL;
                 size_t der_size = 0;

@@ -39,10 +39,7 @@ int ingot_inspect(const char *image_path, char **ret_json, struct ingot_error *e
                 return error_set(err, -EBADMSG, "%s: not a squashfs image (superblock unreadable, error %d)",
                                  image_path, e);
 
-        size_t len = strlen(image_path);
-        _cleanup_free_ char *base = len > 4 && strcmp(image_path + len - 4, ".raw") == 0
-                                            ? strndup(image_path, len - 4)
-                                            : strdup(image_path);
+        _cleanup_free_ char *base = image_sidecar_base(image_path);
         _cleanup_free_ char *manifest_path = NULL, *roothash_path = NULL, *verity_path = NULL, *sig_path = NULL;
         if (!base || asprintf(&manifest_path, "%s.manifest.json", base) < 0 ||
             asprintf(&roothash_path, "%s.roothash", base) < 0 || asprintf(&verity_path, "%s.verity", base) < 0 ||

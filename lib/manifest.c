@@ -8,11 +8,6 @@
 
 #include "manifest.h"
 
-static void to_hex(const uint8_t *data, size_t size, char *out) {
-        for (size_t i = 0; i < size; i++)
-                snprintf(out + 2 * i, 3, "%02x", data[i]);
-}
-
 int sha256_file(const char *path, char ret_hex[65], uint64_t *ret_size) {
         _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
         if (fd < 0)
@@ -45,7 +40,7 @@ int sha256_file(const char *path, char ret_hex[65], uint64_t *ret_size) {
         EVP_MD_CTX_free(ctx);
         if (r < 0)
                 return r;
-        to_hex(md, 32, ret_hex);
+        hex_encode(md, 32, ret_hex);
         *ret_size = total;
         return 0;
 }
@@ -82,7 +77,7 @@ int recipe_digest(const struct ingot_recipe *r, char ret_hex[65]) {
         EVP_MD_CTX_free(ctx);
         if (!ok)
                 return -EIO;
-        to_hex(md, 32, ret_hex);
+        hex_encode(md, 32, ret_hex);
         return 0;
 }
 
@@ -189,7 +184,7 @@ int manifest_text(struct build *b, const struct manifest_input *in, char **ret_t
                                in->signer_fingerprint ? json_object_new_string(in->signer_fingerprint) : NULL);
 
         char salt[2 * 256 + 1];
-        to_hex(in->salt, in->salt_size, salt);
+        hex_encode(in->salt, in->salt_size, salt);
         json_object *v = json_object_new_object();
         json_object_object_add(v, "format", json_object_new_int(1));
         json_object_object_add(v, "algorithm", json_object_new_string(r->verity_hash));

@@ -105,8 +105,7 @@ static int cert_fingerprint(X509 *cert, char ret_hex[65]) {
         unsigned len = 0;
         if (!X509_digest(cert, EVP_sha256(), md, &len) || len != 32)
                 return -EIO;
-        for (unsigned i = 0; i < len; i++)
-                snprintf(ret_hex + 2 * i, 3, "%02x", md[i]);
+        hex_encode(md, len, ret_hex);
         return 0;
 }
 

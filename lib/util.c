@@ -155,6 +155,36 @@ int parse_bool(const char *s, bool *ret) {
         return -EINVAL;
 }
 
+void hex_encode(const uint8_t *data, size_t size, char *out) {
+        static const char digits[] = "0123456789abcdef";
+        for (size_t i = 0; i < size; i++) {
+                out[2 * i] = digits[data[i] >> 4];
+                out[2 * i + 1] = digits[data[i] & 15];
+        }
+        out[2 * size] = 0;
+}
+
+int hex_decode(const char *hex, uint8_t *out, size_t max, size_t *ret_size) {
+        size_t n = strlen(hex);
+        if (n % 2 || n / 2 > max)
+                return -EINVAL;
+        for (size_t i = 0; i < n / 2; i++) {
+                unsigned b;
+                if (!isxdigit((unsigned char) hex[2 * i]) || !isxdigit((unsigned char) hex[2 * i + 1]) ||
+                    sscanf(hex + 2 * i, "%2x", &b) != 1)
+                        return -EINVAL;
+                out[i] = (uint8_t) b;
+        }
+        *ret_size = n / 2;
+        return 0;
+}
+
+char *image_sidecar_base(const char *image_path) {
+        size_t len = strlen(image_path);
+        return len > 4 && strcmp(image_path + len - 4, ".raw") == 0 ? strndup(image_path, len - 4)
+                                                                    : strdup(image_path);
+}
+
 char *path_join(const char *a, const char *b) {
         size_t la = strlen(a);
         while (la > 1 && a[la - 1] == '/')

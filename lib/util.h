@@ -74,6 +74,13 @@ int parse_size(const char *s, uint64_t *ret);
 int parse_uint(const char *s, uint64_t max, uint64_t *ret);
 int parse_bool(const char *s, bool *ret);
 
+/* Lowercase hex of size bytes into out (2 * size + 1 bytes); and back, at most max bytes. */
+void hex_encode(const uint8_t *data, size_t size, char *out);
+int hex_decode(const char *hex, uint8_t *out, size_t max, size_t *ret_size);
+
+/* "out/demo_1.0.0.raw" -> "out/demo_1.0.0", the stem its sidecars (.verity, ...) share. */
+char *image_sidecar_base(const char *image_path);
+
 /* Path helpers. path_join never returns "//". */
 char *path_join(const char *a, const char *b);
 /* Turns an image path into canonical form "/a/b" ("/" for the root); refuses ".." and empty

@@ -70,8 +70,8 @@ static void check_manifest(struct ingot_check *c, const struct sidecars *sc, con
         if (asprintf(&expected_file, "%s_%s.raw", jstr(m, "name") ?: "?", jstr(m, "version") ?: "?") < 0)
                 expected_file = NULL;
         char salt[2 * 256 + 1] = "";
-        for (size_t i = 0; have_info && i < info->salt_size; i++)
-                snprintf(salt + 2 * i, 3, "%02x", info->salt[i]);
+        if (have_info)
+                hex_encode(info->salt, info->salt_size, salt);
         size_t n_artifacts = 0;
 
         if (!json_object_object_get_ex(m, "manifest_version", &v) || json_object_get_int(v) != 1)
@@ -119,8 +119,7 @@ static void check_manifest(struct ingot_check *c, const struct sidecars *sc, con
 int ingot_verify(const char *image_path, const char *cert_path, struct ingot_verify_report *rep) {
         *rep = (struct ingot_verify_report) { 0 };
         struct sidecars sc = { 0 };
-        size_t len = strlen(image_path);
-        sc.base = len > 4 && strcmp(image_path + len - 4, ".raw") == 0 ? strndup(image_path, len - 4) : strdup(image_path);
+        sc.base = image_sidecar_base(image_path);
         if (!sc.base || asprintf(&sc.verity, "%s.verity", sc.base) < 0 ||
             asprintf(&sc.roothash, "%s.roothash", sc.base) < 0 ||
             asprintf(&sc.signature, "%s.roothash.p7s", sc.base) < 0 ||
@@ -148,9 +147,8 @@ int ingot_verify(const char *image_path, const char *cert_path, struct ingot_ver
         else if (!have_info)
                 set(root, INGOT_CHECK_SKIPPED, "the hash tree does not match the image");
         else {
-                char computed[129] = "";
-                for (size_t i = 0; i < info.root_hash_size; i++)
-                        snprintf(computed + 2 * i, 3, "%02x", info.root_hash[i]);
+                char computed[129];
+                hex_encode(info.root_hash, info.root_hash_size, computed);
                 if (strcmp(computed, rep->root_hash) != 0)
                         set(root, INGOT_CHECK_FAILED, "%s does not match the hash tree (which gives %s)", sc.roothash,
                             computed);

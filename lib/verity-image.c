@@ -7,25 +7,8 @@
 #include "artifact.h"
 #include "verity.h"
 
-static int hex_to_bytes(const char *hex, uint8_t *out, size_t max, size_t *ret_size) {
-        size_t n = strlen(hex);
-        if (n % 2 || n / 2 > max)
-                return -EINVAL;
-        for (size_t i = 0; i < n / 2; i++) {
-                unsigned b;
-                if (sscanf(hex + 2 * i, "%2x", &b) != 1)
-                        return -EINVAL;
-                out[i] = (uint8_t) b;
-        }
-        *ret_size = n / 2;
-        return 0;
-}
-
 int ingot_verity(const char *image_path, unsigned jobs, char ret_root_hash[129], struct ingot_error *err) {
-        size_t len = strlen(image_path);
-        _cleanup_free_ char *base = len > 4 && strcmp(image_path + len - 4, ".raw") == 0
-                                            ? strndup(image_path, len - 4)
-                                            : strdup(image_path);
+        _cleanup_free_ char *base = image_sidecar_base(image_path);
         _cleanup_free_ char *manifest = NULL, *dir = dirname_dup(image_path);
         if (!base || !dir || asprintf(&manifest, "%s.manifest.json", base) < 0)
                 return -ENOMEM;
@@ -38,7 +21,7 @@ int ingot_verity(const char *image_path, unsigned jobs, char ret_root_hash[129],
         json_object *m = json_object_from_file(manifest), *v = NULL, *x;
         if (m && json_object_object_get_ex(m, "verity", &v)) { /* what the build used */
                 if (json_object_object_get_ex(v, "salt", &x))
-                        (void) hex_to_bytes(json_object_get_string(x), salt, sizeof(salt), &salt_size);
+                        (void) hex_decode(json_object_get_string(x), salt, sizeof(salt), &salt_size);
                 if (json_object_object_get_ex(v, "algorithm", &x))
                         snprintf(hash_name, sizeof(hash_name), "%s", json_object_get_string(x));
                 if (json_object_object_get_ex(v, "data_block_size", &x))
@@ -77,8 +60,7 @@ int ingot_verity(const char *image_path, unsigned jobs, char ret_root_hash[129],
         if (r >= 0)
                 r = verity_format_file(&vp, image_path, art[0].tmp, art[0].fd, jobs, root, &root_size, &blocks, err);
         char hex[2 * VERITY_DIGEST_MAX + 2] = "";
-        for (size_t i = 0; r >= 0 && i < root_size; i++)
-                snprintf(hex + 2 * i, 3, "%02x", root[i]);
+        hex_encode(root, root_size, hex);
         if (r >= 0) {
                 strcat(hex, "\n");
                 r = artifact_write(&art[1], hex, strlen(hex), err);

@@ -84,11 +84,34 @@ static void test_error_keeps_first(void **state) {
         assert_int_equal(e.code, -ENOENT);
 }
 
+static void test_hex_and_sidecars(void **state) {
+        (void) state;
+        const uint8_t data[] = { 0x00, 0x7f, 0xab, 0xff };
+        char hex[9];
+        hex_encode(data, sizeof(data), hex);
+        assert_string_equal(hex, "007fabff");
+        uint8_t back[4];
+        size_t n;
+        assert_int_equal(hex_decode(hex, back, sizeof(back), &n), 0);
+        assert_int_equal(n, 4);
+        assert_memory_equal(back, data, 4);
+        assert_int_equal(hex_decode("abc", back, sizeof(back), &n), -EINVAL);
+        assert_int_equal(hex_decode("zz", back, sizeof(back), &n), -EINVAL);
+        assert_int_equal(hex_decode("0011223344", back, sizeof(back), &n), -EINVAL);
+        char *b = image_sidecar_base("out/demo_1.0.0.raw");
+        assert_string_equal(b, "out/demo_1.0.0");
+        free(b);
+        b = image_sidecar_base("disk.img");
+        assert_string_equal(b, "disk.img");
+        free(b);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_parse_size), cmocka_unit_test(test_image_path),
                 cmocka_unit_test(test_path_join),  cmocka_unit_test(test_levenshtein),
                 cmocka_unit_test(test_strv),       cmocka_unit_test(test_error_keeps_first),
+                cmocka_unit_test(test_hex_and_sidecars),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,5 +1,6 @@
 /* verify.c: `ingot verify`: an image against its hash tree, root hash, signature and manifest, each
  * check independent so that the report names everything that is wrong, not only the first thing. */
+#include <fcntl.h>
 #include <json-c/json.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -132,7 +133,17 @@ int ingot_verify(const char *image_path, const char *cert_path, struct ingot_ver
         struct ingot_check *tree = check(rep, "hash tree");
         struct verity_info info;
         struct ingot_error e = { 0 };
-        bool have_info = verity_check(image_path, sc.verity, &info, &e) >= 0;
+        bool have_info = false;
+        {
+                _cleanup_close_ int dfd = open(image_path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+                _cleanup_close_ int hfd = open(sc.verity, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+                if (dfd < 0 || hfd < 0)
+                        error_set(&e, -errno, "%s: %s", dfd < 0 ? image_path : sc.verity, strerror(errno));
+                else
+                        have_info = verity_check(&(struct verity_region) { .name = image_path, .fd = dfd },
+                                                 &(struct verity_region) { .name = sc.verity, .fd = hfd }, &info,
+                                                 &e) >= 0;
+        }
         if (have_info)
                 set(tree, INGOT_CHECK_OK, "%llu data blocks of %u bytes, %s", (unsigned long long) info.data_blocks,
                     info.data_block_size, info.hash_name);

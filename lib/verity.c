@@ -29,6 +29,10 @@ struct verity {
 };
 
 static int pread_all(int fd, void *buf, size_t size, uint64_t offset);
+static unsigned digests_per_block_bits(const struct verity *v);
+static size_t digest_slot(const struct verity *v);
+static int tree_levels(const struct verity *v, uint64_t data_blocks, uint64_t first_block, int *ret_levels,
+                       uint64_t positions[64], uint64_t sizes[64]);
 
 static int hash_block(struct verity *v, const void *data, size_t size, uint8_t *out) {
         unsigned len;
@@ -383,19 +387,19 @@ static int write_tree(struct verity *v, const char *data_path, const char *hash_
         return write_superblock(v, data_path, hash_path, data_blocks, root, ds, err);
 }
 
-static int read_superblock(const char *data_path, const char *hash_path, struct verity_info *info,
-                           struct ingot_error *err) {
+static int read_superblock(const struct verity_region *hash, struct verity_info *info, struct ingot_error *err) {
         struct crypt_device *cd = NULL;
-        int r = crypt_init(&cd, hash_path);
+        int r = crypt_init(&cd, hash->name);
         if (r < 0)
-                return error_set(err, r, "%s: %s", hash_path, strerror(-r));
-        struct crypt_params_verity p = { .data_device = data_path };
+                return error_set(err, r, "%s: %s", hash->name, strerror(-r));
+        /* the superblock sits at the start of the hash area */
+        struct crypt_params_verity p = { .hash_area_offset = hash->offset };
         r = crypt_load(cd, CRYPT_VERITY, &p);
         if (r >= 0)
                 r = crypt_get_verity_info(cd, &p);
         if (r < 0) {
                 crypt_free(cd);
-                return error_set(err, -EBADMSG, "%s: not a dm-verity hash device with a superblock", hash_path);
+                return error_set(err, -EBADMSG, "%s: not a dm-verity hash device with a superblock", hash->name);
         }
         snprintf(info->hash_name, sizeof(info->hash_name), "%s", p.hash_name);
         info->data_block_size = p.data_block_size;
@@ -406,7 +410,7 @@ static int read_superblock(const char *data_path, const char *hash_path, struct 
         bool format1 = p.hash_type == 1;
         crypt_free(cd);
         if (!format1)
-                return error_set(err, -EOPNOTSUPP, "%s: hash type 0 (Chrome OS) is not what ingot writes", hash_path);
+                return error_set(err, -EOPNOTSUPP, "%s: hash type 0 (Chrome OS) is not what ingot writes", hash->name);
         return 0;
 }
 
@@ -423,88 +427,174 @@ static int pread_all(int fd, void *buf, size_t size, uint64_t offset) {
         return 0;
 }
 
-int verity_check(const char *data_path, const char *hash_path, struct verity_info *info, struct ingot_error *err) {
-        *info = (struct verity_info) { 0 };
-        int r = read_superblock(data_path, hash_path, info, err);
+struct verity_tree {
+        struct verity *v;
+        struct verity_info info;
+        uint8_t *area; /* the hash area: superblock block, then the levels, top first */
+        size_t area_size;
+        int levels;
+        uint64_t positions[64], sizes[64];
+        const char *name;
+};
+
+void verity_tree_free(struct verity_tree *t) {
+        if (!t)
+                return;
+        verity_free(t->v);
+        free(t->area);
+        free(t);
+}
+
+const struct verity_info *verity_tree_info(const struct verity_tree *t) {
+        return &t->info;
+}
+
+const uint8_t *verity_tree_area(const struct verity_tree *t, size_t *ret_size) {
+        *ret_size = t->area_size;
+        return t->area;
+}
+
+int verity_tree_load(const struct verity_region *hash, struct verity_tree **ret, struct ingot_error *err) {
+        struct verity_tree *t = calloc(1, sizeof(*t));
+        if (!t)
+                return -ENOMEM;
+        t->name = hash->name;
+        struct verity_info *info = &t->info;
+        int r = read_superblock(hash, info, err);
         if (r < 0)
-                return r;
+                goto fail;
         struct verity_params vp = {
                 .hash_name = info->hash_name, .data_block_size = info->data_block_size,
                 .hash_block_size = info->hash_block_size, .salt = info->salt, .salt_size = info->salt_size,
         };
-        _cleanup_close_ int dfd = open(data_path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-        _cleanup_close_ int hfd = open(hash_path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-        if (dfd < 0 || hfd < 0)
-                return error_set(err, -errno, "%s: %s", dfd < 0 ? data_path : hash_path, strerror(errno));
-        struct stat st;
-        if (fstat(dfd, &st) < 0)
-                return error_set(err, -errno, "%s: %s", data_path, strerror(errno));
-        uint64_t dbs = info->data_block_size, hbs = info->hash_block_size;
-        if ((uint64_t) st.st_size != info->data_blocks * dbs)
-                return error_set(err, -EBADMSG, "%s is %llu bytes, but its hash tree covers %llu", data_path,
-                                 (unsigned long long) st.st_size, (unsigned long long) (info->data_blocks * dbs));
-
-        struct verity *v;
-        r = verity_new(&vp, dfd, &v, err);
+        r = verity_new(&vp, -1, &t->v, err);
         if (r < 0)
-                return r;
+                goto fail;
+        struct verity *v = t->v;
+        uint64_t hbs = info->hash_block_size, total = 1;
+        if (info->data_blocks == 0 || tree_levels(v, info->data_blocks, 1, &t->levels, t->positions, t->sizes) < 0) {
+                r = error_set(err, -EBADMSG, "%s: impossible verity geometry", hash->name);
+                goto fail;
+        }
+        for (int i = 0; i < t->levels; i++)
+                total += t->sizes[i];
+        if (total > SIZE_MAX / hbs || !(t->area = malloc((size_t) (total * hbs)))) {
+                r = -ENOMEM;
+                goto fail;
+        }
+        t->area_size = (size_t) (total * hbs);
+        r = pread_all(hash->fd, t->area, t->area_size, hash->offset);
+        if (r < 0) {
+                r = error_set(err, r == -EIO ? -EBADMSG : r, "%s: truncated hash tree", hash->name);
+                goto fail;
+        }
+        /* each level's blocks must hash to what the level above stores; the top block gives the root */
         size_t ds = v->digest_size;
         uint64_t per_block = (uint64_t) 1 << digests_per_block_bits(v);
-        int levels;
-        uint64_t positions[64], sizes[64];
-        r = tree_levels(v, info->data_blocks, 1, &levels, positions, sizes);
-        uint8_t *block = malloc(dbs > hbs ? dbs : hbs), *stored = malloc(hbs), digest[VERITY_DIGEST_MAX];
-        if (r < 0 || !block || !stored) {
-                r = r < 0 ? error_set(err, r, "%s: impossible geometry", hash_path) : -ENOMEM;
-                goto out;
-        }
-
-        /* level -1 is the data; each level's blocks must hash to what the level above stores */
-        for (int level = -1; level < levels && r >= 0; level++) {
-                uint64_t count = level < 0 ? info->data_blocks : sizes[level];
-                uint64_t bsize = level < 0 ? dbs : hbs;
-                int fd = level < 0 ? dfd : hfd;
-                uint64_t base = level < 0 ? 0 : positions[level] * hbs;
-                uint64_t loaded = UINT64_MAX;
-                for (uint64_t i = 0; i < count && r >= 0; i++) {
-                        r = pread_all(fd, block, bsize, base + i * bsize);
-                        if (r < 0) {
-                                r = error_set(err, r, "%s: short read", level < 0 ? data_path : hash_path);
-                                break;
+        uint8_t digest[VERITY_DIGEST_MAX];
+        for (int level = 0; level < t->levels; level++)
+                for (uint64_t i = 0; i < t->sizes[level]; i++) {
+                        if (hash_block(v, t->area + (t->positions[level] + i) * hbs, hbs, digest) < 0) {
+                                r = -EIO;
+                                goto fail;
                         }
-                        r = hash_block(v, block, bsize, digest);
-                        if (r < 0)
-                                break;
-                        if (level + 1 == levels) { /* the top block (or the only data block) */
+                        if (level + 1 == t->levels) {
                                 memcpy(info->root_hash, digest, ds);
                                 info->root_hash_size = ds;
                                 continue;
                         }
-                        uint64_t holder = i / per_block;
-                        if (holder != loaded) {
-                                r = pread_all(hfd, stored, hbs, (positions[level + 1] + holder) * hbs);
-                                if (r < 0) {
-                                        r = error_set(err, r, "%s: truncated hash tree", hash_path);
-                                        break;
-                                }
-                                loaded = holder;
-                        }
-                        if (memcmp(stored + (i % per_block) * digest_slot(v), digest, ds) != 0) {
-                                if (level < 0)
-                                        r = error_set(err, -EBADMSG,
-                                                      "data block %llu (bytes %llu-%llu) does not match the hash tree",
-                                                      (unsigned long long) i, (unsigned long long) (i * dbs),
-                                                      (unsigned long long) ((i + 1) * dbs - 1));
-                                else
-                                        r = error_set(err, -EBADMSG, "hash tree block %llu of level %d does not match",
-                                                      (unsigned long long) (positions[level] + i), level);
+                        const uint8_t *stored = t->area + (t->positions[level + 1] + i / per_block) * hbs +
+                                                (i % per_block) * digest_slot(v);
+                        if (memcmp(stored, digest, ds) != 0) {
+                                r = error_set(err, -EBADMSG, "%s: hash tree block %llu of level %d does not match",
+                                              hash->name, (unsigned long long) (t->positions[level] + i), level);
+                                goto fail;
                         }
                 }
+        *ret = t;
+        return 0;
+fail:
+        verity_tree_free(t);
+        return r;
+}
+
+int verity_tree_check_blocks(const struct verity_tree *t, uint64_t first, const void *data, uint64_t n,
+                             struct ingot_error *err) {
+        const struct verity *v = t->v;
+        uint64_t dbs = t->info.data_block_size, hbs = t->info.hash_block_size;
+        uint64_t per_block = (uint64_t) 1 << digests_per_block_bits(v);
+        size_t ds = v->digest_size;
+        if (first + n > t->info.data_blocks)
+                return error_set(err, -EBADMSG, "%s: data block %llu is beyond the %llu the hash tree covers", t->name,
+                                 (unsigned long long) (first + n - 1), (unsigned long long) t->info.data_blocks);
+        if (t->levels == 0 && t->info.root_hash_size == 0)
+                return error_set(err, -EBADMSG, "%s: a one-block image has no tree to check it against", t->name);
+        EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+        if (!ctx)
+                return -ENOMEM;
+        int r = 0;
+        for (uint64_t i = 0; i < n && r >= 0; i++) {
+                uint8_t digest[VERITY_DIGEST_MAX];
+                unsigned len;
+                uint64_t b = first + i;
+                if (!EVP_MD_CTX_copy_ex(ctx, v->salted) ||
+                    !EVP_DigestUpdate(ctx, (const uint8_t *) data + i * dbs, dbs) ||
+                    !EVP_DigestFinal_ex(ctx, digest, &len)) {
+                        r = -EIO;
+                        break;
+                }
+                const uint8_t *stored = t->levels == 0 ? t->info.root_hash
+                                                       : t->area + (t->positions[0] + b / per_block) * hbs +
+                                                                 (b % per_block) * digest_slot(v);
+                if (memcmp(stored, digest, ds) != 0)
+                        r = error_set(err, -EBADMSG, "data block %llu (bytes %llu-%llu) does not match the hash tree",
+                                      (unsigned long long) b, (unsigned long long) (b * dbs),
+                                      (unsigned long long) ((b + 1) * dbs - 1));
         }
-out:
-        free(block);
-        free(stored);
-        verity_free(v);
+        EVP_MD_CTX_free(ctx);
+        return r;
+}
+
+int verity_check(const struct verity_region *data, const struct verity_region *hash, struct verity_info *info,
+                 struct ingot_error *err) {
+        *info = (struct verity_info) { 0 };
+        struct verity_tree *t;
+        int r = verity_tree_load(hash, &t, err);
+        if (r < 0) {
+                if (r == -EBADMSG) /* what could be read, for the report */
+                        (void) read_superblock(hash, info, NULL);
+                return r;
+        }
+        *info = t->info;
+        uint64_t dbs = info->data_block_size, need = info->data_blocks * dbs;
+        struct stat st;
+        if (data->size == 0 && fstat(data->fd, &st) == 0 && S_ISREG(st.st_mode) && (uint64_t) st.st_size != need)
+                r = error_set(err, -EBADMSG, "%s is %llu bytes, but its hash tree covers %llu", data->name,
+                              (unsigned long long) st.st_size, (unsigned long long) need);
+        else if (data->size != 0 && data->size < need)
+                r = error_set(err, -EBADMSG, "%s holds %llu bytes, but its hash tree covers %llu", data->name,
+                              (unsigned long long) data->size, (unsigned long long) need);
+        uint64_t per_read = (1u << 20) / dbs;
+        uint8_t *buf = r >= 0 ? malloc(per_read * dbs) : NULL;
+        if (r >= 0 && !buf)
+                r = -ENOMEM;
+        if (r >= 0 && t->levels == 0) { /* one data block: its digest is the root, there is no tree */
+                r = pread_all(data->fd, buf, dbs, data->offset);
+                if (r >= 0)
+                        r = hash_block(t->v, buf, dbs, t->info.root_hash);
+                t->info.root_hash_size = t->v->digest_size;
+                *info = t->info;
+        }
+        for (uint64_t done = 0; r >= 0 && done < info->data_blocks; done += per_read) {
+                uint64_t n = info->data_blocks - done < per_read ? info->data_blocks - done : per_read;
+                r = pread_all(data->fd, buf, n * dbs, data->offset + done * dbs);
+                if (r < 0)
+                        r = error_set(err, r == -EIO ? -EBADMSG : r, "%s: short read", data->name);
+                else
+                        r = verity_tree_check_blocks(t, done, buf, n, err);
+        }
+        free(buf);
+        verity_tree_free(t);
         return r;
 }
 

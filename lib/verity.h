@@ -51,8 +51,29 @@ struct verity_info {
         size_t root_hash_size;
 };
 
-/* Reads hash_path's superblock (libcryptsetup) and checks every data block of data_path against the
- * tree and every tree block against the level above; the message names the first block that does not
- * match. -EBADMSG for a mismatch. The computed root hash is returned for comparison with .roothash. */
-int verity_check(const char *data_path, const char *hash_path, struct verity_info *ret_info,
+/* A file or a region of a disk: name for messages (and the path libcryptsetup opens for the hash
+ * area), an open fd, the region's start, and its size (0: the whole file, which must fit exactly). */
+struct verity_region {
+        const char *name;
+        int fd;
+        uint64_t offset;
+        uint64_t size;
+};
+
+/* Reads the hash area's superblock (libcryptsetup) and checks every data block against the tree and
+ * every tree block against the level above; the message names the first block that does not match.
+ * -EBADMSG for a mismatch. The computed root hash is returned for comparison with the trusted one. */
+int verity_check(const struct verity_region *data, const struct verity_region *hash, struct verity_info *ret_info,
                  struct ingot_error *err);
+
+/* A hash area in memory, every level checked against the one above, its root hash computed: data can
+ * then be checked block by block as it streams past (ingot slot install hashes what it writes). */
+struct verity_tree;
+int verity_tree_load(const struct verity_region *hash, struct verity_tree **ret_tree, struct ingot_error *err);
+void verity_tree_free(struct verity_tree *t);
+const struct verity_info *verity_tree_info(const struct verity_tree *t);
+/* The hash area's bytes as read (superblock and tree), to be copied elsewhere verbatim. */
+const uint8_t *verity_tree_area(const struct verity_tree *t, size_t *ret_size);
+/* Checks data blocks first..first+n-1 (n * data_block_size bytes at data); safe from several threads. */
+int verity_tree_check_blocks(const struct verity_tree *t, uint64_t first, const void *data, uint64_t n,
+                             struct ingot_error *err);

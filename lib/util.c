@@ -268,3 +268,40 @@ int fsync_directory_of(const char *path) {
                 return -errno;
         return 0;
 }
+
+/* Version order as systemd's strverscmp_improved() sorts it, for what image versions use: runs of
+ * digits compare as numbers, '~' sorts before anything (1.0~rc1 < 1.0), other characters by value. */
+int version_compare(const char *a, const char *b) {
+        while (*a || *b) {
+                if (*a == '~' || *b == '~') {
+                        if (*a != '~')
+                                return 1;
+                        if (*b != '~')
+                                return -1;
+                        a++, b++;
+                        continue;
+                }
+                if (!*a || !*b)
+                        return *a ? 1 : -1;
+                if (isdigit((unsigned char) *a) && isdigit((unsigned char) *b)) {
+                        while (*a == '0')
+                                a++;
+                        while (*b == '0')
+                                b++;
+                        size_t la = strspn(a, "0123456789"), lb = strspn(b, "0123456789");
+                        if (la != lb)
+                                return la < lb ? -1 : 1;
+                        int c = strncmp(a, b, la);
+                        if (c != 0)
+                                return c < 0 ? -1 : 1;
+                        a += la, b += lb;
+                        continue;
+                }
+                if (isdigit((unsigned char) *a) != isdigit((unsigned char) *b)) /* 1.0.1 > 1.0a */
+                        return isdigit((unsigned char) *a) ? 1 : -1;
+                if (*a != *b)
+                        return (unsigned char) *a < (unsigned char) *b ? -1 : 1;
+                a++, b++;
+        }
+        return 0;
+}

@@ -78,6 +78,9 @@ int parse_bool(const char *s, bool *ret);
 void hex_encode(const uint8_t *data, size_t size, char *out);
 int hex_decode(const char *hex, uint8_t *out, size_t max, size_t *ret_size);
 
+/* Image version order (systemd's): numbers as numbers, '~' before anything; <0, 0, >0. */
+int version_compare(const char *a, const char *b);
+
 /* "out/demo_1.0.0.raw" -> "out/demo_1.0.0", the stem its sidecars (.verity, ...) share. */
 char *image_sidecar_base(const char *image_path);
 

@@ -106,12 +106,23 @@ static void test_hex_and_sidecars(void **state) {
         free(b);
 }
 
+static void test_version_compare(void **state) {
+        (void) state;
+        assert_true(version_compare("1.0.0", "1.0.0") == 0);
+        assert_true(version_compare("1.0.10", "1.0.9") > 0);
+        assert_true(version_compare("2", "10") < 0);
+        assert_true(version_compare("1.0~rc1", "1.0") < 0);
+        assert_true(version_compare("1.0", "1.0.1") < 0);
+        assert_true(version_compare("1.01", "1.1") == 0);
+        assert_true(version_compare("", "1") < 0);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_parse_size), cmocka_unit_test(test_image_path),
                 cmocka_unit_test(test_path_join),  cmocka_unit_test(test_levenshtein),
                 cmocka_unit_test(test_strv),       cmocka_unit_test(test_error_keeps_first),
-                cmocka_unit_test(test_hex_and_sidecars),
+                cmocka_unit_test(test_hex_and_sidecars), cmocka_unit_test(test_version_compare),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -5,7 +5,7 @@ BUILD    ?= build
 CC       ?= cc
 CFLAGS   ?= -O2 -g
 WERROR   ?= -Werror
-PKGS     := libsquashfs1 libarchive json-c libcrypto libcryptsetup
+PKGS     := libsquashfs1 libarchive json-c libcrypto libcryptsetup fdisk blkid
 # Lazy (=): pkg-config runs after install-deps had its chance.
 DEP_CFLAGS = $(shell pkg-config --cflags $(PKGS))
 DEP_LIBS   = $(shell pkg-config --libs $(PKGS)) -lpthread
@@ -43,8 +43,14 @@ $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libingot.a
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(TEST_CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libingot.a $(DEP_LIBS) $(TEST_LIBS)
 
+# The power-cut harness's LD_PRELOAD library (tests/tools/faultinject.c); never sanitized, as it is
+# preloaded into sanitized binaries.
+$(BUILD)/tests/faultinject.so: tests/tools/faultinject.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu17 -O2 -Wall -Wextra $(WERROR) -shared -fPIC -o $@ $< -ldl
+
 # Runs every unit and integration test against $(BUILD); ends with "N passed, N failed, N skipped".
-test: $(BUILD)/ingot $(UNIT_BINS)
+test: $(BUILD)/ingot $(UNIT_BINS) $(BUILD)/tests/faultinject.so
 	@BUILD=$(BUILD) tests/run.sh
 
 check: deps

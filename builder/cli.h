@@ -46,3 +46,7 @@ void help_verity(FILE *f);
 void help_inspect(FILE *f);
 void help_verify(FILE *f);
 void help_plan(FILE *f);
+int verb_disk(int argc, char **argv);
+void help_disk(FILE *f);
+int verb_slot(int argc, char **argv);
+void help_slot(FILE *f);

@@ -39,9 +39,10 @@ struct ingot_image_stats {
 };
 
 struct ingot_progress {
-        const char *phase;     /* "base", "content", "finishing" */
+        const char *phase;     /* "base", "content", "finishing"; "data" while installing */
         uint64_t files;
         uint64_t bytes;
+        uint64_t total_bytes;  /* 0 when unknown */
 };
 
 typedef void (*ingot_progress_fn)(const struct ingot_progress *progress, void *userdata);
@@ -112,3 +113,77 @@ int ingot_inspect(const char *image_path, char **ret_json, struct ingot_error *e
 
 /* Development keys: DIR/ingot.key (0600) and DIR/ingot.crt. ecdsa: P-256 instead of RSA 3072. */
 int ingot_keygen(const char *dir, bool ecdsa, const char *common_name, struct ingot_error *err);
+
+/* A/B disks: an ESP, two slots (root, root-verity and root-verity-sig partitions each, labels
+ * root-a, verity-a, verity-sig-a, ...) and var, as the Discoverable Partitions Specification types
+ * them. Slot state lives in the root partition's GPT attribute bits (docs/slots.md). */
+struct ingot_disk_options {
+        const char *slot_a;      /* IMAGE.raw with its sidecars (.verity, .roothash, .roothash.p7s) */
+        const char *slot_b;      /* may be NULL: slot b is created empty */
+        uint64_t size;           /* whole disk; 0: what the partitions need (var gets the rest otherwise) */
+        uint64_t esp_size;       /* 0: 256 MiB */
+        uint64_t var_size;       /* 0: 256 MiB, or the rest of size */
+        uint64_t slot_size;      /* root partitions; 0: twice the largest image, rounded up to 1 MiB */
+};
+
+/* Writes the disk to a temporary name beside path and renames it once complete and durable. The same
+ * inputs give the same bytes: disk and partition UUIDs are derived, the ESP is formatted invariantly. */
+int ingot_disk_create(const char *path, const struct ingot_disk_options *options, struct ingot_error *err);
+
+struct ingot_slot_options {
+        const char *disk;         /* an image file or a block device; NULL: the disk the booted slot is on */
+        const char *runtime_dir;  /* where the initrd records the booted slot; NULL: /run/ingot */
+        unsigned lock_wait_ms;    /* how long to wait for another ingot call on the disk; 0: 5 s */
+};
+
+struct ingot_slot_info {
+        char name;               /* 'a' or 'b' */
+        const char *state;       /* "good", "trying", "bad" or "empty" */
+        unsigned priority, tries;
+        bool successful;
+        char image_id[64], version[64]; /* from the slot's /usr/lib/os-release */
+        char root_hash[129];     /* from the signature partition */
+        char signer[65];         /* the signing certificate's SHA-256 fingerprint */
+        uint64_t size;           /* the root partition */
+};
+
+struct ingot_slot_status {
+        char disk_uuid[37];
+        struct ingot_slot_info slots[2];
+        char booted;             /* 0 when not booted from this disk (or unknown) */
+        char next;               /* 0 when nothing is bootable */
+        bool next_counts_try;    /* the next boot is a trial that uses up one try */
+        char reason[256];        /* why next, in words */
+        char warning[256];       /* e.g. the primary GPT was corrupt and the backup was read */
+};
+
+int ingot_slot_status(const struct ingot_slot_options *options, struct ingot_slot_status *ret_status,
+                      struct ingot_error *err);
+
+struct ingot_install_options {
+        char slot;               /* 'a', 'b', or 0: the inactive one */
+        unsigned tries;          /* boot tries of the new slot; 0: 3 */
+        char **trusted_certs;    /* PEM certificates the image must be signed by (NULL-terminated) */
+        bool allow_downgrade;    /* install a version older than the good slots' */
+        ingot_progress_fn progress;
+        void *userdata;
+};
+
+/* Refuses before writing anything: an unsigned image, an untrusted signer, a damaged or truncated
+ * image, one that does not fit, one older than the version floor, and the running slot. Then: target
+ * priority 0, signature cleared, hash tree and data written (the data checked against the tree as it
+ * is written), signature written, fsync, tree and signature read back and checked, and only then the
+ * slot made next with tries. ret_slot: the slot written. */
+int ingot_slot_install(const struct ingot_slot_options *options, const char *image_path,
+                       const struct ingot_install_options *install, char *ret_slot, struct ingot_error *err);
+
+enum ingot_slot_action {
+        INGOT_SLOT_SWITCH,    /* make slot next, on trial with tries */
+        INGOT_SLOT_MARK_GOOD, /* slot (0: the booted one) booted fine: successful */
+        INGOT_SLOT_MARK_BAD,  /* slot never boots again until reinstalled or switched to */
+        INGOT_SLOT_ROLLBACK,  /* the other good slot boots next */
+};
+
+/* One GPT write. ret_slot: the slot changed. */
+int ingot_slot_change(const struct ingot_slot_options *options, enum ingot_slot_action action, char slot,
+                      unsigned tries, char *ret_slot, struct ingot_error *err);

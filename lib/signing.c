@@ -1,4 +1,5 @@
 /* signing.c: PKCS#7 signatures over root hashes, and development keys, with OpenSSL 3. */
+#include <limits.h>
 #include <fcntl.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
@@ -109,6 +110,20 @@ static int cert_fingerprint(X509 *cert, char ret_hex[65]) {
         return 0;
 }
 
+int cert_file_fingerprint(const char *cert_path, char ret_hex[65], struct ingot_error *err) {
+        _cleanup_(fclose_quietly) FILE *f = fopen(cert_path, "re");
+        if (!f)
+                return error_set(err, -errno, "%s: %s", cert_path, strerror(errno));
+        X509 *c = PEM_read_X509(f, NULL, NULL, NULL);
+        if (!c) {
+                int r = error_set(err, -EINVAL, "%s: not a PEM certificate: %s", cert_path, ssl_reason());
+                return r;
+        }
+        int r = cert_fingerprint(c, ret_hex);
+        X509_free(c);
+        return r < 0 ? error_set(err, r, "%s: cannot take its fingerprint", cert_path) : 0;
+}
+
 int signer_fingerprint(const struct signer *s, char ret_hex[65]) {
         return cert_fingerprint(s->cert, ret_hex);
 }
@@ -195,18 +210,26 @@ out:
 
 int signature_check(const char *p7s_path, const char *text, const char *cert_path, char ret_fp[65],
                     struct ingot_error *err) {
+        _cleanup_(fclose_quietly) FILE *f = fopen(p7s_path, "re");
+        if (!f)
+                return error_set(err, -errno, "%s: %s", p7s_path, strerror(errno));
+        uint8_t der[64 * 1024];
+        size_t n = fread(der, 1, sizeof(der), f);
+        if (ferror(f))
+                return error_set(err, -EIO, "%s: read error", p7s_path);
+        return signature_check_der(der, n, p7s_path, text, cert_path, ret_fp, err);
+}
+
+int signature_check_der(const uint8_t *der, size_t der_size, const char *p7s_path, const char *text,
+                        const char *cert_path, char ret_fp[65], struct ingot_error *err) {
         PKCS7 *p7 = NULL;
         X509 *trusted = NULL;
         X509_STORE *store = NULL;
         BIO *content = NULL;
         STACK_OF(X509) *signers = NULL;
         int r = 0;
-        {
-                _cleanup_(fclose_quietly) FILE *f = fopen(p7s_path, "re");
-                if (!f)
-                        return error_set(err, -errno, "%s: %s", p7s_path, strerror(errno));
-                p7 = d2i_PKCS7_fp(f, NULL);
-        }
+        const unsigned char *in = der;
+        p7 = der_size <= LONG_MAX ? d2i_PKCS7(NULL, &in, (long) der_size) : NULL;
         if (!p7 || !PKCS7_type_is_signed(p7)) {
                 ERR_clear_error();
                 r = error_set(err, -EBADMSG, "%s: not a PKCS#7 signature (damaged or truncated)", p7s_path);

@@ -32,3 +32,8 @@ int signing_keygen(const char *dir, enum key_type type, const char *common_name,
  * damaged file, another signer and another content apart; failures are -EBADMSG or -EKEYREJECTED. */
 int signature_check(const char *p7s_path, const char *text, const char *cert_path, char ret_fingerprint[65],
                     struct ingot_error *err);
+/* The same for a signature in memory; name is what messages call it. */
+int signature_check_der(const uint8_t *der, size_t der_size, const char *name, const char *text,
+                        const char *cert_path, char ret_fingerprint[65], struct ingot_error *err);
+/* SHA-256 of a PEM certificate's DER, lowercase hex: what trust is pinned to. */
+int cert_file_fingerprint(const char *cert_path, char ret_hex[65], struct ingot_error *err);

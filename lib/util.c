@@ -305,3 +305,14 @@ int version_compare(const char *a, const char *b) {
         }
         return 0;
 }
+
+void uuid_format(const uint8_t bytes[16], char out[37]) {
+        size_t o = 0;
+        for (size_t i = 0; i < 16; i++) {
+                if (i == 4 || i == 6 || i == 8 || i == 10)
+                        out[o++] = '-';
+                hex_encode(bytes + i, 1, out + o);
+                o += 2;
+        }
+        out[o] = 0;
+}

@@ -78,6 +78,9 @@ int parse_bool(const char *s, bool *ret);
 void hex_encode(const uint8_t *data, size_t size, char *out);
 int hex_decode(const char *hex, uint8_t *out, size_t max, size_t *ret_size);
 
+/* 16 bytes as a UUID string, in byte order (as systemd compares partition UUIDs with root hashes). */
+void uuid_format(const uint8_t bytes[16], char out[37]);
+
 /* Image version order (systemd's): numbers as numbers, '~' before anything; <0, 0, >0. */
 int version_compare(const char *a, const char *b);
 

@@ -253,18 +253,6 @@ static int pwrite_all(int fd, const void *buf, size_t size, uint64_t offset) {
         return 0;
 }
 
-static void uuid_from(const uint8_t *digest, char out[37]) {
-        static const char hex[] = "0123456789abcdef";
-        size_t o = 0;
-        for (size_t i = 0; i < 16; i++) {
-                if (i == 4 || i == 6 || i == 8 || i == 10)
-                        out[o++] = '-';
-                out[o++] = hex[digest[i] >> 4];
-                out[o++] = hex[digest[i] & 15];
-        }
-        out[o] = 0;
-}
-
 static int write_superblock(struct verity *v, const char *data_path, const char *hash_path, uint64_t data_blocks,
                             const uint8_t *root, size_t root_size, struct ingot_error *err) {
         /* The UUID comes from the root hash, so the same image always has the same hash device. */
@@ -272,7 +260,7 @@ static int write_superblock(struct verity *v, const char *data_path, const char 
         char uuid[37];
         if (hash_block(v, root, root_size, digest) < 0)
                 return -EIO;
-        uuid_from(digest, uuid);
+        uuid_format(digest, uuid);
 
         struct crypt_device *cd = NULL;
         int r = crypt_init(&cd, hash_path);

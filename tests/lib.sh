@@ -102,3 +102,62 @@ make_full_tree() {
 listing() {
 	unsquashfs -lln "$1" | awk '{ if ($1 ~ /^d/) $3 = "-"; print }'
 }
+
+# part DISK LABEL: "START SIZE ATTRS" of the partition so labelled, in bytes, as sfdisk reads it.
+part() {
+	sfdisk --json "$1" | python3 -c '
+import json, sys
+t = json.load(sys.stdin)["partitiontable"]
+for p in t["partitions"]:
+    if p.get("name") == sys.argv[1]:
+        print(p["start"] * t["sectorsize"], p["size"] * t["sectorsize"], p.get("attrs", "-").replace(" ", ""))
+        break
+else:
+    sys.exit("no partition " + sys.argv[1])' "$2"
+}
+
+# extract DISK LABEL OUT: the partition's bytes into OUT.
+extract() {
+	local start size
+	read -r start size _ < <(part "$1" "$2")
+	dd if="$1" of="$3" bs=1M iflag=skip_bytes,count_bytes skip="$start" count="$size" status=none
+}
+
+# slot_verifies DISK SLOT CERT: the slot's signature partition holds a signature by CERT over a root
+# hash (openssl cms), and veritysetup verifies the slot's root partition against its verity partition
+# with that root hash. Prints the root hash.
+slot_verifies() {
+	local d=$1 s=$2 cert=$3 root
+	extract "$d" "verity-sig-$s" sig.part
+	python3 - sig.part <<'PY' >sig.info
+import base64, json, sys
+raw = open(sys.argv[1], "rb").read()
+text = raw.rstrip(b"\0")
+assert b"\0" not in text, "NULs inside the payload"
+j = json.loads(text)
+open("sig.p7s", "wb").write(base64.b64decode(j["signature"]))
+open("sig.content", "w").write(j["rootHash"])
+print(j["rootHash"])
+PY
+	root=$(cat sig.info)
+	openssl cms -verify -binary -inform DER -in sig.p7s -content sig.content -CAfile "$cert" -purpose any \
+		-out /dev/null 2>/dev/null
+	extract "$d" "root-$s" root.part
+	extract "$d" "verity-$s" verity.part
+	veritysetup verify root.part verity.part "$root" >/dev/null
+	rm -f root.part verity.part sig.part sig.p7s sig.content sig.info
+	echo "$root"
+}
+
+# status_field DISK EXPR: a Python expression over `ingot slot status --json` (bound to s).
+status_field() {
+	"$INGOT" slot status --disk "$1" --json | python3 -c 'import json, sys; s = json.load(sys.stdin); print(eval(sys.argv[1]))' "$2"
+}
+
+# signed_demo OUT VERSION [EXTRA-RECIPE-LINES]: the demo image at VERSION, signed by keys/ (made once).
+signed_demo() {
+	[ -e keys/ingot.key ] || "$INGOT" keygen keys >/dev/null
+	sed "s/^Version=.*/Version=$2/; s#^Copy=demo/#Copy=$TOP/recipes/demo/#" "$TOP/recipes/demo.ini" >"demo-$2.ini"
+	[ $# -lt 3 ] || printf '%s\n' "$3" >>"demo-$2.ini"
+	"$INGOT" build "demo-$2.ini" -o "$1" --key keys/ingot.key --cert keys/ingot.crt --quiet
+}

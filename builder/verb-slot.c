@@ -1,0 +1,309 @@
+/* verb-slot.c: `ingot slot ACTION [--disk DISK]`: status, install, switch, mark-good, mark-bad,
+ * rollback and next on a disk image or block device; one table of actions. */
+#include <getopt.h>
+#include <glob.h>
+#include <json-c/json.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "util.h"
+
+#define TRUSTED_DIR "/usr/lib/ingot/trusted.d"
+
+void help_slot(FILE *f) {
+        fprintf(f,
+                "Usage: %s slot ACTION [ARGS] [--disk DISK]\n"
+                "Install images into A/B slots and choose which boots, on a disk image or a block device.\n"
+                "State lives in the root partitions' GPT attribute bits; every change is one GPT write.\n\n"
+                "Actions:\n"
+                "  status [--json]          each slot's state, version, root hash and signer; booted, next, why\n"
+                "  next                     one line: the slot that boots next and why\n"
+                "  install IMAGE.raw        write a signed image into the inactive slot and make it next\n"
+                "      [--slot a|b] [--tries N] [--cert CERT]... [--allow-downgrade]\n"
+                "  switch a|b [--tries N]   make a slot next, on trial with N tries (default 3)\n"
+                "  mark-good [a|b]          the slot (default: the booted one) works: keep it\n"
+                "  mark-bad a|b             never boot the slot again until it is reinstalled or switched to\n"
+                "  rollback                 make the other good slot next\n\n"
+                "Options:\n"
+                "  --disk DISK     image file or block device (default: the disk the booted slot is on)\n"
+                "  --cert CERT     trusted signing certificate; repeatable (default: %s/*.crt\n"
+                "                  of the running image)\n"
+                "  --wait SECONDS  how long to wait for another ingot call on the disk (default 5)\n"
+                "  -h --help       show this help\n\n"
+                "The booted slot comes from the initrd's record, $INGOT_RUNTIME_DIR/booted\n"
+                "(default /run/ingot/booted); the running slot is never written.\n",
+                program_name, TRUSTED_DIR);
+}
+
+struct args {
+        struct ingot_slot_options slot;
+        const char *positional[2];
+        int n_positional;
+        bool json, allow_downgrade;
+        unsigned tries;
+        char slot_name;
+        char **certs;
+};
+
+static int parse_slot_name(const char *s, char *ret) {
+        if (!s || (strcmp(s, "a") != 0 && strcmp(s, "b") != 0))
+                return usage_error("slot", "'%s' is not a slot; slots are a and b", s ?: "");
+        *ret = s[0];
+        return 0;
+}
+
+static int parse_args(int argc, char **argv, struct args *a) {
+        static const struct option options[] = {
+                { "disk", required_argument, NULL, 'd' },  { "json", no_argument, NULL, 'J' },
+                { "slot", required_argument, NULL, 's' },  { "tries", required_argument, NULL, 't' },
+                { "cert", required_argument, NULL, 'c' },  { "allow-downgrade", no_argument, NULL, 'D' },
+                { "wait", required_argument, NULL, 'w' },  {},
+        };
+        int c;
+        uint64_t v;
+        optind = 1;
+        while ((c = getopt_long(argc, argv, "", options, NULL)) >= 0)
+                switch (c) {
+                case 'd':
+                        a->slot.disk = optarg;
+                        break;
+                case 'J':
+                        a->json = true;
+                        break;
+                case 's':
+                        if (parse_slot_name(optarg, &a->slot_name) != 0)
+                                return EXIT_USAGE;
+                        break;
+                case 't':
+                        if (parse_uint(optarg, 15, &v) < 0 || v == 0)
+                                return usage_error("slot", "--tries takes 1 to 15, not '%s'", optarg);
+                        a->tries = (unsigned) v;
+                        break;
+                case 'c':
+                        if (strv_extend(&a->certs, optarg) < 0)
+                                return EXIT_FAILURE_;
+                        break;
+                case 'D':
+                        a->allow_downgrade = true;
+                        break;
+                case 'w':
+                        if (parse_uint(optarg, 3600, &v) < 0)
+                                return usage_error("slot", "--wait takes seconds, not '%s'", optarg);
+                        a->slot.lock_wait_ms = v ? (unsigned) v * 1000 : 1;
+                        break;
+                default:
+                        return usage_error("slot", "invalid option");
+                }
+        for (int i = optind; i < argc; i++) {
+                if (a->n_positional == 2)
+                        return usage_error("slot", "unexpected argument '%s'", argv[i]);
+                a->positional[a->n_positional++] = argv[i];
+        }
+        a->slot.runtime_dir = getenv("INGOT_RUNTIME_DIR");
+        return 0;
+}
+
+static json_object *str_or_null(const char *s) {
+        return s && *s ? json_object_new_string(s) : NULL;
+}
+
+static json_object *slot_name_json(char c) {
+        char s[2] = { c, 0 };
+        return c ? json_object_new_string(s) : NULL;
+}
+
+static void print_status(const struct ingot_slot_status *st, bool json) {
+        if (json) {
+                json_object *o = json_object_new_object(), *slots = json_object_new_array();
+                for (int i = 0; i < 2; i++) {
+                        const struct ingot_slot_info *s = &st->slots[i];
+                        json_object *x = json_object_new_object();
+                        json_object_object_add(x, "name", slot_name_json(s->name));
+                        json_object_object_add(x, "state", json_object_new_string(s->state));
+                        json_object_object_add(x, "priority", json_object_new_int((int) s->priority));
+                        json_object_object_add(x, "tries", json_object_new_int((int) s->tries));
+                        json_object_object_add(x, "successful", json_object_new_boolean(s->successful));
+                        json_object_object_add(x, "version", str_or_null(s->version));
+                        json_object_object_add(x, "root_hash", str_or_null(s->root_hash));
+                        json_object_object_add(x, "signer", str_or_null(s->signer));
+                        json_object_object_add(x, "image_id", str_or_null(s->image_id));
+                        json_object_object_add(x, "size", json_object_new_int64((int64_t) s->size));
+                        json_object_array_add(slots, x);
+                }
+                json_object_object_add(o, "slots", slots);
+                json_object_object_add(o, "booted", slot_name_json(st->booted));
+                json_object_object_add(o, "next", slot_name_json(st->next));
+                json_object_object_add(o, "reason", json_object_new_string(st->reason));
+                json_object_object_add(o, "disk_uuid", json_object_new_string(st->disk_uuid));
+                json_object_object_add(o, "warning", str_or_null(st->warning));
+                puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
+                                                               JSON_C_TO_STRING_NOSLASHESCAPE));
+                json_object_put(o);
+                return;
+        }
+        printf("SLOT STATE   PRIO TRIES VERSION          ROOT HASH         SIGNER\n");
+        for (int i = 0; i < 2; i++) {
+                const struct ingot_slot_info *s = &st->slots[i];
+                printf("%c%c   %-7s %4u %5u %-16s %-17.16s %.16s\n", s->name, s->name == st->booted ? '*' : ' ',
+                       s->state, s->priority, s->tries, *s->version ? s->version : "-",
+                       *s->root_hash ? s->root_hash : "-", *s->signer ? s->signer : "-");
+        }
+        printf("booted: %s\n", st->booted ? (char[]) { st->booted, 0 } : "unknown (not booted from this disk)");
+        printf("next:   %s\n", st->reason);
+}
+
+static int load_trusted(struct args *a) {
+        if (a->certs)
+                return 0;
+        glob_t g;
+        if (glob(TRUSTED_DIR "/*.crt", 0, NULL, &g) != 0) {
+                log_error("no trusted certificate: give --cert CERT (and none in %s)", TRUSTED_DIR);
+                return EXIT_USAGE;
+        }
+        for (size_t i = 0; i < g.gl_pathc; i++)
+                if (strv_extend(&a->certs, g.gl_pathv[i]) < 0) {
+                        globfree(&g);
+                        return EXIT_FAILURE_;
+                }
+        globfree(&g);
+        return 0;
+}
+
+static double now(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
+}
+
+struct progress_state {
+        double start, last;
+        bool shown;
+};
+
+static void on_progress(const struct ingot_progress *p, void *userdata) {
+        struct progress_state *s = userdata;
+        double t = now();
+        if (t - s->last < 0.2 && p->bytes != p->total_bytes)
+                return;
+        s->last = t;
+        s->shown = true;
+        double mib = (double) p->bytes / 1048576.0, total = (double) p->total_bytes / 1048576.0;
+        fprintf(stderr, "\r\033[K%-6s %8.1f / %.1f MiB  %7.1f MiB/s", p->phase, mib, total,
+                t > s->start ? mib / (t - s->start) : 0);
+        fflush(stderr);
+}
+
+static int do_status(struct args *a) {
+        if (a->n_positional)
+                return usage_error("slot", "status takes no argument");
+        struct ingot_slot_status st;
+        struct ingot_error err = { 0 };
+        int r = ingot_slot_status(&a->slot, &st, &err);
+        if (r < 0)
+                return log_lib_error(NULL, r, &err);
+        if (*st.warning)
+                log_error("warning: %s", st.warning);
+        print_status(&st, a->json);
+        return EXIT_OK;
+}
+
+static int do_next(struct args *a) {
+        if (a->n_positional)
+                return usage_error("slot", "next takes no argument");
+        struct ingot_slot_status st;
+        struct ingot_error err = { 0 };
+        int r = ingot_slot_status(&a->slot, &st, &err);
+        if (r < 0)
+                return log_lib_error(NULL, r, &err);
+        if (*st.warning)
+                log_error("warning: %s", st.warning);
+        printf("%s: %s\n", st.next ? (char[]) { st.next, 0 } : "none", st.reason);
+        return st.next ? EXIT_OK : EXIT_FAILURE_;
+}
+
+static int do_install(struct args *a) {
+        if (a->n_positional != 1)
+                return usage_error("slot", "install takes one IMAGE.raw");
+        int q = load_trusted(a);
+        if (q != 0)
+                return q;
+        struct progress_state ps = { .start = now() };
+        struct ingot_install_options io = {
+                .slot = a->slot_name, .tries = a->tries, .trusted_certs = a->certs,
+                .allow_downgrade = a->allow_downgrade,
+                .progress = isatty(STDERR_FILENO) ? on_progress : NULL, .userdata = &ps,
+        };
+        struct ingot_error err = { 0 };
+        char slot = 0;
+        int r = ingot_slot_install(&a->slot, a->positional[0], &io, &slot, &err);
+        if (ps.shown)
+                fputc('\n', stderr);
+        if (r < 0)
+                return log_lib_error(NULL, r, &err);
+        printf("installed %s into slot %c; it boots next, on trial with %u tries\n", a->positional[0], slot,
+               a->tries ? a->tries : 3);
+        return EXIT_OK;
+}
+
+static int do_change(struct args *a, enum ingot_slot_action action, const char *verb) {
+        bool wants_slot = action == INGOT_SLOT_SWITCH || action == INGOT_SLOT_MARK_BAD;
+        bool may_slot = action == INGOT_SLOT_MARK_GOOD;
+        char slot = 0;
+        if ((wants_slot && a->n_positional != 1) || (!wants_slot && !may_slot && a->n_positional) ||
+            a->n_positional > 1)
+                return usage_error("slot", wants_slot ? "%s takes a slot: a or b" : "%s takes %s", verb,
+                                   may_slot ? "at most a slot" : "no argument");
+        if (a->n_positional && parse_slot_name(a->positional[0], &slot) != 0)
+                return EXIT_USAGE;
+        struct ingot_error err = { 0 };
+        char changed = 0;
+        int r = ingot_slot_change(&a->slot, action, slot, a->tries, &changed, &err);
+        if (r < 0)
+                return log_lib_error(NULL, r, &err);
+        switch (action) {
+        case INGOT_SLOT_SWITCH:
+                printf("slot %c boots next, on trial with %u tries\n", changed, a->tries ? a->tries : 3);
+                break;
+        case INGOT_SLOT_ROLLBACK:
+                printf("rolled back: slot %c boots next\n", changed);
+                break;
+        case INGOT_SLOT_MARK_GOOD:
+                printf("slot %c marked good\n", changed);
+                break;
+        case INGOT_SLOT_MARK_BAD:
+                printf("slot %c marked bad\n", changed);
+                break;
+        }
+        return EXIT_OK;
+}
+
+int verb_slot(int argc, char **argv) {
+        if (argc < 2)
+                return usage_error("slot", "expected an action: status, next, install, switch, mark-good, mark-bad, rollback");
+        const char *action = argv[1];
+        struct args a = { .slot = { 0 } };
+        int r = parse_args(argc - 1, argv + 1, &a);
+        if (r == 0) {
+                if (strcmp(action, "status") == 0)
+                        r = do_status(&a);
+                else if (strcmp(action, "next") == 0)
+                        r = do_next(&a);
+                else if (strcmp(action, "install") == 0)
+                        r = do_install(&a);
+                else if (strcmp(action, "switch") == 0)
+                        r = do_change(&a, INGOT_SLOT_SWITCH, action);
+                else if (strcmp(action, "mark-good") == 0)
+                        r = do_change(&a, INGOT_SLOT_MARK_GOOD, action);
+                else if (strcmp(action, "mark-bad") == 0)
+                        r = do_change(&a, INGOT_SLOT_MARK_BAD, action);
+                else if (strcmp(action, "rollback") == 0)
+                        r = do_change(&a, INGOT_SLOT_ROLLBACK, action);
+                else
+                        r = usage_error("slot", "unknown action '%s'", action);
+        }
+        strv_free(a.certs);
+        return r;
+}

@@ -1,0 +1,261 @@
+/* gpt.c: the partition table through libfdisk (no GPT code of our own): reading, one-write changes,
+ * creation, and the flock that serializes ingot calls on one disk. */
+#include <fcntl.h>
+#include <libfdisk/libfdisk.h>
+#include <linux/fs.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "gpt.h"
+
+/* libfdisk reports through its ask callback; keep the first warning for the caller to show. */
+static int ask_cb(struct fdisk_context *cxt, struct fdisk_ask *ask, void *data) {
+        (void) cxt;
+        struct gpt *g = data;
+        int type = fdisk_ask_get_type(ask);
+        if ((type == FDISK_ASKTYPE_WARN || type == FDISK_ASKTYPE_WARNX) && g && !*g->warning) {
+                const char *m = fdisk_ask_print_get_mesg(ask);
+                snprintf(g->warning, sizeof(g->warning), "%s", m ? m : "");
+        }
+        return 0;
+}
+
+static int lock_fd(int fd, const char *path, bool exclusive, unsigned wait_ms, struct ingot_error *err) {
+        for (unsigned waited = 0;; waited += 50) {
+                if (flock(fd, (exclusive ? LOCK_EX : LOCK_SH) | LOCK_NB) == 0)
+                        return 0;
+                if (errno != EWOULDBLOCK)
+                        return error_set(err, -errno, "%s: locking: %s", path, strerror(errno));
+                if (waited >= wait_ms)
+                        return error_set(err, -EBUSY,
+                                         "%s: another ingot call holds the disk (waited %.1f s); try again when it is done",
+                                         path, wait_ms / 1000.0);
+                nanosleep(&(struct timespec) { .tv_nsec = 50 * 1000 * 1000 }, NULL);
+        }
+}
+
+static int read_partitions(struct gpt *g, struct ingot_error *err) {
+        struct fdisk_table *tb = NULL;
+        int r = fdisk_get_partitions(g->cxt, &tb);
+        if (r < 0)
+                return error_set(err, r, "%s: reading the partitions: %s", g->path, strerror(-r));
+        size_t n = fdisk_table_get_nents(tb);
+        g->parts = calloc(n ? n : 1, sizeof(*g->parts));
+        if (!g->parts) {
+                fdisk_unref_table(tb);
+                return -ENOMEM;
+        }
+        for (size_t i = 0; i < n; i++) {
+                struct fdisk_partition *pa = fdisk_table_get_partition(tb, i);
+                struct gpt_partition *p = &g->parts[g->n_parts];
+                if (!pa || !fdisk_partition_has_partno(pa))
+                        continue;
+                struct fdisk_parttype *t = fdisk_partition_get_type(pa);
+                p->partno = fdisk_partition_get_partno(pa);
+                snprintf(p->type, sizeof(p->type), "%s", t ? fdisk_parttype_get_string(t) : "");
+                snprintf(p->label, sizeof(p->label), "%s", fdisk_partition_get_name(pa) ?: "");
+                snprintf(p->uuid, sizeof(p->uuid), "%s", fdisk_partition_get_uuid(pa) ?: "");
+                p->offset = (uint64_t) fdisk_partition_get_start(pa) * g->sector_size;
+                p->size = (uint64_t) fdisk_partition_get_size(pa) * g->sector_size;
+                if (fdisk_gpt_get_partition_attrs(g->cxt, p->partno, &p->attrs) < 0)
+                        p->attrs = 0;
+                g->n_parts++;
+        }
+        fdisk_unref_table(tb);
+        return 0;
+}
+
+int gpt_open(const char *path, bool writable, unsigned lock_wait_ms, struct gpt **ret, struct ingot_error *err) {
+        struct gpt *g = calloc(1, sizeof(*g));
+        if (!g || !(g->path = strdup(path))) {
+                free(g);
+                return -ENOMEM;
+        }
+        g->writable = writable;
+        int r;
+        g->fd = open(path, (writable ? O_RDWR : O_RDONLY) | O_CLOEXEC | O_NOCTTY);
+        if (g->fd < 0) {
+                r = errno == EROFS || (writable && errno == EACCES)
+                            ? error_set(err, -EROFS, "%s: read-only (%s); nothing was written", path, strerror(errno))
+                            : error_set(err, -errno, "%s: %s", path, strerror(errno));
+                goto fail;
+        }
+        struct stat st;
+        if (fstat(g->fd, &st) < 0) {
+                r = error_set(err, -errno, "%s: %s", path, strerror(errno));
+                goto fail;
+        }
+        g->block_device = S_ISBLK(st.st_mode);
+        if (!g->block_device && !S_ISREG(st.st_mode)) {
+                r = error_set(err, -ENOTBLK, "%s: neither a disk image file nor a block device", path);
+                goto fail;
+        }
+        if (g->block_device && writable) {
+                int ro = 0;
+                if (ioctl(g->fd, BLKROGET, &ro) == 0 && ro) {
+                        r = error_set(err, -EROFS, "%s: the device is read-only; nothing was written", path);
+                        goto fail;
+                }
+        }
+        r = lock_fd(g->fd, path, writable, lock_wait_ms, err);
+        if (r < 0)
+                goto fail;
+
+        g->cxt = fdisk_new_context();
+        if (!g->cxt) {
+                r = -ENOMEM;
+                goto fail;
+        }
+        fdisk_set_ask(g->cxt, ask_cb, g);
+        r = fdisk_assign_device_by_fd(g->cxt, g->fd, path, !writable);
+        if (r < 0) {
+                r = error_set(err, r, "%s: %s", path, strerror(-r));
+                goto fail;
+        }
+        g->sector_size = fdisk_get_sector_size(g->cxt);
+        g->size = (uint64_t) fdisk_get_nsectors(g->cxt) * g->sector_size;
+        if (!fdisk_is_label(g->cxt, GPT)) {
+                bool protective = false;
+                if (fdisk_is_label(g->cxt, DOS)) {
+                        struct fdisk_partition *pa = NULL;
+                        if (fdisk_get_partition(g->cxt, 0, &pa) == 0) {
+                                struct fdisk_parttype *t = fdisk_partition_get_type(pa);
+                                protective = t && fdisk_parttype_get_code(t) == 0xee;
+                        }
+                        fdisk_unref_partition(pa);
+                }
+                r = error_set(err, -EMEDIUMTYPE,
+                              protective ? "%s: a protective MBR but no readable GPT: the disk is truncated or both GPT "
+                                           "headers are damaged"
+                                         : "%s: no GPT partition table",
+                              path);
+                goto fail;
+        }
+        char *id = NULL;
+        if (fdisk_get_disklabel_id(g->cxt, &id) == 0 && id)
+                snprintf(g->disk_uuid, sizeof(g->disk_uuid), "%s", id);
+        free(id);
+        r = read_partitions(g, err);
+        if (r < 0)
+                goto fail;
+        *ret = g;
+        return 0;
+fail:
+        gpt_free(g);
+        return r;
+}
+
+void gpt_free(struct gpt *g) {
+        if (!g)
+                return;
+        if (g->cxt) {
+                fdisk_deassign_device(g->cxt, 1);
+                fdisk_unref_context(g->cxt);
+        }
+        if (g->fd >= 0)
+                close(g->fd); /* drops the flock */
+        free(g->parts);
+        free(g->path);
+        free(g);
+}
+
+int gpt_set(struct gpt *g, size_t index, uint64_t attrs, const char *uuid, struct ingot_error *err) {
+        struct gpt_partition *p = &g->parts[index];
+        int r = fdisk_gpt_set_partition_attrs(g->cxt, p->partno, attrs);
+        if (r >= 0 && uuid && strcasecmp(uuid, p->uuid) != 0) {
+                struct fdisk_partition *pa = fdisk_new_partition();
+                if (!pa)
+                        return -ENOMEM;
+                r = fdisk_partition_set_uuid(pa, uuid);
+                if (r >= 0)
+                        r = fdisk_set_partition(g->cxt, p->partno, pa);
+                fdisk_unref_partition(pa);
+                if (r >= 0)
+                        snprintf(p->uuid, sizeof(p->uuid), "%s", uuid);
+        }
+        if (r < 0)
+                return error_set(err, r, "%s: changing partition %zu: %s", g->path, p->partno + 1, strerror(-r));
+        p->attrs = attrs;
+        return 0;
+}
+
+int gpt_write(struct gpt *g, struct ingot_error *err) {
+        int r = fdisk_write_disklabel(g->cxt);
+        if (r < 0)
+                return error_set(err, r, "%s: writing the partition table: %s", g->path, strerror(-r));
+        if (fsync(g->fd) < 0)
+                return error_set(err, -errno, "%s: fsync: %s", g->path, strerror(errno));
+        *g->warning = 0; /* both tables are whole again */
+        return 0;
+}
+
+int gpt_pwrite(struct gpt *g, const struct gpt_partition *p, uint64_t at, const void *buf, size_t size,
+               struct ingot_error *err) {
+        if (at > p->size || size > p->size - at)
+                return error_set(err, -ENOSPC, "%s: write beyond partition %s", g->path, p->label);
+        const uint8_t *q = buf;
+        uint64_t off = p->offset + at;
+        while (size > 0) {
+                ssize_t n = pwrite(g->fd, q, size, (off_t) off);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n <= 0)
+                        return error_set(err, n < 0 ? -errno : -EIO, "%s: writing %s: %s", g->path, p->label,
+                                         strerror(n < 0 ? errno : EIO));
+                q += n;
+                off += (uint64_t) n;
+                size -= (size_t) n;
+        }
+        return 0;
+}
+
+int gpt_create(int fd, const char *path, const char *disk_uuid, const struct gpt_new_partition *parts, size_t n,
+               struct ingot_error *err) {
+        struct fdisk_context *cxt = fdisk_new_context();
+        if (!cxt)
+                return -ENOMEM;
+        fdisk_set_ask(cxt, ask_cb, NULL);
+        int r = fdisk_assign_device_by_fd(cxt, fd, path, 0);
+        if (r >= 0)
+                r = fdisk_create_disklabel(cxt, "gpt");
+        if (r >= 0)
+                r = fdisk_set_disklabel_id_from_string(cxt, disk_uuid);
+        if (r < 0) {
+                r = error_set(err, r, "%s: creating the GPT: %s", path, strerror(-r));
+                goto out;
+        }
+        unsigned long ss = fdisk_get_sector_size(cxt);
+        struct fdisk_label *lb = fdisk_get_label(cxt, NULL);
+        for (size_t i = 0; i < n && r >= 0; i++) {
+                struct fdisk_partition *pa = fdisk_new_partition();
+                struct fdisk_parttype *t = fdisk_label_get_parttype_from_string(lb, parts[i].type);
+                if (!pa || !t) {
+                        fdisk_unref_partition(pa);
+                        fdisk_unref_parttype(t);
+                        r = -ENOMEM;
+                        break;
+                }
+                fdisk_partition_set_partno(pa, i);
+                fdisk_partition_set_start(pa, parts[i].offset / ss);
+                fdisk_partition_set_size(pa, parts[i].size / ss);
+                fdisk_partition_set_type(pa, t);
+                fdisk_partition_set_name(pa, parts[i].label);
+                fdisk_partition_set_uuid(pa, parts[i].uuid);
+                r = fdisk_add_partition(cxt, pa, NULL);
+                fdisk_unref_partition(pa);
+                fdisk_unref_parttype(t);
+                if (r >= 0)
+                        r = fdisk_gpt_set_partition_attrs(cxt, i, parts[i].attrs);
+                if (r < 0)
+                        r = error_set(err, r, "%s: adding partition %s: %s", path, parts[i].label, strerror(-r));
+        }
+        if (r >= 0 && (r = fdisk_write_disklabel(cxt)) < 0)
+                r = error_set(err, r, "%s: writing the GPT: %s", path, strerror(-r));
+out:
+        fdisk_deassign_device(cxt, 1);
+        fdisk_unref_context(cxt);
+        return r;
+}

@@ -1,0 +1,386 @@
+/* slot-image.c: a disk's slot table and the writing of an image into a slot: sidecars checked first,
+ * the data checked against the hash tree as it is written, tree and signature read back after fsync. */
+#include <fcntl.h>
+#include <pthread.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "signing.h"
+#include "slot.h"
+#include "squashfs-read.h"
+
+int slot_index(char name) {
+        return name == 'a' ? 0 : name == 'b' ? 1 : -1;
+}
+
+static int find_part(const struct gpt *g, const char *type, const char *label, size_t *ret) {
+        for (size_t i = 0; i < g->n_parts; i++)
+                if (strcmp(g->parts[i].label, label) == 0) {
+                        if (strcasecmp(g->parts[i].type, type) != 0)
+                                return -EBADMSG;
+                        *ret = i;
+                        return 0;
+                }
+        return -ENOENT;
+}
+
+static int pread_full(int fd, void *buf, size_t size, uint64_t offset) {
+        size_t got = 0;
+        while (got < size) {
+                ssize_t n = pread(fd, (uint8_t *) buf + got, size - got, (off_t) (offset + got));
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n <= 0)
+                        return n < 0 ? -errno : -EIO;
+                got += (size_t) n;
+        }
+        return 0;
+}
+
+/* The signature partition's payload; -ENODATA when it is empty (zeros). */
+static int read_payload(struct gpt *g, const struct gpt_partition *p, struct verity_sig *ret, struct ingot_error *err) {
+        size_t size = p->size < 4 * 1024 * 1024 ? (size_t) p->size : 4 * 1024 * 1024;
+        _cleanup_free_ uint8_t *buf = malloc(size ? size : 1);
+        if (!buf)
+                return -ENOMEM;
+        int r = pread_full(g->fd, buf, size, p->offset);
+        if (r < 0)
+                return error_set(err, r, "%s: reading %s: %s", g->path, p->label, strerror(-r));
+        return verity_sig_decode(buf, size, ret, err);
+}
+
+int slot_table_open(const char *disk, bool writable, unsigned wait, struct slot_table **ret, struct ingot_error *err) {
+        struct slot_table *t = calloc(1, sizeof(*t));
+        if (!t)
+                return -ENOMEM;
+        int r = gpt_open(disk, writable, wait, &t->gpt, err);
+        if (r < 0)
+                goto fail;
+        for (int i = 0; i < SLOT_COUNT; i++) {
+                struct slot *s = &t->slots[i];
+                s->name = (char) ('a' + i);
+                char root[16], verity[16], sig[20];
+                snprintf(root, sizeof(root), "root-%c", s->name);
+                snprintf(verity, sizeof(verity), "verity-%c", s->name);
+                snprintf(sig, sizeof(sig), "verity-sig-%c", s->name);
+                const struct { const char *type, *label; size_t *out; } want[] = {
+                        { GPT_TYPE_ROOT, root, &s->root },
+                        { GPT_TYPE_ROOT_VERITY, verity, &s->verity },
+                        { GPT_TYPE_ROOT_VERITY_SIG, sig, &s->sig },
+                };
+                for (size_t k = 0; k < ELEMENTSOF(want); k++) {
+                        r = find_part(t->gpt, want[k].type, want[k].label, want[k].out);
+                        if (r == -ENOENT) {
+                                r = error_set(err, -EMEDIUMTYPE,
+                                              "%s: a GPT without ingot slots (no partition labelled '%s'); "
+                                              "ingot disk makes one",
+                                              disk, want[k].label);
+                                goto fail;
+                        }
+                        if (r < 0) {
+                                r = error_set(err, -EMEDIUMTYPE, "%s: partition '%s' is not of type %s", disk,
+                                              want[k].label, want[k].type);
+                                goto fail;
+                        }
+                }
+                slot_attrs_decode(t->gpt->parts[s->root].attrs, &s->attrs);
+                struct ingot_error e = { 0 };
+                r = read_payload(t->gpt, &t->gpt->parts[s->sig], &s->payload, &e);
+                if (r == -ENOMEM)
+                        goto fail;
+                s->installed = r >= 0; /* a damaged payload reads as empty: the slot cannot boot */
+                if (s->installed) {
+                        const struct gpt_partition *p = &t->gpt->parts[s->root];
+                        (void) squashfs_image_identity(t->gpt->fd, p->offset, p->size, s->image_id, s->version, NULL);
+                }
+        }
+        *ret = t;
+        return 0;
+fail:
+        slot_table_free(t);
+        return r;
+}
+
+void slot_table_free(struct slot_table *t) {
+        if (!t)
+                return;
+        for (int i = 0; i < SLOT_COUNT; i++)
+                verity_sig_clear(&t->slots[i].payload);
+        gpt_free(t->gpt);
+        free(t);
+}
+
+void slot_uuids_from_root_hash(const char *root_hash, char ret_root[37], char ret_verity[37]) {
+        uint8_t h[64];
+        size_t n = 0;
+        (void) hex_decode(root_hash, h, sizeof(h), &n);
+        if (n < 32) { /* too short to pair: zeros, which no one pairs */
+                memset(h, 0, sizeof(h));
+                n = 32;
+        }
+        uuid_format(h, ret_root);
+        uuid_format(h + n - 16, ret_verity);
+}
+
+int trusted_check(char **trusted, const char *fp, const char *what, struct ingot_error *err) {
+        if (!trusted)
+                return 0;
+        for (char **c = trusted; *c; c++) {
+                char want[65];
+                int r = cert_file_fingerprint(*c, want, err);
+                if (r < 0)
+                        return r;
+                if (strcmp(want, fp) == 0)
+                        return 0;
+        }
+        return error_set(err, -EKEYREJECTED, "%s: signed by a certificate that is not trusted (signer %.16s...)", what, fp);
+}
+
+void slot_image_close(struct slot_image *img) {
+        if (img->fd >= 0)
+                close(img->fd);
+        verity_tree_free(img->tree);
+        free(img->payload);
+        *img = (struct slot_image) { .fd = -1 };
+}
+
+int slot_image_open(const char *path, char **trusted, struct slot_image *img, struct ingot_error *err) {
+        *img = (struct slot_image) { .path = path, .fd = -1 };
+        _cleanup_free_ char *base = image_sidecar_base(path), *verity = NULL, *roothash = NULL, *p7s = NULL;
+        if (!base || asprintf(&verity, "%s.verity", base) < 0 || asprintf(&roothash, "%s.roothash", base) < 0 ||
+            asprintf(&p7s, "%s.roothash.p7s", base) < 0)
+                return -ENOMEM;
+        int r;
+        struct stat st;
+        img->fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        if (img->fd < 0 || fstat(img->fd, &st) < 0)
+                return error_set(err, -errno, "%s: %s", path, strerror(errno));
+        if (!S_ISREG(st.st_mode))
+                return error_set(err, -EINVAL, "%s: not an image file", path);
+        img->size = (uint64_t) st.st_size;
+
+        /* the root hash, and a signature over it by a trusted key */
+        {
+                _cleanup_fclose_ FILE *f = fopen(roothash, "re");
+                if (!f || !fgets(img->root_hash, sizeof(img->root_hash), f))
+                        return error_set(err, f ? -EBADMSG : -errno, "%s: %s", roothash, f ? "empty" : strerror(errno));
+                img->root_hash[strcspn(img->root_hash, "\n")] = 0;
+        }
+        if (access(p7s, F_OK) < 0)
+                return error_set(err, -ENOKEY, "%s: unsigned (no %s); a slot only takes a signed image", path, p7s);
+        r = signature_check(p7s, img->root_hash, NULL, img->fingerprint, err);
+        if (r < 0)
+                return r;
+        r = trusted_check(trusted, img->fingerprint, path, err);
+        if (r < 0)
+                return r;
+
+        /* the tree must give that root hash, and cover exactly the image */
+        _cleanup_close_ int hfd = open(verity, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        if (hfd < 0)
+                return error_set(err, -errno, "%s: %s", verity, strerror(errno));
+        r = verity_tree_load(&(struct verity_region) { .name = verity, .fd = hfd }, &img->tree, err);
+        if (r < 0)
+                return r;
+        const struct verity_info *vi = verity_tree_info(img->tree);
+        char computed[129];
+        hex_encode(vi->root_hash, vi->root_hash_size, computed);
+        if (strcmp(computed, img->root_hash) != 0)
+                return error_set(err, -EBADMSG, "%s: its hash tree gives root hash %.16s..., not the signed %.16s...",
+                                 verity, computed, img->root_hash);
+        if (img->size != vi->data_blocks * vi->data_block_size)
+                return error_set(err, -EBADMSG, "%s: %llu bytes, but its hash tree covers %llu: truncated or grown", path,
+                                 (unsigned long long) img->size,
+                                 (unsigned long long) (vi->data_blocks * vi->data_block_size));
+        r = squashfs_image_identity(img->fd, 0, img->size, img->image_id, img->version, err);
+        if (r < 0 && r != -ENOENT)
+                return error_set(err, r, "%s: %s", path, err && err->code ? err->message : strerror(-r));
+        if (err && r == -ENOENT)
+                *err = (struct ingot_error) { 0 }; /* no os-release: no version */
+
+        /* the payload for the signature partition */
+        struct verity_sig vs = { .signature = NULL };
+        snprintf(vs.root_hash, sizeof(vs.root_hash), "%s", img->root_hash);
+        snprintf(vs.fingerprint, sizeof(vs.fingerprint), "%s", img->fingerprint);
+        {
+                _cleanup_fclose_ FILE *f = fopen(p7s, "re");
+                uint8_t der[64 * 1024];
+                size_t n = f ? fread(der, 1, sizeof(der), f) : 0;
+                if (!f || n == 0 || n == sizeof(der))
+                        return error_set(err, -EBADMSG, "%s: cannot read it whole", p7s);
+                vs.signature = der;
+                vs.signature_size = n;
+                r = verity_sig_encode(&vs, &img->payload, &img->payload_size);
+        }
+        return r;
+}
+
+/* The data copy: the main thread reads and writes chunks, a second thread checks each written chunk
+ * against the hash tree, so writing and checking overlap (one pass over the data). */
+#define CHUNK (4u << 20)
+#define NBUF 4
+
+struct pipeline {
+        pthread_mutex_t lock;
+        pthread_cond_t changed;
+        uint8_t *buf[NBUF];
+        uint64_t first_block[NBUF], blocks[NBUF];
+        bool full[NBUF];
+        bool done;
+        int r;
+        struct ingot_error err;
+        const struct verity_tree *tree;
+};
+
+static void *checker(void *userdata) {
+        struct pipeline *p = userdata;
+        for (unsigned i = 0;; i = (i + 1) % NBUF) {
+                pthread_mutex_lock(&p->lock);
+                while (!p->full[i] && !p->done)
+                        pthread_cond_wait(&p->changed, &p->lock);
+                if (!p->full[i]) {
+                        pthread_mutex_unlock(&p->lock);
+                        return NULL;
+                }
+                pthread_mutex_unlock(&p->lock);
+                int r = p->r < 0 ? 0 : verity_tree_check_blocks(p->tree, p->first_block[i], p->buf[i], p->blocks[i], &p->err);
+                pthread_mutex_lock(&p->lock);
+                if (r < 0 && p->r >= 0)
+                        p->r = r;
+                p->full[i] = false;
+                pthread_cond_broadcast(&p->changed);
+                pthread_mutex_unlock(&p->lock);
+        }
+}
+
+static int copy_data(struct slot_table *t, const struct gpt_partition *root, const struct slot_image *img,
+                     ingot_progress_fn progress, void *userdata, struct ingot_error *err) {
+        const struct verity_info *vi = verity_tree_info(img->tree);
+        uint64_t dbs = vi->data_block_size;
+        struct pipeline p = { .lock = PTHREAD_MUTEX_INITIALIZER, .changed = PTHREAD_COND_INITIALIZER, .tree = img->tree };
+        int r = 0;
+        for (unsigned i = 0; i < NBUF; i++)
+                if (!(p.buf[i] = malloc(CHUNK)))
+                        r = -ENOMEM;
+        pthread_t tid;
+        bool started = r >= 0 && pthread_create(&tid, NULL, checker, &p) == 0;
+        if (r >= 0 && !started)
+                r = -EAGAIN;
+        unsigned i = 0;
+        for (uint64_t off = 0; r >= 0 && off < img->size; off += CHUNK, i = (i + 1) % NBUF) {
+                pthread_mutex_lock(&p.lock);
+                while (p.full[i])
+                        pthread_cond_wait(&p.changed, &p.lock);
+                r = p.r;
+                pthread_mutex_unlock(&p.lock);
+                if (r < 0)
+                        break;
+                size_t n = img->size - off < CHUNK ? (size_t) (img->size - off) : CHUNK;
+                r = pread_full(img->fd, p.buf[i], n, off);
+                if (r < 0) {
+                        r = error_set(err, r, "%s: reading: %s", img->path, strerror(-r));
+                        break;
+                }
+                r = gpt_pwrite(t->gpt, root, off, p.buf[i], n, err);
+                if (r < 0)
+                        break;
+                pthread_mutex_lock(&p.lock);
+                p.first_block[i] = off / dbs;
+                p.blocks[i] = n / dbs;
+                p.full[i] = true;
+                pthread_cond_broadcast(&p.changed);
+                pthread_mutex_unlock(&p.lock);
+                if (progress)
+                        progress(&(struct ingot_progress) { .phase = "data", .bytes = off + n, .total_bytes = img->size },
+                                 userdata);
+        }
+        if (started) {
+                pthread_mutex_lock(&p.lock);
+                p.done = true;
+                pthread_cond_broadcast(&p.changed);
+                pthread_mutex_unlock(&p.lock);
+                pthread_join(tid, NULL);
+        }
+        if (r >= 0 && p.r < 0)
+                r = error_set(err, p.r, "%s: %s, as written to %s: the image changed while it was read, or the disk "
+                              "returned other bytes",
+                              img->path, p.err.message, root->label);
+        for (unsigned k = 0; k < NBUF; k++)
+                free(p.buf[k]);
+        return r;
+}
+
+static int zero_partition(struct slot_table *t, const struct gpt_partition *p, struct ingot_error *err) {
+        size_t size = p->size < 4 * 1024 * 1024 ? (size_t) p->size : 4 * 1024 * 1024;
+        _cleanup_free_ uint8_t *zeros = calloc(1, size ? size : 1);
+        if (!zeros)
+                return -ENOMEM;
+        return gpt_pwrite(t->gpt, p, 0, zeros, size, err);
+}
+
+static int sync_disk(struct slot_table *t, struct ingot_error *err) {
+        if (fsync(t->gpt->fd) < 0)
+                return error_set(err, -errno, "%s: fsync: %s", t->gpt->path, strerror(errno));
+        return 0;
+}
+
+int slot_write(struct slot_table *t, struct slot *s, const struct slot_image *img, char **trusted,
+               ingot_progress_fn progress, void *userdata, struct ingot_error *err) {
+        struct gpt *g = t->gpt;
+        const struct gpt_partition *root = &g->parts[s->root], *verity = &g->parts[s->verity], *sig = &g->parts[s->sig];
+        size_t area_size;
+        const uint8_t *area = verity_tree_area(img->tree, &area_size);
+
+        /* the signature goes first, so an interrupted write leaves the slot visibly empty */
+        int r = zero_partition(t, sig, err);
+        if (r >= 0)
+                r = sync_disk(t, err);
+        if (r >= 0)
+                r = gpt_pwrite(g, verity, 0, area, area_size, err);
+        if (r >= 0)
+                r = copy_data(t, root, img, progress, userdata, err);
+        if (r >= 0)
+                r = sync_disk(t, err);
+        if (r >= 0)
+                r = gpt_pwrite(g, sig, 0, img->payload, img->payload_size, err);
+        if (r >= 0)
+                r = sync_disk(t, err);
+        if (r < 0)
+                return r;
+
+        /* read back what decides trust, past the page cache */
+        (void) posix_fadvise(g->fd, (off_t) verity->offset, (off_t) area_size, POSIX_FADV_DONTNEED);
+        (void) posix_fadvise(g->fd, (off_t) sig->offset, (off_t) img->payload_size, POSIX_FADV_DONTNEED);
+        struct verity_tree *back = NULL;
+        char name[300];
+        snprintf(name, sizeof(name), "%s (%s)", g->path, verity->label);
+        r = verity_tree_load(&(struct verity_region) { .name = g->path, .fd = g->fd, .offset = verity->offset }, &back,
+                             err);
+        if (r >= 0) {
+                const struct verity_info *vi = verity_tree_info(back);
+                char computed[129];
+                hex_encode(vi->root_hash, vi->root_hash_size, computed);
+                size_t back_size;
+                const uint8_t *back_area = verity_tree_area(back, &back_size);
+                if (strcmp(computed, img->root_hash) != 0 || back_size != area_size ||
+                    memcmp(back_area, area, area_size) != 0)
+                        r = error_set(err, -EIO, "%s: the hash tree read back differs from the one written", name);
+        }
+        verity_tree_free(back);
+        if (r < 0)
+                return r;
+        struct verity_sig vs;
+        r = read_payload(g, sig, &vs, err);
+        if (r < 0)
+                return error_set(err, r == -ENODATA ? -EIO : r, "%s: the signature read back from %s is not whole",
+                                 g->path, sig->label);
+        char fp[65];
+        snprintf(name, sizeof(name), "%s (%s)", g->path, sig->label);
+        r = strcmp(vs.root_hash, img->root_hash) != 0
+                    ? error_set(err, -EIO, "%s: read back another root hash", name)
+                    : signature_check_der(vs.signature, vs.signature_size, name, vs.root_hash, NULL, fp, err);
+        if (r >= 0)
+                r = trusted_check(trusted, fp, name, err);
+        verity_sig_clear(&vs);
+        return r;
+}

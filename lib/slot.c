@@ -1,0 +1,267 @@
+/* slot.c: `ingot slot`'s operations on a disk: status, install, switch, mark-good, mark-bad and
+ * rollback, each under the disk's lock and each ending in one GPT write; and the booted-slot record. */
+#include <string.h>
+
+#include "slot.h"
+
+/* The initrd's record of what it booted (RUNTIME_DIR/booted): SLOT=a, DISK_UUID=..., DEVICE=/dev/vda. */
+struct booted {
+        char slot;
+        char disk_uuid[37];
+        char device[256];
+};
+
+static void read_booted(const char *runtime_dir, struct booted *ret) {
+        *ret = (struct booted) { 0 };
+        _cleanup_free_ char *path = path_join(runtime_dir ?: "/run/ingot", "booted");
+        _cleanup_fclose_ FILE *f = path ? fopen(path, "re") : NULL;
+        char line[512];
+        while (f && fgets(line, sizeof(line), f)) {
+                line[strcspn(line, "\n")] = 0;
+                if (strncmp(line, "SLOT=", 5) == 0 && (line[5] == 'a' || line[5] == 'b') && !line[6])
+                        ret->slot = line[5];
+                else if (strncmp(line, "DISK_UUID=", 10) == 0)
+                        snprintf(ret->disk_uuid, sizeof(ret->disk_uuid), "%.36s", line + 10);
+                else if (strncmp(line, "DEVICE=", 7) == 0)
+                        snprintf(ret->device, sizeof(ret->device), "%.255s", line + 7);
+        }
+}
+
+/* Opens the disk the options name, or the one the booted slot is on; ret_booted: the booted slot if
+ * it is on this disk, else 0. */
+static int open_disk(const struct ingot_slot_options *o, bool writable, struct slot_table **ret, char *ret_booted,
+                     struct ingot_error *err) {
+        struct booted b;
+        read_booted(o->runtime_dir, &b);
+        const char *disk = o->disk;
+        if (!disk) {
+                if (!*b.device)
+                        return error_set(err, -ENODEV,
+                                         "no --disk given, and this host was not booted by ingot (no %s/booted)",
+                                         o->runtime_dir ?: "/run/ingot");
+                disk = b.device;
+        }
+        int r = slot_table_open(disk, writable, o->lock_wait_ms ? o->lock_wait_ms : 5000, ret, err);
+        if (r < 0)
+                return r;
+        *ret_booted = b.slot && strcasecmp(b.disk_uuid, (*ret)->gpt->disk_uuid) == 0 ? b.slot : 0;
+        return 0;
+}
+
+static void choose(const struct slot_table *t, struct slot_choice *ret) {
+        struct slot_candidate c[SLOT_COUNT];
+        for (int i = 0; i < SLOT_COUNT; i++)
+                c[i] = (struct slot_candidate) { t->slots[i].name, t->slots[i].attrs, t->slots[i].installed };
+        slot_choose(c, SLOT_COUNT, ret);
+}
+
+static void fill_status(const struct slot_table *t, char booted, struct ingot_slot_status *st) {
+        *st = (struct ingot_slot_status) { .booted = booted };
+        snprintf(st->disk_uuid, sizeof(st->disk_uuid), "%s", t->gpt->disk_uuid);
+        snprintf(st->warning, sizeof(st->warning), "%s", t->gpt->warning);
+        for (int i = 0; i < SLOT_COUNT; i++) {
+                const struct slot *s = &t->slots[i];
+                struct ingot_slot_info *x = &st->slots[i];
+                x->name = s->name;
+                x->state = slot_state_to_string(slot_state_of(&s->attrs, s->installed));
+                x->priority = s->attrs.priority;
+                x->tries = s->attrs.tries;
+                x->successful = s->attrs.successful;
+                x->size = t->gpt->parts[s->root].size;
+                if (s->installed) {
+                        snprintf(x->image_id, sizeof(x->image_id), "%s", s->image_id);
+                        snprintf(x->version, sizeof(x->version), "%s", s->version);
+                        snprintf(x->root_hash, sizeof(x->root_hash), "%s", s->payload.root_hash);
+                        snprintf(x->signer, sizeof(x->signer), "%s", s->payload.fingerprint);
+                }
+        }
+        struct slot_choice ch;
+        choose(t, &ch);
+        st->next = ch.index < 0 ? 0 : t->slots[ch.index].name;
+        st->next_counts_try = ch.count_try;
+        snprintf(st->reason, sizeof(st->reason), "%s", ch.reason);
+}
+
+int ingot_slot_status(const struct ingot_slot_options *o, struct ingot_slot_status *ret, struct ingot_error *err) {
+        struct slot_table *t;
+        char booted;
+        int r = open_disk(o, false, &t, &booted, err);
+        if (r < 0)
+                return r;
+        fill_status(t, booted, ret);
+        slot_table_free(t);
+        return 0;
+}
+
+/* The slot to write when none is named: never the booted one; on a disk nothing booted from, the
+ * least valuable one (empty, then bad, then on trial, then good), and on a tie the one not next. */
+static struct slot *inactive_slot(struct slot_table *t, char booted) {
+        if (booted)
+                return &t->slots[1 - slot_index(booted)];
+        struct slot_choice ch;
+        choose(t, &ch);
+        enum slot_state a = slot_state_of(&t->slots[0].attrs, t->slots[0].installed),
+                        b = slot_state_of(&t->slots[1].attrs, t->slots[1].installed);
+        if (a != b)
+                return &t->slots[a < b ? 0 : 1];
+        return &t->slots[ch.index == 0 ? 1 : 0];
+}
+
+static int set_attrs(struct slot_table *t, struct slot *s, unsigned priority, unsigned tries, bool successful,
+                     const char *root_uuid, const char *verity_uuid, struct ingot_error *err) {
+        s->attrs = (struct slot_attrs) { .priority = priority, .tries = tries, .successful = successful };
+        int r = gpt_set(t->gpt, s->root, slot_attrs_encode(t->gpt->parts[s->root].attrs, &s->attrs), root_uuid, err);
+        if (r >= 0 && verity_uuid)
+                r = gpt_set(t->gpt, s->verity, t->gpt->parts[s->verity].attrs, verity_uuid, err);
+        return r;
+}
+
+/* Makes s next: priority 2 and the other, if it may boot, priority 1 (in the same GPT write). */
+static int make_next(struct slot_table *t, struct slot *s, unsigned tries, bool successful, const char *root_uuid,
+                     const char *verity_uuid, struct ingot_error *err) {
+        struct slot *other = &t->slots[1 - slot_index(s->name)];
+        int r = set_attrs(t, s, 2, successful ? 0 : tries, successful, root_uuid, verity_uuid, err);
+        if (r >= 0 && other->attrs.priority > 1)
+                r = set_attrs(t, other, 1, other->attrs.tries, other->attrs.successful, NULL, NULL, err);
+        return r;
+}
+
+int ingot_slot_install(const struct ingot_slot_options *o, const char *image_path,
+                       const struct ingot_install_options *io, char *ret_slot, struct ingot_error *err) {
+        struct slot_image img;
+        int r = slot_image_open(image_path, io->trusted_certs, &img, err);
+        if (r < 0) {
+                slot_image_close(&img);
+                return r;
+        }
+        struct slot_table *t = NULL;
+        char booted;
+        r = open_disk(o, true, &t, &booted, err);
+        if (r < 0)
+                goto out;
+        struct slot *s;
+        if (io->slot) {
+                if (slot_index(io->slot) < 0) {
+                        r = error_set(err, -EINVAL, "no slot '%c'; slots are a and b", io->slot);
+                        goto out;
+                }
+                s = &t->slots[slot_index(io->slot)];
+        } else
+                s = inactive_slot(t, booted);
+        if (s->name == booted) {
+                r = error_set(err, -EBUSY, "%s: slot %c is the running slot; install into %c", t->gpt->path, s->name,
+                              t->slots[1 - slot_index(s->name)].name);
+                goto out;
+        }
+
+        /* does it fit */
+        const struct gpt_partition *root = &t->gpt->parts[s->root], *verity = &t->gpt->parts[s->verity],
+                                   *sig = &t->gpt->parts[s->sig];
+        size_t area_size;
+        (void) verity_tree_area(img.tree, &area_size);
+        if (img.size > root->size || area_size > verity->size || img.payload_size > sig->size) {
+                r = error_set(err, -EFBIG,
+                              "%s: does not fit slot %c: image %llu bytes (root-%c holds %llu), hash tree %zu "
+                              "(verity-%c holds %llu)",
+                              image_path, s->name, (unsigned long long) img.size, s->name,
+                              (unsigned long long) root->size, area_size, s->name, (unsigned long long) verity->size);
+                goto out;
+        }
+        /* anti-rollback: not older than any good slot */
+        for (int i = 0; i < SLOT_COUNT && !io->allow_downgrade; i++) {
+                const struct slot *g = &t->slots[i];
+                if (slot_state_of(&g->attrs, g->installed) != SLOT_GOOD || !*g->version)
+                        continue;
+                if (version_compare(img.version, g->version) < 0) {
+                        r = error_set(err, -EPERM,
+                                      "%s: version '%s' is older than '%s' in good slot %c, the version floor; "
+                                      "--allow-downgrade installs it anyway",
+                                      image_path, img.version, g->version, g->name);
+                        goto out;
+                }
+        }
+
+        /* 1: the target can no longer boot; 2: its contents; 3: it boots next, on trial */
+        r = set_attrs(t, s, 0, 0, false, NULL, NULL, err);
+        if (r >= 0)
+                r = gpt_write(t->gpt, err);
+        if (r >= 0)
+                r = slot_write(t, s, &img, io->trusted_certs, io->progress, io->userdata, err);
+        if (r < 0)
+                goto out;
+        char root_uuid[37], verity_uuid[37];
+        slot_uuids_from_root_hash(img.root_hash, root_uuid, verity_uuid);
+        const struct slot *other = &t->slots[1 - slot_index(s->name)];
+        if (other->installed && strcmp(other->payload.root_hash, img.root_hash) == 0) {
+                /* the same image in both slots: UUIDs must stay unique, so b's are not the hash's */
+                root_uuid[0] = root_uuid[0] == 'f' ? '0' : 'f';
+                verity_uuid[0] = verity_uuid[0] == 'f' ? '0' : 'f';
+        }
+        r = make_next(t, s, io->tries ? io->tries : 3, false, root_uuid, verity_uuid, err);
+        if (r >= 0)
+                r = gpt_write(t->gpt, err);
+        if (r >= 0 && ret_slot)
+                *ret_slot = s->name;
+out:
+        slot_table_free(t);
+        slot_image_close(&img);
+        return r;
+}
+
+int ingot_slot_change(const struct ingot_slot_options *o, enum ingot_slot_action action, char name, unsigned tries,
+                      char *ret_slot, struct ingot_error *err) {
+        struct slot_table *t;
+        char booted;
+        int r = open_disk(o, true, &t, &booted, err);
+        if (r < 0)
+                return r;
+        struct slot *s = NULL;
+        if (action == INGOT_SLOT_ROLLBACK) {
+                struct slot_choice ch;
+                choose(t, &ch);
+                char current = booted ? booted : ch.index >= 0 ? t->slots[ch.index].name : 'a';
+                s = &t->slots[1 - slot_index(current)];
+                if (slot_state_of(&s->attrs, s->installed) != SLOT_GOOD) {
+                        r = error_set(err, -ENOENT, "%s: no good slot to roll back to: %c is %s", t->gpt->path, s->name,
+                                      slot_state_to_string(slot_state_of(&s->attrs, s->installed)));
+                        goto out;
+                }
+        } else {
+                if (!name && action == INGOT_SLOT_MARK_GOOD)
+                        name = booted;
+                if (!name) {
+                        r = error_set(err, -EINVAL, "%s: which slot? this disk's booted slot is not known", t->gpt->path);
+                        goto out;
+                }
+                if (slot_index(name) < 0) {
+                        r = error_set(err, -EINVAL, "no slot '%c'; slots are a and b", name);
+                        goto out;
+                }
+                s = &t->slots[slot_index(name)];
+        }
+        if (!s->installed && action != INGOT_SLOT_MARK_BAD) {
+                r = error_set(err, -ENOENT, "%s: slot %c is empty", t->gpt->path, s->name);
+                goto out;
+        }
+        switch (action) {
+        case INGOT_SLOT_SWITCH:
+                r = make_next(t, s, tries ? tries : 3, false, NULL, NULL, err);
+                break;
+        case INGOT_SLOT_ROLLBACK:
+                r = make_next(t, s, 0, true, NULL, NULL, err);
+                break;
+        case INGOT_SLOT_MARK_GOOD:
+                r = set_attrs(t, s, s->attrs.priority ? s->attrs.priority : 1, 0, true, NULL, NULL, err);
+                break;
+        case INGOT_SLOT_MARK_BAD:
+                r = set_attrs(t, s, 0, 0, false, NULL, NULL, err);
+                break;
+        }
+        if (r >= 0)
+                r = gpt_write(t->gpt, err);
+        if (r >= 0 && ret_slot)
+                *ret_slot = s->name;
+out:
+        slot_table_free(t);
+        return r;
+}

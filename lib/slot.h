@@ -1,0 +1,60 @@
+/* slot.h: a disk's two slots (root, verity and signature partitions found by label and type) with
+ * their state, and the image that goes into one: loaded, checked and written with its tree and signature. */
+#pragma once
+
+#include "gpt.h"
+#include "slot-state.h"
+#include "verity-sig.h"
+#include "verity.h"
+
+#define SLOT_COUNT 2
+
+struct slot {
+        char name;
+        size_t root, verity, sig; /* indexes into gpt->parts */
+        struct slot_attrs attrs;
+        bool installed;           /* its signature partition holds a payload */
+        struct verity_sig payload;
+        char image_id[64], version[64];
+};
+
+struct slot_table {
+        struct gpt *gpt;
+        struct slot slots[SLOT_COUNT];
+};
+
+/* Finds root-a, verity-a, verity-sig-a, root-b, ... with the right types; -EMEDIUMTYPE for a disk
+ * without them. Reads each slot's signature payload and os-release. */
+int slot_table_open(const char *disk, bool writable, unsigned lock_wait_ms, struct slot_table **ret,
+                    struct ingot_error *err);
+void slot_table_free(struct slot_table *t);
+int slot_index(char name);
+
+/* An image to install: IMAGE.raw and its sidecars, checked before anything is written. */
+struct slot_image {
+        const char *path;
+        int fd;
+        uint64_t size;
+        struct verity_tree *tree;   /* IMAGE.verity, checked level by level against the root hash */
+        char root_hash[129];
+        uint8_t *payload;           /* the signature partition's contents */
+        size_t payload_size;
+        char fingerprint[65];
+        char image_id[64], version[64];
+};
+
+/* Refuses an unsigned image, a signer that is not among trusted (NULL: any intact signature), a
+ * hash tree that does not give the signed root hash, and a truncated image. */
+int slot_image_open(const char *path, char **trusted, struct slot_image *ret, struct ingot_error *err);
+void slot_image_close(struct slot_image *img);
+
+/* Whether the signer's fingerprint is one of trusted's; the message says whose it is otherwise. */
+int trusted_check(char **trusted, const char *fingerprint, const char *what, struct ingot_error *err);
+
+/* Writes img into slot s (no GPT state change): signature cleared, tree, data checked against the tree
+ * as written, signature, fsync; then the tree and signature read back from the disk and checked. */
+int slot_write(struct slot_table *t, struct slot *s, const struct slot_image *img, char **trusted,
+               ingot_progress_fn progress, void *userdata, struct ingot_error *err);
+
+/* The partition UUIDs systemd pairs: the root hash's first and last 128 bits. */
+void slot_uuids_from_root_hash(const char *root_hash, char ret_root[37], char ret_verity[37]);

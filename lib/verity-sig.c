@@ -1,0 +1,93 @@
+/* verity-sig.c: the root-verity-sig partition payload (systemd's Discoverable Partitions format),
+ * JSON through json-c and base64 through OpenSSL. */
+#include <json-c/json.h>
+#include <openssl/evp.h>
+#include <string.h>
+
+#include "verity-sig.h"
+
+int verity_sig_encode(const struct verity_sig *s, uint8_t **ret, size_t *ret_size) {
+        if (s->signature_size > 1024 * 1024)
+                return -E2BIG;
+        size_t b64_size = 4 * ((s->signature_size + 2) / 3) + 1;
+        _cleanup_free_ char *b64 = malloc(b64_size);
+        if (!b64)
+                return -ENOMEM;
+        EVP_EncodeBlock((unsigned char *) b64, s->signature, (int) s->signature_size);
+        json_object *o = json_object_new_object();
+        if (!o)
+                return -ENOMEM;
+        json_object_object_add(o, "rootHash", json_object_new_string(s->root_hash));
+        json_object_object_add(o, "certificateFingerprint", json_object_new_string(s->fingerprint));
+        json_object_object_add(o, "signature", json_object_new_string(b64));
+        const char *text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+        size_t len = strlen(text), size = (len + 1 + VERITY_SIG_ALIGN - 1) / VERITY_SIG_ALIGN * VERITY_SIG_ALIGN;
+        uint8_t *buf = calloc(1, size);
+        if (buf)
+                memcpy(buf, text, len);
+        json_object_put(o);
+        if (!buf)
+                return -ENOMEM;
+        *ret = buf;
+        *ret_size = size;
+        return 0;
+}
+
+void verity_sig_clear(struct verity_sig *s) {
+        free(s->signature);
+        *s = (struct verity_sig) { 0 };
+}
+
+static bool all_zero(const uint8_t *p, size_t n) {
+        for (size_t i = 0; i < n; i++)
+                if (p[i])
+                        return false;
+        return true;
+}
+
+int verity_sig_decode(const uint8_t *buf, size_t size, struct verity_sig *ret, struct ingot_error *err) {
+        *ret = (struct verity_sig) { 0 };
+        size_t len = strnlen((const char *) buf, size);
+        if (len == 0)
+                return all_zero(buf, size) ? -ENODATA : error_set(err, -EBADMSG, "signature partition: garbage");
+        if (len == size || !all_zero(buf + len, size - len))
+                return error_set(err, -EBADMSG, "signature partition: not NUL-terminated JSON");
+        json_tokener *tok = json_tokener_new();
+        if (!tok)
+                return -ENOMEM;
+        json_object *o = json_tokener_parse_ex(tok, (const char *) buf, (int) len);
+        bool complete = json_tokener_get_error(tok) == json_tokener_success;
+        json_tokener_free(tok);
+        json_object *rh, *fp, *sig;
+        int r = 0;
+        if (!o || !complete || !json_object_is_type(o, json_type_object) ||
+            !json_object_object_get_ex(o, "rootHash", &rh) || !json_object_is_type(rh, json_type_string) ||
+            !json_object_object_get_ex(o, "signature", &sig) || !json_object_is_type(sig, json_type_string)) {
+                r = error_set(err, -EBADMSG, "signature partition: not the JSON object systemd expects");
+                goto out;
+        }
+        const char *h = json_object_get_string(rh), *b64 = json_object_get_string(sig);
+        size_t hl = strlen(h), bl = strlen(b64);
+        if (hl >= sizeof(ret->root_hash) || hl < 40 || strspn(h, "0123456789abcdef") != hl) {
+                r = error_set(err, -EBADMSG, "signature partition: rootHash is not a lowercase hex hash");
+                goto out;
+        }
+        snprintf(ret->root_hash, sizeof(ret->root_hash), "%s", h);
+        if (json_object_object_get_ex(o, "certificateFingerprint", &fp) && json_object_is_type(fp, json_type_string))
+                snprintf(ret->fingerprint, sizeof(ret->fingerprint), "%s", json_object_get_string(fp));
+        ret->signature = malloc(bl / 4 * 3 + 3);
+        int n = ret->signature && bl % 4 == 0 && bl <= INT32_MAX
+                        ? EVP_DecodeBlock(ret->signature, (const unsigned char *) b64, (int) bl)
+                        : -1;
+        if (n < 0) {
+                r = error_set(err, -EBADMSG, "signature partition: the signature is not base64");
+                goto out;
+        }
+        /* EVP_DecodeBlock counts the padding as zero bytes */
+        ret->signature_size = (size_t) n - (bl >= 1 && b64[bl - 1] == '=') - (bl >= 2 && b64[bl - 2] == '=');
+out:
+        json_object_put(o);
+        if (r < 0)
+                verity_sig_clear(ret);
+        return r;
+}

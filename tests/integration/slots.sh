@@ -1,0 +1,235 @@
+#!/bin/bash
+# A/B disks and the slot switcher, against outside readers: sfdisk --json and blkid -p read the layout,
+# veritysetup and openssl cms check what each slot holds; every refusal leaves the disk's bytes as they were.
+. "$(dirname "$0")/../lib.sh"
+
+# attrs DISK LABEL: the GPT attribute bits of a partition as sfdisk prints them ("-" for none)
+attrs() { part "$1" "$2" | cut -d' ' -f3; }
+same_bytes() { [ "$(sha256sum <"$1")" = "$2" ]; }
+
+t_disk_layout_and_reproducibility() {
+	signed_demo out 1.0.0
+	"$INGOT" disk disk.img --slot-a out/demo_1.0.0.raw
+	sfdisk --json disk.img >layout.json
+	python3 - layout.json out/demo_1.0.0.roothash <<'PY'
+import json, sys
+t = json.load(open(sys.argv[1]))["partitiontable"]
+root = open(sys.argv[2]).read().strip()
+assert t["label"] == "gpt"
+want = [("esp", "C12A7328-F81F-11D2-BA4B-00A0C93EC93B"),
+        ("root-a", "4F68BCE3-E8CD-4DB1-96E7-FBCAF984B709"), ("verity-a", "2C7357ED-EBD2-46D9-AEC1-23D437EC2BF5"),
+        ("verity-sig-a", "41092B05-9FC8-4523-994F-2DEF0408B176"),
+        ("root-b", "4F68BCE3-E8CD-4DB1-96E7-FBCAF984B709"), ("verity-b", "2C7357ED-EBD2-46D9-AEC1-23D437EC2BF5"),
+        ("verity-sig-b", "41092B05-9FC8-4523-994F-2DEF0408B176"), ("var", "4D21B016-B534-45C2-A9FB-5C16E091FD2D")]
+got = [(p["name"], p["type"]) for p in t["partitions"]]
+assert got == want, got
+p = {x["name"]: x for x in t["partitions"]}
+# slot a: priority 2 (bit 49) and successful (bit 56); b: nothing
+assert p["root-a"].get("attrs") == "GUID:49,56", p["root-a"]
+assert "attrs" not in p["root-b"], p["root-b"]
+# systemd's pairing: root and verity partition UUIDs are the root hash's halves
+uuid = lambda h: "-".join([h[0:8], h[8:12], h[12:16], h[16:20], h[20:32]]).upper()
+assert p["root-a"]["uuid"] == uuid(root[:32]) and p["verity-a"]["uuid"] == uuid(root[32:]), p["root-a"]
+uuids = [x["uuid"] for x in t["partitions"]] + [t["id"]]
+assert len(set(uuids)) == len(uuids), "duplicate UUIDs"
+# 1 MiB alignment; slots twice the image, rounded up to MiB
+for x in t["partitions"]:
+    assert x["start"] * 512 % (1 << 20) == 0, x
+import os
+img = os.path.getsize("out/demo_1.0.0.raw")
+assert p["root-a"]["size"] * 512 == -(-2 * img // (1 << 20)) * (1 << 20), p["root-a"]["size"]
+assert p["root-b"]["size"] == p["root-a"]["size"]
+assert p["verity-sig-a"]["size"] * 512 == 16384
+PY
+	read -r start _ < <(part disk.img esp)
+	blkid -p -O "$start" disk.img | grep -q 'TYPE="vfat"'
+	blkid -p -O "$start" disk.img | grep -q 'VERSION="FAT32"'
+	read -r start _ < <(part disk.img root-a)
+	blkid -p -O "$start" disk.img | grep -q 'TYPE="squashfs"'
+	root=$(slot_verifies disk.img a keys/ingot.crt)
+	[ "$root" = "$(cat out/demo_1.0.0.roothash)" ]
+	[ "$(status_field disk.img 's["slots"][0]["state"], s["slots"][1]["state"], s["next"]')" = "('good', 'empty', 'a')" ]
+	# the same inputs give the same bytes
+	"$INGOT" disk again.img --slot-a out/demo_1.0.0.raw
+	cmp disk.img again.img
+	# --size: var takes the rest; too small is refused without leaving a file
+	"$INGOT" disk sized.img --slot-a out/demo_1.0.0.raw --size 1G
+	[ "$(stat -c %s sized.img)" = $((1 << 30)) ]
+	read -r _ vsize _ < <(part sized.img var)
+	[ "$vsize" -gt $((400 << 20)) ]
+	expect_fail "is too small" "$INGOT" disk small.img --slot-a out/demo_1.0.0.raw --size 100M
+	[ ! -e small.img ] && [ -z "$(ls -A | grep '^\.small')" ]
+}
+run disk_layout_and_reproducibility t_disk_layout_and_reproducibility
+
+t_install_switch_and_state_words() {
+	signed_demo out 1.0.0
+	signed_demo out 2.0.0
+	"$INGOT" disk disk.img --slot-a out/demo_1.0.0.raw
+	"$INGOT" slot install --disk disk.img --cert keys/ingot.crt out/demo_2.0.0.raw | tee log
+	grep -q "into slot b" log
+	[ "$(attrs disk.img root-b)" = "GUID:49,52,53" ] # priority 2, tries 3, not successful
+	[ "$(attrs disk.img root-a)" = "GUID:48,56" ]    # priority 1, still good
+	[ "$(slot_verifies disk.img b keys/ingot.crt)" = "$(cat out/demo_2.0.0.roothash)" ]
+	"$INGOT" slot status --disk disk.img --json >st.json
+	python3 - st.json out/demo_2.0.0.roothash <<'PY'
+import json, sys
+s = json.load(open(sys.argv[1]))
+assert set(s) >= {"slots", "booted", "next", "reason"}, s.keys()
+a, b = s["slots"]
+for x in (a, b):
+    assert set(x) >= {"name", "state", "priority", "tries", "successful", "version", "root_hash"}, x
+assert (a["name"], a["state"], a["version"], a["successful"]) == ("a", "good", "1.0.0", True), a
+assert (b["name"], b["state"], b["priority"], b["tries"], b["version"]) == ("b", "trying", 2, 3, "2.0.0"), b
+assert b["root_hash"] == open(sys.argv[2]).read().strip()
+assert s["next"] == "b" and s["booted"] is None, s
+assert "b is on trial with 3 tries left" in s["reason"], s["reason"]
+PY
+	[ "$("$INGOT" slot next --disk disk.img)" = "b: b is on trial with 3 tries left, priority 2; a has priority 1" ]
+	"$INGOT" slot mark-good b --disk disk.img
+	[ "$(attrs disk.img root-b)" = "GUID:49,56" ]
+	# anti-rollback: 1.0.0 is older than good 2.0.0; refused before any write
+	sum=$(sha256sum <disk.img)
+	expect_fail "older than '2.0.0' in good slot b" "$INGOT" slot install --disk disk.img --cert keys/ingot.crt out/demo_1.0.0.raw
+	same_bytes disk.img "$sum"
+	"$INGOT" slot install --disk disk.img --cert keys/ingot.crt --allow-downgrade --tries 2 out/demo_1.0.0.raw | grep -q "slot a"
+	[ "$(attrs disk.img root-a)" = "GUID:49,53" ] # priority 2, tries 2
+	# switch, mark-bad, rollback: one GPT write each, as sfdisk sees it
+	"$INGOT" slot switch b --tries 1 --disk disk.img
+	[ "$(attrs disk.img root-b)" = "GUID:49,52" ] && [ "$(attrs disk.img root-a)" = "GUID:48,53" ]
+	"$INGOT" slot mark-bad b --disk disk.img
+	[ "$(attrs disk.img root-b)" = "-" ]
+	[ "$(status_field disk.img 's["slots"][1]["state"]')" = bad ]
+	expect_fail "no good slot to roll back to" "$INGOT" slot rollback --disk disk.img
+	"$INGOT" slot mark-good a --disk disk.img
+	"$INGOT" slot switch b --disk disk.img
+	"$INGOT" slot mark-good b --disk disk.img
+	"$INGOT" slot rollback --disk disk.img | grep -q "slot a boots next"
+	[ "$(status_field disk.img 's["next"]')" = a ]
+	# nothing bootable: next says so and fails
+	"$INGOT" slot mark-bad a --disk disk.img
+	"$INGOT" slot mark-bad b --disk disk.img
+	expect_fail "none: no bootable slot: a is bad (priority 0), b is bad (priority 0)" "$INGOT" slot next --disk disk.img
+}
+run install_switch_and_state_words t_install_switch_and_state_words
+
+t_running_slot_is_never_written() {
+	signed_demo out 1.0.0
+	signed_demo out 2.0.0
+	"$INGOT" disk disk.img --slot-a out/demo_1.0.0.raw --slot-b out/demo_1.0.0.raw
+	mkdir run
+	printf 'SLOT=a\nDISK_UUID=%s\nDEVICE=%s\n' "$(sfdisk --json disk.img | python3 -c 'import json,sys; print(json.load(sys.stdin)["partitiontable"]["id"])')" "$PWD/disk.img" >run/booted
+	export INGOT_RUNTIME_DIR=$PWD/run
+	[ "$(status_field disk.img 's["booted"]')" = a ]
+	sum=$(sha256sum <disk.img)
+	expect_fail "slot a is the running slot; install into b" "$INGOT" slot install --slot a --cert keys/ingot.crt out/demo_2.0.0.raw
+	same_bytes disk.img "$sum"
+	# without --disk: the booted disk; without --slot: the other one
+	read -r astart asize _ < <(part disk.img root-a)
+	dd if=disk.img bs=1M iflag=skip_bytes,count_bytes skip="$astart" count="$asize" status=none | sha256sum >a.before
+	"$INGOT" slot install --cert keys/ingot.crt out/demo_2.0.0.raw | grep -q "slot b"
+	dd if=disk.img bs=1M iflag=skip_bytes,count_bytes skip="$astart" count="$asize" status=none | sha256sum | cmp - a.before
+	"$INGOT" slot mark-good # the booted slot
+	[ "$(attrs disk.img root-a)" = "GUID:48,56" ]
+	# a record for another disk does not count
+	sed -i 's/^DISK_UUID=.*/DISK_UUID=00000000-0000-0000-0000-000000000000/' run/booted
+	[ "$(status_field disk.img 's["booted"]')" = None ]
+}
+run running_slot_is_never_written t_running_slot_is_never_written
+
+t_refused_images_write_nothing() {
+	signed_demo out 1.0.0
+	signed_demo out 2.0.0
+	signed_demo big 3.0.0 "$(printf '[Content]\nCopy=%s/blob:/blob' "$PWD")" 2>/dev/null || {
+		head -c 8M /dev/urandom >blob
+		signed_demo big 3.0.0 "$(printf '[Content]\nCopy=%s/blob:/blob' "$PWD")"
+	}
+	"$INGOT" disk disk.img --slot-a out/demo_1.0.0.raw
+	sum=$(sha256sum <disk.img)
+	"$INGOT" build --unsigned "demo-2.0.0.ini" -o unsigned --quiet
+	expect_fail "unsigned" "$INGOT" slot install --disk disk.img --cert keys/ingot.crt unsigned/demo_2.0.0.raw
+	same_bytes disk.img "$sum"
+	"$INGOT" keygen other >/dev/null
+	expect_fail "signed by a certificate that is not trusted" "$INGOT" slot install --disk disk.img --cert other/ingot.crt out/demo_2.0.0.raw
+	same_bytes disk.img "$sum"
+	cp -r out trunc && truncate -s -4096 trunc/demo_2.0.0.raw
+	expect_fail "truncated or grown" "$INGOT" slot install --disk disk.img --cert keys/ingot.crt trunc/demo_2.0.0.raw
+	same_bytes disk.img "$sum"
+	expect_fail "does not fit slot b" "$INGOT" slot install --disk disk.img --cert keys/ingot.crt big/demo_3.0.0.raw
+	same_bytes disk.img "$sum"
+	# a damaged image that passes the sidecar checks is caught as it is written, and never made bootable
+	cp -r out flip
+	printf 'X' | dd of=flip/demo_2.0.0.raw bs=1 seek=70000 conv=notrunc status=none
+	expect_fail "does not match the hash tree" "$INGOT" slot install --disk disk.img --cert keys/ingot.crt flip/demo_2.0.0.raw
+	[ "$(status_field disk.img 's["slots"][1]["state"], s["next"]')" = "('empty', 'a')" ]
+	expect_fail "no trusted certificate" "$INGOT" slot install --disk disk.img out/demo_2.0.0.raw
+	expect_fail "'c' is not a slot" "$INGOT" slot switch c --disk disk.img
+	expect_fail "slot b is empty" "$INGOT" slot switch b --disk disk.img
+}
+run refused_images_write_nothing t_refused_images_write_nothing
+
+t_bad_disks() {
+	signed_demo out 1.0.0
+	truncate -s 64M zeros.img
+	expect_fail "zeros.img: no GPT partition table" "$INGOT" slot status --disk zeros.img
+	cp zeros.img dos.img && printf 'label: dos\n,10M,L\n' | sfdisk -q dos.img
+	expect_fail "dos.img: no GPT partition table" "$INGOT" slot status --disk dos.img
+	cp zeros.img foreign.img && printf 'label: gpt\n,10M,L\n' | sfdisk -q foreign.img
+	sum=$(sha256sum <foreign.img)
+	expect_fail "a GPT without ingot slots (no partition labelled 'root-a')" \
+		"$INGOT" slot install --disk foreign.img --cert keys/ingot.crt out/demo_1.0.0.raw
+	same_bytes foreign.img "$sum"
+	"$INGOT" disk disk.img --slot-a out/demo_1.0.0.raw
+	cp disk.img trunc.img && truncate -s 300M trunc.img
+	sum=$(sha256sum <trunc.img)
+	expect_fail "the disk is truncated or both GPT headers are damaged" "$INGOT" slot switch a --disk trunc.img
+	same_bytes trunc.img "$sum"
+	# a corrupt primary header: read from the backup, said so, and the next write repairs it
+	cp disk.img corrupt.img
+	printf 'XXXX' | dd of=corrupt.img bs=1 seek=$((512 + 16)) conv=notrunc status=none
+	"$INGOT" slot status --disk corrupt.img >out.txt 2>err.txt
+	grep -q "primary GPT table is corrupt" err.txt
+	grep -q "^a    good" out.txt
+	"$INGOT" slot mark-good a --disk corrupt.img 2>/dev/null
+	"$INGOT" slot status --disk corrupt.img 2>err.txt >/dev/null
+	[ ! -s err.txt ]
+	sfdisk --verify corrupt.img >/dev/null 2>&1
+	# a read-only device
+	require_root
+	dev=$(losetup -f --show -r disk.img) || skip_test "no loop device"
+	sum=$(sha256sum <disk.img)
+	set +e
+	"$INGOT" slot switch a --disk "$dev" >ro.log 2>&1
+	rc=$?
+	"$INGOT" slot status --disk "$dev" >ro-status.log 2>&1
+	rc2=$?
+	set -e
+	losetup -d "$dev"
+	cat ro.log
+	[ "$rc" -ne 0 ] && grep -q "read-only" ro.log && [ "$rc2" -eq 0 ]
+	same_bytes disk.img "$sum"
+}
+run bad_disks t_bad_disks
+
+t_concurrent_calls_wait_then_fail() {
+	signed_demo out 1.0.0
+	"$INGOT" disk disk.img --slot-a out/demo_1.0.0.raw
+	flock disk.img sleep 4 &
+	sleep 0.5
+	start=$(date +%s%N)
+	expect_fail "another ingot call holds the disk (waited 1.0 s)" "$INGOT" slot mark-good a --disk disk.img --wait 1
+	[ $(( ($(date +%s%N) - start) / 1000000 )) -ge 900 ]
+	wait
+	"$INGOT" slot mark-good a --disk disk.img
+}
+run concurrent_calls_wait_then_fail t_concurrent_calls_wait_then_fail
+
+t_help() {
+	"$INGOT" slot --help | grep -q "install IMAGE.raw"
+	"$INGOT" disk --help | grep -q -- "--slot-a"
+	"$INGOT" --help | grep -q "^  slot"
+	expect_fail "expected an action" "$INGOT" slot
+	expect_fail "unknown action 'swtich'" "$INGOT" slot swtich a --disk x
+	expect_fail "--slot-a IMAGE is required" "$INGOT" disk x.img
+}
+run help t_help

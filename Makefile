@@ -69,6 +69,7 @@ bench: deps
 	@$(MAKE) --no-print-directory all
 	@BUILD=$(BUILD) bench/verity.sh
 	@BUILD=$(BUILD) bench/build.sh
+	@BUILD=$(BUILD) bench/install.sh
 
 clean:
 	rm -rf build build-asan out

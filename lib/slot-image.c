@@ -215,17 +215,20 @@ int slot_image_open(const char *path, char **trusted, struct slot_image *img, st
         return r;
 }
 
-/* The data copy: the main thread reads and writes chunks, a second thread checks each written chunk
- * against the hash tree, so writing and checking overlap (one pass over the data). */
+/* The data copy: the main thread reads and writes chunks in order while checker threads (one per core)
+ * check written chunks against the hash tree, so writing and checking overlap in one pass. */
 #define CHUNK (4u << 20)
-#define NBUF 4
+#define NBUF 8
+#define MAX_CHECKERS 16
+
+enum chunk_state { CHUNK_EMPTY, CHUNK_FULL, CHUNK_CHECKING };
 
 struct pipeline {
         pthread_mutex_t lock;
         pthread_cond_t changed;
         uint8_t *buf[NBUF];
         uint64_t first_block[NBUF], blocks[NBUF];
-        bool full[NBUF];
+        enum chunk_state state[NBUF];
         bool done;
         int r;
         struct ingot_error err;
@@ -234,23 +237,33 @@ struct pipeline {
 
 static void *checker(void *userdata) {
         struct pipeline *p = userdata;
-        for (unsigned i = 0;; i = (i + 1) % NBUF) {
-                pthread_mutex_lock(&p->lock);
-                while (!p->full[i] && !p->done)
+        pthread_mutex_lock(&p->lock);
+        for (;;) {
+                int i = -1;
+                for (int k = 0; k < NBUF && i < 0; k++)
+                        if (p->state[k] == CHUNK_FULL)
+                                i = k;
+                if (i < 0) {
+                        if (p->done)
+                                break;
                         pthread_cond_wait(&p->changed, &p->lock);
-                if (!p->full[i]) {
-                        pthread_mutex_unlock(&p->lock);
-                        return NULL;
+                        continue;
                 }
+                p->state[i] = CHUNK_CHECKING;
+                bool failed = p->r < 0;
                 pthread_mutex_unlock(&p->lock);
-                int r = p->r < 0 ? 0 : verity_tree_check_blocks(p->tree, p->first_block[i], p->buf[i], p->blocks[i], &p->err);
+                struct ingot_error e = { 0 };
+                int r = failed ? 0 : verity_tree_check_blocks(p->tree, p->first_block[i], p->buf[i], p->blocks[i], &e);
                 pthread_mutex_lock(&p->lock);
-                if (r < 0 && p->r >= 0)
+                if (r < 0 && p->r >= 0) {
                         p->r = r;
-                p->full[i] = false;
+                        p->err = e;
+                }
+                p->state[i] = CHUNK_EMPTY;
                 pthread_cond_broadcast(&p->changed);
-                pthread_mutex_unlock(&p->lock);
         }
+        pthread_mutex_unlock(&p->lock);
+        return NULL;
 }
 
 static int copy_data(struct slot_table *t, const struct gpt_partition *root, const struct slot_image *img,
@@ -262,14 +275,17 @@ static int copy_data(struct slot_table *t, const struct gpt_partition *root, con
         for (unsigned i = 0; i < NBUF; i++)
                 if (!(p.buf[i] = malloc(CHUNK)))
                         r = -ENOMEM;
-        pthread_t tid;
-        bool started = r >= 0 && pthread_create(&tid, NULL, checker, &p) == 0;
-        if (r >= 0 && !started)
+        long cores = sysconf(_SC_NPROCESSORS_ONLN);
+        unsigned n_checkers = cores < 1 ? 1 : cores > MAX_CHECKERS ? MAX_CHECKERS : (unsigned) cores, started = 0;
+        pthread_t tid[MAX_CHECKERS];
+        while (r >= 0 && started < n_checkers && pthread_create(&tid[started], NULL, checker, &p) == 0)
+                started++;
+        if (r >= 0 && started == 0)
                 r = -EAGAIN;
         unsigned i = 0;
         for (uint64_t off = 0; r >= 0 && off < img->size; off += CHUNK, i = (i + 1) % NBUF) {
                 pthread_mutex_lock(&p.lock);
-                while (p.full[i])
+                while (p.state[i] != CHUNK_EMPTY)
                         pthread_cond_wait(&p.changed, &p.lock);
                 r = p.r;
                 pthread_mutex_unlock(&p.lock);
@@ -287,23 +303,22 @@ static int copy_data(struct slot_table *t, const struct gpt_partition *root, con
                 pthread_mutex_lock(&p.lock);
                 p.first_block[i] = off / dbs;
                 p.blocks[i] = n / dbs;
-                p.full[i] = true;
+                p.state[i] = CHUNK_FULL;
                 pthread_cond_broadcast(&p.changed);
                 pthread_mutex_unlock(&p.lock);
                 if (progress)
                         progress(&(struct ingot_progress) { .phase = "data", .bytes = off + n, .total_bytes = img->size },
                                  userdata);
         }
-        if (started) {
-                pthread_mutex_lock(&p.lock);
-                p.done = true;
-                pthread_cond_broadcast(&p.changed);
-                pthread_mutex_unlock(&p.lock);
-                pthread_join(tid, NULL);
-        }
+        pthread_mutex_lock(&p.lock);
+        p.done = true;
+        pthread_cond_broadcast(&p.changed);
+        pthread_mutex_unlock(&p.lock);
+        for (unsigned k = 0; k < started; k++)
+                pthread_join(tid[k], NULL);
         if (r >= 0 && p.r < 0)
-                r = error_set(err, p.r, "%s: %s, as written to %s: the image changed while it was read, or the disk "
-                              "returned other bytes",
+                r = error_set(err, p.r, "%s: %s: the image is damaged (or changed while it was read); %s was left "
+                              "unbootable",
                               img->path, p.err.message, root->label);
         for (unsigned k = 0; k < NBUF; k++)
                 free(p.buf[k]);

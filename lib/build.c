@@ -154,6 +154,9 @@ static int build_image(struct build *b, int fd) {
         q = os_release_write(b);
         if (q < 0)
                 return q;
+        q = trust_write(b);
+        if (q < 0)
+                return q;
         q = tree_finalize(b->tree);
         if (q < 0)
                 return q;

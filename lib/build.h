@@ -53,6 +53,7 @@ bool build_was_skipped(const struct build *b, const char *path);
  * dpkg status (the manifest lists the packages). At most CAPTURE_MAX bytes. */
 #define OS_RELEASE "/usr/lib/os-release"
 #define ETC_OS_RELEASE "/etc/os-release"
+#define TRUSTED_DIR "/usr/lib/ingot/trusted.d"
 #define DPKG_STATUS "/var/lib/dpkg/status"
 #define CAPTURE_MAX (32u << 20)
 bool build_captures(const struct build *b, const char *path);
@@ -84,3 +85,5 @@ int content_apply(struct build *b);
 
 /* os-release.c */
 int os_release_write(struct build *b);
+/* TRUSTED_DIR/FINGERPRINT.crt for each trusted certificate (trust.c). */
+int trust_write(struct build *b);

@@ -310,6 +310,22 @@ static int parse_host_file(struct ingot_recipe *r, const struct key_def *def, co
         return 0;
 }
 
+/* A list: each assignment adds one; an empty one clears what came before (systemd's way). */
+static int parse_trusted_cert(struct ingot_recipe *r, const struct key_def *def, const struct ini_event *ev,
+                              struct ingot_error *err) {
+        (void) def;
+        if (!*ev->value) {
+                strv_free(r->trusted_certs);
+                r->trusted_certs = NULL;
+                return 0;
+        }
+        char *path = NULL;
+        int q = resolve_host_path(ev, ev->value, &path, err);
+        if (q < 0)
+                return q;
+        return strv_push(&r->trusted_certs, path) < 0 ? -ENOMEM : 0;
+}
+
 static int parse_compression(struct ingot_recipe *r, const struct key_def *def, const struct ini_event *ev,
                              struct ingot_error *err) {
         (void) def;
@@ -408,6 +424,7 @@ static const struct key_def verity_keys[] = {
 static const struct key_def signing_keys[] = {
         { "Key", parse_host_file, FIELD(signing_key), 0 },
         { "Certificate", parse_host_file, FIELD(signing_cert), 0 },
+        { "TrustedCertificate", parse_trusted_cert, 0, 0 },
 };
 static const struct key_def output_keys[] = {
         { "Compression", parse_compression, 0, 0 },
@@ -526,6 +543,7 @@ void ingot_recipe_free(struct ingot_recipe *r) {
         free(r->verity_hash);
         free(r->signing_key);
         free(r->signing_cert);
+        strv_free(r->trusted_certs);
         for (size_t i = 0; i < r->n_ops; i++) {
                 free(r->ops[i].where);
                 free(r->ops[i].source);
@@ -651,6 +669,7 @@ int ingot_recipe_to_json(const struct ingot_recipe *r, char **ret_json) {
         json_object *signing = json_object_new_object();
         json_add_string(signing, "key", r->signing_key);
         json_add_string(signing, "certificate", r->signing_cert);
+        json_object_object_add(signing, "trusted_certificates", strv_to_json(r->trusted_certs));
         json_object_object_add(root, "signing", signing);
 
         json_object *output = json_object_new_object();
@@ -722,8 +741,12 @@ int ingot_recipe_to_ini(const struct ingot_recipe *r, char **ret_text) {
         }
         fprintf(f, "\n[Verity]\nHash=%s\nDataBlockSize=%u\nHashBlockSize=%u\n", r->verity_hash,
                 r->verity_data_block_size, r->verity_hash_block_size);
+        if (r->signing_key || r->trusted_certs)
+                fprintf(f, "\n[Signing]\n");
         if (r->signing_key)
-                fprintf(f, "\n[Signing]\nKey=%s\nCertificate=%s\n", r->signing_key, r->signing_cert);
+                fprintf(f, "Key=%s\nCertificate=%s\n", r->signing_key, r->signing_cert);
+        for (char **c = r->trusted_certs; c && *c; c++)
+                fprintf(f, "TrustedCertificate=%s\n", *c);
         fprintf(f, "\n[Output]\nCompression=%s\n", compressor_name(r->compressor));
         if (r->level)
                 fprintf(f, "Level=%u\n", r->level);

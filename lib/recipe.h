@@ -65,6 +65,7 @@ struct ingot_recipe {
         /* [Signing] */
         char *signing_key;  /* host paths, absolute */
         char *signing_cert;
+        char **trusted_certs; /* TrustedCertificate=: what hosts running the image accept; NULL: the signer */
 
         /* [Output] */
         int compressor; /* SQFS_COMPRESSOR */

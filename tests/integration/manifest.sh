@@ -33,7 +33,7 @@ for kind, a in m["artifacts"].items():
 sq = open("super").read()
 assert "Compression zstd" in sq and "Block size %d" % m["squashfs"]["block_size"] in sq
 assert m["os_release"]["IMAGE_VERSION"] == "1.0.0"
-assert m["contents"]["files"] == 6 and m["packages"] is None and m["kernel_versions"] == []
+assert m["contents"]["files"] == 7 and m["packages"] is None and m["kernel_versions"] == []
 assert re.fullmatch("[0-9a-f]{64}", m["recipe_sha256"])
 PY
 }

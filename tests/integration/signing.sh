@@ -105,3 +105,26 @@ run recipe_signing_section_and_json t_recipe_signing_section_and_json
 run no_key_is_an_error t_no_key_is_an_error
 run wrong_key_or_expired_cert_fail_first t_wrong_key_or_expired_cert_fail_first
 run signed_builds_repeat t_signed_builds_repeat
+
+t_image_carries_trusted_certificates() {
+	"$INGOT" keygen keys >/dev/null
+	"$INGOT" keygen next >/dev/null
+	fp() { openssl x509 -in "$1" -outform DER | sha256sum | cut -d' ' -f1; }
+	"$INGOT" build "$TOP/recipes/demo.ini" -o out --key keys/ingot.key --cert keys/ingot.crt --quiet
+	unsquashfs -cat out/demo_1.0.0.raw "usr/lib/ingot/trusted.d/$(fp keys/ingot.crt).crt" | cmp - keys/ingot.crt
+	[ "$(unsquashfs -lc out/demo_1.0.0.raw | grep -c trusted.d/)" = 1 ]
+	# the recipe's list replaces the signer
+	cp "$TOP/recipes/demo.ini" r.ini
+	sed -i "s#^Copy=demo/#Copy=$TOP/recipes/demo/#" r.ini
+	printf '[Signing]\nTrustedCertificate=keys/ingot.crt\nTrustedCertificate=next/ingot.crt\n' >>r.ini
+	"$INGOT" build r.ini -o out2 --key keys/ingot.key --cert keys/ingot.crt --quiet
+	unsquashfs -lc out2/demo_1.0.0.raw | grep trusted.d/ | sort >listed
+	printf 'squashfs-root/usr/lib/ingot/trusted.d/%s.crt\n' "$(fp keys/ingot.crt)" "$(fp next/ingot.crt)" | sort | diff - listed
+	"$INGOT" plan r.ini | grep -q "^TrustedCertificate=$PWD/next/ingot.crt$"
+	"$INGOT" build --unsigned "$TOP/recipes/demo.ini" -o out3 --quiet
+	! unsquashfs -lc out3/demo_1.0.0.raw | grep -q trusted.d
+	printf 'not a certificate\n' >bad.crt
+	printf '[Signing]\nTrustedCertificate=bad.crt\n' >>r.ini
+	expect_fail "bad.crt: not a PEM certificate" "$INGOT" build r.ini -o out4 --key keys/ingot.key --cert keys/ingot.crt --quiet
+}
+run image_carries_trusted_certificates t_image_carries_trusted_certificates

@@ -134,7 +134,7 @@ assert i["squashfs"]["compression"] == "zstd" and "Compression zstd" in sq
 assert re.search(r"Number of inodes %d\n" % i["squashfs"]["inodes"], sq), sq
 assert i["squashfs"]["block_size"] == 131072 and i["size"] == m["squashfs"]["size"]
 assert i["root_hash"] == m["root_hash"] and i["signed"] and i["signer_fingerprint"] == m["signer_fingerprint"]
-assert i["verity"] == m["verity"] and i["files"] == 6 and i["packages"] is None
+assert i["verity"] == m["verity"] and i["files"] == 7 and i["packages"] is None
 PY
 	expect_fail "not a squashfs image" "$INGOT" inspect $img.verity
 }

@@ -34,6 +34,16 @@ int usage_error(const char *verb, const char *fmt, ...) __attribute__((format(pr
 int parse_one_arg_json(int argc, char **argv, const char *verb, const char *what, const char **ret_arg,
                        bool *ret_json);
 
+/* A progress line on stderr (progress.c). */
+struct progress_state {
+        double start, last;
+        bool shown;
+};
+double now_seconds(void);
+/* Whether to redraw now: at most five times a second, and always for the final state. */
+bool progress_due(struct progress_state *s, bool final);
+void progress_clear(struct progress_state *s);
+
 int verb_build(int argc, char **argv);
 void help_build(FILE *f);
 int verb_keygen(int argc, char **argv);

@@ -5,7 +5,6 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -37,24 +36,11 @@ void help_build(FILE *f) {
                 program_name);
 }
 
-static double now(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
-}
-
-struct progress_state {
-        double start, last;
-        bool shown;
-};
-
 static void on_progress(const struct ingot_progress *p, void *userdata) {
         struct progress_state *s = userdata;
-        double t = now();
-        if (t - s->last < 0.2 && strcmp(p->phase, "finishing") != 0)
+        if (!progress_due(s, strcmp(p->phase, "finishing") == 0))
                 return;
-        s->last = t;
-        s->shown = true;
+        double t = s->last;
         double mib = (double) p->bytes / (1024.0 * 1024.0);
         double rate = t > s->start ? mib / (t - s->start) : 0;
         fprintf(stderr, "\r\033[K%-9s %8llu files  %10.1f MiB  %7.1f MiB/s", p->phase, (unsigned long long) p->files,
@@ -172,16 +158,15 @@ int verb_build(int argc, char **argv) {
         sigaction(SIGINT, &sa, NULL);
         sigaction(SIGTERM, &sa, NULL);
 
-        struct progress_state ps = { .start = now() };
+        struct progress_state ps = { .start = now_seconds() };
         if (!quiet && isatty(STDERR_FILENO)) {
                 bo.progress = on_progress;
                 bo.userdata = &ps;
         }
         struct ingot_build_result res = { 0 };
         r = ingot_build(recipe, &bo, &res, &err);
-        if (ps.shown)
-                fputs("\r\033[K", stderr);
-        double seconds = now() - ps.start;
+        progress_clear(&ps);
+        double seconds = now_seconds() - ps.start;
         if (r < 0) {
                 ingot_recipe_free(recipe);
                 return log_lib_error(NULL, r, &err);

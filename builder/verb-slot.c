@@ -5,7 +5,6 @@
 #include <json-c/json.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -172,54 +171,44 @@ static int load_trusted(struct args *a) {
         return 0;
 }
 
-static double now(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
-}
-
-struct progress_state {
-        double start, last;
-        bool shown;
-};
-
 static void on_progress(const struct ingot_progress *p, void *userdata) {
         struct progress_state *s = userdata;
-        double t = now();
-        if (t - s->last < 0.2 && p->bytes != p->total_bytes)
+        if (!progress_due(s, p->bytes == p->total_bytes))
                 return;
-        s->last = t;
-        s->shown = true;
+        double t = s->last;
         double mib = (double) p->bytes / 1048576.0, total = (double) p->total_bytes / 1048576.0;
         fprintf(stderr, "\r\033[K%-6s %8.1f / %.1f MiB  %7.1f MiB/s", p->phase, mib, total,
                 t > s->start ? mib / (t - s->start) : 0);
         fflush(stderr);
 }
 
-static int do_status(struct args *a) {
+/* The disk's status, its warning (a GPT read from the backup) said on stderr. */
+static int get_status(struct args *a, const char *action, struct ingot_slot_status *st) {
         if (a->n_positional)
-                return usage_error("slot", "status takes no argument");
-        struct ingot_slot_status st;
+                return usage_error("slot", "%s takes no argument", action);
         struct ingot_error err = { 0 };
-        int r = ingot_slot_status(&a->slot, &st, &err);
+        int r = ingot_slot_status(&a->slot, st, &err);
         if (r < 0)
                 return log_lib_error(NULL, r, &err);
-        if (*st.warning)
-                log_error("warning: %s", st.warning);
+        if (*st->warning)
+                log_error("warning: %s", st->warning);
+        return 0;
+}
+
+static int do_status(struct args *a) {
+        struct ingot_slot_status st;
+        int r = get_status(a, "status", &st);
+        if (r != 0)
+                return r;
         print_status(&st, a->json);
         return EXIT_OK;
 }
 
 static int do_next(struct args *a) {
-        if (a->n_positional)
-                return usage_error("slot", "next takes no argument");
         struct ingot_slot_status st;
-        struct ingot_error err = { 0 };
-        int r = ingot_slot_status(&a->slot, &st, &err);
-        if (r < 0)
-                return log_lib_error(NULL, r, &err);
-        if (*st.warning)
-                log_error("warning: %s", st.warning);
+        int r = get_status(a, "next", &st);
+        if (r != 0)
+                return r;
         printf("%s: %s\n", st.next ? (char[]) { st.next, 0 } : "none", st.reason);
         return st.next ? EXIT_OK : EXIT_FAILURE_;
 }
@@ -230,7 +219,7 @@ static int do_install(struct args *a) {
         int q = load_trusted(a);
         if (q != 0)
                 return q;
-        struct progress_state ps = { .start = now() };
+        struct progress_state ps = { .start = now_seconds() };
         struct ingot_install_options io = {
                 .slot = a->slot_name, .tries = a->tries, .trusted_certs = a->certs,
                 .allow_downgrade = a->allow_downgrade,
@@ -239,8 +228,7 @@ static int do_install(struct args *a) {
         struct ingot_error err = { 0 };
         char slot = 0;
         int r = ingot_slot_install(&a->slot, a->positional[0], &io, &slot, &err);
-        if (ps.shown)
-                fputc('\n', stderr);
+        progress_clear(&ps);
         if (r < 0)
                 return log_lib_error(NULL, r, &err);
         printf("installed %s into slot %c; it boots next, on trial with %u tries\n", a->positional[0], slot,
@@ -280,30 +268,40 @@ static int do_change(struct args *a, enum ingot_slot_action action, const char *
         return EXIT_OK;
 }
 
+static int do_switch(struct args *a) {
+        return do_change(a, INGOT_SLOT_SWITCH, "switch");
+}
+static int do_mark_good(struct args *a) {
+        return do_change(a, INGOT_SLOT_MARK_GOOD, "mark-good");
+}
+static int do_mark_bad(struct args *a) {
+        return do_change(a, INGOT_SLOT_MARK_BAD, "mark-bad");
+}
+static int do_rollback(struct args *a) {
+        return do_change(a, INGOT_SLOT_ROLLBACK, "rollback");
+}
+
+static const struct {
+        const char *name;
+        int (*run)(struct args *a);
+} actions[] = {
+        { "status", do_status },     { "next", do_next },       { "install", do_install },   { "switch", do_switch },
+        { "mark-good", do_mark_good }, { "mark-bad", do_mark_bad }, { "rollback", do_rollback },
+};
+
 int verb_slot(int argc, char **argv) {
         if (argc < 2)
                 return usage_error("slot", "expected an action: status, next, install, switch, mark-good, mark-bad, rollback");
-        const char *action = argv[1];
+        int (*run)(struct args *) = NULL;
+        for (size_t i = 0; i < ELEMENTSOF(actions); i++)
+                if (strcmp(argv[1], actions[i].name) == 0)
+                        run = actions[i].run;
+        if (!run)
+                return usage_error("slot", "unknown action '%s'", argv[1]);
         struct args a = { .slot = { 0 } };
         int r = parse_args(argc - 1, argv + 1, &a);
-        if (r == 0) {
-                if (strcmp(action, "status") == 0)
-                        r = do_status(&a);
-                else if (strcmp(action, "next") == 0)
-                        r = do_next(&a);
-                else if (strcmp(action, "install") == 0)
-                        r = do_install(&a);
-                else if (strcmp(action, "switch") == 0)
-                        r = do_change(&a, INGOT_SLOT_SWITCH, action);
-                else if (strcmp(action, "mark-good") == 0)
-                        r = do_change(&a, INGOT_SLOT_MARK_GOOD, action);
-                else if (strcmp(action, "mark-bad") == 0)
-                        r = do_change(&a, INGOT_SLOT_MARK_BAD, action);
-                else if (strcmp(action, "rollback") == 0)
-                        r = do_change(&a, INGOT_SLOT_ROLLBACK, action);
-                else
-                        r = usage_error("slot", "unknown action '%s'", action);
-        }
+        if (r == 0)
+                r = run(&a);
         strv_free(a.certs);
         return r;
 }

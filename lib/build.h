@@ -85,5 +85,8 @@ int content_apply(struct build *b);
 
 /* os-release.c */
 int os_release_write(struct build *b);
+/* A file the build makes (root-owned, 0644, the default mtime) at path, replacing what is there;
+ * takes text (malloc'd) in any case. */
+int build_put_generated(struct build *b, const char *path, char *text, size_t size);
 /* TRUSTED_DIR/FINGERPRINT.crt for each trusted certificate (trust.c). */
 int trust_write(struct build *b);

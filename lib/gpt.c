@@ -196,19 +196,9 @@ int gpt_pwrite(struct gpt *g, const struct gpt_partition *p, uint64_t at, const 
                struct ingot_error *err) {
         if (at > p->size || size > p->size - at)
                 return error_set(err, -ENOSPC, "%s: write beyond partition %s", g->path, p->label);
-        const uint8_t *q = buf;
-        uint64_t off = p->offset + at;
-        while (size > 0) {
-                ssize_t n = pwrite(g->fd, q, size, (off_t) off);
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n <= 0)
-                        return error_set(err, n < 0 ? -errno : -EIO, "%s: writing %s: %s", g->path, p->label,
-                                         strerror(n < 0 ? errno : EIO));
-                q += n;
-                off += (uint64_t) n;
-                size -= (size_t) n;
-        }
+        int r = pwrite_full(g->fd, buf, size, p->offset + at);
+        if (r < 0)
+                return error_set(err, r, "%s: writing %s: %s", g->path, p->label, strerror(-r));
         return 0;
 }
 

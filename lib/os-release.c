@@ -5,6 +5,26 @@
 #include "build.h"
 
 
+int build_put_generated(struct build *b, const char *path, char *text, size_t size) {
+        struct node *n;
+        _cleanup_free_ char *conflict = NULL;
+        int q = tree_put(b->tree, path, S_IFREG | 0644, TREE_REPLACE | TREE_FOLLOW_SYMLINKS, &n, &conflict);
+        if (q < 0) {
+                free(text);
+                return error_set(b->err, q, "cannot write %s: %s%s%s", path, strerror(-q), conflict ? ": " : "",
+                                 conflict ?: "");
+        }
+        n->mode = S_IFREG | 0644;
+        n->uid = n->gid = 0;
+        n->mtime = b->default_mtime;
+        node_clear_xattrs(n);
+        free(n->memory);
+        n->memory = text;
+        n->size = size;
+        n->data = DATA_MEMORY;
+        return 0;
+}
+
 bool build_captures(const struct build *b, const char *path) {
         return (b->recipe->os_release && (strcmp(path, OS_RELEASE) == 0 || strcmp(path, ETC_OS_RELEASE) == 0)) ||
                strcmp(path, DPKG_STATUS) == 0;
@@ -101,23 +121,12 @@ int os_release_write(struct build *b) {
                 return -ENOMEM;
         }
 
+        q = build_put_generated(b, OS_RELEASE, text, size);
+        if (q < 0)
+                return q;
+
         struct node *n;
         _cleanup_free_ char *conflict = NULL;
-        q = tree_put(b->tree, OS_RELEASE, S_IFREG | 0644, TREE_REPLACE | TREE_FOLLOW_SYMLINKS, &n, &conflict);
-        if (q < 0) {
-                free(text);
-                return error_set(b->err, q, "cannot write %s: %s%s%s", OS_RELEASE, strerror(-q), conflict ? ": " : "",
-                                 conflict ?: "");
-        }
-        n->mode = S_IFREG | 0644;
-        n->uid = n->gid = 0;
-        n->mtime = b->default_mtime;
-        node_clear_xattrs(n);
-        free(n->memory);
-        n->memory = text;
-        n->size = size;
-        n->data = DATA_MEMORY;
-
         q = tree_put(b->tree, ETC_OS_RELEASE, S_IFLNK | 0777, TREE_REPLACE | TREE_FOLLOW_SYMLINKS, &n, &conflict);
         if (q < 0)
                 return error_set(b->err, q, "cannot write %s: %s%s%s", ETC_OS_RELEASE, strerror(-q),

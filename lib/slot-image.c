@@ -24,19 +24,6 @@ static int find_part(const struct gpt *g, const char *type, const char *label, s
         return -ENOENT;
 }
 
-static int pread_full(int fd, void *buf, size_t size, uint64_t offset) {
-        size_t got = 0;
-        while (got < size) {
-                ssize_t n = pread(fd, (uint8_t *) buf + got, size - got, (off_t) (offset + got));
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n <= 0)
-                        return n < 0 ? -errno : -EIO;
-                got += (size_t) n;
-        }
-        return 0;
-}
-
 /* The signature partition's payload; -ENODATA when it is empty (zeros). */
 static int read_payload(struct gpt *g, const struct gpt_partition *p, struct verity_sig *ret, struct ingot_error *err) {
         size_t size = p->size < 4 * 1024 * 1024 ? (size_t) p->size : 4 * 1024 * 1024;

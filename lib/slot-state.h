@@ -41,7 +41,7 @@ struct slot_candidate {
 struct slot_choice {
         int index;      /* into the candidates; -1: nothing is bootable */
         bool count_try; /* the slot is on trial: decrement its tries before booting it */
-        char reason[200];
+        char reason[256];
 };
 
 /* The slot to boot: the bootable one (installed, priority > 0, successful or tries left) with the

@@ -27,23 +27,7 @@ static int add_certificate(struct build *b, const char *path) {
                 free(text);
                 return -ENOMEM;
         }
-        struct node *node;
-        _cleanup_free_ char *conflict = NULL;
-        q = tree_put(b->tree, dest, S_IFREG | 0644, TREE_REPLACE | TREE_FOLLOW_SYMLINKS, &node, &conflict);
-        if (q < 0) {
-                free(text);
-                return error_set(b->err, q, "cannot write %s: %s%s%s", dest, strerror(-q), conflict ? ": " : "",
-                                 conflict ?: "");
-        }
-        node->mode = S_IFREG | 0644;
-        node->uid = node->gid = 0;
-        node->mtime = b->default_mtime;
-        node_clear_xattrs(node);
-        free(node->memory);
-        node->memory = text;
-        node->size = n;
-        node->data = DATA_MEMORY;
-        return 0;
+        return build_put_generated(b, dest, text, n);
 }
 
 int trust_write(struct build *b) {

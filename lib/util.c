@@ -316,3 +316,29 @@ void uuid_format(const uint8_t bytes[16], char out[37]) {
         }
         out[o] = 0;
 }
+
+int pread_full(int fd, void *buf, size_t size, uint64_t offset) {
+        size_t got = 0;
+        while (got < size) {
+                ssize_t n = pread(fd, (uint8_t *) buf + got, size - got, (off_t) (offset + got));
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n <= 0)
+                        return n < 0 ? -errno : -EIO;
+                got += (size_t) n;
+        }
+        return 0;
+}
+
+int pwrite_full(int fd, const void *buf, size_t size, uint64_t offset) {
+        size_t done = 0;
+        while (done < size) {
+                ssize_t n = pwrite(fd, (const uint8_t *) buf + done, size - done, (off_t) (offset + done));
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n <= 0)
+                        return n < 0 ? -errno : -ENOSPC;
+                done += (size_t) n;
+        }
+        return 0;
+}

@@ -97,5 +97,9 @@ char *dirname_dup(const char *path);
 /* mkdir -p: missing parents 0755, the directory itself with mode; an existing one is fine. */
 int mkdir_p(const char *path, mode_t mode);
 
+/* The whole range or an error: -EIO for a read past the end, -ENOSPC for a write that made no progress. */
+int pread_full(int fd, void *buf, size_t size, uint64_t offset);
+int pwrite_full(int fd, const void *buf, size_t size, uint64_t offset);
+
 /* Durable writes. */
 int fsync_directory_of(const char *path);

@@ -28,7 +28,6 @@ struct verity {
         size_t n_dirty;
 };
 
-static int pread_all(int fd, void *buf, size_t size, uint64_t offset);
 static unsigned digests_per_block_bits(const struct verity *v);
 static size_t digest_slot(const struct verity *v);
 static int tree_levels(const struct verity *v, uint64_t data_blocks, uint64_t first_block, int *ret_levels,
@@ -238,21 +237,6 @@ static int tree_levels(const struct verity *v, uint64_t data_blocks, uint64_t fi
         return 0;
 }
 
-static int pwrite_all(int fd, const void *buf, size_t size, uint64_t offset) {
-        const uint8_t *p = buf;
-        while (size > 0) {
-                ssize_t n = pwrite(fd, p, size, (off_t) offset);
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n <= 0)
-                        return n < 0 ? -errno : -ENOSPC;
-                p += n;
-                size -= (size_t) n;
-                offset += (uint64_t) n;
-        }
-        return 0;
-}
-
 static int write_superblock(struct verity *v, const char *data_path, const char *hash_path, uint64_t data_blocks,
                             const uint8_t *root, size_t root_size, struct ingot_error *err) {
         /* The UUID comes from the root hash, so the same image always has the same hash device. */
@@ -344,7 +328,7 @@ static int write_tree(struct verity *v, const char *data_path, const char *hash_
                         for (uint64_t j = 0; j < below_count; j++)
                                 memcpy(blocks + (j / per_block) * hbs + (j % per_block) * digest_slot(v),
                                        below + j * ds, ds);
-                        r = pwrite_all(hash_fd, blocks, bytes, positions[i] * hbs);
+                        r = pwrite_full(hash_fd, blocks, bytes, positions[i] * hbs);
                         if (r < 0) {
                                 free(blocks);
                                 r = error_set(err, r, "%s: %s", hash_path, strerror(-r));
@@ -399,19 +383,6 @@ static int read_superblock(const struct verity_region *hash, struct verity_info 
         crypt_free(cd);
         if (!format1)
                 return error_set(err, -EOPNOTSUPP, "%s: hash type 0 (Chrome OS) is not what ingot writes", hash->name);
-        return 0;
-}
-
-static int pread_all(int fd, void *buf, size_t size, uint64_t offset) {
-        size_t got = 0;
-        while (got < size) {
-                ssize_t n = pread(fd, (uint8_t *) buf + got, size - got, (off_t) (offset + got));
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n <= 0)
-                        return n < 0 ? -errno : -EIO;
-                got += (size_t) n;
-        }
         return 0;
 }
 
@@ -471,7 +442,7 @@ int verity_tree_load(const struct verity_region *hash, struct verity_tree **ret,
                 goto fail;
         }
         t->area_size = (size_t) (total * hbs);
-        r = pread_all(hash->fd, t->area, t->area_size, hash->offset);
+        r = pread_full(hash->fd, t->area, t->area_size, hash->offset);
         if (r < 0) {
                 r = error_set(err, r == -EIO ? -EBADMSG : r, "%s: truncated hash tree", hash->name);
                 goto fail;
@@ -567,7 +538,7 @@ int verity_check(const struct verity_region *data, const struct verity_region *h
         if (r >= 0 && !buf)
                 r = -ENOMEM;
         if (r >= 0 && t->levels == 0) { /* one data block: its digest is the root, there is no tree */
-                r = pread_all(data->fd, buf, dbs, data->offset);
+                r = pread_full(data->fd, buf, dbs, data->offset);
                 if (r >= 0)
                         r = hash_block(t->v, buf, dbs, t->info.root_hash);
                 t->info.root_hash_size = t->v->digest_size;
@@ -575,7 +546,7 @@ int verity_check(const struct verity_region *data, const struct verity_region *h
         }
         for (uint64_t done = 0; r >= 0 && done < info->data_blocks; done += per_read) {
                 uint64_t n = info->data_blocks - done < per_read ? info->data_blocks - done : per_read;
-                r = pread_all(data->fd, buf, n * dbs, data->offset + done * dbs);
+                r = pread_full(data->fd, buf, n * dbs, data->offset + done * dbs);
                 if (r < 0)
                         r = error_set(err, r == -EIO ? -EBADMSG : r, "%s: short read", data->name);
                 else
@@ -608,7 +579,7 @@ static void *hash_worker(void *userdata) {
                 j->r = -ENOMEM;
         for (uint64_t done = 0; j->r >= 0 && done < j->count;) {
                 uint64_t n = j->count - done < per_read ? j->count - done : per_read;
-                j->r = pread_all(j->fd, buf, n * dbs, (j->first + done) * dbs);
+                j->r = pread_full(j->fd, buf, n * dbs, (j->first + done) * dbs);
                 for (uint64_t i = 0; j->r >= 0 && i < n; i++) {
                         unsigned len;
                         if (!EVP_MD_CTX_copy_ex(ctx, salted) || !EVP_DigestUpdate(ctx, buf + i * dbs, dbs) ||

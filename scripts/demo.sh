@@ -45,5 +45,20 @@ if [ "$(id -u)" -eq 0 ]; then
 	chroot "$x/root" /usr/lib/ingot/hello
 fi
 
-step "done: $image"
+step "an A/B disk with the image in slot a (ingot disk), read back by sfdisk"
+"$INGOT" disk "$OUT/disk.img" --slot-a "$image"
+sfdisk --json "$OUT/disk.img" | python3 -c '
+import json, sys
+for p in json.load(sys.stdin)["partitiontable"]["partitions"]:
+    size = "%d MiB" % (p["size"] // 2048) if p["size"] >= 2048 else "%d KiB" % (p["size"] // 2)
+    print("  %-13s %8s  %s" % (p["name"], size, p.get("attrs", "")))'
+"$INGOT" slot status --disk "$OUT/disk.img"
+
+step "version 2.0.0 (the same recipe with Version= overridden) installed into slot b"
+printf 'Include=%s/recipes/demo.ini\n[Image]\nVersion=2.0.0\n' "$PWD" >"$OUT/demo-2.ini"
+"$INGOT" build "$OUT/demo-2.ini" -o "$OUT" --key "$KEYS/ingot.key" --cert "$KEYS/ingot.crt" --quiet
+"$INGOT" slot install --disk "$OUT/disk.img" --cert "$KEYS/ingot.crt" "$OUT/demo_2.0.0.raw"
+"$INGOT" slot status --disk "$OUT/disk.img"
+
+step "done: $image, $OUT/disk.img"
 echo "Next: '$INGOT build recipes/debian-minbase.ini --key $KEYS/ingot.key --cert $KEYS/ingot.crt' builds Debian bookworm from packages (about 20 s)."

@@ -43,3 +43,18 @@ t_errors() {
 run demo_build t_demo_build
 run archive_with_holes_and_links t_archive_with_holes_and_links
 run errors t_errors
+
+t_disk_and_slots() {
+	signed_demo out 1.0.0
+	signed_demo out 2.0.0
+	vg "$INGOT" disk disk.img --slot-a out/demo_1.0.0.raw
+	vg "$INGOT" slot install --disk disk.img --cert keys/ingot.crt out/demo_2.0.0.raw
+	vg "$INGOT" slot status --disk disk.img --json >/dev/null
+	vg "$INGOT" slot mark-good b --disk disk.img
+	vg "$INGOT" slot rollback --disk disk.img
+	rc=0
+	vg "$INGOT" slot install --disk disk.img --cert keys/ingot.crt out/demo_1.0.0.raw 2>err || rc=$?
+	cat err
+	[ "$rc" -eq 1 ] && grep -q "version floor" err
+}
+run disk_and_slots t_disk_and_slots

@@ -287,6 +287,9 @@ static int copy_data(struct slot_table *t, const struct gpt_partition *root, con
                 r = gpt_pwrite(t->gpt, root, off, p.buf[i], n, err);
                 if (r < 0)
                         break;
+                /* start writeback now, so that it overlaps the copy and the check instead of
+                 * all waiting for the final fsync (which still makes it durable) */
+                (void) sync_file_range(t->gpt->fd, (off_t) (root->offset + off), (off_t) n, SYNC_FILE_RANGE_WRITE);
                 pthread_mutex_lock(&p.lock);
                 p.first_block[i] = off / dbs;
                 p.blocks[i] = n / dbs;

@@ -211,6 +211,28 @@ t_bad_disks() {
 }
 run bad_disks t_bad_disks
 
+t_block_device() {
+	require_root
+	signed_demo out 1.0.0
+	signed_demo out 2.0.0
+	"$INGOT" disk disk.img --slot-a out/demo_1.0.0.raw
+	dev=$(losetup -f --show disk.img) || skip_test "no loop device"
+	set +e
+	(
+		set -e
+		"$INGOT" slot install --disk "$dev" --cert keys/ingot.crt out/demo_2.0.0.raw
+		[ "$("$INGOT" slot next --disk "$dev" | cut -d: -f1)" = b ]
+		"$INGOT" slot mark-good b --disk "$dev"
+	)
+	rc=$?
+	set -e
+	losetup -d "$dev"
+	[ "$rc" -eq 0 ]
+	[ "$(attrs disk.img root-b)" = "GUID:49,56" ]
+	[ "$(slot_verifies disk.img b keys/ingot.crt)" = "$(cat out/demo_2.0.0.roothash)" ]
+}
+run block_device t_block_device
+
 t_concurrent_calls_wait_then_fail() {
 	signed_demo out 1.0.0
 	"$INGOT" disk disk.img --slot-a out/demo_1.0.0.raw

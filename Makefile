@@ -16,6 +16,8 @@ ALL_CFLAGS = -std=gnu17 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wformat=2 $(WERROR
              -Iinclude -Ilib $(DEP_CFLAGS) -MMD -MP $(CFLAGS)
 
 LIB_SRCS  := $(sort $(wildcard lib/*.c))
+BOOT_SRCS := $(sort $(wildcard boot/*.c))
+BOOT_OBJS := $(BOOT_SRCS:%.c=$(BUILD)/%.o)
 CLI_SRCS  := $(sort $(wildcard builder/*.c))
 UNIT_SRCS := $(sort $(wildcard tests/unit/test-*.c))
 LIB_OBJS  := $(LIB_SRCS:%.c=$(BUILD)/%.o)
@@ -23,7 +25,7 @@ CLI_OBJS  := $(CLI_SRCS:%.c=$(BUILD)/%.o)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
 .PHONY: all deps check check-asan test demo bench clean
-all: $(BUILD)/ingot
+all: $(BUILD)/ingot $(BUILD)/ingot-init
 
 deps:
 	@scripts/install-deps.sh
@@ -39,6 +41,10 @@ $(BUILD)/libingot.a: $(LIB_OBJS)
 $(BUILD)/ingot: $(CLI_OBJS) $(BUILD)/libingot.a
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(CLI_OBJS) $(BUILD)/libingot.a $(DEP_LIBS)
 
+# The initrd's /init, linking the same slot, verity and signature code as the CLI.
+$(BUILD)/ingot-init: $(BOOT_OBJS) $(BUILD)/libingot.a
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(BOOT_OBJS) $(BUILD)/libingot.a $(DEP_LIBS)
+
 $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libingot.a
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(TEST_CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libingot.a $(DEP_LIBS) $(TEST_LIBS)
@@ -50,7 +56,7 @@ $(BUILD)/tests/faultinject.so: tests/tools/faultinject.c
 	$(CC) -std=gnu17 -O2 -Wall -Wextra $(WERROR) -shared -fPIC -o $@ $< -ldl
 
 # Runs every unit and integration test against $(BUILD); ends with "N passed, N failed, N skipped".
-test: $(BUILD)/ingot $(UNIT_BINS) $(BUILD)/tests/faultinject.so
+test: $(BUILD)/ingot $(BUILD)/ingot-init $(UNIT_BINS) $(BUILD)/tests/faultinject.so
 	@BUILD=$(BUILD) tests/run.sh
 
 check: deps
@@ -74,4 +80,4 @@ bench: deps
 clean:
 	rm -rf build build-asan out
 
--include $(LIB_OBJS:.o=.d) $(CLI_OBJS:.o=.d)
+-include $(LIB_OBJS:.o=.d) $(CLI_OBJS:.o=.d) $(BOOT_OBJS:.o=.d)

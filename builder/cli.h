@@ -59,4 +59,8 @@ void help_plan(FILE *f);
 int verb_disk(int argc, char **argv);
 void help_disk(FILE *f);
 int verb_slot(int argc, char **argv);
+int verb_initrd(int argc, char **argv);
+void help_initrd(FILE *f);
+int verb_vm(int argc, char **argv);
+void help_vm(FILE *f);
 void help_slot(FILE *f);

@@ -22,6 +22,8 @@ static const struct verb verbs[] = {
         { "verity", "IMAGE", "write the hash tree and root hash of an existing image", verb_verity, help_verity },
         { "disk", "OUT.img", "create an A/B disk image with signed images in its slots", verb_disk, help_disk },
         { "slot", "ACTION", "install into, switch and inspect the A/B slots of a disk", verb_slot, help_slot },
+        { "initrd", "-o INITRD", "build the initramfs that boots ingot disks", verb_initrd, help_initrd },
+        { "vm", "DISK", "boot a disk in QEMU, optionally until a text appears", verb_vm, help_vm },
         { "keygen", "DIR", "create a development signing key and certificate", verb_keygen, help_keygen },
         { "help", "[VERB]", "show help for ingot or one verb", verb_help, help_help },
         { "version", "", "print the version", verb_version, NULL },

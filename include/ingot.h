@@ -187,3 +187,16 @@ enum ingot_slot_action {
 /* One GPT write. ret_slot: the slot changed. */
 int ingot_slot_change(const struct ingot_slot_options *options, enum ingot_slot_action action, char slot,
                       unsigned tries, char *ret_slot, struct ingot_error *err);
+
+/* The initrd: ingot-init (the C init in boot/) with its libraries, the kernel modules it loads and
+ * their dependencies (from modules.dep), the trusted certificate and, when the host has one, a static
+ * busybox for ingot.debug. A newc cpio, zstd-compressed when path ends in .zst; reproducible. */
+struct ingot_initrd_options {
+        const char *init_path;      /* the ingot-init binary */
+        const char *cert_path;      /* the trust anchor: slots must be signed by it */
+        const char *modules_dir;    /* /lib/modules/VERSION; NULL: from kernel_version */
+        const char *kernel_version; /* NULL: the newest under /lib/modules */
+        int64_t mtime;              /* of every entry (SOURCE_DATE_EPOCH, or 0) */
+};
+
+int ingot_initrd(const char *path, const struct ingot_initrd_options *options, struct ingot_error *err);

@@ -1,64 +1,12 @@
 /* content.c: the ordered [Content] operations (Copy, Remove, Mkdir, Symlink, Owner, Mode, Binaries)
  * applied to the image tree, and their shadow: the base paths they will remove or replace. */
-#include <fcntl.h>
-#include <spawn.h>
 #include <string.h>
-#include <sys/wait.h>
 
 #include "build.h"
+#include "ldd.h"
 
-extern char **environ;
-
-/* The libraries and loader a dynamic executable needs, as the host's ldd reports them. */
 static int binary_libraries(struct build *b, const struct content_op *op, char ***ret) {
-        int pipefd[2];
-        if (pipe2(pipefd, O_CLOEXEC) < 0)
-                return -errno;
-        _cleanup_close_ int rfd = pipefd[0], wfd = pipefd[1];
-        posix_spawn_file_actions_t fa;
-        posix_spawn_file_actions_init(&fa);
-        posix_spawn_file_actions_adddup2(&fa, wfd, STDOUT_FILENO);
-        posix_spawn_file_actions_addopen(&fa, STDERR_FILENO, "/dev/null", O_WRONLY, 0);
-        char *argv[] = { (char *) "ldd", op->source, NULL };
-        pid_t pid;
-        int r = posix_spawnp(&pid, "ldd", &fa, NULL, argv, environ);
-        posix_spawn_file_actions_destroy(&fa);
-        if (r != 0)
-                return error_set(b->err, -r, "%s: cannot run ldd: %s", op->where, strerror(r));
-        closep(&wfd);
-        wfd = -1;
-
-        _cleanup_fclose_ FILE *f = fdopen(TAKE_FD(rfd), "re");
-        _cleanup_strv_free_ char **libs = NULL;
-        _cleanup_free_ char *line = NULL;
-        size_t size = 0;
-        r = 0;
-        while (f && getline(&line, &size, f) >= 0) {
-                char *l = strstrip(line), *arrow = strstr(l, "=> "), *path = arrow ? arrow + 3 : l;
-                if (r < 0)
-                        continue;
-                if (strncmp(path, "not found", 9) == 0) {
-                        r = error_set(b->err, -ENOENT, "%s: Binaries=%s needs %s, which the host lacks", op->where,
-                                      op->source, l);
-                        continue;
-                }
-                if (path[0] != '/')
-                        continue; /* linux-vdso.so.1 and the like live in the kernel */
-                char *end = strstr(path, " (");
-                if (end)
-                        *end = 0;
-                r = strv_extend(&libs, path);
-        }
-        int status;
-        while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-                ;
-        if (!f)
-                return -ENOMEM;
-        if (r < 0)
-                return r;
-        /* ldd fails for static executables: they need nothing */
-        *ret = TAKE_PTR(libs);
-        return 0;
+        return host_libraries(op->source, op->where, ret, b->err);
 }
 
 /* Records in the shadow tree what op will create at path (dir or not) or remove. */

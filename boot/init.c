@@ -1,0 +1,286 @@
+/* init.c: the ingot initrd's /init: mounts the API filesystems, loads the modules the initrd lists,
+ * finds the disk with ingot slots, boots the chosen slot (try counted first, signature checked in user
+ * space, dm-verity opened with the checked root hash) and switches root; a slot that fails is marked
+ * bad and the other one is tried. Kernel command line: ingot.slot=a|b, ingot.debug, init=PATH. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <glob.h>
+#include <libcryptsetup.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/reboot.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ingot.h"
+#include "signing.h"
+#include "slot-boot.h"
+#include "slot.h"
+#include "util.h"
+
+#define TRUSTED_GLOB "/etc/ingot/trusted.d/*.crt"
+#define MODULE_LIST "/etc/ingot/modules"
+#define SYSROOT "/sysroot"
+
+static bool debug;
+
+static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void say(const char *fmt, ...) {
+        va_list ap;
+        va_start(ap, fmt);
+        fputs("ingot-init: ", stderr);
+        vfprintf(stderr, fmt, ap);
+        fputc('\n', stderr);
+        va_end(ap);
+}
+
+static void mount_api(void) {
+        mkdir("/proc", 0555);
+        mkdir("/sys", 0555);
+        mkdir("/dev", 0755);
+        mkdir("/run", 0755);
+        mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
+        mount("sysfs", "/sys", "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
+        mount("devtmpfs", "/dev", "devtmpfs", MS_NOSUID, "mode=0755");
+        mount("tmpfs", "/run", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755");
+}
+
+struct cmdline {
+        char slot;
+        char init[256];
+};
+
+static void read_cmdline(struct cmdline *c) {
+        *c = (struct cmdline) { .init = "/sbin/init" };
+        char buf[4096] = "";
+        FILE *f = fopen("/proc/cmdline", "re");
+        if (f) {
+                if (!fgets(buf, sizeof(buf), f))
+                        buf[0] = 0;
+                fclose(f);
+        }
+        char *save = NULL;
+        for (char *w = strtok_r(buf, " \t\n", &save); w; w = strtok_r(NULL, " \t\n", &save)) {
+                if (strcmp(w, "ingot.debug") == 0)
+                        debug = true;
+                else if (strncmp(w, "ingot.slot=", 11) == 0 && (w[11] == 'a' || w[11] == 'b'))
+                        c->slot = w[11];
+                else if (strncmp(w, "init=", 5) == 0)
+                        snprintf(c->init, sizeof(c->init), "%s", w + 5);
+        }
+}
+
+static void load_modules(void) {
+        FILE *f = fopen(MODULE_LIST, "re");
+        char path[512];
+        while (f && fgets(path, sizeof(path), f)) {
+                path[strcspn(path, "\n")] = 0;
+                int fd = open(path, O_RDONLY | O_CLOEXEC);
+                if (fd < 0) {
+                        say("%s: %s", path, strerror(errno));
+                        continue;
+                }
+                if (syscall(SYS_finit_module, fd, "", 0) < 0 && errno != EEXIST)
+                        say("loading %s: %s", path, strerror(errno));
+                else if (debug)
+                        say("loaded %s", path);
+                close(fd);
+        }
+        if (f)
+                fclose(f);
+}
+
+/* The first whole disk (not a partition) whose GPT has ingot slots, waiting for it to appear. */
+static int find_disk(char *ret, size_t size) {
+        for (int waited = 0; waited < 100; waited++) { /* 10 s */
+                DIR *d = opendir("/sys/block");
+                struct dirent *de;
+                while (d && (de = readdir(d))) {
+                        if (de->d_name[0] == '.' || strncmp(de->d_name, "loop", 4) == 0 ||
+                            strncmp(de->d_name, "ram", 3) == 0)
+                                continue;
+                        snprintf(ret, size, "/dev/%s", de->d_name);
+                        struct slot_table *t;
+                        if (slot_table_open(ret, false, 0, &t, NULL) == 0) {
+                                slot_table_free(t);
+                                closedir(d);
+                                return 0;
+                        }
+                }
+                if (d)
+                        closedir(d);
+                nanosleep(&(struct timespec) { .tv_nsec = 100 * 1000 * 1000 }, NULL);
+        }
+        return -ENODEV;
+}
+
+static void partition_node(const char *disk, size_t partno, char *out, size_t size) {
+        size_t n = strlen(disk);
+        bool digit = n > 0 && disk[n - 1] >= '0' && disk[n - 1] <= '9';
+        snprintf(out, size, "%s%s%zu", disk, digit ? "p" : "", partno + 1);
+}
+
+static int check_signature(const struct slot_boot *b) {
+        glob_t g;
+        if (glob(TRUSTED_GLOB, 0, NULL, &g) != 0) {
+                say("no trusted certificate in the initrd (%s)", TRUSTED_GLOB);
+                return -ENOKEY;
+        }
+        int r = -EKEYREJECTED;
+        char fp[65];
+        struct ingot_error e = { 0 };
+        int q = signature_check_der(b->signature, b->signature_size, "signature partition", b->root_hash, NULL, fp, &e);
+        if (q < 0) {
+                say("slot %c: %s", b->name, e.message);
+                globfree(&g);
+                return q;
+        }
+        for (size_t i = 0; i < g.gl_pathc && r < 0; i++) {
+                char want[65];
+                if (cert_file_fingerprint(g.gl_pathv[i], want, NULL) == 0 && strcmp(want, fp) == 0)
+                        r = 0;
+        }
+        globfree(&g);
+        if (r < 0)
+                say("slot %c: signed by %.16s..., which this initrd does not trust", b->name, fp);
+        return r;
+}
+
+static int open_verity(const char *disk, const struct slot_boot *b) {
+        char data[300], hash[300];
+        partition_node(disk, b->root_partno, data, sizeof(data));
+        partition_node(disk, b->verity_partno, hash, sizeof(hash));
+        uint8_t root[64];
+        size_t root_size = 0;
+        if (hex_decode(b->root_hash, root, sizeof(root), &root_size) < 0)
+                return -EBADMSG;
+        struct crypt_device *cd = NULL;
+        int r = crypt_init_data_device(&cd, hash, data);
+        struct crypt_params_verity p = { .flags = 0 };
+        if (r >= 0)
+                r = crypt_load(cd, CRYPT_VERITY, &p);
+        if (r >= 0)
+                r = crypt_activate_by_volume_key(cd, "ingot-root", (const char *) root, root_size, CRYPT_ACTIVATE_READONLY);
+        if (r < 0)
+                say("slot %c: dm-verity on %s with %s: %s", b->name, data, hash, strerror(-r));
+        crypt_free(cd);
+        return r;
+}
+
+static void write_record(const char *disk, const struct slot_boot *b) {
+        mkdir("/run/ingot", 0755);
+        FILE *f = fopen("/run/ingot/booted.tmp", "we");
+        if (!f)
+                return;
+        fprintf(f, "SLOT=%c\nDISK_UUID=%s\nDEVICE=%s\nROOT_HASH=%s\n", b->name, b->disk_uuid, disk, b->root_hash);
+        fclose(f);
+        rename("/run/ingot/booted.tmp", "/run/ingot/booted");
+}
+
+static int mark_bad(const char *disk, char slot) {
+        struct ingot_error e = { 0 };
+        int r = ingot_slot_change(&(struct ingot_slot_options) { .disk = disk, .runtime_dir = "/nonexistent" },
+                                  INGOT_SLOT_MARK_BAD, slot, 0, NULL, &e);
+        if (r < 0)
+                say("marking slot %c bad: %s", slot, e.message);
+        return r;
+}
+
+static int boot_slot(const char *disk, const struct cmdline *c, char forced, char *ret_slot) {
+        struct slot_boot b;
+        struct ingot_error e = { 0 };
+        int r = slot_boot_prepare(disk, forced, &b, &e);
+        if (r < 0) {
+                say("%s", e.message);
+                return r;
+        }
+        *ret_slot = b.name;
+        say("booting slot %c: %s", b.name, b.reason);
+        write_record(disk, &b);
+        r = check_signature(&b);
+        if (r >= 0)
+                r = open_verity(disk, &b);
+        bool opened = r >= 0, mounted = false;
+        if (r >= 0) {
+                mkdir(SYSROOT, 0755);
+                if (mount("/dev/mapper/ingot-root", SYSROOT, "squashfs", MS_RDONLY, NULL) < 0) {
+                        r = -errno;
+                        say("slot %c: mounting its squashfs: %s", b.name, strerror(errno));
+                } else
+                        mounted = true;
+        }
+        if (r >= 0) {
+                char init[300];
+                snprintf(init, sizeof(init), SYSROOT "%s", c->init);
+                if (access(init, X_OK) < 0) {
+                        r = -errno;
+                        say("slot %c: %s: %s", b.name, c->init, strerror(errno));
+                }
+        }
+        if (r < 0 && mounted)
+                umount(SYSROOT);
+        if (r < 0 && opened)
+                crypt_deactivate(NULL, "ingot-root");
+        slot_boot_clear(&b);
+        return r;
+}
+
+static void switch_root(const char *init) {
+        static const char *moves[] = { "/dev", "/proc", "/sys", "/run" };
+        for (size_t i = 0; i < ELEMENTSOF(moves); i++) {
+                char to[64];
+                snprintf(to, sizeof(to), SYSROOT "%s", moves[i]);
+                if (mount(moves[i], to, NULL, MS_MOVE, NULL) < 0)
+                        say("moving %s: %s", moves[i], strerror(errno));
+        }
+        if (chdir(SYSROOT) < 0 || mount(SYSROOT, "/", NULL, MS_MOVE, NULL) < 0 || chroot(".") < 0 || chdir("/") < 0) {
+                say("switching root: %s", strerror(errno));
+                return;
+        }
+        execl(init, init, (char *) NULL);
+        say("exec %s: %s", init, strerror(errno));
+}
+
+static void give_up(const char *why) {
+        say("%s", why);
+        if (debug && access("/bin/sh", X_OK) == 0) {
+                say("ingot.debug: emergency shell");
+                execl("/bin/sh", "sh", (char *) NULL);
+        }
+        say("rebooting");
+        sync();
+        reboot(RB_AUTOBOOT);
+        for (;;)
+                pause();
+}
+
+int main(void) {
+        mount_api();
+        struct cmdline c;
+        read_cmdline(&c);
+        load_modules();
+        char disk[300];
+        if (find_disk(disk, sizeof(disk)) < 0)
+                give_up("no disk appeared");
+        char forced = c.slot;
+        for (int attempt = 0; attempt < 2; attempt++) {
+                char slot = 0;
+                int r = boot_slot(disk, &c, forced, &slot);
+                if (r >= 0) {
+                        switch_root(c.init);
+                        give_up("could not start the slot's init");
+                }
+                if (!slot)
+                        break; /* nothing bootable */
+                say("slot %c failed; marking it bad and trying the other", slot);
+                mark_bad(disk, slot);
+                forced = 0;
+        }
+        give_up("no bootable slot: nothing signed and intact to boot");
+}

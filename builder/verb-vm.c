@@ -1,0 +1,282 @@
+/* verb-vm.c: `ingot vm DISK`: boot a disk under QEMU with the serial console on the terminal, KVM
+ * when it can run a guest and TCG otherwise; with --expect, stop with 0 when a text appears. */
+#include <dirent.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <linux/kvm.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "util.h"
+
+void help_vm(FILE *f) {
+        fprintf(f,
+                "Usage: %s vm DISK --initrd INITRD [OPTIONS]\n"
+                "Boot DISK under QEMU (virtio disk, serial console on this terminal); KVM when it can run a\n"
+                "guest here, TCG otherwise.\n\n"
+                "  --kernel KERNEL   default: the newest /boot/vmlinuz-*\n"
+                "  --initrd INITRD   the ingot initrd (ingot initrd -o ...)\n"
+                "  --append ARGS     more kernel command line (console=ttyS0 is always there)\n"
+                "  --memory SIZE     default 1G\n"
+                "  --timeout SECONDS give up after this long (default: none; 300 with --expect)\n"
+                "  --expect TEXT     exit 0 as soon as TEXT appears on the console, 1 on timeout or\n"
+                "                    when the VM stops first (the console's tail is printed)\n"
+                "  --snapshot        leave DISK untouched (writes go to a temporary overlay)\n"
+                "  --accel auto|kvm|tcg  auto (default): KVM if a test guest runs on it, and back to TCG\n"
+                "                    when a guest prints nothing in 10 s\n"
+                "  -h --help         show this help\n",
+                program_name);
+}
+
+/* Runs a one-instruction guest (hlt, in real mode) in a child with a 2 s limit: /dev/kvm can exist
+ * and create VMs on machines where guests never run (this workplace's, for one). */
+static int kvm_probe_child(void) {
+        int kvm = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+        if (kvm < 0 || ioctl(kvm, KVM_GET_API_VERSION, 0) != KVM_API_VERSION)
+                return 1;
+        int vm = ioctl(kvm, KVM_CREATE_VM, 0);
+        uint8_t *mem = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+        if (vm < 0 || mem == MAP_FAILED)
+                return 1;
+        mem[0] = 0xf4; /* hlt */
+        struct kvm_userspace_memory_region region = {
+                .slot = 0, .guest_phys_addr = 0x1000, .memory_size = 4096, .userspace_addr = (uint64_t) (uintptr_t) mem,
+        };
+        int cpu = ioctl(vm, KVM_SET_USER_MEMORY_REGION, &region) < 0 ? -1 : ioctl(vm, KVM_CREATE_VCPU, 0);
+        int size = ioctl(kvm, KVM_GET_VCPU_MMAP_SIZE, 0);
+        if (cpu < 0 || size <= 0)
+                return 1;
+        struct kvm_run *run = mmap(NULL, (size_t) size, PROT_READ | PROT_WRITE, MAP_SHARED, cpu, 0);
+        struct kvm_sregs sregs;
+        if (run == MAP_FAILED || ioctl(cpu, KVM_GET_SREGS, &sregs) < 0)
+                return 1;
+        sregs.cs.base = 0;
+        sregs.cs.selector = 0;
+        struct kvm_regs regs = { .rip = 0x1000, .rflags = 2 };
+        if (ioctl(cpu, KVM_SET_SREGS, &sregs) < 0 || ioctl(cpu, KVM_SET_REGS, &regs) < 0)
+                return 1;
+        alarm(2);
+        if (ioctl(cpu, KVM_RUN, 0) < 0)
+                return 1;
+        return run->exit_reason == KVM_EXIT_HLT ? 0 : 1;
+}
+
+static bool kvm_usable(void) {
+        if (access("/dev/kvm", R_OK | W_OK) < 0)
+                return false;
+        pid_t pid = fork();
+        if (pid == 0)
+                _exit(kvm_probe_child());
+        int status;
+        if (pid < 0 || waitpid(pid, &status, 0) < 0)
+                return false;
+        return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
+static char *newest_kernel(void) {
+        DIR *d = opendir("/boot");
+        char best[256] = "";
+        struct dirent *de;
+        while (d && (de = readdir(d)))
+                if (strncmp(de->d_name, "vmlinuz-", 8) == 0 && version_compare(de->d_name + 8, best) > 0)
+                        snprintf(best, sizeof(best), "%s", de->d_name + 8);
+        if (d)
+                closedir(d);
+        char *path = NULL;
+        return *best && asprintf(&path, "/boot/vmlinuz-%s", best) >= 0 ? path : NULL;
+}
+
+struct vm {
+        const char *disk, *kernel, *initrd, *append, *memory, *expect;
+        unsigned timeout;
+        bool snapshot;
+};
+
+static pid_t spawn_qemu(const struct vm *v, bool kvm, int out_fd) {
+        char drive[4200], cmdline[4200];
+        snprintf(drive, sizeof(drive), "file=%s,format=raw,if=virtio%s", v->disk, v->snapshot ? ",snapshot=on" : "");
+        snprintf(cmdline, sizeof(cmdline), "console=ttyS0 panic=-1%s%s", v->append ? " " : "", v->append ? v->append : "");
+        const char *argv[] = { "qemu-system-x86_64", "-accel", kvm ? "kvm" : "tcg", "-m", v->memory, "-smp", "2",
+                               "-display", "none", "-monitor", "none", "-serial", "stdio", "-no-user-config",
+                               "-nodefaults", "-drive", drive, "-kernel", v->kernel, "-initrd", v->initrd,
+                               "-append", cmdline, NULL };
+        pid_t pid = fork();
+        if (pid == 0) {
+                int null = open("/dev/null", O_RDONLY);
+                if (out_fd >= 0) {
+                        dup2(null, STDIN_FILENO);
+                        dup2(out_fd, STDOUT_FILENO);
+                }
+                execvp(argv[0], (char **) argv);
+                fprintf(stderr, "%s: qemu-system-x86_64: %s\n", program_name, strerror(errno));
+                _exit(127);
+        }
+        return pid;
+}
+
+#define KVM_FIRST_OUTPUT_S 10.0
+
+/* Returns EXIT_OK, EXIT_FAILURE_, or -EAGAIN when KVM printed nothing in time (retry with TCG). */
+static int run_expecting(const struct vm *v, bool kvm) {
+        int p[2];
+        if (pipe2(p, O_CLOEXEC) < 0)
+                return log_lib_error("pipe", -errno, NULL);
+        pid_t pid = spawn_qemu(v, kvm, p[1]);
+        close(p[1]);
+        if (pid < 0)
+                return log_lib_error("fork", -errno, NULL);
+        char tail[8192];
+        size_t tail_len = 0;
+        bool found = false;
+        double start = now_seconds();
+        bool any = false, stuck = false;
+        for (;;) {
+                double left = v->timeout - (now_seconds() - start);
+                if (kvm && !any && now_seconds() - start > KVM_FIRST_OUTPUT_S) {
+                        stuck = true; /* KVM that creates guests but never runs them */
+                        break;
+                }
+                if (left <= 0)
+                        break;
+                if (kvm && !any && left > KVM_FIRST_OUTPUT_S)
+                        left = KVM_FIRST_OUTPUT_S + 0.1 - (now_seconds() - start);
+                struct pollfd pfd = { .fd = p[0], .events = POLLIN };
+                int n = poll(&pfd, 1, (int) (left * 1000) + 1);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n <= 0)
+                        continue;
+                char buf[4096];
+                ssize_t got = read(p[0], buf, sizeof(buf));
+                if (got <= 0)
+                        break; /* qemu is gone */
+                any = true;
+                fwrite(buf, 1, (size_t) got, stdout);
+                fflush(stdout);
+                if (tail_len + (size_t) got > sizeof(tail) - 1) { /* keep the newest bytes */
+                        size_t drop = tail_len + (size_t) got - (sizeof(tail) - 1);
+                        drop = drop > tail_len ? tail_len : drop;
+                        memmove(tail, tail + drop, tail_len - drop);
+                        tail_len -= drop;
+                }
+                size_t take = (size_t) got > sizeof(tail) - 1 - tail_len ? sizeof(tail) - 1 - tail_len : (size_t) got;
+                memcpy(tail + tail_len, buf + got - take, take);
+                tail_len += take;
+                tail[tail_len] = 0;
+                if (memmem(tail, tail_len, v->expect, strlen(v->expect))) {
+                        found = true;
+                        break;
+                }
+        }
+        double took = now_seconds() - start;
+        kill(pid, SIGTERM);
+        int status;
+        while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+                ;
+        close(p[0]);
+        if (stuck) {
+                fprintf(stderr, "%s: KVM ran no guest code in %.0f s; booting again with TCG\n", program_name,
+                        KVM_FIRST_OUTPUT_S);
+                return -EAGAIN;
+        }
+        if (found) {
+                fprintf(stderr, "%s: '%s' appeared after %.1f s (%s)\n", program_name, v->expect, took,
+                        kvm ? "KVM" : "TCG");
+                return EXIT_OK;
+        }
+        fprintf(stderr, "\n%s: '%s' did not appear: %s after %.1f s; the console's last lines:\n", program_name,
+                v->expect, took >= v->timeout ? "timed out" : "the VM stopped", took);
+        const char *t = tail;
+        for (int lines = 0, i = (int) tail_len - 1; i >= 0; i--)
+                if (tail[i] == '\n' && ++lines > 20) {
+                        t = tail + i + 1;
+                        break;
+                }
+        fprintf(stderr, "%s\n", t);
+        return EXIT_FAILURE_;
+}
+
+int verb_vm(int argc, char **argv) {
+        static const struct option options[] = {
+                { "kernel", required_argument, NULL, 'k' }, { "initrd", required_argument, NULL, 'i' },
+                { "append", required_argument, NULL, 'a' }, { "memory", required_argument, NULL, 'm' },
+                { "timeout", required_argument, NULL, 't' }, { "expect", required_argument, NULL, 'e' },
+                { "snapshot", no_argument, NULL, 's' },     { "accel", required_argument, NULL, 'A' },
+                {},
+        };
+        struct vm v = { .memory = "1G" };
+        const char *accel = "auto";
+        _cleanup_free_ char *kernel = NULL;
+        uint64_t n;
+        int c;
+        optind = 1;
+        while ((c = getopt_long(argc, argv, "", options, NULL)) >= 0)
+                switch (c) {
+                case 'k':
+                        v.kernel = optarg;
+                        break;
+                case 'i':
+                        v.initrd = optarg;
+                        break;
+                case 'a':
+                        v.append = optarg;
+                        break;
+                case 'm':
+                        v.memory = optarg;
+                        break;
+                case 't':
+                        if (parse_uint(optarg, 86400, &n) < 0 || n == 0)
+                                return usage_error("vm", "--timeout takes seconds, not '%s'", optarg);
+                        v.timeout = (unsigned) n;
+                        break;
+                case 'e':
+                        v.expect = optarg;
+                        break;
+                case 's':
+                        v.snapshot = true;
+                        break;
+                case 'A':
+                        if (strcmp(optarg, "auto") != 0 && strcmp(optarg, "kvm") != 0 && strcmp(optarg, "tcg") != 0)
+                                return usage_error("vm", "--accel takes auto, kvm or tcg, not '%s'", optarg);
+                        accel = optarg;
+                        break;
+                default:
+                        return usage_error("vm", "invalid option");
+                }
+        if (argc - optind != 1)
+                return usage_error("vm", "expected exactly one DISK");
+        v.disk = argv[optind];
+        if (access(v.disk, R_OK) < 0)
+                return log_lib_error(v.disk, -errno, NULL);
+        if (!v.initrd)
+                return usage_error("vm", "--initrd INITRD is required (make one with 'ingot initrd')");
+        if (!v.kernel) {
+                kernel = newest_kernel();
+                if (!kernel) {
+                        log_error("no --kernel and no /boot/vmlinuz-* (install linux-image-amd64)");
+                        return EXIT_FAILURE_;
+                }
+                v.kernel = kernel;
+        }
+        bool kvm = strcmp(accel, "kvm") == 0 || (strcmp(accel, "auto") == 0 && kvm_usable());
+        if (!v.expect) {
+                if (v.timeout)
+                        alarm(v.timeout);
+                pid_t pid = spawn_qemu(&v, kvm, -1);
+                int status;
+                while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+                        ;
+                return WIFEXITED(status) ? WEXITSTATUS(status) : EXIT_FAILURE_;
+        }
+        if (!v.timeout)
+                v.timeout = 300;
+        int r = run_expecting(&v, kvm);
+        return r == -EAGAIN && strcmp(accel, "auto") == 0 ? run_expecting(&v, false) : r == -EAGAIN ? EXIT_FAILURE_ : r;
+}

@@ -1,0 +1,19 @@
+/* slot-boot.h: what the initrd does with a disk's slots: choose the slot to boot, count its try in
+ * one GPT write before booting it, and mark it bad when it fails to come up. */
+#pragma once
+
+#include "util.h"
+
+struct slot_boot {
+        char name;                /* 'a' or 'b' */
+        size_t root_partno, verity_partno; /* 0-based GPT entry numbers: the kernel's partition N+1 */
+        char root_hash[129];
+        uint8_t *signature;       /* DER, from the signature partition */
+        size_t signature_size;
+        char disk_uuid[37];
+        char reason[256];
+};
+
+/* forced: 'a' or 'b' (ingot.slot=) or 0 for the boot choice; -ENOENT when nothing can boot. */
+int slot_boot_prepare(const char *disk, char forced, struct slot_boot *ret, struct ingot_error *err);
+void slot_boot_clear(struct slot_boot *b);

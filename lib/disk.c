@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 
+#include "artifact.h"
 #include "slot.h"
 
 extern char **environ;
@@ -73,7 +74,9 @@ static void add(struct layout *l, const char *type, const char *label, uint64_t 
 int ingot_disk_create(const char *path, const struct ingot_disk_options *o, struct ingot_error *err) {
         const char *sources[SLOT_COUNT] = { o->slot_a, o->slot_b };
         struct slot_image img[SLOT_COUNT] = { { .fd = -1 }, { .fd = -1 } };
-        _cleanup_free_ char *dir = dirname_dup(path), *tmp = NULL;
+        _cleanup_free_ char *dir = dirname_dup(path);
+        struct artifact art = { .fd = -1 };
+        const char *tmp = NULL;
         struct slot_table *t = NULL;
         int fd = -1, r = 0;
         if (!o->slot_a)
@@ -161,19 +164,12 @@ int ingot_disk_create(const char *path, const struct ingot_disk_options *o, stru
 
         /* build it under a temporary name */
         const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
-        if (asprintf(&tmp, "%s/.%s.XXXXXX", dir, base) < 0) {
-                tmp = NULL;
-                r = -ENOMEM;
+        r = artifact_open(&art, dir, base, err);
+        if (r < 0)
                 goto out;
-        }
-        fd = mkostemp(tmp, O_CLOEXEC);
-        if (fd < 0) {
-                r = error_set(err, -errno, "%s: %s", dir, strerror(errno));
-                free(tmp);
-                tmp = NULL;
-                goto out;
-        }
-        if (fchmod(fd, 0644) < 0 || ftruncate(fd, (off_t) total) < 0) {
+        fd = art.fd;
+        tmp = art.tmp;
+        if (ftruncate(fd, (off_t) total) < 0) {
                 r = error_set(err, -errno, "%s: %s", tmp, strerror(errno));
                 goto out;
         }
@@ -198,21 +194,13 @@ int ingot_disk_create(const char *path, const struct ingot_disk_options *o, stru
         }
         if (r >= 0)
                 r = gpt_write(t->gpt, err);
-        if (r >= 0 && fsync(fd) < 0)
-                r = error_set(err, -errno, "%s: fsync: %s", tmp, strerror(errno));
-        if (r >= 0 && rename(tmp, path) < 0)
-                r = error_set(err, -errno, "%s: %s", path, strerror(errno));
-        if (r >= 0) {
-                free(tmp);
-                tmp = NULL;
-                r = fsync_directory_of(path);
-        }
+        slot_table_free(t);
+        t = NULL;
+        if (r >= 0)
+                r = artifacts_commit(&art, 1, err);
 out:
         slot_table_free(t);
-        if (fd >= 0)
-                close(fd);
-        if (tmp)
-                unlink(tmp);
+        artifact_discard(&art);
         for (int i = 0; i < SLOT_COUNT; i++)
                 slot_image_close(&img[i]);
         return r;

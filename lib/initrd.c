@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 
+#include "artifact.h"
 #include "ldd.h"
 #include "signing.h"
 
@@ -306,9 +307,10 @@ out:
 
 int ingot_initrd(const char *out_path, const struct ingot_initrd_options *o, struct ingot_error *err) {
         struct initrd d = { .err = err };
-        _cleanup_free_ char *modules = NULL, *dir = dirname_dup(out_path), *tmp = NULL, *cert_name = NULL;
+        _cleanup_free_ char *modules = NULL, *dir = dirname_dup(out_path), *cert_name = NULL;
+        struct artifact art = { .fd = -1 };
         _cleanup_strv_free_ char **libs = NULL;
-        int fd = -1, r = 0;
+        int r = 0;
         char fp[65];
         if (!dir)
                 return -ENOMEM;
@@ -348,33 +350,15 @@ int ingot_initrd(const char *out_path, const struct ingot_initrd_options *o, str
                 goto out;
 
         const char *base = strrchr(out_path, '/') ? strrchr(out_path, '/') + 1 : out_path;
-        if (asprintf(&tmp, "%s/.%s.XXXXXX", dir, base) < 0) {
-                tmp = NULL;
-                r = -ENOMEM;
-                goto out;
-        }
-        fd = mkostemp(tmp, O_CLOEXEC);
-        if (fd < 0) {
-                r = error_set(err, -errno, "%s: %s", dir, strerror(errno));
-                free(tmp);
-                tmp = NULL;
-                goto out;
-        }
+        r = artifact_open(&art, dir, base, err);
         size_t ol = strlen(out_path);
         bool zstd = ol > 4 && strcmp(out_path + ol - 4, ".zst") == 0;
-        r = write_archive(&d, fd, zstd, o->mtime, err);
-        if (r >= 0 && (fchmod(fd, 0644) < 0 || fsync(fd) < 0 || rename(tmp, out_path) < 0))
-                r = error_set(err, -errno, "%s: %s", out_path, strerror(errno));
-        if (r >= 0) {
-                free(tmp);
-                tmp = NULL;
-                r = fsync_directory_of(out_path);
-        }
+        if (r >= 0)
+                r = write_archive(&d, art.fd, zstd, o->mtime, err);
+        if (r >= 0)
+                r = artifacts_commit(&art, 1, err);
 out:
-        if (fd >= 0)
-                close(fd);
-        if (tmp)
-                unlink(tmp);
+        artifact_discard(&art);
         for (size_t i = 0; i < d.n; i++) {
                 free(d.e[i].path);
                 free(d.e[i].host);

@@ -8,6 +8,7 @@
 
 #include "artifact.h"
 #include "build.h"
+#include "mounts.h"
 #include "manifest.h"
 #include "signing.h"
 
@@ -155,6 +156,9 @@ static int build_image(struct build *b, int fd) {
         if (q < 0)
                 return q;
         q = trust_write(b);
+        if (q < 0)
+                return q;
+        q = mounts_write(b);
         if (q < 0)
                 return q;
         q = tree_finalize(b->tree);

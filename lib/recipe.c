@@ -54,6 +54,10 @@ const char *content_op_name(enum content_op_kind kind) {
         return names[kind];
 }
 
+const char *mount_kind_name(enum mount_kind kind) {
+        return kind == MOUNT_TMPFS ? "Tmpfs" : "Overlay";
+}
+
 static char *where_dup(const struct ini_event *ev) {
         char *s;
         return asprintf(&s, "%s:%u", ev->file, ev->line) < 0 ? NULL : s;
@@ -426,6 +430,51 @@ static const struct key_def signing_keys[] = {
         { "Certificate", parse_host_file, FIELD(signing_cert), 0 },
         { "TrustedCertificate", parse_trusted_cert, 0, 0 },
 };
+/* Tmpfs=PATH, Overlay=PATH: a list in the order given; an empty assignment clears it. */
+static int parse_mount(struct ingot_recipe *r, const struct key_def *def, const struct ini_event *ev,
+                       struct ingot_error *err) {
+        if (!*ev->value) {
+                for (size_t i = 0; i < r->n_mounts; i++) {
+                        free(r->mounts[i].path);
+                        free(r->mounts[i].where);
+                }
+                r->n_mounts = 0;
+                return 0;
+        }
+        char *path = NULL;
+        int q = image_path(ev, ev->value, &path, err);
+        if (q < 0)
+                return q;
+        if (strcmp(path, "/") == 0 || strcmp(path, "/usr") == 0 || strncmp(path, "/usr/", 5) == 0 ||
+            strcmp(path, "/var") == 0) {
+                free(path);
+                return error_set(err, -EINVAL,
+                                 WHERE_FMT "%s=%s: / and /usr are the verified image and /var is the var partition",
+                                 WHERE(ev), ev->key, ev->value);
+        }
+        for (size_t i = 0; i < r->n_mounts; i++)
+                if (strcmp(r->mounts[i].path, path) == 0) {
+                        error_set(err, -EINVAL, WHERE_FMT "%s=%s: already mounted by %s", WHERE(ev), ev->key,
+                                  ev->value, r->mounts[i].where);
+                        free(path);
+                        return -EINVAL;
+                }
+        char *where = where_dup(ev);
+        struct mount_request *m = where ? reallocarray(r->mounts, r->n_mounts + 1, sizeof(*m)) : NULL;
+        if (!m) {
+                free(path);
+                free(where);
+                return -ENOMEM;
+        }
+        r->mounts = m;
+        m[r->n_mounts++] = (struct mount_request) { .kind = (enum mount_kind) def->arg, .path = path, .where = where };
+        return 0;
+}
+
+static const struct key_def mounts_keys[] = {
+        { "Tmpfs", parse_mount, 0, MOUNT_TMPFS },
+        { "Overlay", parse_mount, 0, MOUNT_OVERLAY },
+};
 static const struct key_def output_keys[] = {
         { "Compression", parse_compression, 0, 0 },
         { "Level", parse_level, 0, 0 },
@@ -438,6 +487,7 @@ static const struct section_def sections[] = {
         { "Content", content_keys, ELEMENTSOF(content_keys) },
         { "Verity", verity_keys, ELEMENTSOF(verity_keys) },
         { "Signing", signing_keys, ELEMENTSOF(signing_keys) },
+        { "Mounts", mounts_keys, ELEMENTSOF(mounts_keys) },
         { "Output", output_keys, ELEMENTSOF(output_keys) },
 };
 
@@ -469,7 +519,7 @@ static int unknown_section(const struct ini_event *ev, struct ingot_error *err) 
         if (best)
                 return error_set(err, -EINVAL, WHERE_FMT "unknown section [%s]; did you mean [%s]?", WHERE(ev),
                                  ev->section, best);
-        return error_set(err, -EINVAL, WHERE_FMT "unknown section [%s]; known: [Image] [Base] [Content] [Verity] [Signing] [Output]",
+        return error_set(err, -EINVAL, WHERE_FMT "unknown section [%s]; known: [Image] [Base] [Content] [Verity] [Signing] [Mounts] [Output]",
                          WHERE(ev), ev->section);
 }
 
@@ -551,6 +601,11 @@ void ingot_recipe_free(struct ingot_recipe *r) {
                 free(r->ops[i].target);
         }
         free(r->ops);
+        for (size_t i = 0; i < r->n_mounts; i++) {
+                free(r->mounts[i].path);
+                free(r->mounts[i].where);
+        }
+        free(r->mounts);
         free(r);
 }
 
@@ -672,6 +727,16 @@ int ingot_recipe_to_json(const struct ingot_recipe *r, char **ret_json) {
         json_object_object_add(signing, "trusted_certificates", strv_to_json(r->trusted_certs));
         json_object_object_add(root, "signing", signing);
 
+        json_object *mounts = json_object_new_array();
+        for (size_t i = 0; i < r->n_mounts; i++) {
+                json_object *o = json_object_new_object();
+                json_add_string(o, "kind", r->mounts[i].kind == MOUNT_TMPFS ? "tmpfs" : "overlay");
+                json_add_string(o, "path", r->mounts[i].path);
+                json_add_string(o, "where", r->mounts[i].where);
+                json_object_array_add(mounts, o);
+        }
+        json_object_object_add(root, "mounts", mounts);
+
         json_object *output = json_object_new_object();
         json_add_string(output, "compression", compressor_name(r->compressor));
         json_object_object_add(output, "level", r->level ? json_object_new_int(r->level) : NULL);
@@ -747,6 +812,10 @@ int ingot_recipe_to_ini(const struct ingot_recipe *r, char **ret_text) {
                 fprintf(f, "Key=%s\nCertificate=%s\n", r->signing_key, r->signing_cert);
         for (char **c = r->trusted_certs; c && *c; c++)
                 fprintf(f, "TrustedCertificate=%s\n", *c);
+        if (r->n_mounts)
+                fputs("\n[Mounts]\n", f);
+        for (size_t i = 0; i < r->n_mounts; i++)
+                fprintf(f, "# %s\n%s=%s\n", r->mounts[i].where, mount_kind_name(r->mounts[i].kind), r->mounts[i].path);
         fprintf(f, "\n[Output]\nCompression=%s\n", compressor_name(r->compressor));
         if (r->level)
                 fprintf(f, "Level=%u\n", r->level);

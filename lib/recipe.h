@@ -34,6 +34,17 @@ struct content_op {
         bool has_mode;
 };
 
+enum mount_kind {
+        MOUNT_TMPFS,   /* an empty tmpfs */
+        MOUNT_OVERLAY, /* the image's directory under a tmpfs upper layer: writable, reset at boot */
+};
+
+struct mount_request {
+        enum mount_kind kind;
+        char *path;  /* canonical image path, a directory in the image */
+        char *where; /* "file:line" */
+};
+
 struct ingot_recipe {
         char *path;   /* absolute path of the main file */
         char **files; /* every file read, in order */
@@ -67,6 +78,10 @@ struct ingot_recipe {
         char *signing_cert;
         char **trusted_certs; /* TrustedCertificate=: what hosts running the image accept; NULL: the signer */
 
+        /* [Mounts]: what the initrd makes writable at boot, in this order */
+        struct mount_request *mounts;
+        size_t n_mounts;
+
         /* [Output] */
         int compressor; /* SQFS_COMPRESSOR */
         unsigned level; /* 0: the compressor's default */
@@ -75,4 +90,5 @@ struct ingot_recipe {
 };
 
 const char *content_op_name(enum content_op_kind kind);
+const char *mount_kind_name(enum mount_kind kind);
 const char *compressor_name(int id);

@@ -342,3 +342,20 @@ int pwrite_full(int fd, const void *buf, size_t size, uint64_t offset) {
         }
         return 0;
 }
+
+int read_text_file(const char *path, size_t max, char **ret) {
+        _cleanup_fclose_ FILE *f = fopen(path, "re");
+        if (!f)
+                return -errno;
+        _cleanup_free_ char *buf = malloc(max + 2);
+        if (!buf)
+                return -ENOMEM;
+        size_t n = fread(buf, 1, max + 1, f);
+        if (ferror(f))
+                return -EIO;
+        if (n > max)
+                return -EFBIG;
+        buf[n] = 0;
+        *ret = steal_ptr(&buf);
+        return 0;
+}

@@ -94,6 +94,9 @@ char *path_join(const char *a, const char *b);
 int image_path_normalize(const char *in, char **ret);
 char *dirname_dup(const char *path);
 
+/* A whole small text file, NUL-terminated; -EFBIG when it is longer than max bytes. */
+int read_text_file(const char *path, size_t max, char **ret);
+
 /* mkdir -p: missing parents 0755, the directory itself with mode; an existing one is fine. */
 int mkdir_p(const char *path, mode_t mode);
 

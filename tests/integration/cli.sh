@@ -63,6 +63,35 @@ assert [f.split("/")[-1] for f in p["files"]] == ["r.ini", "common.conf", "50-le
 PY
 }
 
+t_mounts_section() {
+	mkdir -p tree/etc tree/tmp tree/srv
+	printf '[Image]\nName=m\nVersion=1\n[Base]\nTree=tree\n[Mounts]\nOverlay=/etc\nTmpfs=/tmp\nTmpfs=/srv/\n' >m.ini
+	"$INGOT" plan m.ini >plan.ini
+	grep -A6 -x '\[Mounts\]' plan.ini | grep -v '^#' | diff - <(printf '[Mounts]\nOverlay=/etc\nTmpfs=/tmp\nTmpfs=/srv\n')
+	"$INGOT" plan plan.ini | grep -v '^#' | diff <(grep -v '^#' plan.ini) -
+	"$INGOT" plan m.ini --json | python3 -c '
+import json, sys
+m = json.load(sys.stdin)["mounts"]
+assert [(x["kind"], x["path"], x["where"]) for x in m] == [("overlay", "/etc", "m.ini:7"), ("tmpfs", "/tmp", "m.ini:8"), ("tmpfs", "/srv", "m.ini:9")], m'
+	# the image carries the request for the initrd, in order
+	"$INGOT" build --unsigned m.ini -o out --quiet
+	unsquashfs -cat out/m_1.raw usr/lib/ingot/mounts | diff - <(printf 'overlay /etc\ntmpfs /tmp\ntmpfs /srv\n')
+	# an empty assignment clears the list (a drop-in can take the parent's back)
+	mkdir m.ini.d && printf '[Mounts]\nTmpfs=\n' >m.ini.d/clear.conf
+	"$INGOT" plan m.ini --json | python3 -c 'import json, sys; assert json.load(sys.stdin)["mounts"] == []'
+	rm -r m.ini.d
+	# the verified image and var are not for overlays; a path must be a directory in the image
+	printf '[Image]\nName=m\nVersion=1\n[Mounts]\nOverlay=/usr/lib\n' >bad1.ini
+	expect_fail "bad1.ini:5: Overlay=/usr/lib: / and /usr are the verified image and /var is the var partition" "$INGOT" plan bad1.ini
+	printf '[Image]\nName=m\nVersion=1\n[Mounts]\nTmpfs=/tmp\nOverlay=/tmp\n' >bad2.ini
+	expect_fail "bad2.ini:6: Overlay=/tmp: already mounted by bad2.ini:5" "$INGOT" plan bad2.ini
+	printf '[Image]\nName=m\nVersion=1\n[Base]\nTree=tree\n[Mounts]\nOverlay=/opt\n' >bad3.ini
+	expect_fail "bad3.ini:7: Overlay=/opt: there is no such directory in the image" "$INGOT" build --unsigned bad3.ini -o out3
+	[ ! -e out3/m_1.raw ]
+	printf '[Image]\nName=m\nVersion=1\n[Mount]\nTmpfs=/tmp\n' >bad4.ini
+	expect_fail "bad4.ini:4: unknown section [Mount]; did you mean [Mounts]?" "$INGOT" plan bad4.ini
+}
+
 t_build_json() {
 	mkdir -p tree/etc && echo x >tree/etc/a && ln -s a tree/etc/b
 	printf '[Image]\nName=j\nVersion=1\n[Base]\nTree=tree\n' >r.ini
@@ -92,5 +121,6 @@ run help_and_version t_help_and_version
 run usage_errors_exit_2 t_usage_errors_exit_2
 run recipe_errors_name_file_and_line t_recipe_errors_name_file_and_line
 run plan_resolves t_plan_resolves
+run mounts_section t_mounts_section
 run build_json t_build_json
 run progress_on_a_terminal t_progress_on_a_terminal

@@ -23,6 +23,7 @@
 #include "slot-boot.h"
 #include "slot.h"
 #include "util.h"
+#include "writable.h"
 
 #define TRUSTED_GLOB "/etc/ingot/trusted.d/*.crt"
 #define MODULE_LIST "/etc/ingot/modules"
@@ -35,6 +36,11 @@ static void say(const char *fmt, ...) {
         va_list ap;
         va_start(ap, fmt);
         fputs("ingot-init: ", stderr);
+        if (debug) { /* seconds since the kernel started, as its own messages show them */
+                struct timespec ts;
+                clock_gettime(CLOCK_BOOTTIME, &ts);
+                fprintf(stderr, "[%4lld.%03ld] ", (long long) ts.tv_sec, ts.tv_nsec / 1000000);
+        }
         vfprintf(stderr, fmt, ap);
         fputc('\n', stderr);
         va_end(ap);
@@ -192,6 +198,29 @@ static int mark_bad(const char *disk, char slot) {
         return r;
 }
 
+static void report_mount(const char *line) {
+        say("%s", line);
+}
+
+/* var and the image's [Mounts]: a failure here is the host's, not the slot's, so it is said and
+ * the boot goes on (the image's health check decides whether it can run like that). */
+static void mount_writable(const char *disk, const struct slot_boot *b) {
+        struct ingot_error e = { 0 };
+        if (b->has_var) {
+                char dev[300];
+                bool formatted;
+                partition_node(disk, b->var_partno, dev, sizeof(dev));
+                if (var_mount(dev, SYSROOT "/var", &formatted, &e) < 0) {
+                        say("var: %s; /var is a tmpfs for this boot", e.message);
+                        mount("tmpfs", SYSROOT "/var", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755");
+                } else
+                        say("var: %s%s mounted on /var", dev, formatted ? " was empty: made ext4 and" : "");
+        }
+        e = (struct ingot_error) { 0 };
+        if (image_mounts_apply(SYSROOT, "/run/ingot", report_mount, &e) < 0)
+                say("%s", e.message);
+}
+
 static int boot_slot(const char *disk, const struct cmdline *c, char forced, char *ret_slot) {
         struct slot_boot b;
         struct ingot_error e = { 0 };
@@ -204,8 +233,12 @@ static int boot_slot(const char *disk, const struct cmdline *c, char forced, cha
         say("booting slot %c: %s", b.name, b.reason);
         write_record(disk, &b);
         r = check_signature(&b);
+        if (r >= 0 && debug)
+                say("slot %c: signature checked", b.name);
         if (r >= 0)
                 r = open_verity(disk, &b);
+        if (r >= 0 && debug)
+                say("slot %c: dm-verity opened", b.name);
         bool opened = r >= 0, mounted = false;
         if (r >= 0) {
                 mkdir(SYSROOT, 0755);
@@ -223,6 +256,8 @@ static int boot_slot(const char *disk, const struct cmdline *c, char forced, cha
                         say("slot %c: %s: %s", b.name, c->init, strerror(errno));
                 }
         }
+        if (r >= 0)
+                mount_writable(disk, &b);
         if (r < 0 && mounted)
                 umount(SYSROOT);
         if (r < 0 && opened)
@@ -243,6 +278,8 @@ static void switch_root(const char *init) {
                 say("switching root: %s", strerror(errno));
                 return;
         }
+        if (debug)
+                say("starting %s", init);
         execl(init, init, (char *) NULL);
         say("exec %s: %s", init, strerror(errno));
 }
@@ -266,8 +303,12 @@ int main(void) {
         read_cmdline(&c);
         load_modules();
         char disk[300];
+        if (debug)
+                say("modules loaded");
         if (find_disk(disk, sizeof(disk)) < 0)
                 give_up("no disk appeared");
+        if (debug)
+                say("disk %s", disk);
         char forced = c.slot;
         for (int attempt = 0; attempt < 2; attempt++) {
                 char slot = 0;

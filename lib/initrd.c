@@ -1,6 +1,6 @@
 /* initrd.c: `ingot initrd`: a reproducible initramfs (newc cpio through libarchive, zstd when asked)
  * holding the ingot-init binary and its libraries, the kernel modules it loads with their
- * dependencies from modules.dep, the trusted certificate and a static busybox for ingot.debug. */
+ * dependencies from modules.dep, mke2fs for var, the trusted certificate and a static busybox for ingot.debug. */
 #include <archive.h>
 #include <archive_entry.h>
 #include <dirent.h>
@@ -13,9 +13,13 @@
 #include "ldd.h"
 #include "signing.h"
 
-/* What the init loads: device-mapper and verity, virtio disks, squashfs and overlayfs. */
-static const char *const wanted_modules[] = { "dm_mod", "dm_bufio", "dm_verity", "reed_solomon", "virtio_pci",
-                                              "virtio_blk", "squashfs", "overlay" };
+#define MKE2FS "/usr/sbin/mke2fs"
+
+/* What the init loads: device-mapper and verity, virtio disks, squashfs, overlayfs and ext4 (var). */
+static const char *const wanted_modules[] = { "dm_mod",     "dm_bufio",   "dm_verity", "reed_solomon",
+                                              "virtio_pci", "virtio_blk", "squashfs",  "overlay",
+                                              /* var: ext4, and the crc32c it asks for by name */
+                                              "crc32c_generic", "ext4" };
 
 struct entry {
         char *path;     /* in the initrd, no leading '/' */
@@ -305,11 +309,21 @@ out:
         return r;
 }
 
+/* A host program at path, with the libraries it loads. */
+static int add_program(struct initrd *d, const char *path, const char *host, struct ingot_error *err) {
+        _cleanup_strv_free_ char **libs = NULL;
+        int r = add(d, path, S_IFREG | 0755, host, NULL, 0, NULL, 0);
+        if (r >= 0)
+                r = host_libraries(host, host, &libs, err);
+        for (char **l = libs; r >= 0 && l && *l; l++)
+                r = add(d, *l, S_IFREG | 0755, *l, NULL, 0, NULL, 0);
+        return r;
+}
+
 int ingot_initrd(const char *out_path, const struct ingot_initrd_options *o, struct ingot_error *err) {
         struct initrd d = { .err = err };
         _cleanup_free_ char *modules = NULL, *dir = dirname_dup(out_path), *cert_name = NULL;
         struct artifact art = { .fd = -1 };
-        _cleanup_strv_free_ char **libs = NULL;
         int r = 0;
         char fp[65];
         if (!dir)
@@ -327,11 +341,12 @@ int ingot_initrd(const char *out_path, const struct ingot_initrd_options *o, str
         if (r >= 0 && asprintf(&cert_name, "etc/ingot/trusted.d/%s.crt", fp) < 0)
                 r = -ENOMEM;
         if (r >= 0)
-                r = add(&d, "init", S_IFREG | 0755, o->init_path, NULL, 0, NULL, 0);
+                r = add_program(&d, "init", o->init_path, err);
+        if (r >= 0 && access(MKE2FS, X_OK) < 0)
+                r = error_set(err, -errno, "%s (e2fsprogs): %s; the init formats var with it on first boot", MKE2FS,
+                              strerror(errno));
         if (r >= 0)
-                r = host_libraries(o->init_path, o->init_path, &libs, err);
-        for (char **l = libs; r >= 0 && l && *l; l++)
-                r = add(&d, *l, S_IFREG | 0755, *l, NULL, 0, NULL, 0);
+                r = add_program(&d, "sbin/mke2fs", MKE2FS, err);
         if (r >= 0)
                 r = add(&d, cert_name, S_IFREG | 0644, o->cert_path, NULL, 0, NULL, 0);
         if (r >= 0)

@@ -48,7 +48,16 @@ int slot_boot_prepare(const char *disk, char forced, struct slot_boot *ret, stru
         ret->verity_partno = t->gpt->parts[s->verity].partno;
         snprintf(ret->root_hash, sizeof(ret->root_hash), "%s", s->payload.root_hash);
         snprintf(ret->disk_uuid, sizeof(ret->disk_uuid), "%s", t->gpt->disk_uuid);
-        snprintf(ret->reason, sizeof(ret->reason), "%s", ch.reason);
+        for (size_t i = 0; i < t->gpt->n_parts && !ret->has_var; i++)
+                if (strcmp(t->gpt->parts[i].type, GPT_TYPE_VAR) == 0) {
+                        ret->has_var = true;
+                        ret->var_partno = t->gpt->parts[i].partno;
+                }
+        if (ch.count_try)
+                snprintf(ret->reason, sizeof(ret->reason), "%s; this try counted, %u left after it", ch.reason,
+                         s->attrs.tries);
+        else
+                snprintf(ret->reason, sizeof(ret->reason), "%s", ch.reason);
         ret->signature = malloc(s->payload.signature_size);
         if (!ret->signature) {
                 r = -ENOMEM;

@@ -11,7 +11,9 @@ struct slot_boot {
         uint8_t *signature;       /* DER, from the signature partition */
         size_t signature_size;
         char disk_uuid[37];
-        char reason[256];
+        bool has_var;
+        size_t var_partno;        /* the first var partition (DPS type), when has_var */
+        char reason[320];         /* slot_choose's, and the try counted */
 };
 
 /* forced: 'a' or 'b' (ingot.slot=) or 0 for the boot choice; -ENOENT when nothing can boot. */

@@ -1,0 +1,16 @@
+/* writable.h: what is writable on a booted slot: the var partition on /var (made ext4 on the first
+ * boot, when libblkid finds nothing on it) and the image's [Mounts] (tmpfs; overlay over a tmpfs). */
+#pragma once
+
+#include <stdbool.h>
+
+#include "util.h"
+
+/* Formats device as ext4 (label "var") when it holds no filesystem or partition table, then mounts
+ * it on target; *ret_formatted says whether this was the first boot. */
+int var_mount(const char *device, const char *target, bool *ret_formatted, struct ingot_error *err);
+
+/* Applies root's MOUNTS_FILE, if the image has one; overlay upper layers live under run_dir.
+ * Goes on past a failed mount and returns the first error; report (may be NULL) hears each mount. */
+int image_mounts_apply(const char *root, const char *run_dir, void (*report)(const char *line),
+                       struct ingot_error *err);

@@ -29,8 +29,11 @@ void help_vm(FILE *f) {
                 "  --expect TEXT     exit 0 as soon as TEXT appears on the console, 1 on timeout or\n"
                 "                    when the VM stops first (the console's tail is printed)\n"
                 "  --snapshot        leave DISK untouched (writes go to a temporary overlay)\n"
+                "  --drive FILE      also attach FILE read-only as the next virtio disk (/dev/vdb, ...);\n"
+                "                    repeatable, e.g. a squashfs holding images to install\n"
                 "  --accel auto|kvm|tcg  auto (default): KVM if a test guest runs on it, and back to TCG\n"
-                "                    when a guest prints nothing in 10 s\n"
+                "                    when the guest prints nothing in 10 s or QEMU stops before it does\n\n"
+                "Exit status: with --expect, 0 when TEXT appeared; without, QEMU's (0 when the VM powers off).\n"
                 "  -h --help         show this help\n",
                 program_name);
 }
@@ -93,27 +96,39 @@ static char *newest_kernel(void) {
         return *best && asprintf(&path, "/boot/vmlinuz-%s", best) >= 0 ? path : NULL;
 }
 
+#define MAX_DRIVES 4
+
 struct vm {
         const char *disk, *kernel, *initrd, *append, *memory, *expect;
+        const char *drives[MAX_DRIVES];
+        size_t n_drives;
         unsigned timeout;
         bool snapshot;
 };
 
-static pid_t spawn_qemu(const struct vm *v, bool kvm, int out_fd) {
-        char drive[4200], cmdline[4200];
+static pid_t spawn_qemu(const struct vm *v, bool kvm, int out_fd, bool keep_stdin) {
+        char drive[4200], cmdline[4200], extra[MAX_DRIVES][4200];
         snprintf(drive, sizeof(drive), "file=%s,format=raw,if=virtio%s", v->disk, v->snapshot ? ",snapshot=on" : "");
         snprintf(cmdline, sizeof(cmdline), "console=ttyS0 panic=-1%s%s", v->append ? " " : "", v->append ? v->append : "");
-        const char *argv[] = { "qemu-system-x86_64", "-accel", kvm ? "kvm" : "tcg", "-m", v->memory, "-smp", "2",
-                               "-display", "none", "-monitor", "none", "-serial", "stdio", "-no-user-config",
-                               "-nodefaults", "-drive", drive, "-kernel", v->kernel, "-initrd", v->initrd,
-                               "-append", cmdline, NULL };
+        const char *argv[64] = { "qemu-system-x86_64", "-accel", kvm ? "kvm" : "tcg", "-cpu", kvm ? "host" : "max",
+                                 "-m", v->memory, "-smp", "2",
+                                 "-display", "none", "-monitor", "none", "-serial", "stdio", "-no-user-config",
+                                 "-nodefaults", "-drive", drive, "-kernel", v->kernel, "-initrd", v->initrd,
+                                 "-append", cmdline };
+        size_t argc = 0;
+        while (argv[argc])
+                argc++;
+        for (size_t i = 0; i < v->n_drives; i++) {
+                snprintf(extra[i], sizeof(extra[i]), "file=%s,format=raw,if=virtio,readonly=on", v->drives[i]);
+                argv[argc++] = "-drive";
+                argv[argc++] = extra[i];
+        }
         pid_t pid = fork();
         if (pid == 0) {
                 int null = open("/dev/null", O_RDONLY);
-                if (out_fd >= 0) {
+                if (!keep_stdin)
                         dup2(null, STDIN_FILENO);
-                        dup2(out_fd, STDOUT_FILENO);
-                }
+                dup2(out_fd, STDOUT_FILENO);
                 execvp(argv[0], (char **) argv);
                 fprintf(stderr, "%s: qemu-system-x86_64: %s\n", program_name, strerror(errno));
                 _exit(127);
@@ -123,12 +138,13 @@ static pid_t spawn_qemu(const struct vm *v, bool kvm, int out_fd) {
 
 #define KVM_FIRST_OUTPUT_S 10.0
 
-/* Returns EXIT_OK, EXIT_FAILURE_, or -EAGAIN when KVM printed nothing in time (retry with TCG). */
-static int run_expecting(const struct vm *v, bool kvm) {
+/* Relays the console to stdout, watching for v->expect (NULL: runs until QEMU exits, with the
+ * terminal as its input). Returns an exit status, or -EAGAIN when KVM printed nothing in time. */
+static int run(const struct vm *v, bool kvm) {
         int p[2];
         if (pipe2(p, O_CLOEXEC) < 0)
                 return log_lib_error("pipe", -errno, NULL);
-        pid_t pid = spawn_qemu(v, kvm, p[1]);
+        pid_t pid = spawn_qemu(v, kvm, p[1], !v->expect);
         close(p[1]);
         if (pid < 0)
                 return log_lib_error("fork", -errno, NULL);
@@ -138,7 +154,7 @@ static int run_expecting(const struct vm *v, bool kvm) {
         double start = now_seconds();
         bool any = false, stuck = false;
         for (;;) {
-                double left = v->timeout - (now_seconds() - start);
+                double left = v->timeout ? v->timeout - (now_seconds() - start) : 86400;
                 if (kvm && !any && now_seconds() - start > KVM_FIRST_OUTPUT_S) {
                         stuck = true; /* KVM that creates guests but never runs them */
                         break;
@@ -170,7 +186,7 @@ static int run_expecting(const struct vm *v, bool kvm) {
                 memcpy(tail + tail_len, buf + got - take, take);
                 tail_len += take;
                 tail[tail_len] = 0;
-                if (memmem(tail, tail_len, v->expect, strlen(v->expect))) {
+                if (v->expect && memmem(tail, tail_len, v->expect, strlen(v->expect))) {
                         found = true;
                         break;
                 }
@@ -181,11 +197,18 @@ static int run_expecting(const struct vm *v, bool kvm) {
         while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
                 ;
         close(p[0]);
+        if (kvm && !any && !stuck) {
+                fprintf(stderr, "%s: QEMU with KVM stopped before the guest printed anything; booting again with TCG\n",
+                        program_name);
+                return -EAGAIN;
+        }
         if (stuck) {
                 fprintf(stderr, "%s: KVM ran no guest code in %.0f s; booting again with TCG\n", program_name,
                         KVM_FIRST_OUTPUT_S);
                 return -EAGAIN;
         }
+        if (!v->expect)
+                return WIFEXITED(status) ? WEXITSTATUS(status) : EXIT_FAILURE_;
         if (found) {
                 fprintf(stderr, "%s: '%s' appeared after %.1f s (%s)\n", program_name, v->expect, took,
                         kvm ? "KVM" : "TCG");
@@ -209,6 +232,7 @@ int verb_vm(int argc, char **argv) {
                 { "append", required_argument, NULL, 'a' }, { "memory", required_argument, NULL, 'm' },
                 { "timeout", required_argument, NULL, 't' }, { "expect", required_argument, NULL, 'e' },
                 { "snapshot", no_argument, NULL, 's' },     { "accel", required_argument, NULL, 'A' },
+                { "drive", required_argument, NULL, 'd' },
                 {},
         };
         struct vm v = { .memory = "1G" };
@@ -242,6 +266,13 @@ int verb_vm(int argc, char **argv) {
                 case 's':
                         v.snapshot = true;
                         break;
+                case 'd':
+                        if (v.n_drives == MAX_DRIVES)
+                                return usage_error("vm", "at most %d --drive", MAX_DRIVES);
+                        if (access(optarg, R_OK) < 0)
+                                return log_lib_error(optarg, -errno, NULL);
+                        v.drives[v.n_drives++] = optarg;
+                        break;
                 case 'A':
                         if (strcmp(optarg, "auto") != 0 && strcmp(optarg, "kvm") != 0 && strcmp(optarg, "tcg") != 0)
                                 return usage_error("vm", "--accel takes auto, kvm or tcg, not '%s'", optarg);
@@ -266,17 +297,8 @@ int verb_vm(int argc, char **argv) {
                 v.kernel = kernel;
         }
         bool kvm = strcmp(accel, "kvm") == 0 || (strcmp(accel, "auto") == 0 && kvm_usable());
-        if (!v.expect) {
-                if (v.timeout)
-                        alarm(v.timeout);
-                pid_t pid = spawn_qemu(&v, kvm, -1);
-                int status;
-                while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-                        ;
-                return WIFEXITED(status) ? WEXITSTATUS(status) : EXIT_FAILURE_;
-        }
-        if (!v.timeout)
+        if (v.expect && !v.timeout)
                 v.timeout = 300;
-        int r = run_expecting(&v, kvm);
-        return r == -EAGAIN && strcmp(accel, "auto") == 0 ? run_expecting(&v, false) : r == -EAGAIN ? EXIT_FAILURE_ : r;
+        int r = run(&v, kvm);
+        return r == -EAGAIN && strcmp(accel, "auto") == 0 ? run(&v, false) : r == -EAGAIN ? EXIT_FAILURE_ : r;
 }

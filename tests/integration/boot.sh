@@ -1,7 +1,8 @@
 #!/bin/bash
 # Booting slots for real: a Debian kernel under QEMU (TCG here), the ingot initrd choosing the slot,
-# counting tries, checking the signature and opening dm-verity, and the test image's init marking
-# its slot good. Each scenario reports its wall time.
+# counting tries, checking the signature, opening dm-verity and mounting var and the image's [Mounts],
+# and the test image's init (recipes/vm-test/init) checking its health and marking its slot good.
+# Each scenario reports its wall time.
 . "$(dirname "$0")/../lib.sh"
 
 INIT=$(dirname "$INGOT")/ingot-init
@@ -13,29 +14,23 @@ needs_vm() {
 	! ldd "$INGOT" | grep -q libasan || skip_test "an ASan build: the initrd's init would be PID 1 under ASan; make check boots"
 }
 
-# vm_image OUT VERSION [KEYDIR]: the vm-test image at VERSION, with this build's ingot inside
+# vm_image OUT VERSION [KEYDIR]: recipes/vm-test.ini at VERSION, with this build's ingot inside
 vm_image() {
 	local keys=${3:-keys}
 	[ -e "$keys/ingot.key" ] || "$INGOT" keygen "$keys" >/dev/null
-	cat >"vm-$2.ini" <<EOR
-Include=$TOP/recipes/demo.ini
-[Image]
-Name=vm-test
-Version=$2
-[Content]
-Binaries=$INGOT:/usr/bin/ingot
-Copy=$TOP/recipes/vm-test/init:/usr/lib/ingot-test/init
-Mode=/usr/lib/ingot-test/init:0755
-EOR
+	printf 'Include=%s\n[Image]\nVersion=%s\n[Content]\nBinaries=%s:/usr/bin/ingot\n' \
+		"$TOP/recipes/vm-test.ini" "$2" "$INGOT" >"vm-$2.ini"
 	"$INGOT" build "vm-$2.ini" -o "$1" --key "$keys/ingot.key" --cert "$keys/ingot.crt" --quiet
 }
 
-boot() { # boot DISK [APPEND]: to the ready marker; the console goes to console.log
-	local start=$SECONDS
-	"$INGOT" vm "$1" --initrd initrd.zst --accel tcg --timeout 240 --expect "INGOT-READY" \
-		--append "quiet init=/usr/lib/ingot-test/init ${2:-}" >console.log 2>&1 || { tail -40 console.log; return 1; }
+# boot DISK EXPECT [APPEND] [ingot vm options...]: to EXPECT on the console (console.log)
+boot() {
+	local disk=$1 expect=$2 append=${3:-} start=$SECONDS
+	shift 3 || shift $#
+	"$INGOT" vm "$disk" --initrd initrd.zst --accel tcg --timeout 300 --expect "$expect" \
+		--append "quiet init=/usr/lib/ingot-test/init $append" "$@" >console.log 2>&1 || { tail -40 console.log; return 1; }
 	echo "boot took $((SECONDS - start)) s"
-	echo "REPORT: $SCENARIO: boot to the marker $((SECONDS - start)) s" >>"$T/report"
+	echo "REPORT: $SCENARIO: $((SECONDS - start)) s in the VM" >>"$T/report"
 }
 
 setup() {
@@ -46,29 +41,70 @@ setup() {
 	"$INGOT" disk disk.img --slot-a out/vm-test_1.0.0.raw --esp-size 33M --var-size 8M
 }
 
+# flip DISK PARTITION OFFSET: inverts one byte of a partition, as a failing disk would
+flip() {
+	local start size byte
+	read -r start size _ < <(part "$1" "$2")
+	byte=$(od -An -tu1 -j $((start + $3)) -N1 "$1" | tr -d ' ')
+	printf "\\$(printf %o $((byte ^ 255)))" | dd of="$1" bs=1 seek=$((start + $3)) conv=notrunc status=none
+}
+
 t_slot_a_boots() {
 	SCENARIO=slot_a_boots
 	setup
-	boot disk.img
+	boot disk.img "INGOT-READY"
 	grep -q "ingot-init: booting slot a: a is good with priority 2; b is empty" console.log
 	grep -q "^a\* *good" console.log
 	grep -q "^booted: a" console.log
 	grep -q "ready on slot a, version 1.0.0" console.log
+	# var was empty: made ext4 on this first boot (blkid reads it from the host); the recipe's
+	# [Mounts] made /etc a writable overlay and /tmp a tmpfs (the init checks /proc/mounts)
+	grep -q "ingot-init: var: /dev/vda8 was empty: made ext4 and mounted on /var" console.log
+	grep -q "ingot-init: overlay on /etc" console.log
+	grep -q "ingot-init: tmpfs on /tmp" console.log
+	! grep -q "is not" console.log
+	grep -q "boot 1 on this var; /etc written: written" console.log
+	read -r start _ < <(part disk.img var)
+	[ "$(blkid -p -O "$start" -s TYPE -o value disk.img)" = ext4 ]
+	[ "$(blkid -p -O "$start" -s LABEL -o value disk.img)" = var ]
+	# the second boot keeps var (and what the first wrote to it), and /etc starts over from the image
+	boot disk.img "INGOT-READY"
+	grep -q "ingot-init: var: /dev/vda8 mounted on /var" console.log
+	grep -q "boot 2 on this var; /etc written: written" console.log
 	# the initrd repeats byte for byte
 	"$INGOT" initrd -o again.zst --cert keys/ingot.crt --init "$INIT"
 	cmp initrd.zst again.zst
 }
 run slot_a_boots t_slot_a_boots
 
+t_install_from_inside_the_vm() {
+	SCENARIO=install_from_inside
+	setup
+	# version 2 reaches the VM on a second disk, a squashfs of the build's output
+	mkdir media && cp out/vm-test_2.0.0.* media/
+	mksquashfs media media.sqfs -quiet -noappend >/dev/null
+	boot disk.img "ready on slot b" ingot.test-install=/dev/vdb --drive media.sqfs
+	grep -q "installing /mnt/vm-test_2.0.0.raw from /dev/vdb" console.log
+	grep -q "installed /mnt/vm-test_2.0.0.raw into slot b; it boots next, on trial with 3 tries" console.log
+	grep -q "^b *trying *2 *3 *2.0.0" console.log
+	grep -q "booting slot b: b is on trial with 3 tries left, priority 2; a has priority 1; this try counted, 2 left after it" console.log
+	grep -q "slot b marked good" console.log
+	grep -q "^b\* *good *2 *0 *2.0.0" console.log
+	grep -q "boot 2 on this var" console.log
+	# the host reads the same state from the disk, and b's bytes are the image's
+	[ "$(status_field disk.img 's["slots"][1]["state"], s["slots"][1]["version"], s["next"]')" = "('good', '2.0.0', 'b')" ]
+	slot_verifies disk.img b keys/ingot.crt
+}
+run install_from_inside_the_vm t_install_from_inside_the_vm
+
 t_new_version_in_b_boots_on_trial() {
 	SCENARIO=new_version_in_b
 	setup
 	"$INGOT" slot install --disk disk.img --cert keys/ingot.crt out/vm-test_2.0.0.raw
-	boot disk.img
+	boot disk.img "INGOT-READY"
 	grep -q "booting slot b: b is on trial with 3 tries left" console.log
 	grep -q "ready on slot b, version 2.0.0" console.log
 	grep -q "^b\* *good" console.log
-	# the host reads the same state from the disk
 	[ "$(status_field disk.img 's["slots"][1]["state"], s["slots"][1]["tries"], s["next"]')" = "('good', 0, 'b')" ]
 }
 run new_version_in_b_boots_on_trial t_new_version_in_b_boots_on_trial
@@ -77,13 +113,34 @@ t_failing_b_falls_back_to_a() {
 	SCENARIO=failing_b_falls_back
 	setup
 	"$INGOT" slot install --disk disk.img --cert keys/ingot.crt --tries 2 out/vm-test_2.0.0.raw
-	boot disk.img ingot.test-fail=b
+	boot disk.img "INGOT-READY" ingot.test-fail=b
 	[ "$(grep -c 'health check FAILED on slot b' console.log)" = 2 ]
+	grep -q "this try counted, 1 left after it" console.log
+	grep -q "this try counted, 0 left after it" console.log
 	grep -q "booting slot a: a is good with priority 1; b is bad (out of tries)" console.log
 	grep -q "ready on slot a, version 1.0.0" console.log
 	[ "$(status_field disk.img 's["slots"][1]["state"], s["next"]')" = "('bad', 'a')" ]
 }
 run failing_b_falls_back_to_a t_failing_b_falls_back_to_a
+
+t_corrupted_b_is_marked_bad() {
+	SCENARIO=corrupted_b
+	setup
+	"$INGOT" slot install --disk disk.img --cert keys/ingot.crt out/vm-test_2.0.0.raw
+	# one byte in the middle of b's squashfs: its signature and tree are intact, so it mounts and the
+	# read of that block fails later (dm-verity's EIO), when the health check reads every file
+	size=$(stat -c %s out/vm-test_2.0.0.raw)
+	flip disk.img root-b $((size / 2 / 4096 * 4096 + 1000))
+	boot disk.img "INGOT-READY"
+	grep -q "booting slot b" console.log
+	grep -q "device-mapper: verity: .*: data block $((size / 2 / 4096)) is corrupted" console.log
+	grep -q "reading the image failed on slot b: .*Input/output error" console.log
+	grep -q "slot b marked bad" console.log
+	grep -q "booting slot a: a is good with priority 1; b is bad (priority 0)" console.log
+	grep -q "ready on slot a, version 1.0.0" console.log
+	[ "$(status_field disk.img 's["slots"][1]["state"], s["next"]')" = "('bad', 'a')" ]
+}
+run corrupted_b_is_marked_bad t_corrupted_b_is_marked_bad
 
 t_untrusted_b_is_refused() {
 	SCENARIO=untrusted_b
@@ -91,11 +148,32 @@ t_untrusted_b_is_refused() {
 	vm_image other 3.0.0 otherkeys
 	"$INGOT" slot install --disk disk.img --cert otherkeys/ingot.crt out/vm-test_2.0.0.raw 2>/dev/null && return 1
 	"$INGOT" slot install --disk disk.img --cert otherkeys/ingot.crt other/vm-test_3.0.0.raw
-	boot disk.img
+	boot disk.img "INGOT-READY"
 	grep -q "slot b: signed by .*, which this initrd does not trust" console.log
+	! grep -q "mounting its squashfs" console.log
 	grep -q "ready on slot a" console.log
 	[ "$(status_field disk.img 's["slots"][1]["state"]')" = bad ]
 }
 run untrusted_b_is_refused t_untrusted_b_is_refused
+
+t_both_slots_broken_boot_nothing() {
+	SCENARIO=both_broken
+	setup
+	"$INGOT" slot install --disk disk.img --cert keys/ingot.crt out/vm-test_2.0.0.raw
+	# a: its signature partition wiped (its data is intact, but nothing vouches for it any more);
+	# b: the first block of its squashfs flipped (the superblock: mounting it fails)
+	read -r start size _ < <(part disk.img verity-sig-a)
+	dd if=/dev/zero of=disk.img bs=4096 seek=$((start / 4096)) count=$((size / 4096)) conv=notrunc status=none
+	flip disk.img root-b 0
+	boot disk.img "rebooting"
+	grep -q "booting slot b" console.log
+	grep -q "slot b: mounting its squashfs: Input/output error" console.log
+	grep -q "slot b failed; marking it bad and trying the other" console.log
+	grep -q "no bootable slot: nothing signed and intact to boot" console.log
+	! grep -q "ingot-test:" console.log
+	! grep -q "booting slot a" console.log
+	[ "$(status_field disk.img 's["slots"][0]["state"], s["slots"][1]["state"], s["next"]')" = "('empty', 'bad', None)" ]
+}
+run both_slots_broken_boot_nothing t_both_slots_broken_boot_nothing
 
 [ ! -s "$T/report" ] || sed 's/^REPORT: /    /' "$T/report"

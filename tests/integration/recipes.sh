@@ -14,11 +14,17 @@ t_demo() {
 }
 
 t_make_demo() {
+	! ldd "$INGOT" | grep -q libasan || skip_test "an ASan build: the demo boots its init as PID 1; make check runs the demo"
 	here=$PWD
 	out=$(cd "$TOP" && OUT="$here/demo-out" scripts/demo.sh 2>&1)
 	echo "$out"
 	grep -q 'hello from demo 1.0.0' <<<"$out" || [ "$(id -u)" -ne 0 ]
 	[ -s demo-out/demo_1.0.0.raw ]
+	# booted from the A/B disk: a first, then version 2 from b after the install, marked good
+	grep -q 'ingot-test: ready on slot a, version 1.0.0' <<<"$out"
+	grep -q 'booting slot b: b is on trial with 3 tries left' <<<"$out"
+	grep -q 'ingot-test: ready on slot b, version 2.0.0' <<<"$out"
+	[ "$(status_field demo-out/disk.img 's["slots"][1]["state"], s["next"]')" = "('good', 'b')" ]
 }
 
 t_debian_minbase() {

@@ -12,6 +12,15 @@ vg() {
 t_demo_build() {
 	vg "$INGOT" build --unsigned --unsigned "$TOP/recipes/demo.ini" -o out --quiet
 	[ -s out/demo_1.0.0.raw ]
+	# [Mounts], planned and built, and a refused one
+	printf 'Include=%s\n[Mounts]\nOverlay=/etc\nTmpfs=/tmp\nTmpfs=\nTmpfs=/tmp\n' "$TOP/recipes/demo.ini" >m.ini
+	vg "$INGOT" plan m.ini --json >/dev/null
+	vg "$INGOT" build --unsigned m.ini -o out2 --quiet
+	[ "$(unsquashfs -cat out2/demo_1.0.0.raw usr/lib/ingot/mounts)" = "tmpfs /tmp" ]
+	printf 'Include=%s\n[Mounts]\nOverlay=/nowhere\n' "$TOP/recipes/demo.ini" >bad-m.ini
+	rc=0
+	vg "$INGOT" build --unsigned bad-m.ini -o out3 2>err || rc=$?
+	[ "$rc" -eq 1 ] && grep -q 'bad-m.ini:3: Overlay=/nowhere: there is no such directory' err
 }
 
 t_archive_with_holes_and_links() {

@@ -63,4 +63,6 @@ int verb_initrd(int argc, char **argv);
 void help_initrd(FILE *f);
 int verb_vm(int argc, char **argv);
 void help_vm(FILE *f);
+int verb_profile(int argc, char **argv);
+void help_profile(FILE *f);
 void help_slot(FILE *f);

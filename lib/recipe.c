@@ -498,22 +498,6 @@ static const struct section_def *find_section(const char *name) {
         return NULL;
 }
 
-/* The closest of n names to name, at most max_distance edits away. table points at n structs of
- * the given size whose first member is the name (section_def, key_def). */
-static const char *nearest_name(const char *name, const void *table, size_t n, size_t size, unsigned max_distance) {
-        const char *best = NULL;
-        unsigned best_d = max_distance + 1;
-        for (size_t i = 0; i < n; i++) {
-                const char *candidate = *(const char *const *) ((const char *) table + i * size);
-                unsigned d = levenshtein(name, candidate);
-                if (d < best_d) {
-                        best_d = d;
-                        best = candidate;
-                }
-        }
-        return best;
-}
-
 static int unknown_section(const struct ini_event *ev, struct ingot_error *err) {
         const char *best = nearest_name(ev->section, sections, ELEMENTSOF(sections), sizeof(sections[0]), 2);
         if (best)

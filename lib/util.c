@@ -359,3 +359,17 @@ int read_text_file(const char *path, size_t max, char **ret) {
         *ret = steal_ptr(&buf);
         return 0;
 }
+
+const char *nearest_name(const char *name, const void *table, size_t n, size_t size, unsigned max_distance) {
+        const char *best = NULL;
+        unsigned best_d = max_distance + 1;
+        for (size_t i = 0; i < n; i++) {
+                const char *candidate = *(const char *const *) ((const char *) table + i * size);
+                unsigned d = levenshtein(name, candidate);
+                if (d < best_d) {
+                        best_d = d;
+                        best = candidate;
+                }
+        }
+        return best;
+}

@@ -68,6 +68,9 @@ int strv_extend(char ***l, const char *value);
 bool streq_ptr(const char *a, const char *b);
 char *strstrip(char *s);
 unsigned levenshtein(const char *a, const char *b);
+/* The name in a table of n entries of the given size (each starting with its const char *name)
+ * nearest to name, within max_distance edits; NULL when none is. */
+const char *nearest_name(const char *name, const void *table, size_t n, size_t size, unsigned max_distance);
 
 /* "128K", "1M", "4096" -> bytes. */
 int parse_size(const char *s, uint64_t *ret);

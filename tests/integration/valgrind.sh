@@ -49,7 +49,20 @@ t_errors() {
 	grep -q 'r.ini:7: Mode=/nothing' err
 }
 
+t_profiles() {
+	cd "$TOP/recipes/profiles"
+	vg "$INGOT" profile show db.conf --json >/dev/null
+	vg "$INGOT" profile explain web.conf db.conf >/dev/null
+	vg "$INGOT" profile diff db.conf web.conf --json >/dev/null
+	cd "$T"
+	printf '[Kernel]\nParameters=a b -a -c\n' >bad.conf
+	rc=0
+	vg "$INGOT" profile show bad.conf 2>/dev/null || rc=$?
+	[ "$rc" -eq 1 ]
+}
+
 run demo_build t_demo_build
+run profiles t_profiles
 run archive_with_holes_and_links t_archive_with_holes_and_links
 run errors t_errors
 

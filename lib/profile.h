@@ -1,0 +1,65 @@
+/* profile.h: host profiles: kernel parameters, huge pages and sysctls read from systemd-style INI
+ * (Include=, drop-ins, later wins), each value with the file:line that set it; and their differences. */
+#pragma once
+
+#include <json-c/json.h>
+#include <stdint.h>
+
+#include "util.h"
+
+/* A kernel parameter ("quiet", "mitigations"=auto) or a sysctl (vm.swappiness=1). */
+struct profile_entry {
+        char *key;
+        char *value; /* NULL for a bare kernel parameter */
+        char *where;
+};
+
+struct profile_pages {
+        uint64_t size;  /* bytes: 2M or 1G on x86-64 */
+        uint64_t count;
+        int node;       /* NUMA node, -1 for the whole host */
+        char *where;
+};
+
+struct profile {
+        char *path;
+        char **files;
+        struct profile_entry *params;
+        size_t n_params;
+        uint64_t default_page_size; /* 0: the kernel's */
+        char *default_page_size_where;
+        struct profile_pages *pages;
+        size_t n_pages;
+        struct profile_entry *sysctls;
+        size_t n_sysctls;
+};
+
+int profile_load(const char *path, struct profile **ret, struct ingot_error *err);
+void profile_free(struct profile *p);
+
+/* The resolved profile as INI (each value's origin in a comment above it; it loads to the same
+ * profile) or as JSON. */
+int profile_to_ini(const struct profile *p, char **ret);
+json_object *profile_to_json(const struct profile *p);
+
+/* "2M", "1G" */
+void page_size_format(uint64_t size, char out[32]);
+
+enum profile_change_kind { CHANGE_PARAM, CHANGE_DEFAULT_PAGE_SIZE, CHANGE_PAGES, CHANGE_SYSCTL };
+enum profile_apply { APPLY_LIVE, APPLY_REBOOT };
+
+struct profile_change {
+        enum profile_change_kind kind;
+        char name[256];         /* parameter key, sysctl name, page size ("2M", "1G@0") */
+        char *old_value, *new_value; /* NULL: absent; for a bare kernel parameter, "" */
+        const char *old_where, *new_where; /* into the profiles */
+        enum profile_apply apply;
+        const char *why;
+};
+
+const char *profile_change_kind_name(enum profile_change_kind kind);
+
+/* Every difference from a to b, in a stable order: kernel parameters, huge pages, sysctls, each in
+ * a's order, then what only b has. */
+int profile_diff(const struct profile *a, const struct profile *b, struct profile_change **ret, size_t *ret_n);
+void profile_changes_free(struct profile_change *c, size_t n);

@@ -15,8 +15,14 @@ void help_profile(FILE *f) {
                 "                      (the output is itself a profile that resolves the same)\n"
                 "  diff A B            what B sets differently from A, with where each side was set\n"
                 "  explain A B         each difference, and whether a running host takes it live or\n"
-                "                      only at the next boot; what a reprofile from A to B does\n\n"
+                "                      only at the next boot; what a reprofile from A to B does\n"
+                "  compile PROFILE -o DIR --key KEY --cert CERT\n"
+                "                      DIR/NAME.profile.json (command line fragment, sysctls, run-time huge\n"
+                "                      pages) and its detached PKCS#7 signature NAME.profile.json.p7s\n\n"
                 "  --json              one JSON document instead of text\n"
+                "  -o --output DIR     compile: where to write (made if missing)\n"
+                "  --key KEY --cert CERT  compile: sign with them; --unsigned to skip signing\n"
+                "  --memory SIZE       compile: the hosts' memory; refuse huge pages that do not fit\n"
                 "  -h --help           show this help\n",
                 program_name);
 }
@@ -51,6 +57,30 @@ static int do_show(char **files, bool json) {
                 free(text);
         }
         profile_free(p);
+        return EXIT_OK;
+}
+
+static int do_compile(char **files, const char *outdir, const struct profile_compile_options *o, bool json) {
+        struct profile *p;
+        int r = load(files[0], &p);
+        if (r)
+                return r;
+        struct ingot_error err = { 0 };
+        _cleanup_free_ char *path = NULL, *text = NULL;
+        r = profile_compile_to(p, outdir, o, &path, &err);
+        if (r >= 0)
+                r = read_text_file(path, 1 << 20, &text);
+        profile_free(p);
+        if (r < 0)
+                return log_lib_error(NULL, r, &err);
+        if (json) {
+                json_object *c = json_tokener_parse(text), *res = json_object_new_object();
+                json_object_object_add(res, "profile", json_object_new_string(path));
+                json_object_object_add(res, "signed", json_object_new_boolean(o->key_path != NULL));
+                json_object_object_add(res, "compiled", c);
+                print_json(res);
+        } else
+                printf("%s%s\n%s", path, o->key_path ? " (signed: .p7s beside it)" : " (unsigned)", text);
         return EXIT_OK;
 }
 
@@ -175,30 +205,64 @@ int verb_profile(int argc, char **argv) {
         static const struct {
                 const char *name;
                 size_t n_files;
-        } actions[] = { { "show", 1 }, { "diff", 2 }, { "explain", 2 } };
+        } actions[] = { { "show", 1 }, { "diff", 2 }, { "explain", 2 }, { "compile", 1 } };
         static const struct option options[] = {
-                { "json", no_argument, NULL, 'J' },
+                { "json", no_argument, NULL, 'J' },         { "output", required_argument, NULL, 'o' },
+                { "key", required_argument, NULL, 'k' },    { "cert", required_argument, NULL, 'c' },
+                { "unsigned", no_argument, NULL, 'u' },     { "memory", required_argument, NULL, 'm' },
                 {},
         };
         if (argc < 2)
-                return usage_error("profile", "expected an action: show, diff, explain");
+                return usage_error("profile", "expected an action: show, diff, explain, compile");
         size_t action = ELEMENTSOF(actions);
         for (size_t i = 0; i < ELEMENTSOF(actions); i++)
                 if (strcmp(argv[1], actions[i].name) == 0)
                         action = i;
         if (action == ELEMENTSOF(actions))
-                return usage_error("profile", "unknown action '%s'; actions: show, diff, explain", argv[1]);
-        bool json = false;
+                return usage_error("profile", "unknown action '%s'; actions: show, diff, explain, compile", argv[1]);
+        bool json = false, compile_opts = false;
+        const char *outdir = NULL;
+        struct profile_compile_options co = { 0 };
         int c;
         optind = 1;
-        while ((c = getopt_long(argc - 1, argv + 1, "", options, NULL)) >= 0) {
-                if (c != 'J')
+        while ((c = getopt_long(argc - 1, argv + 1, "o:", options, NULL)) >= 0) {
+                compile_opts |= c != 'J';
+                switch (c) {
+                case 'J':
+                        json = true;
+                        break;
+                case 'o':
+                        outdir = optarg;
+                        break;
+                case 'k':
+                        co.key_path = optarg;
+                        break;
+                case 'c':
+                        co.cert_path = optarg;
+                        break;
+                case 'u':
+                        co.unsigned_ok = true;
+                        break;
+                case 'm':
+                        if (parse_size(optarg, &co.memory) < 0 || co.memory == 0)
+                                return usage_error("profile", "--memory takes a size like 4G, not '%s'", optarg);
+                        break;
+                default:
                         return usage_error("profile", "invalid option");
-                json = true;
+                }
         }
         if ((size_t) (argc - 1 - optind) != actions[action].n_files)
                 return usage_error("profile", "%s takes %s", actions[action].name,
                                    actions[action].n_files == 1 ? "one PROFILE" : "two profiles, A and B");
+        bool compile = action == 3;
+        if (compile_opts && !compile)
+                return usage_error("profile", "-o, --key, --cert, --unsigned and --memory are for compile");
+        if (compile && !outdir)
+                return usage_error("profile", "compile needs -o DIR");
+        if (compile && co.unsigned_ok && co.key_path)
+                return usage_error("profile", "--unsigned and --key contradict each other");
         char **files = argv + 1 + optind;
+        if (compile)
+                return do_compile(files, outdir, &co, json);
         return action == 0 ? do_show(files, json) : do_compare(files, json, action == 2);
 }

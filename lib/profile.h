@@ -63,3 +63,19 @@ const char *profile_change_kind_name(enum profile_change_kind kind);
  * a's order, then what only b has. */
 int profile_diff(const struct profile *a, const struct profile *b, struct profile_change **ret, size_t *ret_n);
 void profile_changes_free(struct profile_change *c, size_t n);
+
+/* The compiled profile: the kernel command line fragment (parameters, then the boot-time huge pages:
+ * default_hugepagesz=, hugepagesz=1G hugepages=N), the sysctls, and the huge pages set at run time
+ * (2M, through sysfs), as one canonical JSON text: what a signature covers and what the initrd reads. */
+int profile_compile(const struct profile *p, const char *name, char **ret_json, struct ingot_error *err);
+
+struct profile_compile_options {
+        const char *key_path, *cert_path; /* both, or neither with unsigned_ok */
+        bool unsigned_ok;
+        uint64_t memory; /* the hosts' memory: huge pages must fit (0: unknown) */
+};
+
+/* Writes OUTDIR/NAME.profile.json and, when signed, NAME.profile.json.p7s (detached PKCS#7 over the
+ * JSON bytes, as for root hashes), both or neither; NAME is the profile file's name without .conf. */
+int profile_compile_to(const struct profile *p, const char *outdir, const struct profile_compile_options *o,
+                       char **ret_json_path, struct ingot_error *err);

@@ -52,6 +52,37 @@ PY
 }
 run json t_json
 
+t_compile() {
+	"$INGOT" keygen keys >/dev/null
+	"$INGOT" profile compile "$P/db.conf" -o out --key keys/ingot.key --cert keys/ingot.crt
+	diff -u "$G/profile-compile-db.json" out/db.profile.json
+	# the signature is the root hash's kind: detached PKCS#7 over the JSON bytes, openssl checks it
+	openssl cms -verify -binary -inform DER -in out/db.profile.json.p7s -content out/db.profile.json \
+		-CAfile keys/ingot.crt -purpose any -out /dev/null
+	# reproducible, signature included (RSA, no signing time)
+	"$INGOT" profile compile "$P/db.conf" -o again --key keys/ingot.key --cert keys/ingot.crt --json >c.json
+	cmp out/db.profile.json again/db.profile.json
+	cmp out/db.profile.json.p7s again/db.profile.json.p7s
+	python3 -c 'import json; c = json.load(open("c.json")); assert c["signed"] and c["compiled"]["cmdline"].endswith("hugepagesz=1G hugepages=4"), c'
+	# 1G pages per NUMA node go on the command line in the kernel's node:count form
+	printf '[HugePages]\nPages=1G:2@0\nPages=1G:3@1\nPages=2M:8@1\n' >numa.conf
+	"$INGOT" profile compile numa.conf -o out --unsigned --json | python3 -c '
+import json, sys
+c = json.load(sys.stdin)["compiled"]
+assert c["cmdline"] == "hugepagesz=1G hugepages=0:2,1:3", c
+assert c["runtime_hugepages"] == [{"size": 2097152, "count": 8, "node": 1}], c'
+	[ ! -e out/numa.profile.json.p7s ]
+	# refused before anything is written: no key, huge pages beyond the hosts' memory
+	expect_fail "no signing key: give --key and --cert, or --unsigned" "$INGOT" profile compile "$P/db.conf" -o none
+	expect_fail "db.conf:10: the huge pages come to 5120 MiB, more than the hosts' 4096 MiB" \
+		"$INGOT" profile compile "$P/db.conf" -o none --unsigned --memory 4G
+	[ ! -e none ]
+	"$INGOT" profile compile "$P/db.conf" -o fits --unsigned --memory 8G >/dev/null
+	rc=0; "$INGOT" profile compile "$P/db.conf" 2>/dev/null || rc=$?; [ "$rc" -eq 2 ]
+	rc=0; "$INGOT" profile show "$P/db.conf" -o x 2>/dev/null || rc=$?; [ "$rc" -eq 2 ]
+}
+run compile t_compile
+
 t_bad_profiles() {
 	bad() { # bad MESSAGE LINES...: the profile made of LINES is refused with MESSAGE
 		local msg=$1

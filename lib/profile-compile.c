@@ -1,0 +1,168 @@
+/* profile-compile.c: a host profile compiled into what a booting host applies (see profile.h):
+ * canonical JSON, signed like a root hash, written as artifacts (temporary names, fsync, rename). */
+#include <stdarg.h>
+#include <string.h>
+
+#include "artifact.h"
+#include "profile.h"
+#include "signing.h"
+
+#define GiB (UINT64_C(1) << 30)
+
+static int append(char **s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int append(char **s, const char *fmt, ...) {
+        va_list ap;
+        va_start(ap, fmt);
+        char *add = NULL;
+        int n = vasprintf(&add, fmt, ap);
+        va_end(ap);
+        if (n < 0)
+                return -ENOMEM;
+        char *joined = NULL;
+        n = asprintf(&joined, "%s%s%s", *s ?: "", *s && **s ? " " : "", add);
+        free(add);
+        if (n < 0)
+                return -ENOMEM;
+        free(*s);
+        *s = joined;
+        return 0;
+}
+
+/* 1G pages on the command line: "hugepagesz=1G hugepages=N", or per node "hugepages=0:N,1:M". */
+static int boot_pages(const struct profile *p, char **cmdline) {
+        _cleanup_free_ char *nodes = NULL;
+        uint64_t whole = 0;
+        bool any = false;
+        for (size_t i = 0; i < p->n_pages; i++) {
+                const struct profile_pages *pg = &p->pages[i];
+                if (pg->size != GiB)
+                        continue;
+                any = true;
+                if (pg->node < 0)
+                        whole = pg->count;
+                else {
+                        char *joined = NULL;
+                        if (asprintf(&joined, "%s%s%d:%llu", nodes ?: "", nodes ? "," : "", pg->node,
+                                     (unsigned long long) pg->count) < 0)
+                                return -ENOMEM;
+                        free(nodes);
+                        nodes = joined;
+                }
+        }
+        if (!any)
+                return 0;
+        /* the kernel takes either form for one size; per-node counts, when given, win */
+        return nodes ? append(cmdline, "hugepagesz=1G hugepages=%s", nodes)
+                     : append(cmdline, "hugepagesz=1G hugepages=%llu", (unsigned long long) whole);
+}
+
+int profile_compile(const struct profile *p, const char *name, char **ret_json, struct ingot_error *err) {
+        _cleanup_free_ char *cmdline = strdup("");
+        if (!cmdline)
+                return -ENOMEM;
+        int q = 0;
+        for (size_t i = 0; q >= 0 && i < p->n_params; i++)
+                q = p->params[i].value ? append(&cmdline, "%s=%s", p->params[i].key, p->params[i].value)
+                                       : append(&cmdline, "%s", p->params[i].key);
+        if (q >= 0 && p->default_page_size) {
+                char s[32];
+                page_size_format(p->default_page_size, s);
+                q = append(&cmdline, "default_hugepagesz=%s", s);
+        }
+        if (q >= 0)
+                q = boot_pages(p, &cmdline);
+        if (q < 0)
+                return q;
+        json_object *root = json_object_new_object();
+        json_object_object_add(root, "format", json_object_new_int(1));
+        json_object_object_add(root, "name", json_object_new_string(name));
+        json_object_object_add(root, "cmdline", json_object_new_string(cmdline));
+        json_object *sysctl = json_object_new_array();
+        for (size_t i = 0; i < p->n_sysctls; i++) {
+                json_object *pair = json_object_new_array();
+                json_object_array_add(pair, json_object_new_string(p->sysctls[i].key));
+                json_object_array_add(pair, json_object_new_string(p->sysctls[i].value));
+                json_object_array_add(sysctl, pair);
+        }
+        json_object_object_add(root, "sysctl", sysctl);
+        json_object *pages = json_object_new_array();
+        for (size_t i = 0; i < p->n_pages; i++) {
+                if (p->pages[i].size == GiB)
+                        continue;
+                json_object *o = json_object_new_object();
+                json_object_object_add(o, "size", json_object_new_int64((int64_t) p->pages[i].size));
+                json_object_object_add(o, "count", json_object_new_int64((int64_t) p->pages[i].count));
+                json_object_object_add(o, "node", p->pages[i].node >= 0 ? json_object_new_int(p->pages[i].node) : NULL);
+                json_object_array_add(pages, o);
+        }
+        json_object_object_add(root, "runtime_hugepages", pages);
+        const char *text = json_object_to_json_string_ext(root, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+        char *copy = NULL;
+        if (!text || asprintf(&copy, "%s\n", text) < 0)
+                copy = NULL;
+        json_object_put(root);
+        if (!copy)
+                return error_set(err, -ENOMEM, "profile: out of memory");
+        *ret_json = copy;
+        return 0;
+}
+
+static int check_memory(const struct profile *p, uint64_t memory, struct ingot_error *err) {
+        uint64_t total = 0;
+        const char *where = NULL;
+        for (size_t i = 0; i < p->n_pages; i++) {
+                total += p->pages[i].size * p->pages[i].count;
+                if (total > memory && !where)
+                        where = p->pages[i].where;
+        }
+        if (where)
+                return error_set(err, -E2BIG, "%s: the huge pages come to %llu MiB, more than the hosts' %llu MiB",
+                                 where, (unsigned long long) (total >> 20), (unsigned long long) (memory >> 20));
+        return 0;
+}
+
+int profile_compile_to(const struct profile *p, const char *outdir, const struct profile_compile_options *o,
+                       char **ret_json_path, struct ingot_error *err) {
+        if (!o->key_path != !o->cert_path)
+                return error_set(err, -EINVAL, "profile: --key and --cert go together");
+        if (!o->key_path && !o->unsigned_ok)
+                return error_set(err, -EINVAL, "profile: no signing key: give --key and --cert, or --unsigned");
+        int q = o->memory ? check_memory(p, o->memory, err) : 0;
+        if (q < 0)
+                return q;
+        const char *base = strrchr(p->path, '/') ? strrchr(p->path, '/') + 1 : p->path;
+        size_t len = strlen(base);
+        _cleanup_free_ char *name = strndup(base, len > 5 && strcmp(base + len - 5, ".conf") == 0 ? len - 5 : len);
+        _cleanup_free_ char *json = NULL, *json_name = NULL, *sig_name = NULL;
+        uint8_t *der = NULL;
+        size_t der_size = 0;
+        struct signer *signer = NULL;
+        struct artifact arts[2] = { { .fd = -1 }, { .fd = -1 } };
+        size_t n = 0;
+        if (!name || asprintf(&json_name, "%s.profile.json", name) < 0 || asprintf(&sig_name, "%s.p7s", json_name) < 0)
+                return -ENOMEM;
+        q = profile_compile(p, name, &json, err);
+        if (q >= 0 && (q = mkdir_p(outdir, 0755)) < 0)
+                error_set(err, q, "%s: %s", outdir, strerror(-q));
+        if (q >= 0 && o->key_path)
+                q = signer_load(o->key_path, o->cert_path, &signer, err);
+        if (q >= 0 && signer)
+                q = signer_sign(signer, json, &der, &der_size, err);
+        if (q >= 0 && signer) /* the signature first: readers look for the JSON */
+                q = artifact_open(&arts[n++], outdir, sig_name, err);
+        if (q >= 0 && signer)
+                q = artifact_write(&arts[0], der, der_size, err);
+        if (q >= 0)
+                q = artifact_open(&arts[n++], outdir, json_name, err);
+        if (q >= 0)
+                q = artifact_write(&arts[n - 1], json, strlen(json), err);
+        if (q >= 0)
+                q = artifacts_commit(arts, n, err);
+        if (q >= 0 && ret_json_path && !(*ret_json_path = strdup(arts[n - 1].final)))
+                q = -ENOMEM;
+        for (size_t i = 0; i < n; i++)
+                artifact_discard(&arts[i]);
+        free(der);
+        signer_free(signer);
+        return q;
+}

@@ -23,6 +23,7 @@
 #include "slot-boot.h"
 #include "slot.h"
 #include "util.h"
+#include "profile-apply.h"
 #include "writable.h"
 
 #define TRUSTED_GLOB "/etc/ingot/trusted.d/*.crt"
@@ -198,11 +199,11 @@ static int mark_bad(const char *disk, char slot) {
         return r;
 }
 
-static void report_mount(const char *line) {
+static void report_line(const char *line) {
         say("%s", line);
 }
 
-/* var and the image's [Mounts]: a failure here is the host's, not the slot's, so it is said and
+/* var, the image's [Mounts] and its host profile: a failure here is the host's, not the slot's, so it is said and
  * the boot goes on (the image's health check decides whether it can run like that). */
 static void mount_writable(const char *disk, const struct slot_boot *b) {
         struct ingot_error e = { 0 };
@@ -217,7 +218,10 @@ static void mount_writable(const char *disk, const struct slot_boot *b) {
                         say("var: %s%s mounted on /var", dev, formatted ? " was empty: made ext4 and" : "");
         }
         e = (struct ingot_error) { 0 };
-        if (image_mounts_apply(SYSROOT, "/run/ingot", report_mount, &e) < 0)
+        if (image_mounts_apply(SYSROOT, "/run/ingot", report_line, &e) < 0)
+                say("%s", e.message);
+        e = (struct ingot_error) { 0 };
+        if (profile_apply(SYSROOT, "/run/ingot", report_line, &e) < 0)
                 say("%s", e.message);
 }
 

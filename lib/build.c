@@ -9,6 +9,7 @@
 #include "artifact.h"
 #include "build.h"
 #include "mounts.h"
+#include "profile.h"
 #include "manifest.h"
 #include "signing.h"
 
@@ -159,6 +160,9 @@ static int build_image(struct build *b, int fd) {
         if (q < 0)
                 return q;
         q = mounts_write(b);
+        if (q < 0)
+                return q;
+        q = profile_write(b);
         if (q < 0)
                 return q;
         q = tree_finalize(b->tree);

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "artifact.h"
+#include "build.h"
 #include "profile.h"
 #include "signing.h"
 
@@ -107,6 +108,13 @@ int profile_compile(const struct profile *p, const char *name, char **ret_json, 
         return 0;
 }
 
+/* A profile's name: its file name without ".conf". */
+static char *profile_name(const char *path) {
+        const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
+        size_t len = strlen(base);
+        return strndup(base, len > 5 && strcmp(base + len - 5, ".conf") == 0 ? len - 5 : len);
+}
+
 static int check_memory(const struct profile *p, uint64_t memory, struct ingot_error *err) {
         uint64_t total = 0;
         const char *where = NULL;
@@ -130,9 +138,7 @@ int profile_compile_to(const struct profile *p, const char *outdir, const struct
         int q = o->memory ? check_memory(p, o->memory, err) : 0;
         if (q < 0)
                 return q;
-        const char *base = strrchr(p->path, '/') ? strrchr(p->path, '/') + 1 : p->path;
-        size_t len = strlen(base);
-        _cleanup_free_ char *name = strndup(base, len > 5 && strcmp(base + len - 5, ".conf") == 0 ? len - 5 : len);
+        _cleanup_free_ char *name = profile_name(p->path);
         _cleanup_free_ char *json = NULL, *json_name = NULL, *sig_name = NULL;
         uint8_t *der = NULL;
         size_t der_size = 0;
@@ -165,4 +171,21 @@ int profile_compile_to(const struct profile *p, const char *outdir, const struct
         free(der);
         signer_free(signer);
         return q;
+}
+
+int profile_write(struct build *b) {
+        const char *path = b->recipe->profile;
+        if (!path)
+                return 0;
+        struct profile *p = NULL;
+        int q = profile_load(path, &p, b->err);
+        if (q < 0)
+                return q;
+        _cleanup_free_ char *name = profile_name(path);
+        char *json = NULL;
+        q = name ? profile_compile(p, name, &json, b->err) : -ENOMEM;
+        profile_free(p);
+        if (q < 0)
+                return q;
+        return build_put_generated(b, PROFILE_IN_IMAGE, json, strlen(json));
 }

@@ -79,3 +79,11 @@ struct profile_compile_options {
  * JSON bytes, as for root hashes), both or neither; NAME is the profile file's name without .conf. */
 int profile_compile_to(const struct profile *p, const char *outdir, const struct profile_compile_options *o,
                        char **ret_json_path, struct ingot_error *err);
+
+/* In an image: the compiled Profile= of its recipe, which the initrd applies (covered by the image's
+ * signature like everything in it). */
+#define PROFILE_IN_IMAGE "/usr/lib/ingot/profile.json"
+
+struct build;
+/* Compiles the recipe's Profile= into PROFILE_IN_IMAGE (profile-compile.c). */
+int profile_write(struct build *b);

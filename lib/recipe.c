@@ -381,6 +381,7 @@ static const struct key_def image_keys[] = {
         { "OsRelease", parse_os_release, 0, 0 },
         { "Id", parse_identifier, FIELD(os_id), 0 },
         { "VersionId", parse_identifier, FIELD(os_version_id), 1 },
+        { "Profile", parse_host_file, FIELD(profile), 0 },
 };
 static const struct key_def base_keys[] = {
         { "Tree", parse_base, 0, BASE_TREE },
@@ -568,6 +569,7 @@ void ingot_recipe_free(struct ingot_recipe *r) {
         free(r->version);
         free(r->os_id);
         free(r->os_version_id);
+        free(r->profile);
         free(r->base_where);
         free(r->base_source);
         free(r->debian_mirror);
@@ -663,6 +665,7 @@ int ingot_recipe_to_json(const struct ingot_recipe *r, char **ret_json) {
         json_object_object_add(image, "os_release", json_object_new_boolean(r->os_release));
         json_add_string(image, "id", r->os_id);
         json_add_string(image, "version_id", r->os_version_id);
+        json_add_string(image, "profile", r->profile);
         json_object_object_add(root, "image", image);
 
         json_object *base = json_object_new_object();
@@ -751,6 +754,8 @@ int ingot_recipe_to_ini(const struct ingot_recipe *r, char **ret_text) {
                 fprintf(f, "Id=%s\n", r->os_id);
         if (r->os_version_id)
                 fprintf(f, "VersionId=%s\n", r->os_version_id);
+        if (r->profile)
+                fprintf(f, "Profile=%s\n", r->profile);
         fputs("\n[Base]\n", f);
         if (r->base == BASE_TREE)
                 fprintf(f, "Tree=%s\n", r->base_source);

@@ -55,6 +55,7 @@ struct ingot_recipe {
         bool os_release;
         char *os_id;         /* NULL: keep the base's, else Name */
         char *os_version_id; /* NULL: keep the base's, else Version */
+        char *profile;       /* host path of the host profile baked in (Profile=), or NULL */
 
         /* [Base] */
         enum base_kind base;

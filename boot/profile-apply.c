@@ -1,0 +1,142 @@
+/* profile-apply.c: a booted slot's host profile (see profile-apply.h). */
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <json-c/json.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "profile-apply.h"
+#include "profile.h"
+
+static void say(void (*report)(const char *), const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void say(void (*report)(const char *), const char *fmt, ...) {
+        char line[1024];
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(line, sizeof(line), fmt, ap);
+        va_end(ap);
+        if (report)
+                report(line);
+}
+
+static int write_value(const char *path, const char *value) {
+        _cleanup_close_ int fd = open(path, O_WRONLY | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        size_t n = strlen(value);
+        ssize_t w = write(fd, value, n);
+        return w < 0 ? -errno : (size_t) w != n ? -EIO : 0;
+}
+
+static long read_number(const char *path) {
+        _cleanup_free_ char *text = NULL;
+        return read_text_file(path, 64, &text) < 0 ? -1 : strtol(text, NULL, 10);
+}
+
+static int apply_sysctls(json_object *list, const char *name, void (*report)(const char *)) {
+        int first = 0;
+        for (size_t i = 0; list && i < json_object_array_length(list); i++) {
+                json_object *pair = json_object_array_get_idx(list, i);
+                const char *key = json_object_get_string(json_object_array_get_idx(pair, 0));
+                const char *value = json_object_get_string(json_object_array_get_idx(pair, 1));
+                if (!key || !value || strstr(key, ".."))
+                        continue;
+                char path[512];
+                int n = snprintf(path, sizeof(path), "/proc/sys/%s", key);
+                for (char *c = path + 10; n > 0 && *c; c++)
+                        if (*c == '.')
+                                *c = '/';
+                int r = write_value(path, value);
+                if (r < 0) {
+                        say(report, "profile %s: sysctl %s=%s: %s", name, key, value, strerror(-r));
+                        first = first ?: r;
+                }
+        }
+        return first;
+}
+
+static int apply_pages(json_object *list, const char *name, void (*report)(const char *)) {
+        int first = 0;
+        for (size_t i = 0; list && i < json_object_array_length(list); i++) {
+                json_object *o = json_object_array_get_idx(list, i), *v;
+                int64_t size = json_object_object_get_ex(o, "size", &v) ? json_object_get_int64(v) : 0;
+                int64_t count = json_object_object_get_ex(o, "count", &v) ? json_object_get_int64(v) : -1;
+                int node = json_object_object_get_ex(o, "node", &v) && v ? json_object_get_int(v) : -1;
+                if (size <= 0 || count < 0)
+                        continue;
+                char path[256], count_s[32], size_s[32];
+                page_size_format((uint64_t) size, size_s);
+                if (node >= 0)
+                        snprintf(path, sizeof(path), "/sys/devices/system/node/node%d/hugepages/hugepages-%lldkB/nr_hugepages",
+                                 node, (long long) (size / 1024));
+                else
+                        snprintf(path, sizeof(path), "/sys/kernel/mm/hugepages/hugepages-%lldkB/nr_hugepages",
+                                 (long long) (size / 1024));
+                snprintf(count_s, sizeof(count_s), "%lld", (long long) count);
+                int r = write_value(path, count_s);
+                long got = read_number(path);
+                if (r >= 0 && got != count)
+                        r = -ENOMEM;
+                if (r < 0) {
+                        say(report, "profile %s: %lld %s huge pages%s: %s (the kernel has %ld)", name, (long long) count,
+                            size_s, node >= 0 ? " on that node" : "", strerror(-r), got);
+                        first = first ?: r;
+                } else
+                        say(report, "profile %s: %lld %s huge pages", name, (long long) count, size_s);
+        }
+        return first;
+}
+
+/* Whether every word of want is a word of the running kernel's command line. */
+static bool cmdline_has(const char *want) {
+        _cleanup_free_ char *have = NULL, *copy = strdup(want);
+        if (!copy || read_text_file("/proc/cmdline", 8192, &have) < 0)
+                return false;
+        char *save = NULL;
+        for (char *w = strtok_r(copy, " ", &save); w; w = strtok_r(NULL, " ", &save)) {
+                bool found = false;
+                size_t n = strlen(w);
+                for (const char *p = have; !found && (p = strstr(p, w)); p += n)
+                        found = (p == have || p[-1] == ' ') && (p[n] == ' ' || p[n] == '\n' || !p[n]);
+                if (!found)
+                        return false;
+        }
+        return true;
+}
+
+int profile_apply(const char *root, const char *run_dir, void (*report)(const char *line), struct ingot_error *err) {
+        _cleanup_free_ char *file = NULL, *text = NULL, *record = NULL;
+        if (asprintf(&file, "%s%s", root, PROFILE_IN_IMAGE) < 0)
+                return -ENOMEM;
+        int r = read_text_file(file, 1 << 20, &text);
+        if (r == -ENOENT)
+                return 0;
+        if (r < 0)
+                return error_set(err, r, "%s: %s", PROFILE_IN_IMAGE, strerror(-r));
+        json_object *j = json_tokener_parse(text), *v;
+        if (!j || !json_object_is_type(j, json_type_object)) {
+                json_object_put(j);
+                return error_set(err, -EBADMSG, "%s: not a compiled profile", PROFILE_IN_IMAGE);
+        }
+        const char *name = json_object_object_get_ex(j, "name", &v) ? json_object_get_string(v) : "?";
+        const char *cmdline = json_object_object_get_ex(j, "cmdline", &v) ? json_object_get_string(v) : "";
+        int first = apply_sysctls(json_object_object_get_ex(j, "sysctl", &v) ? v : NULL, name, report);
+        r = apply_pages(json_object_object_get_ex(j, "runtime_hugepages", &v) ? v : NULL, name, report);
+        first = first ?: r;
+        bool in_effect = cmdline_has(cmdline ?: "");
+        if (!in_effect)
+                say(report, "profile %s: its kernel parameters are not on this kernel's command line: %s", name, cmdline);
+        if (asprintf(&record, "%s/profile", run_dir) >= 0) {
+                FILE *f = fopen(record, "we");
+                if (f) {
+                        fprintf(f, "NAME=%s\nCMDLINE=%s\nCMDLINE_IN_EFFECT=%s\n", name, cmdline, in_effect ? "yes" : "no");
+                        fclose(f);
+                }
+        }
+        say(report, "profile %s applied", name);
+        json_object_put(j);
+        if (first < 0)
+                return error_set(err, first, "profile %s: not all of it applied", name);
+        return 0;
+}

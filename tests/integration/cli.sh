@@ -114,7 +114,7 @@ t_progress_on_a_terminal() {
 	grep -q 'MiB/s' typescript
 	# and never when the output is not a terminal
 	"$INGOT" build --unsigned r.ini -o out2 2>err >/dev/null
-	! grep -q 'MiB/s' err
+	! grep -q 'MiB/s' err || return 1
 }
 
 run help_and_version t_help_and_version

@@ -27,7 +27,7 @@ t_show_resolves_to_itself() {
 	"$INGOT" profile show db.conf >host.txt
 	grep -B1 -x 'vm.swappiness=5' host.txt | grep -qx '# db.conf.d/host.conf:2'
 	grep -B1 -x 'Pages=2M:64' host.txt | grep -qx '# db.conf.d/host.conf:4'
-	! grep -q 'Pages=2M:512' host.txt
+	! grep -q 'Pages=2M:512' host.txt || return 1
 }
 run show_resolves_to_itself t_show_resolves_to_itself
 

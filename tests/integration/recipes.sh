@@ -37,7 +37,7 @@ t_debian_minbase() {
 	grep -q '^-rw-r----- 0/42 .* squashfs-root/etc/shadow$' list.txt
 	grep -q '^-rwsr-xr-x 0/0 .* squashfs-root/usr/bin/passwd$' list.txt
 	grep -q '^crw-rw-rw- 0/0 .* squashfs-root/dev/null$' list.txt
-	! grep -q 'squashfs-root/usr/share/doc/' list.txt
+	! grep -q 'squashfs-root/usr/share/doc/' list.txt || return 1
 	unsquashfs -cat out/debian-minbase_12.0.raw usr/lib/os-release >os
 	grep -qx ID=debian os
 	grep -qx IMAGE_ID=debian-minbase os

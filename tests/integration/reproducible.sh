@@ -51,7 +51,7 @@ t_recipe_epoch_and_environment() {
 	SOURCE_DATE_EPOCH=1600000000 "$INGOT" build --unsigned recipe.ini -o from-env --quiet
 	cmp from-recipe/repro_2.0.raw from-env/repro_2.0.raw
 	SOURCE_DATE_EPOCH=1500000000 "$INGOT" build --unsigned recipe.ini -o env-wins --quiet
-	! cmp -s from-recipe/repro_2.0.raw env-wins/repro_2.0.raw
+	! cmp -s from-recipe/repro_2.0.raw env-wins/repro_2.0.raw || return 1
 	TZ=UTC unsquashfs -s env-wins/repro_2.0.raw | grep -q 'Creation or last append time Fri Jul 14 02:40:00 2017'
 }
 

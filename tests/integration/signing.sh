@@ -36,13 +36,13 @@ t_signature_verifies_with_openssl_cert() {
 	# no signed attributes: nothing but the signature over the content
 	openssl cms -cmsout -print -inform DER -in out/demo_1.0.0.roothash.p7s >p7.txt
 	grep -A1 'signedAttrs:' p7.txt | grep -q '<ABSENT>'
-	! grep -q 'signingTime' p7.txt
+	! grep -q 'signingTime' p7.txt || return 1
 	# another certificate, or another content, does not verify
 	openssl_cert other
-	! cms_verify out/demo_1.0.0 other.crt 2>/dev/null
+	! cms_verify out/demo_1.0.0 other.crt 2>/dev/null || return 1
 	printf %s "$(cat out/demo_1.0.0.roothash)" | tr 0-9a-f 1-9a-f0 >content
 	! openssl cms -verify -binary -inform DER -in out/demo_1.0.0.roothash.p7s -content content -CAfile ci.crt \
-		-purpose any -out /dev/null 2>/dev/null
+		-purpose any -out /dev/null 2>/dev/null || return 1
 }
 
 t_recipe_signing_section_and_json() {
@@ -122,7 +122,7 @@ t_image_carries_trusted_certificates() {
 	printf 'squashfs-root/usr/lib/ingot/trusted.d/%s.crt\n' "$(fp keys/ingot.crt)" "$(fp next/ingot.crt)" | sort | diff - listed
 	"$INGOT" plan r.ini | grep -q "^TrustedCertificate=$PWD/next/ingot.crt$"
 	"$INGOT" build --unsigned "$TOP/recipes/demo.ini" -o out3 --quiet
-	! unsquashfs -lc out3/demo_1.0.0.raw | grep -q trusted.d
+	! unsquashfs -lc out3/demo_1.0.0.raw | grep -q trusted.d || return 1
 	printf 'not a certificate\n' >bad.crt
 	printf '[Signing]\nTrustedCertificate=bad.crt\n' >>r.ini
 	expect_fail "bad.crt: not a PEM certificate" "$INGOT" build r.ini -o out4 --key keys/ingot.key --cert keys/ingot.crt --quiet

@@ -38,10 +38,10 @@ t_corruption_is_caught() {
 	done
 	cp good.raw out/demo_1.0.0.raw
 	flip out/demo_1.0.0.verity 4200
-	! verify out/demo_1.0.0 2>/dev/null
+	! verify out/demo_1.0.0 2>/dev/null || return 1
 	cp good.verity out/demo_1.0.0.verity
 	verify out/demo_1.0.0
-	! veritysetup verify out/demo_1.0.0.raw out/demo_1.0.0.verity "$(sed 's/^./0/' out/demo_1.0.0.roothash | tr 0 1)" 2>/dev/null
+	! veritysetup verify out/demo_1.0.0.raw out/demo_1.0.0.verity "$(sed 's/^./0/' out/demo_1.0.0.roothash | tr 0 1)" 2>/dev/null || return 1
 }
 
 t_deduplicated_and_sparse_data() {

@@ -60,6 +60,7 @@ static void mount_api(void) {
 
 struct cmdline {
         char slot;
+        bool kexeced; /* ingot.kexec=SLOT: the first stage counted the try and restarted into the slot's kernel */
         char init[256];
 };
 
@@ -78,6 +79,10 @@ static void read_cmdline(struct cmdline *c) {
                         debug = true;
                 else if (strncmp(w, "ingot.slot=", 11) == 0 && (w[11] == 'a' || w[11] == 'b'))
                         c->slot = w[11];
+                else if (strncmp(w, "ingot.kexec=", 12) == 0 && (w[12] == 'a' || w[12] == 'b')) {
+                        c->slot = w[12];
+                        c->kexeced = true;
+                }
                 else if (strncmp(w, "init=", 5) == 0)
                         snprintf(c->init, sizeof(c->init), "%s", w + 5);
         }
@@ -205,8 +210,11 @@ static void report_line(const char *line) {
 
 /* var, the image's [Mounts] and its host profile: a failure here is the host's, not the slot's, so it is said and
  * the boot goes on (the image's health check decides whether it can run like that). */
-static void mount_writable(const char *disk, const struct slot_boot *b) {
+static void mount_writable(const char *disk, const struct slot_boot *b, bool kexeced) {
         struct ingot_error e = { 0 };
+        if (!kexeced && profile_kexec(SYSROOT, b->name, report_line, &e) < 0) /* returns only when it did not */
+                say("%s", e.message);
+        e = (struct ingot_error) { 0 };
         if (b->has_var) {
                 char dev[300];
                 bool formatted;
@@ -261,7 +269,7 @@ static int boot_slot(const char *disk, const struct cmdline *c, char forced, cha
                 }
         }
         if (r >= 0)
-                mount_writable(disk, &b);
+                mount_writable(disk, &b, c->kexeced);
         if (r < 0 && mounted)
                 umount(SYSROOT);
         if (r < 0 && opened)

@@ -1,5 +1,9 @@
 /* profile-apply.c: a booted slot's host profile (see profile-apply.h). */
 #include <fcntl.h>
+#include <glob.h>
+#include <sys/mount.h>
+#include <sys/reboot.h>
+#include <sys/syscall.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <json-c/json.h>
@@ -139,4 +143,81 @@ int profile_apply(const char *root, const char *run_dir, void (*report)(const ch
         if (first < 0)
                 return error_set(err, first, "profile %s: not all of it applied", name);
         return 0;
+}
+
+/* Read the profile's command line fragment; NULL when the image has no profile. */
+static int profile_cmdline(const char *root, char **ret_name, char **ret_cmdline, struct ingot_error *err) {
+        _cleanup_free_ char *file = NULL, *text = NULL;
+        *ret_name = *ret_cmdline = NULL;
+        if (asprintf(&file, "%s%s", root, PROFILE_IN_IMAGE) < 0)
+                return -ENOMEM;
+        int r = read_text_file(file, 1 << 20, &text);
+        if (r == -ENOENT)
+                return 0;
+        if (r < 0)
+                return error_set(err, r, "%s: %s", PROFILE_IN_IMAGE, strerror(-r));
+        json_object *j = json_tokener_parse(text), *name, *cmdline;
+        if (!j || !json_object_object_get_ex(j, "name", &name) || !json_object_object_get_ex(j, "cmdline", &cmdline)) {
+                json_object_put(j);
+                return error_set(err, -EBADMSG, "%s: not a compiled profile", PROFILE_IN_IMAGE);
+        }
+        *ret_name = strdup(json_object_get_string(name));
+        *ret_cmdline = strdup(json_object_get_string(cmdline));
+        json_object_put(j);
+        return *ret_name && *ret_cmdline ? 0 : -ENOMEM;
+}
+
+/* The running command line without the words whose keys the profile sets, then the profile's. */
+static char *merged_cmdline(const char *profile, char slot) {
+        _cleanup_free_ char *have = NULL;
+        if (read_text_file("/proc/cmdline", 8192, &have) < 0)
+                return NULL;
+        char *out = NULL;
+        size_t size = 0;
+        FILE *f = open_memstream(&out, &size);
+        if (!f)
+                return NULL;
+        char *save = NULL;
+        for (char *w = strtok_r(have, " \n", &save); w; w = strtok_r(NULL, " \n", &save)) {
+                size_t k = strcspn(w, "=");
+                bool replaced = strncmp(w, "ingot.kexec=", 12) == 0;
+                for (const char *p = profile; !replaced && *p;) {
+                        size_t n = strcspn(p, " ");
+                        replaced = strcspn(p, "= ") == k && strncmp(p, w, k) == 0;
+                        p += n + (p[n] == ' ');
+                }
+                if (!replaced)
+                        fprintf(f, "%s ", w);
+        }
+        fprintf(f, "%s ingot.kexec=%c", profile, slot);
+        return fclose(f) == 0 ? out : (free(out), NULL);
+}
+
+int profile_kexec(const char *root, char slot, void (*report)(const char *line), struct ingot_error *err) {
+        _cleanup_free_ char *name = NULL, *cmdline = NULL, *kernel_glob = NULL, *initrd = NULL, *merged = NULL;
+        int r = profile_cmdline(root, &name, &cmdline, err);
+        if (r < 0 || !name || cmdline_has(cmdline))
+                return r;
+        if (asprintf(&kernel_glob, "%s/usr/lib/modules/*/vmlinuz", root) < 0 ||
+            asprintf(&initrd, "%s/usr/lib/ingot/initrd", root) < 0)
+                return -ENOMEM;
+        glob_t g = { 0 };
+        if (glob(kernel_glob, 0, NULL, &g) != 0 || access(initrd, R_OK) < 0) {
+                globfree(&g);
+                say(report, "profile %s: the image carries no kernel and initrd to restart into with its parameters", name);
+                return 0;
+        }
+        _cleanup_close_ int kfd = open(g.gl_pathv[g.gl_pathc - 1], O_RDONLY | O_CLOEXEC);
+        _cleanup_close_ int ifd = open(initrd, O_RDONLY | O_CLOEXEC);
+        globfree(&g);
+        merged = merged_cmdline(cmdline, slot);
+        if (kfd < 0 || ifd < 0 || !merged)
+                return error_set(err, -errno ?: -ENOMEM, "profile %s: opening the image's kernel and initrd: %s", name,
+                                 strerror(errno ?: ENOMEM));
+        if (syscall(SYS_kexec_file_load, kfd, ifd, strlen(merged) + 1, merged, 0UL) < 0)
+                return error_set(err, -errno, "profile %s: kexec_file_load: %s", name, strerror(errno));
+        say(report, "profile %s: restarting into the slot's kernel with: %s", name, merged);
+        sync();
+        reboot(RB_KEXEC);
+        return error_set(err, -errno, "profile %s: kexec: %s", name, strerror(errno));
 }

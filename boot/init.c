@@ -1,7 +1,8 @@
 /* init.c: the ingot initrd's /init: mounts the API filesystems, loads the modules the initrd lists,
  * finds the disk with ingot slots, boots the chosen slot (try counted first, signature checked in user
  * space, dm-verity opened with the checked root hash) and switches root; a slot that fails is marked
- * bad and the other one is tried. Kernel command line: ingot.slot=a|b, ingot.debug, init=PATH. */
+ * bad and the other one is tried. Kernel command line: ingot.slot=a|b, ingot.debug, init=PATH, and
+ * ingot.kexec=a|b (set by the first stage when it restarts into the slot's kernel). */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>

@@ -109,8 +109,11 @@ static bool cmdline_has(const char *want) {
         return true;
 }
 
-int profile_apply(const char *root, const char *run_dir, void (*report)(const char *line), struct ingot_error *err) {
-        _cleanup_free_ char *file = NULL, *text = NULL, *record = NULL;
+/* root's compiled profile with its name and command line; *ret NULL when the image has none. */
+static int load_compiled(const char *root, json_object **ret, const char **ret_name, const char **ret_cmdline,
+                         struct ingot_error *err) {
+        _cleanup_free_ char *file = NULL, *text = NULL;
+        *ret = NULL;
         if (asprintf(&file, "%s%s", root, PROFILE_IN_IMAGE) < 0)
                 return -ENOMEM;
         int r = read_text_file(file, 1 << 20, &text);
@@ -118,17 +121,29 @@ int profile_apply(const char *root, const char *run_dir, void (*report)(const ch
                 return 0;
         if (r < 0)
                 return error_set(err, r, "%s: %s", PROFILE_IN_IMAGE, strerror(-r));
-        json_object *j = json_tokener_parse(text), *v;
-        if (!j || !json_object_is_type(j, json_type_object)) {
+        json_object *j = json_tokener_parse(text), *name, *cmdline;
+        if (!j || !json_object_object_get_ex(j, "name", &name) || !json_object_object_get_ex(j, "cmdline", &cmdline) ||
+            !json_object_get_string(name) || !json_object_get_string(cmdline)) {
                 json_object_put(j);
                 return error_set(err, -EBADMSG, "%s: not a compiled profile", PROFILE_IN_IMAGE);
         }
-        const char *name = json_object_object_get_ex(j, "name", &v) ? json_object_get_string(v) : "?";
-        const char *cmdline = json_object_object_get_ex(j, "cmdline", &v) ? json_object_get_string(v) : "";
+        *ret = j;
+        *ret_name = json_object_get_string(name);
+        *ret_cmdline = json_object_get_string(cmdline);
+        return 0;
+}
+
+int profile_apply(const char *root, const char *run_dir, void (*report)(const char *line), struct ingot_error *err) {
+        _cleanup_free_ char *record = NULL;
+        json_object *j, *v;
+        const char *name, *cmdline;
+        int r = load_compiled(root, &j, &name, &cmdline, err);
+        if (r < 0 || !j)
+                return r;
         int first = apply_sysctls(json_object_object_get_ex(j, "sysctl", &v) ? v : NULL, name, report);
         r = apply_pages(json_object_object_get_ex(j, "runtime_hugepages", &v) ? v : NULL, name, report);
         first = first ?: r;
-        bool in_effect = cmdline_has(cmdline ?: "");
+        bool in_effect = cmdline_has(cmdline);
         if (!in_effect)
                 say(report, "profile %s: its kernel parameters are not on this kernel's command line: %s", name, cmdline);
         if (asprintf(&record, "%s/profile", run_dir) >= 0) {
@@ -143,28 +158,6 @@ int profile_apply(const char *root, const char *run_dir, void (*report)(const ch
         if (first < 0)
                 return error_set(err, first, "profile %s: not all of it applied", name);
         return 0;
-}
-
-/* Read the profile's command line fragment; NULL when the image has no profile. */
-static int profile_cmdline(const char *root, char **ret_name, char **ret_cmdline, struct ingot_error *err) {
-        _cleanup_free_ char *file = NULL, *text = NULL;
-        *ret_name = *ret_cmdline = NULL;
-        if (asprintf(&file, "%s%s", root, PROFILE_IN_IMAGE) < 0)
-                return -ENOMEM;
-        int r = read_text_file(file, 1 << 20, &text);
-        if (r == -ENOENT)
-                return 0;
-        if (r < 0)
-                return error_set(err, r, "%s: %s", PROFILE_IN_IMAGE, strerror(-r));
-        json_object *j = json_tokener_parse(text), *name, *cmdline;
-        if (!j || !json_object_object_get_ex(j, "name", &name) || !json_object_object_get_ex(j, "cmdline", &cmdline)) {
-                json_object_put(j);
-                return error_set(err, -EBADMSG, "%s: not a compiled profile", PROFILE_IN_IMAGE);
-        }
-        *ret_name = strdup(json_object_get_string(name));
-        *ret_cmdline = strdup(json_object_get_string(cmdline));
-        json_object_put(j);
-        return *ret_name && *ret_cmdline ? 0 : -ENOMEM;
 }
 
 /* The running command line without the words whose keys the profile sets, then the profile's. */
@@ -193,11 +186,9 @@ static char *merged_cmdline(const char *profile, char slot) {
         return fclose(f) == 0 ? out : (free(out), NULL);
 }
 
-int profile_kexec(const char *root, char slot, void (*report)(const char *line), struct ingot_error *err) {
-        _cleanup_free_ char *name = NULL, *cmdline = NULL, *kernel_glob = NULL, *initrd = NULL, *merged = NULL;
-        int r = profile_cmdline(root, &name, &cmdline, err);
-        if (r < 0 || !name || cmdline_has(cmdline))
-                return r;
+static int kexec_into(const char *root, char slot, const char *name, const char *cmdline,
+                      void (*report)(const char *line), struct ingot_error *err) {
+        _cleanup_free_ char *kernel_glob = NULL, *initrd = NULL, *merged = NULL;
         if (asprintf(&kernel_glob, "%s/usr/lib/modules/*/vmlinuz", root) < 0 ||
             asprintf(&initrd, "%s/usr/lib/ingot/initrd", root) < 0)
                 return -ENOMEM;
@@ -220,4 +211,20 @@ int profile_kexec(const char *root, char slot, void (*report)(const char *line),
         sync();
         reboot(RB_KEXEC);
         return error_set(err, -errno, "profile %s: kexec: %s", name, strerror(errno));
+}
+
+int profile_kexec(const char *root, char slot, void (*report)(const char *line), struct ingot_error *err) {
+        _cleanup_free_ char *kernel_glob = NULL, *initrd = NULL, *merged = NULL;
+        json_object *j;
+        const char *name, *cmdline;
+        int r = load_compiled(root, &j, &name, &cmdline, err);
+        if (r < 0 || !j)
+                return r;
+        if (cmdline_has(cmdline)) {
+                json_object_put(j);
+                return 0;
+        }
+        r = kexec_into(root, slot, name, cmdline, report, err);
+        json_object_put(j);
+        return r;
 }

@@ -23,6 +23,18 @@ for bin in "$BUILD"/tests/test-*; do
 	[ "$bad" -eq 0 ] || sed 's/^/    /' <<<"$out"
 done
 
+# A test line "! cmd" asserts nothing: set -e ignores an inverted status. Each must end in "|| ...".
+echo "== lint tests/integration"
+silent=$(awk '/^[ \t]*! / { line = FNR; text = $0; while (text ~ /\\$/ && (getline text) > 0) ; if (text !~ /\|\|/) print FILENAME ":" line }' tests/integration/*.sh)
+if [ -n "$silent" ]; then
+	echo "FAIL: lint: '! cmd' lines that cannot fail a test (add '|| return 1'):"
+	sed 's/^/    /' <<<"$silent"
+	failed=$((failed + 1))
+else
+	echo "PASS: lint_negations_assert"
+	passed=$((passed + 1))
+fi
+
 for script in tests/integration/*.sh; do
 	name=$(basename "$script" .sh)
 	echo "== integration $name"

@@ -25,6 +25,8 @@ static const struct verb verbs[] = {
         { "initrd", "-o INITRD", "build the initramfs that boots ingot disks", verb_initrd, help_initrd },
         { "vm", "DISK", "boot a disk in QEMU, optionally until a text appears", verb_vm, help_vm },
         { "profile", "ACTION", "show host profiles and explain what changes between two", verb_profile, help_profile },
+        { "reprofile", "PROFILE", "switch a host to another profile as a boot-counted slot switch", verb_reprofile,
+          help_reprofile },
         { "keygen", "DIR", "create a development signing key and certificate", verb_keygen, help_keygen },
         { "help", "[VERB]", "show help for ingot or one verb", verb_help, help_help },
         { "version", "", "print the version", verb_version, NULL },
@@ -92,7 +94,7 @@ static void main_help(FILE *f) {
                 "Verbs:\n",
                 program_name);
         for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
-                fprintf(f, "  %-8s %-8s %s\n", verbs[i].name, verbs[i].args, verbs[i].summary);
+                fprintf(f, "  %-9s %-10s %s\n", verbs[i].name, verbs[i].args, verbs[i].summary);
         fprintf(f,
                 "\nOptions:\n"
                 "  -h --help     show this help\n"

@@ -23,6 +23,8 @@ void help_profile(FILE *f) {
                 "  -o --output DIR     compile: where to write (made if missing)\n"
                 "  --key KEY --cert CERT  compile: sign with them; --unsigned to skip signing\n"
                 "  --memory SIZE       compile: the hosts' memory; refuse huge pages that do not fit\n"
+                "  --kernel-sysctls DIR  compile: refuse sysctls that DIR (a kernel's /proc/sys, e.g. on a\n"
+                "                      host running the image's kernel) does not have\n"
                 "  -h --help           show this help\n",
                 program_name);
 }
@@ -210,7 +212,7 @@ int verb_profile(int argc, char **argv) {
                 { "json", no_argument, NULL, 'J' },         { "output", required_argument, NULL, 'o' },
                 { "key", required_argument, NULL, 'k' },    { "cert", required_argument, NULL, 'c' },
                 { "unsigned", no_argument, NULL, 'u' },     { "memory", required_argument, NULL, 'm' },
-                {},
+                { "kernel-sysctls", required_argument, NULL, 's' }, {},
         };
         if (argc < 2)
                 return usage_error("profile", "expected an action: show, diff, explain, compile");
@@ -243,6 +245,9 @@ int verb_profile(int argc, char **argv) {
                 case 'u':
                         co.unsigned_ok = true;
                         break;
+                case 's':
+                        co.kernel_sysctls = optarg;
+                        break;
                 case 'm':
                         if (parse_size(optarg, &co.memory) < 0 || co.memory == 0)
                                 return usage_error("profile", "--memory takes a size like 4G, not '%s'", optarg);
@@ -256,7 +261,7 @@ int verb_profile(int argc, char **argv) {
                                    actions[action].n_files == 1 ? "one PROFILE" : "two profiles, A and B");
         bool compile = action == 3;
         if (compile_opts && !compile)
-                return usage_error("profile", "-o, --key, --cert, --unsigned and --memory are for compile");
+                return usage_error("profile", "-o, --key, --cert, --unsigned, --memory and --kernel-sysctls are for compile");
         if (compile && !outdir)
                 return usage_error("profile", "compile needs -o DIR");
         if (compile && co.unsigned_ok && co.key_path)

@@ -22,6 +22,7 @@ void help_slot(FILE *f) {
                 "  next                     one line: the slot that boots next and why\n"
                 "  install IMAGE.raw        write a signed image into the inactive slot and make it next\n"
                 "      [--slot a|b] [--tries N] [--cert CERT]... [--allow-downgrade]\n"
+                "      [--profile NAME.profile.json]  the slot's own host profile (ingot profile compile)\n"
                 "  switch a|b [--tries N]   make a slot next, on trial with N tries (default 3)\n"
                 "  mark-good [a|b]          the slot (default: the booted one) works: keep it\n"
                 "  mark-bad a|b             never boot the slot again until it is reinstalled or switched to\n"
@@ -45,6 +46,7 @@ struct args {
         unsigned tries;
         char slot_name;
         char **certs;
+        const char *profile;
 };
 
 static int parse_slot_name(const char *s, char *ret) {
@@ -59,7 +61,8 @@ static int parse_args(int argc, char **argv, struct args *a) {
                 { "disk", required_argument, NULL, 'd' },  { "json", no_argument, NULL, 'J' },
                 { "slot", required_argument, NULL, 's' },  { "tries", required_argument, NULL, 't' },
                 { "cert", required_argument, NULL, 'c' },  { "allow-downgrade", no_argument, NULL, 'D' },
-                { "wait", required_argument, NULL, 'w' },  {},
+                { "wait", required_argument, NULL, 'w' },  { "profile", required_argument, NULL, 'p' },
+                {},
         };
         int c;
         uint64_t v;
@@ -87,6 +90,9 @@ static int parse_args(int argc, char **argv, struct args *a) {
                         break;
                 case 'D':
                         a->allow_downgrade = true;
+                        break;
+                case 'p':
+                        a->profile = optarg;
                         break;
                 case 'w':
                         if (parse_uint(optarg, 3600, &v) < 0)
@@ -130,6 +136,8 @@ static void print_status(const struct ingot_slot_status *st, bool json) {
                         json_object_object_add(x, "signer", str_or_null(s->signer));
                         json_object_object_add(x, "image_id", str_or_null(s->image_id));
                         json_object_object_add(x, "size", json_object_new_int64((int64_t) s->size));
+                        json_object_object_add(x, "profile", str_or_null(s->profile));
+                        json_object_object_add(x, "profile_source", str_or_null(s->profile_source));
                         json_object_array_add(slots, x);
                 }
                 json_object_object_add(o, "slots", slots);
@@ -143,12 +151,15 @@ static void print_status(const struct ingot_slot_status *st, bool json) {
                 json_object_put(o);
                 return;
         }
-        printf("SLOT STATE   PRIO TRIES VERSION          ROOT HASH         SIGNER\n");
+        printf("SLOT STATE   PRIO TRIES VERSION          ROOT HASH         SIGNER            PROFILE\n");
         for (int i = 0; i < 2; i++) {
                 const struct ingot_slot_info *s = &st->slots[i];
-                printf("%c%c   %-7s %4u %5u %-16s %-17.16s %.16s\n", s->name, s->name == st->booted ? '*' : ' ',
+                char profile[80];
+                snprintf(profile, sizeof(profile), "%s%s%s%s", *s->profile ? s->profile : "-",
+                         s->profile_source ? " (" : "", s->profile_source ?: "", s->profile_source ? ")" : "");
+                printf("%c%c   %-7s %4u %5u %-16s %-17.16s %-17.16s %s\n", s->name, s->name == st->booted ? '*' : ' ',
                        s->state, s->priority, s->tries, *s->version ? s->version : "-",
-                       *s->root_hash ? s->root_hash : "-", *s->signer ? s->signer : "-");
+                       *s->root_hash ? s->root_hash : "-", *s->signer ? s->signer : "-", profile);
         }
         printf("booted: %s\n", st->booted ? (char[]) { st->booted, 0 } : "unknown (not booted from this disk)");
         printf("next:   %s\n", st->reason);
@@ -222,7 +233,7 @@ static int do_install(struct args *a) {
         struct progress_state ps = { .start = now_seconds() };
         struct ingot_install_options io = {
                 .slot = a->slot_name, .tries = a->tries, .trusted_certs = a->certs,
-                .allow_downgrade = a->allow_downgrade,
+                .allow_downgrade = a->allow_downgrade, .profile = a->profile,
                 .progress = isatty(STDERR_FILENO) ? on_progress : NULL, .userdata = &ps,
         };
         struct ingot_error err = { 0 };
@@ -234,6 +245,55 @@ static int do_install(struct args *a) {
         printf("installed %s into slot %c; it boots next, on trial with %u tries\n", a->positional[0], slot,
                a->tries ? a->tries : 3);
         return EXIT_OK;
+}
+
+void help_reprofile(FILE *f) {
+        fprintf(f,
+                "Usage: %s reprofile [DISK] NAME.profile.json [--tries N] [--cert CERT]...\n"
+                "Change a host's profile as a slot switch: copy the booted slot (on a disk not booted from: the\n"
+                "slot that boots next) into the other slot with the profile as that slot's own, and make it\n"
+                "boot next on trial. A host that does not come up healthy with it falls back to the old slot\n"
+                "and the old profile when its tries run out. The profile is what `%s profile compile` signs;\n"
+                "`%s profile explain OLD NEW` tells what the change does.\n\n"
+                "Options:\n"
+                "  --tries N       boot tries of the reprofiled slot (default 3)\n"
+                "  --cert CERT     trusted signing certificate, for the image and the profile; repeatable\n"
+                "                  (default: %s/*.crt of the running image)\n"
+                "  --wait SECONDS  how long to wait for another ingot call on the disk (default 5)\n"
+                "  -h --help       show this help\n\n"
+                "DISK: an image file or block device (default: the disk the booted slot is on).\n",
+                program_name, program_name, program_name, TRUSTED_DIR);
+}
+
+static int do_reprofile(struct args *a) {
+        if (a->n_positional < 1 || a->n_positional > 2 || a->slot_name || a->profile || a->allow_downgrade)
+                return usage_error("reprofile", "expected [DISK] NAME.profile.json");
+        if (a->n_positional == 2)
+                a->slot.disk = a->positional[0];
+        const char *profile = a->positional[a->n_positional - 1];
+        int q = load_trusted(a);
+        if (q != 0)
+                return q;
+        struct progress_state ps = { .start = now_seconds() };
+        struct ingot_error err = { 0 };
+        char slot = 0;
+        int r = ingot_slot_reprofile(&a->slot, profile, a->certs, a->tries, isatty(STDERR_FILENO) ? on_progress : NULL,
+                                     &ps, &slot, &err);
+        progress_clear(&ps);
+        if (r < 0)
+                return log_lib_error(NULL, r, &err);
+        printf("slot %c now holds the booted image with profile %s; it boots next, on trial with %u tries\n", slot,
+               profile, a->tries ? a->tries : 3);
+        return EXIT_OK;
+}
+
+int verb_reprofile(int argc, char **argv) {
+        struct args a = { .slot = { 0 } };
+        int r = parse_args(argc, argv, &a);
+        if (r == 0)
+                r = do_reprofile(&a);
+        strv_free(a.certs);
+        return r;
 }
 
 static int do_change(struct args *a, enum ingot_slot_action action, const char *verb) {

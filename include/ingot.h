@@ -145,6 +145,8 @@ struct ingot_slot_info {
         char root_hash[129];     /* from the signature partition */
         char signer[65];         /* the signing certificate's SHA-256 fingerprint */
         uint64_t size;           /* the root partition */
+        char profile[64];        /* the host profile it boots with, "" for none */
+        const char *profile_source; /* "slot" (its own, installed with it), "image" (baked in), NULL */
 };
 
 struct ingot_slot_status {
@@ -165,6 +167,7 @@ struct ingot_install_options {
         unsigned tries;          /* boot tries of the new slot; 0: 3 */
         char **trusted_certs;    /* PEM certificates the image must be signed by (NULL-terminated) */
         bool allow_downgrade;    /* install a version older than the good slots' */
+        const char *profile;     /* a compiled, signed host profile (NAME.profile.json) for this slot, or NULL */
         ingot_progress_fn progress;
         void *userdata;
 };
@@ -176,6 +179,14 @@ struct ingot_install_options {
  * slot made next with tries. ret_slot: the slot written. */
 int ingot_slot_install(const struct ingot_slot_options *options, const char *image_path,
                        const struct ingot_install_options *install, char *ret_slot, struct ingot_error *err);
+
+/* A reprofile: the booted slot (on a disk not booted from: the one that boots next) copied into the
+ * other slot with profile (a compiled, signed NAME.profile.json) as that slot's own, then made next on
+ * trial with tries (0: 3), so a host that does not come up healthy with it falls back to the old
+ * profile. Checked like an install: the profile's and the image's signers must be trusted. */
+int ingot_slot_reprofile(const struct ingot_slot_options *options, const char *profile, char **trusted_certs,
+                         unsigned tries, ingot_progress_fn progress, void *userdata, char *ret_slot,
+                         struct ingot_error *err);
 
 enum ingot_slot_action {
         INGOT_SLOT_SWITCH,    /* make slot next, on trial with tries */

@@ -2,6 +2,7 @@
  * canonical JSON, signed like a root hash, written as artifacts (temporary names, fsync, rename). */
 #include <stdarg.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "artifact.h"
 #include "build.h"
@@ -108,6 +109,28 @@ int profile_compile(const struct profile *p, const char *name, char **ret_json, 
         return 0;
 }
 
+int profile_compiled_parse(const char *text, const char *what, json_object **ret, const char **ret_name,
+                           const char **ret_cmdline, struct ingot_error *err) {
+        json_tokener *tok = json_tokener_new();
+        if (!tok)
+                return -ENOMEM;
+        json_object *j = json_tokener_parse_ex(tok, text, (int) strnlen(text, INT32_MAX));
+        bool complete = json_tokener_get_error(tok) == json_tokener_success;
+        json_tokener_free(tok);
+        json_object *format, *name, *cmdline;
+        if (!j || !complete || !json_object_is_type(j, json_type_object) ||
+            !json_object_object_get_ex(j, "format", &format) || json_object_get_int(format) != 1 ||
+            !json_object_object_get_ex(j, "name", &name) || !json_object_is_type(name, json_type_string) ||
+            !json_object_object_get_ex(j, "cmdline", &cmdline) || !json_object_is_type(cmdline, json_type_string)) {
+                json_object_put(j);
+                return error_set(err, -EBADMSG, "%s: not a compiled host profile (format 1, name, cmdline)", what);
+        }
+        *ret = j;
+        *ret_name = json_object_get_string(name);
+        *ret_cmdline = json_object_get_string(cmdline);
+        return 0;
+}
+
 /* A profile's name: its file name without ".conf". */
 static char *profile_name(const char *path) {
         const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
@@ -129,6 +152,23 @@ static int check_memory(const struct profile *p, uint64_t memory, struct ingot_e
         return 0;
 }
 
+/* Every sysctl is a file under dir (a kernel's /proc/sys): the profile is for that kernel. */
+static int check_sysctls(const struct profile *p, const char *dir, struct ingot_error *err) {
+        for (size_t i = 0; i < p->n_sysctls; i++) {
+                _cleanup_free_ char *path = path_join(dir, p->sysctls[i].key);
+                if (!path)
+                        return -ENOMEM;
+                for (char *c = path + strlen(dir); *c; c++)
+                        if (*c == '.')
+                                *c = '/';
+                struct stat st;
+                if (stat(path, &st) < 0 || !S_ISREG(st.st_mode))
+                        return error_set(err, -ENOENT, "%s: %s: the kernel of %s has no such sysctl", p->sysctls[i].where,
+                                         p->sysctls[i].key, dir);
+        }
+        return 0;
+}
+
 int profile_compile_to(const struct profile *p, const char *outdir, const struct profile_compile_options *o,
                        char **ret_json_path, struct ingot_error *err) {
         if (!o->key_path != !o->cert_path)
@@ -136,6 +176,8 @@ int profile_compile_to(const struct profile *p, const char *outdir, const struct
         if (!o->key_path && !o->unsigned_ok)
                 return error_set(err, -EINVAL, "profile: no signing key: give --key and --cert, or --unsigned");
         int q = o->memory ? check_memory(p, o->memory, err) : 0;
+        if (q >= 0 && o->kernel_sysctls)
+                q = check_sysctls(p, o->kernel_sysctls, err);
         if (q < 0)
                 return q;
         _cleanup_free_ char *name = profile_name(p->path);

@@ -73,12 +73,18 @@ struct profile_compile_options {
         const char *key_path, *cert_path; /* both, or neither with unsigned_ok */
         bool unsigned_ok;
         uint64_t memory; /* the hosts' memory: huge pages must fit (0: unknown) */
+        const char *kernel_sysctls; /* a kernel's /proc/sys: every sysctl must be there (NULL: not checked) */
 };
 
 /* Writes OUTDIR/NAME.profile.json and, when signed, NAME.profile.json.p7s (detached PKCS#7 over the
  * JSON bytes, as for root hashes), both or neither; NAME is the profile file's name without .conf. */
 int profile_compile_to(const struct profile *p, const char *outdir, const struct profile_compile_options *o,
                        char **ret_json_path, struct ingot_error *err);
+
+/* A compiled profile read back (from an image, a slot or a file): format 1 with a name and a command
+ * line fragment; -EBADMSG otherwise, the message naming what. ret_name and ret_cmdline point into *ret. */
+int profile_compiled_parse(const char *text, const char *what, json_object **ret, const char **ret_name,
+                           const char **ret_cmdline, struct ingot_error *err);
 
 /* In an image: the compiled Profile= of its recipe, which the initrd applies (covered by the image's
  * signature like everything in it). */

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "profile.h"
 #include "signing.h"
 #include "slot.h"
 #include "squashfs-read.h"
@@ -34,6 +35,22 @@ static int read_payload(struct gpt *g, const struct gpt_partition *p, struct ver
         if (r < 0)
                 return error_set(err, r, "%s: reading %s: %s", g->path, p->label, strerror(-r));
         return verity_sig_decode(buf, size, ret, err);
+}
+
+/* The name of the profile the slot boots with: its own (in the signature partition), else the image's. */
+static void slot_profile_name(struct slot_table *t, struct slot *s) {
+        _cleanup_free_ char *text = NULL;
+        const struct gpt_partition *p = &t->gpt->parts[s->root];
+        const char *json = s->payload.profile;
+        s->profile_in_slot = json;
+        if (!json && squashfs_read_file(t->gpt->fd, p->offset, p->size, PROFILE_IN_IMAGE + 1, 64 * 1024, &text, NULL) >= 0)
+                json = text;
+        json_object *j;
+        const char *name, *cmdline;
+        if (json && profile_compiled_parse(json, "profile", &j, &name, &cmdline, NULL) >= 0) {
+                snprintf(s->profile, sizeof(s->profile), "%s", name);
+                json_object_put(j);
+        }
 }
 
 int slot_table_open(const char *disk, bool writable, unsigned wait, struct slot_table **ret, struct ingot_error *err) {
@@ -79,6 +96,7 @@ int slot_table_open(const char *disk, bool writable, unsigned wait, struct slot_
                 if (s->installed) {
                         const struct gpt_partition *p = &t->gpt->parts[s->root];
                         (void) squashfs_image_identity(t->gpt->fd, p->offset, p->size, s->image_id, s->version, NULL);
+                        slot_profile_name(t, s);
                 }
         }
         *ret = t;
@@ -189,17 +207,47 @@ int slot_image_open(const char *path, char **trusted, struct slot_image *img, st
         struct verity_sig vs = { .signature = NULL };
         snprintf(vs.root_hash, sizeof(vs.root_hash), "%s", img->root_hash);
         snprintf(vs.fingerprint, sizeof(vs.fingerprint), "%s", img->fingerprint);
-        {
-                _cleanup_fclose_ FILE *f = fopen(p7s, "re");
-                uint8_t der[64 * 1024];
-                size_t n = f ? fread(der, 1, sizeof(der), f) : 0;
-                if (!f || n == 0 || n == sizeof(der))
-                        return error_set(err, -EBADMSG, "%s: cannot read it whole", p7s);
-                vs.signature = der;
-                vs.signature_size = n;
-                r = verity_sig_encode(&vs, &img->payload, &img->payload_size);
-        }
+        r = read_file(p7s, 64 * 1024, (char **) &vs.signature, &vs.signature_size);
+        if (r < 0 || vs.signature_size == 0)
+                return error_set(err, r < 0 ? r : -EBADMSG, "%s: cannot read it whole", p7s);
+        r = verity_sig_encode(&vs, &img->payload, &img->payload_size);
+        free(vs.signature);
         return r;
+}
+
+int slot_image_from_slot(struct slot_table *t, const struct slot *s, char **trusted, struct slot_image *img,
+                         struct ingot_error *err) {
+        const struct gpt_partition *root = &t->gpt->parts[s->root], *verity = &t->gpt->parts[s->verity];
+        *img = (struct slot_image) { .path = root->label, .fd = -1, .offset = root->offset };
+        if (!s->installed)
+                return error_set(err, -ENOENT, "%s: slot %c is empty", t->gpt->path, s->name);
+        snprintf(img->root_hash, sizeof(img->root_hash), "%s", s->payload.root_hash);
+        char name[300];
+        snprintf(name, sizeof(name), "%s (verity-sig-%c)", t->gpt->path, s->name);
+        int r = signature_check_der(s->payload.signature, s->payload.signature_size, name, img->root_hash, NULL,
+                                    img->fingerprint, err);
+        if (r >= 0)
+                r = trusted_check(trusted, img->fingerprint, name, err);
+        if (r < 0)
+                return r;
+        r = verity_tree_load(&(struct verity_region) { .name = t->gpt->path, .fd = t->gpt->fd, .offset = verity->offset },
+                             &img->tree, err);
+        if (r < 0)
+                return r;
+        const struct verity_info *vi = verity_tree_info(img->tree);
+        char computed[129];
+        hex_encode(vi->root_hash, vi->root_hash_size, computed);
+        img->size = vi->data_blocks * vi->data_block_size;
+        if (strcmp(computed, img->root_hash) != 0 || img->size > root->size)
+                return error_set(err, -EBADMSG, "%s: %s does not hold the tree of the signed root hash %.16s...",
+                                 t->gpt->path, verity->label, img->root_hash);
+        snprintf(img->image_id, sizeof(img->image_id), "%s", s->image_id);
+        snprintf(img->version, sizeof(img->version), "%s", s->version);
+        img->fd = fcntl(t->gpt->fd, F_DUPFD_CLOEXEC, 3);
+        if (img->fd < 0)
+                return error_set(err, -errno, "%s: %s", t->gpt->path, strerror(errno));
+        /* the slot's payload as it is (with its profile, if any) */
+        return verity_sig_encode(&s->payload, &img->payload, &img->payload_size);
 }
 
 /* The data copy: the main thread reads and writes chunks in order while checker threads (one per core)
@@ -279,7 +327,7 @@ static int copy_data(struct slot_table *t, const struct gpt_partition *root, con
                 if (r < 0)
                         break;
                 size_t n = img->size - off < CHUNK ? (size_t) (img->size - off) : CHUNK;
-                r = pread_full(img->fd, p.buf[i], n, off);
+                r = pread_full(img->fd, p.buf[i], n, img->offset + off);
                 if (r < 0) {
                         r = error_set(err, r, "%s: reading: %s", img->path, strerror(-r));
                         break;

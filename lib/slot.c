@@ -73,6 +73,8 @@ static void fill_status(const struct slot_table *t, char booted, struct ingot_sl
                         snprintf(x->version, sizeof(x->version), "%s", s->version);
                         snprintf(x->root_hash, sizeof(x->root_hash), "%s", s->payload.root_hash);
                         snprintf(x->signer, sizeof(x->signer), "%s", s->payload.fingerprint);
+                        snprintf(x->profile, sizeof(x->profile), "%s", s->profile);
+                        x->profile_source = !*s->profile ? NULL : s->profile_in_slot ? "slot" : "image";
                 }
         }
         struct slot_choice ch;
@@ -126,10 +128,66 @@ static int make_next(struct slot_table *t, struct slot *s, unsigned tries, bool 
         return r;
 }
 
+static int check_fits(const struct slot_table *t, const struct slot *s, const struct slot_image *img,
+                      struct ingot_error *err) {
+        const struct gpt_partition *root = &t->gpt->parts[s->root], *verity = &t->gpt->parts[s->verity],
+                                   *sig = &t->gpt->parts[s->sig];
+        size_t area_size;
+        (void) verity_tree_area(img->tree, &area_size);
+        if (img->size > root->size || area_size > verity->size)
+                return error_set(err, -EFBIG,
+                                 "%s: does not fit slot %c: image %llu bytes (root-%c holds %llu), hash tree %zu "
+                                 "(verity-%c holds %llu)",
+                                 img->path, s->name, (unsigned long long) img->size, s->name,
+                                 (unsigned long long) root->size, area_size, s->name, (unsigned long long) verity->size);
+        if (img->payload_size > sig->size)
+                return error_set(err, -EFBIG, "%s: its signature%s take %zu bytes; verity-sig-%c holds %llu", img->path,
+                                 " (and profile)", img->payload_size, s->name, (unsigned long long) sig->size);
+        return 0;
+}
+
+/* Writes img into s and makes it next on trial: 1: the target can no longer boot; 2: its contents;
+ * 3: it boots next, on trial (one GPT write each). */
+static int install_into(struct slot_table *t, struct slot *s, const struct slot_image *img, char **trusted,
+                        unsigned tries, ingot_progress_fn progress, void *userdata, struct ingot_error *err) {
+        int r = set_attrs(t, s, 0, 0, false, NULL, NULL, err);
+        if (r >= 0)
+                r = gpt_write(t->gpt, err);
+        if (r >= 0)
+                r = slot_write(t, s, img, trusted, progress, userdata, err);
+        if (r < 0)
+                return r;
+        char root_uuid[37], verity_uuid[37];
+        slot_uuids_from_root_hash(img->root_hash, root_uuid, verity_uuid);
+        const struct slot *other = &t->slots[1 - slot_index(s->name)];
+        if (other->installed && strcmp(other->payload.root_hash, img->root_hash) == 0) {
+                /* the same image in both slots: UUIDs must stay unique, so b's are not the hash's */
+                root_uuid[0] = root_uuid[0] == 'f' ? '0' : 'f';
+                verity_uuid[0] = verity_uuid[0] == 'f' ? '0' : 'f';
+        }
+        r = make_next(t, s, tries ? tries : 3, false, root_uuid, verity_uuid, err);
+        if (r >= 0)
+                r = gpt_write(t->gpt, err);
+        return r;
+}
+
+/* The profile (a compiled, signed file) in img's payload. */
+static int attach_profile(struct slot_image *img, const char *path, char **trusted, struct ingot_error *err) {
+        struct slot_profile p;
+        int r = slot_profile_load(path, trusted, &p, err);
+        if (r < 0)
+                return r;
+        r = slot_image_set_profile(img, &p);
+        slot_profile_clear(&p);
+        return r;
+}
+
 int ingot_slot_install(const struct ingot_slot_options *o, const char *image_path,
                        const struct ingot_install_options *io, char *ret_slot, struct ingot_error *err) {
         struct slot_image img;
         int r = slot_image_open(image_path, io->trusted_certs, &img, err);
+        if (r >= 0 && io->profile)
+                r = attach_profile(&img, io->profile, io->trusted_certs, err);
         if (r < 0) {
                 slot_image_close(&img);
                 return r;
@@ -153,20 +211,9 @@ int ingot_slot_install(const struct ingot_slot_options *o, const char *image_pat
                               t->slots[1 - slot_index(s->name)].name);
                 goto out;
         }
-
-        /* does it fit */
-        const struct gpt_partition *root = &t->gpt->parts[s->root], *verity = &t->gpt->parts[s->verity],
-                                   *sig = &t->gpt->parts[s->sig];
-        size_t area_size;
-        (void) verity_tree_area(img.tree, &area_size);
-        if (img.size > root->size || area_size > verity->size || img.payload_size > sig->size) {
-                r = error_set(err, -EFBIG,
-                              "%s: does not fit slot %c: image %llu bytes (root-%c holds %llu), hash tree %zu "
-                              "(verity-%c holds %llu)",
-                              image_path, s->name, (unsigned long long) img.size, s->name,
-                              (unsigned long long) root->size, area_size, s->name, (unsigned long long) verity->size);
+        r = check_fits(t, s, &img, err);
+        if (r < 0)
                 goto out;
-        }
         /* anti-rollback: not older than any good slot */
         for (int i = 0; i < SLOT_COUNT && !io->allow_downgrade; i++) {
                 const struct slot *g = &t->slots[i];
@@ -180,31 +227,51 @@ int ingot_slot_install(const struct ingot_slot_options *o, const char *image_pat
                         goto out;
                 }
         }
-
-        /* 1: the target can no longer boot; 2: its contents; 3: it boots next, on trial */
-        r = set_attrs(t, s, 0, 0, false, NULL, NULL, err);
-        if (r >= 0)
-                r = gpt_write(t->gpt, err);
-        if (r >= 0)
-                r = slot_write(t, s, &img, io->trusted_certs, io->progress, io->userdata, err);
-        if (r < 0)
-                goto out;
-        char root_uuid[37], verity_uuid[37];
-        slot_uuids_from_root_hash(img.root_hash, root_uuid, verity_uuid);
-        const struct slot *other = &t->slots[1 - slot_index(s->name)];
-        if (other->installed && strcmp(other->payload.root_hash, img.root_hash) == 0) {
-                /* the same image in both slots: UUIDs must stay unique, so b's are not the hash's */
-                root_uuid[0] = root_uuid[0] == 'f' ? '0' : 'f';
-                verity_uuid[0] = verity_uuid[0] == 'f' ? '0' : 'f';
-        }
-        r = make_next(t, s, io->tries ? io->tries : 3, false, root_uuid, verity_uuid, err);
-        if (r >= 0)
-                r = gpt_write(t->gpt, err);
+        r = install_into(t, s, &img, io->trusted_certs, io->tries, io->progress, io->userdata, err);
         if (r >= 0 && ret_slot)
                 *ret_slot = s->name;
 out:
         slot_table_free(t);
         slot_image_close(&img);
+        return r;
+}
+
+int ingot_slot_reprofile(const struct ingot_slot_options *o, const char *profile, char **trusted, unsigned tries,
+                         ingot_progress_fn progress, void *userdata, char *ret_slot, struct ingot_error *err) {
+        struct slot_table *t = NULL;
+        struct slot_image img = { .fd = -1 };
+        char booted;
+        int r = open_disk(o, true, &t, &booted, err);
+        if (r < 0)
+                return r;
+        /* the booted slot; on a disk not booted from, the one that boots next, unless that is only on trial
+         * and the other is good: the good one is never the one overwritten */
+        struct slot_choice ch;
+        choose(t, &ch);
+        struct slot *from = booted ? &t->slots[slot_index(booted)] : ch.index >= 0 ? &t->slots[ch.index] : NULL;
+        if (!from) {
+                r = error_set(err, -ENOENT, "%s: no slot to reprofile: %s", t->gpt->path, ch.reason);
+                goto out;
+        }
+        struct slot *to = &t->slots[1 - slot_index(from->name)];
+        if (!booted && slot_state_of(&from->attrs, from->installed) != SLOT_GOOD &&
+            slot_state_of(&to->attrs, to->installed) == SLOT_GOOD) {
+                struct slot *good = to;
+                to = from;
+                from = good;
+        }
+        r = slot_image_from_slot(t, from, trusted, &img, err);
+        if (r >= 0)
+                r = attach_profile(&img, profile, trusted, err);
+        if (r >= 0)
+                r = check_fits(t, to, &img, err);
+        if (r >= 0)
+                r = install_into(t, to, &img, trusted, tries, progress, userdata, err);
+        if (r >= 0 && ret_slot)
+                *ret_slot = to->name;
+out:
+        slot_image_close(&img);
+        slot_table_free(t);
         return r;
 }
 

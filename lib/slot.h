@@ -16,6 +16,8 @@ struct slot {
         bool installed;           /* its signature partition holds a payload */
         struct verity_sig payload;
         char image_id[64], version[64];
+        char profile[64];         /* the profile's name: the slot's own, else the image's, else "" */
+        bool profile_in_slot;
 };
 
 struct slot_table {
@@ -34,6 +36,7 @@ int slot_index(char name);
 struct slot_image {
         const char *path;
         int fd;
+        uint64_t offset;            /* where the data starts in fd: 0 for a file, the partition in a slot */
         uint64_t size;
         struct verity_tree *tree;   /* IMAGE.verity, checked level by level against the root hash */
         char root_hash[129];
@@ -47,6 +50,27 @@ struct slot_image {
  * hash tree that does not give the signed root hash, and a truncated image. */
 int slot_image_open(const char *path, char **trusted, struct slot_image *ret, struct ingot_error *err);
 void slot_image_close(struct slot_image *img);
+/* The image installed in slot s of t, as a source for the other slot (a reprofile copies the booted slot):
+ * its signature (trusted as above), its tree read from the verity partition, its data in the root
+ * partition. The payload keeps the slot's profile; slot_image_set_profile replaces it. */
+int slot_image_from_slot(struct slot_table *t, const struct slot *s, char **trusted, struct slot_image *ret,
+                         struct ingot_error *err);
+
+/* A compiled host profile (`ingot profile compile`: NAME.profile.json and NAME.profile.json.p7s) for a
+ * slot's signature partition, where the initrd finds it and checks it like the root hash. */
+struct slot_profile {
+        char *json;
+        uint8_t *signature; /* DER */
+        size_t signature_size;
+        char name[64];
+        char fingerprint[65];
+};
+
+/* Refuses a profile that is not compiled, unsigned, damaged or signed by a certificate not in trusted. */
+int slot_profile_load(const char *path, char **trusted, struct slot_profile *ret, struct ingot_error *err);
+void slot_profile_clear(struct slot_profile *p);
+/* The image's signature partition payload, with p (NULL: none) as the slot's profile. */
+int slot_image_set_profile(struct slot_image *img, const struct slot_profile *p);
 
 /* Whether the signer's fingerprint is one of trusted's; the message says whose it is otherwise. */
 int trusted_check(char **trusted, const char *fingerprint, const char *what, struct ingot_error *err);

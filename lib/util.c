@@ -343,7 +343,7 @@ int pwrite_full(int fd, const void *buf, size_t size, uint64_t offset) {
         return 0;
 }
 
-int read_text_file(const char *path, size_t max, char **ret) {
+int read_file(const char *path, size_t max, char **ret, size_t *ret_size) {
         _cleanup_fclose_ FILE *f = fopen(path, "re");
         if (!f)
                 return -errno;
@@ -357,7 +357,13 @@ int read_text_file(const char *path, size_t max, char **ret) {
                 return -EFBIG;
         buf[n] = 0;
         *ret = steal_ptr(&buf);
+        if (ret_size)
+                *ret_size = n;
         return 0;
+}
+
+int read_text_file(const char *path, size_t max, char **ret) {
+        return read_file(path, max, ret, NULL);
 }
 
 const char *nearest_name(const char *name, const void *table, size_t n, size_t size, unsigned max_distance) {

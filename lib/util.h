@@ -99,6 +99,8 @@ char *dirname_dup(const char *path);
 
 /* A whole small text file, NUL-terminated; -EFBIG when it is longer than max bytes. */
 int read_text_file(const char *path, size_t max, char **ret);
+/* The same for any bytes (still NUL-terminated, one past ret_size). */
+int read_file(const char *path, size_t max, char **ret, size_t *ret_size);
 
 /* mkdir -p: missing parents 0755, the directory itself with mode; an existing one is fine. */
 int mkdir_p(const char *path, mode_t mode);

@@ -6,20 +6,29 @@
 
 #include "verity-sig.h"
 
-int verity_sig_encode(const struct verity_sig *s, uint8_t **ret, size_t *ret_size) {
-        if (s->signature_size > 1024 * 1024)
-                return -E2BIG;
-        size_t b64_size = 4 * ((s->signature_size + 2) / 3) + 1;
+static json_object *base64_json(const uint8_t *data, size_t size) {
+        size_t b64_size = 4 * ((size + 2) / 3) + 1;
         _cleanup_free_ char *b64 = malloc(b64_size);
         if (!b64)
-                return -ENOMEM;
-        EVP_EncodeBlock((unsigned char *) b64, s->signature, (int) s->signature_size);
+                return NULL;
+        EVP_EncodeBlock((unsigned char *) b64, data, (int) size);
+        return json_object_new_string(b64);
+}
+
+int verity_sig_encode(const struct verity_sig *s, uint8_t **ret, size_t *ret_size) {
+        if (s->signature_size > 1024 * 1024 || s->profile_signature_size > 1024 * 1024)
+                return -E2BIG;
         json_object *o = json_object_new_object();
         if (!o)
                 return -ENOMEM;
         json_object_object_add(o, "rootHash", json_object_new_string(s->root_hash));
         json_object_object_add(o, "certificateFingerprint", json_object_new_string(s->fingerprint));
-        json_object_object_add(o, "signature", json_object_new_string(b64));
+        json_object_object_add(o, "signature", base64_json(s->signature, s->signature_size));
+        if (s->profile) {
+                json_object_object_add(o, "ingotProfile", json_object_new_string(s->profile));
+                json_object_object_add(o, "ingotProfileSignature",
+                                       base64_json(s->profile_signature, s->profile_signature_size));
+        }
         const char *text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
         size_t len = strlen(text), size = (len + 1 + VERITY_SIG_ALIGN - 1) / VERITY_SIG_ALIGN * VERITY_SIG_ALIGN;
         uint8_t *buf = calloc(1, size);
@@ -35,6 +44,8 @@ int verity_sig_encode(const struct verity_sig *s, uint8_t **ret, size_t *ret_siz
 
 void verity_sig_clear(struct verity_sig *s) {
         free(s->signature);
+        free(s->profile);
+        free(s->profile_signature);
         *s = (struct verity_sig) { 0 };
 }
 
@@ -43,6 +54,23 @@ static bool all_zero(const uint8_t *p, size_t n) {
                 if (p[i])
                         return false;
         return true;
+}
+
+/* DER from base64; -EBADMSG when it is not base64. */
+static int base64_decode(const char *b64, uint8_t **ret, size_t *ret_size) {
+        size_t bl = strlen(b64);
+        if (bl % 4 != 0 || bl > INT32_MAX)
+                return -EBADMSG;
+        _cleanup_free_ uint8_t *out = malloc(bl / 4 * 3 + 3);
+        if (!out)
+                return -ENOMEM;
+        int n = EVP_DecodeBlock(out, (const unsigned char *) b64, (int) bl);
+        if (n < 0)
+                return -EBADMSG;
+        /* EVP_DecodeBlock counts the padding as zero bytes */
+        *ret_size = (size_t) n - (bl >= 1 && b64[bl - 1] == '=') - (bl >= 2 && b64[bl - 2] == '=');
+        *ret = TAKE_PTR(out);
+        return 0;
 }
 
 int verity_sig_decode(const uint8_t *buf, size_t size, struct verity_sig *ret, struct ingot_error *err) {
@@ -67,7 +95,7 @@ int verity_sig_decode(const uint8_t *buf, size_t size, struct verity_sig *ret, s
                 goto out;
         }
         const char *h = json_object_get_string(rh), *b64 = json_object_get_string(sig);
-        size_t hl = strlen(h), bl = strlen(b64);
+        size_t hl = strlen(h);
         if (hl >= sizeof(ret->root_hash) || hl < 40 || strspn(h, "0123456789abcdef") != hl) {
                 r = error_set(err, -EBADMSG, "signature partition: rootHash is not a lowercase hex hash");
                 goto out;
@@ -75,16 +103,25 @@ int verity_sig_decode(const uint8_t *buf, size_t size, struct verity_sig *ret, s
         snprintf(ret->root_hash, sizeof(ret->root_hash), "%s", h);
         if (json_object_object_get_ex(o, "certificateFingerprint", &fp) && json_object_is_type(fp, json_type_string))
                 snprintf(ret->fingerprint, sizeof(ret->fingerprint), "%s", json_object_get_string(fp));
-        ret->signature = malloc(bl / 4 * 3 + 3);
-        int n = ret->signature && bl % 4 == 0 && bl <= INT32_MAX
-                        ? EVP_DecodeBlock(ret->signature, (const unsigned char *) b64, (int) bl)
-                        : -1;
-        if (n < 0) {
-                r = error_set(err, -EBADMSG, "signature partition: the signature is not base64");
+        r = base64_decode(b64, &ret->signature, &ret->signature_size);
+        if (r < 0) {
+                r = error_set(err, r, "signature partition: the signature is not base64");
                 goto out;
         }
-        /* EVP_DecodeBlock counts the padding as zero bytes */
-        ret->signature_size = (size_t) n - (bl >= 1 && b64[bl - 1] == '=') - (bl >= 2 && b64[bl - 2] == '=');
+        json_object *prof, *psig;
+        if (json_object_object_get_ex(o, "ingotProfile", &prof)) {
+                if (!json_object_is_type(prof, json_type_string) ||
+                    !json_object_object_get_ex(o, "ingotProfileSignature", &psig) ||
+                    !json_object_is_type(psig, json_type_string) ||
+                    base64_decode(json_object_get_string(psig), &ret->profile_signature, &ret->profile_signature_size) < 0) {
+                        r = error_set(err, -EBADMSG, "signature partition: ingotProfile without a base64 ingotProfileSignature");
+                        goto out;
+                }
+                if (!(ret->profile = strdup(json_object_get_string(prof)))) {
+                        r = -ENOMEM;
+                        goto out;
+                }
+        }
 out:
         json_object_put(o);
         if (r < 0)

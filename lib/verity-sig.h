@@ -1,5 +1,6 @@
 /* verity-sig.h: the payload of a root-verity-sig partition as systemd reads it: JSON with rootHash,
- * certificateFingerprint and the base64 PKCS#7 signature, NUL-padded to a multiple of 4096 bytes. */
+ * certificateFingerprint and the base64 PKCS#7 signature, NUL-padded to a multiple of 4096 bytes; and the
+ * slot's own host profile beside them (ingotProfile, ingotProfileSignature), which systemd ignores. */
 #pragma once
 
 #include "util.h"
@@ -11,6 +12,9 @@ struct verity_sig {
         char fingerprint[65];
         uint8_t *signature; /* DER */
         size_t signature_size;
+        char *profile;      /* the slot's compiled host profile (profile.h), NULL for none */
+        uint8_t *profile_signature; /* DER, over the profile's bytes */
+        size_t profile_signature_size;
 };
 
 /* The padded payload; ret_size is a multiple of VERITY_SIG_ALIGN. */

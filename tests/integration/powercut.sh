@@ -1,5 +1,5 @@
 #!/bin/bash
-# Power cuts: every state-changing `ingot slot` command is stopped before each of its writes to the
+# Power cuts: every state-changing `ingot slot` command (and `ingot reprofile`) is stopped before each of its writes to the
 # disk in turn (k = 0, 1, ... until it completes; tests/tools/faultinject.c) and each time the disk must
 # have a valid GPT that sfdisk reads, a status that parses, and a next slot that is complete: its
 # signature verifies with openssl cms and its data with veritysetup. Single-write commands must leave
@@ -67,6 +67,9 @@ t_stop_at_every_write() {
 	cut_every_write mark-bad base.img single "$INGOT" slot mark-bad b
 	"$INGOT" slot mark-good b --disk base.img
 	cut_every_write rollback base.img single "$INGOT" slot rollback
+	# a reprofile copies the slot that boots next into the other one: that one stays next until the copy is whole
+	"$INGOT" profile compile "$TOP/recipes/profiles/db.conf" -o prof --key keys/ingot.key --cert keys/ingot.crt >/dev/null
+	cut_every_write reprofile base.img multi "$INGOT" reprofile --cert keys/ingot.crt prof/db.profile.json
 	# a second install over a slot that held an image: the old one stays next until the new one is whole
 	cut_every_write reinstall base.img multi "$INGOT" slot install --cert keys/ingot.crt --slot a --allow-downgrade out/demo_1.0.0.raw
 }

@@ -78,6 +78,12 @@ assert c["runtime_hugepages"] == [{"size": 2097152, "count": 8, "node": 1}], c'
 		"$INGOT" profile compile "$P/db.conf" -o none --unsigned --memory 4G
 	[ ! -e none ]
 	"$INGOT" profile compile "$P/db.conf" -o fits --unsigned --memory 8G >/dev/null
+	# against a kernel's sysctls (this host's /proc/sys here): the running kernel has db's, not a made-up one
+	"$INGOT" profile compile "$P/db.conf" -o fits --unsigned --kernel-sysctls /proc/sys >/dev/null
+	printf 'Include=%s/db.conf\n[Sysctl]\nvm.no_such_knob=1\n' "$P" >knob.conf
+	expect_fail "knob.conf:3: vm.no_such_knob: the kernel of /proc/sys has no such sysctl" \
+		"$INGOT" profile compile knob.conf -o knob --unsigned --kernel-sysctls /proc/sys
+	[ ! -e knob ]
 	rc=0; "$INGOT" profile compile "$P/db.conf" 2>/dev/null || rc=$?; [ "$rc" -eq 2 ]
 	rc=0; "$INGOT" profile show "$P/db.conf" -o x 2>/dev/null || rc=$?; [ "$rc" -eq 2 ]
 }
@@ -109,3 +115,97 @@ t_bad_profiles() {
 	"$INGOT" profile --help | grep -q 'explain A B'
 }
 run bad_profiles t_bad_profiles
+
+# slot_profile_verifies DISK SLOT CERT PROFILE.json: the slot's signature partition carries PROFILE's bytes
+# as its own profile, with a signature over them by CERT (openssl cms)
+slot_profile_verifies() {
+	extract "$1" "verity-sig-$2" sig.part
+	python3 - sig.part "$4" <<'PY'
+import base64, json, sys
+j = json.loads(open(sys.argv[1], "rb").read().rstrip(b"\0"))
+assert j["ingotProfile"].encode() == open(sys.argv[2], "rb").read(), "the slot's profile is not the file's"
+open("profile.content", "wb").write(j["ingotProfile"].encode())
+open("profile.p7s", "wb").write(base64.b64decode(j["ingotProfileSignature"]))
+PY
+	openssl cms -verify -binary -inform DER -in profile.p7s -content profile.content -CAfile "$3" -purpose any \
+		-out /dev/null 2>/dev/null
+	rm -f sig.part profile.content profile.p7s
+}
+
+# disk_with_profiles: keys/, the signed demo image 1.0.0 in slot a of disk.img, db and web compiled and signed
+disk_with_profiles() {
+	signed_demo out 1.0.0
+	"$INGOT" disk disk.img --slot-a out/demo_1.0.0.raw --esp-size 33M --var-size 8M
+	"$INGOT" profile compile "$P/db.conf" -o prof --key keys/ingot.key --cert keys/ingot.crt >/dev/null
+	"$INGOT" profile compile "$P/web.conf" -o prof --key keys/ingot.key --cert keys/ingot.crt >/dev/null
+}
+
+t_install_with_profile() {
+	disk_with_profiles
+	signed_demo out 2.0.0
+	"$INGOT" slot install --disk disk.img --cert keys/ingot.crt --profile prof/db.profile.json out/demo_2.0.0.raw
+	[ "$(status_field disk.img '[(x["profile"], x["profile_source"]) for x in s["slots"]], s["next"]')" = \
+		"([(None, None), ('db', 'slot')], 'b')" ]
+	"$INGOT" slot status --disk disk.img | grep -q '^b *trying .* db (slot)$'
+	slot_verifies disk.img b keys/ingot.crt >/dev/null
+	slot_profile_verifies disk.img b keys/ingot.crt prof/db.profile.json
+	# an image that bakes a profile in says so; the slot's own beats it
+	signed_demo out 3.0.0 "$(printf '[Image]\nProfile=%s/web.conf' "$P")"
+	"$INGOT" slot install --disk disk.img --cert keys/ingot.crt --slot a out/demo_3.0.0.raw
+	[ "$(status_field disk.img 's["slots"][0]["profile"], s["slots"][0]["profile_source"]')" = "('web', 'image')" ]
+}
+run install_with_profile t_install_with_profile
+
+t_reprofile_copies_the_booted_slot() {
+	disk_with_profiles
+	# booted from slot a of this disk, as the initrd records it
+	mkdir run
+	printf 'SLOT=a\nDISK_UUID=%s\nDEVICE=%s\n' "$(sfdisk --json disk.img | python3 -c 'import json,sys; print(json.load(sys.stdin)["partitiontable"]["id"])')" "$PWD/disk.img" >run/booted
+	export INGOT_RUNTIME_DIR=$PWD/run
+	for p in root-a verity-a verity-sig-a; do extract disk.img $p $p.before; done
+	"$INGOT" reprofile --cert keys/ingot.crt --tries 2 prof/db.profile.json | grep -q "slot b now holds the booted image with profile"
+	# the running slot is untouched; b holds its image, verified, with db as its own profile, on trial
+	for p in root-a verity-a verity-sig-a; do extract disk.img $p $p.after && cmp $p.before $p.after; done
+	[ "$(slot_verifies disk.img b keys/ingot.crt)" = "$(slot_verifies disk.img a keys/ingot.crt)" ]
+	slot_profile_verifies disk.img b keys/ingot.crt prof/db.profile.json
+	[ "$(status_field disk.img 's["slots"][1]["state"], s["slots"][1]["tries"], s["slots"][1]["profile"], s["slots"][1]["version"], s["next"]')" = \
+		"('trying', 2, 'db', '1.0.0', 'b')" ]
+	# partition UUIDs stay unique with the same image in both slots
+	[ "$(sfdisk --json disk.img | python3 -c 'import json,sys; u=[p["uuid"] for p in json.load(sys.stdin)["partitiontable"]["partitions"]]; print(len(u) == len(set(u)))')" = True ]
+	# again, to web: b is rewritten (never a, the running slot)
+	"$INGOT" reprofile disk.img prof/web.profile.json --cert keys/ingot.crt >/dev/null
+	slot_profile_verifies disk.img b keys/ingot.crt prof/web.profile.json
+	extract disk.img verity-sig-a verity-sig-a.after && cmp verity-sig-a.before verity-sig-a.after
+	# on a disk nothing booted from, the good slot is the source and the one on trial is overwritten
+	unset INGOT_RUNTIME_DIR
+	"$INGOT" reprofile disk.img prof/db.profile.json --cert keys/ingot.crt | grep -q "^slot b now holds"
+	[ "$(status_field disk.img 's["slots"][0]["state"], s["slots"][1]["profile"]')" = "('good', 'db')" ]
+}
+run reprofile_copies_the_booted_slot t_reprofile_copies_the_booted_slot
+
+t_reprofile_refuses_bad_profiles() {
+	disk_with_profiles
+	"$INGOT" keygen otherkeys >/dev/null
+	"$INGOT" profile compile "$P/db.conf" -o other --key otherkeys/ingot.key --cert otherkeys/ingot.crt >/dev/null
+	"$INGOT" profile compile "$P/db.conf" -o unsigned --unsigned >/dev/null
+	mkdir tampered && sed 's/"vm.swappiness","1"/"vm.swappiness","9"/' prof/db.profile.json >tampered/db.profile.json
+	cp prof/db.profile.json.p7s tampered/
+	printf '{"format":2}\n' >not.profile.json && cp prof/db.profile.json.p7s not.profile.json.p7s
+	before=$(sha256sum <disk.img)
+	expect_fail "unsigned (no unsigned/db.profile.json.p7s); a slot only takes a signed profile" \
+		"$INGOT" reprofile disk.img unsigned/db.profile.json --cert keys/ingot.crt
+	expect_fail "other/db.profile.json: signed by a certificate that is not trusted" \
+		"$INGOT" reprofile disk.img other/db.profile.json --cert keys/ingot.crt
+	expect_fail "tampered/db.profile.json.p7s" "$INGOT" reprofile disk.img tampered/db.profile.json --cert keys/ingot.crt
+	expect_fail "not.profile.json: not a compiled host profile" "$INGOT" reprofile disk.img not.profile.json --cert keys/ingot.crt
+	expect_fail "db.conf: a profile source; compile and sign it first: ingot profile compile" \
+		"$INGOT" reprofile disk.img "$P/db.conf" --cert keys/ingot.crt
+	expect_fail "not.img: No such file or directory" "$INGOT" reprofile not.img prof/db.profile.json --cert keys/ingot.crt
+	# the image in slot a was signed by keys/: a host trusting only otherkeys/ does not copy it
+	expect_fail "signed by a certificate that is not trusted" \
+		"$INGOT" reprofile disk.img other/db.profile.json --cert otherkeys/ingot.crt
+	[ "$(sha256sum <disk.img)" = "$before" ]
+	rc=0; "$INGOT" reprofile 2>/dev/null || rc=$?; [ "$rc" -eq 2 ]
+	"$INGOT" reprofile --help | grep -q 'boot next on trial'
+}
+run reprofile_refuses_bad_profiles t_reprofile_refuses_bad_profiles

@@ -1,0 +1,88 @@
+/* slot-profile.c: a slot's own host profile: a compiled, signed profile file checked against the trusted
+ * certificates, and carried in the slot's signature partition beside the root hash signature. */
+#include <json-c/json.h>
+#include <string.h>
+
+#include "profile.h"
+#include "signing.h"
+#include "slot.h"
+
+void slot_profile_clear(struct slot_profile *p) {
+        free(p->json);
+        free(p->signature);
+        *p = (struct slot_profile) { 0 };
+}
+
+int slot_profile_load(const char *path, char **trusted, struct slot_profile *ret, struct ingot_error *err) {
+        *ret = (struct slot_profile) { 0 };
+        _cleanup_free_ char *p7s = NULL;
+        size_t len = strlen(path);
+        if (len > 5 && strcmp(path + len - 5, ".conf") == 0)
+                return error_set(err, -EINVAL,
+                                 "%s: a profile source; compile and sign it first: ingot profile compile %s -o DIR "
+                                 "--key KEY --cert CERT, then give DIR/NAME.profile.json",
+                                 path, path);
+        if (asprintf(&p7s, "%s.p7s", path) < 0)
+                return -ENOMEM;
+        int r = read_text_file(path, 64 * 1024, &ret->json);
+        if (r < 0)
+                return error_set(err, r, "%s: %s", path, r == -EFBIG ? "larger than a compiled profile can be" : strerror(-r));
+        json_object *j;
+        const char *name, *cmdline;
+        r = profile_compiled_parse(ret->json, path, &j, &name, &cmdline, err);
+        if (r < 0)
+                goto fail;
+        snprintf(ret->name, sizeof(ret->name), "%s", name);
+        json_object_put(j);
+        if (access(p7s, F_OK) < 0) {
+                r = error_set(err, -ENOKEY, "%s: unsigned (no %s); a slot only takes a signed profile", path, p7s);
+                goto fail;
+        }
+        r = signature_check(p7s, ret->json, NULL, ret->fingerprint, err);
+        if (r >= 0)
+                r = trusted_check(trusted, ret->fingerprint, path, err);
+        if (r < 0)
+                goto fail;
+        r = read_file(p7s, 64 * 1024, (char **) &ret->signature, &ret->signature_size);
+        if (r < 0 || ret->signature_size == 0) {
+                r = error_set(err, r < 0 ? r : -EBADMSG, "%s: cannot read it whole", p7s);
+                goto fail;
+        }
+        return 0;
+fail:
+        slot_profile_clear(ret);
+        return r;
+}
+
+int slot_image_set_profile(struct slot_image *img, const struct slot_profile *p) {
+        struct verity_sig vs;
+        struct ingot_error e = { 0 };
+        int r = verity_sig_decode(img->payload, img->payload_size, &vs, &e);
+        if (r < 0)
+                return r;
+        free(vs.profile);
+        free(vs.profile_signature);
+        vs.profile = NULL;
+        vs.profile_signature = NULL;
+        vs.profile_signature_size = 0;
+        if (p) {
+                vs.profile = strdup(p->json);
+                vs.profile_signature = malloc(p->signature_size);
+                if (!vs.profile || !vs.profile_signature) {
+                        verity_sig_clear(&vs);
+                        return -ENOMEM;
+                }
+                memcpy(vs.profile_signature, p->signature, p->signature_size);
+                vs.profile_signature_size = p->signature_size;
+        }
+        uint8_t *payload;
+        size_t size;
+        r = verity_sig_encode(&vs, &payload, &size);
+        verity_sig_clear(&vs);
+        if (r < 0)
+                return r;
+        free(img->payload);
+        img->payload = payload;
+        img->payload_size = size;
+        return 0;
+}

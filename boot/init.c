@@ -139,13 +139,22 @@ static void partition_node(const char *disk, size_t partno, char *out, size_t si
         snprintf(out, size, "%s%s%zu", disk, digit ? "p" : "", partno + 1);
 }
 
+/* Whether one of the certificates g names has that fingerprint. */
+static int trusted_match(const glob_t *g, const char *fp) {
+        for (size_t i = 0; i < g->gl_pathc; i++) {
+                char want[65];
+                if (cert_file_fingerprint(g->gl_pathv[i], want, NULL) == 0 && strcmp(want, fp) == 0)
+                        return 0;
+        }
+        return -EKEYREJECTED;
+}
+
 static int check_signature(const struct slot_boot *b) {
         glob_t g;
         if (glob(TRUSTED_GLOB, 0, NULL, &g) != 0) {
                 say("no trusted certificate in the initrd (%s)", TRUSTED_GLOB);
                 return -ENOKEY;
         }
-        int r = -EKEYREJECTED;
         char fp[65];
         struct ingot_error e = { 0 };
         int q = signature_check_der(b->signature, b->signature_size, "signature partition", b->root_hash, NULL, fp, &e);
@@ -154,14 +163,19 @@ static int check_signature(const struct slot_boot *b) {
                 globfree(&g);
                 return q;
         }
-        for (size_t i = 0; i < g.gl_pathc && r < 0; i++) {
-                char want[65];
-                if (cert_file_fingerprint(g.gl_pathv[i], want, NULL) == 0 && strcmp(want, fp) == 0)
-                        r = 0;
-        }
-        globfree(&g);
+        int r = trusted_match(&g, fp);
         if (r < 0)
                 say("slot %c: signed by %.16s..., which this initrd does not trust", b->name, fp);
+        if (r >= 0 && b->profile) { /* the slot's own profile: its kernel parameters are as trusted as the image */
+                q = signature_check_der(b->profile_signature, b->profile_signature_size, "the slot's profile",
+                                        b->profile, NULL, fp, &e);
+                if (q < 0)
+                        say("slot %c: %s", b->name, e.message);
+                else if ((q = trusted_match(&g, fp)) < 0)
+                        say("slot %c: its profile is signed by %.16s..., which this initrd does not trust", b->name, fp);
+                r = q;
+        }
+        globfree(&g);
         return r;
 }
 
@@ -213,7 +227,7 @@ static void report_line(const char *line) {
  * the boot goes on (the image's health check decides whether it can run like that). */
 static void mount_writable(const char *disk, const struct slot_boot *b, bool kexeced) {
         struct ingot_error e = { 0 };
-        if (!kexeced && profile_kexec(SYSROOT, b->name, report_line, &e) < 0) /* returns only when it did not */
+        if (!kexeced && profile_kexec(SYSROOT, b->profile, b->name, report_line, &e) < 0) /* returns only when it did not */
                 say("%s", e.message);
         e = (struct ingot_error) { 0 };
         if (b->has_var) {
@@ -230,7 +244,7 @@ static void mount_writable(const char *disk, const struct slot_boot *b, bool kex
         if (image_mounts_apply(SYSROOT, "/run/ingot", report_line, &e) < 0)
                 say("%s", e.message);
         e = (struct ingot_error) { 0 };
-        if (profile_apply(SYSROOT, "/run/ingot", report_line, &e) < 0)
+        if (profile_apply(SYSROOT, b->profile, "/run/ingot", report_line, &e) < 0)
                 say("%s", e.message);
 }
 

@@ -109,11 +109,14 @@ static bool cmdline_has(const char *want) {
         return true;
 }
 
-/* root's compiled profile with its name and command line; *ret NULL when the image has none. */
-static int load_compiled(const char *root, json_object **ret, const char **ret_name, const char **ret_cmdline,
-                         struct ingot_error *err) {
+/* The slot's own profile (slot_profile, its signature checked by the caller), else root's compiled one, with
+ * its name and command line; *ret NULL when there is neither. */
+static int load_compiled(const char *root, const char *slot_profile, json_object **ret, const char **ret_name,
+                         const char **ret_cmdline, struct ingot_error *err) {
         _cleanup_free_ char *file = NULL, *text = NULL;
         *ret = NULL;
+        if (slot_profile)
+                return profile_compiled_parse(slot_profile, "the slot's profile", ret, ret_name, ret_cmdline, err);
         if (asprintf(&file, "%s%s", root, PROFILE_IN_IMAGE) < 0)
                 return -ENOMEM;
         int r = read_text_file(file, 1 << 20, &text);
@@ -121,23 +124,15 @@ static int load_compiled(const char *root, json_object **ret, const char **ret_n
                 return 0;
         if (r < 0)
                 return error_set(err, r, "%s: %s", PROFILE_IN_IMAGE, strerror(-r));
-        json_object *j = json_tokener_parse(text), *name, *cmdline;
-        if (!j || !json_object_object_get_ex(j, "name", &name) || !json_object_object_get_ex(j, "cmdline", &cmdline) ||
-            !json_object_get_string(name) || !json_object_get_string(cmdline)) {
-                json_object_put(j);
-                return error_set(err, -EBADMSG, "%s: not a compiled profile", PROFILE_IN_IMAGE);
-        }
-        *ret = j;
-        *ret_name = json_object_get_string(name);
-        *ret_cmdline = json_object_get_string(cmdline);
-        return 0;
+        return profile_compiled_parse(text, PROFILE_IN_IMAGE, ret, ret_name, ret_cmdline, err);
 }
 
-int profile_apply(const char *root, const char *run_dir, void (*report)(const char *line), struct ingot_error *err) {
+int profile_apply(const char *root, const char *slot_profile, const char *run_dir, void (*report)(const char *line),
+                  struct ingot_error *err) {
         _cleanup_free_ char *record = NULL;
         json_object *j, *v;
         const char *name, *cmdline;
-        int r = load_compiled(root, &j, &name, &cmdline, err);
+        int r = load_compiled(root, slot_profile, &j, &name, &cmdline, err);
         if (r < 0 || !j)
                 return r;
         int first = apply_sysctls(json_object_object_get_ex(j, "sysctl", &v) ? v : NULL, name, report);
@@ -149,14 +144,19 @@ int profile_apply(const char *root, const char *run_dir, void (*report)(const ch
         if (asprintf(&record, "%s/profile", run_dir) >= 0) {
                 FILE *f = fopen(record, "we");
                 if (f) {
-                        fprintf(f, "NAME=%s\nCMDLINE=%s\nCMDLINE_IN_EFFECT=%s\n", name, cmdline, in_effect ? "yes" : "no");
+                        fprintf(f, "NAME=%s\nSOURCE=%s\nCMDLINE=%s\nCMDLINE_IN_EFFECT=%s\nCOMPLETE=%s\n", name,
+                                slot_profile ? "slot" : "image", cmdline, in_effect ? "yes" : "no",
+                                in_effect && first >= 0 ? "yes" : "no");
                         fclose(f);
                 }
         }
+        if (first < 0) {
+                error_set(err, first, "profile %s: not all of it applied", name);
+                json_object_put(j);
+                return first;
+        }
         say(report, "profile %s applied", name);
         json_object_put(j);
-        if (first < 0)
-                return error_set(err, first, "profile %s: not all of it applied", name);
         return 0;
 }
 
@@ -213,11 +213,11 @@ static int kexec_into(const char *root, char slot, const char *name, const char 
         return error_set(err, -errno, "profile %s: kexec: %s", name, strerror(errno));
 }
 
-int profile_kexec(const char *root, char slot, void (*report)(const char *line), struct ingot_error *err) {
-        _cleanup_free_ char *kernel_glob = NULL, *initrd = NULL, *merged = NULL;
+int profile_kexec(const char *root, const char *slot_profile, char slot, void (*report)(const char *line),
+                  struct ingot_error *err) {
         json_object *j;
         const char *name, *cmdline;
-        int r = load_compiled(root, &j, &name, &cmdline, err);
+        int r = load_compiled(root, slot_profile, &j, &name, &cmdline, err);
         if (r < 0 || !j)
                 return r;
         if (cmdline_has(cmdline)) {

@@ -4,13 +4,16 @@
 
 #include "util.h"
 
-/* Applies root's compiled profile (PROFILE_IN_IMAGE), if it has one, and records it in
- * run_dir/profile (NAME=, CMDLINE=, CMDLINE_IN_EFFECT=yes|no). Goes on past what fails, telling
- * report; returns the first error. */
-int profile_apply(const char *root, const char *run_dir, void (*report)(const char *line), struct ingot_error *err);
+/* Applies the slot's own profile (slot_profile, its signature already checked), else root's compiled one
+ * (PROFILE_IN_IMAGE), if there is one, and records it in run_dir/profile (NAME=, SOURCE=slot|image,
+ * CMDLINE=, CMDLINE_IN_EFFECT=yes|no, COMPLETE=yes|no: every part in effect). Goes on past what fails,
+ * telling report; returns the first error. */
+int profile_apply(const char *root, const char *slot_profile, const char *run_dir, void (*report)(const char *line),
+                  struct ingot_error *err);
 
-/* When root's profile has kernel parameters the running kernel lacks: loads the image's own kernel
+/* When the profile (as for profile_apply) has kernel parameters the running kernel lacks: loads the image's own kernel
  * (root/usr/lib/modules/VERSION/vmlinuz) and initrd (root/usr/lib/ingot/initrd) with this command line,
  * the profile's parameters and ingot.kexec=SLOT, and restarts into it (kexec_file_load): does not
  * return then. Returns 0 when nothing is to be done or possible (said through report), else an error. */
-int profile_kexec(const char *root, char slot, void (*report)(const char *line), struct ingot_error *err);
+int profile_kexec(const char *root, const char *slot_profile, char slot, void (*report)(const char *line),
+                  struct ingot_error *err);

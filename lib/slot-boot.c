@@ -7,6 +7,8 @@
 
 void slot_boot_clear(struct slot_boot *b) {
         free(b->signature);
+        free(b->profile);
+        free(b->profile_signature);
         *b = (struct slot_boot) { 0 };
 }
 
@@ -65,6 +67,10 @@ int slot_boot_prepare(const char *disk, char forced, struct slot_boot *ret, stru
         }
         memcpy(ret->signature, s->payload.signature, s->payload.signature_size);
         ret->signature_size = s->payload.signature_size;
+        /* the slot's profile: handed over, the table is freed below */
+        ret->profile = TAKE_PTR(s->payload.profile);
+        ret->profile_signature = TAKE_PTR(s->payload.profile_signature);
+        ret->profile_signature_size = s->payload.profile_signature_size;
 out:
         slot_table_free(t);
         return r;

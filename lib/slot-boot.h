@@ -10,6 +10,9 @@ struct slot_boot {
         char root_hash[129];
         uint8_t *signature;       /* DER, from the signature partition */
         size_t signature_size;
+        char *profile;            /* the slot's own compiled host profile, NULL for none */
+        uint8_t *profile_signature; /* DER, over the profile's bytes */
+        size_t profile_signature_size;
         char disk_uuid[37];
         bool has_var;
         size_t var_partno;        /* the first var partition (DPS type), when has_var */

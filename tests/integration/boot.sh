@@ -176,22 +176,27 @@ t_both_slots_broken_boot_nothing() {
 }
 run both_slots_broken_boot_nothing t_both_slots_broken_boot_nothing
 
+# kernel_image VERSION PROFILE: vm-test at VERSION baking PROFILE, carrying this host's kernel and the
+# initrd (initrd.zst), for the initrd to restart into with the profile's parameters; disk.img holds it in a
+kernel_image() {
+	[ -e keys/ingot.key ] || "$INGOT" keygen keys >/dev/null
+	"$INGOT" initrd -o initrd.zst --cert keys/ingot.crt --init "$INIT"
+	kernel=$(ls /boot/vmlinuz-* | sort -V | tail -1)
+	printf '[Content]\nCopy=%s:/usr/lib/modules/%s/vmlinuz\nCopy=%s:/usr/lib/ingot/initrd\n' \
+		"$kernel" "${kernel#/boot/vmlinuz-}" "$PWD/initrd.zst" >kernel.conf
+	vm_image out "$1" keys "$2"
+	printf 'Include=%s\n' "$PWD/kernel.conf" >>"vm-$1.ini"
+	"$INGOT" build "vm-$1.ini" -o out --key keys/ingot.key --cert keys/ingot.crt --quiet
+	"$INGOT" disk disk.img --slot-a "out/vm-test_$1.raw" --esp-size 33M --var-size 8M
+}
+
 t_profile_applied() {
 	SCENARIO=profile_applied
 	needs_vm
 	printf 'Include=%s/recipes/profiles/base.conf\n[Kernel]\nParameters=-quiet ingot.test-profile=1\n[HugePages]\nPages=2M:32\n[Sysctl]\nvm.swappiness=7\n' \
 		"$TOP" >vmhost.conf
-	# the image carries its kernel and initrd, for the initrd to restart into with the profile's parameters
-	"$INGOT" keygen keys >/dev/null
-	"$INGOT" initrd -o initrd.zst --cert keys/ingot.crt --init "$INIT"
-	kernel=$(ls /boot/vmlinuz-* | sort -V | tail -1)
-	printf '[Content]\nCopy=%s:/usr/lib/modules/%s/vmlinuz\nCopy=%s:/usr/lib/ingot/initrd\n' \
-		"$kernel" "${kernel#/boot/vmlinuz-}" "$PWD/initrd.zst" >kernel.conf
-	vm_image out 1.0.0 keys "$PWD/vmhost.conf"
-	printf 'Include=%s\n' "$PWD/kernel.conf" >>vm-1.0.0.ini
-	"$INGOT" build vm-1.0.0.ini -o out --key keys/ingot.key --cert keys/ingot.crt --quiet
+	kernel_image 1.0.0 "$PWD/vmhost.conf"
 	unsquashfs -cat out/vm-test_1.0.0.raw usr/lib/ingot/profile.json | grep -q '"name":"vmhost"'
-	"$INGOT" disk disk.img --slot-a out/vm-test_1.0.0.raw --esp-size 33M --var-size 8M
 	boot disk.img "INGOT-READY" "quiet"
 	# the first stage restarted into the slot's kernel with the profile's parameters added to the
 	# running ones (a profile's -key only takes back what a profile it includes set), without
@@ -205,7 +210,70 @@ t_profile_applied() {
 	grep -q "ingot-test: vm.swappiness=7, HugePages_Total: 32" console.log
 	grep -q "ingot-init: profile vmhost: 32 2M huge pages" console.log
 	grep -q "ingot-init: profile vmhost applied" console.log
+	grep -q "ingot-test: profile: vmhost (image)" console.log
 }
 run profile_applied t_profile_applied
+
+# web.conf (baked into the image), db.conf and huge.conf (compiled and signed, for slots of their own)
+role_profiles() {
+	printf 'Include=%s/recipes/profiles/base.conf\n[Kernel]\nParameters=ingot.test-role=web\n[Sysctl]\nvm.swappiness=30\n' \
+		"$TOP" >web.conf
+	printf 'Include=%s/recipes/profiles/base.conf\n[Kernel]\nParameters=-quiet ingot.test-role=db\n[HugePages]\nPages=2M:64\n[Sysctl]\nvm.swappiness=1\n' \
+		"$TOP" >db.conf
+	# more huge pages than the VM has: the kernel gives what it can, the health check wants them all
+	printf 'Include=db.conf\n[Kernel]\nParameters=ingot.test-role=huge\n[HugePages]\nPages=2M:200000\n[Sysctl]\nvm.swappiness=2\n' >huge.conf
+	"$INGOT" keygen keys >/dev/null
+	mkdir -p media
+	"$INGOT" profile compile db.conf -o media --key keys/ingot.key --cert keys/ingot.crt >/dev/null
+	"$INGOT" profile compile huge.conf -o prof --key keys/ingot.key --cert keys/ingot.crt >/dev/null
+}
+
+t_reprofile_web_to_db() {
+	SCENARIO=reprofile_web_to_db
+	needs_vm
+	role_profiles
+	kernel_image 1.0.0 "$PWD/web.conf"
+	# db reaches the VM on a second disk; the host on slot a (web) reprofiles itself and reboots
+	mksquashfs media media.sqfs -quiet -noappend >/dev/null
+	boot disk.img "ready on slot b" ingot.test-reprofile=/dev/vdb --drive media.sqfs --timeout 900
+	sed -n '/ready on slot a/,$p' console.log >after.log
+	grep -q "ingot-test: vm.swappiness=30, HugePages_Total: 0" console.log
+	grep -q "ingot-test: profile: web (image)" console.log
+	grep -q "ingot-test: reprofiling to /mnt/db.profile.json from /dev/vdb" after.log
+	grep -q "^b *trying *2 *3 *1.0.0 .* db (slot)" after.log
+	# b boots on trial, restarts into its kernel with db's parameters, and holds db's values
+	grep -q "booting slot b: b is on trial with 3 tries left, priority 2; a has priority 1; this try counted, 2 left after it" after.log
+	grep -q "ingot-init: profile db: restarting into the slot's kernel with: .*ingot.test-role=db ingot.kexec=b" after.log
+	grep "ingot-test: cmdline:" after.log | grep -q " ingot.test-role=db ingot.kexec=b"
+	! grep "ingot-test: cmdline:" after.log | grep -q "test-role=web" || return 1
+	grep -q "ingot-test: vm.swappiness=1, HugePages_Total: 64" after.log
+	grep -q "ingot-test: profile: db (slot)" after.log
+	grep -q "slot b marked good" after.log
+	grep -q "^b\* *good *2 *0 *1.0.0 .* db (slot)" after.log
+	[ "$(status_field disk.img 's["slots"][1]["state"], s["slots"][1]["profile"], s["slots"][0]["profile"], s["next"]')" = \
+		"('good', 'db', 'web', 'b')" ]
+	slot_verifies disk.img b keys/ingot.crt >/dev/null
+}
+run reprofile_web_to_db t_reprofile_web_to_db
+
+t_failing_profile_falls_back() {
+	SCENARIO=failing_profile_falls_back
+	needs_vm
+	role_profiles
+	kernel_image 1.0.0 "$PWD/web.conf"
+	# reprofiled from the host this time, on the disk file: a (good) is copied into b with huge
+	"$INGOT" reprofile disk.img prof/huge.profile.json --cert keys/ingot.crt --tries 2 >/dev/null
+	boot disk.img "INGOT-READY" "" --timeout 900
+	# b: its tries spent on a host that cannot hold its huge pages, then a with web's values again
+	[ "$(grep -c 'health check FAILED on slot b: its profile did not all apply' console.log)" = 2 ]
+	grep -q "ingot-init: profile huge: 200000 2M huge pages: Cannot allocate memory" console.log
+	grep -q "booting slot a: a is good with priority 1; b is bad (out of tries)" console.log
+	sed -n '/booting slot a: a is good/,$p' console.log >after.log
+	grep -q "ingot-test: cmdline: .*ingot.test-role=web ingot.kexec=a" after.log
+	grep -q "ingot-test: vm.swappiness=30, HugePages_Total: 0" after.log
+	grep -q "ready on slot a, version 1.0.0" after.log
+	[ "$(status_field disk.img 's["slots"][1]["state"], s["slots"][1]["profile"], s["next"]')" = "('bad', 'huge', 'a')" ]
+}
+run failing_profile_falls_back t_failing_profile_falls_back
 
 [ ! -s "$T/report" ] || sed 's/^REPORT: /    /' "$T/report"

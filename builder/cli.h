@@ -66,3 +66,5 @@ void help_vm(FILE *f);
 int verb_profile(int argc, char **argv);
 void help_profile(FILE *f);
 void help_slot(FILE *f);
+int verb_sysext(int argc, char **argv);
+void help_sysext(FILE *f);

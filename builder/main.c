@@ -24,6 +24,8 @@ static const struct verb verbs[] = {
         { "slot", "ACTION", "install into, switch and inspect the A/B slots of a disk", verb_slot, help_slot },
         { "initrd", "-o INITRD", "build the initramfs that boots ingot disks", verb_initrd, help_initrd },
         { "vm", "DISK", "boot a disk in QEMU, optionally until a text appears", verb_vm, help_vm },
+        { "sysext", "ACTION", "build systemd-sysext layers and check them against a base image", verb_sysext,
+          help_sysext },
         { "profile", "ACTION", "show host profiles and explain what changes between two", verb_profile, help_profile },
         { "keygen", "DIR", "create a development signing key and certificate", verb_keygen, help_keygen },
         { "help", "[VERB]", "show help for ingot or one verb", verb_help, help_help },

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "util.h"
 
 static volatile sig_atomic_t cancelled;
 
@@ -235,9 +236,7 @@ static int do_check(int argc, char **argv) {
                 json_object_object_add(o, "checks", checks);
                 json_object *sh = json_object_new_array();
                 for (char **p = rep.shadowed; p && *p; p++) {
-                        bool allowed = false;
-                        for (char **a = rep.shadowed_allowed; a && *a; a++)
-                                allowed |= strcmp(*a, *p) == 0;
+                        bool allowed = strv_contains(rep.shadowed_allowed, *p);
                         json_object *e = json_object_new_object();
                         json_object_object_add(e, "path", json_object_new_string(*p));
                         json_object_object_add(e, "allowed", json_object_new_boolean(allowed));
@@ -250,9 +249,7 @@ static int do_check(int argc, char **argv) {
                         printf("%-13s %-7s %s\n", rep.checks[i].name, state_word(rep.checks[i].state),
                                rep.checks[i].message);
                 for (char **p = rep.shadowed; p && *p; p++) {
-                        bool allowed = false;
-                        for (char **a = rep.shadowed_allowed; a && *a; a++)
-                                allowed |= strcmp(*a, *p) == 0;
+                        bool allowed = strv_contains(rep.shadowed_allowed, *p);
                         printf("  shadows %s%s\n", *p, allowed ? " (allowed by AllowShadow=)" : "");
                 }
         }

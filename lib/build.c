@@ -315,6 +315,8 @@ static int build_artifacts(const struct ingot_recipe *r, const struct ingot_buil
         if (q >= 0)
                 q = verity_finish(b.verity, art[ARTIFACT_IMAGE].tmp, art[ARTIFACT_VERITY].tmp,
                                   art[ARTIFACT_VERITY].fd, root, &root_size, err);
+        if (q >= 0 && base)
+                q = sysext_check_shadowing(&b, art[ARTIFACT_IMAGE].fd);
         char hex[2 * VERITY_DIGEST_MAX + 2] = "";
         hex_encode(root, root_size, hex);
         if (q >= 0 && signer) /* over the hex root hash, without a newline */

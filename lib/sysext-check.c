@@ -105,6 +105,12 @@ static void check_compatibility(struct ingot_check *c, char **rel, const struct 
         set(c, INGOT_CHECK_OK, "ID=%s matches %s", i, what);
 }
 
+static int prefix_error(struct ingot_error *err, int r, const char *path) {
+        char message[sizeof(err->message)];
+        snprintf(message, sizeof(message), "%s", err->message);
+        return error_set(err, r, "%s: %s", path, message);
+}
+
 struct walk {
         struct squashfs_reader *base;
         char **allowed;             /* the layer's AllowShadow= */
@@ -141,6 +147,30 @@ static int visit(const char *path, mode_t mode, void *userdata) {
         r = strv_extend(&w->rep->shadowed, path);
         if (r >= 0 && allowed(w->allowed, path))
                 r = strv_extend(&w->rep->shadowed_allowed, path);
+        return r;
+}
+
+int sysext_shadowed(int layer_fd, uint64_t offset, uint64_t size, const char *base_image, char **allowed_paths,
+                    char ***ret_shadowed, char ***ret_allowed, struct ingot_error *err) {
+        struct ingot_sysext_report rep = { 0 };
+        struct walk w = { .rep = &rep, .allowed = allowed_paths, .err = err };
+        struct squashfs_reader *layer = NULL;
+        _cleanup_close_ int bfd = open(base_image, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        int r = bfd < 0 ? error_set(err, -errno, "%s: %s", base_image, strerror(errno)) : 0;
+        if (r >= 0 && (r = squashfs_reader_open(bfd, 0, 0, &w.base, err)) < 0)
+                r = prefix_error(err, r, base_image);
+        if (r >= 0)
+                r = squashfs_reader_open(layer_fd, offset, size, &layer, err);
+        if (r >= 0)
+                r = squashfs_reader_walk(layer, visit, &w, err);
+        squashfs_reader_free(layer);
+        squashfs_reader_free(w.base);
+        strv_free(w.release_files);
+        if (r >= 0) {
+                *ret_shadowed = TAKE_PTR(rep.shadowed);
+                *ret_allowed = TAKE_PTR(rep.shadowed_allowed);
+        }
+        ingot_sysext_report_clear(&rep);
         return r;
 }
 
@@ -195,12 +225,6 @@ static void check_signature(struct ingot_check *c, const char *path, int fd, con
                         set(c, INGOT_CHECK_OK, "intact, signer SHA-256 %s; not checked against a trusted certificate (--cert)", fp);
         }
         verity_sig_clear(&vs);
-}
-
-static int prefix_error(struct ingot_error *err, int r, const char *path) {
-        char message[sizeof(err->message)];
-        snprintf(message, sizeof(message), "%s", err->message);
-        return error_set(err, r, "%s: %s", path, message);
 }
 
 int ingot_sysext_check(const char *path, const char *base_manifest, const char *cert, struct ingot_sysext_report *rep,
@@ -258,10 +282,15 @@ int ingot_sysext_check(const char *path, const char *base_manifest, const char *
                 if (!base_image)
                         set(sh, INGOT_CHECK_SKIPPED, "the base's image is not beside %s: its files are unknown",
                             base_manifest);
-                else if (n > ok)
-                        set(sh, INGOT_CHECK_FAILED, "%zu file%s replace%s the base's and AllowShadow= does not allow %s%s",
-                            n - ok, n - ok == 1 ? "" : "s", n - ok == 1 ? "s" : "", n - ok == 1 ? "it" : "them",
-                            ok ? " (others are allowed)" : "");
+                else if (n > ok) {
+                        const char *first = NULL;
+                        for (char **p = rep->shadowed; p && *p && !first; p++)
+                                if (!strv_contains(rep->shadowed_allowed, *p))
+                                        first = *p;
+                        set(sh, INGOT_CHECK_FAILED, "%zu file%s replace%s the base's (%s%s) and AllowShadow= does not "
+                            "allow %s", n - ok, n - ok == 1 ? "" : "s", n - ok == 1 ? "s" : "", first,
+                            n - ok > 1 ? ", ..." : "", n - ok == 1 ? "it" : "them");
+                }
                 else if (n)
                         set(sh, INGOT_CHECK_OK, "%zu file%s replace%s the base's, as AllowShadow= allows", n,
                             n == 1 ? "" : "s", n == 1 ? "s" : "");

@@ -111,25 +111,25 @@ int sysext_release_write(struct build *b) {
         return n ? node_add_xattr(n, "user.extension-release.strict", "0", 1) : -ENOENT;
 }
 
-/* The recipe line that put the top-level entry top ("etc") into the image, or NULL. */
-static const char *origin(const struct build *b, const char *top) {
+/* The recipe line that put path into the image (the last operation that did), or NULL. */
+static const char *origin(const struct build *b, const char *path) {
         const struct ingot_recipe *r = b->recipe;
-        size_t n = strlen(top);
+        const char *found = NULL;
         for (size_t i = 0; i < r->n_ops; i++) {
                 const struct content_op *op = &r->ops[i];
-                if (strncmp(op->path + 1, top, n) == 0 && (op->path[1 + n] == 0 || op->path[1 + n] == '/'))
-                        return op->where;
-                if (op->kind == OP_COPY && strcmp(op->path, "/") == 0) {
-                        _cleanup_free_ char *p = path_join(op->source, top);
+                size_t n = strcmp(op->path, "/") == 0 ? 0 : strlen(op->path);
+                bool under = strncmp(path, op->path, n) == 0 && (path[n] == 0 || path[n] == '/');
+                if (under && op->kind == OP_COPY) { /* only if the source has it */
+                        _cleanup_free_ char *p = path_join(op->source, path + n);
                         struct stat st;
-                        if (p && lstat(p, &st) == 0)
-                                return op->where;
+                        under = p && lstat(p, &st) == 0;
                 }
-                for (char **l = b->binary_libraries ? b->binary_libraries[i] : NULL; l && *l; l++)
-                        if (strncmp(*l + 1, top, n) == 0 && (*l)[1 + n] == '/')
-                                return op->where;
+                for (char **l = b->binary_libraries ? b->binary_libraries[i] : NULL; l && *l && !under; l++)
+                        under = strcmp(*l, path) == 0;
+                if (under && op->kind != OP_REMOVE)
+                        found = op->where;
         }
-        return r->base != BASE_NONE ? r->base_where : NULL;
+        return found ?: (r->base != BASE_NONE ? r->base_where : NULL);
 }
 
 int sysext_check_tree(struct build *b) {
@@ -144,7 +144,7 @@ int sysext_check_tree(struct build *b) {
                 while (S_ISDIR(leaf->mode) && leaf->n_children)
                         leaf = leaf->children[0];
                 _cleanup_free_ char *path = node_path(leaf);
-                const char *where = origin(b, n->name);
+                const char *where = path ? origin(b, path) : NULL;
                 return error_set(b->err, -EINVAL, "%s%s%s: a layer holds only /usr and /opt (systemd-sysext merges "
                                  "nothing else)%s",
                                  where ? where : "", where ? ": " : "", path ?: n->name,
@@ -155,5 +155,24 @@ int sysext_check_tree(struct build *b) {
                 return error_set(b->err, -EINVAL, "%s: systemd-sysext refuses a layer with an os-release; its "
                                  "identity is %s/extension-release.%s", OS_RELEASE, EXTENSION_RELEASE_DIR,
                                  b->recipe->name);
+        return 0;
+}
+
+int sysext_check_shadowing(struct build *b, int layer_fd) {
+        const struct ingot_recipe *r = b->recipe;
+        const struct sysext_base *base = b->sysext_base;
+        struct ingot_error *err = b->err;
+        if (!base->image) /* a manifest without its image: sysext check says so */
+                return 0;
+        _cleanup_strv_free_ char **shadowed = NULL, **allowed = NULL;
+        int q = sysext_shadowed(layer_fd, 0, 0, base->image, r->shadow_allowed, &shadowed, &allowed, err);
+        if (q < 0)
+                return q;
+        for (char **p = shadowed; p && *p; p++)
+                if (!strv_contains(allowed, *p))
+                        return error_set(err, -EEXIST, "%s: %s replaces what the base image %s %s has there (%zu "
+                                         "path%s in all); name it in [Extension] AllowShadow= if that is meant",
+                                         origin(b, *p) ?: r->path, *p, base->name, base->version, strv_length(shadowed) - strv_length(allowed),
+                                         strv_length(shadowed) - strv_length(allowed) == 1 ? "" : "s");
         return 0;
 }

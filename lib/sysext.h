@@ -29,3 +29,11 @@ int sysext_release_write(struct build *b);
 /* Refuses any entry outside /usr and /opt (naming it and the recipe line that brought it) and
  * /usr/lib/os-release, which systemd-sysext refuses in a layer. */
 int sysext_check_tree(struct build *b);
+
+/* Entries of the layer squashfs at layer_fd's offset..+size (0: the file) that replace entries of the
+ * base squashfs (anything but a directory over a directory), and those of them allowed_paths covers. */
+int sysext_shadowed(int layer_fd, uint64_t offset, uint64_t size, const char *base_image, char **allowed_paths,
+                    char ***ret_shadowed, char ***ret_allowed, struct ingot_error *err);
+/* The build's check of its finished squashfs (layer_fd): an error naming the first path that
+ * replaces a base file, AllowShadow= does not cover, and the recipe line that brought it. */
+int sysext_check_shadowing(struct build *b, int layer_fd);

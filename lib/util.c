@@ -36,6 +36,13 @@ size_t strv_length(char *const *l) {
         return n;
 }
 
+bool strv_contains(char *const *l, const char *s) {
+        for (; l && *l; l++)
+                if (strcmp(*l, s) == 0)
+                        return true;
+        return false;
+}
+
 int strv_push(char ***l, char *value) {
         size_t n = strv_length(*l);
         char **m = realloc(*l, (n + 2) * sizeof(char *));

@@ -62,6 +62,7 @@ static inline void strv_freep(char ***l) {
         strv_free(*l);
 }
 size_t strv_length(char *const *l);
+bool strv_contains(char *const *l, const char *s);
 int strv_push(char ***l, char *value); /* takes ownership of value */
 int strv_extend(char ***l, const char *value);
 

@@ -11,13 +11,6 @@
 #include "cli.h"
 #include "util.h"
 
-static volatile sig_atomic_t cancelled;
-
-static void on_signal(int sig) {
-        (void) sig;
-        cancelled = 1;
-}
-
 void help_sysext(FILE *f) {
         fprintf(f,
                 "Usage: %s sysext build RECIPE [OPTIONS]\n"
@@ -54,89 +47,41 @@ static json_object *str_or_null(const char *s) {
 
 static int do_build(int argc, char **argv) {
         static const struct option options[] = {
-                { "output", required_argument, NULL, 'o' }, { "jobs", required_argument, NULL, 'j' },
-                { "json", no_argument, NULL, 'J' },         { "quiet", no_argument, NULL, 'q' },
-                { "key", required_argument, NULL, 'K' },    { "cert", required_argument, NULL, 'C' },
-                { "unsigned", no_argument, NULL, 'U' },     { "base", required_argument, NULL, 'B' },
-                { "format", required_argument, NULL, 'F' }, {},
+                BUILD_LONG_OPTIONS,
+                { "base", required_argument, NULL, 'B' },
+                { "format", required_argument, NULL, 'F' },
+                {},
         };
-        struct ingot_build_options bo = { .output_dir = "out", .cancel = &cancelled };
+        struct build_args a;
+        build_args_init(&a);
         struct ingot_sysext_options so = { .format = INGOT_LAYER_DDI };
-        bool json = false, quiet = false;
-        int c;
+        int c, u;
         optind = 1;
-        while ((c = getopt_long(argc, argv, "o:j:q", options, NULL)) >= 0)
-                switch (c) {
-                case 'o':
-                        bo.output_dir = optarg;
-                        break;
-                case 'j': {
-                        char *end;
-                        long n = strtol(optarg, &end, 10);
-                        if (*end || n < 1 || n > 1024)
-                                return usage_error("sysext", "--jobs wants a number from 1 to 1024, got '%s'", optarg);
-                        bo.jobs = (unsigned) n;
-                        break;
-                }
-                case 'J':
-                        json = true;
-                        break;
-                case 'q':
-                        quiet = true;
-                        break;
-                case 'K':
-                        bo.key_path = optarg;
-                        break;
-                case 'C':
-                        bo.cert_path = optarg;
-                        break;
-                case 'U':
-                        bo.unsigned_image = true;
-                        break;
-                case 'B':
+        while ((c = getopt_long(argc, argv, BUILD_SHORT_OPTIONS, options, NULL)) >= 0) {
+                if (c == 'B')
                         so.base_manifest = optarg;
-                        break;
-                case 'F':
-                        if (strcmp(optarg, "ddi") == 0)
-                                so.format = INGOT_LAYER_DDI;
-                        else if (strcmp(optarg, "raw") == 0)
-                                so.format = INGOT_LAYER_RAW;
-                        else
-                                return usage_error("sysext", "--format is ddi or raw, not '%s'", optarg);
-                        break;
-                default:
-                        return usage_error("sysext", "invalid option");
-                }
+                else if (c == 'F' && (strcmp(optarg, "ddi") == 0 || strcmp(optarg, "raw") == 0))
+                        so.format = strcmp(optarg, "ddi") == 0 ? INGOT_LAYER_DDI : INGOT_LAYER_RAW;
+                else if (c == 'F')
+                        return usage_error("sysext", "--format is ddi or raw, not '%s'", optarg);
+                else if ((u = build_args_option(&a, c, optarg, "sysext")) != 0)
+                        return u > 0 ? u : usage_error("sysext", "invalid option");
+        }
         if (argc - optind != 1)
                 return usage_error("sysext", "build: expected exactly one RECIPE");
-        if (!bo.key_path != !bo.cert_path)
-                return usage_error("sysext", "--key and --cert go together");
-        if (bo.unsigned_image && bo.key_path)
-                return usage_error("sysext", "--unsigned and --key contradict each other");
-        const char *sde = getenv("SOURCE_DATE_EPOCH");
-        if (sde && *sde) {
-                char *end;
-                long long v = strtoll(sde, &end, 10);
-                if (*end || v < 0 || v > UINT32_MAX)
-                        return usage_error("sysext", "SOURCE_DATE_EPOCH='%s' is not seconds since 1970", sde);
-                bo.have_source_date_epoch = true;
-                bo.source_date_epoch = v;
-        }
+        if ((u = build_args_finish(&a, "sysext")) != 0)
+                return u;
+        bool json = a.json, quiet = a.quiet;
 
         struct ingot_error err = { 0 };
         struct ingot_recipe *recipe = NULL;
         int r = ingot_recipe_load(argv[optind], &recipe, &err);
         if (r < 0)
                 return log_lib_error(NULL, r, &err);
-        struct sigaction sa = { .sa_handler = on_signal };
-        sigemptyset(&sa.sa_mask);
-        sigaction(SIGINT, &sa, NULL);
-        sigaction(SIGTERM, &sa, NULL);
-
-        double start = now_seconds();
         struct ingot_build_result res = { 0 };
-        r = ingot_sysext_build(recipe, &bo, &so, &res, &err);
-        double seconds = now_seconds() - start;
+        r = ingot_sysext_build(recipe, &a.options, &so, &res, &err);
+        progress_clear(&a.progress);
+        double seconds = now_seconds() - a.progress.start;
         if (r < 0) {
                 ingot_recipe_free(recipe);
                 return log_lib_error(NULL, r, &err);
@@ -166,10 +111,6 @@ static int do_build(int argc, char **argv) {
         ingot_build_result_clear(&res);
         ingot_recipe_free(recipe);
         return EXIT_OK;
-}
-
-static const char *state_word(enum ingot_check_state s) {
-        return s == INGOT_CHECK_OK ? "ok" : s == INGOT_CHECK_FAILED ? "FAILED" : "skipped";
 }
 
 static int do_check(int argc, char **argv) {
@@ -208,7 +149,7 @@ static int do_check(int argc, char **argv) {
         if (r < 0 && r != -EBADMSG)
                 return log_lib_error(NULL, r, &err);
         if (json) {
-                json_object *o = json_object_new_object(), *checks = json_object_new_array();
+                json_object *o = json_object_new_object();
                 json_object_object_add(o, "layer", json_object_new_string(layer));
                 json_object_object_add(o, "base", json_object_new_string(base));
                 json_object_object_add(o, "ok", json_object_new_boolean(r >= 0));
@@ -223,16 +164,7 @@ static int do_check(int argc, char **argv) {
                         }
                 }
                 json_object_object_add(o, "release", rel);
-                for (size_t i = 0; i < rep.n_checks; i++) {
-                        json_object *ch = json_object_new_object();
-                        json_object_object_add(ch, "name", json_object_new_string(rep.checks[i].name));
-                        json_object_object_add(ch, "state", json_object_new_string(
-                                                                    rep.checks[i].state == INGOT_CHECK_OK       ? "ok"
-                                                                    : rep.checks[i].state == INGOT_CHECK_FAILED ? "failed"
-                                                                                                               : "skipped"));
-                        json_object_object_add(ch, "message", json_object_new_string(rep.checks[i].message));
-                        json_object_array_add(checks, ch);
-                }
+                json_object *checks = checks_to_json(rep.checks, rep.n_checks);
                 json_object_object_add(o, "checks", checks);
                 json_object *sh = json_object_new_array();
                 for (char **p = rep.shadowed; p && *p; p++) {
@@ -245,18 +177,14 @@ static int do_check(int argc, char **argv) {
                 json_object_object_add(o, "shadowed", sh);
                 print_json(o);
         } else {
-                for (size_t i = 0; i < rep.n_checks; i++)
-                        printf("%-13s %-7s %s\n", rep.checks[i].name, state_word(rep.checks[i].state),
-                               rep.checks[i].message);
+                checks_print(rep.checks, rep.n_checks, 13);
                 for (char **p = rep.shadowed; p && *p; p++) {
                         bool allowed = strv_contains(rep.shadowed_allowed, *p);
                         printf("  shadows %s%s\n", *p, allowed ? " (allowed by AllowShadow=)" : "");
                 }
         }
         if (r < 0)
-                for (size_t i = 0; i < rep.n_checks; i++)
-                        if (rep.checks[i].state == INGOT_CHECK_FAILED)
-                                log_error("%s: %s: %s", layer, rep.checks[i].name, rep.checks[i].message);
+                checks_log_failures(layer, rep.checks, rep.n_checks);
         ingot_sysext_report_clear(&rep);
         return r < 0 ? EXIT_FAILURE_ : EXIT_OK;
 }

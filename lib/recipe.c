@@ -494,9 +494,14 @@ static int parse_sysext_base(struct ingot_recipe *r, const struct key_def *def, 
         if (!dir || !cwd)
                 return -ENOMEM;
         _cleanup_free_ char *rel = ev->value[0] == '/' ? strdup(ev->value) : path_join(dir, ev->value);
-        char *abs = rel && rel[0] != '/' ? path_join(cwd, rel) : (rel ? strdup(rel) : NULL);
-        if (!abs)
+        _cleanup_free_ char *joined = rel && rel[0] != '/' ? path_join(cwd, rel) : (rel ? strdup(rel) : NULL);
+        if (!joined)
                 return -ENOMEM;
+        /* "a/./b" -> "a/b", lexically: resolving symlinks would make the recipe digest depend on them */
+        char *abs = joined;
+        for (char *dot; (dot = strstr(abs, "/./"));)
+                memmove(dot, dot + 2, strlen(dot + 2) + 1);
+        joined = NULL;
         free(r->sysext_base);
         r->sysext_base = abs;
         return 0;
@@ -506,21 +511,17 @@ static int parse_sysext_base(struct ingot_recipe *r, const struct key_def *def, 
 static int parse_sysext_scope(struct ingot_recipe *r, const struct key_def *def, const struct ini_event *ev,
                               struct ingot_error *err) {
         (void) def;
+        _cleanup_strv_free_ char **words = NULL;
+        int q = strv_split(ev->value, " \t", &words);
+        if (q < 0)
+                return q;
         strv_free(r->sysext_scopes);
         r->sysext_scopes = NULL;
-        _cleanup_free_ char *copy = strdup(ev->value);
-        if (!copy)
-                return -ENOMEM;
-        char *save = NULL;
-        for (char *w = strtok_r(copy, " \t", &save); w; w = strtok_r(NULL, " \t", &save)) {
-                if (strcmp(w, "system") != 0 && strcmp(w, "initrd") != 0 && strcmp(w, "portable") != 0)
+        for (char **w = words; w && *w; w++) {
+                if (strcmp(*w, "system") != 0 && strcmp(*w, "initrd") != 0 && strcmp(*w, "portable") != 0)
                         return error_set(err, -EINVAL, WHERE_FMT "Scope='%s' is not one of system, initrd, portable",
-                                         WHERE(ev), w);
-                bool seen = false;
-                for (char **i = r->sysext_scopes; i && *i; i++)
-                        seen |= strcmp(*i, w) == 0;
-                int q = seen ? 0 : strv_extend(&r->sysext_scopes, w);
-                if (q < 0)
+                                         WHERE(ev), *w);
+                if (!strv_contains(r->sysext_scopes, *w) && (q = strv_extend(&r->sysext_scopes, *w)) < 0)
                         return q;
         }
         return 0;
@@ -530,27 +531,23 @@ static int parse_sysext_scope(struct ingot_recipe *r, const struct key_def *def,
 static int parse_allow_shadow(struct ingot_recipe *r, const struct key_def *def, const struct ini_event *ev,
                               struct ingot_error *err) {
         (void) def;
-        if (!*ev->value) {
+        _cleanup_strv_free_ char **words = NULL;
+        int q = strv_split(ev->value, " \t", &words);
+        if (q < 0)
+                return q;
+        if (!words) {
                 strv_free(r->shadow_allowed);
                 r->shadow_allowed = NULL;
-                return 0;
         }
-        _cleanup_free_ char *copy = strdup(ev->value);
-        if (!copy)
-                return -ENOMEM;
-        char *save = NULL;
-        for (char *w = strtok_r(copy, " \t", &save); w; w = strtok_r(NULL, " \t", &save)) {
+        for (char **w = words; w && *w; w++) {
                 char *path = NULL;
-                int q = image_path(ev, w, &path, err);
-                if (q < 0)
-                        return q;
-                if (!sysext_path_allowed(path)) {
+                q = image_path(ev, *w, &path, err);
+                if (q >= 0 && !sysext_path_allowed(path))
                         q = error_set(err, -EINVAL, WHERE_FMT "AllowShadow=%s: a layer holds only /usr and /opt",
                                       WHERE(ev), path);
-                        free(path);
-                        return q;
-                }
-                q = strv_push(&r->shadow_allowed, path);
+                if (q >= 0)
+                        q = strv_push(&r->shadow_allowed, TAKE_PTR(path));
+                free(path);
                 if (q < 0)
                         return q;
         }

@@ -20,20 +20,8 @@ void ingot_sysext_report_clear(struct ingot_sysext_report *rep) {
         *rep = (struct ingot_sysext_report) { 0 };
 }
 
-static struct ingot_check *check(struct ingot_sysext_report *rep, const char *name) {
-        struct ingot_check *c = &rep->checks[rep->n_checks++];
-        *c = (struct ingot_check) { .name = name, .state = INGOT_CHECK_OK };
-        return c;
-}
-
-static void set(struct ingot_check *c, enum ingot_check_state state, const char *fmt, ...) _printf_(3, 4);
-static void set(struct ingot_check *c, enum ingot_check_state state, const char *fmt, ...) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(c->message, sizeof(c->message), fmt, ap);
-        va_end(ap);
-        c->state = state;
-}
+#define check(rep, name) check_add((rep)->checks, &(rep)->n_checks, name)
+#define set check_set
 
 /* The value of KEY in KEY=VALUE lines, quotes removed (os-release syntax); NULL when absent or empty. */
 static const char *field(char **lines, const char *key, char *buf, size_t size) {

@@ -24,20 +24,17 @@ static void sidecars_free(struct sidecars *s) {
         free(s->manifest);
 }
 
-static struct ingot_check *check(struct ingot_verify_report *rep, const char *name) {
-        struct ingot_check *c = &rep->checks[rep->n_checks++];
-        *c = (struct ingot_check) { .name = name, .state = INGOT_CHECK_OK };
-        return c;
-}
+#define check(rep, name) check_add((rep)->checks, &(rep)->n_checks, name)
+#define set check_set
 
-static void set(struct ingot_check *c, enum ingot_check_state state, const char *fmt, ...)
-        __attribute__((format(printf, 3, 4)));
-static void set(struct ingot_check *c, enum ingot_check_state state, const char *fmt, ...) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(c->message, sizeof(c->message), fmt, ap);
-        va_end(ap);
-        c->state = state;
+/* A signature that checked out: by the trusted certificate, or only intact. */
+static void signature_ok(struct ingot_check *sig, struct ingot_verify_report *rep, const char *cert_path) {
+        rep->trusted = cert_path != NULL;
+        if (cert_path)
+                set(sig, INGOT_CHECK_OK, "signed by %s (SHA-256 %s)", cert_path, rep->signer_fingerprint);
+        else
+                set(sig, INGOT_CHECK_OK, "intact, signer SHA-256 %s; not checked against a trusted certificate (--cert)",
+                    rep->signer_fingerprint);
 }
 
 static int read_roothash(const char *path, char hex[129]) {
@@ -171,14 +168,8 @@ static void verify_ddi(const char *image_path, int fd, const struct image_parts 
         else if (signature_check_der(vs.signature, vs.signature_size, "the signature partition", vs.root_hash,
                                      cert_path, rep->signer_fingerprint, &e) < 0)
                 set(sig, INGOT_CHECK_FAILED, "%s", e.message);
-        else {
-                rep->trusted = cert_path != NULL;
-                if (cert_path)
-                        set(sig, INGOT_CHECK_OK, "signed by %s (SHA-256 %s)", cert_path, rep->signer_fingerprint);
-                else
-                        set(sig, INGOT_CHECK_OK, "intact, signer SHA-256 %s; not checked against a trusted certificate (--cert)",
-                            rep->signer_fingerprint);
-        }
+        else
+                signature_ok(sig, rep, cert_path);
         verity_sig_clear(&vs);
         check_manifest(check(rep, "manifest"), sc, image_path, rep, &info, have_info);
 }
@@ -265,15 +256,8 @@ int ingot_verify(const char *image_path, const char *cert_path, struct ingot_ver
                 r = signature_check(sc.signature, rep->root_hash, cert_path, rep->signer_fingerprint, &e);
                 if (r < 0)
                         set(sig, INGOT_CHECK_FAILED, "%s", e.message);
-                else {
-                        rep->trusted = cert_path != NULL;
-                        if (cert_path)
-                                set(sig, INGOT_CHECK_OK, "signed by %s (SHA-256 %s)", cert_path, rep->signer_fingerprint);
-                        else
-                                set(sig, INGOT_CHECK_OK,
-                                    "intact, signer SHA-256 %s; not checked against a trusted certificate (--cert)",
-                                    rep->signer_fingerprint);
-                }
+                else
+                        signature_ok(sig, rep, cert_path);
         }
 
         check_manifest(check(rep, "manifest"), &sc, image_path, rep, &info, have_info);

@@ -237,7 +237,7 @@ static int write_ddi(struct artifact *art, const char *architecture, const char 
         size_t payload_size = 0;
         if (der) {
                 struct verity_sig vs = { .signature = der, .signature_size = der_size };
-                snprintf(vs.root_hash, sizeof(vs.root_hash), "%s", root_hash);
+                snprintf(vs.root_hash, sizeof(vs.root_hash), "%.128s", root_hash);
                 snprintf(vs.fingerprint, sizeof(vs.fingerprint), "%s", fingerprint);
                 int q = verity_sig_encode(&vs, &payload, &payload_size);
                 if (q < 0)

@@ -1,5 +1,5 @@
 /* ddi.c: the layer DDI: layout (1 MiB, then root, root-verity, root-verity-sig on 4 KiB boundaries),
- * UUIDs as systemd-repart derives them so systemd-dissect pairs them, the data copied in; and finding it. */
+ * UUIDs from the root hash's halves (as systemd-repart, so systemd pairs them), data copied in; found again. */
 #include <fcntl.h>
 #include <openssl/evp.h>
 #include <string.h>

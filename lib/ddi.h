@@ -1,6 +1,5 @@
-/* ddi.h: a systemd-sysext layer as a Discoverable Disk Image: a GPT (through gpt.c, libfdisk) holding
- * a DPS root partition (the squashfs with usr/ and opt/), its root-verity and root-verity-sig
- * partitions; written from a build, found again. docs/sysext.md says why root and not usr. */
+/* ddi.h: a sysext layer as a Discoverable Disk Image (GPT through gpt.c): the DPS root partition with the
+ * squashfs, its root-verity and root-verity-sig partitions (docs/sysext.md: why root); and an image's parts. */
 #pragma once
 
 #include "gpt.h"

@@ -2,7 +2,6 @@
  * decides it (extension_release_validate's rules), files that shadow the base's, and the signature. */
 #include <fcntl.h>
 #include <json-c/json.h>
-#include <stdarg.h>
 #include <string.h>
 #include <sys/stat.h>
 

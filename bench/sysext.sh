@@ -21,15 +21,15 @@ mkdir -p "$W/defs"
 size=$(du -sb "$TREE" | cut -f1)
 printf '[Partition]\nType=root\nFormat=squashfs\nCopyFiles=%s:/usr/lib/bench\nVerity=data\nVerityMatchKey=root\nSizeMinBytes=%s\n' \
 	"$TREE" "$((size + 16 * 1048576))" >"$W/defs/10-root.conf"
-printf '[Partition]\nType=root-verity\nVerity=hash\nVerityMatchKey=root\nSizeMinBytes=%s\n' "$((size / 64 + 1048576))" >"$W/defs/20-verity.conf"
+printf '[Partition]\nType=root-verity\nVerity=hash\nVerityMatchKey=root\nSizeMinBytes=%s\n' "$((size / 16 + 16 * 1048576))" >"$W/defs/20-verity.conf"
 tar -cf - "$TREE" 2>/dev/null | cat >/dev/null # warm the cache
 
-best() { # best CMD...: the fastest of two runs, in seconds
+best() { # best OUTPUT CMD...: the fastest of two runs, in seconds, OUTPUT removed before each
 	python3 - "$@" <<'PY'
 import subprocess, sys, time
 runs = []
 for _ in range(2):
-    subprocess.run(["sh", "-c", "rm -rf \"$0\"/out \"$0\"/repart.raw", sys.argv[1]], check=True)
+    subprocess.run(["rm", "-rf", sys.argv[1]], check=True)
     start = time.monotonic()
     subprocess.run(sys.argv[2:], check=True, stdout=subprocess.DEVNULL)
     runs.append(time.monotonic() - start)
@@ -37,8 +37,8 @@ print(min(runs))
 PY
 }
 
-ingot=$(best "$W" "$INGOT" sysext build "$W/layer.ini" -o "$W/out" --key "$W/keys/ingot.key" --cert "$W/keys/ingot.crt" --quiet)
-repart=$(best "$W" systemd-repart --definitions="$W/defs" --empty=create --size=auto --dry-run=no "$W/repart.raw")
+ingot=$(best "$W/out" "$INGOT" sysext build "$W/layer.ini" -o "$W/out" --key "$W/keys/ingot.key" --cert "$W/keys/ingot.crt" --quiet)
+repart=$(best "$W/repart.raw" systemd-repart --definitions="$W/defs" --empty=create --size=auto --dry-run=no "$W/repart.raw")
 python3 - "$ingot" "$repart" "$size" "$(stat -c %s "$W/out/bench_1.raw")" "$(stat -c %s "$W/repart.raw")" <<'PY'
 import sys
 i, r, size, isz, rsz = float(sys.argv[1]), float(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])

@@ -98,7 +98,8 @@ static int do_build(int argc, char **argv) {
                 json_object_object_add(o, "verity", str_or_null(res.verity_path));
                 json_object_object_add(o, "signature", str_or_null(res.signature_path));
                 json_object_object_add(o, "signed", json_object_new_boolean(is_signed));
-                json_object_object_add(o, "signer_fingerprint", is_signed ? json_object_new_string(res.signer_fingerprint) : NULL);
+                json_object_object_add(o, "signer_fingerprint",
+                                       is_signed ? json_object_new_string(res.signer_fingerprint) : NULL);
                 json_object_object_add(o, "manifest", str_or_null(res.manifest_path));
                 json_object_object_add(o, "squashfs_size", json_object_new_int64((int64_t) res.image_size));
                 json_object_object_add(o, "files", json_object_new_int64((int64_t) res.stats.files));
@@ -153,7 +154,8 @@ static int do_check(int argc, char **argv) {
                 json_object_object_add(o, "layer", json_object_new_string(layer));
                 json_object_object_add(o, "base", json_object_new_string(base));
                 json_object_object_add(o, "ok", json_object_new_boolean(r >= 0));
-                json_object_object_add(o, "release_file", *rep.release_name ? json_object_new_string(rep.release_name) : NULL);
+                json_object_object_add(o, "release_file",
+                                       *rep.release_name ? json_object_new_string(rep.release_name) : NULL);
                 json_object *rel = json_object_new_object();
                 for (char **l = rep.release; l && *l; l++) {
                         const char *eq = strchr(*l, '=');

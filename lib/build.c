@@ -228,8 +228,8 @@ static bool artifact_kept(int i, bool ddi) {
 }
 
 /* The DDI from the finished squashfs and tree, with the signature partition when signed. */
-static int write_ddi(struct artifact *art, const char *architecture, const char *root_hash, const char *fingerprint, uint8_t *der,
-                     size_t der_size, struct ingot_error *err) {
+static int write_ddi(struct artifact *art, const char *architecture, const char *root_hash, const char *fingerprint,
+                     uint8_t *der, size_t der_size, struct ingot_error *err) {
         struct stat data, hash;
         if (fstat(art[ARTIFACT_IMAGE].fd, &data) < 0 || fstat(art[ARTIFACT_VERITY].fd, &hash) < 0)
                 return error_set(err, -errno, "%s: %s", art[ARTIFACT_IMAGE].tmp, strerror(errno));

@@ -108,7 +108,8 @@ int ingot_inspect(const char *image_path, char **ret_json, struct ingot_error *e
                 json_object_object_add(pa, "data_size", json_object_new_int64((int64_t) parts.data_size));
                 json_object_object_add(pa, "verity_offset", json_object_new_int64((int64_t) parts.hash_offset));
                 json_object_object_add(pa, "verity_size", json_object_new_int64((int64_t) parts.hash_size));
-                json_object_object_add(pa, "signature_offset", parts.has_sig ? json_object_new_int64((int64_t) parts.sig_offset) : NULL);
+                json_object_object_add(pa, "signature_offset",
+                                       parts.has_sig ? json_object_new_int64((int64_t) parts.sig_offset) : NULL);
                 json_object_object_add(o, "partitions", pa);
         }
         if (release && !strchr(release, '/')) {

@@ -56,7 +56,8 @@ static void check_compatibility(struct ingot_check *c, char **rel, const struct 
                 for (char *w = strtok_r(scope, " \t", &save); w; w = strtok_r(NULL, " \t", &save))
                         system |= strcmp(w, "system") == 0;
                 if (!system)
-                        return set(c, INGOT_CHECK_FAILED, "SYSEXT_SCOPE=%s: not for the system scope that systemd-sysext merges", s);
+                        return set(c, INGOT_CHECK_FAILED,
+                                   "SYSEXT_SCOPE=%s: not for the system scope that systemd-sysext merges", s);
         }
         if (a && strcmp(a, "_any") != 0 && strcmp(a, base->architecture) != 0)
                 return set(c, INGOT_CHECK_FAILED, "extension '%s' is for architecture '%s', but %s is '%s'", name, a, what,
@@ -209,7 +210,8 @@ static void check_signature(struct ingot_check *c, const char *path, int fd, con
                 else if (cert)
                         set(c, INGOT_CHECK_OK, "root hash %.16s... signed by %s (SHA-256 %s)", vs.root_hash, cert, fp);
                 else
-                        set(c, INGOT_CHECK_OK, "intact, signer SHA-256 %s; not checked against a trusted certificate (--cert)", fp);
+                        set(c, INGOT_CHECK_OK,
+                            "intact, signer SHA-256 %s; not checked against a trusted certificate (--cert)", fp);
         }
         verity_sig_clear(&vs);
 }

@@ -168,11 +168,12 @@ int sysext_check_shadowing(struct build *b, int layer_fd) {
         int q = sysext_shadowed(layer_fd, 0, 0, base->image, r->shadow_allowed, &shadowed, &allowed, err);
         if (q < 0)
                 return q;
+        size_t refused = strv_length(shadowed) - strv_length(allowed);
         for (char **p = shadowed; p && *p; p++)
                 if (!strv_contains(allowed, *p))
                         return error_set(err, -EEXIST, "%s: %s replaces what the base image %s %s has there (%zu "
                                          "path%s in all); name it in [Extension] AllowShadow= if that is meant",
-                                         origin(b, *p) ?: r->path, *p, base->name, base->version, strv_length(shadowed) - strv_length(allowed),
-                                         strv_length(shadowed) - strv_length(allowed) == 1 ? "" : "s");
+                                         origin(b, *p) ?: r->path, *p, base->name, base->version, refused,
+                                         refused == 1 ? "" : "s");
         return 0;
 }

@@ -77,6 +77,7 @@ bench: deps
 	@BUILD=$(BUILD) bench/build.sh
 	@BUILD=$(BUILD) bench/install.sh
 	@BUILD=$(BUILD) bench/boot.sh
+	@BUILD=$(BUILD) bench/sysext.sh
 
 clean:
 	rm -rf build build-asan out

@@ -44,6 +44,31 @@ double now_seconds(void);
 bool progress_due(struct progress_state *s, bool final);
 void progress_clear(struct progress_state *s);
 
+/* The options `build` and `sysext build` share: -o, -j, -q, --json, --key, --cert, --unsigned. */
+#define BUILD_LONG_OPTIONS                                                                          \
+        { "output", required_argument, NULL, 'o' }, { "jobs", required_argument, NULL, 'j' },      \
+                { "json", no_argument, NULL, 'J' }, { "quiet", no_argument, NULL, 'q' },           \
+                { "key", required_argument, NULL, 'K' }, { "cert", required_argument, NULL, 'C' }, \
+                { "unsigned", no_argument, NULL, 'U' }
+#define BUILD_SHORT_OPTIONS "o:j:q"
+struct build_args {
+        struct ingot_build_options options;
+        bool json, quiet;
+        struct progress_state progress;
+};
+void build_args_init(struct build_args *a);
+/* One option getopt_long returned: 0 taken, -1 not one of these, or the usage error's exit code. */
+int build_args_option(struct build_args *a, int c, const char *arg, const char *verb);
+/* After the options: --key with --cert, SOURCE_DATE_EPOCH, SIGINT/SIGTERM cancel the build, progress
+ * on a terminal. 0 or the usage error's exit code. */
+int build_args_finish(struct build_args *a, const char *verb);
+
+/* The report of independent checks (verify, sysext check): as "NAME STATE MESSAGE" lines, as a JSON
+ * array, and each failure on stderr under the image's name. */
+void checks_print(const struct ingot_check *checks, size_t n, int width);
+struct json_object *checks_to_json(const struct ingot_check *checks, size_t n);
+void checks_log_failures(const char *image, const struct ingot_check *checks, size_t n);
+
 int verb_build(int argc, char **argv);
 void help_build(FILE *f);
 int verb_keygen(int argc, char **argv);
@@ -68,3 +93,5 @@ int verb_profile(int argc, char **argv);
 void help_profile(FILE *f);
 void help_slot(FILE *f);
 void help_reprofile(FILE *f);
+int verb_sysext(int argc, char **argv);
+void help_sysext(FILE *f);

@@ -24,6 +24,8 @@ static const struct verb verbs[] = {
         { "slot", "ACTION", "install into, switch and inspect the A/B slots of a disk", verb_slot, help_slot },
         { "initrd", "-o INITRD", "build the initramfs that boots ingot disks", verb_initrd, help_initrd },
         { "vm", "DISK", "boot a disk in QEMU, optionally until a text appears", verb_vm, help_vm },
+        { "sysext", "ACTION", "build systemd-sysext layers and check them against a base image", verb_sysext,
+          help_sysext },
         { "profile", "ACTION", "show host profiles and explain what changes between two", verb_profile, help_profile },
         { "reprofile", "PROFILE", "switch a host to another profile as a boot-counted slot switch", verb_reprofile,
           help_reprofile },

@@ -84,68 +84,85 @@ static int print_json(const struct ingot_recipe *recipe, const struct ingot_buil
         return 0;
 }
 
-int verb_build(int argc, char **argv) {
-        static const struct option options[] = {
-                { "output", required_argument, NULL, 'o' },
-                { "jobs", required_argument, NULL, 'j' },
-                { "json", no_argument, NULL, 'J' },
-                { "quiet", no_argument, NULL, 'q' },
-                { "key", required_argument, NULL, 'K' },
-                { "cert", required_argument, NULL, 'C' },
-                { "unsigned", no_argument, NULL, 'U' },
-                {},
-        };
-        struct ingot_build_options bo = { .output_dir = "out", .cancel = &cancelled };
-        bool json = false, quiet = false;
-        int c;
-        optind = 1;
-        while ((c = getopt_long(argc, argv, "o:j:q", options, NULL)) >= 0)
-                switch (c) {
-                case 'o':
-                        bo.output_dir = optarg;
-                        break;
-                case 'j': {
-                        char *end;
-                        long n = strtol(optarg, &end, 10);
-                        if (*end || n < 1 || n > 1024)
-                                return usage_error("build", "--jobs wants a number from 1 to 1024, got '%s'", optarg);
-                        bo.jobs = (unsigned) n;
-                        break;
-                }
-                case 'J':
-                        json = true;
-                        break;
-                case 'q':
-                        quiet = true;
-                        break;
-                case 'K':
-                        bo.key_path = optarg;
-                        break;
-                case 'C':
-                        bo.cert_path = optarg;
-                        break;
-                case 'U':
-                        bo.unsigned_image = true;
-                        break;
-                default:
-                        return usage_error("build", "invalid option");
-                }
-        if (argc - optind != 1)
-                return usage_error("build", "expected exactly one RECIPE");
-        if (!bo.key_path != !bo.cert_path)
-                return usage_error("build", "--key and --cert go together");
-        if (bo.unsigned_image && bo.key_path)
-                return usage_error("build", "--unsigned and --key contradict each other");
+void build_args_init(struct build_args *a) {
+        *a = (struct build_args) { .options = { .output_dir = "out", .cancel = &cancelled } };
+}
 
+int build_args_option(struct build_args *a, int c, const char *arg, const char *verb) {
+        struct ingot_build_options *bo = &a->options;
+        switch (c) {
+        case 'o':
+                bo->output_dir = arg;
+                return 0;
+        case 'j': {
+                char *end;
+                long n = strtol(arg, &end, 10);
+                if (*end || n < 1 || n > 1024)
+                        return usage_error(verb, "--jobs wants a number from 1 to 1024, got '%s'", arg);
+                bo->jobs = (unsigned) n;
+                return 0;
+        }
+        case 'J':
+                a->json = true;
+                return 0;
+        case 'q':
+                a->quiet = true;
+                return 0;
+        case 'K':
+                bo->key_path = arg;
+                return 0;
+        case 'C':
+                bo->cert_path = arg;
+                return 0;
+        case 'U':
+                bo->unsigned_image = true;
+                return 0;
+        }
+        return -1;
+}
+
+int build_args_finish(struct build_args *a, const char *verb) {
+        struct ingot_build_options *bo = &a->options;
+        if (!bo->key_path != !bo->cert_path)
+                return usage_error(verb, "--key and --cert go together");
+        if (bo->unsigned_image && bo->key_path)
+                return usage_error(verb, "--unsigned and --key contradict each other");
         const char *sde = getenv("SOURCE_DATE_EPOCH");
         if (sde && *sde) {
                 char *end;
                 long long v = strtoll(sde, &end, 10);
                 if (*end || v < 0 || v > UINT32_MAX)
-                        return usage_error("build", "SOURCE_DATE_EPOCH='%s' is not seconds since 1970", sde);
-                bo.have_source_date_epoch = true;
-                bo.source_date_epoch = v;
+                        return usage_error(verb, "SOURCE_DATE_EPOCH='%s' is not seconds since 1970", sde);
+                bo->have_source_date_epoch = true;
+                bo->source_date_epoch = v;
         }
+        struct sigaction sa = { .sa_handler = on_signal }; /* no SA_RESTART: blocked reads return */
+        sigemptyset(&sa.sa_mask);
+        sigaction(SIGINT, &sa, NULL);
+        sigaction(SIGTERM, &sa, NULL);
+        a->progress = (struct progress_state) { .start = now_seconds() };
+        if (!a->quiet && isatty(STDERR_FILENO)) {
+                bo->progress = on_progress;
+                bo->userdata = &a->progress;
+        }
+        return 0;
+}
+
+int verb_build(int argc, char **argv) {
+        static const struct option options[] = { BUILD_LONG_OPTIONS, {} };
+        struct build_args a;
+        build_args_init(&a);
+        int c, u;
+        optind = 1;
+        while ((c = getopt_long(argc, argv, BUILD_SHORT_OPTIONS, options, NULL)) >= 0)
+                if ((u = build_args_option(&a, c, optarg, "build")) != 0)
+                        return u > 0 ? u : usage_error("build", "invalid option");
+        if (argc - optind != 1)
+                return usage_error("build", "expected exactly one RECIPE");
+        if ((u = build_args_finish(&a, "build")) != 0)
+                return u;
+        struct ingot_build_options bo = a.options;
+        bool json = a.json, quiet = a.quiet;
 
         struct ingot_error err = { 0 };
         struct ingot_recipe *recipe = NULL;
@@ -153,20 +170,10 @@ int verb_build(int argc, char **argv) {
         if (r < 0)
                 return log_lib_error(NULL, r, &err);
 
-        struct sigaction sa = { .sa_handler = on_signal }; /* no SA_RESTART: blocked reads return */
-        sigemptyset(&sa.sa_mask);
-        sigaction(SIGINT, &sa, NULL);
-        sigaction(SIGTERM, &sa, NULL);
-
-        struct progress_state ps = { .start = now_seconds() };
-        if (!quiet && isatty(STDERR_FILENO)) {
-                bo.progress = on_progress;
-                bo.userdata = &ps;
-        }
         struct ingot_build_result res = { 0 };
         r = ingot_build(recipe, &bo, &res, &err);
-        progress_clear(&ps);
-        double seconds = now_seconds() - ps.start;
+        progress_clear(&a.progress);
+        double seconds = now_seconds() - a.progress.start;
         if (r < 0) {
                 ingot_recipe_free(recipe);
                 return log_lib_error(NULL, r, &err);

@@ -54,6 +54,13 @@ int verb_inspect(int argc, char **argv) {
         printf("root hash:    %s\n", s(o, "root_hash"));
         printf("verity:       %s, %s-byte data and %s-byte hash blocks, %s data blocks, salt %s\n",
                s(v, "algorithm"), s(v, "data_block_size"), s(v, "hash_block_size"), s(v, "data_blocks"), s(v, "salt"));
+        json_object *rel = json_object_object_get(o, "extension_release"), *base = json_object_object_get(o, "base");
+        if (rel) {
+                printf("layer:        systemd-sysext, %s, for %s %s\n", s(o, "format"), s(base, "name"), s(base, "version"));
+                for (size_t i = 0; i < json_object_array_length(rel); i++)
+                        printf("%s%s\n", i ? "              " : "release:      ",
+                               json_object_get_string(json_object_array_get_idx(rel, i)));
+        }
         printf("signed:       %s%s%s\n", json_object_get_boolean(json_object_object_get(o, "signed")) ? "yes" : "no",
                json_object_get_boolean(json_object_object_get(o, "signed")) ? ", certificate SHA-256 " : "",
                json_object_get_boolean(json_object_object_get(o, "signed")) ? s(o, "signer_fingerprint") : "");

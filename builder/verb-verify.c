@@ -26,6 +26,32 @@ static const char *state_word(enum ingot_check_state s) {
         return s == INGOT_CHECK_OK ? "ok" : s == INGOT_CHECK_FAILED ? "FAILED" : "skipped";
 }
 
+void checks_print(const struct ingot_check *checks, size_t n, int width) {
+        for (size_t i = 0; i < n; i++)
+                printf("%-*s %-7s %s\n", width, checks[i].name, state_word(checks[i].state), checks[i].message);
+}
+
+struct json_object *checks_to_json(const struct ingot_check *checks, size_t n) {
+        json_object *a = json_object_new_array();
+        for (size_t i = 0; i < n; i++) {
+                json_object *ch = json_object_new_object();
+                json_object_object_add(ch, "name", json_object_new_string(checks[i].name));
+                json_object_object_add(ch, "state", json_object_new_string(checks[i].state == INGOT_CHECK_OK ? "ok"
+                                                                           : checks[i].state == INGOT_CHECK_FAILED
+                                                                                   ? "failed"
+                                                                                   : "skipped"));
+                json_object_object_add(ch, "message", json_object_new_string(checks[i].message));
+                json_object_array_add(a, ch);
+        }
+        return a;
+}
+
+void checks_log_failures(const char *image, const struct ingot_check *checks, size_t n) {
+        for (size_t i = 0; i < n; i++)
+                if (checks[i].state == INGOT_CHECK_FAILED)
+                        log_error("%s: %s: %s", image, checks[i].name, checks[i].message);
+}
+
 int verb_verify(int argc, char **argv) {
         static const struct option options[] = {
                 { "cert", required_argument, NULL, 'C' },
@@ -57,36 +83,22 @@ int verb_verify(int argc, char **argv) {
                 return log_lib_error(image, r, NULL);
 
         if (json) {
-                json_object *o = json_object_new_object(), *checks = json_object_new_array();
+                json_object *o = json_object_new_object();
                 json_object_object_add(o, "image", json_object_new_string(image));
                 json_object_object_add(o, "ok", json_object_new_boolean(r >= 0));
                 json_object_object_add(o, "root_hash", *rep.root_hash ? json_object_new_string(rep.root_hash) : NULL);
                 json_object_object_add(o, "signer_fingerprint",
                                        *rep.signer_fingerprint ? json_object_new_string(rep.signer_fingerprint) : NULL);
                 json_object_object_add(o, "trusted", json_object_new_boolean(rep.trusted));
-                for (size_t i = 0; i < rep.n_checks; i++) {
-                        json_object *ch = json_object_new_object();
-                        json_object_object_add(ch, "name", json_object_new_string(rep.checks[i].name));
-                        json_object_object_add(ch, "state", json_object_new_string(
-                                                                    rep.checks[i].state == INGOT_CHECK_OK       ? "ok"
-                                                                    : rep.checks[i].state == INGOT_CHECK_FAILED ? "failed"
-                                                                                                               : "skipped"));
-                        json_object_object_add(ch, "message", json_object_new_string(rep.checks[i].message));
-                        json_object_array_add(checks, ch);
-                }
+                json_object *checks = checks_to_json(rep.checks, rep.n_checks);
                 json_object_object_add(o, "checks", checks);
                 puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
                                                                JSON_C_TO_STRING_NOSLASHESCAPE));
                 json_object_put(o);
-        } else {
-                for (size_t i = 0; i < rep.n_checks; i++)
-                        printf("%-10s %-7s %s\n", rep.checks[i].name, state_word(rep.checks[i].state),
-                               rep.checks[i].message);
-        }
+        } else
+                checks_print(rep.checks, rep.n_checks, 10);
         if (r < 0) {
-                for (size_t i = 0; i < rep.n_checks; i++)
-                        if (rep.checks[i].state == INGOT_CHECK_FAILED)
-                                log_error("%s: %s: %s", image, rep.checks[i].name, rep.checks[i].message);
+                checks_log_failures(image, rep.checks, rep.n_checks);
                 return EXIT_FAILURE_;
         }
         return EXIT_OK;

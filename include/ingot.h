@@ -71,6 +71,8 @@ struct ingot_build_result {
         uint64_t image_size;
         struct ingot_image_stats stats;
         int64_t source_date_epoch;       /* -1 when none was set */
+        bool ddi;            /* a sysext layer as a DDI: image_path holds the partitions, the tree and the
+                                signature; verity_path and signature_path are NULL */
 };
 
 int ingot_build(const struct ingot_recipe *recipe, const struct ingot_build_options *options,
@@ -110,6 +112,42 @@ int ingot_verity(const char *image_path, unsigned jobs, char ret_root_hash[129],
 /* What an image is (name, version, size, compression, root hash, signer, verity geometry, files,
  * packages, kernels) as a JSON object, from its superblock, verity superblock and manifest. */
 int ingot_inspect(const char *image_path, char **ret_json, struct ingot_error *err);
+
+/* systemd-sysext layers (docs/sysext.md): a recipe with [Extension] instead of [Image] compiles into
+ * a layer of /usr and /opt for one base image, NAME_VERSION.raw, with extension-release.NAME made from
+ * the base image's manifest. */
+bool ingot_recipe_is_extension(const struct ingot_recipe *recipe);
+
+enum ingot_layer_format {
+        INGOT_LAYER_DDI, /* a GPT disk image: usr, usr-verity, usr-verity-sig partitions */
+        INGOT_LAYER_RAW, /* a plain squashfs with .verity, .roothash, .roothash.p7s beside it */
+};
+
+struct ingot_sysext_options {
+        const char *base_manifest; /* the base's NAME_VERSION.manifest.json; beats the recipe's Base= */
+        enum ingot_layer_format format;
+};
+
+int ingot_sysext_build(const struct ingot_recipe *recipe, const struct ingot_build_options *options,
+                       const struct ingot_sysext_options *sysext, struct ingot_build_result *ret_result,
+                       struct ingot_error *err);
+
+/* A layer against a base: "compatibility" (ID, VERSION_ID or SYSEXT_LEVEL, ARCHITECTURE, scope, as
+ * systemd-sysext decides), "shadowing" (files that replace the base's; an error unless the recipe's
+ * AllowShadow= named them) and "signature" (against cert_path; NULL: only intact). */
+struct ingot_sysext_report {
+        struct ingot_check checks[3];
+        size_t n_checks;
+        char **shadowed;         /* layer paths that replace base entries, NULL-terminated */
+        char **shadowed_allowed; /* of those, the ones AllowShadow= permits */
+        char **release;          /* the layer's extension-release, KEY=VALUE lines */
+        char release_name[256];  /* extension-release.NAME */
+};
+
+/* 0 when nothing failed, -EBADMSG when a check did (the report says why), other errors in err. */
+int ingot_sysext_check(const char *layer_path, const char *base_manifest, const char *cert_path,
+                       struct ingot_sysext_report *ret_report, struct ingot_error *err);
+void ingot_sysext_report_clear(struct ingot_sysext_report *report);
 
 /* Development keys: DIR/ingot.key (0600) and DIR/ingot.crt. ecdsa: P-256 instead of RSA 3072. */
 int ingot_keygen(const char *dir, bool ecdsa, const char *common_name, struct ingot_error *err);

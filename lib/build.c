@@ -8,10 +8,13 @@
 
 #include "artifact.h"
 #include "build.h"
+#include "ddi.h"
 #include "mounts.h"
 #include "profile.h"
 #include "manifest.h"
 #include "signing.h"
+#include "sysext.h"
+#include "verity-sig.h"
 
 bool build_cancelled(const struct build *b) {
         return b->options->cancel && *b->options->cancel;
@@ -153,16 +156,19 @@ static int build_image(struct build *b, int fd) {
         q = content_apply(b);
         if (q < 0)
                 return q;
-        q = os_release_write(b);
-        if (q < 0)
-                return q;
-        q = trust_write(b);
-        if (q < 0)
-                return q;
-        q = mounts_write(b);
-        if (q < 0)
-                return q;
-        q = profile_write(b);
+        if (b->sysext_base) { /* a layer: its identity, and only /usr and /opt */
+                q = sysext_release_write(b);
+                if (q >= 0)
+                        q = sysext_check_tree(b);
+        } else {
+                q = os_release_write(b);
+                if (q >= 0)
+                        q = trust_write(b);
+                if (q >= 0)
+                        q = mounts_write(b);
+                if (q >= 0)
+                        q = profile_write(b);
+        }
         if (q < 0)
                 return q;
         q = tree_finalize(b->tree);
@@ -196,8 +202,10 @@ static int derive_salt(const struct ingot_recipe *r, uint8_t salt[32]) {
         return EVP_Digest(seed, (size_t) n, salt, &len, EVP_sha256(), NULL) ? 0 : -EIO;
 }
 
-/* in the order of the renames: the image last, so whoever sees it sees the rest */
-enum { ARTIFACT_VERITY, ARTIFACT_ROOTHASH, ARTIFACT_SIGNATURE, ARTIFACT_MANIFEST, ARTIFACT_IMAGE, N_ARTIFACTS };
+/* in the order of the renames: the image last, so whoever sees it sees the rest. A DDI layer holds the
+ * squashfs, the tree and the signature in its partitions: those three stay temporaries. */
+enum { ARTIFACT_VERITY, ARTIFACT_ROOTHASH, ARTIFACT_SIGNATURE, ARTIFACT_MANIFEST, ARTIFACT_IMAGE, ARTIFACT_DDI,
+       N_ARTIFACTS };
 
 static int load_signer(const struct ingot_recipe *r, const struct ingot_build_options *o, struct signer **ret,
                        struct ingot_error *err) {
@@ -212,25 +220,64 @@ static int load_signer(const struct ingot_recipe *r, const struct ingot_build_op
         return signer_load(key, cert, ret, err);
 }
 
-int ingot_build(const struct ingot_recipe *r, const struct ingot_build_options *o, struct ingot_build_result *ret,
-                struct ingot_error *err) {
+/* Whether artifact i is a file of the output (committed, listed in the manifest). */
+static bool artifact_kept(int i, bool ddi) {
+        if (ddi)
+                return i == ARTIFACT_ROOTHASH || i == ARTIFACT_MANIFEST || i == ARTIFACT_DDI;
+        return i != ARTIFACT_DDI;
+}
+
+/* The DDI from the finished squashfs and tree, with the signature partition when signed. */
+static int write_ddi(struct artifact *art, const char *architecture, const char *root_hash, const char *fingerprint,
+                     uint8_t *der, size_t der_size, struct ingot_error *err) {
+        struct stat data, hash;
+        if (fstat(art[ARTIFACT_IMAGE].fd, &data) < 0 || fstat(art[ARTIFACT_VERITY].fd, &hash) < 0)
+                return error_set(err, -errno, "%s: %s", art[ARTIFACT_IMAGE].tmp, strerror(errno));
+        _cleanup_free_ uint8_t *payload = NULL;
+        size_t payload_size = 0;
+        if (der) {
+                struct verity_sig vs = { .signature = der, .signature_size = der_size };
+                snprintf(vs.root_hash, sizeof(vs.root_hash), "%.128s", root_hash);
+                snprintf(vs.fingerprint, sizeof(vs.fingerprint), "%s", fingerprint);
+                int q = verity_sig_encode(&vs, &payload, &payload_size);
+                if (q < 0)
+                        return q;
+        }
+        struct ddi_input in = {
+                .data_fd = art[ARTIFACT_IMAGE].fd, .data_size = (uint64_t) data.st_size,
+                .hash_fd = art[ARTIFACT_VERITY].fd, .hash_size = (uint64_t) hash.st_size,
+                .architecture = architecture, .root_hash = root_hash, .payload = payload,
+                .payload_size = payload_size,
+        };
+        return ddi_write(art[ARTIFACT_DDI].fd, art[ARTIFACT_DDI].tmp, &in, err);
+}
+
+/* A root image (base NULL) or a layer for base, in the given format. */
+static int build_artifacts(const struct ingot_recipe *r, const struct ingot_build_options *o,
+                           const struct sysext_base *base, bool ddi, struct ingot_build_result *ret,
+                           struct ingot_error *err) {
         struct build b = {
                 .recipe = r,
                 .options = o,
                 .err = err,
+                .sysext_base = base,
                 .source_date_epoch = o->have_source_date_epoch ? o->source_date_epoch : r->source_date_epoch,
         };
         b.default_mtime = b.source_date_epoch >= 0 ? (uint32_t) b.source_date_epoch : 0;
 
         const char *outdir = o->output_dir ?: "out";
-        struct artifact art[N_ARTIFACTS] = { { .fd = -1 }, { .fd = -1 }, { .fd = -1 }, { .fd = -1 }, { .fd = -1 } };
+        struct artifact art[N_ARTIFACTS];
+        for (size_t i = 0; i < N_ARTIFACTS; i++)
+                art[i] = (struct artifact) { .fd = -1 };
         static const char *const suffixes[N_ARTIFACTS] = { "verity", "roothash", "roothash.p7s", "manifest.json",
-                                                            "raw" };
+                                                            "raw", "raw" };
         struct signer *signer = NULL;
         uint8_t salt[32], root[VERITY_DIGEST_MAX];
         size_t root_size = 0;
         uint64_t size = 0;
         char fingerprint[65] = "";
+        _cleanup_free_ uint8_t *der = NULL;
+        size_t der_size = 0;
 
         /* a key that cannot sign is an error before any work */
         int q = load_signer(r, o, &signer, err);
@@ -239,7 +286,7 @@ int ingot_build(const struct ingot_recipe *r, const struct ingot_build_options *
         if (q >= 0 && (q = mkdir_p(outdir, 0755)) < 0)
                 error_set(err, q, "%s: cannot create directory: %s", outdir, strerror(-q));
         for (size_t i = 0; q >= 0 && i < N_ARTIFACTS; i++) {
-                if (i == ARTIFACT_SIGNATURE && !signer)
+                if ((i == ARTIFACT_SIGNATURE && (!signer || ddi)) || (i == ARTIFACT_DDI && !ddi))
                         continue;
                 _cleanup_free_ char *name = NULL;
                 q = asprintf(&name, "%s_%s.%s", r->name, r->version, suffixes[i]) < 0
@@ -268,15 +315,16 @@ int ingot_build(const struct ingot_recipe *r, const struct ingot_build_options *
         if (q >= 0)
                 q = verity_finish(b.verity, art[ARTIFACT_IMAGE].tmp, art[ARTIFACT_VERITY].tmp,
                                   art[ARTIFACT_VERITY].fd, root, &root_size, err);
+        if (q >= 0 && base)
+                q = sysext_check_shadowing(&b, art[ARTIFACT_IMAGE].fd);
         char hex[2 * VERITY_DIGEST_MAX + 2] = "";
         hex_encode(root, root_size, hex);
-        if (q >= 0 && signer) { /* over the hex root hash, without a newline */
-                _cleanup_free_ uint8_t *der = NULL;
-                size_t der_size = 0;
+        if (q >= 0 && signer) /* over the hex root hash, without a newline */
                 q = signer_sign(signer, hex, &der, &der_size, err);
-                if (q >= 0)
-                        q = artifact_write(&art[ARTIFACT_SIGNATURE], der, der_size, err);
-        }
+        if (q >= 0 && signer && !ddi)
+                q = artifact_write(&art[ARTIFACT_SIGNATURE], der, der_size, err);
+        if (q >= 0 && ddi)
+                q = write_ddi(art, base->architecture, hex, fingerprint, der, der_size, err);
         if (q >= 0) {
                 strcat(hex, "\n");
                 q = artifact_write(&art[ARTIFACT_ROOTHASH], hex, strlen(hex), err);
@@ -288,8 +336,8 @@ int ingot_build(const struct ingot_recipe *r, const struct ingot_build_options *
         if (q >= 0) {
                 struct manifest_artifact listed[N_ARTIFACTS];
                 size_t n_listed = 0;
-                for (size_t i = 0; i < N_ARTIFACTS; i++)
-                        if (art[i].fd >= 0 && i != ARTIFACT_MANIFEST)
+                for (int i = 0; i < N_ARTIFACTS; i++)
+                        if (art[i].fd >= 0 && i != ARTIFACT_MANIFEST && artifact_kept(i, ddi))
                                 listed[n_listed++] = (struct manifest_artifact) {
                                         .kind = suffixes[i], .name = strrchr(art[i].final, '/') + 1, .path = art[i].tmp
                                 };
@@ -297,7 +345,7 @@ int ingot_build(const struct ingot_recipe *r, const struct ingot_build_options *
                         .root_hash = hex, .salt = salt, .salt_size = sizeof(salt),
                         .data_blocks = verity_data_blocks(b.verity), .image_size = size,
                         .signer_fingerprint = signer ? fingerprint : NULL, .stats = &stats,
-                        .artifacts = listed, .n_artifacts = n_listed,
+                        .artifacts = listed, .n_artifacts = n_listed, .sysext_base = base, .ddi = ddi,
                 };
                 _cleanup_free_ char *text = NULL;
                 q = manifest_text(&b, &mi, &text, err);
@@ -305,15 +353,17 @@ int ingot_build(const struct ingot_recipe *r, const struct ingot_build_options *
                         q = artifact_write(&art[ARTIFACT_MANIFEST], text, strlen(text), err);
         }
         struct artifact commit[N_ARTIFACTS];
+        int committed[N_ARTIFACTS];
         size_t n_commit = 0;
-        for (size_t i = 0; i < N_ARTIFACTS; i++)
-                if (art[i].fd >= 0)
+        for (int i = 0; i < N_ARTIFACTS; i++)
+                if (art[i].fd >= 0 && artifact_kept(i, ddi)) {
+                        committed[n_commit] = i;
                         commit[n_commit++] = art[i];
+                }
         if (q >= 0)
                 q = artifacts_commit(commit, n_commit, err);
-        for (size_t i = 0, j = 0; i < N_ARTIFACTS; i++)
-                if (art[i].fd >= 0)
-                        art[i].renamed = commit[j++].renamed;
+        for (size_t j = 0; j < n_commit; j++)
+                art[committed[j]].renamed = commit[j].renamed;
         if (q < 0 && build_cancelled(&b) && !err->code)
                 build_cancel_error(&b);
 
@@ -330,20 +380,50 @@ int ingot_build(const struct ingot_recipe *r, const struct ingot_build_options *
 
         if (q >= 0) {
                 *ret = (struct ingot_build_result) {
-                        .image_path = TAKE_PTR(art[ARTIFACT_IMAGE].final),
-                        .verity_path = TAKE_PTR(art[ARTIFACT_VERITY].final),
+                        .image_path = TAKE_PTR(art[ddi ? ARTIFACT_DDI : ARTIFACT_IMAGE].final),
+                        .verity_path = ddi ? NULL : TAKE_PTR(art[ARTIFACT_VERITY].final),
                         .roothash_path = TAKE_PTR(art[ARTIFACT_ROOTHASH].final),
-                        .signature_path = TAKE_PTR(art[ARTIFACT_SIGNATURE].final),
+                        .signature_path = ddi ? NULL : TAKE_PTR(art[ARTIFACT_SIGNATURE].final),
                         .manifest_path = TAKE_PTR(art[ARTIFACT_MANIFEST].final),
                         .image_size = size,
                         .stats = stats,
                         .source_date_epoch = b.source_date_epoch,
+                        .ddi = ddi,
                 };
                 memcpy(ret->root_hash, hex, sizeof(ret->root_hash));
                 memcpy(ret->signer_fingerprint, fingerprint, sizeof(ret->signer_fingerprint));
         }
         for (size_t i = 0; i < N_ARTIFACTS; i++)
                 artifact_discard(&art[i]); /* removes temporaries only: older files under final names stay */
+        return q;
+}
+
+int ingot_build(const struct ingot_recipe *r, const struct ingot_build_options *o, struct ingot_build_result *ret,
+                struct ingot_error *err) {
+        if (r->extension)
+                return error_set(err, -EINVAL, "%s: a layer recipe ([Extension] at %s): build it with 'ingot sysext build'",
+                                 r->path, r->extension_where);
+        return build_artifacts(r, o, NULL, false, ret, err);
+}
+
+bool ingot_recipe_is_extension(const struct ingot_recipe *r) {
+        return r->extension;
+}
+
+int ingot_sysext_build(const struct ingot_recipe *r, const struct ingot_build_options *o,
+                       const struct ingot_sysext_options *sx, struct ingot_build_result *ret, struct ingot_error *err) {
+        if (!r->extension)
+                return error_set(err, -EINVAL, "%s: not a layer recipe: it has no [Extension] section", r->path);
+        const char *manifest = sx->base_manifest ?: r->sysext_base;
+        if (!manifest)
+                return error_set(err, -EINVAL, "%s: no base image: give --base BASE.manifest.json or [Extension] Base=",
+                                 r->path);
+        struct sysext_base base;
+        int q = sysext_base_load(manifest, &base, err);
+        if (q < 0)
+                return q;
+        q = build_artifacts(r, o, &base, sx->format == INGOT_LAYER_DDI, ret, err);
+        sysext_base_clear(&base);
         return q;
 }
 

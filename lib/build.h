@@ -23,6 +23,8 @@ struct build {
         /* Per content op: the libraries a Binaries= op brings (NULL for other ops). */
         char ***binary_libraries;
 
+        const struct sysext_base *sysext_base; /* a layer's base image; NULL for a root image */
+
         int64_t source_date_epoch; /* -1: none */
         uint32_t default_mtime;
 

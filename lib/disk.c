@@ -2,7 +2,6 @@
  * by mkfs.vfat, slot a (and b) written and checked like an install; complete before it gets its name. */
 #include <fcntl.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include <spawn.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -18,18 +17,6 @@ extern char **environ;
 
 static uint64_t round_up(uint64_t v, uint64_t to) {
         return (v + to - 1) / to * to;
-}
-
-/* A v4-style UUID from HMAC-SHA256(seed, label), so the same inputs give the same disk. */
-static int derive_uuid(const uint8_t seed[32], const char *label, char out[37]) {
-        uint8_t mac[EVP_MAX_MD_SIZE];
-        unsigned len = 0;
-        if (!HMAC(EVP_sha256(), seed, 32, (const unsigned char *) label, strlen(label), mac, &len))
-                return -EIO;
-        mac[6] = (mac[6] & 0x0f) | 0x40;
-        mac[8] = (mac[8] & 0x3f) | 0x80;
-        uuid_format(mac, out);
-        return 0;
 }
 
 static int run_mkfs_vfat(const char *path, uint64_t offset, uint64_t size, const char *volid, struct ingot_error *err) {
@@ -145,7 +132,7 @@ int ingot_disk_create(const char *path, const struct ingot_disk_options *o, stru
         uint64_t total = o->size ? o->size / MiB * MiB : l.end + tail;
 
         char disk_uuid[37], esp_uuid[37];
-        r = derive_uuid(seed, "disk", disk_uuid);
+        r = gpt_uuid_derive(seed, "disk", disk_uuid);
         for (size_t i = 0; i < l.n && r >= 0; i++) {
                 struct gpt_new_partition *p = &l.parts[i];
                 int s = strcmp(p->label, "esp") == 0 || strcmp(p->label, "var") == 0 ? -1 : p->label[strlen(p->label) - 1] - 'a';
@@ -156,7 +143,7 @@ int ingot_disk_create(const char *path, const struct ingot_disk_options *o, stru
                                 ru[0] = vu[0] = ru[0] == 'f' ? '0' : 'f'; /* same image twice: keep UUIDs unique */
                         memcpy(p->uuid, strncmp(p->label, "root", 4) == 0 ? ru : vu, 37);
                 } else
-                        r = derive_uuid(seed, p->label, p->uuid);
+                        r = gpt_uuid_derive(seed, p->label, p->uuid);
         }
         memcpy(esp_uuid, l.parts[0].uuid, sizeof(esp_uuid));
         if (r < 0)

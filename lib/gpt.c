@@ -3,6 +3,8 @@
 #include <fcntl.h>
 #include <libfdisk/libfdisk.h>
 #include <linux/fs.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/ioctl.h>
@@ -248,4 +250,15 @@ out:
         fdisk_deassign_device(cxt, 1);
         fdisk_unref_context(cxt);
         return r;
+}
+
+int gpt_uuid_derive(const uint8_t seed[32], const char *label, char out[37]) {
+        uint8_t mac[EVP_MAX_MD_SIZE];
+        unsigned len = 0;
+        if (!HMAC(EVP_sha256(), seed, 32, (const unsigned char *) label, strlen(label), mac, &len))
+                return -EIO;
+        mac[6] = (mac[6] & 0x0f) | 0x40;
+        mac[8] = (mac[8] & 0x3f) | 0x80;
+        uuid_format(mac, out);
+        return 0;
 }

@@ -8,6 +8,9 @@
 #define GPT_TYPE_ROOT "4F68BCE3-E8CD-4DB1-96E7-FBCAF984B709"
 #define GPT_TYPE_ROOT_VERITY "2C7357ED-EBD2-46D9-AEC1-23D437EC2BF5"
 #define GPT_TYPE_ROOT_VERITY_SIG "41092B05-9FC8-4523-994F-2DEF0408B176"
+#define GPT_TYPE_USR "8484680C-9521-48C6-9C11-B0720656F69E"
+#define GPT_TYPE_USR_VERITY "77FF5F63-E7B6-4633-ACF4-1565B864C0E6"
+#define GPT_TYPE_USR_VERITY_SIG "E7BB33FB-06CF-4E81-8273-E543B413E2E2"
 #define GPT_TYPE_VAR "4D21B016-B534-45C2-A9FB-5C16E091FD2D"
 
 struct gpt_partition {
@@ -61,3 +64,6 @@ int gpt_create(int fd, const char *path, const char *disk_uuid, const struct gpt
 /* Partitions of the disk region at offset/size, for pwrite through the gpt's fd. */
 int gpt_pwrite(struct gpt *g, const struct gpt_partition *p, uint64_t at, const void *buf, size_t size,
                struct ingot_error *err);
+
+/* A v4-style UUID from HMAC-SHA256(seed, label): the same inputs give the same disk. */
+int gpt_uuid_derive(const uint8_t seed[32], const char *label, char out[37]);

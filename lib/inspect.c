@@ -9,8 +9,11 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "ddi.h"
 #include "recipe.h"
+#include "squashfs-read.h"
 #include "squashfs.h"
+#include "verity-sig.h"
 
 static json_object *get(json_object *o, const char *key) {
         json_object *v = NULL;
@@ -28,16 +31,20 @@ int ingot_inspect(const char *image_path, char **ret_json, struct ingot_error *e
         _cleanup_close_ int fd = open(image_path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
         if (fd < 0)
                 return error_set(err, -errno, "%s: %s", image_path, strerror(errno));
-        sqfs_file_t *file = squashfs_file_from_fd(fd);
-        if (!file)
-                return -ENOMEM;
         struct stat st;
-        sqfs_super_t super;
-        int e = fstat(fd, &st) < 0 ? SQFS_ERROR_IO : sqfs_super_read(&super, file);
-        sqfs_destroy(file);
-        if (e)
-                return error_set(err, -EBADMSG, "%s: not a squashfs image (superblock unreadable, error %d)",
-                                 image_path, e);
+        struct image_parts parts = { 0 };
+        struct squashfs_reader *rd = NULL;
+        if (fstat(fd, &st) < 0)
+                return error_set(err, -errno, "%s: %s", image_path, strerror(errno));
+        int e = image_parts_find(image_path, fd, &parts, err);
+        if (e < 0)
+                return e;
+        if (squashfs_reader_open(fd, parts.data_offset, parts.data_size, &rd, NULL) < 0) {
+                image_parts_clear(&parts);
+                return error_set(err, -EBADMSG, "%s: not a squashfs image%s (superblock unreadable)", image_path,
+                                 parts.ddi ? " in its root partition" : "");
+        }
+        const sqfs_super_t super = *squashfs_reader_super(rd);
 
         _cleanup_free_ char *base = image_sidecar_base(image_path);
         _cleanup_free_ char *manifest_path = NULL, *roothash_path = NULL, *verity_path = NULL, *sig_path = NULL;
@@ -68,8 +75,16 @@ int ingot_inspect(const char *image_path, char **ret_json, struct ingot_error *e
         char hex[130] = "";
         if (rf && fgets(hex, sizeof(hex), rf))
                 strstrip(hex);
+        bool is_signed = access(sig_path, F_OK) == 0;
+        if (parts.ddi) { /* the signature partition says both */
+                struct verity_sig vs;
+                is_signed = image_signature_read(image_path, fd, &parts, &vs, NULL) >= 0;
+                if (is_signed)
+                        snprintf(hex, sizeof(hex), "%s", vs.root_hash);
+                verity_sig_clear(&vs);
+        }
         json_object_object_add(o, "root_hash", *hex ? json_object_new_string(hex) : NULL);
-        json_object_object_add(o, "signed", json_object_new_boolean(access(sig_path, F_OK) == 0));
+        json_object_object_add(o, "signed", json_object_new_boolean(is_signed));
         json_object_object_add(o, "signer_fingerprint", copy(m, "signer_fingerprint"));
         json_object_object_add(o, "verity", copy(m, "verity"));
 
@@ -81,7 +96,38 @@ int ingot_inspect(const char *image_path, char **ret_json, struct ingot_error *e
                                                       : NULL);
         json_object_object_add(o, "kernel_versions", copy(m, "kernel_versions"));
         json_object_object_add(o, "manifest", m ? json_object_new_string(manifest_path) : NULL);
+
+        /* a layer: its format, partitions and extension-release, read from the layer itself */
+        json_object *ext = get(m, "extension");
+        const char *release = json_object_get_string(get(ext, "release_file"));
+        json_object_object_add(o, "kind", m ? copy(m, "kind") : NULL);
+        json_object_object_add(o, "format", json_object_new_string(parts.ddi ? "ddi" : "squashfs"));
+        if (parts.ddi) {
+                json_object *pa = json_object_new_object();
+                json_object_object_add(pa, "data_offset", json_object_new_int64((int64_t) parts.data_offset));
+                json_object_object_add(pa, "data_size", json_object_new_int64((int64_t) parts.data_size));
+                json_object_object_add(pa, "verity_offset", json_object_new_int64((int64_t) parts.hash_offset));
+                json_object_object_add(pa, "verity_size", json_object_new_int64((int64_t) parts.hash_size));
+                json_object_object_add(pa, "signature_offset",
+                                       parts.has_sig ? json_object_new_int64((int64_t) parts.sig_offset) : NULL);
+                json_object_object_add(o, "partitions", pa);
+        }
+        if (release && !strchr(release, '/')) {
+                _cleanup_free_ char *path = NULL, *text = NULL;
+                json_object *lines = json_object_new_array();
+                if (asprintf(&path, "usr/lib/extension-release.d/%s", release) >= 0 &&
+                    squashfs_reader_read_file(rd, path, 64 * 1024, &text, NULL) >= 0) {
+                        char *save = NULL;
+                        for (char *l = strtok_r(text, "\n", &save); l; l = strtok_r(NULL, "\n", &save))
+                                json_object_array_add(lines, json_object_new_string(l));
+                }
+                json_object_object_add(o, "extension_release", lines);
+                json_object_object_add(o, "base", copy(ext, "base"));
+                json_object_object_add(o, "allow_shadow", copy(ext, "allow_shadow"));
+        }
         json_object_put(m);
+        squashfs_reader_free(rd);
+        image_parts_clear(&parts);
 
         const char *s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
                                                                   JSON_C_TO_STRING_NOSLASHESCAPE);

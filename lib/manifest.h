@@ -4,6 +4,8 @@
 
 #include "build.h"
 
+struct sysext_base;
+
 #define MANIFEST_VERSION 1
 
 struct manifest_artifact {
@@ -22,6 +24,8 @@ struct manifest_input {
         const struct ingot_image_stats *stats;
         const struct manifest_artifact *artifacts;
         size_t n_artifacts;
+        const struct sysext_base *sysext_base; /* a layer's base image; NULL for a root image */
+        bool ddi;                              /* the layer is a DDI */
 };
 
 /* The manifest of the build b (its tree supplies os-release, kernels and packages), as JSON text. */

@@ -482,6 +482,86 @@ static const struct key_def output_keys[] = {
         { "BlockSize", parse_block_size, 0, 0 },
         { "SourceDateEpoch", parse_epoch, 0, 0 },
 };
+
+/* Base=: where the base image's manifest will be; --base may name another, so it need not exist yet. */
+static int parse_sysext_base(struct ingot_recipe *r, const struct key_def *def, const struct ini_event *ev,
+                             struct ingot_error *err) {
+        (void) def;
+        if (!*ev->value)
+                return error_set(err, -EINVAL, WHERE_FMT "Base= needs the base image's NAME_VERSION.manifest.json",
+                                 WHERE(ev));
+        _cleanup_free_ char *dir = dirname_dup(ev->file), *cwd = getcwd(NULL, 0);
+        if (!dir || !cwd)
+                return -ENOMEM;
+        _cleanup_free_ char *rel = ev->value[0] == '/' ? strdup(ev->value) : path_join(dir, ev->value);
+        _cleanup_free_ char *joined = rel && rel[0] != '/' ? path_join(cwd, rel) : (rel ? strdup(rel) : NULL);
+        if (!joined)
+                return -ENOMEM;
+        /* "a/./b" -> "a/b", lexically: resolving symlinks would make the recipe digest depend on them */
+        char *abs = joined;
+        for (char *dot; (dot = strstr(abs, "/./"));)
+                memmove(dot, dot + 2, strlen(dot + 2) + 1);
+        joined = NULL;
+        free(r->sysext_base);
+        r->sysext_base = abs;
+        return 0;
+}
+
+/* Scope=system initrd portable: a list; an empty assignment resets it. */
+static int parse_sysext_scope(struct ingot_recipe *r, const struct key_def *def, const struct ini_event *ev,
+                              struct ingot_error *err) {
+        (void) def;
+        _cleanup_strv_free_ char **words = NULL;
+        int q = strv_split(ev->value, " \t", &words);
+        if (q < 0)
+                return q;
+        strv_free(r->sysext_scopes);
+        r->sysext_scopes = NULL;
+        for (char **w = words; w && *w; w++) {
+                if (strcmp(*w, "system") != 0 && strcmp(*w, "initrd") != 0 && strcmp(*w, "portable") != 0)
+                        return error_set(err, -EINVAL, WHERE_FMT "Scope='%s' is not one of system, initrd, portable",
+                                         WHERE(ev), *w);
+                if (!strv_contains(r->sysext_scopes, *w) && (q = strv_extend(&r->sysext_scopes, *w)) < 0)
+                        return q;
+        }
+        return 0;
+}
+
+/* AllowShadow=PATH...: layer paths that may replace what the base has; an empty assignment resets. */
+static int parse_allow_shadow(struct ingot_recipe *r, const struct key_def *def, const struct ini_event *ev,
+                              struct ingot_error *err) {
+        (void) def;
+        _cleanup_strv_free_ char **words = NULL;
+        int q = strv_split(ev->value, " \t", &words);
+        if (q < 0)
+                return q;
+        if (!words) {
+                strv_free(r->shadow_allowed);
+                r->shadow_allowed = NULL;
+        }
+        for (char **w = words; w && *w; w++) {
+                char *path = NULL;
+                q = image_path(ev, *w, &path, err);
+                if (q >= 0 && !sysext_path_allowed(path))
+                        q = error_set(err, -EINVAL, WHERE_FMT "AllowShadow=%s: a layer holds only /usr and /opt",
+                                      WHERE(ev), path);
+                if (q >= 0)
+                        q = strv_push(&r->shadow_allowed, TAKE_PTR(path));
+                free(path);
+                if (q < 0)
+                        return q;
+        }
+        return 0;
+}
+
+static const struct key_def extension_keys[] = {
+        { "Name", parse_identifier, FIELD(name), 0 },
+        { "Version", parse_identifier, FIELD(version), 1 },
+        { "Base", parse_sysext_base, 0, 0 },
+        { "Scope", parse_sysext_scope, 0, 0 },
+        { "Level", parse_identifier, FIELD(sysext_level), 1 },
+        { "AllowShadow", parse_allow_shadow, 0, 0 },
+};
 static const struct section_def sections[] = {
         { "Image", image_keys, ELEMENTSOF(image_keys) },
         { "Base", base_keys, ELEMENTSOF(base_keys) },
@@ -490,6 +570,7 @@ static const struct section_def sections[] = {
         { "Signing", signing_keys, ELEMENTSOF(signing_keys) },
         { "Mounts", mounts_keys, ELEMENTSOF(mounts_keys) },
         { "Output", output_keys, ELEMENTSOF(output_keys) },
+        { "Extension", extension_keys, ELEMENTSOF(extension_keys) },
 };
 
 static const struct section_def *find_section(const char *name) {
@@ -504,7 +585,7 @@ static int unknown_section(const struct ini_event *ev, struct ingot_error *err) 
         if (best)
                 return error_set(err, -EINVAL, WHERE_FMT "unknown section [%s]; did you mean [%s]?", WHERE(ev),
                                  ev->section, best);
-        return error_set(err, -EINVAL, WHERE_FMT "unknown section [%s]; known: [Image] [Base] [Content] [Verity] [Signing] [Mounts] [Output]",
+        return error_set(err, -EINVAL, WHERE_FMT "unknown section [%s]; known: [Image] [Extension] [Base] [Content] [Verity] [Signing] [Mounts] [Output]",
                          WHERE(ev), ev->section);
 }
 
@@ -529,15 +610,61 @@ static int on_event(const struct ini_event *ev, void *userdata, struct ingot_err
         const struct section_def *s = find_section(ev->section);
         if (!s)
                 return unknown_section(ev, err);
-        if (ev->type == INI_SECTION)
+        if (ev->type == INI_SECTION) {
+                char **where = strcmp(s->name, "Extension") == 0 ? &r->extension_where
+                               : strcmp(s->name, "Image") == 0   ? &r->image_where
+                               : strcmp(s->name, "Mounts") == 0  ? &r->mounts_where
+                                                                 : NULL;
+                if (where && !*where && !(*where = where_dup(ev)))
+                        return -ENOMEM;
+                r->extension |= where == &r->extension_where;
                 return 0;
+        }
         for (size_t i = 0; i < s->n_keys; i++)
                 if (strcmp(s->keys[i].key, ev->key) == 0)
                         return s->keys[i].parse(r, &s->keys[i], ev, err);
         return unknown_key(s, ev, err);
 }
 
+bool sysext_path_allowed(const char *path) {
+        return strcmp(path, "/usr") == 0 || strncmp(path, "/usr/", 5) == 0 || strcmp(path, "/opt") == 0 ||
+               strncmp(path, "/opt/", 5) == 0;
+}
+
+/* A layer recipe: [Extension] instead of [Image], nothing outside /usr and /opt, no boot-time keys. */
+static int validate_extension(struct ingot_recipe *r, struct ingot_error *err) {
+        if (r->image_where)
+                return error_set(err, -EINVAL, "%s: [Image] in a layer recipe ([Extension] at %s): a recipe builds an "
+                                 "image or a layer", r->image_where, r->extension_where);
+        if (r->mounts_where)
+                return error_set(err, -EINVAL, "%s: [Mounts] does not apply to a layer: the base image's initrd "
+                                 "makes paths writable", r->mounts_where);
+        if (r->trusted_certs)
+                return error_set(err, -EINVAL, "%s: TrustedCertificate= does not apply to a layer: hosts trust what "
+                                 "their base image says", r->files[0]);
+        if (!r->name)
+                return error_set(err, -EINVAL, "%s: [Extension] Name= is required", r->extension_where);
+        if (!r->version)
+                return error_set(err, -EINVAL, "%s: [Extension] Version= is required", r->extension_where);
+        for (size_t i = 0; i < r->n_ops; i++) {
+                const struct content_op *op = &r->ops[i];
+                /* Copy=DIR:/ may hold only usr/ and opt/: the build checks what it brings */
+                if (op->kind == OP_COPY && strcmp(op->path, "/") == 0)
+                        continue;
+                if (!sysext_path_allowed(op->path))
+                        return error_set(err, -EINVAL, "%s: %s=%s: a layer holds only /usr and /opt", op->where,
+                                         content_op_name(op->kind), op->path);
+        }
+        r->os_release = false; /* the layer's identity is its extension-release file */
+        return 0;
+}
+
 static int validate(struct ingot_recipe *r, struct ingot_error *err) {
+        if (r->extension) {
+                int q = validate_extension(r, err);
+                if (q < 0)
+                        return q;
+        }
         if (!r->name)
                 return error_set(err, -EINVAL, "%s: [Image] Name= is required", r->files[0]);
         if (!r->version)
@@ -592,6 +719,13 @@ void ingot_recipe_free(struct ingot_recipe *r) {
                 free(r->mounts[i].where);
         }
         free(r->mounts);
+        free(r->extension_where);
+        free(r->image_where);
+        free(r->mounts_where);
+        free(r->sysext_base);
+        strv_free(r->sysext_scopes);
+        free(r->sysext_level);
+        strv_free(r->shadow_allowed);
         free(r);
 }
 
@@ -724,6 +858,16 @@ int ingot_recipe_to_json(const struct ingot_recipe *r, char **ret_json) {
         }
         json_object_object_add(root, "mounts", mounts);
 
+        json_object *ext = NULL;
+        if (r->extension) {
+                ext = json_object_new_object();
+                json_add_string(ext, "base", r->sysext_base);
+                json_object_object_add(ext, "scope", strv_to_json(r->sysext_scopes));
+                json_add_string(ext, "level", r->sysext_level);
+                json_object_object_add(ext, "allow_shadow", strv_to_json(r->shadow_allowed));
+        }
+        json_object_object_add(root, "extension", ext);
+
         json_object *output = json_object_new_object();
         json_add_string(output, "compression", compressor_name(r->compressor));
         json_object_object_add(output, "level", r->level ? json_object_new_int(r->level) : NULL);
@@ -748,8 +892,22 @@ int ingot_recipe_to_ini(const struct ingot_recipe *r, char **ret_text) {
         FILE *f = open_memstream(&buf, &size);
         if (!f)
                 return -ENOMEM;
-        fprintf(f, "# resolved from %s\n[Image]\nName=%s\nVersion=%s\nOsRelease=%s\n", r->path, r->name, r->version,
-                r->os_release ? "yes" : "no");
+        fprintf(f, "# resolved from %s\n", r->path);
+        if (r->extension) {
+                fprintf(f, "[Extension]\nName=%s\nVersion=%s\n", r->name, r->version);
+                if (r->sysext_base)
+                        fprintf(f, "Base=%s\n", r->sysext_base);
+                fputs("Scope=", f);
+                for (char **i = r->sysext_scopes; i && *i; i++)
+                        fprintf(f, "%s%s", i == r->sysext_scopes ? "" : " ", *i);
+                fputs(r->sysext_scopes ? "\n" : "system\n", f);
+                if (r->sysext_level)
+                        fprintf(f, "Level=%s\n", r->sysext_level);
+                for (char **i = r->shadow_allowed; i && *i; i++)
+                        fprintf(f, "AllowShadow=%s\n", *i);
+        } else
+                fprintf(f, "[Image]\nName=%s\nVersion=%s\nOsRelease=%s\n", r->name, r->version,
+                        r->os_release ? "yes" : "no");
         if (r->os_id)
                 fprintf(f, "Id=%s\n", r->os_id);
         if (r->os_version_id)

@@ -83,6 +83,16 @@ struct ingot_recipe {
         struct mount_request *mounts;
         size_t n_mounts;
 
+        /* [Extension]: the recipe builds a systemd-sysext layer (docs/sysext.md) instead of a root image */
+        bool extension;
+        char *extension_where; /* "file:line" of [Extension] */
+        char *image_where;     /* "file:line" of [Image], which a layer recipe may not have */
+        char *mounts_where;    /* "file:line" of [Mounts], likewise */
+        char *sysext_base;     /* Base=: the base image's NAME_VERSION.manifest.json, absolute; NULL: --base */
+        char **sysext_scopes;  /* Scope=: "system", "initrd", "portable" (SYSEXT_SCOPE=); NULL: system */
+        char *sysext_level;    /* Level=: SYSEXT_LEVEL=, matched instead of the base's VERSION_ID */
+        char **shadow_allowed; /* AllowShadow=: image paths (a directory: all below) that may replace base files */
+
         /* [Output] */
         int compressor; /* SQFS_COMPRESSOR */
         unsigned level; /* 0: the compressor's default */
@@ -93,3 +103,5 @@ struct ingot_recipe {
 const char *content_op_name(enum content_op_kind kind);
 const char *mount_kind_name(enum mount_kind kind);
 const char *compressor_name(int id);
+/* Whether an image path is one a systemd-sysext layer may hold: /usr, /opt and below. */
+bool sysext_path_allowed(const char *path);

@@ -1,9 +1,10 @@
-/* squashfs-read.c: one file out of a squashfs image through libsquashfs's directory and data readers,
- * over a region of an fd, and the image identity from its os-release. */
+/* squashfs-read.c: a squashfs image over a region of an fd through libsquashfs's directory and data
+ * readers: one file, one path's type, every path; and the image identity from its os-release. */
 #include <sqfs/compressor.h>
 #include <sqfs/data_reader.h>
 #include <sqfs/dir_reader.h>
 #include <sqfs/error.h>
+#include <sqfs/id_table.h>
 #include <sqfs/inode.h>
 #include <sqfs/io.h>
 #include <sqfs/super.h>
@@ -53,48 +54,114 @@ static void region_destroy(sqfs_object_t *obj) {
         (void) obj; /* on the stack */
 }
 
-int squashfs_read_file(int fd, uint64_t offset, uint64_t size, const char *path, size_t max, char **ret,
-                       struct ingot_error *err) {
+struct squashfs_reader {
+        struct region_file file;
+        sqfs_super_t super;
+        sqfs_compressor_t *cmp;
+        sqfs_dir_reader_t *dr;
+        sqfs_data_reader_t *data;
+        sqfs_id_table_t *ids;
+};
+
+void squashfs_reader_free(struct squashfs_reader *rd) {
+        if (!rd)
+                return;
+        sqfs_destroy(rd->ids);
+        sqfs_destroy(rd->data);
+        sqfs_destroy(rd->dr);
+        sqfs_destroy(rd->cmp);
+        free(rd);
+}
+
+int squashfs_reader_open(int fd, uint64_t offset, uint64_t size, struct squashfs_reader **ret, struct ingot_error *err) {
         if (size == 0) {
                 struct stat st;
                 if (fstat(fd, &st) < 0)
                         return -errno;
                 size = (uint64_t) st.st_size > offset ? (uint64_t) st.st_size - offset : 0;
         }
-        struct region_file f = {
+        struct squashfs_reader *rd = calloc(1, sizeof(*rd));
+        if (!rd)
+                return -ENOMEM;
+        rd->file = (struct region_file) {
                 .base = { .base = { .destroy = region_destroy },
                           .read_at = region_read_at, .write_at = region_write_at,
                           .get_size = region_get_size, .truncate = region_truncate },
                 .fd = fd, .offset = offset, .size = size,
         };
-        sqfs_super_t super;
         sqfs_compressor_config_t cfg;
-        sqfs_compressor_t *cmp = NULL;
-        sqfs_dir_reader_t *dr = NULL;
-        sqfs_data_reader_t *data = NULL;
+        int r = 0;
+        if (sqfs_super_read(&rd->super, &rd->file.base) != 0)
+                r = error_set(err, -EBADMSG, "not a squashfs image");
+        else if (sqfs_compressor_config_init(&cfg, (SQFS_COMPRESSOR) rd->super.compression_id, rd->super.block_size,
+                                             SQFS_COMP_FLAG_UNCOMPRESS) != 0 ||
+                 sqfs_compressor_create(&cfg, &rd->cmp) != 0 ||
+                 !(rd->dr = sqfs_dir_reader_create(&rd->super, rd->cmp, &rd->file.base, 0)) ||
+                 !(rd->data = sqfs_data_reader_create(&rd->file.base, rd->super.block_size, rd->cmp, 0)) ||
+                 sqfs_data_reader_load_fragment_table(rd->data, &rd->super) != 0 ||
+                 !(rd->ids = sqfs_id_table_create(0)) ||
+                 sqfs_id_table_read(rd->ids, &rd->file.base, &rd->super, rd->cmp) != 0)
+                r = error_set(err, -EBADMSG, "a damaged squashfs image (superblock, compressor or tables)");
+        if (r < 0) {
+                squashfs_reader_free(rd);
+                return r;
+        }
+        *ret = rd;
+        return 0;
+}
+
+const struct sqfs_super_t *squashfs_reader_super(const struct squashfs_reader *rd) {
+        return &rd->super;
+}
+
+int squashfs_reader_find(struct squashfs_reader *rd, const char *path, mode_t *ret_mode) {
+        sqfs_inode_generic_t *inode = NULL;
+        int q = sqfs_dir_reader_find_by_path(rd->dr, NULL, path, &inode);
+        if (q != 0)
+                return q == SQFS_ERROR_NO_ENTRY || q == SQFS_ERROR_NOT_DIR ? -ENOENT : -EBADMSG;
+        if (ret_mode)
+                *ret_mode = inode->base.mode;
+        sqfs_free(inode);
+        return 0;
+}
+
+int squashfs_reader_walk(struct squashfs_reader *rd, squashfs_visit_t visit, void *userdata, struct ingot_error *err) {
+        sqfs_tree_node_t *root = NULL;
+        if (sqfs_dir_reader_get_full_hierarchy(rd->dr, rd->ids, NULL, 0, &root) != 0)
+                return error_set(err, -EBADMSG, "a damaged squashfs image (directory table)");
+        int r = 0;
+        /* depth-first, without recursion: children first, then the next sibling of the nearest ancestor */
+        for (sqfs_tree_node_t *n = root->children; n && r >= 0;) {
+                char *path = NULL;
+                if (sqfs_tree_node_get_path(n, &path) != 0) {
+                        r = error_set(err, -EBADMSG, "a damaged squashfs image (a bad name)");
+                        break;
+                }
+                r = visit(path, n->inode->base.mode, userdata);
+                sqfs_free(path);
+                if (n->children)
+                        n = n->children;
+                else {
+                        while (n && n != root && !n->next)
+                                n = n->parent;
+                        n = n && n != root ? n->next : NULL;
+                }
+        }
+        sqfs_dir_tree_destroy(root);
+        return r;
+}
+
+int squashfs_reader_read_file(struct squashfs_reader *rd, const char *path, size_t max, char **ret,
+                              struct ingot_error *err) {
         sqfs_inode_generic_t *inode = NULL;
         char *buf = NULL;
         int r = 0;
-        if (sqfs_super_read(&super, &f.base) != 0) {
-                r = error_set(err, -EBADMSG, "not a squashfs image");
-                goto out;
-        }
-        if (sqfs_compressor_config_init(&cfg, (SQFS_COMPRESSOR) super.compression_id, super.block_size,
-                                        SQFS_COMP_FLAG_UNCOMPRESS) != 0 ||
-            sqfs_compressor_create(&cfg, &cmp) != 0 || !(dr = sqfs_dir_reader_create(&super, cmp, &f.base, 0)) ||
-            !(data = sqfs_data_reader_create(&f.base, super.block_size, cmp, 0)) ||
-            sqfs_data_reader_load_fragment_table(data, &super) != 0) {
-                r = error_set(err, -EBADMSG, "a damaged squashfs image (superblock, compressor or tables)");
-                goto out;
-        }
-        int q = sqfs_dir_reader_find_by_path(dr, NULL, path, &inode);
-        if (q != 0) {
-                r = error_set(err, q == SQFS_ERROR_NO_ENTRY ? -ENOENT : -EBADMSG, "%s: %s", path,
-                              q == SQFS_ERROR_NO_ENTRY ? "not in the image" : "cannot be read");
-                goto out;
-        }
+        int q = sqfs_dir_reader_find_by_path(rd->dr, NULL, path, &inode);
+        if (q != 0)
+                return error_set(err, q == SQFS_ERROR_NO_ENTRY ? -ENOENT : -EBADMSG, "%s: %s", path,
+                                 q == SQFS_ERROR_NO_ENTRY ? "not in the image" : "cannot be read");
         sqfs_u64 fsize;
-        if (sqfs_inode_get_file_size(inode, &fsize) != 0 || fsize > max) {
+        if (!S_ISREG(inode->base.mode) || sqfs_inode_get_file_size(inode, &fsize) != 0 || fsize > max) {
                 r = error_set(err, -EFBIG, "%s: not a regular file of at most %zu bytes", path, max);
                 goto out;
         }
@@ -103,7 +170,7 @@ int squashfs_read_file(int fd, uint64_t offset, uint64_t size, const char *path,
                 r = -ENOMEM;
                 goto out;
         }
-        sqfs_s32 n = fsize ? sqfs_data_reader_read(data, inode, 0, buf, (sqfs_u32) fsize) : 0;
+        sqfs_s32 n = fsize ? sqfs_data_reader_read(rd->data, inode, 0, buf, (sqfs_u32) fsize) : 0;
         if (n < 0 || (sqfs_u64) n != fsize) {
                 r = error_set(err, -EBADMSG, "%s: reading it from the image failed", path);
                 goto out;
@@ -113,9 +180,16 @@ int squashfs_read_file(int fd, uint64_t offset, uint64_t size, const char *path,
 out:
         free(buf);
         sqfs_free(inode);
-        sqfs_destroy(data);
-        sqfs_destroy(dr);
-        sqfs_destroy(cmp);
+        return r;
+}
+
+int squashfs_read_file(int fd, uint64_t offset, uint64_t size, const char *path, size_t max, char **ret,
+                       struct ingot_error *err) {
+        struct squashfs_reader *rd = NULL;
+        int r = squashfs_reader_open(fd, offset, size, &rd, err);
+        if (r >= 0)
+                r = squashfs_reader_read_file(rd, path, max, ret, err);
+        squashfs_reader_free(rd);
         return r;
 }
 

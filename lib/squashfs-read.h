@@ -1,8 +1,25 @@
-/* squashfs-read.h: reading one small file out of a squashfs image, a file or a region of a disk
- * (for the image identity in /usr/lib/os-release of an image or an installed slot). */
+/* squashfs-read.h: reading a squashfs image, a file or a region of a disk: one small file (the image
+ * identity in /usr/lib/os-release, a layer's extension-release), a path's type, every path. */
 #pragma once
 
+#include <sys/types.h>
+
 #include "util.h"
+
+struct squashfs_reader;
+struct sqfs_super_t;
+
+/* The image at fd's offset..+size (size 0: to the end of the file); the fd stays the caller's. */
+int squashfs_reader_open(int fd, uint64_t offset, uint64_t size, struct squashfs_reader **ret, struct ingot_error *err);
+void squashfs_reader_free(struct squashfs_reader *rd);
+const struct sqfs_super_t *squashfs_reader_super(const struct squashfs_reader *rd);
+/* The mode (type and permissions) of the entry at path ("usr/bin/x"); -ENOENT when there is none. */
+int squashfs_reader_find(struct squashfs_reader *rd, const char *path, mode_t *ret_mode);
+int squashfs_reader_read_file(struct squashfs_reader *rd, const char *path, size_t max, char **ret_text,
+                              struct ingot_error *err);
+/* Every entry but the root, parents before children, as "/usr/bin/x"; a negative return stops. */
+typedef int (*squashfs_visit_t)(const char *path, mode_t mode, void *userdata);
+int squashfs_reader_walk(struct squashfs_reader *rd, squashfs_visit_t visit, void *userdata, struct ingot_error *err);
 
 /* The contents of path (a regular file, at most max bytes) inside the squashfs at fd's offset..+size
  * (size 0: to the end of the file); NUL-terminated. -ENOENT when the image has no such file. */

@@ -36,6 +36,43 @@ size_t strv_length(char *const *l) {
         return n;
 }
 
+int strv_split(const char *s, const char *sep, char ***ret) {
+        char *copy = strdup(s), *save = NULL, **l = NULL;
+        if (!copy)
+                return -ENOMEM;
+        int r = 0;
+        for (char *w = strtok_r(copy, sep, &save); w && r >= 0; w = strtok_r(NULL, sep, &save))
+                r = strv_extend(&l, w);
+        free(copy);
+        if (r < 0) {
+                strv_free(l);
+                return r;
+        }
+        *ret = l;
+        return 0;
+}
+
+struct ingot_check *check_add(struct ingot_check *checks, size_t *n, const char *name) {
+        struct ingot_check *c = &checks[(*n)++];
+        *c = (struct ingot_check) { .name = name, .state = INGOT_CHECK_OK };
+        return c;
+}
+
+void check_set(struct ingot_check *c, enum ingot_check_state state, const char *fmt, ...) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(c->message, sizeof(c->message), fmt, ap);
+        va_end(ap);
+        c->state = state;
+}
+
+bool strv_contains(char *const *l, const char *s) {
+        for (; l && *l; l++)
+                if (strcmp(*l, s) == 0)
+                        return true;
+        return false;
+}
+
 int strv_push(char ***l, char *value) {
         size_t n = strv_length(*l);
         char **m = realloc(*l, (n + 2) * sizeof(char *));

@@ -62,8 +62,16 @@ static inline void strv_freep(char ***l) {
         strv_free(*l);
 }
 size_t strv_length(char *const *l);
+bool strv_contains(char *const *l, const char *s);
 int strv_push(char ***l, char *value); /* takes ownership of value */
 int strv_extend(char ***l, const char *value);
+
+/* Splits s at any of the characters in sep into a list of its non-empty words (NULL for none). */
+int strv_split(const char *s, const char *sep, char ***ret);
+
+/* Reports of independent checks (verify, sysext check): the next check of a list, ok until set. */
+struct ingot_check *check_add(struct ingot_check *checks, size_t *n, const char *name);
+void check_set(struct ingot_check *c, enum ingot_check_state state, const char *fmt, ...) _printf_(3, 4);
 
 bool streq_ptr(const char *a, const char *b);
 char *strstrip(char *s);

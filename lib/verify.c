@@ -5,8 +5,10 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "ddi.h"
 #include "manifest.h"
 #include "signing.h"
+#include "verity-sig.h"
 #include "verity.h"
 
 struct sidecars {
@@ -22,20 +24,17 @@ static void sidecars_free(struct sidecars *s) {
         free(s->manifest);
 }
 
-static struct ingot_check *check(struct ingot_verify_report *rep, const char *name) {
-        struct ingot_check *c = &rep->checks[rep->n_checks++];
-        *c = (struct ingot_check) { .name = name, .state = INGOT_CHECK_OK };
-        return c;
-}
+#define check(rep, name) check_add((rep)->checks, &(rep)->n_checks, name)
+#define set check_set
 
-static void set(struct ingot_check *c, enum ingot_check_state state, const char *fmt, ...)
-        __attribute__((format(printf, 3, 4)));
-static void set(struct ingot_check *c, enum ingot_check_state state, const char *fmt, ...) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(c->message, sizeof(c->message), fmt, ap);
-        va_end(ap);
-        c->state = state;
+/* A signature that checked out: by the trusted certificate, or only intact. */
+static void signature_ok(struct ingot_check *sig, struct ingot_verify_report *rep, const char *cert_path) {
+        rep->trusted = cert_path != NULL;
+        if (cert_path)
+                set(sig, INGOT_CHECK_OK, "signed by %s (SHA-256 %s)", cert_path, rep->signer_fingerprint);
+        else
+                set(sig, INGOT_CHECK_OK, "intact, signer SHA-256 %s; not checked against a trusted certificate (--cert)",
+                    rep->signer_fingerprint);
 }
 
 static int read_roothash(const char *path, char hex[129]) {
@@ -117,6 +116,64 @@ static void check_manifest(struct ingot_check *c, const struct sidecars *sc, con
         json_object_put(m);
 }
 
+/* A DDI layer: the tree in its verity partition, the root hash and signature in its signature
+ * partition (or, unsigned, in IMAGE.roothash beside it), the manifest beside it. */
+static void verify_ddi(const char *image_path, int fd, const struct image_parts *p, const struct sidecars *sc,
+                       const char *cert_path, struct ingot_verify_report *rep) {
+        struct ingot_check *tree = check(rep, "hash tree");
+        struct verity_info info;
+        struct ingot_error e = { 0 };
+        bool have_info = verity_check(&(struct verity_region) { .name = image_path, .fd = fd, .offset = p->data_offset,
+                                                                .size = p->data_size },
+                                      &(struct verity_region) { .name = image_path, .fd = fd, .offset = p->hash_offset,
+                                                                .size = p->hash_size },
+                                      &info, &e) >= 0;
+        if (have_info)
+                set(tree, INGOT_CHECK_OK, "%llu data blocks of %u bytes, %s (root and root-verity partitions)",
+                    (unsigned long long) info.data_blocks, info.data_block_size, info.hash_name);
+        else
+                set(tree, INGOT_CHECK_FAILED, "%s", e.message);
+
+        struct ingot_check *root = check(rep, "root hash");
+        struct verity_sig vs;
+        e = (struct ingot_error) { 0 };
+        int sr = image_signature_read(image_path, fd, p, &vs, &e);
+        const char *source = "the signature partition";
+        if (sr == -ENODATA) {
+                source = sc->roothash;
+                if (read_roothash(sc->roothash, rep->root_hash) < 0)
+                        *rep->root_hash = 0;
+        } else if (sr >= 0)
+                snprintf(rep->root_hash, sizeof(rep->root_hash), "%s", vs.root_hash);
+        char computed[129] = "";
+        if (have_info)
+                hex_encode(info.root_hash, info.root_hash_size, computed);
+        if (sr < 0 && sr != -ENODATA)
+                set(root, INGOT_CHECK_FAILED, "%s", e.message);
+        else if (!*rep->root_hash)
+                set(root, INGOT_CHECK_FAILED, "unsigned, and no root hash in %s", sc->roothash);
+        else if (!have_info)
+                set(root, INGOT_CHECK_SKIPPED, "the hash tree does not match the image");
+        else if (strcmp(computed, rep->root_hash) != 0)
+                set(root, INGOT_CHECK_FAILED, "the root hash in %s does not match the hash tree (which gives %s)", source,
+                    computed);
+        else
+                set(root, INGOT_CHECK_OK, "%s (%s)", rep->root_hash, source);
+
+        struct ingot_check *sig = check(rep, "signature");
+        if (sr == -ENODATA)
+                set(sig, cert_path ? INGOT_CHECK_FAILED : INGOT_CHECK_SKIPPED, "unsigned: no signature partition payload");
+        else if (sr < 0)
+                set(sig, INGOT_CHECK_SKIPPED, "the signature partition cannot be read");
+        else if (signature_check_der(vs.signature, vs.signature_size, "the signature partition", vs.root_hash,
+                                     cert_path, rep->signer_fingerprint, &e) < 0)
+                set(sig, INGOT_CHECK_FAILED, "%s", e.message);
+        else
+                signature_ok(sig, rep, cert_path);
+        verity_sig_clear(&vs);
+        check_manifest(check(rep, "manifest"), sc, image_path, rep, &info, have_info);
+}
+
 int ingot_verify(const char *image_path, const char *cert_path, struct ingot_verify_report *rep) {
         *rep = (struct ingot_verify_report) { 0 };
         struct sidecars sc = { 0 };
@@ -127,6 +184,25 @@ int ingot_verify(const char *image_path, const char *cert_path, struct ingot_ver
             asprintf(&sc.manifest, "%s.manifest.json", sc.base) < 0) {
                 sidecars_free(&sc);
                 return -ENOMEM;
+        }
+
+        {
+                _cleanup_close_ int fd = open(image_path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+                struct image_parts parts = { 0 };
+                struct ingot_error pe = { 0 };
+                if (fd >= 0 && ddi_detect(fd)) {
+                        if (image_parts_find(image_path, fd, &parts, &pe) < 0) {
+                                set(check(rep, "hash tree"), INGOT_CHECK_FAILED, "%s", pe.message);
+                                check_manifest(check(rep, "manifest"), &sc, image_path, rep, NULL, false);
+                        } else
+                                verify_ddi(image_path, fd, &parts, &sc, cert_path, rep);
+                        image_parts_clear(&parts);
+                        sidecars_free(&sc);
+                        for (size_t i = 0; i < rep->n_checks; i++)
+                                if (rep->checks[i].state == INGOT_CHECK_FAILED)
+                                        return -EBADMSG;
+                        return 0;
+                }
         }
 
         /* hash tree: every data block and tree block */
@@ -180,15 +256,8 @@ int ingot_verify(const char *image_path, const char *cert_path, struct ingot_ver
                 r = signature_check(sc.signature, rep->root_hash, cert_path, rep->signer_fingerprint, &e);
                 if (r < 0)
                         set(sig, INGOT_CHECK_FAILED, "%s", e.message);
-                else {
-                        rep->trusted = cert_path != NULL;
-                        if (cert_path)
-                                set(sig, INGOT_CHECK_OK, "signed by %s (SHA-256 %s)", cert_path, rep->signer_fingerprint);
-                        else
-                                set(sig, INGOT_CHECK_OK,
-                                    "intact, signer SHA-256 %s; not checked against a trusted certificate (--cert)",
-                                    rep->signer_fingerprint);
-                }
+                else
+                        signature_ok(sig, rep, cert_path);
         }
 
         check_manifest(check(rep, "manifest"), &sc, image_path, rep, &info, have_info);

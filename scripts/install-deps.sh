@@ -8,7 +8,7 @@ build-essential pkg-config
 libsquashfs-dev libarchive-dev libjson-c-dev libssl-dev libcryptsetup-dev
 libblkid-dev libfdisk-dev libcurl4-openssl-dev libcmocka-dev
 squashfs-tools squashfs-tools-ng mmdebstrap uidmap zstd xz-utils
-attr tar cpio python3 util-linux bsdutils cryptsetup-bin fdisk systemd-container
+attr tar cpio python3 util-linux bsdutils cryptsetup-bin fdisk systemd-container systemd
 busybox-static time bc dosfstools mtools mount
 qemu-system-x86 linux-image-amd64 kmod e2fsprogs
 "

@@ -80,3 +80,21 @@ t_disk_and_slots() {
 	[ "$rc" -eq 1 ] && grep -q "version floor" err
 }
 run disk_and_slots t_disk_and_slots
+
+t_sysext_layers() {
+	"$INGOT" keygen keys >/dev/null
+	"$INGOT" build "$TOP/recipes/demo.ini" -o base --key keys/ingot.key --cert keys/ingot.crt --quiet
+	mkdir -p tree/usr/bin && cp /bin/true tree/usr/bin/layer-tool
+	printf '[Extension]\nName=l\nVersion=1\nBase=base/demo_1.0.0.manifest.json\n[Content]\nCopy=tree/:/\n' >l.ini
+	vg "$INGOT" sysext build l.ini -o out --key keys/ingot.key --cert keys/ingot.crt --quiet
+	vg "$INGOT" sysext build l.ini -o raw --format raw --unsigned --quiet
+	vg "$INGOT" sysext check out/l_1.raw --base base/demo_1.0.0.manifest.json --cert keys/ingot.crt --json >/dev/null
+	vg "$INGOT" verify out/l_1.raw --cert keys/ingot.crt >/dev/null
+	vg "$INGOT" inspect out/l_1.raw >/dev/null
+	vg "$INGOT" inspect raw/l_1.raw --json >/dev/null
+	cp tree/usr/bin/layer-tool tree/usr/bin/sh # shadows the base's: refused
+	rc=0
+	vg "$INGOT" sysext build l.ini -o out2 --unsigned 2>err || rc=$?
+	[ "$rc" -eq 1 ] && grep -q 'l.ini:6: /usr/bin/sh replaces' err
+}
+run sysext_layers t_sysext_layers

@@ -166,11 +166,46 @@ static void test_recipe_resolves(void **state) {
         ingot_recipe_free(r);
 }
 
+static void test_extension_recipe(void **state) {
+        (void) state;
+        expect_recipe_error("[Extension]\nName=x\nVersion=1\nScope=system bogus\n",
+                            "r.ini:4: Scope='bogus' is not one of system, initrd, portable");
+        expect_recipe_error("[Extension]\nName=x\nVersion=1\n[Content]\nSymlink=usr/bin:/bin\n",
+                            "r.ini:5: Symlink=/bin: a layer holds only /usr and /opt");
+        expect_recipe_error("[Extension]\nName=x\nVersion=1\nAllowShadow=/etc/passwd\n",
+                            "r.ini:4: AllowShadow=/etc/passwd: a layer holds only /usr and /opt");
+        expect_recipe_error("[Extension]\nName=x\n", "r.ini:1: [Extension] Version= is required");
+        expect_recipe_error("[Extension]\nName=x\nVersion=1\n[Signing]\nTrustedCertificate=r.ini\n",
+                            "TrustedCertificate= does not apply to a layer");
+        write_file("layer.ini", "[Extension]\nName=tools\nVersion=2\nBase=./sub/./base.manifest.json\n"
+                                "Scope=portable system portable\nLevel=3\nAllowShadow=/usr/bin/a /opt/x/\n"
+                                "[Content]\nMkdir=/opt/x\nCopy=overlay/:/\n");
+        mkdir(path_of("overlay"), 0755);
+        struct ingot_recipe *r = NULL;
+        struct ingot_error err = { 0 };
+        assert_int_equal(ingot_recipe_load(path_of("layer.ini"), &r, &err), 0);
+        assert_true(r->extension);
+        assert_false(r->os_release); /* a layer's identity is its extension-release */
+        assert_non_null(strstr(r->sysext_base, "/sub/base.manifest.json"));
+        assert_null(strstr(r->sysext_base, "/./"));
+        assert_int_equal(strv_length(r->sysext_scopes), 2); /* duplicates dropped, order kept */
+        assert_string_equal(r->sysext_scopes[0], "portable");
+        assert_string_equal(r->sysext_level, "3");
+        assert_string_equal(r->shadow_allowed[1], "/opt/x");
+        char *text = NULL;
+        assert_int_equal(ingot_recipe_to_ini(r, &text), 0);
+        assert_non_null(strstr(text, "[Extension]\nName=tools\nVersion=2\n"));
+        assert_non_null(strstr(text, "Scope=portable system\nLevel=3\nAllowShadow=/usr/bin/a\nAllowShadow=/opt/x\n"));
+        assert_null(strstr(text, "[Image]"));
+        free(text);
+        ingot_recipe_free(r);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_ini_syntax),    cmocka_unit_test(test_ini_include_and_dropins),
                 cmocka_unit_test(test_ini_errors),    cmocka_unit_test(test_recipe_errors),
-                cmocka_unit_test(test_recipe_resolves),
+                cmocka_unit_test(test_recipe_resolves), cmocka_unit_test(test_extension_recipe),
         };
         return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -72,7 +72,15 @@ static void test_strv(void **state) {
         assert_int_equal(strv_length(l), 2);
         assert_string_equal(l[1], "b");
         assert_null(l[2]);
+        assert_true(strv_contains(l, "a"));
+        assert_false(strv_contains(l, "c"));
         strv_free(l);
+        assert_int_equal(strv_split("  one\ttwo  three ", " \t", &l), 0);
+        assert_int_equal(strv_length(l), 3);
+        assert_string_equal(l[2], "three");
+        strv_free(l);
+        assert_int_equal(strv_split(" \t ", " \t", &l), 0);
+        assert_null(l);
 }
 
 static void test_error_keeps_first(void **state) {

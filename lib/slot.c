@@ -27,10 +27,8 @@ static void read_booted(const char *runtime_dir, struct booted *ret) {
         }
 }
 
-/* Opens the disk the options name, or the one the booted slot is on; ret_booted: the booted slot if
- * it is on this disk, else 0. */
-static int open_disk(const struct ingot_slot_options *o, bool writable, struct slot_table **ret, char *ret_booted,
-                     struct ingot_error *err) {
+int slot_disk_open(const struct ingot_slot_options *o, bool writable, struct slot_table **ret, char *ret_booted,
+                   struct ingot_error *err) {
         struct booted b;
         read_booted(o->runtime_dir, &b);
         const char *disk = o->disk;
@@ -85,7 +83,7 @@ static void fill_status(const struct slot_table *t, char booted, struct ingot_sl
 int ingot_slot_status(const struct ingot_slot_options *o, struct ingot_slot_status *ret, struct ingot_error *err) {
         struct slot_table *t;
         char booted;
-        int r = open_disk(o, false, &t, &booted, err);
+        int r = slot_disk_open(o, false, &t, &booted, err);
         if (r < 0)
                 return r;
         fill_status(t, booted, ret);
@@ -126,6 +124,76 @@ static int make_next(struct slot_table *t, struct slot *s, unsigned tries, bool 
         return r;
 }
 
+const struct slot *slot_version_floor(const struct slot_table *t) {
+        const struct slot *floor = NULL;
+        for (int i = 0; i < SLOT_COUNT; i++) {
+                const struct slot *g = &t->slots[i];
+                if (slot_state_of(&g->attrs, g->installed) != SLOT_GOOD || !*g->version)
+                        continue;
+                if (!floor || version_compare(g->version, floor->version) > 0)
+                        floor = g;
+        }
+        return floor;
+}
+
+int slot_target(struct slot_table *t, char booted, char name, struct slot **ret, struct ingot_error *err) {
+        struct slot *s;
+        if (name) {
+                if (slot_index(name) < 0)
+                        return error_set(err, -EINVAL, "no slot '%c'; slots are a and b", name);
+                s = &t->slots[slot_index(name)];
+        } else
+                s = inactive_slot(t, booted);
+        if (s->name == booted)
+                return error_set(err, -EBUSY, "%s: slot %c is the running slot; install into %c", t->gpt->path, s->name,
+                                 t->slots[1 - slot_index(s->name)].name);
+        *ret = s;
+        return 0;
+}
+
+int slot_install_image(struct slot_table *t, struct slot *s, const struct slot_image *img,
+                       const struct ingot_install_options *io, struct ingot_error *err) {
+        /* does it fit */
+        const struct gpt_partition *root = &t->gpt->parts[s->root], *verity = &t->gpt->parts[s->verity],
+                                   *sig = &t->gpt->parts[s->sig];
+        size_t area_size;
+        (void) verity_tree_area(img->tree, &area_size);
+        if (img->size > root->size || area_size > verity->size || img->payload_size > sig->size)
+                return error_set(err, -EFBIG,
+                                 "%s: does not fit slot %c: image %llu bytes (root-%c holds %llu), hash tree %zu "
+                                 "(verity-%c holds %llu)",
+                                 img->path, s->name, (unsigned long long) img->size, s->name,
+                                 (unsigned long long) root->size, area_size, s->name, (unsigned long long) verity->size);
+        /* anti-rollback: not older than any good slot */
+        const struct slot *floor = slot_version_floor(t);
+        if (floor && !io->allow_downgrade && version_compare(img->version, floor->version) < 0)
+                return error_set(err, -EPERM,
+                                 "%s: version '%s' is older than '%s' in good slot %c, the version floor; "
+                                 "--allow-downgrade installs it anyway",
+                                 img->path, img->version, floor->version, floor->name);
+
+        /* 1: the target can no longer boot; 2: its contents; 3: it boots next, on trial */
+        int r = set_attrs(t, s, 0, 0, false, NULL, NULL, err);
+        if (r >= 0)
+                r = gpt_write(t->gpt, err);
+        if (r >= 0)
+                r = slot_write(t, s, img, io->trusted_certs, io->progress, io->userdata, err);
+        if (r < 0)
+                return r;
+        char root_uuid[37], verity_uuid[37];
+        slot_uuids_from_root_hash(img->root_hash, root_uuid, verity_uuid);
+        const struct slot *other = &t->slots[1 - slot_index(s->name)];
+        if (other->installed && strcmp(other->payload.root_hash, img->root_hash) == 0) {
+                /* the same image in both slots: UUIDs must stay unique, so b's are not the hash's */
+                root_uuid[0] = root_uuid[0] == 'f' ? '0' : 'f';
+                verity_uuid[0] = verity_uuid[0] == 'f' ? '0' : 'f';
+        }
+        r = make_next(t, s, io->tries ? io->tries : 3, false, root_uuid, verity_uuid, err);
+        if (r >= 0)
+                r = gpt_write(t->gpt, err);
+        return r;
+}
+
 int ingot_slot_install(const struct ingot_slot_options *o, const char *image_path,
                        const struct ingot_install_options *io, char *ret_slot, struct ingot_error *err) {
         struct slot_image img;
@@ -135,74 +203,15 @@ int ingot_slot_install(const struct ingot_slot_options *o, const char *image_pat
                 return r;
         }
         struct slot_table *t = NULL;
-        char booted;
-        r = open_disk(o, true, &t, &booted, err);
-        if (r < 0)
-                goto out;
         struct slot *s;
-        if (io->slot) {
-                if (slot_index(io->slot) < 0) {
-                        r = error_set(err, -EINVAL, "no slot '%c'; slots are a and b", io->slot);
-                        goto out;
-                }
-                s = &t->slots[slot_index(io->slot)];
-        } else
-                s = inactive_slot(t, booted);
-        if (s->name == booted) {
-                r = error_set(err, -EBUSY, "%s: slot %c is the running slot; install into %c", t->gpt->path, s->name,
-                              t->slots[1 - slot_index(s->name)].name);
-                goto out;
-        }
-
-        /* does it fit */
-        const struct gpt_partition *root = &t->gpt->parts[s->root], *verity = &t->gpt->parts[s->verity],
-                                   *sig = &t->gpt->parts[s->sig];
-        size_t area_size;
-        (void) verity_tree_area(img.tree, &area_size);
-        if (img.size > root->size || area_size > verity->size || img.payload_size > sig->size) {
-                r = error_set(err, -EFBIG,
-                              "%s: does not fit slot %c: image %llu bytes (root-%c holds %llu), hash tree %zu "
-                              "(verity-%c holds %llu)",
-                              image_path, s->name, (unsigned long long) img.size, s->name,
-                              (unsigned long long) root->size, area_size, s->name, (unsigned long long) verity->size);
-                goto out;
-        }
-        /* anti-rollback: not older than any good slot */
-        for (int i = 0; i < SLOT_COUNT && !io->allow_downgrade; i++) {
-                const struct slot *g = &t->slots[i];
-                if (slot_state_of(&g->attrs, g->installed) != SLOT_GOOD || !*g->version)
-                        continue;
-                if (version_compare(img.version, g->version) < 0) {
-                        r = error_set(err, -EPERM,
-                                      "%s: version '%s' is older than '%s' in good slot %c, the version floor; "
-                                      "--allow-downgrade installs it anyway",
-                                      image_path, img.version, g->version, g->name);
-                        goto out;
-                }
-        }
-
-        /* 1: the target can no longer boot; 2: its contents; 3: it boots next, on trial */
-        r = set_attrs(t, s, 0, 0, false, NULL, NULL, err);
+        char booted;
+        r = slot_disk_open(o, true, &t, &booted, err);
         if (r >= 0)
-                r = gpt_write(t->gpt, err);
+                r = slot_target(t, booted, io->slot, &s, err);
         if (r >= 0)
-                r = slot_write(t, s, &img, io->trusted_certs, io->progress, io->userdata, err);
-        if (r < 0)
-                goto out;
-        char root_uuid[37], verity_uuid[37];
-        slot_uuids_from_root_hash(img.root_hash, root_uuid, verity_uuid);
-        const struct slot *other = &t->slots[1 - slot_index(s->name)];
-        if (other->installed && strcmp(other->payload.root_hash, img.root_hash) == 0) {
-                /* the same image in both slots: UUIDs must stay unique, so b's are not the hash's */
-                root_uuid[0] = root_uuid[0] == 'f' ? '0' : 'f';
-                verity_uuid[0] = verity_uuid[0] == 'f' ? '0' : 'f';
-        }
-        r = make_next(t, s, io->tries ? io->tries : 3, false, root_uuid, verity_uuid, err);
-        if (r >= 0)
-                r = gpt_write(t->gpt, err);
+                r = slot_install_image(t, s, &img, io, err);
         if (r >= 0 && ret_slot)
                 *ret_slot = s->name;
-out:
         slot_table_free(t);
         slot_image_close(&img);
         return r;
@@ -212,7 +221,7 @@ int ingot_slot_change(const struct ingot_slot_options *o, enum ingot_slot_action
                       char *ret_slot, struct ingot_error *err) {
         struct slot_table *t;
         char booted;
-        int r = open_disk(o, true, &t, &booted, err);
+        int r = slot_disk_open(o, true, &t, &booted, err);
         if (r < 0)
                 return r;
         struct slot *s = NULL;

@@ -9,7 +9,7 @@ libsquashfs-dev libarchive-dev libjson-c-dev libssl-dev libcryptsetup-dev
 libblkid-dev libfdisk-dev libcurl4-openssl-dev libcmocka-dev
 squashfs-tools squashfs-tools-ng mmdebstrap uidmap zstd xz-utils
 attr tar cpio python3 util-linux bsdutils cryptsetup-bin fdisk systemd-container
-busybox-static time bc dosfstools mtools mount
+busybox-static time bc dosfstools mtools mount nginx curl
 qemu-system-x86 linux-image-amd64 kmod e2fsprogs
 "
 

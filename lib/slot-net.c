@@ -42,6 +42,8 @@ static int fetch_index(const struct ingot_fetch_options *fo, const char *base, c
                 if (strlen((char *) text) != size)
                         return error_set(err, -EBADMSG, "%s: not a text file", url);
                 r = http_get(fo, sig_url, MAX_SIGNATURE, &der, &der_size, err);
+                if (r == -ENOENT && err)
+                        *err = (struct ingot_error) { 0 }; /* say it in the index's words */
                 if (r == -ENOENT)
                         return error_set(err, -ENOKEY, "%s: the index is not signed (no %s)", url, sig_url);
                 if (r < 0)
@@ -49,6 +51,11 @@ static int fetch_index(const struct ingot_fetch_options *fo, const char *base, c
                 r = signature_check_der(der, der_size, sig_url, (char *) text, NULL, fp, err);
                 if (r == -EBADMSG && round == 0)
                         continue;
+                if (r == -EBADMSG && err && strstr(err->message, "does not match")) {
+                        *err = (struct ingot_error) { 0 };
+                        return error_set(err, r, "%s: the signature does not match it (%s): changed after it was "
+                                         "signed", url, sig_url);
+                }
                 if (r >= 0)
                         r = trusted_check(trusted, fp, url, err);
                 if (r >= 0)

@@ -76,6 +76,7 @@ bench: deps
 	@BUILD=$(BUILD) bench/verity.sh
 	@BUILD=$(BUILD) bench/build.sh
 	@BUILD=$(BUILD) bench/install.sh
+	@BUILD=$(BUILD) bench/install-http.sh
 	@BUILD=$(BUILD) bench/boot.sh
 
 clean:

@@ -36,6 +36,13 @@ else
 	SUDO=
 fi
 export DEBIAN_FRONTEND=noninteractive
+# nginx is for the tests, which run their own on 127.0.0.1: keep Debian from starting the system one
+# on port 80 (a policy-rc.d that exits 101 denies service starts during the install)
+if [ ! -e /usr/sbin/policy-rc.d ]; then
+	printf '#!/bin/sh\nexit 101\n' | $SUDO tee /usr/sbin/policy-rc.d >/dev/null
+	$SUDO chmod 755 /usr/sbin/policy-rc.d
+	trap '$SUDO rm -f /usr/sbin/policy-rc.d' EXIT
+fi
 $SUDO apt-get update -qq
 # shellcheck disable=SC2086
 $SUDO apt-get install -y -qq $missing

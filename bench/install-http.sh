@@ -9,16 +9,15 @@ cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
 INGOT=${INGOT:-$PWD/$BUILD/ingot}
 . tests/tools/nginx.sh
+. bench/lib.sh
 W=$(mktemp -d /tmp/ingot-bench-http.XXXXXX)
 trap 'nginx_stop; losetup -D 2>/dev/null || true; rm -rf "$W"' EXIT
 unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY ALL_PROXY all_proxy
 
 mkdir -p "$W/out"
 img=$W/out/bench_1.0.0.raw
-mksquashfs /usr/lib/x86_64-linux-gnu /usr/bin "$img" -noI -noD -noF -noX -no-progress -quiet >/dev/null
-truncate -s %4096 "$img"
+big_image "$img"
 bytes=$(stat -c %s "$img")
-[ "$bytes" -ge $((1024 * 1024 * 1024)) ] || { echo "image is only $bytes bytes; want >= 1 GiB" >&2; exit 1; }
 "$INGOT" verity "$img" >/dev/null
 "$INGOT" keygen "$W/keys" >/dev/null
 printf %s "$(cat "$W/out/bench_1.0.0.roothash")" >"$W/content"
@@ -26,38 +25,15 @@ openssl cms -sign -binary -noattr -outform DER -in "$W/content" -signer "$W/keys
 	-inkey "$W/keys/ingot.key" -out "$W/out/bench_1.0.0.roothash.p7s"
 printf '{"name": "bench", "version": "1.0.0"}\n' >"$W/out/bench_1.0.0.manifest.json" # what publish reads
 "$INGOT" publish "$W/out" "$W/www" --key "$W/keys/ingot.key" --cert "$W/keys/ingot.crt" >/dev/null
-rm -f "$img" # the served copy is the one read
 img=$W/www/bench_1.0.0.raw
 nginx_start "$W/nginx" "$W/www"
 url=http://127.0.0.1:$NGINX_PORT/
 "$INGOT" disk "$W/disk.img" --slot-a "$img" --esp-size 33M --var-size 1M
 
-read -r start size < <(sfdisk --json "$W/disk.img" | python3 -c '
-import json, sys
-t = json.load(sys.stdin)["partitiontable"]
-p = [p for p in t["partitions"] if p["name"] == "root-b"][0]
-print(p["start"] * 512, p["size"] * 512)')
-read -r vstart vsize < <(sfdisk --json "$W/disk.img" | python3 -c '
-import json, sys
-t = json.load(sys.stdin)["partitiontable"]
-p = [p for p in t["partitions"] if p["name"] == "verity-b"][0]
-print(p["start"] * 512, p["size"] * 512)')
-
 fresh() { # an unallocated slot b, no fetched file, a cold cache, and the served image read once
-	"$INGOT" slot mark-bad b --disk "$W/disk.img" >/dev/null 2>&1 || true
-	fallocate --punch-hole -o "$start" -l "$size" "$W/disk.img"
-	fallocate --punch-hole -o "$vstart" -l "$vsize" "$W/disk.img"
 	rm -f "$W/fetched.raw"
-	sync
-	[ -w /proc/sys/vm/drop_caches ] && echo 3 >/proc/sys/vm/drop_caches
+	empty_slot_b "$W/disk.img"
 	cat "$img" "$W/www/bench_1.0.0.verity" >/dev/null
-}
-seconds() { # seconds CMD...
-	local t0 t1
-	t0=$(date +%s%N)
-	"$@" >/dev/null
-	t1=$(date +%s%N)
-	echo "$(( (t1 - t0) / 1000000 ))" | awk '{ printf "%.3f", $1 / 1000 }'
 }
 curl_fetch() {
 	curl -sS --fail -o "$W/fetched.raw" "${url}bench_1.0.0.raw"
@@ -67,20 +43,22 @@ verify_fetched() {
 	veritysetup verify "$W/fetched.raw" "$W/www/bench_1.0.0.verity" "$(cat "$W/www/bench_1.0.0.roothash")"
 }
 
-tcurl=() tver=() tin=()
+tcurl=() tver=() tin=() tfile=()
 for round in 1 2 3; do
 	fresh
 	tcurl+=("$(seconds curl_fetch)")
 	tver+=("$(seconds verify_fetched)")
 	fresh
 	tin+=("$(seconds "$INGOT" slot install --disk "$W/disk.img" --slot b --cert "$W/keys/ingot.crt" "$url")")
+	fresh # for context: the same install from the file nginx serves
+	tfile+=("$(seconds "$INGOT" slot install --disk "$W/disk.img" --slot b --cert "$W/keys/ingot.crt" "$img")")
 done
-median() { printf '%s\n' "$@" | sort -n | sed -n 2p; }
-curl_s=$(median "${tcurl[@]}") ver_s=$(median "${tver[@]}") in_s=$(median "${tin[@]}")
+curl_s=$(median "${tcurl[@]}") ver_s=$(median "${tver[@]}") in_s=$(median "${tin[@]}") file_s=$(median "${tfile[@]}")
 printf 'image: %.2f GiB squashfs over loopback HTTP (nginx) into a disk image file; %s cores; median of 3\n' \
 	"$(echo "$bytes / 1073741824" | bc -l)" "$(nproc)"
 printf '%-32s %7.2f s   (%s)\n' "curl -o, fsync" "$curl_s" "${tcurl[*]}"
 printf '%-32s %7.2f s   (%s)\n' "veritysetup verify" "$ver_s" "${tver[*]}"
 printf '%-32s %7.2f s   (%s)\n' "ingot slot install URL" "$in_s" "${tin[*]}"
+printf '%-32s %7.2f s   (%s)\n' "ingot slot install FILE" "$file_s" "${tfile[*]}"
 printf 'install / curl alone:           %.2fx (goal <= 1.1)\n' "$(echo "$in_s / $curl_s" | bc -l)"
 printf 'install / (curl + verify):      %.2fx\n' "$(echo "$in_s / ($curl_s + $ver_s)" | bc -l)"

@@ -138,6 +138,22 @@ struct membuf {
         bool too_big;
 };
 
+/* Appends len bytes to a growing buffer, keeping a NUL after them; false when out of memory. */
+static bool append(uint8_t **buf, size_t *end, size_t *cap, const void *p, size_t len) {
+        if (*end + len + 1 > *cap) {
+                size_t c = (*end + len + 1) * 2;
+                uint8_t *d = realloc(*buf, c);
+                if (!d)
+                        return false;
+                *buf = d;
+                *cap = c;
+        }
+        memcpy(*buf + *end, p, len);
+        *end += len;
+        (*buf)[*end] = 0;
+        return true;
+}
+
 static size_t mem_write(char *p, size_t size, size_t n, void *userdata) {
         struct membuf *m = userdata;
         size_t len = size * n;
@@ -145,18 +161,7 @@ static size_t mem_write(char *p, size_t size, size_t n, void *userdata) {
                 m->too_big = true;
                 return 0;
         }
-        if (m->size + len + 1 > m->cap) {
-                size_t cap = (m->size + len + 1) * 2;
-                uint8_t *d = realloc(m->data, cap);
-                if (!d)
-                        return 0;
-                m->data = d;
-                m->cap = cap;
-        }
-        memcpy(m->data + m->size, p, len);
-        m->size += len;
-        m->data[m->size] = 0;
-        return len;
+        return append(&m->data, &m->size, &m->cap, p, len) ? len : 0;
 }
 
 int http_get(const struct ingot_fetch_options *o, const char *url, size_t max, uint8_t **ret, size_t *ret_size,
@@ -189,180 +194,191 @@ int http_get(const struct ingot_fetch_options *o, const char *url, size_t max, u
         }
 }
 
+/* The stream: a receiver thread runs the transfer (and its resumes) into a ring buffer while the reader
+ * takes bytes out in order, so the network never waits on the reader's writes and checks. */
+#define RING (32u << 20)
+
 struct http_stream {
         const struct ingot_fetch_options *o;
         char *url;
         uint64_t size;     /* what the index promises */
-        uint64_t received; /* bytes taken from the network: handed out or spilled */
-        uint64_t pos;      /* bytes handed to the reader */
+        uint8_t *ring;
+        pthread_mutex_t lock;
+        pthread_cond_t changed;
+        uint64_t head;     /* bytes received: ring[head % RING] is the next to fill */
+        uint64_t tail;     /* bytes handed to the reader */
         uint64_t at_last_failure;
-        CURLM *multi;
-        CURL *easy;
+        bool started, finished, cancel, too_long;
+        int r;             /* the receiver's result once finished */
+        struct ingot_error err;
+        pthread_t thread;
         char errbuf[CURL_ERROR_SIZE];
-        uint8_t *dest;     /* the reader's buffer while it waits */
-        size_t dest_size, dest_filled;
-        uint8_t *spill;    /* what came past the end of dest */
-        size_t spill_start, spill_end, spill_cap;
-        bool too_long, no_memory;
         struct retry rt;
 };
 
 static size_t stream_write(char *p, size_t size, size_t n, void *userdata) {
         struct http_stream *s = userdata;
-        size_t len = size * n;
-        if (len > s->size - s->received) {
+        size_t len = size * n, done = 0;
+        pthread_mutex_lock(&s->lock);
+        if (len > s->size - s->head) {
                 s->too_long = true;
+                pthread_mutex_unlock(&s->lock);
                 return 0;
         }
-        size_t take = s->dest_size - s->dest_filled < len ? s->dest_size - s->dest_filled : len;
-        memcpy(s->dest + s->dest_filled, p, take);
-        s->dest_filled += take;
-        if (take < len) {
-                size_t rest = len - take;
-                if (s->spill_end + rest > s->spill_cap) {
-                        size_t cap = (s->spill_end + rest) * 2;
-                        uint8_t *d = realloc(s->spill, cap);
-                        if (!d) {
-                                s->no_memory = true;
-                                return 0;
-                        }
-                        s->spill = d;
-                        s->spill_cap = cap;
-                }
-                memcpy(s->spill + s->spill_end, p + take, rest);
-                s->spill_end += rest;
+        while (done < len) {
+                while (s->head - s->tail == RING && !s->cancel)
+                        pthread_cond_wait(&s->changed, &s->lock);
+                if (s->cancel)
+                        break;
+                uint64_t head = s->head;
+                size_t room = (size_t) (RING - (head - s->tail)), at = (size_t) (head % RING);
+                size_t k = len - done < room ? len - done : room;
+                if (k > RING - at)
+                        k = RING - at;
+                pthread_mutex_unlock(&s->lock); /* only this thread writes past head */
+                memcpy(s->ring + at, p + done, k);
+                pthread_mutex_lock(&s->lock);
+                s->head += k;
+                done += k;
+                pthread_cond_broadcast(&s->changed);
         }
-        s->received += len;
-        return len;
+        pthread_mutex_unlock(&s->lock);
+        return done == len ? len : 0;
 }
 
-int http_stream_new(const struct ingot_fetch_options *o, const char *url, uint64_t size, struct http_stream **ret) {
-        struct http_stream *s = calloc(1, sizeof(*s));
-        if (!s || !(s->url = strdup(url))) {
-                free(s);
-                return -ENOMEM;
-        }
-        s->o = o;
-        s->size = size;
-        s->rt = (struct retry) { .o = o, .url = s->url };
-        pthread_once(&once, global_init);
-        if (init_result != CURLE_OK || !(s->multi = curl_multi_init())) {
-                http_stream_free(s);
-                return -ENOMEM;
-        }
-        *ret = s;
-        return 0;
-}
-
-static void stream_stop(struct http_stream *s) {
-        if (!s->easy)
-                return;
-        curl_multi_remove_handle(s->multi, s->easy);
-        curl_easy_cleanup(s->easy);
-        s->easy = NULL;
-}
-
-void http_stream_free(struct http_stream *s) {
-        if (!s)
-                return;
-        stream_stop(s);
-        if (s->multi)
-                curl_multi_cleanup(s->multi);
-        free(s->spill);
-        free(s->url);
-        free(s);
-}
-
-static int stream_start(struct http_stream *s, struct ingot_error *err) {
-        s->easy = easy_new(s->o, s->url, s->errbuf);
-        if (!s->easy)
+/* One transfer from byte head on; 1 to go on (resume), 0 when complete, or an error. */
+static int stream_transfer(struct http_stream *s, struct ingot_error *err) {
+        CURL *c = easy_new(s->o, s->url, s->errbuf);
+        if (!c)
                 return error_set(err, -ENOMEM, "%s: cannot set up libcurl", s->url);
-        curl_easy_setopt(s->easy, CURLOPT_WRITEFUNCTION, stream_write);
-        curl_easy_setopt(s->easy, CURLOPT_WRITEDATA, s);
-        if (s->received > 0) {
+        curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, stream_write);
+        curl_easy_setopt(c, CURLOPT_WRITEDATA, s);
+        pthread_mutex_lock(&s->lock);
+        uint64_t from = s->head;
+        pthread_mutex_unlock(&s->lock);
+        if (from > 0) {
                 /* libcurl sends Range: bytes=N- and fails unless the answer is 206 from N */
-                curl_easy_setopt(s->easy, CURLOPT_RESUME_FROM_LARGE, (curl_off_t) s->received);
+                curl_easy_setopt(c, CURLOPT_RESUME_FROM_LARGE, (curl_off_t) from);
                 if (s->o->event)
-                        s->o->event(&(struct ingot_fetch_event) { .type = "resume", .url = s->url,
-                                                                  .offset = s->received },
+                        s->o->event(&(struct ingot_fetch_event) { .type = "resume", .url = s->url, .offset = from },
                                     s->o->userdata);
         }
-        if (curl_multi_add_handle(s->multi, s->easy) != CURLM_OK) {
-                stream_stop(s);
-                return error_set(err, -ENOMEM, "%s: cannot start the transfer", s->url);
-        }
-        return 0;
-}
-
-/* The transfer ended (or broke): 0 to go on, resuming if bytes are missing; or an error. */
-static int stream_finished(struct http_stream *s, struct ingot_error *err) {
-        CURLcode rc = CURLE_OK;
-        CURLMsg *m;
-        int queued;
-        while ((m = curl_multi_info_read(s->multi, &queued)))
-                if (m->msg == CURLMSG_DONE)
-                        rc = m->data.result;
+        CURLcode rc = curl_easy_perform(c);
         long status = 0;
-        curl_easy_getinfo(s->easy, CURLINFO_RESPONSE_CODE, &status);
-        stream_stop(s);
-        if (s->no_memory)
-                return -ENOMEM;
-        if (s->too_long)
+        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+        curl_easy_cleanup(c);
+        pthread_mutex_lock(&s->lock);
+        uint64_t head = s->head;
+        bool cancel = s->cancel, too_long = s->too_long;
+        pthread_mutex_unlock(&s->lock);
+        if (cancel)
+                return -ECANCELED;
+        if (too_long)
                 return error_set(err, -EBADMSG, "%s: longer than the %llu bytes the index lists", s->url,
                                  (unsigned long long) s->size);
-        if (rc == CURLE_OK && s->received == s->size)
+        if (rc == CURLE_OK && head == s->size)
                 return 0;
         if (rc == CURLE_OK)
                 rc = CURLE_PARTIAL_FILE; /* the server ended early without saying so */
         char why[CURL_ERROR_SIZE + 64];
         describe(rc, status, s->errbuf, why, sizeof(why));
         if (rc == CURLE_RANGE_ERROR)
-                return error_set(err, -EPROTO, "%s: cannot resume at byte %llu: %s", s->url,
-                                 (unsigned long long) s->received, why);
-        bool progressed = s->received > s->at_last_failure;
-        s->at_last_failure = s->received;
+                return error_set(err, -EPROTO, "%s: cannot resume at byte %llu: %s", s->url, (unsigned long long) head,
+                                 why);
+        bool progressed = head > s->at_last_failure;
+        s->at_last_failure = head;
         if (!transient(rc, status) || !retry_after(&s->rt, why, progressed))
                 return give_up(&s->rt, rc, status, why, err);
+        return 1;
+}
+
+static void *receiver(void *userdata) {
+        struct http_stream *s = userdata;
+        struct ingot_error e = { 0 };
+        int r;
+        while ((r = stream_transfer(s, &e)) > 0)
+                ;
+        pthread_mutex_lock(&s->lock);
+        s->r = r;
+        s->err = e;
+        s->finished = true;
+        pthread_cond_broadcast(&s->changed);
+        pthread_mutex_unlock(&s->lock);
+        return NULL;
+}
+
+int http_stream_new(const struct ingot_fetch_options *o, const char *url, uint64_t size, struct http_stream **ret) {
+        struct http_stream *s = calloc(1, sizeof(*s));
+        if (!s || !(s->url = strdup(url)) || !(s->ring = malloc(RING))) {
+                if (s)
+                        free(s->url);
+                free(s);
+                return -ENOMEM;
+        }
+        s->o = o;
+        s->size = size;
+        s->rt = (struct retry) { .o = o, .url = s->url };
+        pthread_mutex_init(&s->lock, NULL);
+        pthread_cond_init(&s->changed, NULL);
+        pthread_once(&once, global_init);
+        if (init_result != CURLE_OK || pthread_create(&s->thread, NULL, receiver, s) != 0) {
+                http_stream_free(s);
+                return -ENOMEM;
+        }
+        s->started = true;
+        *ret = s;
         return 0;
+}
+
+void http_stream_free(struct http_stream *s) {
+        if (!s)
+                return;
+        if (s->started) {
+                pthread_mutex_lock(&s->lock);
+                s->cancel = true;
+                pthread_cond_broadcast(&s->changed);
+                pthread_mutex_unlock(&s->lock);
+                pthread_join(s->thread, NULL);
+        }
+        pthread_mutex_destroy(&s->lock);
+        pthread_cond_destroy(&s->changed);
+        free(s->ring);
+        free(s->url);
+        free(s);
 }
 
 int http_stream_read(void *userdata, void *buf, size_t size, uint64_t offset, struct ingot_error *err) {
         struct http_stream *s = userdata;
-        if (offset != s->pos || size > s->size - s->pos)
+        if (offset != s->tail || size > s->size - s->tail)
                 return error_set(err, -EINVAL, "%s: bytes %llu-%llu asked out of order", s->url,
                                  (unsigned long long) offset, (unsigned long long) (offset + size));
-        s->dest = buf;
-        s->dest_size = size;
-        s->dest_filled = 0;
-        size_t n = s->spill_end - s->spill_start < size ? s->spill_end - s->spill_start : size;
-        if (n)
-                memcpy(buf, s->spill + s->spill_start, n);
-        s->spill_start += n;
-        s->dest_filled = n;
-        if (s->spill_start == s->spill_end)
-                s->spill_start = s->spill_end = 0;
-        int r = 0;
-        while (r >= 0 && s->dest_filled < size) {
-                if (!s->easy) {
-                        r = stream_start(s, err);
-                        continue;
+        uint8_t *out = buf;
+        size_t done = 0;
+        pthread_mutex_lock(&s->lock);
+        while (done < size) {
+                while (s->head == s->tail && !s->finished)
+                        pthread_cond_wait(&s->changed, &s->lock);
+                if (s->head == s->tail) { /* finished without the bytes */
+                        int r = s->r < 0 ? s->r : -EIO;
+                        if (err && s->err.code)
+                                *err = s->err;
+                        pthread_mutex_unlock(&s->lock);
+                        return s->err.code ? r : error_set(err, r, "%s: ended at byte %llu", s->url,
+                                                           (unsigned long long) s->tail);
                 }
-                int running = 0;
-                if (curl_multi_perform(s->multi, &running) != CURLM_OK) {
-                        r = error_set(err, -EIO, "%s: libcurl failed", s->url);
-                        break;
-                }
-                if (s->dest_filled >= size)
-                        break;
-                if (running)
-                        (void) curl_multi_poll(s->multi, NULL, 0, 1000, NULL);
-                else
-                        r = stream_finished(s, err);
+                uint64_t tail = s->tail;
+                size_t at = (size_t) (tail % RING), k = (size_t) (s->head - tail);
+                if (k > size - done)
+                        k = size - done;
+                if (k > RING - at)
+                        k = RING - at;
+                pthread_mutex_unlock(&s->lock); /* only this thread reads before head */
+                memcpy(out + done, s->ring + at, k);
+                pthread_mutex_lock(&s->lock);
+                s->tail += k;
+                done += k;
+                pthread_cond_broadcast(&s->changed);
         }
-        s->dest = NULL;
-        s->dest_size = s->dest_filled = 0;
-        if (r < 0)
-                return r;
-        s->pos += size;
+        pthread_mutex_unlock(&s->lock);
         return 0;
 }

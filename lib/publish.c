@@ -61,16 +61,24 @@ static int by_name(const void *a, const void *b) {
         return strcmp(((const struct sum *) a)->name, ((const struct sum *) b)->name);
 }
 
-/* DEST/SHA256SUMS as sha256sum writes it: "HEX  NAME" (or "HEX *NAME", binary mode) per line. */
-static int read_sums(struct publish *p, struct ingot_error *err) {
-        _cleanup_free_ char *path = path_join(p->dest, SUMS), *text = NULL;
-        if (!path)
+/* DEST/name, or NULL text when DEST has none yet. */
+static int read_dest_file(struct publish *p, const char *name, char **ret_path, char **ret_text,
+                          struct ingot_error *err) {
+        *ret_text = NULL;
+        if (!(*ret_path = path_join(p->dest, name)))
                 return -ENOMEM;
-        int r = read_text_file(path, 64 << 20, &text);
+        int r = read_text_file(*ret_path, 64 << 20, ret_text);
         if (r == -ENOENT)
                 return 0;
-        if (r < 0)
-                return error_set(err, r, "%s: %s", path, strerror(-r));
+        return r < 0 ? error_set(err, r, "%s: %s", *ret_path, strerror(-r)) : 0;
+}
+
+/* DEST/SHA256SUMS as sha256sum writes it: "HEX  NAME" (or "HEX *NAME", binary mode) per line. */
+static int read_sums(struct publish *p, struct ingot_error *err) {
+        _cleanup_free_ char *path = NULL, *text = NULL;
+        int r = read_dest_file(p, SUMS, &path, &text, err);
+        if (r < 0 || !text)
+                return r;
         char *save = NULL;
         for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
                 char *sep = strchr(line, ' ');
@@ -85,14 +93,10 @@ static int read_sums(struct publish *p, struct ingot_error *err) {
 }
 
 static int read_index(struct publish *p, struct ingot_error *err) {
-        _cleanup_free_ char *path = path_join(p->dest, RELEASE_INDEX), *text = NULL;
-        if (!path)
-                return -ENOMEM;
-        int r = read_text_file(path, 64 << 20, &text);
-        if (r == -ENOENT)
-                return 0;
-        if (r < 0)
-                return error_set(err, r, "%s: %s", path, strerror(-r));
+        _cleanup_free_ char *path = NULL, *text = NULL;
+        int r = read_dest_file(p, RELEASE_INDEX, &path, &text, err);
+        if (r < 0 || !text)
+                return r;
         return release_index_parse(text, path, &p->idx, err);
 }
 

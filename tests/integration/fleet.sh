@@ -223,3 +223,21 @@ PY
 	[ ! -e reboots ] || return 1
 }
 run update_checks_installs_and_reboots t_update_checks_installs_and_reboots
+
+t_valgrind_publish_and_install() {
+	images
+	command -v valgrind >/dev/null || skip_test "valgrind missing"
+	! ldd "$INGOT" | grep -q libasan || skip_test "an ASan build (make check-asan): valgrind and ASan do not mix"
+	vg() { valgrind --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite -q "$@"; }
+	vg "$INGOT" publish out-1.0.0 "$WWW/vg" --key keys/ingot.key --cert keys/ingot.crt >/dev/null
+	vg "$INGOT" publish out-2.0.0 "$WWW/vg" --key keys/ingot.key --cert keys/ingot.crt >/dev/null
+	url=http://127.0.0.1:$NGINX_PORT/vg/
+	"$INGOT" disk disk.img --slot-a out-1.0.0/demo_1.0.0.raw
+	vg "$INGOT" slot install --disk disk.img --cert keys/ingot.crt --json "$url" >/dev/null
+	[ "$(slot_verifies disk.img b keys/ingot.crt)" = "$(cat out-2.0.0/demo_2.0.0.roothash)" ]
+	vg "$INGOT" update disk.img "$url" --cert keys/ingot.crt | grep -q "nothing newer"
+	rc=0
+	vg "$INGOT" slot install --disk disk.img --cert keys/ingot.crt --retries 2 "http://127.0.0.1:$(free_port)/" 2>err || rc=$?
+	[ "$rc" -eq 1 ] && grep -q "gave up after 2 attempts" err
+}
+run valgrind_publish_and_install t_valgrind_publish_and_install

@@ -12,7 +12,14 @@ if ! command -v nginx >/dev/null; then
 	echo "SKIP: fleet: nginx is not installed (scripts/install-deps.sh installs it)"
 	exit 0
 fi
-nginx_start "$T/nginx" "$WWW" || exit 1
+# a CA and a certificate for 127.0.0.1 it signed, for HTTPS
+openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=ingot test CA" -keyout "$T/ca.key" -out "$T/ca.crt" \
+	2>/dev/null || exit 1
+openssl req -newkey rsa:2048 -nodes -subj "/CN=127.0.0.1" -keyout "$T/tls.key" -out "$T/tls.csr" 2>/dev/null || exit 1
+printf 'subjectAltName=IP:127.0.0.1\n' >"$T/tls.ext"
+openssl x509 -req -in "$T/tls.csr" -CA "$T/ca.crt" -CAkey "$T/ca.key" -CAcreateserial -days 2 -extfile "$T/tls.ext" \
+	-out "$T/tls.crt" 2>/dev/null || exit 1
+nginx_start "$T/nginx" "$WWW" "$T/tls.crt" "$T/tls.key" || exit 1
 unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY ALL_PROXY all_proxy
 export no_proxy= NO_PROXY=
 
@@ -223,6 +230,32 @@ PY
 	[ ! -e reboots ] || return 1
 }
 run update_checks_installs_and_reboots t_update_checks_installs_and_reboots
+
+t_https_and_ca_settings() {
+	images
+	release tls 1.0.0 2.0.0 >/dev/null
+	url=https://127.0.0.1:$NGINX_TLS_PORT/tls/
+	"$INGOT" disk disk.img --slot-a out-1.0.0/demo_1.0.0.raw
+	sum=$(sha256sum <disk.img)
+	# a server certificate no trusted CA signed: refused at once, not retried
+	set +e
+	env -u CURL_CA_BUNDLE -u SSL_CERT_FILE -u SSL_CERT_DIR "$INGOT" slot install --disk disk.img --cert keys/ingot.crt \
+		--json "$url" >events.json 2>err.log
+	rc=$?
+	set -e
+	cat err.log
+	[ "$rc" = 1 ] && grep -qi "certificate" err.log
+	! grep -q '"event":"retry"' events.json || return 1
+	same_bytes disk.img "$sum"
+	# --cacert, then curl's variables
+	"$INGOT" slot install --disk disk.img --cert keys/ingot.crt --cacert "$T/ca.crt" --slot b --version 1.0.0 "$url" | grep -q "installed 1.0.0"
+	CURL_CA_BUNDLE=$T/ca.crt "$INGOT" slot install --disk disk.img --cert keys/ingot.crt --slot b "$url" | grep -q "installed 2.0.0"
+	[ "$(slot_verifies disk.img b keys/ingot.crt)" = "$(cat out-2.0.0/demo_2.0.0.roothash)" ]
+	SSL_CERT_FILE=$T/ca.crt "$INGOT" update disk.img "$url" --cert keys/ingot.crt | grep -q "nothing newer"
+	# only http and https
+	expect_fail "not an http:// or https:// URL" "$INGOT" slot install --disk disk.img --cert keys/ingot.crt "ftp://127.0.0.1/"
+}
+run https_and_ca_settings t_https_and_ca_settings
 
 t_valgrind_publish_and_install() {
 	images

@@ -1,16 +1,21 @@
-# tests/tools/nginx.sh: sourced by tests and benches: nginx_start DIR ROOT serves ROOT on 127.0.0.1 at a
-# free port (NGINX_PORT), in the foreground with its config, pid, logs and temp paths under DIR; its
-# access log (DIR/access.log) records each request's Range header. nginx_stop ends it.
-NGINX_PID= NGINX_PORT=
+# tests/tools/nginx.sh: sourced by tests and benches: nginx_start DIR ROOT [CERT KEY] serves ROOT on
+# 127.0.0.1 at a free port (NGINX_PORT), and with CERT and KEY also over HTTPS (NGINX_TLS_PORT), in the
+# foreground with its config, pid, logs and temp paths under DIR; its access log (DIR/access.log)
+# records each request's Range header. nginx_stop ends it.
+NGINX_PID= NGINX_PORT= NGINX_TLS_PORT=
 
 free_port() {
 	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
 nginx_start() {
-	local d=$1 root=$2 i
+	local d=$1 root=$2 cert=${3:-} key=${4:-} i tls=
 	mkdir -p "$d"
 	NGINX_PORT=$(free_port)
+	if [ -n "$cert" ]; then
+		NGINX_TLS_PORT=$(free_port)
+		tls="server { listen 127.0.0.1:$NGINX_TLS_PORT ssl; ssl_certificate $cert; ssl_certificate_key $key; root $root; }"
+	fi
 	cat >"$d/nginx.conf" <<CONF
 daemon off;
 master_process off;
@@ -32,6 +37,7 @@ http {
 		listen 127.0.0.1:$NGINX_PORT;
 		root $root;
 	}
+	$tls
 }
 CONF
 	nginx -e "$d/error.log" -p "$d" -c "$d/nginx.conf" &

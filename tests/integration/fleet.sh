@@ -251,9 +251,11 @@ t_https_and_ca_settings() {
 	"$INGOT" slot install --disk disk.img --cert keys/ingot.crt --cacert "$T/ca.crt" --slot b --version 1.0.0 "$url" | grep -q "installed 1.0.0"
 	CURL_CA_BUNDLE=$T/ca.crt "$INGOT" slot install --disk disk.img --cert keys/ingot.crt --slot b "$url" | grep -q "installed 2.0.0"
 	[ "$(slot_verifies disk.img b keys/ingot.crt)" = "$(cat out-2.0.0/demo_2.0.0.roothash)" ]
-	SSL_CERT_FILE=$T/ca.crt "$INGOT" update disk.img "$url" --cert keys/ingot.crt | grep -q "nothing newer"
+	# SSL_CERT_FILE counts when CURL_CA_BUNDLE is not set (curl's order)
+	env -u CURL_CA_BUNDLE SSL_CERT_FILE="$T/ca.crt" "$INGOT" update disk.img "$url" --cert keys/ingot.crt | grep -q "nothing newer"
+	! env SSL_CERT_FILE="$T/ca.crt" CURL_CA_BUNDLE=/nonexistent "$INGOT" update disk.img "$url" --cert keys/ingot.crt 2>/dev/null || return 1
 	# only http and https
-	expect_fail "not an http:// or https:// URL" "$INGOT" slot install --disk disk.img --cert keys/ingot.crt "ftp://127.0.0.1/"
+	expect_fail "not an http:// or https:// URL" "$INGOT" update disk.img "ftp://127.0.0.1/" --cert keys/ingot.crt
 }
 run https_and_ca_settings t_https_and_ca_settings
 

@@ -5,7 +5,7 @@ BUILD    ?= build
 CC       ?= cc
 CFLAGS   ?= -O2 -g
 WERROR   ?= -Werror
-PKGS     := libsquashfs1 libarchive json-c libcrypto libcryptsetup fdisk blkid
+PKGS     := libsquashfs1 libarchive json-c libcrypto libcryptsetup fdisk blkid libcurl
 # Lazy (=): pkg-config runs after install-deps had its chance.
 DEP_CFLAGS = $(shell pkg-config --cflags $(PKGS))
 DEP_LIBS   = $(shell pkg-config --libs $(PKGS)) -lpthread
@@ -76,6 +76,7 @@ bench: deps
 	@BUILD=$(BUILD) bench/verity.sh
 	@BUILD=$(BUILD) bench/build.sh
 	@BUILD=$(BUILD) bench/install.sh
+	@BUILD=$(BUILD) bench/install-http.sh
 	@BUILD=$(BUILD) bench/boot.sh
 	@BUILD=$(BUILD) bench/sysext.sh
 

@@ -7,13 +7,12 @@ set -eu
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
 INGOT=${INGOT:-$PWD/$BUILD/ingot}
+. bench/lib.sh
 W=$(mktemp -d /tmp/ingot-bench-install.XXXXXX)
 trap 'losetup -D 2>/dev/null || true; rm -rf "$W"' EXIT
 
-mksquashfs /usr/lib/x86_64-linux-gnu /usr/bin "$W/image.raw" -noI -noD -noF -noX -no-progress -quiet >/dev/null
-truncate -s %4096 "$W/image.raw"
+big_image "$W/image.raw"
 bytes=$(stat -c %s "$W/image.raw")
-[ "$bytes" -ge $((1024 * 1024 * 1024)) ] || { echo "image is only $bytes bytes; want >= 1 GiB" >&2; exit 1; }
 "$INGOT" verity "$W/image.raw" >/dev/null
 "$INGOT" keygen "$W/keys" >/dev/null
 printf %s "$(cat "$W/image.roothash")" >"$W/content"
@@ -21,31 +20,11 @@ openssl cms -sign -binary -noattr -outform DER -in "$W/content" -signer "$W/keys
 	-inkey "$W/keys/ingot.key" -out "$W/image.roothash.p7s"
 "$INGOT" disk "$W/disk.img" --slot-a "$W/image.raw" --esp-size 33M --var-size 1M
 
-read -r start size < <(sfdisk --json "$W/disk.img" | python3 -c '
-import json, sys
-t = json.load(sys.stdin)["partitiontable"]
-p = [p for p in t["partitions"] if p["name"] == "root-b"][0]
-print(p["start"] * 512, p["size"] * 512)')
-read -r vstart vsize < <(sfdisk --json "$W/disk.img" | python3 -c '
-import json, sys
-t = json.load(sys.stdin)["partitiontable"]
-p = [p for p in t["partitions"] if p["name"] == "verity-b"][0]
-print(p["start"] * 512, p["size"] * 512)')
+read -r start _ < <(part_range "$W/disk.img" root-b)
 
 fresh() { # an unallocated slot b, a cold cache, and the source image read once
-	"$INGOT" slot mark-bad b --disk "$W/disk.img" >/dev/null 2>&1 || true
-	fallocate --punch-hole -o "$start" -l "$size" "$W/disk.img"
-	fallocate --punch-hole -o "$vstart" -l "$vsize" "$W/disk.img"
-	sync
-	[ -w /proc/sys/vm/drop_caches ] && echo 3 >/proc/sys/vm/drop_caches
+	empty_slot_b "$W/disk.img"
 	cat "$W/image.raw" "$W/image.verity" >/dev/null
-}
-seconds() { # seconds CMD...
-	local t0 t1
-	t0=$(date +%s%N)
-	"$@" >/dev/null
-	t1=$(date +%s%N)
-	echo "$(( (t1 - t0) / 1000000 ))" | awk '{ printf "%.3f", $1 / 1000 }'
 }
 dd_slot() {
 	dd if="$W/image.raw" of="$W/disk.img" bs=4M seek="$start" oflag=seek_bytes conv=notrunc,fsync status=none
@@ -65,7 +44,6 @@ for round in 1 2 3; do
 	fresh
 	tin+=("$(seconds "$INGOT" slot install --disk "$W/disk.img" --slot b --cert "$W/keys/ingot.crt" "$W/image.raw")")
 done
-median() { printf '%s\n' "$@" | sort -n | sed -n 2p; }
 dd_s=$(median "${tdd[@]}") ver_s=$(median "${tver[@]}") in_s=$(median "${tin[@]}")
 printf 'image: %.2f GiB squashfs into a disk image file; %s cores; median of 3\n' \
 	"$(echo "$bytes / 1073741824" | bc -l)" "$(nproc)"

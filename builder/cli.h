@@ -43,6 +43,25 @@ double now_seconds(void);
 /* Whether to redraw now: at most five times a second, and always for the final state. */
 bool progress_due(struct progress_state *s, bool final);
 void progress_clear(struct progress_state *s);
+/* "data 12.0 / 100.0 MiB 50.0 MiB/s" for a progress callback; userdata is a struct progress_state. */
+void progress_draw_bytes(const struct ingot_progress *p, void *userdata);
+
+/* Network installs (delivery.c): the options the verbs share, events as text or JSON lines. */
+#define TRUSTED_DIR "/usr/lib/ingot/trusted.d"
+struct json_object;
+struct delivery {
+        bool json, tty;
+        const char *cacert, *capath;
+        unsigned attempts;
+        struct progress_state progress;
+};
+/* --cert's certificates, or TRUSTED_DIR's; a usage error (> 0) when there are none. */
+int load_trusted_certs(char ***certs);
+void delivery_setup(struct delivery *d, struct ingot_fetch_options *fo, struct ingot_install_options *io);
+/* Prints one JSON object on a line of stdout and frees it. */
+void delivery_print(struct delivery *d, struct json_object *o);
+/* The error on stderr (and as an "error" event with --json); returns the exit code. */
+int delivery_error(struct delivery *d, int code, const struct ingot_error *err);
 
 /* The options `build` and `sysext build` share: -o, -j, -q, --json, --key, --cert, --unsigned. */
 #define BUILD_LONG_OPTIONS                                                                          \
@@ -95,3 +114,7 @@ void help_slot(FILE *f);
 void help_reprofile(FILE *f);
 int verb_sysext(int argc, char **argv);
 void help_sysext(FILE *f);
+int verb_publish(int argc, char **argv);
+void help_publish(FILE *f);
+int verb_update(int argc, char **argv);
+void help_update(FILE *f);

@@ -1,5 +1,5 @@
 /* progress.c: the progress line long verbs draw on a terminal: a monotonic clock, at most five
- * redraws a second, and the line cleared when the work ends. */
+ * redraws a second, the bytes-done line installs draw, and the line cleared when the work ends. */
 #include <time.h>
 
 #include "cli.h"
@@ -22,4 +22,15 @@ bool progress_due(struct progress_state *s, bool final) {
 void progress_clear(struct progress_state *s) {
         if (s->shown)
                 fputs("\r\033[K", stderr);
+}
+
+void progress_draw_bytes(const struct ingot_progress *p, void *userdata) {
+        struct progress_state *s = userdata;
+        if (!progress_due(s, p->bytes == p->total_bytes))
+                return;
+        double t = s->last;
+        double mib = (double) p->bytes / 1048576.0, total = (double) p->total_bytes / 1048576.0;
+        fprintf(stderr, "\r\033[K%-6s %8.1f / %.1f MiB  %7.1f MiB/s", p->phase, mib, total,
+                t > s->start ? mib / (t - s->start) : 0);
+        fflush(stderr);
 }

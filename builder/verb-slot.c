@@ -1,7 +1,6 @@
 /* verb-slot.c: `ingot slot ACTION [--disk DISK]`: status, install, switch, mark-good, mark-bad,
  * rollback and next on a disk image or block device; one table of actions. */
 #include <getopt.h>
-#include <glob.h>
 #include <json-c/json.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,8 +8,6 @@
 
 #include "cli.h"
 #include "util.h"
-
-#define TRUSTED_DIR "/usr/lib/ingot/trusted.d"
 
 void help_slot(FILE *f) {
         fprintf(f,
@@ -23,6 +20,10 @@ void help_slot(FILE *f) {
                 "  install IMAGE.raw        write a signed image into the inactive slot and make it next\n"
                 "      [--slot a|b] [--tries N] [--cert CERT]... [--allow-downgrade]\n"
                 "      [--profile NAME.profile.json]  the slot's own host profile (ingot profile compile)\n"
+                "  install URL              the same from a release `ingot publish` wrote, served over HTTP(S):\n"
+                "      [--version V] [--cacert FILE] [--capath DIR] [--retries N] [--json]\n"
+                "                           the newest version the version floor allows (or V), streamed\n"
+                "                           into the slot as it is checked; --json: one event per line\n"
                 "  switch a|b [--tries N]   make a slot next, on trial with N tries (default 3)\n"
                 "  mark-good [a|b]          the slot (default: the booted one) works: keep it\n"
                 "  mark-bad a|b             never boot the slot again until it is reinstalled or switched to\n"
@@ -32,6 +33,9 @@ void help_slot(FILE *f) {
                 "  --cert CERT     trusted signing certificate; repeatable (default: %s/*.crt\n"
                 "                  of the running image)\n"
                 "  --wait SECONDS  how long to wait for another ingot call on the disk (default 5)\n"
+                "  --cacert FILE   CA certificates for HTTPS (default: $CURL_CA_BUNDLE, $SSL_CERT_FILE,\n"
+                "                  libcurl's bundle); proxies come from http_proxy, HTTPS_PROXY, NO_PROXY\n"
+                "  --retries N     tries of a transfer that makes no progress (default 5, backoff from 0.5 s)\n"
                 "  -h --help       show this help\n\n"
                 "The booted slot comes from the initrd's record, $INGOT_RUNTIME_DIR/booted\n"
                 "(default /run/ingot/booted); the running slot is never written.\n",
@@ -47,6 +51,8 @@ struct args {
         char slot_name;
         char **certs;
         const char *profile;
+        const char *version;
+        struct delivery delivery;
 };
 
 static int parse_slot_name(const char *s, char *ret) {
@@ -61,7 +67,9 @@ static int parse_args(int argc, char **argv, struct args *a) {
                 { "disk", required_argument, NULL, 'd' },  { "json", no_argument, NULL, 'J' },
                 { "slot", required_argument, NULL, 's' },  { "tries", required_argument, NULL, 't' },
                 { "cert", required_argument, NULL, 'c' },  { "allow-downgrade", no_argument, NULL, 'D' },
-                { "wait", required_argument, NULL, 'w' },  { "profile", required_argument, NULL, 'p' },
+                { "wait", required_argument, NULL, 'w' },  { "version", required_argument, NULL, 'V' },
+                { "cacert", required_argument, NULL, 'A' }, { "capath", required_argument, NULL, 'P' },
+                { "retries", required_argument, NULL, 'R' }, { "profile", required_argument, NULL, 'p' },
                 {},
         };
         int c;
@@ -98,6 +106,20 @@ static int parse_args(int argc, char **argv, struct args *a) {
                         if (parse_uint(optarg, 3600, &v) < 0)
                                 return usage_error("slot", "--wait takes seconds, not '%s'", optarg);
                         a->slot.lock_wait_ms = v ? (unsigned) v * 1000 : 1;
+                        break;
+                case 'V':
+                        a->version = optarg;
+                        break;
+                case 'A':
+                        a->delivery.cacert = optarg;
+                        break;
+                case 'P':
+                        a->delivery.capath = optarg;
+                        break;
+                case 'R':
+                        if (parse_uint(optarg, 100, &v) < 0 || v == 0)
+                                return usage_error("slot", "--retries takes 1 to 100, not '%s'", optarg);
+                        a->delivery.attempts = (unsigned) v;
                         break;
                 default:
                         return usage_error("slot", "invalid option");
@@ -165,34 +187,6 @@ static void print_status(const struct ingot_slot_status *st, bool json) {
         printf("next:   %s\n", st->reason);
 }
 
-static int load_trusted(struct args *a) {
-        if (a->certs)
-                return 0;
-        glob_t g;
-        if (glob(TRUSTED_DIR "/*.crt", 0, NULL, &g) != 0) {
-                log_error("no trusted certificate: give --cert CERT (and none in %s)", TRUSTED_DIR);
-                return EXIT_USAGE;
-        }
-        for (size_t i = 0; i < g.gl_pathc; i++)
-                if (strv_extend(&a->certs, g.gl_pathv[i]) < 0) {
-                        globfree(&g);
-                        return EXIT_FAILURE_;
-                }
-        globfree(&g);
-        return 0;
-}
-
-static void on_progress(const struct ingot_progress *p, void *userdata) {
-        struct progress_state *s = userdata;
-        if (!progress_due(s, p->bytes == p->total_bytes))
-                return;
-        double t = s->last;
-        double mib = (double) p->bytes / 1048576.0, total = (double) p->total_bytes / 1048576.0;
-        fprintf(stderr, "\r\033[K%-6s %8.1f / %.1f MiB  %7.1f MiB/s", p->phase, mib, total,
-                t > s->start ? mib / (t - s->start) : 0);
-        fflush(stderr);
-}
-
 /* The disk's status, its warning (a GPT read from the backup) said on stderr. */
 static int get_status(struct args *a, const char *action, struct ingot_slot_status *st) {
         if (a->n_positional)
@@ -224,18 +218,51 @@ static int do_next(struct args *a) {
         return st.next ? EXIT_OK : EXIT_FAILURE_;
 }
 
+static bool is_url(const char *s) {
+        return strncmp(s, "http://", 7) == 0 || strncmp(s, "https://", 8) == 0;
+}
+
+static int do_install_url(struct args *a, struct ingot_install_options *io) {
+        struct ingot_fetch_options fo = { .version = a->version };
+        a->delivery.json = a->json;
+        delivery_setup(&a->delivery, &fo, io);
+        struct ingot_error err = { 0 };
+        struct ingot_fetch_result res;
+        int r = ingot_slot_install_url(&a->slot, a->positional[0], io, &fo, &res, &err);
+        progress_clear(&a->delivery.progress);
+        if (r < 0)
+                return delivery_error(&a->delivery, r, &err);
+        if (a->json) {
+                json_object *o = json_object_new_object();
+                json_object_object_add(o, "event", json_object_new_string("result"));
+                json_object_object_add(o, "installed", json_object_new_boolean(true));
+                json_object_object_add(o, "slot", slot_name_json(res.slot));
+                json_object_object_add(o, "version", json_object_new_string(res.version));
+                json_object_object_add(o, "root_hash", json_object_new_string(res.root_hash));
+                delivery_print(&a->delivery, o);
+        } else
+                printf("installed %s from %s into slot %c; it boots next, on trial with %u tries\n", res.version,
+                       a->positional[0], res.slot, a->tries ? a->tries : 3);
+        return EXIT_OK;
+}
+
 static int do_install(struct args *a) {
         if (a->n_positional != 1)
-                return usage_error("slot", "install takes one IMAGE.raw");
-        int q = load_trusted(a);
+                return usage_error("slot", "install takes one IMAGE.raw or URL");
+        bool url = is_url(a->positional[0]);
+        if (!url && (a->version || a->delivery.cacert || a->delivery.capath || a->delivery.attempts))
+                return usage_error("slot", "--version, --cacert, --capath and --retries are for installs from a URL");
+        int q = load_trusted_certs(&a->certs);
         if (q != 0)
                 return q;
         struct progress_state ps = { .start = now_seconds() };
         struct ingot_install_options io = {
                 .slot = a->slot_name, .tries = a->tries, .trusted_certs = a->certs,
                 .allow_downgrade = a->allow_downgrade, .profile = a->profile,
-                .progress = isatty(STDERR_FILENO) ? on_progress : NULL, .userdata = &ps,
+                .progress = isatty(STDERR_FILENO) ? progress_draw_bytes : NULL, .userdata = &ps,
         };
+        if (url)
+                return do_install_url(a, &io);
         struct ingot_error err = { 0 };
         char slot = 0;
         int r = ingot_slot_install(&a->slot, a->positional[0], &io, &slot, &err);
@@ -271,14 +298,14 @@ static int do_reprofile(struct args *a) {
         if (a->n_positional == 2)
                 a->slot.disk = a->positional[0];
         const char *profile = a->positional[a->n_positional - 1];
-        int q = load_trusted(a);
+        int q = load_trusted_certs(&a->certs);
         if (q != 0)
                 return q;
         struct progress_state ps = { .start = now_seconds() };
         struct ingot_error err = { 0 };
         char slot = 0;
-        int r = ingot_slot_reprofile(&a->slot, profile, a->certs, a->tries, isatty(STDERR_FILENO) ? on_progress : NULL,
-                                     &ps, &slot, &err);
+        int r = ingot_slot_reprofile(&a->slot, profile, a->certs, a->tries,
+                                     isatty(STDERR_FILENO) ? progress_draw_bytes : NULL, &ps, &slot, &err);
         progress_clear(&ps);
         if (r < 0)
                 return log_lib_error(NULL, r, &err);

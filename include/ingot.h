@@ -249,3 +249,51 @@ struct ingot_initrd_options {
 };
 
 int ingot_initrd(const char *path, const struct ingot_initrd_options *options, struct ingot_error *err);
+
+/* Fleet delivery (docs/delivery.md): a release directory any web server serves, and installs from it. */
+struct ingot_publish_options {
+        const char *key_path, *cert_path; /* sign SHA256SUMS and the index (PKCS#7, DER) */
+        const char *min_version;          /* the index's floor: installers refuse older versions; NULL: keep */
+};
+
+/* Copies every signed NAME_VERSION.raw in outdir with its sidecars into dest (new files under temporary
+ * names, fsynced, renamed; an existing file must have the same bytes), then writes SHA256SUMS,
+ * SHA256SUMS.p7s, index.json.p7s and index.json last. ret_versions: the versions published. */
+int ingot_publish(const char *outdir, const char *dest, const struct ingot_publish_options *options,
+                  char ***ret_versions, struct ingot_error *err);
+
+struct ingot_fetch_event {
+        const char *type;     /* "index", "selected", "nothing-newer", "retry", "resume", "installed" */
+        const char *url;
+        const char *version;
+        const char *message;  /* retry: what failed */
+        uint64_t offset;      /* resume: the first byte asked for */
+        unsigned attempt, delay_ms;
+};
+typedef void (*ingot_fetch_event_fn)(const struct ingot_fetch_event *event, void *userdata);
+
+struct ingot_fetch_options {
+        const char *cacert, *capath;   /* CA bundle and directory for HTTPS; NULL: libcurl's default */
+        unsigned attempts;             /* tries per transfer without progress; 0: 5 */
+        unsigned backoff_ms;           /* first retry delay, doubled each time up to 8 s; 0: 500 */
+        const char *version;           /* install this version; NULL: the newest the floor allows */
+        bool only_newer;               /* do nothing (ret->installed false) unless newer than every slot */
+        ingot_fetch_event_fn event;
+        void *userdata;
+};
+
+struct ingot_fetch_result {
+        bool installed;
+        char slot;
+        char version[64];
+        char root_hash[129];
+};
+
+/* Fetches URL/index.json and its signature (checked against install->trusted_certs), picks a version
+ * (newest not below the slot's version floor and the index's min_version), fetches its sidecars and
+ * checks them as a local install does, then streams the image into the inactive slot while it is
+ * hashed against the tree; the install sequence is ingot_slot_install's. Transfers are retried with
+ * backoff and resumed with Range requests. */
+int ingot_slot_install_url(const struct ingot_slot_options *options, const char *url,
+                           const struct ingot_install_options *install, const struct ingot_fetch_options *fetch,
+                           struct ingot_fetch_result *ret, struct ingot_error *err);

@@ -145,8 +145,47 @@ void slot_image_close(struct slot_image *img) {
         if (img->fd >= 0)
                 close(img->fd);
         verity_tree_free(img->tree);
+        free(img->verity_name);
         free(img->payload);
         *img = (struct slot_image) { .fd = -1 };
+}
+
+int slot_image_check_sidecars(struct slot_image *img, const char *root_hash, const uint8_t *p7s, size_t p7s_size,
+                              const char *p7s_name, const struct verity_region *hash, char **trusted,
+                              struct ingot_error *err) {
+        /* the root hash, and a signature over it by a trusted key */
+        snprintf(img->root_hash, sizeof(img->root_hash), "%.*s", (int) strcspn(root_hash, "\n"), root_hash);
+        int r = signature_check_der(p7s, p7s_size, p7s_name, img->root_hash, NULL, img->fingerprint, err);
+        if (r < 0)
+                return r;
+        r = trusted_check(trusted, img->fingerprint, img->path, err);
+        if (r < 0)
+                return r;
+
+        /* the tree must give that root hash, and cover exactly the image */
+        if (!(img->verity_name = strdup(hash->name)))
+                return -ENOMEM;
+        struct verity_region h = *hash;
+        h.name = img->verity_name;
+        r = verity_tree_load(&h, &img->tree, err);
+        if (r < 0)
+                return r;
+        const struct verity_info *vi = verity_tree_info(img->tree);
+        char computed[129];
+        hex_encode(vi->root_hash, vi->root_hash_size, computed);
+        if (strcmp(computed, img->root_hash) != 0)
+                return error_set(err, -EBADMSG, "%s: its hash tree gives root hash %.16s..., not the signed %.16s...",
+                                 h.name, computed, img->root_hash);
+        if (img->size != vi->data_blocks * vi->data_block_size)
+                return error_set(err, -EBADMSG, "%s: %llu bytes, but its hash tree covers %llu: truncated or grown",
+                                 img->path, (unsigned long long) img->size,
+                                 (unsigned long long) (vi->data_blocks * vi->data_block_size));
+
+        /* the payload for the signature partition */
+        struct verity_sig vs = { .signature = (uint8_t *) p7s, .signature_size = p7s_size };
+        snprintf(vs.root_hash, sizeof(vs.root_hash), "%s", img->root_hash);
+        snprintf(vs.fingerprint, sizeof(vs.fingerprint), "%s", img->fingerprint);
+        return verity_sig_encode(&vs, &img->payload, &img->payload_size);
 }
 
 int slot_image_open(const char *path, char **trusted, struct slot_image *img, struct ingot_error *err) {
@@ -164,55 +203,32 @@ int slot_image_open(const char *path, char **trusted, struct slot_image *img, st
                 return error_set(err, -EINVAL, "%s: not an image file", path);
         img->size = (uint64_t) st.st_size;
 
-        /* the root hash, and a signature over it by a trusted key */
+        char root_hash[130];
         {
                 _cleanup_fclose_ FILE *f = fopen(roothash, "re");
-                if (!f || !fgets(img->root_hash, sizeof(img->root_hash), f))
+                if (!f || !fgets(root_hash, sizeof(root_hash), f))
                         return error_set(err, f ? -EBADMSG : -errno, "%s: %s", roothash, f ? "empty" : strerror(errno));
-                img->root_hash[strcspn(img->root_hash, "\n")] = 0;
         }
         if (access(p7s, F_OK) < 0)
                 return error_set(err, -ENOKEY, "%s: unsigned (no %s); a slot only takes a signed image", path, p7s);
-        r = signature_check(p7s, img->root_hash, NULL, img->fingerprint, err);
-        if (r < 0)
-                return r;
-        r = trusted_check(trusted, img->fingerprint, path, err);
-        if (r < 0)
-                return r;
-
-        /* the tree must give that root hash, and cover exactly the image */
+        _cleanup_free_ char *der = NULL;
+        size_t n;
+        r = read_file(p7s, 64 * 1024, &der, &n);
+        if (r < 0 || n == 0)
+                return error_set(err, r < 0 ? r : -EBADMSG, "%s: cannot read it whole", p7s);
         _cleanup_close_ int hfd = open(verity, O_RDONLY | O_CLOEXEC | O_NOCTTY);
         if (hfd < 0)
                 return error_set(err, -errno, "%s: %s", verity, strerror(errno));
-        r = verity_tree_load(&(struct verity_region) { .name = verity, .fd = hfd }, &img->tree, err);
+        r = slot_image_check_sidecars(img, root_hash, (const uint8_t *) der, n, p7s, &(struct verity_region) { .name = verity, .fd = hfd },
+                                      trusted, err);
         if (r < 0)
                 return r;
-        const struct verity_info *vi = verity_tree_info(img->tree);
-        char computed[129];
-        hex_encode(vi->root_hash, vi->root_hash_size, computed);
-        if (strcmp(computed, img->root_hash) != 0)
-                return error_set(err, -EBADMSG, "%s: its hash tree gives root hash %.16s..., not the signed %.16s...",
-                                 verity, computed, img->root_hash);
-        if (img->size != vi->data_blocks * vi->data_block_size)
-                return error_set(err, -EBADMSG, "%s: %llu bytes, but its hash tree covers %llu: truncated or grown", path,
-                                 (unsigned long long) img->size,
-                                 (unsigned long long) (vi->data_blocks * vi->data_block_size));
         r = squashfs_image_identity(img->fd, 0, img->size, img->image_id, img->version, err);
         if (r < 0 && r != -ENOENT)
                 return error_set(err, r, "%s: %s", path, err && err->code ? err->message : strerror(-r));
         if (err && r == -ENOENT)
                 *err = (struct ingot_error) { 0 }; /* no os-release: no version */
-
-        /* the payload for the signature partition */
-        struct verity_sig vs = { .signature = NULL };
-        snprintf(vs.root_hash, sizeof(vs.root_hash), "%s", img->root_hash);
-        snprintf(vs.fingerprint, sizeof(vs.fingerprint), "%s", img->fingerprint);
-        r = read_file(p7s, 64 * 1024, (char **) &vs.signature, &vs.signature_size);
-        if (r < 0 || vs.signature_size == 0)
-                return error_set(err, r < 0 ? r : -EBADMSG, "%s: cannot read it whole", p7s);
-        r = verity_sig_encode(&vs, &img->payload, &img->payload_size);
-        free(vs.signature);
-        return r;
+        return 0;
 }
 
 int slot_image_from_slot(struct slot_table *t, const struct slot *s, char **trusted, struct slot_image *img,
@@ -327,11 +343,12 @@ static int copy_data(struct slot_table *t, const struct gpt_partition *root, con
                 if (r < 0)
                         break;
                 size_t n = img->size - off < CHUNK ? (size_t) (img->size - off) : CHUNK;
-                r = pread_full(img->fd, p.buf[i], n, img->offset + off);
-                if (r < 0) {
+                if (img->read)
+                        r = img->read(img->source, p.buf[i], n, off, err);
+                else if ((r = pread_full(img->fd, p.buf[i], n, img->offset + off)) < 0)
                         r = error_set(err, r, "%s: reading: %s", img->path, strerror(-r));
+                if (r < 0)
                         break;
-                }
                 r = gpt_pwrite(t->gpt, root, off, p.buf[i], n, err);
                 if (r < 0)
                         break;

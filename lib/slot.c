@@ -27,10 +27,8 @@ static void read_booted(const char *runtime_dir, struct booted *ret) {
         }
 }
 
-/* Opens the disk the options name, or the one the booted slot is on; ret_booted: the booted slot if
- * it is on this disk, else 0. */
-static int open_disk(const struct ingot_slot_options *o, bool writable, struct slot_table **ret, char *ret_booted,
-                     struct ingot_error *err) {
+int slot_disk_open(const struct ingot_slot_options *o, bool writable, struct slot_table **ret, char *ret_booted,
+                   struct ingot_error *err) {
         struct booted b;
         read_booted(o->runtime_dir, &b);
         const char *disk = o->disk;
@@ -87,7 +85,7 @@ static void fill_status(const struct slot_table *t, char booted, struct ingot_sl
 int ingot_slot_status(const struct ingot_slot_options *o, struct ingot_slot_status *ret, struct ingot_error *err) {
         struct slot_table *t;
         char booted;
-        int r = open_disk(o, false, &t, &booted, err);
+        int r = slot_disk_open(o, false, &t, &booted, err);
         if (r < 0)
                 return r;
         fill_status(t, booted, ret);
@@ -128,6 +126,33 @@ static int make_next(struct slot_table *t, struct slot *s, unsigned tries, bool 
         return r;
 }
 
+const struct slot *slot_version_floor(const struct slot_table *t) {
+        const struct slot *floor = NULL;
+        for (int i = 0; i < SLOT_COUNT; i++) {
+                const struct slot *g = &t->slots[i];
+                if (slot_state_of(&g->attrs, g->installed) != SLOT_GOOD || !*g->version)
+                        continue;
+                if (!floor || version_compare(g->version, floor->version) > 0)
+                        floor = g;
+        }
+        return floor;
+}
+
+int slot_target(struct slot_table *t, char booted, char name, struct slot **ret, struct ingot_error *err) {
+        struct slot *s;
+        if (name) {
+                if (slot_index(name) < 0)
+                        return error_set(err, -EINVAL, "no slot '%c'; slots are a and b", name);
+                s = &t->slots[slot_index(name)];
+        } else
+                s = inactive_slot(t, booted);
+        if (s->name == booted)
+                return error_set(err, -EBUSY, "%s: slot %c is the running slot; install into %c", t->gpt->path, s->name,
+                                 t->slots[1 - slot_index(s->name)].name);
+        *ret = s;
+        return 0;
+}
+
 static int check_fits(const struct slot_table *t, const struct slot *s, const struct slot_image *img,
                       struct ingot_error *err) {
         const struct gpt_partition *root = &t->gpt->parts[s->root], *verity = &t->gpt->parts[s->verity],
@@ -141,8 +166,8 @@ static int check_fits(const struct slot_table *t, const struct slot *s, const st
                                  img->path, s->name, (unsigned long long) img->size, s->name,
                                  (unsigned long long) root->size, area_size, s->name, (unsigned long long) verity->size);
         if (img->payload_size > sig->size)
-                return error_set(err, -EFBIG, "%s: its signature%s take %zu bytes; verity-sig-%c holds %llu", img->path,
-                                 " (and profile)", img->payload_size, s->name, (unsigned long long) sig->size);
+                return error_set(err, -EFBIG, "%s: its signature (and profile) take %zu bytes; verity-sig-%c holds %llu",
+                                 img->path, img->payload_size, s->name, (unsigned long long) sig->size);
         return 0;
 }
 
@@ -182,55 +207,41 @@ static int attach_profile(struct slot_image *img, const char *path, char **trust
         return r;
 }
 
+int slot_install_image(struct slot_table *t, struct slot *s, struct slot_image *img,
+                       const struct ingot_install_options *io, struct ingot_error *err) {
+        int r = io->profile ? attach_profile(img, io->profile, io->trusted_certs, err) : 0;
+        if (r >= 0)
+                r = check_fits(t, s, img, err);
+        if (r < 0)
+                return r;
+        /* anti-rollback: not older than any good slot */
+        const struct slot *floor = slot_version_floor(t);
+        if (floor && !io->allow_downgrade && version_compare(img->version, floor->version) < 0)
+                return error_set(err, -EPERM,
+                                 "%s: version '%s' is older than '%s' in good slot %c, the version floor; "
+                                 "--allow-downgrade installs it anyway",
+                                 img->path, img->version, floor->version, floor->name);
+        return install_into(t, s, img, io->trusted_certs, io->tries, io->progress, io->userdata, err);
+}
+
 int ingot_slot_install(const struct ingot_slot_options *o, const char *image_path,
                        const struct ingot_install_options *io, char *ret_slot, struct ingot_error *err) {
         struct slot_image img;
         int r = slot_image_open(image_path, io->trusted_certs, &img, err);
-        if (r >= 0 && io->profile)
-                r = attach_profile(&img, io->profile, io->trusted_certs, err);
         if (r < 0) {
                 slot_image_close(&img);
                 return r;
         }
         struct slot_table *t = NULL;
-        char booted;
-        r = open_disk(o, true, &t, &booted, err);
-        if (r < 0)
-                goto out;
         struct slot *s;
-        if (io->slot) {
-                if (slot_index(io->slot) < 0) {
-                        r = error_set(err, -EINVAL, "no slot '%c'; slots are a and b", io->slot);
-                        goto out;
-                }
-                s = &t->slots[slot_index(io->slot)];
-        } else
-                s = inactive_slot(t, booted);
-        if (s->name == booted) {
-                r = error_set(err, -EBUSY, "%s: slot %c is the running slot; install into %c", t->gpt->path, s->name,
-                              t->slots[1 - slot_index(s->name)].name);
-                goto out;
-        }
-        r = check_fits(t, s, &img, err);
-        if (r < 0)
-                goto out;
-        /* anti-rollback: not older than any good slot */
-        for (int i = 0; i < SLOT_COUNT && !io->allow_downgrade; i++) {
-                const struct slot *g = &t->slots[i];
-                if (slot_state_of(&g->attrs, g->installed) != SLOT_GOOD || !*g->version)
-                        continue;
-                if (version_compare(img.version, g->version) < 0) {
-                        r = error_set(err, -EPERM,
-                                      "%s: version '%s' is older than '%s' in good slot %c, the version floor; "
-                                      "--allow-downgrade installs it anyway",
-                                      image_path, img.version, g->version, g->name);
-                        goto out;
-                }
-        }
-        r = install_into(t, s, &img, io->trusted_certs, io->tries, io->progress, io->userdata, err);
+        char booted;
+        r = slot_disk_open(o, true, &t, &booted, err);
+        if (r >= 0)
+                r = slot_target(t, booted, io->slot, &s, err);
+        if (r >= 0)
+                r = slot_install_image(t, s, &img, io, err);
         if (r >= 0 && ret_slot)
                 *ret_slot = s->name;
-out:
         slot_table_free(t);
         slot_image_close(&img);
         return r;
@@ -241,7 +252,7 @@ int ingot_slot_reprofile(const struct ingot_slot_options *o, const char *profile
         struct slot_table *t = NULL;
         struct slot_image img = { .fd = -1 };
         char booted;
-        int r = open_disk(o, true, &t, &booted, err);
+        int r = slot_disk_open(o, true, &t, &booted, err);
         if (r < 0)
                 return r;
         /* the booted slot; on a disk not booted from, the one that boots next, unless that is only on trial
@@ -279,7 +290,7 @@ int ingot_slot_change(const struct ingot_slot_options *o, enum ingot_slot_action
                       char *ret_slot, struct ingot_error *err) {
         struct slot_table *t;
         char booted;
-        int r = open_disk(o, true, &t, &booted, err);
+        int r = slot_disk_open(o, true, &t, &booted, err);
         if (r < 0)
                 return r;
         struct slot *s = NULL;

@@ -32,13 +32,19 @@ int slot_table_open(const char *disk, bool writable, unsigned lock_wait_ms, stru
 void slot_table_free(struct slot_table *t);
 int slot_index(char name);
 
+/* Where an image's data comes from: read size bytes at offset (copy_data asks in order, from 0). */
+typedef int (*slot_read_fn)(void *source, void *buf, size_t size, uint64_t offset, struct ingot_error *err);
+
 /* An image to install: IMAGE.raw and its sidecars, checked before anything is written. */
 struct slot_image {
-        const char *path;
-        int fd;
+        const char *path;           /* the file or URL, for messages */
+        int fd;                     /* a local image; -1 for one read through read */
         uint64_t offset;            /* where the data starts in fd: 0 for a file, the partition in a slot */
+        slot_read_fn read;          /* NULL: pread from fd */
+        void *source;
         uint64_t size;
         struct verity_tree *tree;   /* IMAGE.verity, checked level by level against the root hash */
+        char *verity_name;          /* what the tree's messages call it */
         char root_hash[129];
         uint8_t *payload;           /* the signature partition's contents */
         size_t payload_size;
@@ -49,6 +55,11 @@ struct slot_image {
 /* Refuses an unsigned image, a signer that is not among trusted (NULL: any intact signature), a
  * hash tree that does not give the signed root hash, and a truncated image. */
 int slot_image_open(const char *path, char **trusted, struct slot_image *ret, struct ingot_error *err);
+/* The same checks for sidecars already in memory (img->path and img->size set): the root hash text,
+ * its PKCS#7 signature (DER, p7s_name in messages) and the hash tree in the region hash. */
+int slot_image_check_sidecars(struct slot_image *img, const char *root_hash, const uint8_t *p7s, size_t p7s_size,
+                              const char *p7s_name, const struct verity_region *hash, char **trusted,
+                              struct ingot_error *err);
 void slot_image_close(struct slot_image *img);
 /* The image installed in slot s of t, as a source for the other slot (a reprofile copies the booted slot):
  * its signature (trusted as above), its tree read from the verity partition, its data in the root
@@ -82,3 +93,19 @@ int slot_write(struct slot_table *t, struct slot *s, const struct slot_image *im
 
 /* The partition UUIDs systemd pairs: the root hash's first and last 128 bits. */
 void slot_uuids_from_root_hash(const char *root_hash, char ret_root[37], char ret_verity[37]);
+
+struct ingot_slot_options;
+struct ingot_install_options;
+
+/* slot.c: opens the disk the options name, or the one the booted slot is on; ret_booted: the booted
+ * slot if it is on this disk, else 0. */
+int slot_disk_open(const struct ingot_slot_options *o, bool writable, struct slot_table **ret, char *ret_booted,
+                   struct ingot_error *err);
+/* The good slot with the highest version (the anti-rollback floor), or NULL. */
+const struct slot *slot_version_floor(const struct slot_table *t);
+/* The slot named (0: the inactive one); -EBUSY for the running slot. */
+int slot_target(struct slot_table *t, char booted, char name, struct slot **ret, struct ingot_error *err);
+/* The install sequence for a checked image: io's profile attached (checked), fit and version floor,
+ * target priority 0 (one GPT write), slot_write, then the slot made next on trial (one GPT write). */
+int slot_install_image(struct slot_table *t, struct slot *s, struct slot_image *img,
+                       const struct ingot_install_options *io, struct ingot_error *err);

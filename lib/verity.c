@@ -361,7 +361,7 @@ static int write_tree(struct verity *v, const char *data_path, const char *hash_
 
 static int read_superblock(const struct verity_region *hash, struct verity_info *info, struct ingot_error *err) {
         struct crypt_device *cd = NULL;
-        int r = crypt_init(&cd, hash->name);
+        int r = crypt_init(&cd, hash->path ?: hash->name);
         if (r < 0)
                 return error_set(err, r, "%s: %s", hash->name, strerror(-r));
         /* the superblock sits at the start of the hash area */

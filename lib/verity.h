@@ -52,9 +52,11 @@ struct verity_info {
 };
 
 /* A file or a region of a disk: name for messages (and the path libcryptsetup opens for the hash
- * area), an open fd, the region's start, and its size (0: the whole file, which must fit exactly). */
+ * area unless path is set, e.g. /proc/self/fd/N of a memfd), an open fd, the region's start, and its
+ * size (0: the whole file, which must fit exactly). */
 struct verity_region {
         const char *name;
+        const char *path;
         int fd;
         uint64_t offset;
         uint64_t size;

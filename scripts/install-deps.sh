@@ -9,7 +9,7 @@ libsquashfs-dev libarchive-dev libjson-c-dev libssl-dev libcryptsetup-dev
 libblkid-dev libfdisk-dev libcurl4-openssl-dev libcmocka-dev
 squashfs-tools squashfs-tools-ng mmdebstrap uidmap zstd xz-utils
 attr tar cpio python3 util-linux bsdutils cryptsetup-bin fdisk systemd-container systemd
-busybox-static time bc dosfstools mtools mount
+busybox-static time bc dosfstools mtools mount nginx curl
 qemu-system-x86 linux-image-amd64 kmod e2fsprogs
 "
 
@@ -36,6 +36,13 @@ else
 	SUDO=
 fi
 export DEBIAN_FRONTEND=noninteractive
+# nginx is for the tests, which run their own on 127.0.0.1: keep Debian from starting the system one
+# on port 80 (a policy-rc.d that exits 101 denies service starts during the install)
+if [ ! -e /usr/sbin/policy-rc.d ]; then
+	printf '#!/bin/sh\nexit 101\n' | $SUDO tee /usr/sbin/policy-rc.d >/dev/null
+	$SUDO chmod 755 /usr/sbin/policy-rc.d
+	trap '$SUDO rm -f /usr/sbin/policy-rc.d' EXIT
+fi
 $SUDO apt-get update -qq
 # shellcheck disable=SC2086
 $SUDO apt-get install -y -qq $missing

@@ -1,0 +1,15 @@
+/* http.h: HTTP(S) transfers for fleet delivery (libcurl): small files into memory and one large file
+ * streamed in order, both retried with bounded backoff; the stream resumes with Range requests. */
+#pragma once
+
+#include "util.h"
+
+/* A small file (at most max bytes), NUL-terminated for text; -ENOENT for HTTP 404. */
+int http_get(const struct ingot_fetch_options *o, const char *url, size_t max, uint8_t **ret, size_t *ret_size,
+             struct ingot_error *err);
+
+/* A file of exactly size bytes, read in order by http_stream_read (a slot_read_fn). */
+struct http_stream;
+int http_stream_new(const struct ingot_fetch_options *o, const char *url, uint64_t size, struct http_stream **ret);
+int http_stream_read(void *stream, void *buf, size_t size, uint64_t offset, struct ingot_error *err);
+void http_stream_free(struct http_stream *s);

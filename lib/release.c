@@ -1,0 +1,172 @@
+/* release.c: the release index (docs/delivery.md): parsed and validated for installers, written for
+ * `ingot publish`, its entries kept newest first in systemd's version order. */
+#include <json-c/json.h>
+#include <string.h>
+
+#include "release.h"
+
+void release_index_clear(struct release_index *idx) {
+        free(idx->entries);
+        *idx = (struct release_index) { 0 };
+}
+
+static int newest_first(const void *a, const void *b) {
+        const struct release_entry *x = a, *y = b;
+        int c = version_compare(y->version, x->version);
+        return c ? c : strcmp(x->name, y->name);
+}
+
+const struct release_entry *release_index_find(const struct release_index *idx, const char *version) {
+        for (size_t i = 0; i < idx->n; i++)
+                if (strcmp(idx->entries[i].version, version) == 0)
+                        return &idx->entries[i];
+        return NULL;
+}
+
+int release_index_put(struct release_index *idx, const struct release_entry *e) {
+        for (size_t i = 0; i < idx->n; i++)
+                if (strcmp(idx->entries[i].name, e->name) == 0 && strcmp(idx->entries[i].version, e->version) == 0) {
+                        idx->entries[i] = *e;
+                        return 0;
+                }
+        struct release_entry *n = realloc(idx->entries, (idx->n + 1) * sizeof(*n));
+        if (!n)
+                return -ENOMEM;
+        idx->entries = n;
+        idx->entries[idx->n++] = *e;
+        qsort(idx->entries, idx->n, sizeof(*idx->entries), newest_first);
+        return 0;
+}
+
+static bool is_hex(const char *s, size_t min, size_t max) {
+        size_t n = strlen(s);
+        return n >= min && n <= max && strspn(s, "0123456789abcdef") == n;
+}
+
+/* A file beside the index: one name, no '/', not hidden. */
+static bool is_file_name(const char *s) {
+        return *s && *s != '.' && !strchr(s, '/') && !strchr(s, '\\') && strcspn(s, "?#%") == strlen(s);
+}
+
+static int get_string(json_object *o, const char *key, char *out, size_t size, bool optional, const char *name,
+                      size_t i, struct ingot_error *err) {
+        json_object *v;
+        if (!json_object_object_get_ex(o, key, &v) || json_object_is_type(v, json_type_null)) {
+                if (optional) {
+                        *out = 0;
+                        return 0;
+                }
+                return error_set(err, -EBADMSG, "%s: version entry %zu has no \"%s\"", name, i, key);
+        }
+        const char *s = json_object_get_string(v);
+        if (!json_object_is_type(v, json_type_string) || strlen(s) >= size || !*s)
+                return error_set(err, -EBADMSG, "%s: version entry %zu: \"%s\" is not a string of at most %zu bytes",
+                                 name, i, key, size - 1);
+        memcpy(out, s, strlen(s) + 1);
+        return 0;
+}
+
+static int get_size(json_object *o, const char *key, uint64_t *out, const char *name, size_t i,
+                    struct ingot_error *err) {
+        json_object *v;
+        if (!json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_int) ||
+            json_object_get_int64(v) <= 0)
+                return error_set(err, -EBADMSG, "%s: version entry %zu: \"%s\" is not a positive integer", name, i, key);
+        *out = (uint64_t) json_object_get_int64(v);
+        return 0;
+}
+
+static int parse_entry(json_object *o, const char *name, size_t i, struct release_entry *e, struct ingot_error *err) {
+        *e = (struct release_entry) { 0 };
+        if (!json_object_is_type(o, json_type_object))
+                return error_set(err, -EBADMSG, "%s: version entry %zu is not an object", name, i);
+        const struct { const char *key; char *out; size_t size; } strings[] = {
+                { "name", e->name, sizeof(e->name) },           { "version", e->version, sizeof(e->version) },
+                { "image", e->image, sizeof(e->image) },        { "verity", e->verity, sizeof(e->verity) },
+                { "roothash", e->roothash, sizeof(e->roothash) }, { "signature", e->signature, sizeof(e->signature) },
+                { "root_hash", e->root_hash, sizeof(e->root_hash) }, { "signer", e->signer, sizeof(e->signer) },
+                { "sha256", e->sha256, sizeof(e->sha256) },
+        };
+        for (size_t k = 0; k < ELEMENTSOF(strings); k++) {
+                int r = get_string(o, strings[k].key, strings[k].out, strings[k].size, false, name, i, err);
+                if (r < 0)
+                        return r;
+        }
+        int r = get_string(o, "manifest", e->manifest, sizeof(e->manifest), true, name, i, err);
+        if (r >= 0)
+                r = get_size(o, "size", &e->size, name, i, err);
+        if (r >= 0)
+                r = get_size(o, "verity_size", &e->verity_size, name, i, err);
+        if (r < 0)
+                return r;
+        const char *files[] = { e->image, e->verity, e->roothash, e->signature, e->manifest };
+        for (size_t k = 0; k < ELEMENTSOF(files); k++)
+                if (*files[k] && !is_file_name(files[k]))
+                        return error_set(err, -EBADMSG, "%s: version %s: '%s' is not a file name beside the index",
+                                         name, e->version, files[k]);
+        if (!is_hex(e->root_hash, 64, 128) || !is_hex(e->signer, 64, 64) || !is_hex(e->sha256, 64, 64))
+                return error_set(err, -EBADMSG, "%s: version %s: root_hash, signer and sha256 must be lowercase hex",
+                                 name, e->version);
+        return 0;
+}
+
+int release_index_parse(const char *text, const char *name, struct release_index *ret, struct ingot_error *err) {
+        *ret = (struct release_index) { 0 };
+        json_object *root = json_tokener_parse(text), *v, *list;
+        int r = 0;
+        if (!root || !json_object_is_type(root, json_type_object)) {
+                r = error_set(err, -EBADMSG, "%s: not a JSON object", name);
+                goto out;
+        }
+        if (!json_object_object_get_ex(root, "format", &v) || json_object_get_int(v) != RELEASE_FORMAT) {
+                r = error_set(err, -EBADMSG, "%s: not an ingot release index of format %d", name, RELEASE_FORMAT);
+                goto out;
+        }
+        if (json_object_object_get_ex(root, "min_version", &v) && json_object_is_type(v, json_type_string))
+                snprintf(ret->min_version, sizeof(ret->min_version), "%s", json_object_get_string(v));
+        if (!json_object_object_get_ex(root, "versions", &list) || !json_object_is_type(list, json_type_array)) {
+                r = error_set(err, -EBADMSG, "%s: no \"versions\" array", name);
+                goto out;
+        }
+        for (size_t i = 0; i < json_object_array_length(list); i++) {
+                struct release_entry e;
+                r = parse_entry(json_object_array_get_idx(list, i), name, i, &e, err);
+                if (r >= 0)
+                        r = release_index_put(ret, &e);
+                if (r < 0)
+                        goto out;
+        }
+out:
+        json_object_put(root);
+        if (r < 0)
+                release_index_clear(ret);
+        return r;
+}
+
+int release_index_format(const struct release_index *idx, char **ret_text) {
+        json_object *root = json_object_new_object(), *list = json_object_new_array();
+        json_object_object_add(root, "format", json_object_new_int(RELEASE_FORMAT));
+        json_object_object_add(root, "min_version", *idx->min_version ? json_object_new_string(idx->min_version) : NULL);
+        for (size_t i = 0; i < idx->n; i++) {
+                const struct release_entry *e = &idx->entries[i];
+                json_object *o = json_object_new_object();
+                const struct { const char *key, *value; } strings[] = {
+                        { "name", e->name },           { "version", e->version },     { "image", e->image },
+                        { "verity", e->verity },       { "roothash", e->roothash },   { "signature", e->signature },
+                        { "manifest", e->manifest },   { "root_hash", e->root_hash }, { "signer", e->signer },
+                        { "sha256", e->sha256 },
+                };
+                for (size_t k = 0; k < ELEMENTSOF(strings); k++)
+                        json_object_object_add(o, strings[k].key,
+                                               *strings[k].value ? json_object_new_string(strings[k].value) : NULL);
+                json_object_object_add(o, "size", json_object_new_int64((int64_t) e->size));
+                json_object_object_add(o, "verity_size", json_object_new_int64((int64_t) e->verity_size));
+                json_object_array_add(list, o);
+        }
+        json_object_object_add(root, "versions", list);
+        const char *s = json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
+                                                                     JSON_C_TO_STRING_NOSLASHESCAPE);
+        int r = s && asprintf(ret_text, "%s\n", s) >= 0 ? 0 : -ENOMEM;
+        json_object_put(root);
+        return r;
+}

@@ -1,0 +1,232 @@
+/* slot-net.c: installing a slot from a release URL: the signed index fetched and checked, a version
+ * chosen against the slot's version floor, the sidecars checked as for a local image, the image streamed. */
+#include <string.h>
+#include <sys/mman.h>
+
+#include "http.h"
+#include "release.h"
+#include "signing.h"
+#include "slot.h"
+
+#define MAX_INDEX (16u << 20)
+#define MAX_SIGNATURE (64u * 1024)
+
+static void emit(const struct ingot_fetch_options *fo, const struct ingot_fetch_event *e) {
+        if (fo->event)
+                fo->event(e, fo->userdata);
+}
+
+/* BASE/name; base ends in '/'. */
+static char *url_of(const char *base, const char *name) {
+        char *u;
+        return asprintf(&u, "%s%s", base, name) < 0 ? NULL : u;
+}
+
+/* The index and its signature by a trusted key. The two are renamed one after the other when a
+ * release is published, so a mismatch is fetched once more before it is refused. */
+static int fetch_index(const struct ingot_fetch_options *fo, const char *base, char **trusted,
+                       struct release_index *ret, struct ingot_error *err) {
+        _cleanup_free_ char *url = url_of(base, RELEASE_INDEX), *sig_url = url_of(base, RELEASE_INDEX ".p7s");
+        if (!url || !sig_url)
+                return -ENOMEM;
+        int r = 0;
+        for (int round = 0; round < 2; round++) {
+                _cleanup_free_ uint8_t *text = NULL, *der = NULL;
+                size_t size, der_size;
+                char fp[65];
+                if (err)
+                        *err = (struct ingot_error) { 0 };
+                r = http_get(fo, url, MAX_INDEX, &text, &size, err);
+                if (r < 0)
+                        return r;
+                if (strlen((char *) text) != size)
+                        return error_set(err, -EBADMSG, "%s: not a text file", url);
+                r = http_get(fo, sig_url, MAX_SIGNATURE, &der, &der_size, err);
+                if (r == -ENOENT && err)
+                        *err = (struct ingot_error) { 0 }; /* say it in the index's words */
+                if (r == -ENOENT)
+                        return error_set(err, -ENOKEY, "%s: the index is not signed (no %s)", url, sig_url);
+                if (r < 0)
+                        return r;
+                r = signature_check_der(der, der_size, sig_url, (char *) text, NULL, fp, err);
+                if (r == -EBADMSG && round == 0)
+                        continue;
+                if (r == -EBADMSG && err && strstr(err->message, "does not match")) {
+                        *err = (struct ingot_error) { 0 };
+                        return error_set(err, r, "%s: the signature does not match it (%s): changed after it was "
+                                         "signed", url, sig_url);
+                }
+                if (r >= 0)
+                        r = trusted_check(trusted, fp, url, err);
+                if (r >= 0)
+                        r = release_index_parse((char *) text, url, ret, err);
+                return r;
+        }
+        return r;
+}
+
+static const char *newest_installed(const struct slot_table *t) {
+        const char *v = NULL;
+        for (int i = 0; i < SLOT_COUNT; i++) {
+                const struct slot *s = &t->slots[i];
+                enum slot_state st = slot_state_of(&s->attrs, s->installed);
+                if ((st == SLOT_GOOD || st == SLOT_TRYING) && *s->version && (!v || version_compare(s->version, v) > 0))
+                        v = s->version;
+        }
+        return v;
+}
+
+/* The version to install: --version's, or the newest; refused below the floor and the index's minimum
+ * (a stale or replayed index), unless a downgrade is allowed. */
+static int choose_version(const struct release_index *idx, const struct slot_table *t, const char *url,
+                          const struct ingot_install_options *io, const struct ingot_fetch_options *fo,
+                          const struct release_entry **ret, struct ingot_error *err) {
+        if (idx->n == 0)
+                return error_set(err, -ENOENT, "%s: the index lists no version", url);
+        const struct release_entry *e = &idx->entries[0];
+        if (fo->version && !(e = release_index_find(idx, fo->version)))
+                return error_set(err, -ENOENT, "%s: no version '%s' in the index (newest: '%s')", url, fo->version,
+                                 idx->entries[0].version);
+        if (io->allow_downgrade) {
+                *ret = e;
+                return 0;
+        }
+        const struct slot *floor = slot_version_floor(t);
+        if (floor && version_compare(e->version, floor->version) < 0)
+                return error_set(err, fo->version ? -EPERM : -ESTALE,
+                                 fo->version ? "%s: version '%s' is older than '%s' in good slot %c, the version floor; "
+                                               "--allow-downgrade installs it anyway"
+                                             : "%s: stale index: its newest version '%s' is older than '%s' in good "
+                                               "slot %c, the version floor (an outdated mirror or a replayed index)",
+                                 url, e->version, floor->version, floor->name);
+        if (*idx->min_version && version_compare(e->version, idx->min_version) < 0)
+                return error_set(err, -EPERM, "%s: version '%s' is below the index's min_version '%s'", url, e->version,
+                                 idx->min_version);
+        *ret = e;
+        return 0;
+}
+
+/* The hash tree in a memfd: libcryptsetup reads its superblock by path, /proc/self/fd/N. */
+static int tree_memfd(const uint8_t *data, size_t size, const char *url, int *ret_fd, struct ingot_error *err) {
+        int fd = memfd_create("ingot-verity", MFD_CLOEXEC);
+        if (fd < 0)
+                return error_set(err, -errno, "memfd_create: %s", strerror(errno));
+        int r = pwrite_full(fd, data, size, 0);
+        if (r < 0) {
+                close(fd);
+                return error_set(err, r, "%s: keeping it in memory: %s", url, strerror(-r));
+        }
+        *ret_fd = fd;
+        return 0;
+}
+
+/* The small files of entry e, checked as slot_image_open checks them, and the image as a stream. */
+static int open_remote_image(const struct ingot_fetch_options *fo, const char *base, const struct release_entry *e,
+                             uint64_t max_tree, char **trusted, struct slot_image *img, char **ret_image_url,
+                             struct http_stream **ret_stream, struct ingot_error *err) {
+        _cleanup_free_ char *image = url_of(base, e->image), *verity = url_of(base, e->verity),
+                            *roothash = url_of(base, e->roothash), *sig = url_of(base, e->signature);
+        _cleanup_free_ uint8_t *rh = NULL, *der = NULL, *tree = NULL;
+        size_t rh_size, der_size, tree_size;
+        if (!image || !verity || !roothash || !sig)
+                return -ENOMEM;
+        int r = http_get(fo, roothash, 256, &rh, &rh_size, err);
+        if (r >= 0)
+                r = http_get(fo, sig, MAX_SIGNATURE, &der, &der_size, err);
+        if (r >= 0)
+                r = http_get(fo, verity, max_tree, &tree, &tree_size, err);
+        if (r < 0)
+                return r;
+        ((char *) rh)[strcspn((char *) rh, "\n")] = 0;
+        if (strcmp((char *) rh, e->root_hash) != 0)
+                return error_set(err, -EBADMSG, "%s: root hash %.16s..., but the signed index says %.16s...", roothash,
+                                 (char *) rh, e->root_hash);
+        if (tree_size != e->verity_size)
+                return error_set(err, -EBADMSG, "%s: %zu bytes, but the index says %llu", verity, tree_size,
+                                 (unsigned long long) e->verity_size);
+        _cleanup_close_ int tfd = -1;
+        r = tree_memfd(tree, tree_size, verity, &tfd, err);
+        if (r < 0)
+                return r;
+        char proc[64];
+        snprintf(proc, sizeof(proc), "/proc/self/fd/%d", tfd);
+        *img = (struct slot_image) { .path = image, .fd = -1, .size = e->size };
+        snprintf(img->version, sizeof(img->version), "%s", e->version);
+        snprintf(img->image_id, sizeof(img->image_id), "%s", e->name);
+        r = slot_image_check_sidecars(img, (char *) rh, der, der_size, sig,
+                                      &(struct verity_region) { .name = verity, .path = proc, .fd = tfd }, trusted, err);
+        if (r >= 0 && strcmp(img->fingerprint, e->signer) != 0)
+                r = error_set(err, -EBADMSG, "%s: signed by %.16s..., but the index says %.16s...", sig, img->fingerprint,
+                              e->signer);
+        if (r >= 0)
+                r = http_stream_new(fo, image, e->size, ret_stream);
+        if (r < 0)
+                return r;
+        img->read = http_stream_read;
+        img->source = *ret_stream;
+        img->path = *ret_image_url = TAKE_PTR(image);
+        return 0;
+}
+
+/* URL is the release directory (a trailing / is added) or its index.json. */
+static int release_base(const char *url, char **ret) {
+        size_t n = strlen(url), k = strlen("/" RELEASE_INDEX);
+        if (n > k && strcmp(url + n - k, "/" RELEASE_INDEX) == 0)
+                *ret = strndup(url, n - k + 1);
+        else if (asprintf(ret, "%s%s", url, n && url[n - 1] == '/' ? "" : "/") < 0)
+                *ret = NULL;
+        return *ret ? 0 : -ENOMEM;
+}
+
+int ingot_slot_install_url(const struct ingot_slot_options *o, const char *url, const struct ingot_install_options *io,
+                           const struct ingot_fetch_options *fo, struct ingot_fetch_result *ret,
+                           struct ingot_error *err) {
+        *ret = (struct ingot_fetch_result) { 0 };
+        if (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0)
+                return error_set(err, -EINVAL, "%s: not an http:// or https:// URL", url);
+        _cleanup_free_ char *base = NULL, *image_url = NULL;
+        struct release_index idx = { 0 };
+        struct slot_table *t = NULL;
+        struct slot_image img = { .fd = -1 };
+        struct http_stream *stream = NULL;
+        const struct release_entry *e = NULL;
+        struct slot *s = NULL;
+        char booted;
+        int r = release_base(url, &base);
+        if (r >= 0)
+                r = fetch_index(fo, base, io->trusted_certs, &idx, err);
+        if (r >= 0)
+                emit(fo, &(struct ingot_fetch_event) { .type = "index", .url = base,
+                                                       .version = idx.n ? idx.entries[0].version : NULL });
+        if (r >= 0)
+                r = slot_disk_open(o, true, &t, &booted, err);
+        if (r >= 0)
+                r = choose_version(&idx, t, base, io, fo, &e, err);
+        if (r < 0)
+                goto out;
+        snprintf(ret->version, sizeof(ret->version), "%s", e->version);
+        snprintf(ret->root_hash, sizeof(ret->root_hash), "%s", e->root_hash);
+        const char *have = newest_installed(t);
+        if (fo->only_newer && have && version_compare(e->version, have) <= 0) {
+                emit(fo, &(struct ingot_fetch_event) { .type = "nothing-newer", .url = base, .version = have });
+                goto out;
+        }
+        emit(fo, &(struct ingot_fetch_event) { .type = "selected", .url = base, .version = e->version });
+        r = slot_target(t, booted, io->slot, &s, err);
+        if (r >= 0)
+                r = open_remote_image(fo, base, e, t->gpt->parts[s->verity].size, io->trusted_certs, &img, &image_url,
+                                      &stream, err);
+        if (r >= 0)
+                r = slot_install_image(t, s, &img, io, err);
+        if (r < 0)
+                goto out;
+        ret->installed = true;
+        ret->slot = s->name;
+        emit(fo, &(struct ingot_fetch_event) { .type = "installed", .url = image_url, .version = e->version });
+out:
+        slot_image_close(&img);
+        http_stream_free(stream);
+        slot_table_free(t);
+        release_index_clear(&idx);
+        return r;
+}

@@ -121,7 +121,8 @@ static int esp_write(struct esp *e, const char *to_path, const char *text) {
 static int write_entry(struct esp *e, const char *file, const char *title, const char *sort_key, const char *cmdline,
                        const char *extra) {
         _cleanup_free_ char *text = NULL, *path = NULL;
-        if (asprintf(&text, "title %s\nsort-key %s\nlinux /ingot/vmlinuz\ninitrd /ingot/initrd\noptions %s%s\n", title,
+        /* ro: the root is the slot's squashfs under dm-verity; without it systemd-remount-fs tries rw */
+        if (asprintf(&text, "title %s\nsort-key %s\nlinux /ingot/vmlinuz\ninitrd /ingot/initrd\noptions ro %s%s\n", title,
                      sort_key, cmdline, extra) < 0 ||
             asprintf(&path, "/loader/entries/%s", file) < 0)
                 return -ENOMEM;

@@ -19,7 +19,7 @@ if [ -f "/lib/modules/$version/modules.dep" ]; then
 	exit 0
 fi
 mkdir -p "$dir"
-(cd "$dir" && apt-get download -q=2 "$real" >&2)
+(cd "$dir" && apt-get download -q=2 -o APT::Sandbox::User=root "$real" >&2)
 dpkg-deb -x "$dir/${real}"_*.deb "$dir/root"
 rm -f "$dir/${real}"_*.deb
 # the package ships no modules.dep; depmod writes it as the kernel's postinst would

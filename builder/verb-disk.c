@@ -22,7 +22,7 @@ void help_disk(FILE *f) {
                 "  --boot-kernel K  fill the ESP: systemd-boot, which starts the EFI-stub kernel K with\n"
                 "                   the ingot initrd; the initrd restarts into the slot's own kernel\n"
                 "  --boot-initrd I  that initrd (ingot initrd -o I ...)\n"
-                "  --cmdline ARGS   their command line (default: console=tty0 console=ttyS0)\n"
+                "  --cmdline ARGS   their command line, after ro (default: console=tty0 console=ttyS0)\n"
                 "  --loader EFI     systemd-boot's binary (default: " ESP_LOADER_DEFAULT ")\n"
                 "  -h --help        show this help\n\n"
                 "SIZE takes K, M, G suffixes. OUT.img is written under a temporary name and renamed\n"

@@ -136,6 +136,7 @@ t_esp_holds_the_boot_chain() {
 	expect_fail "need --boot-kernel" "$INGOT" disk bad.img --slot-a out/demo_1.0.0.raw --cmdline quiet
 	expect_fail "/nonexistent: No such file" esp_disk bad.img --loader /nonexistent
 	[ ! -e bad.img ] || return 1
+	expect_fail "--uefi boots what the ESP holds" "$INGOT" vm disk.img --uefi --initrd initrd.zst
 	[ -z "$(ls -A | grep '^\.')" ] || { ls -A; return 1; }
 }
 run esp_holds_the_boot_chain t_esp_holds_the_boot_chain

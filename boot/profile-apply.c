@@ -4,6 +4,7 @@
 #include <sys/mount.h>
 #include <sys/reboot.h>
 #include <sys/syscall.h>
+#include <sys/utsname.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <json-c/json.h>
@@ -173,7 +174,8 @@ static char *merged_cmdline(const char *profile, char slot) {
         char *save = NULL;
         for (char *w = strtok_r(have, " \n", &save); w; w = strtok_r(NULL, " \n", &save)) {
                 size_t k = strcspn(w, "=");
-                bool replaced = strncmp(w, "ingot.kexec=", 12) == 0;
+                /* initrd= is systemd-boot's word for the EFI stub: the kexec loads the slot's initrd itself */
+                bool replaced = strncmp(w, "ingot.kexec=", 12) == 0 || strncmp(w, "initrd=", 7) == 0;
                 for (const char *p = profile; !replaced && *p;) {
                         size_t n = strcspn(p, " ");
                         replaced = strcspn(p, "= ") == k && strncmp(p, w, k) == 0;
@@ -182,49 +184,86 @@ static char *merged_cmdline(const char *profile, char slot) {
                 if (!replaced)
                         fprintf(f, "%s ", w);
         }
-        fprintf(f, "%s ingot.kexec=%c", profile, slot);
+        fprintf(f, "%s%singot.kexec=%c", profile, *profile ? " " : "", slot);
         return fclose(f) == 0 ? out : (free(out), NULL);
 }
 
-static int kexec_into(const char *root, char slot, const char *name, const char *cmdline,
-                      void (*report)(const char *line), struct ingot_error *err) {
-        _cleanup_free_ char *kernel_glob = NULL, *initrd = NULL, *merged = NULL;
-        if (asprintf(&kernel_glob, "%s/usr/lib/modules/*/vmlinuz", root) < 0 ||
-            asprintf(&initrd, "%s/usr/lib/ingot/initrd", root) < 0)
+/* The slot's kernel, for the newest V in root/usr/lib/modules: root/usr/lib/modules/V/vmlinuz, or where
+ * Debian's packages put it, root/boot/vmlinuz-V. Returns -ENOENT when the image carries none. */
+static int slot_kernel(const char *root, char **ret_version, char **ret_path) {
+        _cleanup_free_ char *pattern = NULL;
+        if (asprintf(&pattern, "%s/usr/lib/modules/*/", root) < 0)
                 return -ENOMEM;
         glob_t g = { 0 };
-        if (glob(kernel_glob, 0, NULL, &g) != 0 || access(initrd, R_OK) < 0) {
-                globfree(&g);
-                say(report, "profile %s: the image carries no kernel and initrd to restart into with its parameters", name);
+        int r = -ENOENT;
+        if (glob(pattern, GLOB_ONLYDIR, NULL, &g) == 0)
+                for (size_t i = g.gl_pathc; i-- > 0 && r == -ENOENT;) {
+                        char *v = g.gl_pathv[i] + strlen(pattern) - 2;
+                        v[strcspn(v, "/")] = 0;
+                        char *path = NULL;
+                        for (int place = 0; place < 2 && r == -ENOENT; place++) {
+                                free(path);
+                                if ((place == 0 ? asprintf(&path, "%s/usr/lib/modules/%s/vmlinuz", root, v)
+                                                : asprintf(&path, "%s/boot/vmlinuz-%s", root, v)) < 0) {
+                                        path = NULL;
+                                        r = -ENOMEM;
+                                } else if (access(path, R_OK) == 0)
+                                        r = 0;
+                        }
+                        if (r == 0 && !(*ret_version = strdup(v)))
+                                r = -ENOMEM;
+                        if (r == 0)
+                                *ret_path = path;
+                        else
+                                free(path);
+                }
+        globfree(&g);
+        return r;
+}
+
+/* what: "profile NAME" or "slot kernel V", for the messages. */
+static int kexec_into(const char *root, char slot, const char *what, const char *kernel, const char *cmdline,
+                      void (*report)(const char *line), struct ingot_error *err) {
+        _cleanup_free_ char *initrd = NULL, *merged = NULL;
+        if (asprintf(&initrd, "%s/usr/lib/ingot/initrd", root) < 0)
+                return -ENOMEM;
+        if (!kernel || access(initrd, R_OK) < 0) {
+                say(report, "%s: the image carries no kernel and initrd to restart into", what);
                 return 0;
         }
-        _cleanup_close_ int kfd = open(g.gl_pathv[g.gl_pathc - 1], O_RDONLY | O_CLOEXEC);
+        _cleanup_close_ int kfd = open(kernel, O_RDONLY | O_CLOEXEC);
         _cleanup_close_ int ifd = open(initrd, O_RDONLY | O_CLOEXEC);
-        globfree(&g);
         merged = merged_cmdline(cmdline, slot);
         if (kfd < 0 || ifd < 0 || !merged)
-                return error_set(err, -errno ?: -ENOMEM, "profile %s: opening the image's kernel and initrd: %s", name,
+                return error_set(err, -errno ?: -ENOMEM, "%s: opening the image's kernel and initrd: %s", what,
                                  strerror(errno ?: ENOMEM));
         if (syscall(SYS_kexec_file_load, kfd, ifd, strlen(merged) + 1, merged, 0UL) < 0)
-                return error_set(err, -errno, "profile %s: kexec_file_load: %s", name, strerror(errno));
-        say(report, "profile %s: restarting into the slot's kernel with: %s", name, merged);
+                return error_set(err, -errno, "%s: kexec_file_load: %s", what, strerror(errno));
+        say(report, "%s: restarting into the slot's kernel with: %s", what, merged);
         sync();
         reboot(RB_KEXEC);
-        return error_set(err, -errno, "profile %s: kexec: %s", name, strerror(errno));
+        return error_set(err, -errno, "%s: kexec: %s", what, strerror(errno));
 }
 
 int profile_kexec(const char *root, const char *slot_profile, char slot, void (*report)(const char *line),
                   struct ingot_error *err) {
+        _cleanup_free_ char *version = NULL, *kernel = NULL, *what = NULL;
         json_object *j;
-        const char *name, *cmdline;
+        const char *name = NULL, *cmdline = "";
         int r = load_compiled(root, slot_profile, &j, &name, &cmdline, err);
-        if (r < 0 || !j)
+        if (r < 0)
                 return r;
-        if (cmdline_has(cmdline)) {
+        /* the slot's own kernel, when it carries another than the one running */
+        struct utsname u;
+        bool other_kernel = slot_kernel(root, &version, &kernel) == 0 && uname(&u) == 0 && strcmp(u.release, version) != 0;
+        if (!other_kernel && (!j || cmdline_has(cmdline))) {
                 json_object_put(j);
                 return 0;
         }
-        r = kexec_into(root, slot, name, cmdline, report, err);
+        if (j ? asprintf(&what, "profile %s", name) < 0 : asprintf(&what, "slot kernel %s", version) < 0)
+                r = -ENOMEM;
+        else
+                r = kexec_into(root, slot, what, kernel, cmdline, report, err);
         json_object_put(j);
         return r;
 }

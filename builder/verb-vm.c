@@ -10,17 +10,25 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "cli.h"
 #include "util.h"
 
+#define OVMF_CODE "/usr/share/OVMF/OVMF_CODE.fd"
+#define OVMF_VARS "/usr/share/OVMF/OVMF_VARS.fd"
+
 void help_vm(FILE *f) {
         fprintf(f,
                 "Usage: %s vm DISK --initrd INITRD [OPTIONS]\n"
+                "       %s vm DISK --uefi [OPTIONS]\n"
                 "Boot DISK under QEMU (virtio disk, serial console on this terminal); KVM when it can run a\n"
-                "guest here, TCG otherwise.\n\n"
+                "guest here, TCG otherwise. Without --uefi the kernel is started directly; with it, OVMF\n"
+                "firmware boots what the disk's ESP holds (ingot disk --boot-kernel ...).\n\n"
+                "  --uefi            boot through OVMF: " OVMF_CODE " read-only, a scratch copy\n"
+                "                    of " OVMF_VARS " for its variables\n"
                 "  --kernel KERNEL   default: the newest /boot/vmlinuz-*\n"
                 "  --initrd INITRD   the ingot initrd (ingot initrd -o ...)\n"
                 "  --append ARGS     more kernel command line (console=ttyS0 is always there)\n"
@@ -35,7 +43,7 @@ void help_vm(FILE *f) {
                 "                    when the guest prints nothing in 10 s or QEMU stops before it does\n\n"
                 "Exit status: with --expect, 0 when TEXT appeared; without, QEMU's (0 when the VM powers off).\n"
                 "  -h --help         show this help\n",
-                program_name);
+                program_name, program_name);
 }
 
 /* Runs a one-instruction guest (hlt, in real mode) in a child with a 2 s limit: /dev/kvm can exist
@@ -96,10 +104,48 @@ static char *newest_kernel(void) {
         return *best && asprintf(&path, "/boot/vmlinuz-%s", best) >= 0 ? path : NULL;
 }
 
+/* A fresh copy of OVMF's variable store in $TMPDIR for this VM (the firmware writes its boot entries). */
+static int uefi_vars_reset(const char *path) {
+        _cleanup_free_ char *data = NULL;
+        _cleanup_close_ int in = open(OVMF_VARS, O_RDONLY | O_CLOEXEC);
+        struct stat st;
+        if (in < 0 || fstat(in, &st) < 0)
+                return -errno;
+        data = malloc((size_t) st.st_size);
+        if (!data)
+                return -ENOMEM;
+        int r = pread_full(in, data, (size_t) st.st_size, 0);
+        _cleanup_close_ int out = r < 0 ? -1 : open(path, O_WRONLY | O_TRUNC | O_CLOEXEC);
+        if (r >= 0 && out < 0)
+                r = -errno;
+        if (r >= 0)
+                r = pwrite_full(out, data, (size_t) st.st_size, 0);
+        return r;
+}
+
+static int uefi_vars(char **ret) {
+        const char *dir = getenv("TMPDIR") ?: "/tmp";
+        _cleanup_free_ char *path = NULL;
+        if (asprintf(&path, "%s/ingot-ovmf-vars.XXXXXX", dir) < 0)
+                return -ENOMEM;
+        int fd = mkostemp(path, O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        close(fd);
+        int r = uefi_vars_reset(path);
+        if (r < 0) {
+                unlink(path);
+                return r;
+        }
+        *ret = TAKE_PTR(path);
+        return 0;
+}
+
 #define MAX_DRIVES 4
 
 struct vm {
         const char *disk, *kernel, *initrd, *append, *memory, *expect;
+        const char *vars; /* --uefi: the scratch copy of OVMF's variables */
         const char *drives[MAX_DRIVES];
         size_t n_drives;
         unsigned timeout;
@@ -107,17 +153,27 @@ struct vm {
 };
 
 static pid_t spawn_qemu(const struct vm *v, bool kvm, int out_fd, bool keep_stdin) {
-        char drive[4200], cmdline[4200], extra[MAX_DRIVES][4200];
+        char drive[4200], cmdline[4200], extra[MAX_DRIVES][4200], code[4200], vars[4200];
         snprintf(drive, sizeof(drive), "file=%s,format=raw,if=virtio%s", v->disk, v->snapshot ? ",snapshot=on" : "");
         snprintf(cmdline, sizeof(cmdline), "console=ttyS0 panic=-1%s%s", v->append ? " " : "", v->append ? v->append : "");
         const char *argv[64] = { "qemu-system-x86_64", "-accel", kvm ? "kvm" : "tcg", "-cpu", kvm ? "host" : "max",
                                  "-m", v->memory, "-smp", "2",
                                  "-display", "none", "-monitor", "none", "-serial", "stdio", "-no-user-config",
-                                 "-nodefaults", "-drive", drive, "-kernel", v->kernel, "-initrd", v->initrd,
-                                 "-append", cmdline };
+                                 "-nodefaults", "-drive", drive };
         size_t argc = 0;
         while (argv[argc])
                 argc++;
+        if (v->vars) {
+                snprintf(code, sizeof(code), "if=pflash,format=raw,unit=0,readonly=on,file=%s", OVMF_CODE);
+                snprintf(vars, sizeof(vars), "if=pflash,format=raw,unit=1,file=%s", v->vars);
+                const char *uefi[] = { "-drive", code, "-drive", vars };
+                for (size_t i = 0; i < ELEMENTSOF(uefi); i++)
+                        argv[argc++] = uefi[i];
+        } else {
+                const char *direct[] = { "-kernel", v->kernel, "-initrd", v->initrd, "-append", cmdline };
+                for (size_t i = 0; i < ELEMENTSOF(direct); i++)
+                        argv[argc++] = direct[i];
+        }
         for (size_t i = 0; i < v->n_drives; i++) {
                 snprintf(extra[i], sizeof(extra[i]), "file=%s,format=raw,if=virtio,readonly=on", v->drives[i]);
                 argv[argc++] = "-drive";
@@ -232,11 +288,12 @@ int verb_vm(int argc, char **argv) {
                 { "append", required_argument, NULL, 'a' }, { "memory", required_argument, NULL, 'm' },
                 { "timeout", required_argument, NULL, 't' }, { "expect", required_argument, NULL, 'e' },
                 { "snapshot", no_argument, NULL, 's' },     { "accel", required_argument, NULL, 'A' },
-                { "drive", required_argument, NULL, 'd' },
+                { "drive", required_argument, NULL, 'd' },  { "uefi", no_argument, NULL, 'u' },
                 {},
         };
         struct vm v = { .memory = "1G" };
         const char *accel = "auto";
+        bool uefi = false;
         _cleanup_free_ char *kernel = NULL;
         uint64_t n;
         int c;
@@ -266,6 +323,9 @@ int verb_vm(int argc, char **argv) {
                 case 's':
                         v.snapshot = true;
                         break;
+                case 'u':
+                        uefi = true;
+                        break;
                 case 'd':
                         if (v.n_drives == MAX_DRIVES)
                                 return usage_error("vm", "at most %d --drive", MAX_DRIVES);
@@ -286,9 +346,17 @@ int verb_vm(int argc, char **argv) {
         v.disk = argv[optind];
         if (access(v.disk, R_OK) < 0)
                 return log_lib_error(v.disk, -errno, NULL);
-        if (!v.initrd)
+        if (uefi && (v.initrd || v.kernel || v.append))
+                return usage_error("vm", "--uefi boots what the ESP holds: no --kernel, --initrd or --append");
+        if (!uefi && !v.initrd)
                 return usage_error("vm", "--initrd INITRD is required (make one with 'ingot initrd')");
-        if (!v.kernel) {
+        _cleanup_free_ char *vars = NULL;
+        if (uefi) {
+                int r = uefi_vars(&vars);
+                if (r < 0)
+                        return log_lib_error(OVMF_VARS, r, NULL);
+                v.vars = vars;
+        } else if (!v.kernel) {
                 kernel = newest_kernel();
                 if (!kernel) {
                         log_error("no --kernel and no /boot/vmlinuz-* (install linux-image-amd64)");
@@ -300,5 +368,9 @@ int verb_vm(int argc, char **argv) {
         if (v.expect && !v.timeout)
                 v.timeout = 300;
         int r = run(&v, kvm);
-        return r == -EAGAIN && strcmp(accel, "auto") == 0 ? run(&v, false) : r == -EAGAIN ? EXIT_FAILURE_ : r;
+        if (r == -EAGAIN && strcmp(accel, "auto") == 0 && (!vars || uefi_vars_reset(vars) == 0))
+                r = run(&v, false);
+        if (vars)
+                unlink(vars);
+        return r == -EAGAIN ? EXIT_FAILURE_ : r;
 }

@@ -162,6 +162,11 @@ struct ingot_disk_options {
         uint64_t esp_size;       /* 0: 256 MiB */
         uint64_t var_size;       /* 0: 256 MiB, or the rest of size */
         uint64_t slot_size;      /* root partitions; 0: twice the largest image, rounded up to 1 MiB */
+        /* The ESP's boot chain (docs/hosts.md); without boot_kernel the ESP stays empty. */
+        const char *boot_kernel; /* EFI-stub kernel that starts the ingot initrd */
+        const char *boot_initrd; /* the ingot initrd (ingot initrd -o ...) */
+        const char *cmdline;     /* its command line; NULL: console=tty0 console=ttyS0 */
+        const char *loader;      /* systemd-boot's EFI binary; NULL: systemd-boot-efi's */
 };
 
 /* Writes the disk to a temporary name beside path and renames it once complete and durable. The same

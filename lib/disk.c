@@ -1,49 +1,19 @@
-/* disk.c: `ingot disk`: a new A/B disk image: the GPT layout and its derived UUIDs, the ESP formatted
- * by mkfs.vfat, slot a (and b) written and checked like an install; complete before it gets its name. */
+/* disk.c: `ingot disk`: a new A/B disk image: the GPT layout and its derived UUIDs, the ESP (esp.c),
+ * slot a (and b) written and checked like an install; complete before it gets its name. */
 #include <fcntl.h>
 #include <openssl/evp.h>
-#include <spawn.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 
 #include "artifact.h"
+#include "esp.h"
 #include "slot.h"
-
-extern char **environ;
 
 #define MiB (UINT64_C(1) << 20)
 #define SIG_PARTITION_SIZE (16 * 1024) /* what systemd-repart makes */
 
 static uint64_t round_up(uint64_t v, uint64_t to) {
         return (v + to - 1) / to * to;
-}
-
-static int run_mkfs_vfat(const char *path, uint64_t offset, uint64_t size, const char *volid, struct ingot_error *err) {
-        char off[32], kib[32], vol[16];
-        snprintf(off, sizeof(off), "--offset=%llu", (unsigned long long) (offset / 512));
-        snprintf(kib, sizeof(kib), "%llu", (unsigned long long) (size / 1024));
-        snprintf(vol, sizeof(vol), "%.8s", volid);
-        /* one sector per cluster keeps even a small ESP above FAT32's minimum cluster count */
-        char *argv[] = { "mkfs.vfat", "-F", "32", "-S", "512", "-s", "1", "-n", "ESP", "--invariant", "-i", vol, off,
-                         (char *) path, kib, NULL };
-        posix_spawn_file_actions_t fa;
-        posix_spawn_file_actions_init(&fa);
-        posix_spawn_file_actions_addopen(&fa, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
-        /* it warns that the file is larger than the filesystem, which is the point of --offset */
-        posix_spawn_file_actions_addopen(&fa, STDERR_FILENO, "/dev/null", O_WRONLY, 0);
-        pid_t pid;
-        int r = posix_spawnp(&pid, "mkfs.vfat", &fa, NULL, argv, environ);
-        posix_spawn_file_actions_destroy(&fa);
-        if (r != 0)
-                return error_set(err, -r, "mkfs.vfat: %s (it comes with dosfstools)", strerror(r));
-        int status;
-        while (waitpid(pid, &status, 0) < 0)
-                if (errno != EINTR)
-                        return error_set(err, -errno, "mkfs.vfat: %s", strerror(errno));
-        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-                return error_set(err, -EIO, "mkfs.vfat failed formatting the ESP (status %d)", status);
-        return 0;
 }
 
 struct layout {
@@ -164,8 +134,10 @@ int ingot_disk_create(const char *path, const struct ingot_disk_options *o, stru
         if (r >= 0) {
                 char volid[9]; /* the ESP's volume id from its UUID */
                 snprintf(volid, sizeof(volid), "%.8s", esp_uuid);
-                r = run_mkfs_vfat(tmp, l.parts[0].offset, l.parts[0].size, volid, err);
+                r = esp_format(tmp, l.parts[0].offset, l.parts[0].size, volid, err);
         }
+        if (r >= 0 && o->boot_kernel)
+                r = esp_fill(tmp, l.parts[0].offset, o, dir, err);
         if (r >= 0)
                 r = slot_table_open(tmp, true, 0, &t, err);
         for (int i = 0; i < SLOT_COUNT && r >= 0; i++) {

@@ -1,0 +1,203 @@
+#!/bin/bash
+# Real hosts in QEMU with OVMF (TCG): recipes/debian-host.ini (Debian bookworm, systemd, Debian's
+# kernel) on a disk whose ESP holds systemd-boot, the boot kernel and the ingot initrd; the initrd
+# restarts into the slot's own kernel when it is another one (docs/hosts.md). The guest reports on the
+# console through tests/integration/host/ (a unit that waits for the boot to finish, and a health
+# check that fails when ingot.test-fail=SLOT says so). Both images are built once and shared.
+. "$(dirname "$0")/../lib.sh"
+
+INIT=$(dirname "$INGOT")/ingot-init
+HOST=$TOP/tests/integration/host
+S=$T/shared
+
+needs_host_vm() {
+	command -v qemu-system-x86_64 >/dev/null || skip_test "qemu-system-x86_64 missing"
+	[ -r /usr/share/OVMF/OVMF_CODE.fd ] || skip_test "no OVMF firmware (package ovmf)"
+	[ -r /usr/lib/systemd/boot/efi/systemd-bootx64.efi ] || skip_test "no systemd-boot (package systemd-boot-efi)"
+	command -v mcopy >/dev/null || skip_test "mtools missing"
+	ls /boot/vmlinuz-* >/dev/null 2>&1 || skip_test "no kernel in /boot (linux-image-amd64)"
+	command -v mmdebstrap >/dev/null || skip_test "mmdebstrap missing"
+	[ -x "$INIT" ] || skip_test "no $INIT"
+	! ldd "$INGOT" | grep -q libasan || skip_test "an ASan build: the initrd's init would be PID 1 under ASan; make check boots"
+}
+
+# host_image VERSION RECIPE PACKAGE: RECIPE at VERSION with the slot's initrd, made before the build
+# from the modules of the kernel PACKAGE installs, and the test's units; zstd level 3 (a test build)
+host_image() {
+	local v=$1 recipe=$2 pkg=$3 modules start=$SECONDS
+	modules=$("$TOP/scripts/kernel-modules.sh" "$pkg" "kernel-$v")
+	"$INGOT" initrd -o "initrd-$v.zst" --cert keys/ingot.crt --init "$INIT" --kernel-modules "$modules"
+	cat >"host-$v.ini" <<-INI
+		Include=$TOP/recipes/$recipe
+		[Image]
+		Version=$v
+		[Content]
+		Binaries=$INGOT:/usr/bin/ingot
+		Copy=$PWD/initrd-$v.zst:/usr/lib/ingot/initrd
+		Copy=$HOST/units/:/usr/lib/systemd/system/
+		Copy=$HOST/report:/usr/lib/ingot-test/report
+		Copy=$HOST/health:/usr/lib/ingot-test/health
+		Symlink=../ingot-test-report.service:/usr/lib/systemd/system/multi-user.target.wants/ingot-test-report.service
+		Symlink=../ingot-test-health.service:/usr/lib/systemd/system/boot-complete.target.requires/ingot-test-health.service
+		[Output]
+		Level=3
+	INI
+	"$INGOT" build "host-$v.ini" -o out --key keys/ingot.key --cert keys/ingot.crt --quiet
+	python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["kernel_versions"][0])' \
+		"out/debian-host_$v.manifest.json" >"kernel-$v.version"
+	# the initrd was made for the kernel the build installed
+	[ "$(basename "$modules")" = "$(cat "kernel-$v.version")" ] || {
+		echo "the archive's $pkg is $(cat "kernel-$v.version"), the initrd has $(basename "$modules")"
+		return 1
+	}
+	echo "REPORT: build of version $v ($recipe): $((SECONDS - start)) s, $(stat -c %s "out/debian-host_$v.raw") bytes" >>"$T/report"
+}
+
+# shared: keys, the boot kernel's initrd and both images, built by the first scenario, in $S
+shared() {
+	[ -e "$S/done" ] && return 0
+	mkdir -p "$S"
+	(
+		cd "$S"
+		"$INGOT" keygen keys >/dev/null
+		kernel=$(ls /boot/vmlinuz-* | sort -V | tail -1)
+		cp "$kernel" boot-kernel
+		"$INGOT" initrd -o boot-initrd.zst --cert keys/ingot.crt --init "$INIT" --kernel-version "${kernel#/boot/vmlinuz-}"
+		host_image 1 debian-host.ini linux-image-amd64
+		host_image 2 debian-host-cloud.ini linux-image-cloud-amd64
+		touch done
+	)
+}
+
+# host_disk OUT [CMDLINE]: slot a holds version 1; the ESP the boot kernel, the ingot initrd, systemd-boot
+host_disk() {
+	"$INGOT" disk "$1" --slot-a "$S/out/debian-host_1.raw" --esp-size 40M --var-size 64M \
+		--boot-kernel "$S/boot-kernel" --boot-initrd "$S/boot-initrd.zst" --cmdline "console=ttyS0 ${2:-}"
+}
+
+# uefi_boot DISK EXPECT: through OVMF to EXPECT; console.log has each line with its second since the start
+uefi_boot() {
+	local start=$SECONDS rc
+	set +e
+	"$INGOT" vm "$1" --uefi --accel tcg --timeout 900 --expect "$2" 2>&1 |
+		while IFS= read -r line; do printf '%4d %s\n' $((SECONDS - start)) "${line%$'\r'}"; done >console.log
+	rc=${PIPESTATUS[0]}
+	set -e
+	[ "$rc" = 0 ] || { tail -60 console.log; return 1; }
+	local login
+	login=$(awk '/Debian GNU\/Linux 12 .* ttyS0/ { print $1; exit }' console.log)
+	echo "REPORT: $SCENARIO: login prompt after ${login:-?} s, '$2' after $((SECONDS - start)) s (ingot vm --uefi, TCG)" >>"$T/report"
+}
+
+# The ESP without a VM: a small signed image, the boot chain read back with mtools (never mounted) and blkid
+t_esp_holds_the_boot_chain() {
+	command -v mcopy >/dev/null || skip_test "mtools missing"
+	[ -r /usr/lib/systemd/boot/efi/systemd-bootx64.efi ] || skip_test "no systemd-boot (package systemd-boot-efi)"
+	[ -x "$INIT" ] || skip_test "no $INIT"
+	kernel=$(ls /boot/vmlinuz-* 2>/dev/null | sort -V | tail -1)
+	[ -n "$kernel" ] || skip_test "no kernel in /boot (linux-image-amd64)"
+	signed_demo out 1.0.0
+	"$INGOT" initrd -o initrd.zst --cert keys/ingot.crt --init "$INIT"
+	esp_disk() {
+		"$INGOT" disk "$1" --slot-a out/demo_1.0.0.raw --esp-size 33M --var-size 8M \
+			--boot-kernel "$kernel" --boot-initrd initrd.zst "${@:2}"
+	}
+	esp_disk disk.img --cmdline "console=ttyS0 quiet"
+	read -r start _ < <(part disk.img esp)
+	[ "$(blkid -p -O "$start" -s TYPE -o value disk.img)" = vfat ]
+	mdir -i "disk.img@@$start" -b -/ :: >esp.list
+	for f in EFI/BOOT/BOOTX64.EFI EFI/systemd/systemd-bootx64.efi ingot/vmlinuz ingot/initrd loader/loader.conf \
+		loader/entries/ingot.conf loader/entries/ingot-slot-a.conf loader/entries/ingot-slot-b.conf; do
+		grep -qx "::/$f" esp.list || { echo "no $f on the ESP"; cat esp.list; return 1; }
+	done
+	mtype -i "disk.img@@$start" ::/EFI/BOOT/BOOTX64.EFI | cmp - /usr/lib/systemd/boot/efi/systemd-bootx64.efi
+	mtype -i "disk.img@@$start" ::/EFI/systemd/systemd-bootx64.efi | cmp - /usr/lib/systemd/boot/efi/systemd-bootx64.efi
+	mtype -i "disk.img@@$start" ::/ingot/vmlinuz | cmp - "$kernel"
+	mtype -i "disk.img@@$start" ::/ingot/initrd | cmp - initrd.zst
+	mtype -i "disk.img@@$start" ::/loader/loader.conf >loader.conf
+	grep -qx "timeout 0" loader.conf
+	grep -qx "default ingot.conf" loader.conf
+	mtype -i "disk.img@@$start" ::/loader/entries/ingot.conf >entry.conf
+	grep -qx "linux /ingot/vmlinuz" entry.conf
+	grep -qx "initrd /ingot/initrd" entry.conf
+	grep -qx "options ro console=ttyS0 quiet" entry.conf
+	mtype -i "disk.img@@$start" ::/loader/entries/ingot-slot-b.conf | grep -qx "options ro console=ttyS0 quiet ingot.slot=b"
+	# every file at FAT's epoch, whatever the clock says
+	mdir -i "disk.img@@$start" ::/loader | grep -q "loader.conf"
+	! mdir -i "disk.img@@$start" -/ :: | grep -E " [0-9]{4}-[0-9]{2}-[0-9]{2} " | grep -v " 1980-01-01 " || return 1
+	# the same inputs, the same disk, ESP included, at another time
+	sleep 1
+	esp_disk again.img --cmdline "console=ttyS0 quiet"
+	cmp disk.img again.img
+	# without a boot kernel the ESP is formatted and empty, as before
+	"$INGOT" disk plain.img --slot-a out/demo_1.0.0.raw --esp-size 33M --var-size 8M
+	[ -z "$(mdir -i "plain.img@@$start" -b :: 2>/dev/null)" ]
+	expect_fail "go together" "$INGOT" disk bad.img --slot-a out/demo_1.0.0.raw --boot-kernel "$kernel"
+	expect_fail "need --boot-kernel" "$INGOT" disk bad.img --slot-a out/demo_1.0.0.raw --cmdline quiet
+	expect_fail "/nonexistent: No such file" esp_disk bad.img --loader /nonexistent
+	[ ! -e bad.img ] || return 1
+	expect_fail "--uefi boots what the ESP holds" "$INGOT" vm disk.img --uefi --initrd initrd.zst
+	[ -z "$(ls -A | grep '^\.')" ] || { ls -A; return 1; }
+}
+run esp_holds_the_boot_chain t_esp_holds_the_boot_chain
+
+t_host_boots() {
+	SCENARIO=host_boots
+	needs_host_vm
+	shared
+	host_disk disk.img
+	uefi_boot disk.img "ingot-host-test: done"
+	grep -q "ingot-init: booting slot a" console.log
+	! grep -q "restarting into the slot's kernel" console.log || return 1
+	grep -Eq "ingot-host-test: system: (running|degraded)$" console.log
+	grep -q "ingot-host-test: kernel: $(cat "$S/kernel-1.version")$" console.log
+	grep -q "ingot-host-test: root: /dev/mapper/ingot-root squashfs ro," console.log
+	grep -q "ingot-host-test: dm: ingot-root: 0 [0-9]* verity 1 " console.log
+	grep -q "ingot-host-test: root: read-only" console.log
+	grep -q "ingot-host-test: mark-good: success active" console.log
+	# journald keeps its journal on var; systemd made a (transient) machine id for the empty file
+	grep -q "ingot-host-test: journal: [1-9][0-9]* files on /var" console.log
+	grep -Eq "ingot-host-test: machine-id: [0-9a-f]{32}$" console.log
+	grep -q "ingot-host-test: status: a\* *good" console.log
+	[ "$(status_field disk.img 's["slots"][0]["state"], s["next"]')" = "('good', 'a')" ]
+	grep "ingot-host-test: \(system\|failed unit\)" console.log | sed 's/^ *[0-9]* /REPORT: host_boots: /' >>"$T/report"
+}
+run host_boots t_host_boots
+
+t_update_to_another_kernel() {
+	SCENARIO=update_to_another_kernel
+	needs_host_vm
+	shared
+	host_disk disk.img
+	"$INGOT" slot install --disk disk.img --cert "$S/keys/ingot.crt" "$S/out/debian-host_2.raw"
+	uefi_boot disk.img "ingot-host-test: done"
+	# the boot kernel's initrd counted b's try, then restarted into b's own kernel and initrd
+	grep -q "ingot-init: booting slot b: b is on trial with 3 tries left" console.log
+	grep -q "ingot-init: slot kernel $(cat "$S/kernel-2.version"): restarting into the slot's kernel with: ro console=ttyS0 ingot.kexec=b" console.log
+	grep -q "ingot-init: booting slot b: b forced by ingot.slot=" console.log
+	grep -q "ingot-host-test: kernel: $(cat "$S/kernel-2.version")$" console.log
+	grep -Eq "ingot-host-test: system: (running|degraded)$" console.log
+	grep -q "ingot-host-test: dm: ingot-root: 0 [0-9]* verity 1 " console.log
+	grep -q "ingot-host-test: status: b\* *good *2 *0 *2 " console.log
+	[ "$(status_field disk.img 's["slots"][1]["state"], s["slots"][1]["tries"], s["next"]')" = "('good', 0, 'b')" ]
+}
+run update_to_another_kernel t_update_to_another_kernel
+
+t_failing_health_check_falls_back() {
+	SCENARIO=failing_health_check
+	needs_host_vm
+	shared
+	host_disk disk.img ingot.test-fail=b
+	"$INGOT" slot install --disk disk.img --cert "$S/keys/ingot.crt" --tries 1 "$S/out/debian-host_2.raw"
+	uefi_boot disk.img "ingot-host-test: done"
+	grep -q "ingot-init: booting slot b: b is on trial with 1 try left" console.log
+	grep -q "ingot-host-test: health check FAILED on slot b" console.log
+	grep -q "ingot-init: booting slot a: a is good with priority 1; b is bad (out of tries)" console.log
+	grep -q "ingot-host-test: health check passed on slot a" console.log
+	grep -q "ingot-host-test: kernel: $(cat "$S/kernel-1.version")$" console.log
+	grep -q "ingot-host-test: status: a\* *good" console.log
+	[ "$(status_field disk.img 's["slots"][1]["state"], s["next"]')" = "('bad', 'a')" ]
+}
+run failing_health_check_falls_back t_failing_health_check_falls_back
+
+[ ! -s "$T/report" ] || sed 's/^REPORT: /    /' "$T/report"

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 
 #include "recipe.h"
+#include "roothash.h"
 #include "squashfs.h"
 
 static json_object *get(json_object *o, const char *key) {
@@ -64,10 +65,9 @@ int ingot_inspect(const char *image_path, char **ret_json, struct ingot_error *e
         json_object_object_add(sq, "created", json_object_new_int64(super.modification_time));
         json_object_object_add(o, "squashfs", sq);
 
-        _cleanup_fclose_ FILE *rf = fopen(roothash_path, "re");
-        char hex[130] = "";
-        if (rf && fgets(hex, sizeof(hex), rf))
-                strstrip(hex);
+        char hex[ROOT_HASH_MAX + 1] = "";
+        if (root_hash_read(roothash_path, hex, NULL) < 0)
+                *hex = 0; /* missing or not a root hash: inspect says there is none */
         json_object_object_add(o, "root_hash", *hex ? json_object_new_string(hex) : NULL);
         json_object_object_add(o, "signed", json_object_new_boolean(access(sig_path, F_OK) == 0));
         json_object_object_add(o, "signer_fingerprint", copy(m, "signer_fingerprint"));

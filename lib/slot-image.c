@@ -5,6 +5,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "roothash.h"
 #include "signing.h"
 #include "slot.h"
 #include "squashfs-read.h"
@@ -147,12 +148,9 @@ int slot_image_open(const char *path, char **trusted, struct slot_image *img, st
         img->size = (uint64_t) st.st_size;
 
         /* the root hash, and a signature over it by a trusted key */
-        {
-                _cleanup_fclose_ FILE *f = fopen(roothash, "re");
-                if (!f || !fgets(img->root_hash, sizeof(img->root_hash), f))
-                        return error_set(err, f ? -EBADMSG : -errno, "%s: %s", roothash, f ? "empty" : strerror(errno));
-                img->root_hash[strcspn(img->root_hash, "\n")] = 0;
-        }
+        r = root_hash_read(roothash, img->root_hash, err);
+        if (r < 0)
+                return r;
         if (access(p7s, F_OK) < 0)
                 return error_set(err, -ENOKEY, "%s: unsigned (no %s); a slot only takes a signed image", path, p7s);
         r = signature_check(p7s, img->root_hash, NULL, img->fingerprint, err);

@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 
 #include "manifest.h"
+#include "roothash.h"
 #include "signing.h"
 #include "verity.h"
 
@@ -36,19 +37,6 @@ static void set(struct ingot_check *c, enum ingot_check_state state, const char 
         vsnprintf(c->message, sizeof(c->message), fmt, ap);
         va_end(ap);
         c->state = state;
-}
-
-static int read_roothash(const char *path, char hex[129]) {
-        _cleanup_fclose_ FILE *f = fopen(path, "re");
-        if (!f)
-                return -errno;
-        if (!fgets(hex, 129, f))
-                return -EBADMSG;
-        strstrip(hex);
-        size_t n = strlen(hex);
-        if (n < 40 || n % 2 || strspn(hex, "0123456789abcdef") != n)
-                return -EBADMSG;
-        return 0;
 }
 
 static const char *jstr(json_object *o, const char *key) {
@@ -152,9 +140,12 @@ int ingot_verify(const char *image_path, const char *cert_path, struct ingot_ver
 
         /* root hash */
         struct ingot_check *root = check(rep, "root hash");
-        int r = read_roothash(sc.roothash, rep->root_hash);
-        if (r < 0)
-                set(root, INGOT_CHECK_FAILED, "%s: %s", sc.roothash, r == -EBADMSG ? "not a hex root hash" : strerror(-r));
+        struct ingot_error re = { 0 };
+        int r = root_hash_read(sc.roothash, rep->root_hash, &re);
+        if (r < 0) {
+                *rep->root_hash = 0;
+                set(root, INGOT_CHECK_FAILED, "%s", re.message);
+        }
         else if (!have_info)
                 set(root, INGOT_CHECK_SKIPPED, "the hash tree does not match the image");
         else {

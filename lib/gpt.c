@@ -37,6 +37,33 @@ static int lock_fd(int fd, const char *path, bool exclusive, unsigned wait_ms, s
         }
 }
 
+/* libfdisk allocates the partition entry array a header claims before it checks anything else:
+ * a hostile disk could make ingot allocate gigabytes. ingot writes 128 entries of 128 bytes; any
+ * header (primary at LBA 1, backup at the last LBA) with an array over GPT_ENTRIES_MAX is refused. */
+#define GPT_ENTRIES_MAX (1024u * 1024u)
+
+static int headers_check(int fd, const char *path, bool block_device, uint64_t size, struct ingot_error *err) {
+        int ssz = 512;
+        if (block_device && (ioctl(fd, BLKSSZGET, &ssz) < 0 || ssz < 512 || ssz > 65536))
+                ssz = 512;
+        const uint64_t at[] = { (uint64_t) ssz, size >= 2 * (uint64_t) ssz ? size - (uint64_t) ssz : 0 };
+        for (size_t i = 0; i < ELEMENTSOF(at); i++) {
+                uint8_t h[92];
+                if (!at[i] || pread(fd, h, sizeof(h), (off_t) at[i]) != (ssize_t) sizeof(h) ||
+                    memcmp(h, "EFI PART", 8) != 0)
+                        continue;
+                uint32_t n = (uint32_t) h[80] | (uint32_t) h[81] << 8 | (uint32_t) h[82] << 16 | (uint32_t) h[83] << 24;
+                uint32_t esize = (uint32_t) h[84] | (uint32_t) h[85] << 8 | (uint32_t) h[86] << 16 |
+                                 (uint32_t) h[87] << 24;
+                if ((uint64_t) n * esize > GPT_ENTRIES_MAX)
+                        return error_set(err, -EMEDIUMTYPE,
+                                         "%s: the GPT header at byte %llu claims %u partition entries of %u bytes; "
+                                         "ingot reads at most %u bytes of entries",
+                                         path, (unsigned long long) at[i], n, esize, GPT_ENTRIES_MAX);
+        }
+        return 0;
+}
+
 static int read_partitions(struct gpt *g, struct ingot_error *err) {
         struct fdisk_table *tb = NULL;
         int r = fdisk_get_partitions(g->cxt, &tb);
@@ -101,6 +128,12 @@ int gpt_open(const char *path, bool writable, unsigned lock_wait_ms, struct gpt 
                 }
         }
         r = lock_fd(g->fd, path, writable, lock_wait_ms, err);
+        if (r < 0)
+                goto fail;
+        uint64_t dev_size = (uint64_t) st.st_size;
+        if (g->block_device && ioctl(g->fd, BLKGETSIZE64, &dev_size) < 0)
+                dev_size = 0;
+        r = headers_check(g->fd, path, g->block_device, dev_size, err);
         if (r < 0)
                 goto fail;
 

@@ -11,6 +11,7 @@ squashfs-tools squashfs-tools-ng mmdebstrap uidmap zstd xz-utils
 attr tar cpio python3 util-linux bsdutils cryptsetup-bin fdisk systemd-container
 busybox-static time bc dosfstools mtools mount
 qemu-system-x86 linux-image-amd64 kmod e2fsprogs
+clang libclang-rt-14-dev valgrind
 "
 
 missing=""

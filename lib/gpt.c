@@ -64,6 +64,41 @@ static int headers_check(int fd, const char *path, bool block_device, uint64_t s
         return 0;
 }
 
+/* Every partition inside the usable area and none overlapping another: a table that says otherwise
+ * would have ingot write one slot over another, or past the disk, so nothing is done with it. */
+static int partitions_check(struct gpt *g, struct ingot_error *err) {
+        uint64_t first = (uint64_t) fdisk_get_first_lba(g->cxt) * g->sector_size;
+        uint64_t last = ((uint64_t) fdisk_get_last_lba(g->cxt) + 1) * g->sector_size;
+        if (last > g->size)
+                last = g->size;
+        for (size_t i = 0; i < g->n_parts; i++) {
+                const struct gpt_partition *p = &g->parts[i];
+                if (p->size == 0)
+                        return error_set(err, -EMEDIUMTYPE,
+                                         "%s: partition %zu ('%s') ends before it starts; nothing was done", g->path,
+                                         p->partno + 1, p->label);
+                if (p->offset < first || p->size > last || p->offset > last - p->size)
+                        return error_set(err, -EMEDIUMTYPE,
+                                         "%s: partition %zu ('%s', bytes %llu-%llu) lies outside the usable area "
+                                         "(bytes %llu-%llu); nothing was done",
+                                         g->path, p->partno + 1, p->label, (unsigned long long) p->offset,
+                                         (unsigned long long) (p->offset + p->size), (unsigned long long) first,
+                                         (unsigned long long) last);
+                for (size_t k = 0; k < i; k++) {
+                        const struct gpt_partition *q = &g->parts[k];
+                        if (p->offset < q->offset + q->size && q->offset < p->offset + p->size)
+                                return error_set(err, -EMEDIUMTYPE,
+                                                 "%s: partition %zu ('%s', bytes %llu-%llu) overlaps partition %zu "
+                                                 "('%s', bytes %llu-%llu); nothing was done",
+                                                 g->path, p->partno + 1, p->label, (unsigned long long) p->offset,
+                                                 (unsigned long long) (p->offset + p->size), q->partno + 1, q->label,
+                                                 (unsigned long long) q->offset,
+                                                 (unsigned long long) (q->offset + q->size));
+                }
+        }
+        return 0;
+}
+
 static int read_partitions(struct gpt *g, struct ingot_error *err) {
         struct fdisk_table *tb = NULL;
         int r = fdisk_get_partitions(g->cxt, &tb);
@@ -92,7 +127,7 @@ static int read_partitions(struct gpt *g, struct ingot_error *err) {
                 g->n_parts++;
         }
         fdisk_unref_table(tb);
-        return 0;
+        return partitions_check(g, err);
 }
 
 int gpt_open(const char *path, bool writable, unsigned lock_wait_ms, struct gpt **ret, struct ingot_error *err) {

@@ -151,9 +151,20 @@ int slot_image_open(const char *path, char **trusted, struct slot_image *img, st
         r = root_hash_read(roothash, img->root_hash, err);
         if (r < 0)
                 return r;
-        if (access(p7s, F_OK) < 0)
-                return error_set(err, -ENOKEY, "%s: unsigned (no %s); a slot only takes a signed image", path, p7s);
-        r = signature_check(p7s, img->root_hash, NULL, img->fingerprint, err);
+        /* read once: the bytes checked are the bytes that go into the signature partition */
+        uint8_t der[64 * 1024];
+        size_t der_size;
+        {
+                _cleanup_fclose_ FILE *f = fopen(p7s, "re");
+                if (!f && errno == ENOENT)
+                        return error_set(err, -ENOKEY, "%s: unsigned (no %s); a slot only takes a signed image", path,
+                                         p7s);
+                der_size = f ? fread(der, 1, sizeof(der), f) : 0;
+                if (!f || ferror(f) || der_size == 0 || der_size == sizeof(der))
+                        return error_set(err, -EBADMSG, "%s: cannot read it whole (at most %zu bytes)", p7s,
+                                         sizeof(der) - 1);
+        }
+        r = signature_check_der(der, der_size, p7s, img->root_hash, NULL, img->fingerprint, err);
         if (r < 0)
                 return r;
         r = trusted_check(trusted, img->fingerprint, path, err);
@@ -187,17 +198,9 @@ int slot_image_open(const char *path, char **trusted, struct slot_image *img, st
         struct verity_sig vs = { .signature = NULL };
         snprintf(vs.root_hash, sizeof(vs.root_hash), "%s", img->root_hash);
         snprintf(vs.fingerprint, sizeof(vs.fingerprint), "%s", img->fingerprint);
-        {
-                _cleanup_fclose_ FILE *f = fopen(p7s, "re");
-                uint8_t der[64 * 1024];
-                size_t n = f ? fread(der, 1, sizeof(der), f) : 0;
-                if (!f || n == 0 || n == sizeof(der))
-                        return error_set(err, -EBADMSG, "%s: cannot read it whole", p7s);
-                vs.signature = der;
-                vs.signature_size = n;
-                r = verity_sig_encode(&vs, &img->payload, &img->payload_size);
-        }
-        return r;
+        vs.signature = der;
+        vs.signature_size = der_size;
+        return verity_sig_encode(&vs, &img->payload, &img->payload_size);
 }
 
 /* The data copy: the main thread reads and writes chunks in order while checker threads (one per core)
@@ -385,5 +388,25 @@ int slot_write(struct slot_table *t, struct slot *s, const struct slot_image *im
         if (r >= 0)
                 r = trusted_check(trusted, fp, name, err);
         verity_sig_clear(&vs);
-        return r;
+        if (r < 0)
+                return r;
+
+        /* The version floor was checked on the image's os-release as read before the copy, from bytes
+         * not yet checked against the tree. The slot now holds checked bytes: they must say the same. */
+        char image_id[64] = "", version[64] = "";
+        r = squashfs_image_identity(g->fd, root->offset, img->size, image_id, version, NULL);
+        if (r < 0 && r != -ENOENT)
+                return error_set(err, r, "%s (%s): cannot read the installed image's os-release back", g->path,
+                                 root->label);
+        if (strcmp(image_id, img->image_id) != 0 || strcmp(version, img->version) != 0) {
+                /* the slot must not keep a signature over what the floor never saw */
+                if (zero_partition(t, sig, NULL) >= 0)
+                        (void) sync_disk(t, NULL);
+                return error_set(err, -EBADMSG,
+                                 "%s: the image changed while it was installed: its os-release said %s %s when "
+                                 "checked, the signed bytes written to %s say %s %s; %s was left unbootable",
+                                 img->path, *img->image_id ? img->image_id : "-", *img->version ? img->version : "-",
+                                 root->label, *image_id ? image_id : "-", *version ? version : "-", root->label);
+        }
+        return 0;
 }

@@ -6,48 +6,13 @@
 # the file (and member, partition or slot), a non-zero exit, and no byte written where it must not be.
 . "$(dirname "$0")/../lib.sh"
 
-recipe() { # recipe BASEKEY SOURCE [extra lines]
-	printf '[Image]\nName=bad\nVersion=1\n[Base]\n%s=%s\n%s' "$1" "$2" "${3:-}" >r.ini
-}
-
-# Nothing at all in the output directory: no image, no temporary.
-nothing_left() {
-	[ ! -e "$1" ] || [ -z "$(ls -A "$1")" ] || { ls -la "$1"; return 1; }
-}
-
-# hostile_tar OUT SPEC...: NAME=DATA, NAME=->TARGET (symlink), NAME==>TARGET (hard link),
-# NAME=c:MAJ:MIN (character device), written verbatim with Python's tarfile.
-hostile_tar() {
-	python3 - "$@" <<'PY'
-import io, sys, tarfile
-out, *members = sys.argv[1:]
-with tarfile.open(out, "w", format=tarfile.PAX_FORMAT) as tf:
-    for m in members:
-        name, _, rest = m.partition("=")
-        info = tarfile.TarInfo(name)
-        if rest.startswith("->"):
-            info.type, info.linkname = tarfile.SYMTYPE, rest[2:]
-        elif rest.startswith("=>"):
-            info.type, info.linkname = tarfile.LNKTYPE, rest[2:]
-        elif rest.startswith("c:"):
-            info.type = tarfile.CHRTYPE
-            info.devmajor, info.devminor = map(int, rest[2:].split(":"))
-        else:
-            data = rest.encode()
-            info.size = len(data)
-            tf.addfile(info, io.BytesIO(data))
-            continue
-        tf.addfile(info)
-PY
-}
-
 t_absolute_symlink_is_not_followed() {
-	hostile_tar evil.tar "etc=->/etc" "etc/passwd=owned"
+	tarball evil.tar "etc=->/etc" "etc/passwd=owned"
 	recipe Archive evil.tar
 	expect_fail "evil.tar: cannot add '/etc/passwd'" "$INGOT" build --unsigned r.ini -o out
 	nothing_left out
 	# alone, an absolute symlink is stored as it is, pointing at nothing on the build host
-	hostile_tar ok.tar "host-etc=->/etc" "root=->/"
+	tarball ok.tar "host-etc=->/etc" "root=->/"
 	recipe Archive ok.tar
 	"$INGOT" build --unsigned r.ini -o out --quiet
 	unsquashfs -lln out/bad_1.raw | grep -q 'squashfs-root/host-etc -> /etc$'
@@ -55,11 +20,11 @@ t_absolute_symlink_is_not_followed() {
 }
 
 t_looping_symlinks_in_an_archive() {
-	hostile_tar loop.tar "a=->b" "b=->a" "a/x=data"
+	tarball loop.tar "a=->b" "b=->a" "a/x=data"
 	recipe Archive loop.tar
 	expect_fail "loop.tar: cannot add '/a/x'" "$INGOT" build --unsigned r.ini -o out
 	nothing_left out
-	hostile_tar self.tar "s=->s" "s/s/s=data"
+	tarball self.tar "s=->s" "s/s/s=data"
 	recipe Archive self.tar
 	expect_fail "self.tar: cannot add '/s/s/s'" "$INGOT" build --unsigned r.ini -o out
 	nothing_left out
@@ -67,7 +32,7 @@ t_looping_symlinks_in_an_archive() {
 
 t_hard_link_out_of_the_archive() {
 	for target in /etc/passwd etc/shadow ./etc/../../etc/passwd; do
-		hostile_tar link.tar "inside=ok" "stolen==>$target"
+		tarball link.tar "inside=ok" "stolen==>$target"
 		recipe Archive link.tar
 		set +e
 		out=$("$INGOT" build --unsigned r.ini -o out 2>&1)
@@ -81,7 +46,7 @@ t_hard_link_out_of_the_archive() {
 }
 
 t_devices_forbidden() {
-	hostile_tar dev.tar "dev/null=c:1:3" "etc/ok=fine"
+	tarball dev.tar "dev/null=c:1:3" "etc/ok=fine"
 	recipe Archive dev.tar $'AllowDevices=no\n'
 	expect_fail "dev.tar: member 'dev/null' is a character device (1:3), and r.ini:6 forbids devices" \
 		"$INGOT" build --unsigned r.ini -o out
@@ -107,17 +72,17 @@ t_long_names() {
 	# 4096 bytes and more of path: squashfs has no limit on a path, only on a name
 	long=$(python3 -c 'print("/".join(("d%02d" % i) + "x" * 200 for i in range(21)) + "/file")')
 	[ "${#long}" -gt 4096 ]
-	hostile_tar deep.tar "$long=deep data"
+	tarball deep.tar "$long=deep data"
 	recipe Archive deep.tar
 	"$INGOT" build --unsigned r.ini -o out --quiet
 	[ "$(unsquashfs -cat out/bad_1.raw "$long")" = "deep data" ]
 	[ "$(rdsquashfs -c "/$long" out/bad_1.raw)" = "deep data" ]
 	# a name of 255 bytes is the most Linux reads; 256 and more are refused before anything is written
-	hostile_tar ok.tar "$(printf 'n%.0s' $(seq 255))=fine"
+	tarball ok.tar "$(printf 'n%.0s' $(seq 255))=fine"
 	recipe Archive ok.tar
 	"$INGOT" build --unsigned r.ini -o out2 --quiet
 	unsquashfs -d x out2/bad_1.raw >/dev/null && [ "$(cat x/nnn*)" = fine ]
-	hostile_tar long.tar "etc/ok=fine" "dir/$(printf 'n%.0s' $(seq 256))=data"
+	tarball long.tar "etc/ok=fine" "dir/$(printf 'n%.0s' $(seq 256))=data"
 	recipe Archive long.tar
 	expect_fail "long.tar: member 'dir/nnnnnnnnnnnnnnnnnnnn" "$INGOT" build --unsigned r.ini -o out3
 	expect_fail "...' has a name longer than 255 bytes, which squashfs cannot store" \

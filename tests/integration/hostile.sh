@@ -5,6 +5,8 @@
 # on disk between the checks and the copy of `ingot slot install`. Each ends with a message naming
 # the file (and member, partition or slot), a non-zero exit, and no byte written where it must not be.
 . "$(dirname "$0")/../lib.sh"
+# faultinject.so is preloaded into ASan builds too (as in powercut.sh)
+export ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0
 
 t_absolute_symlink_is_not_followed() {
 	tarball evil.tar "etc=->/etc" "etc/passwd=owned"

@@ -4,9 +4,9 @@
 # paths), verify, inspect, verity, keygen, disk, every slot action, initrd, vm and profile.
 . "$(dirname "$0")/../lib.sh"
 
-vg() {
-	command -v valgrind >/dev/null || skip_test "valgrind missing"
-	! ldd "$INGOT" | grep -q libasan || skip_test "an ASan build (make check-asan): valgrind and ASan do not mix"
+vg() { # the reason to stderr: callers often send stdout to /dev/null
+	command -v valgrind >/dev/null || skip_test "valgrind missing" >&2
+	! ldd "$INGOT" | grep -q libasan || skip_test "an ASan build (make check-asan): valgrind and ASan do not mix" >&2
 	valgrind --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect -q "$@"
 }
 

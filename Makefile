@@ -23,8 +23,14 @@ UNIT_SRCS := $(sort $(wildcard tests/unit/test-*.c))
 LIB_OBJS  := $(LIB_SRCS:%.c=$(BUILD)/%.o)
 CLI_OBJS  := $(CLI_SRCS:%.c=$(BUILD)/%.o)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
+# fuzz/: one libFuzzer target per parser; each also links with fuzz/replay.c as a plain program that
+# `make test` runs over fuzz/corpus/TARGET and fuzz/crashes/TARGET (docs/security.md).
+FUZZ_TARGETS := $(filter-out replay,$(basename $(notdir $(wildcard fuzz/*.c))))
+FUZZ_REPLAYS := $(FUZZ_TARGETS:%=$(BUILD)/fuzz/%)
+FUZZ_SECONDS ?= 60
+SANITIZE     := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
-.PHONY: all deps check check-asan test demo bench clean
+.PHONY: all deps check check-asan test test-build demo bench clean fuzz fuzz-build
 all: $(BUILD)/ingot $(BUILD)/ingot-init
 
 deps:
@@ -49,23 +55,46 @@ $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libingot.a
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(TEST_CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libingot.a $(DEP_LIBS) $(TEST_LIBS)
 
+$(BUILD)/fuzz/%: fuzz/%.c fuzz/replay.c fuzz/fuzz.h $(BUILD)/libingot.a
+	@mkdir -p $(dir $@)
+	$(CC) $(filter-out -MMD -MP,$(ALL_CFLAGS)) $(LDFLAGS) -o $@ $< fuzz/replay.c $(BUILD)/libingot.a $(DEP_LIBS)
+
+$(BUILD)/fuzzer/%: fuzz/%.c fuzz/fuzz.h $(BUILD)/libingot.a
+	@mkdir -p $(dir $@)
+	$(CC) $(filter-out -MMD -MP,$(ALL_CFLAGS)) -fsanitize=fuzzer $(LDFLAGS) -o $@ $< $(BUILD)/libingot.a $(DEP_LIBS)
+
 # The power-cut harness's LD_PRELOAD library (tests/tools/faultinject.c); never sanitized, as it is
 # preloaded into sanitized binaries.
 $(BUILD)/tests/faultinject.so: tests/tools/faultinject.c
 	@mkdir -p $(dir $@)
 	$(CC) -std=gnu17 -O2 -Wall -Wextra $(WERROR) -shared -fPIC -o $@ $< -ldl
 
+# What the tests run against $(BUILD).
+test-build: $(BUILD)/ingot $(BUILD)/ingot-init $(UNIT_BINS) $(BUILD)/tests/faultinject.so $(FUZZ_REPLAYS)
+
 # Runs every unit and integration test against $(BUILD); ends with "N passed, N failed, N skipped".
-test: $(BUILD)/ingot $(BUILD)/ingot-init $(UNIT_BINS) $(BUILD)/tests/faultinject.so
+test: test-build
 	@BUILD=$(BUILD) tests/run.sh
 
+# The whole suite twice, plain (with the valgrind tests) and under ASan+UBSan (build-asan, where the
+# QEMU and valgrind tests skip), counted together in one final line.
 check: deps
-	@$(MAKE) --no-print-directory test
+	@$(MAKE) --no-print-directory test-build
+	@$(MAKE) --no-print-directory test-build $(ASAN_VARS)
+	@tests/run.sh $(BUILD) build-asan
 
+ASAN_VARS := BUILD=build-asan CFLAGS="-O1 -g $(SANITIZE)" LDFLAGS="-fsanitize=address,undefined"
 check-asan: deps
-	@$(MAKE) --no-print-directory test BUILD=build-asan \
-		CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
-		LDFLAGS="-fsanitize=address,undefined"
+	@$(MAKE) --no-print-directory test $(ASAN_VARS)
+
+# libFuzzer builds (clang) of every target in build-fuzz/fuzzer/; `make fuzz` runs each for
+# FUZZ_SECONDS over its corpus and keeps what crashes in fuzz/crashes/TARGET/.
+fuzz-build: deps
+	@$(MAKE) --no-print-directory $(FUZZ_TARGETS:%=build-fuzz/fuzzer/%) BUILD=build-fuzz CC=clang \
+		CFLAGS="-O1 -g $(SANITIZE) -fsanitize=fuzzer-no-link" LDFLAGS="-fsanitize=address,undefined"
+
+fuzz: fuzz-build
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) scripts/fuzz.sh $(FUZZ_TARGETS)
 
 demo: deps
 	@$(MAKE) --no-print-directory all
@@ -81,6 +110,6 @@ bench: deps
 	@BUILD=$(BUILD) bench/sysext.sh
 
 clean:
-	rm -rf build build-asan out
+	rm -rf build build-asan build-fuzz out
 
 -include $(LIB_OBJS:.o=.d) $(CLI_OBJS:.o=.d) $(BOOT_OBJS:.o=.d)

@@ -204,7 +204,7 @@ static int run(const struct vm *v, bool kvm) {
         close(p[1]);
         if (pid < 0)
                 return log_lib_error("fork", -errno, NULL);
-        char tail[8192];
+        char tail[8192] = ""; /* printed even when the VM printed nothing */
         size_t tail_len = 0;
         bool found = false;
         double start = now_seconds();

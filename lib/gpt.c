@@ -39,6 +39,68 @@ static int lock_fd(int fd, const char *path, bool exclusive, unsigned wait_ms, s
         }
 }
 
+/* libfdisk allocates the partition entry array a header claims before it checks anything else:
+ * a hostile disk could make ingot allocate gigabytes. ingot writes 128 entries of 128 bytes; any
+ * header (primary at LBA 1, backup at the last LBA) with an array over GPT_ENTRIES_MAX is refused. */
+#define GPT_ENTRIES_MAX (1024u * 1024u)
+
+static int headers_check(int fd, const char *path, bool block_device, uint64_t size, struct ingot_error *err) {
+        int ssz = 512;
+        if (block_device && (ioctl(fd, BLKSSZGET, &ssz) < 0 || ssz < 512 || ssz > 65536))
+                ssz = 512;
+        const uint64_t at[] = { (uint64_t) ssz, size >= 2 * (uint64_t) ssz ? size - (uint64_t) ssz : 0 };
+        for (size_t i = 0; i < ELEMENTSOF(at); i++) {
+                uint8_t h[92];
+                if (!at[i] || pread(fd, h, sizeof(h), (off_t) at[i]) != (ssize_t) sizeof(h) ||
+                    memcmp(h, "EFI PART", 8) != 0)
+                        continue;
+                uint32_t n = (uint32_t) h[80] | (uint32_t) h[81] << 8 | (uint32_t) h[82] << 16 | (uint32_t) h[83] << 24;
+                uint32_t esize = (uint32_t) h[84] | (uint32_t) h[85] << 8 | (uint32_t) h[86] << 16 |
+                                 (uint32_t) h[87] << 24;
+                if ((uint64_t) n * esize > GPT_ENTRIES_MAX)
+                        return error_set(err, -EMEDIUMTYPE,
+                                         "%s: the GPT header at byte %llu claims %u partition entries of %u bytes; "
+                                         "ingot reads at most %u bytes of entries",
+                                         path, (unsigned long long) at[i], n, esize, GPT_ENTRIES_MAX);
+        }
+        return 0;
+}
+
+/* Every partition inside the usable area and none overlapping another: a table that says otherwise
+ * would have ingot write one slot over another, or past the disk, so nothing is done with it. */
+static int partitions_check(struct gpt *g, struct ingot_error *err) {
+        uint64_t first = (uint64_t) fdisk_get_first_lba(g->cxt) * g->sector_size;
+        uint64_t last = ((uint64_t) fdisk_get_last_lba(g->cxt) + 1) * g->sector_size;
+        if (last > g->size)
+                last = g->size;
+        for (size_t i = 0; i < g->n_parts; i++) {
+                const struct gpt_partition *p = &g->parts[i];
+                if (p->size == 0)
+                        return error_set(err, -EMEDIUMTYPE,
+                                         "%s: partition %zu ('%s') ends before it starts; nothing was done", g->path,
+                                         p->partno + 1, p->label);
+                if (p->offset < first || p->size > last || p->offset > last - p->size)
+                        return error_set(err, -EMEDIUMTYPE,
+                                         "%s: partition %zu ('%s', bytes %llu-%llu) lies outside the usable area "
+                                         "(bytes %llu-%llu); nothing was done",
+                                         g->path, p->partno + 1, p->label, (unsigned long long) p->offset,
+                                         (unsigned long long) (p->offset + p->size), (unsigned long long) first,
+                                         (unsigned long long) last);
+                for (size_t k = 0; k < i; k++) {
+                        const struct gpt_partition *q = &g->parts[k];
+                        if (p->offset < q->offset + q->size && q->offset < p->offset + p->size)
+                                return error_set(err, -EMEDIUMTYPE,
+                                                 "%s: partition %zu ('%s', bytes %llu-%llu) overlaps partition %zu "
+                                                 "('%s', bytes %llu-%llu); nothing was done",
+                                                 g->path, p->partno + 1, p->label, (unsigned long long) p->offset,
+                                                 (unsigned long long) (p->offset + p->size), q->partno + 1, q->label,
+                                                 (unsigned long long) q->offset,
+                                                 (unsigned long long) (q->offset + q->size));
+                }
+        }
+        return 0;
+}
+
 static int read_partitions(struct gpt *g, struct ingot_error *err) {
         struct fdisk_table *tb = NULL;
         int r = fdisk_get_partitions(g->cxt, &tb);
@@ -67,7 +129,7 @@ static int read_partitions(struct gpt *g, struct ingot_error *err) {
                 g->n_parts++;
         }
         fdisk_unref_table(tb);
-        return 0;
+        return partitions_check(g, err);
 }
 
 int gpt_open(const char *path, bool writable, unsigned lock_wait_ms, struct gpt **ret, struct ingot_error *err) {
@@ -103,6 +165,12 @@ int gpt_open(const char *path, bool writable, unsigned lock_wait_ms, struct gpt 
                 }
         }
         r = lock_fd(g->fd, path, writable, lock_wait_ms, err);
+        if (r < 0)
+                goto fail;
+        uint64_t dev_size = (uint64_t) st.st_size;
+        if (g->block_device && ioctl(g->fd, BLKGETSIZE64, &dev_size) < 0)
+                dev_size = 0;
+        r = headers_check(g->fd, path, g->block_device, dev_size, err);
         if (r < 0)
                 goto fail;
 

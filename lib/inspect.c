@@ -11,6 +11,7 @@
 
 #include "ddi.h"
 #include "recipe.h"
+#include "roothash.h"
 #include "squashfs-read.h"
 #include "squashfs.h"
 #include "verity-sig.h"
@@ -71,10 +72,9 @@ int ingot_inspect(const char *image_path, char **ret_json, struct ingot_error *e
         json_object_object_add(sq, "created", json_object_new_int64(super.modification_time));
         json_object_object_add(o, "squashfs", sq);
 
-        _cleanup_fclose_ FILE *rf = fopen(roothash_path, "re");
-        char hex[130] = "";
-        if (rf && fgets(hex, sizeof(hex), rf))
-                strstrip(hex);
+        char hex[ROOT_HASH_MAX + 1] = "";
+        if (root_hash_read(roothash_path, hex, NULL) < 0)
+                *hex = 0; /* missing or not a root hash: inspect says there is none */
         bool is_signed = access(sig_path, F_OK) == 0;
         if (parts.ddi) { /* the signature partition says both */
                 struct verity_sig vs;

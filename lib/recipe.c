@@ -84,6 +84,9 @@ static int image_path(const struct ini_event *ev, const char *value, char **ret,
         if (r == -EXDEV)
                 return error_set(err, r, WHERE_FMT "%s=: image path '%s' contains '..'", WHERE(ev), ev->key,
                                  value);
+        if (r == -ENAMETOOLONG)
+                return error_set(err, r, WHERE_FMT "%s=: image path '%.64s...' has a name longer than %d bytes",
+                                 WHERE(ev), ev->key, value, IMAGE_NAME_MAX);
         return r;
 }
 
@@ -115,6 +118,17 @@ static int parse_os_release(struct ingot_recipe *r, const struct key_def *def, c
         if (parse_bool(ev->value, &r->os_release) < 0)
                 return error_set(err, -EINVAL, WHERE_FMT "OsRelease='%s' is not a boolean", WHERE(ev), ev->value);
         return 0;
+}
+
+static int parse_allow_devices(struct ingot_recipe *r, const struct key_def *def, const struct ini_event *ev,
+                               struct ingot_error *err) {
+        (void) def;
+        bool allow;
+        if (parse_bool(ev->value, &allow) < 0)
+                return error_set(err, -EINVAL, WHERE_FMT "AllowDevices='%s' is not a boolean", WHERE(ev), ev->value);
+        free(r->devices_forbidden_where);
+        r->devices_forbidden_where = allow ? NULL : where_dup(ev);
+        return allow || r->devices_forbidden_where ? 0 : -ENOMEM;
 }
 
 static int parse_base(struct ingot_recipe *r, const struct key_def *def, const struct ini_event *ev,
@@ -390,6 +404,7 @@ static const struct key_def base_keys[] = {
         { "Packages", parse_packages, 0, 0 },
         { "Mirror", parse_string, FIELD(debian_mirror), 0 },
         { "Variant", parse_string, FIELD(debian_variant), 0 },
+        { "AllowDevices", parse_allow_devices, 0, 0 },
 };
 static const struct key_def content_keys[] = {
         { "Copy", parse_content, 0, OP_COPY },       { "Remove", parse_content, 0, OP_REMOVE },
@@ -703,6 +718,7 @@ void ingot_recipe_free(struct ingot_recipe *r) {
         free(r->debian_variant);
         strv_free(r->packages);
         free(r->packages_where);
+        free(r->devices_forbidden_where);
         free(r->verity_hash);
         free(r->signing_key);
         free(r->signing_cert);
@@ -810,6 +826,8 @@ int ingot_recipe_to_json(const struct ingot_recipe *r, char **ret_json) {
                 json_add_string(base, "variant", r->debian_variant ?: "minbase");
                 json_object_object_add(base, "packages", strv_to_json(r->packages));
         }
+        if (r->devices_forbidden_where) /* only when set: older plans and recipe digests stay as they were */
+                json_object_object_add(base, "allow_devices", json_object_new_boolean(false));
         json_object_object_add(root, "base", base);
 
         json_object *content = json_object_new_array();
@@ -926,6 +944,8 @@ int ingot_recipe_to_ini(const struct ingot_recipe *r, char **ret_text) {
                 for (char **p = r->packages; p && *p; p++)
                         fprintf(f, "Packages=%s\n", *p);
         }
+        if (r->devices_forbidden_where)
+                fputs("AllowDevices=no\n", f);
         fputs("\n[Content]\n", f);
         for (size_t i = 0; i < r->n_ops; i++) {
                 const struct content_op *op = &r->ops[i];

@@ -65,6 +65,7 @@ struct ingot_recipe {
         char *debian_variant;
         char **packages;
         char *packages_where;
+        char *devices_forbidden_where; /* AllowDevices=no: where it was said; NULL: devices are allowed */
 
         /* [Content] */
         struct content_op *ops;

@@ -220,6 +220,27 @@ int signature_check(const char *p7s_path, const char *text, const char *cert_pat
         return signature_check_der(der, n, p7s_path, text, cert_path, ret_fp, err);
 }
 
+/* Every digest the signed data and its signer infos name is one OpenSSL implements. */
+static bool digests_known(PKCS7 *p7) {
+        STACK_OF(X509_ALGOR) *algs = p7->d.sign ? p7->d.sign->md_algs : NULL;
+        for (int i = 0; i < sk_X509_ALGOR_num(algs); i++) {
+                const ASN1_OBJECT *obj = NULL;
+                X509_ALGOR_get0(&obj, NULL, NULL, sk_X509_ALGOR_value(algs, i));
+                if (!obj || !EVP_get_digestbyobj(obj))
+                        return false;
+        }
+        STACK_OF(PKCS7_SIGNER_INFO) *infos = PKCS7_get_signer_info(p7);
+        for (int i = 0; i < sk_PKCS7_SIGNER_INFO_num(infos); i++) {
+                PKCS7_SIGNER_INFO *si = sk_PKCS7_SIGNER_INFO_value(infos, i);
+                const ASN1_OBJECT *obj = NULL;
+                if (si && si->digest_alg)
+                        X509_ALGOR_get0(&obj, NULL, NULL, si->digest_alg);
+                if (!obj || !EVP_get_digestbyobj(obj))
+                        return false;
+        }
+        return true;
+}
+
 int signature_check_der(const uint8_t *der, size_t der_size, const char *p7s_path, const char *text,
                         const char *cert_path, char ret_fp[65], struct ingot_error *err) {
         PKCS7 *p7 = NULL;
@@ -233,6 +254,18 @@ int signature_check_der(const uint8_t *der, size_t der_size, const char *p7s_pat
         if (!p7 || !PKCS7_type_is_signed(p7)) {
                 ERR_clear_error();
                 r = error_set(err, -EBADMSG, "%s: not a PKCS#7 signature (damaged or truncated)", p7s_path);
+                goto out;
+        }
+        /* ingot signs detached: embedded content would not be what is checked */
+        if (!PKCS7_get_detached(p7)) {
+                ERR_clear_error();
+                r = error_set(err, -EBADMSG, "%s: not a detached signature (it carries content of its own)", p7s_path);
+                goto out;
+        }
+        /* OpenSSL 3.0's PKCS7_verify leaks when a digest is unknown (fuzz/crashes/pkcs7/): refuse first */
+        if (!digests_known(p7)) {
+                ERR_clear_error();
+                r = error_set(err, -EBADMSG, "%s: the signature names a digest algorithm OpenSSL does not know", p7s_path);
                 goto out;
         }
         signers = PKCS7_get0_signers(p7, NULL, 0);

@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 
 #include "profile.h"
+#include "roothash.h"
 #include "signing.h"
 #include "slot.h"
 #include "squashfs-read.h"
@@ -154,8 +155,10 @@ int slot_image_check_sidecars(struct slot_image *img, const char *root_hash, con
                               const char *p7s_name, const struct verity_region *hash, char **trusted,
                               struct ingot_error *err) {
         /* the root hash, and a signature over it by a trusted key */
-        snprintf(img->root_hash, sizeof(img->root_hash), "%.*s", (int) strcspn(root_hash, "\n"), root_hash);
-        int r = signature_check_der(p7s, p7s_size, p7s_name, img->root_hash, NULL, img->fingerprint, err);
+        int r = root_hash_parse(root_hash, strlen(root_hash), img->root_hash);
+        if (r < 0)
+                return error_set(err, r, "%s: its root hash is not one line of lowercase hex", img->path);
+        r = signature_check_der(p7s, p7s_size, p7s_name, img->root_hash, NULL, img->fingerprint, err);
         if (r < 0)
                 return r;
         r = trusted_check(trusted, img->fingerprint, img->path, err);
@@ -203,24 +206,23 @@ int slot_image_open(const char *path, char **trusted, struct slot_image *img, st
                 return error_set(err, -EINVAL, "%s: not an image file", path);
         img->size = (uint64_t) st.st_size;
 
-        char root_hash[130];
-        {
-                _cleanup_fclose_ FILE *f = fopen(roothash, "re");
-                if (!f || !fgets(root_hash, sizeof(root_hash), f))
-                        return error_set(err, f ? -EBADMSG : -errno, "%s: %s", roothash, f ? "empty" : strerror(errno));
-        }
+        /* the root hash, and its signature read once: the bytes checked go into the signature partition */
+        char root_hash[ROOT_HASH_MAX + 1];
+        r = root_hash_read(roothash, root_hash, err);
+        if (r < 0)
+                return r;
         if (access(p7s, F_OK) < 0)
                 return error_set(err, -ENOKEY, "%s: unsigned (no %s); a slot only takes a signed image", path, p7s);
         _cleanup_free_ char *der = NULL;
         size_t n;
         r = read_file(p7s, 64 * 1024, &der, &n);
         if (r < 0 || n == 0)
-                return error_set(err, r < 0 ? r : -EBADMSG, "%s: cannot read it whole", p7s);
+                return error_set(err, r < 0 ? r : -EBADMSG, "%s: cannot read it whole (at most 64 KiB)", p7s);
         _cleanup_close_ int hfd = open(verity, O_RDONLY | O_CLOEXEC | O_NOCTTY);
         if (hfd < 0)
                 return error_set(err, -errno, "%s: %s", verity, strerror(errno));
-        r = slot_image_check_sidecars(img, root_hash, (const uint8_t *) der, n, p7s, &(struct verity_region) { .name = verity, .fd = hfd },
-                                      trusted, err);
+        r = slot_image_check_sidecars(img, root_hash, (const uint8_t *) der, n, p7s,
+                                      &(struct verity_region) { .name = verity, .fd = hfd }, trusted, err);
         if (r < 0)
                 return r;
         r = squashfs_image_identity(img->fd, 0, img->size, img->image_id, img->version, err);
@@ -452,5 +454,25 @@ int slot_write(struct slot_table *t, struct slot *s, const struct slot_image *im
         if (r >= 0)
                 r = trusted_check(trusted, fp, name, err);
         verity_sig_clear(&vs);
-        return r;
+        if (r < 0)
+                return r;
+
+        /* The version floor was checked on the image's os-release as read before the copy, from bytes
+         * not yet checked against the tree. The slot now holds checked bytes: they must say the same. */
+        char image_id[64] = "", version[64] = "";
+        r = squashfs_image_identity(g->fd, root->offset, img->size, image_id, version, NULL);
+        if (r < 0 && r != -ENOENT)
+                return error_set(err, r, "%s (%s): cannot read the installed image's os-release back", g->path,
+                                 root->label);
+        if (strcmp(image_id, img->image_id) != 0 || strcmp(version, img->version) != 0) {
+                /* the slot must not keep a signature over what the floor never saw */
+                if (zero_partition(t, sig, NULL) >= 0)
+                        (void) sync_disk(t, NULL);
+                return error_set(err, -EBADMSG,
+                                 "%s: the image changed while it was installed: its os-release said %s %s when "
+                                 "checked, the signed bytes written to %s say %s %s; %s was left unbootable",
+                                 img->path, *img->image_id ? img->image_id : "-", *img->version ? img->version : "-",
+                                 root->label, *image_id ? image_id : "-", *version ? version : "-", root->label);
+        }
+        return 0;
 }

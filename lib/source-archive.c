@@ -40,6 +40,9 @@ static int member_path(struct build *b, const char *display, const char *name, c
         if (r == -EXDEV)
                 return error_set(b->err, -EXDEV, "%s: member '%s' contains '..' and would escape the image root",
                                  display, name);
+        if (r == -ENAMETOOLONG)
+                return error_set(b->err, r, "%s: member '%.64s...' has a name longer than %d bytes, which squashfs "
+                                 "cannot store", display, name, IMAGE_NAME_MAX);
         return r;
 }
 
@@ -206,6 +209,11 @@ static int add_entry(struct build *b, struct archive *a, struct archive_entry *e
         }
         case S_IFCHR:
         case S_IFBLK: {
+                if (b->recipe->devices_forbidden_where)
+                        return error_set(b->err, -EPERM, "%s: member '%s' is a %s device (%u:%u), and %s forbids devices",
+                                         display, name, type == S_IFCHR ? "character" : "block",
+                                         (unsigned) archive_entry_rdevmajor(e), (unsigned) archive_entry_rdevminor(e),
+                                         b->recipe->devices_forbidden_where);
                 unsigned maj = (unsigned) archive_entry_rdevmajor(e), min = (unsigned) archive_entry_rdevminor(e);
                 n->devno = (min & 0xff) | (maj << 8) | ((min & ~0xffu) << 12);
                 return 0;

@@ -359,6 +359,10 @@ static int walk_entry(struct walk *w, const char *host, const char *image, bool 
         }
         case S_IFBLK:
         case S_IFCHR:
+                if (w->mode == HOST_BASE && b->recipe->devices_forbidden_where)
+                        return error_set(b->err, -EPERM, "%s: a %s device (%u:%u), and %s forbids devices", host,
+                                         S_ISCHR(st.st_mode) ? "character" : "block", major(st.st_rdev),
+                                         minor(st.st_rdev), b->recipe->devices_forbidden_where);
                 n->devno = kernel_devno(st.st_rdev);
                 return 0;
         case S_IFREG:

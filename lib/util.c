@@ -256,6 +256,10 @@ int image_path_normalize(const char *in, char **ret) {
                         free(out);
                         return -EXDEV;
                 }
+                if (len > IMAGE_NAME_MAX) {
+                        free(out);
+                        return -ENAMETOOLONG;
+                }
                 out[o++] = '/';
                 memcpy(out + o, p, len);
                 o += len;

@@ -101,7 +101,10 @@ char *image_sidecar_base(const char *image_path);
 /* Path helpers. path_join never returns "//". */
 char *path_join(const char *a, const char *b);
 /* Turns an image path into canonical form "/a/b" ("/" for the root); refuses ".." and empty
- * names so that no path can leave the image root. Leading "./" and "/" are accepted. */
+ * names so that no path can leave the image root (-EXDEV), and a name longer than IMAGE_NAME_MAX
+ * (-ENAMETOOLONG: squashfs stores at most 256 bytes, Linux reads at most NAME_MAX). Leading "./"
+ * and "/" are accepted. */
+#define IMAGE_NAME_MAX 255
 int image_path_normalize(const char *in, char **ret);
 char *dirname_dup(const char *path);
 

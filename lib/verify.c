@@ -7,6 +7,7 @@
 
 #include "ddi.h"
 #include "manifest.h"
+#include "roothash.h"
 #include "signing.h"
 #include "verity-sig.h"
 #include "verity.h"
@@ -35,19 +36,6 @@ static void signature_ok(struct ingot_check *sig, struct ingot_verify_report *re
         else
                 set(sig, INGOT_CHECK_OK, "intact, signer SHA-256 %s; not checked against a trusted certificate (--cert)",
                     rep->signer_fingerprint);
-}
-
-static int read_roothash(const char *path, char hex[129]) {
-        _cleanup_fclose_ FILE *f = fopen(path, "re");
-        if (!f)
-                return -errno;
-        if (!fgets(hex, 129, f))
-                return -EBADMSG;
-        strstrip(hex);
-        size_t n = strlen(hex);
-        if (n < 40 || n % 2 || strspn(hex, "0123456789abcdef") != n)
-                return -EBADMSG;
-        return 0;
 }
 
 static const char *jstr(json_object *o, const char *key) {
@@ -141,7 +129,7 @@ static void verify_ddi(const char *image_path, int fd, const struct image_parts 
         const char *source = "the signature partition";
         if (sr == -ENODATA) {
                 source = sc->roothash;
-                if (read_roothash(sc->roothash, rep->root_hash) < 0)
+                if (root_hash_read(sc->roothash, rep->root_hash, NULL) < 0)
                         *rep->root_hash = 0;
         } else if (sr >= 0)
                 snprintf(rep->root_hash, sizeof(rep->root_hash), "%s", vs.root_hash);
@@ -228,9 +216,12 @@ int ingot_verify(const char *image_path, const char *cert_path, struct ingot_ver
 
         /* root hash */
         struct ingot_check *root = check(rep, "root hash");
-        int r = read_roothash(sc.roothash, rep->root_hash);
-        if (r < 0)
-                set(root, INGOT_CHECK_FAILED, "%s: %s", sc.roothash, r == -EBADMSG ? "not a hex root hash" : strerror(-r));
+        struct ingot_error re = { 0 };
+        int r = root_hash_read(sc.roothash, rep->root_hash, &re);
+        if (r < 0) {
+                *rep->root_hash = 0;
+                set(root, INGOT_CHECK_FAILED, "%s", re.message);
+        }
         else if (!have_info)
                 set(root, INGOT_CHECK_SKIPPED, "the hash tree does not match the image");
         else {

@@ -12,6 +12,7 @@ attr tar cpio python3 util-linux bsdutils cryptsetup-bin fdisk systemd-container
 busybox-static time bc dosfstools mtools mount nginx curl
 qemu-system-x86 linux-image-amd64 kmod e2fsprogs
 ovmf systemd-boot-efi
+clang libclang-rt-14-dev valgrind
 "
 
 missing=""

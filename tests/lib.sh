@@ -163,3 +163,40 @@ signed_demo() {
 	[ $# -lt 3 ] || printf '%s\n' "$3" >>"demo-$2.ini"
 	"$INGOT" build "demo-$2.ini" -o "$1" --key keys/ingot.key --cert keys/ingot.crt --quiet
 }
+
+# recipe BASEKEY SOURCE [extra lines]: r.ini for image bad_1 on that base.
+recipe() {
+	printf '[Image]\nName=bad\nVersion=1\n[Base]\n%s=%s\n%s' "$1" "$2" "${3:-}" >r.ini
+}
+
+# Nothing at all in the output directory: no image, no temporary.
+nothing_left() {
+	[ ! -e "$1" ] || [ -z "$(ls -A "$1")" ] || { ls -la "$1"; return 1; }
+}
+
+# tarball OUT SPEC...: members in the given order, made with Python's tarfile (pax) so that hostile
+# names are written verbatim: NAME=DATA, NAME=->TARGET (symlink), NAME==>TARGET (hard link),
+# NAME=c:MAJ:MIN (character device).
+tarball() {
+	python3 - "$@" <<'PY'
+import io, sys, tarfile
+out, *members = sys.argv[1:]
+with tarfile.open(out, "w", format=tarfile.PAX_FORMAT) as tf:
+    for m in members:
+        name, _, rest = m.partition("=")
+        info = tarfile.TarInfo(name)
+        if rest.startswith("->"):
+            info.type, info.linkname = tarfile.SYMTYPE, rest[2:]
+        elif rest.startswith("=>"):
+            info.type, info.linkname = tarfile.LNKTYPE, rest[2:]
+        elif rest.startswith("c:"):
+            info.type = tarfile.CHRTYPE
+            info.devmajor, info.devminor = map(int, rest[2:].split(":"))
+        else:
+            data = rest.encode()
+            info.size = len(data)
+            tf.addfile(info, io.BytesIO(data))
+            continue
+        tf.addfile(info)
+PY
+}

@@ -1,12 +1,12 @@
 #!/bin/bash
-# tests/run.sh: runs every unit test (cmocka, TAP output) and every integration script, counts
-# results and ends with "N passed, N failed, N skipped"; exits non-zero on any failure or on none run.
+# tests/run.sh [BUILD...]: runs every unit test (cmocka, TAP output) and every integration script
+# against each build directory given (default: $BUILD, or build), counts results over all of them and
+# ends with one line "N passed, N failed, N skipped"; exits non-zero on any failure or on none run.
 set -u
 cd "$(dirname "$0")/.."
-BUILD=${BUILD:-build}
-export BUILD INGOT=${INGOT:-$PWD/$BUILD/ingot}
 passed=0 failed=0 skipped=0
 
+run_build() {
 for bin in "$BUILD"/tests/test-*; do
 	[ -x "$bin" ] || continue
 	name=$(basename "$bin")
@@ -53,6 +53,20 @@ for script in tests/integration/*.sh; do
 	failed=$((failed + f))
 	skipped=$((skipped + s))
 done
+
+}
+
+if [ $# -eq 0 ]; then
+	BUILD=${BUILD:-build}
+	export BUILD INGOT=${INGOT:-$PWD/$BUILD/ingot}
+	run_build
+else
+	for BUILD in "$@"; do
+		export BUILD INGOT=$PWD/$BUILD/ingot
+		echo "=== tests against $BUILD"
+		run_build
+	done
+fi
 
 echo "$passed passed, $failed failed, $skipped skipped"
 [ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]

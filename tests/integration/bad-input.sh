@@ -4,38 +4,6 @@
 # read, unreadable files, duplicate paths, a full disk, SIGINT.
 . "$(dirname "$0")/../lib.sh"
 
-recipe() { # recipe BASEKEY SOURCE [extra lines]
-	printf '[Image]\nName=bad\nVersion=1\n[Base]\n%s=%s\n%s' "$1" "$2" "${3:-}" >r.ini
-}
-
-# Nothing at all in the output directory: no image, no temporary.
-nothing_left() {
-	[ ! -e "$1" ] || [ -z "$(ls -A "$1")" ] || { ls -la "$1"; return 1; }
-}
-
-# tarball OUT NAME=CONTENT... : members in the given order, made with Python's tarfile so that
-# hostile names can be written verbatim. NAME=->TARGET is a symlink, NAME==>TARGET a hard link.
-tarball() {
-	python3 - "$@" <<'PY'
-import io, sys, tarfile
-out, *members = sys.argv[1:]
-with tarfile.open(out, "w") as tf:
-    for m in members:
-        name, _, rest = m.partition("=")
-        info = tarfile.TarInfo(name)
-        if rest.startswith("->"):
-            info.type, info.linkname = tarfile.SYMTYPE, rest[2:]
-            tf.addfile(info)
-        elif rest.startswith("=>"):
-            info.type, info.linkname = tarfile.LNKTYPE, rest[2:]
-            tf.addfile(info)
-        else:
-            data = rest.encode()
-            info.size = len(data)
-            tf.addfile(info, io.BytesIO(data))
-PY
-}
-
 t_dotdot_member() {
 	tarball evil.tar "etc/ok=fine" "../../escape=owned"
 	recipe Archive evil.tar

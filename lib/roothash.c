@@ -1,0 +1,35 @@
+/* roothash.c: reads the .roothash sidecar (one line of lowercase hex) strictly: a NUL, a second line,
+ * an odd or out-of-range length or an uppercase digit is an error, never a truncated or padded hash. */
+#include <string.h>
+
+#include "roothash.h"
+
+int root_hash_parse(const char *text, size_t size, char ret_hex[ROOT_HASH_MAX + 1]) {
+        if (size > 0 && text[size - 1] == '\n')
+                size--;
+        if (size < 40 || size > ROOT_HASH_MAX || size % 2)
+                return -EBADMSG;
+        for (size_t i = 0; i < size; i++)
+                if (!text[i] || !strchr("0123456789abcdef", text[i]))
+                        return -EBADMSG;
+        memcpy(ret_hex, text, size);
+        ret_hex[size] = 0;
+        return 0;
+}
+
+int root_hash_read(const char *path, char ret_hex[ROOT_HASH_MAX + 1], struct ingot_error *err) {
+        _cleanup_fclose_ FILE *f = fopen(path, "re");
+        if (!f)
+                return error_set(err, -errno, "%s: %s", path, strerror(errno));
+        char text[ROOT_HASH_MAX + 2];
+        size_t size = fread(text, 1, sizeof(text), f);
+        if (ferror(f))
+                return error_set(err, -EIO, "%s: %s", path, strerror(EIO));
+        if (size == sizeof(text))
+                return error_set(err, -EBADMSG, "%s: longer than a root hash (%d hex digits and a newline)", path,
+                                 ROOT_HASH_MAX);
+        if (root_hash_parse(text, size, ret_hex) < 0)
+                return error_set(err, -EBADMSG, "%s: not a root hash (one line of 40-%d lowercase hex digits)", path,
+                                 ROOT_HASH_MAX);
+        return 0;
+}

@@ -1,0 +1,13 @@
+/* roothash.h: the .roothash sidecar, one line of lowercase hex (a SHA-256 or longer digest) and a
+ * newline; the one reader verify, inspect and slot install share, strict about what it accepts. */
+#pragma once
+
+#include "util.h"
+
+#define ROOT_HASH_MAX 128 /* hex digits: a 512-bit digest */
+
+/* text of size bytes (not NUL-terminated) holds exactly one root hash line: 40 to 128 lowercase hex
+ * digits, an even count, then an optional newline and nothing else. -EBADMSG otherwise. */
+int root_hash_parse(const char *text, size_t size, char ret_hex[ROOT_HASH_MAX + 1]);
+/* The same from a file; the message names it and says what is wrong. */
+int root_hash_read(const char *path, char ret_hex[ROOT_HASH_MAX + 1], struct ingot_error *err);

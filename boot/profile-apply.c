@@ -79,6 +79,7 @@ static int apply_pages(json_object *list, const char *name, void (*report)(const
                         snprintf(path, sizeof(path), "/sys/kernel/mm/hugepages/hugepages-%lldkB/nr_hugepages",
                                  (long long) (size / 1024));
                 snprintf(count_s, sizeof(count_s), "%lld", (long long) count);
+                long before = read_number(path);
                 int r = write_value(path, count_s);
                 long got = read_number(path);
                 if (r >= 0 && got != count)
@@ -87,6 +88,14 @@ static int apply_pages(json_object *list, const char *name, void (*report)(const
                         say(report, "profile %s: %lld %s huge pages%s: %s (the kernel has %ld)", name, (long long) count,
                             size_s, node >= 0 ? " on that node" : "", strerror(-r), got);
                         first = first ?: r;
+                        /* The pages the kernel did find are memory the rest of the boot needs to reach its health
+                         * check (which fails on this and falls back): give them back. */
+                        if (before >= 0 && got > before) {
+                                snprintf(count_s, sizeof(count_s), "%ld", before);
+                                if (write_value(path, count_s) >= 0)
+                                        say(report, "profile %s: gave the %ld %s huge pages back", name, got - before,
+                                            size_s);
+                        }
                 } else
                         say(report, "profile %s: %lld %s huge pages", name, (long long) count, size_s);
         }

@@ -19,6 +19,7 @@ void help_disk(FILE *f) {
                 "  --esp-size SIZE  default 256M\n"
                 "  --var-size SIZE  default 256M, or the rest of --size\n"
                 "  --slot-size SIZE root partitions; default twice the largest image, in MiB\n"
+                "                   (verity partitions hold the tree of an image that fills one)\n"
                 "  --boot-kernel K  fill the ESP: systemd-boot, which starts the EFI-stub kernel K with\n"
                 "                   the ingot initrd; the initrd restarts into the slot's own kernel\n"
                 "  --boot-initrd I  that initrd (ingot initrd -o I ...)\n"

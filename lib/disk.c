@@ -69,12 +69,18 @@ int ingot_disk_create(const char *path, const struct ingot_disk_options *o, stru
                 goto out;
 
         uint64_t slot_size = o->slot_size ? round_up(o->slot_size, MiB) : round_up(2 * max_image, MiB);
-        uint64_t tree_size = round_up(2 * max_tree, MiB);
         if (slot_size < max_image) {
                 r = error_set(err, -EFBIG, "--slot-size %llu is smaller than the image (%llu bytes)",
                               (unsigned long long) o->slot_size, (unsigned long long) max_image);
                 goto out;
         }
+        /* room for the tree of an image that fills the root partition, as later installs may */
+        uint64_t tree_size = 2 * max_tree;
+        for (int i = 0; i < SLOT_COUNT; i++) {
+                uint64_t need = img[i].tree ? verity_tree_area_for(img[i].tree, slot_size) : 0;
+                tree_size = need > tree_size ? need : tree_size;
+        }
+        tree_size = round_up(tree_size, MiB);
         struct layout l = { .end = MiB };
         add(&l, GPT_TYPE_ESP, "esp", o->esp_size ? round_up(o->esp_size, MiB) : 256 * MiB);
         static const char *labels[SLOT_COUNT][3] = { { "root-a", "verity-a", "verity-sig-a" },

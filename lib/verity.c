@@ -413,6 +413,18 @@ const uint8_t *verity_tree_area(const struct verity_tree *t, size_t *ret_size) {
         return t->area;
 }
 
+uint64_t verity_tree_area_for(const struct verity_tree *t, uint64_t data_size) {
+        const struct verity *v = t->v;
+        uint64_t blocks = data_size / v->data_block_size + !!(data_size % v->data_block_size), positions[64],
+                 sizes[64], total = 1; /* the superblock's */
+        int levels;
+        if (blocks == 0 || tree_levels(v, blocks, 1, &levels, positions, sizes) < 0)
+                return 0;
+        for (int i = 0; i < levels; i++)
+                total += sizes[i];
+        return total > UINT64_MAX / v->hash_block_size ? 0 : total * v->hash_block_size;
+}
+
 int verity_tree_load(const struct verity_region *hash, struct verity_tree **ret, struct ingot_error *err) {
         struct verity_tree *t = calloc(1, sizeof(*t));
         if (!t)

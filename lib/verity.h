@@ -76,6 +76,9 @@ void verity_tree_free(struct verity_tree *t);
 const struct verity_info *verity_tree_info(const struct verity_tree *t);
 /* The hash area's bytes as read (superblock and tree), to be copied elsewhere verbatim. */
 const uint8_t *verity_tree_area(const struct verity_tree *t, size_t *ret_size);
+/* The bytes a hash area with t's geometry (hash, block sizes, salt) takes for data_size bytes of data:
+ * what a verity partition must hold for a root partition of that size. 0 if no tree can be that big. */
+uint64_t verity_tree_area_for(const struct verity_tree *t, uint64_t data_size);
 /* Checks data blocks first..first+n-1 (n * data_block_size bytes at data); safe from several threads. */
 int verity_tree_check_blocks(const struct verity_tree *t, uint64_t first, const void *data, uint64_t n,
                              struct ingot_error *err);

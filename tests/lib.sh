@@ -151,6 +151,11 @@ PY
 	echo "$root"
 }
 
+# flip FILE OFFSET: one bit of the byte at OFFSET turned over, in place.
+flip() {
+	python3 -c 'import sys; f = open(sys.argv[1], "r+b"); f.seek(int(sys.argv[2])); b = f.read(1); f.seek(int(sys.argv[2])); f.write(bytes([b[0] ^ 0x01]))' "$1" "$2"
+}
+
 # status_field DISK EXPR: a Python expression over `ingot slot status --json` (bound to s).
 status_field() {
 	"$INGOT" slot status --disk "$1" --json | python3 -c 'import json, sys; s = json.load(sys.stdin); print(eval(sys.argv[1]))' "$2"

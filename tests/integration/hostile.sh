@@ -118,6 +118,51 @@ t_files_past_4g() {
 	done
 }
 
+# An image past 4 GiB: 4.25 GiB of data that does not compress (AES-CTR of zeros, so it repeats). The
+# verity tree, the signature, a damaged block's report and the slot copy address bytes past 2^32:
+# veritysetup verify on the image and on the slot, rdsquashfs reading the last file back, `ingot
+# verify` naming the damaged data block and its bytes, and the copy compared byte for byte.
+t_image_past_4g() {
+	mkdir -p tree/data
+	for i in $(seq 10 26); do # 17 files of 256 MiB
+		head -c 256M /dev/zero | openssl enc -aes-128-ctr -nosalt -K "000000000000000000000000000000$i" -iv 00000000000000000000000000000000 \
+			>"tree/data/$i"
+	done
+	last=$(sha256sum <tree/data/26)
+	"$INGOT" keygen keys >/dev/null
+	recipe Tree tree $'[Output]\nLevel=1\n'
+	"$INGOT" build r.ini -o out --key keys/ingot.key --cert keys/ingot.crt --quiet
+	rm -rf tree
+	local img=out/bad_1.raw size
+	size=$(stat -c %s $img)
+	[ "$size" -gt $((4 * 1024 * 1024 * 1024 + 256 * 1024 * 1024)) ] || { echo "only $size bytes"; return 1; }
+	veritysetup verify $img out/bad_1.verity "$(cat out/bad_1.roothash)"
+	[ "$(rdsquashfs -c /data/26 $img | sha256sum)" = "$last" ]
+	"$INGOT" verify $img --cert keys/ingot.crt >/dev/null
+	[ "$(python3 -c 'import json, sys; m = json.load(open(sys.argv[1])); print(m["squashfs"]["size"], m["artifacts"]["raw"]["size"])' \
+		out/bad_1.manifest.json)" = "$size $size" ]
+
+	# one byte past 4 GiB damaged, then put back: block 1048586 holds byte 4 GiB + 40967
+	at=$((4 * 1024 * 1024 * 1024 + 40967))
+	orig=$(dd if=$img bs=1 skip=$at count=1 status=none | od -An -tx1 | tr -d ' ')
+	flip $img $at
+	expect_fail "hash tree: data block 1048586 (bytes 4295008256-4295012351) does not match the hash tree" \
+		"$INGOT" verify $img --cert keys/ingot.crt
+	flip $img $at
+	[ "$(dd if=$img bs=1 skip=$at count=1 status=none | od -An -tx1 | tr -d ' ')" = "$orig" ]
+
+	# installed into slot b of a disk whose a holds the demo: the bytes, the tree and the signature
+	signed_demo small 0.1
+	"$INGOT" disk disk.img --slot-a small/demo_0.1.raw --slot-size 4400M --esp-size 8M --var-size 8M
+	"$INGOT" slot install --disk disk.img --cert keys/ingot.crt $img >/dev/null
+	[ "$(status_field disk.img 's["slots"][1]["state"], s["slots"][1]["version"]')" = "('trying', '1')" ]
+	read -r b_start _ _ < <(part disk.img root-b)
+	[ "$b_start" -gt $((4 * 1024 * 1024 * 1024)) ] || { echo "root-b starts at $b_start"; return 1; }
+	cmp <(dd if=disk.img bs=1M iflag=skip_bytes,count_bytes skip="$b_start" count="$size" status=none) $img
+	rm -f $img
+	[ "$(slot_verifies disk.img b keys/ingot.crt)" = "$(cat out/bad_1.roothash)" ]
+}
+
 # gpt_edit DISK PYTHON: runs PYTHON on the partition entries (list e of dicts with first, last, name)
 # of both GPT headers, then rewrites entries and CRCs: the table says what no tool would write.
 gpt_edit() {
@@ -242,5 +287,6 @@ run hard_link_out_of_the_archive t_hard_link_out_of_the_archive
 run devices_forbidden t_devices_forbidden
 run long_names t_long_names
 run files_past_4g t_files_past_4g
+run image_past_4g t_image_past_4g
 run gpt_overlapping_and_out_of_range t_gpt_overlapping_and_out_of_range
 run image_changes_during_install t_image_changes_during_install

@@ -4,10 +4,6 @@
 # a manifest edited by hand. Exit 0 only when every check holds.
 . "$(dirname "$0")/../lib.sh"
 
-flip() { # flip FILE OFFSET
-	python3 -c 'import sys; f = open(sys.argv[1], "r+b"); f.seek(int(sys.argv[2])); b = f.read(1); f.seek(int(sys.argv[2])); f.write(bytes([b[0] ^ 0x01]))' "$1" "$2"
-}
-
 setup() {
 	"$INGOT" keygen keys >/dev/null
 	"$INGOT" build "$TOP/recipes/demo.ini" -o good --key keys/ingot.key --cert keys/ingot.crt --quiet

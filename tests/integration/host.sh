@@ -2,8 +2,9 @@
 # Real hosts in QEMU with OVMF (TCG): recipes/debian-host.ini (Debian bookworm, systemd, Debian's
 # kernel) on a disk whose ESP holds systemd-boot, the boot kernel and the ingot initrd; the initrd
 # restarts into the slot's own kernel when it is another one (docs/hosts.md). The guest reports on the
-# console through tests/integration/host/ (a unit that waits for the boot to finish, and a health
-# check that fails when ingot.test-fail=SLOT says so). Both images are built once and shared.
+# console through tests/integration/host/ (a unit that waits for the boot to finish, a health check
+# that fails when ingot.test-fail=SLOT says so, and one that merges sysext layers from extra drives
+# when ingot.test-sysext is given). Both images are built once and shared.
 . "$(dirname "$0")/../lib.sh"
 
 INIT=$(dirname "$INGOT")/ingot-init
@@ -37,7 +38,10 @@ host_image() {
 		Copy=$HOST/units/:/usr/lib/systemd/system/
 		Copy=$HOST/report:/usr/lib/ingot-test/report
 		Copy=$HOST/health:/usr/lib/ingot-test/health
+		Copy=$HOST/sysext:/usr/lib/ingot-test/sysext
+		Copy=$PWD/keys/ingot.crt:/usr/lib/verity.d/ingot.crt
 		Symlink=../ingot-test-report.service:/usr/lib/systemd/system/multi-user.target.wants/ingot-test-report.service
+		Symlink=../ingot-test-sysext.service:/usr/lib/systemd/system/multi-user.target.wants/ingot-test-sysext.service
 		Symlink=../ingot-test-health.service:/usr/lib/systemd/system/boot-complete.target.requires/ingot-test-health.service
 		[Output]
 		Level=3
@@ -75,11 +79,12 @@ host_disk() {
 		--boot-kernel "$S/boot-kernel" --boot-initrd "$S/boot-initrd.zst" --cmdline "console=ttyS0 ${2:-}"
 }
 
-# uefi_boot DISK EXPECT: through OVMF to EXPECT; console.log has each line with its second since the start
+# uefi_boot DISK EXPECT [VM-OPTION...]: through OVMF to EXPECT; console.log has each line with its second
+# since the start
 uefi_boot() {
 	local start=$SECONDS rc
 	set +e
-	"$INGOT" vm "$1" --uefi --accel tcg --timeout 900 --expect "$2" 2>&1 |
+	"$INGOT" vm "$1" --uefi --accel tcg --timeout 900 --expect "$2" "${@:3}" 2>&1 |
 		while IFS= read -r line; do printf '%4d %s\n' $((SECONDS - start)) "${line%$'\r'}"; done >console.log
 	rc=${PIPESTATUS[0]}
 	set -e
@@ -200,5 +205,80 @@ t_failing_health_check_falls_back() {
 	[ "$(status_field disk.img 's["slots"][1]["state"], s["next"]')" = "('bad', 'a')" ]
 }
 run failing_health_check_falls_back t_failing_health_check_falls_back
+
+# flip FILE OFFSET: one bit of the byte at OFFSET changed
+flip() {
+	python3 -c 'import sys; f = open(sys.argv[1], "r+b"); f.seek(int(sys.argv[2])); b = f.read(1); f.seek(int(sys.argv[2])); f.write(bytes([b[0] ^ 0x40]))' "$1" "$2"
+}
+
+# A signed sysext layer (DDI) for the shared image, merged by the guest's systemd-sysext (252) from
+# /var/lib/extensions: the binary under /usr from a dm-verity device named for the layer's root hash,
+# the signature checked in userspace against /usr/lib/verity.d/ingot.crt (docs/sysext.md). The same
+# layer for another VERSION_ID, a tampered copy and an untrusted signer are not merged.
+# tests/integration/host/sysext runs in the guest and reports on the console.
+t_sysext_layer_merges_on_the_host() {
+	SCENARIO=sysext_layer_merges_on_the_host
+	needs_host_vm
+	shared
+	local base=$S/out/debian-host_1.manifest.json root start used
+	mkdir -p tree/usr/bin
+	printf '#!/bin/sh\necho INGOT-SYSEXT-HELLO\n' >tree/usr/bin/ingot-sysext-hello
+	chmod 0755 tree/usr/bin/ingot-sysext-hello
+	printf '[Extension]\nName=hello\nVersion=1\n[Content]\nCopy=tree/:/\n' >hello.ini
+	layer() { "$INGOT" sysext build hello.ini -o "$1" --base "$2" --key "$S/keys/ingot.key" --cert "$S/keys/ingot.crt" --quiet; }
+	layer good "$base"
+	"$INGOT" sysext check good/hello_1.raw --base "$base" --cert "$S/keys/ingot.crt"
+	root=$(cat good/hello_1.roothash)
+	# what systemd-sysext compares with the guest's /usr/lib/os-release (ID=debian, VERSION_ID="12")
+	[ "$(python3 -c 'import json, sys; o = json.load(open(sys.argv[1]))["os_release"]; print(o["ID"], o["VERSION_ID"])' "$base")" = "debian 12" ]
+	# the same layer for another base version: the manifest's VERSION_ID changed (its image beside it)
+	python3 -c 'import json, sys; m = json.load(open(sys.argv[1])); m["os_release"]["VERSION_ID"] = "0-other"; json.dump(m, open("other.manifest.json", "w"))' "$base"
+	ln -s "$S/out/debian-host_1.raw" .
+	layer other other.manifest.json
+	expect_fail "compatibility: extension 'hello' is for VERSION_ID '0-other', but the base debian-host 1 has VERSION_ID '12'" \
+		"$INGOT" sysext check other/hello_1.raw --base "$base"
+	# tampered: a bit flipped in the padding after the squashfs's bytes_used, in the last block the
+	# hash tree covers: squashfs itself never reads it (systemd reads the layer's metadata without
+	# verity first), only dm-verity notices
+	cp good/hello_1.raw tampered.raw
+	read -r start _ < <(part tampered.raw root-x86-64)
+	used=$(python3 -c 'import struct, sys; f = open(sys.argv[1], "rb"); f.seek(int(sys.argv[2]) + 40); print(struct.unpack("<Q", f.read(8))[0])' tampered.raw "$start")
+	[ $((used % 4096)) != 0 ] || { echo "the squashfs ends on a block boundary ($used bytes): no padding to flip"; return 1; }
+	flip tampered.raw $((start + (used + 4095) / 4096 * 4096 - 1))
+	expect_fail "does not match the hash tree" "$INGOT" verify tampered.raw --cert "$S/keys/ingot.crt"
+	host_disk disk.img ingot.test-sysext
+	uefi_boot disk.img "ingot-sysext-test: done" --drive good/hello_1.raw --drive other/hello_1.raw --drive tampered.raw
+	grep "ingot-sysext-test: " console.log | sed 's/^ *[0-9]* //' >sysext.log
+	cat sysext.log
+	# says SAID...: each a fixed text some line of the guest's report holds (not anchored: the
+	# console may put a login prompt or a kernel message before it)
+	says() {
+		local t
+		for t; do grep -qF -- "ingot-sysext-test: $t" sysext.log || { echo "not on the console: $t"; return 1; }; done
+	}
+	# the good layer: the kernel refuses the signature (ingot's certificate is in no kernel keyring),
+	# systemd checks it against /usr/lib/verity.d and activates verity with the root hash; the binary
+	# runs from /usr, an overlay, over a verity device named for the layer's root hash
+	grep -q "verity: Root hash verification failed (-ENOKEY)" console.log
+	says "good: merge: Validation of dm-verity signature failed via the kernel, trying userspace validation instead" \
+		"good: merge: Userspace PKCS#7 validation succeeded." "good: merge: Merged extensions into '/usr'." \
+		"good: hello: INGOT-SYSEXT-HELLO" "good: usr: sysext overlay" "good: verity: $root-verity"$'\t' \
+		"good: gone after unmerge"
+	grep -Eq "ingot-sysext-test: good: status: /usr +hello " sysext.log
+	grep -Eq "ingot-sysext-test: good: loop: /dev/loop[0-9]+ .*/extensions/hello.raw$" sysext.log
+	! grep -q "good after unmerge: verity: $root" sysext.log || return 1
+	# another base version: refused, with systemd-sysext's reason
+	says "other: merge: Extension 'hello' is for OS '0-other', but deployed on top of '12'." \
+		"other: merge: No suitable extensions found (1 ignored due to incompatible version)." "other: hello: FAILED"
+	# tampered: the signature holds, the data does not: verity fails the first read
+	says "tampered: merge: Userspace PKCS#7 validation succeeded." \
+		"tampered: merge: Verity device detected corruption after activation." "tampered: hello: FAILED"
+	grep -Eq "device-mapper: verity: [0-9]+:[0-9]+: data block 0 is corrupted" console.log
+	# the signer's certificate masked: neither the kernel nor systemd trusts the signature
+	says "untrusted: merge: File '/etc/verity.d/ingot.crt' is a mask." \
+		"untrusted: merge: Activation of signed Verity volume worked neither via the kernel nor in userspace, can't activate." \
+		"untrusted: hello: FAILED"
+}
+run sysext_layer_merges_on_the_host t_sysext_layer_merges_on_the_host
 
 [ ! -s "$T/report" ] || sed 's/^REPORT: /    /' "$T/report"

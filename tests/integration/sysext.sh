@@ -2,8 +2,8 @@
 # systemd-sysext layers: `ingot sysext build` makes a DDI that systemd-dissect reads as a signed,
 # verity-protected system extension, or a plain squashfs with sidecars; veritysetup and openssl cms
 # agree with its parts; content outside /usr and /opt, unallowed shadowing and a wrong base are
-# refused with the reason; a tampered layer fails `ingot verify`. The in-VM merge waits for the
-# systemd Debian image (recipes/debian-host.ini).
+# refused with the reason; a tampered layer fails `ingot verify`. The merge by systemd-sysext in the
+# systemd Debian VM is tests/integration/host.sh's sysext_layer_merges_on_the_host.
 . "$(dirname "$0")/../lib.sh"
 
 # base OUT VERSION: the signed demo image at VERSION in OUT (keys/ made once).
@@ -303,54 +303,3 @@ t_systemd_dissect_validate() {
 	systemd-dissect --validate out/tools_1.0.raw
 }
 run systemd_dissect_validate t_systemd_dissect_validate
-
-# In the systemd Debian VM (issue 8): the layer in /var/lib/extensions, `systemd-sysext merge`, the
-# binary under /usr from a dm-verity device; a layer for another base version and a tampered layer
-# are not merged. Needs recipes/debian-host.ini and a way to run commands in its VM (docs/sysext.md,
-# "In the VM", lists what the lead wires up).
-t_merge_in_the_debian_vm() {
-	[ -e "$TOP/recipes/debian-host.ini" ] || skip_test "needs the systemd Debian image recipes/debian-host.ini (issue 8)"
-	[ -n "${INGOT_VM_RUN:-}" ] || skip_test "needs INGOT_VM_RUN: a command that boots the debian-host disk with the extra drives given and runs a script in it (docs/sysext.md)"
-	"$INGOT" keygen keys >/dev/null
-	"$INGOT" build "$TOP/recipes/debian-host.ini" -o base --key keys/ingot.key --cert keys/ingot.crt --quiet
-	manifest=$(ls base/*.manifest.json)
-	mkdir -p tree/usr/bin
-	printf '#!/bin/sh\necho INGOT-SYSEXT-HELLO\n' >tree/usr/bin/ingot-sysext-hello
-	chmod 0755 tree/usr/bin/ingot-sysext-hello
-	printf '[Extension]\nName=hello\nVersion=1\n[Content]\nCopy=tree/:/\n' >hello.ini
-	sign_build hello.ini -o good --base "$manifest"
-	# the same layer for another base version: the manifest's VERSION_ID changed
-	python3 -c 'import json, sys; m = json.load(open(sys.argv[1])); m["os_release"]["VERSION_ID"] = "0-other"; json.dump(m, open("other.manifest.json", "w"))' "$manifest"
-	cp "$(dirname "$manifest")"/*.raw . 2>/dev/null || true
-	sign_build hello.ini -o other --base other.manifest.json
-	! "$INGOT" sysext check other/hello_1.raw --base "$manifest" || return 1
-	cp good/hello_1.raw tampered.raw
-	read -r start _ < <(part tampered.raw root-x86-64)
-	flip tampered.raw $((start + 100))
-	cat >in-vm.sh <<'SH'
-set -x
-mkdir -p /var/lib/extensions
-cp /mnt/good/hello_1.raw /var/lib/extensions/
-systemd-sysext merge
-/usr/bin/ingot-sysext-hello
-findmnt -no SOURCE,FSTYPE /usr
-dmsetup ls --target verity
-systemd-sysext status
-systemd-sysext unmerge
-rm /var/lib/extensions/hello_1.raw
-cp /mnt/other/hello_1.raw /var/lib/extensions/
-systemd-sysext merge 2>&1
-test -e /usr/bin/ingot-sysext-hello && echo OTHER-MERGED || echo OTHER-REFUSED
-rm /var/lib/extensions/hello_1.raw
-cp /mnt/tampered.raw /var/lib/extensions/hello_1.raw
-systemd-sysext merge 2>&1
-/usr/bin/ingot-sysext-hello && echo TAMPERED-READ || echo TAMPERED-REFUSED
-SH
-	$INGOT_VM_RUN base good other tampered.raw in-vm.sh >vm.log 2>&1 || { cat vm.log; return 1; }
-	cat vm.log
-	grep -q INGOT-SYSEXT-HELLO vm.log
-	grep -q 'verity' vm.log
-	grep -q OTHER-REFUSED vm.log
-	grep -q TAMPERED-REFUSED vm.log
-}
-run merge_in_the_debian_vm t_merge_in_the_debian_vm

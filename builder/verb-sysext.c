@@ -147,8 +147,13 @@ static int do_check(int argc, char **argv) {
         struct ingot_error err = { 0 };
         struct ingot_sysext_report rep;
         int r = ingot_sysext_check(layer, base, cert, &rep, &err);
-        if (r < 0 && r != -EBADMSG)
+        bool failed = false; /* -EBADMSG is a failed check, or a damaged layer that err describes */
+        for (size_t i = 0; i < rep.n_checks; i++)
+                failed |= rep.checks[i].state == INGOT_CHECK_FAILED;
+        if (r < 0 && (r != -EBADMSG || !failed)) {
+                ingot_sysext_report_clear(&rep);
                 return log_lib_error(NULL, r, &err);
+        }
         if (json) {
                 json_object *o = json_object_new_object();
                 json_object_object_add(o, "layer", json_object_new_string(layer));

@@ -1,5 +1,8 @@
 /* fuzz/manifest.c: a manifest (.manifest.json) beside a real small image, read by `ingot verify` (every
- * field it compares, each artifact's sha256) and by `ingot inspect`. */
+ * field it compares, each artifact's sha256) and by `ingot inspect`, whose JSON must hold arrays where the
+ * CLI's printer takes an array's length. */
+#include <json-c/json.h>
+
 #include "fuzz.h"
 #include "ingot.h"
 
@@ -33,7 +36,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         (void) ingot_verify(image, NULL, &rep);
         char *json = NULL;
         struct ingot_error err = { 0 };
-        if (ingot_inspect(image, &json, &err) == 0)
+        if (ingot_inspect(image, &json, &err) == 0) {
+                /* what `ingot inspect` prints takes the length of these: arrays or absent */
+                json_object *o = json_tokener_parse(json), *v;
+                if (!o)
+                        abort();
+                const char *arrays[] = { "kernel_versions", "extension_release" };
+                for (size_t i = 0; i < sizeof(arrays) / sizeof(*arrays); i++)
+                        if (json_object_object_get_ex(o, arrays[i], &v) && v && !json_object_is_type(v, json_type_array))
+                                abort();
+                json_object_put(o);
                 free(json);
+        }
         return 0;
 }

@@ -94,7 +94,9 @@ int ingot_inspect(const char *image_path, char **ret_json, struct ingot_error *e
         json_object_object_add(o, "packages", packages && json_object_is_type(packages, json_type_array)
                                                       ? json_object_new_int((int) json_object_array_length(packages))
                                                       : NULL);
-        json_object_object_add(o, "kernel_versions", copy(m, "kernel_versions"));
+        json_object *kernels = get(m, "kernel_versions"); /* an array or nothing: the CLI prints its length */
+        json_object_object_add(o, "kernel_versions",
+                               json_object_is_type(kernels, json_type_array) ? copy(m, "kernel_versions") : NULL);
         json_object_object_add(o, "manifest", m ? json_object_new_string(manifest_path) : NULL);
 
         /* a layer: its format, partitions and extension-release, read from the layer itself */

@@ -109,6 +109,32 @@ int profile_compile(const struct profile *p, const char *name, char **ret_json, 
         return 0;
 }
 
+/* Whether the parts the initrd walks have the shapes it walks (absent or null is fine): sysctl an array of
+ * [KEY, VALUE] string pairs, runtime_hugepages an array of objects. json-c asserts on an array call on
+ * anything else, and in the initrd that abort is PID 1's: a kernel panic instead of a fallback. */
+static bool compiled_shapes_ok(json_object *j) {
+        json_object *v;
+        if (json_object_object_get_ex(j, "sysctl", &v) && v) {
+                if (!json_object_is_type(v, json_type_array))
+                        return false;
+                for (size_t i = 0; i < json_object_array_length(v); i++) {
+                        json_object *pair = json_object_array_get_idx(v, i);
+                        if (!json_object_is_type(pair, json_type_array) || json_object_array_length(pair) != 2 ||
+                            !json_object_is_type(json_object_array_get_idx(pair, 0), json_type_string) ||
+                            !json_object_is_type(json_object_array_get_idx(pair, 1), json_type_string))
+                                return false;
+                }
+        }
+        if (json_object_object_get_ex(j, "runtime_hugepages", &v) && v) {
+                if (!json_object_is_type(v, json_type_array))
+                        return false;
+                for (size_t i = 0; i < json_object_array_length(v); i++)
+                        if (!json_object_is_type(json_object_array_get_idx(v, i), json_type_object))
+                                return false;
+        }
+        return true;
+}
+
 int profile_compiled_parse(const char *text, const char *what, json_object **ret, const char **ret_name,
                            const char **ret_cmdline, struct ingot_error *err) {
         json_tokener *tok = json_tokener_new();
@@ -124,6 +150,11 @@ int profile_compiled_parse(const char *text, const char *what, json_object **ret
             !json_object_object_get_ex(j, "cmdline", &cmdline) || !json_object_is_type(cmdline, json_type_string)) {
                 json_object_put(j);
                 return error_set(err, -EBADMSG, "%s: not a compiled host profile (format 1, name, cmdline)", what);
+        }
+        if (!compiled_shapes_ok(j)) {
+                json_object_put(j);
+                return error_set(err, -EBADMSG, "%s: not a compiled host profile (sysctl must be [KEY, VALUE] string "
+                                 "pairs, runtime_hugepages objects)", what);
         }
         *ret = j;
         *ret_name = json_object_get_string(name);

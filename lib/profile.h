@@ -82,7 +82,9 @@ int profile_compile_to(const struct profile *p, const char *outdir, const struct
                        char **ret_json_path, struct ingot_error *err);
 
 /* A compiled profile read back (from an image, a slot or a file): format 1 with a name and a command
- * line fragment; -EBADMSG otherwise, the message naming what. ret_name and ret_cmdline point into *ret. */
+ * line fragment, sysctl and runtime_hugepages (when there) of the shapes profile_compile writes, which
+ * boot/profile-apply.c walks; -EBADMSG otherwise, the message naming what. ret_name and ret_cmdline
+ * point into *ret. */
 int profile_compiled_parse(const char *text, const char *what, json_object **ret, const char **ret_name,
                            const char **ret_cmdline, struct ingot_error *err);
 

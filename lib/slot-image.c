@@ -44,7 +44,7 @@ static void slot_profile_name(struct slot_table *t, struct slot *s) {
         const struct gpt_partition *p = &t->gpt->parts[s->root];
         const char *json = s->payload.profile;
         s->profile_in_slot = json;
-        if (!json && squashfs_read_file(t->gpt->fd, p->offset, p->size, PROFILE_IN_IMAGE + 1, 64 * 1024, &text, NULL) >= 0)
+        if (!json && squashfs_read_file(t->gpt->fd, p->offset, p->size, &PROFILE_IN_IMAGE[1], 64 * 1024, &text, NULL) >= 0)
                 json = text;
         json_object *j;
         const char *name, *cmdline;

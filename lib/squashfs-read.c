@@ -93,6 +93,12 @@ int squashfs_reader_open(int fd, uint64_t offset, uint64_t size, struct squashfs
         int r = 0;
         if (sqfs_super_read(&rd->super, &rd->file.base) != 0)
                 r = error_set(err, -EBADMSG, "not a squashfs image");
+        /* libsquashfs allocates the fragment table the superblock sizes before it reads it: 2^31 entries
+         * were a 32 GiB allocation for a 485-byte file (fuzz/crashes/sysext-check/). Each entry names a
+         * block of at least a byte, inside bytes_used, which is inside the region. */
+        else if (rd->super.bytes_used > size || rd->super.fragment_entry_count > rd->super.bytes_used)
+                r = error_set(err, -EBADMSG, "a damaged squashfs image (its superblock claims more than the %llu "
+                              "bytes there)", (unsigned long long) size);
         else if (sqfs_compressor_config_init(&cfg, (SQFS_COMPRESSOR) rd->super.compression_id, rd->super.block_size,
                                              SQFS_COMP_FLAG_UNCOMPRESS) != 0 ||
                  sqfs_compressor_create(&cfg, &rd->cmp) != 0 ||

@@ -94,8 +94,11 @@ static void check_compatibility(struct ingot_check *c, char **rel, const struct 
 }
 
 static int prefix_error(struct ingot_error *err, int r, const char *path) {
+        if (!err || !*err->message)
+                return r;
         char message[sizeof(err->message)];
         snprintf(message, sizeof(message), "%s", err->message);
+        err->code = 0; /* error_set keeps the first message; this one replaces it */
         return error_set(err, r, "%s: %s", path, message);
 }
 
@@ -243,8 +246,8 @@ int ingot_sysext_check(const char *path, const char *base_manifest, const char *
         }
         w.base = base_image;
         w.allowed = manifest_allowed(path);
-        if (r >= 0)
-                r = squashfs_reader_walk(layer, visit, &w, err);
+        if (r >= 0 && (r = squashfs_reader_walk(layer, visit, &w, err)) < 0)
+                r = prefix_error(err, r, path);
 
         /* compatibility, from the one extension-release file */
         struct ingot_check *compat = r >= 0 ? check(rep, "compatibility") : NULL;

@@ -46,7 +46,8 @@ int sysext_base_load(const char *path, struct sysext_base *b, struct ingot_error
         b->id = jdup(os, "ID");
         b->version_id = jdup(os, "VERSION_ID");
         b->sysext_level = jdup(os, "SYSEXT_LEVEL");
-        if (json_object_object_get_ex(m, "kind", &kind) && strcmp(json_object_get_string(kind), "sysext") == 0)
+        if (json_object_object_get_ex(m, "kind", &kind) && json_object_is_type(kind, json_type_string) &&
+            strcmp(json_object_get_string(kind), "sysext") == 0) /* "kind": null gives kind NULL */
                 r = error_set(err, -EINVAL, "%s: the manifest of a sysext layer, not of a base image", path);
         else if (!b->manifest || !b->name || !b->version || !b->architecture)
                 r = error_set(err, -EBADMSG, "%s: not an ingot image manifest (no name, version or architecture)", path);

@@ -253,6 +253,9 @@ t_tampered_layer_fails_verify() {
 	sign_build tools.ini -o raw --format raw
 	flip raw/tools_1.0.raw 5000
 	expect_fail "hash tree: data block 1" "$INGOT" verify raw/tools_1.0.raw --cert keys/ingot.crt
+	# a layer that is no squashfs at all is named with the reason (sysext check exited 1 without a word)
+	head -c 8192 /dev/zero >zero.raw
+	expect_fail "zero.raw: not a squashfs image" "$INGOT" sysext check zero.raw --base base/demo_1.0.0.manifest.json
 }
 run tampered_layer_fails_verify t_tampered_layer_fails_verify
 

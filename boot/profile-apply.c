@@ -41,8 +41,10 @@ static long read_number(const char *path) {
 
 static int apply_sysctls(json_object *list, const char *name, void (*report)(const char *)) {
         int first = 0;
-        for (size_t i = 0; list && i < json_object_array_length(list); i++) {
+        for (size_t i = 0; json_object_is_type(list, json_type_array) && i < json_object_array_length(list); i++) {
                 json_object *pair = json_object_array_get_idx(list, i);
+                if (!json_object_is_type(pair, json_type_array))
+                        continue; /* profile_compiled_parse refuses it; json-c would abort PID 1 */
                 const char *key = json_object_get_string(json_object_array_get_idx(pair, 0));
                 const char *value = json_object_get_string(json_object_array_get_idx(pair, 1));
                 if (!key || !value || strstr(key, ".."))
@@ -63,7 +65,7 @@ static int apply_sysctls(json_object *list, const char *name, void (*report)(con
 
 static int apply_pages(json_object *list, const char *name, void (*report)(const char *)) {
         int first = 0;
-        for (size_t i = 0; list && i < json_object_array_length(list); i++) {
+        for (size_t i = 0; json_object_is_type(list, json_type_array) && i < json_object_array_length(list); i++) {
                 json_object *o = json_object_array_get_idx(list, i), *v;
                 int64_t size = json_object_object_get_ex(o, "size", &v) ? json_object_get_int64(v) : 0;
                 int64_t count = json_object_object_get_ex(o, "count", &v) ? json_object_get_int64(v) : -1;

@@ -206,11 +206,6 @@ t_failing_health_check_falls_back() {
 }
 run failing_health_check_falls_back t_failing_health_check_falls_back
 
-# flip FILE OFFSET: one bit of the byte at OFFSET changed
-flip() {
-	python3 -c 'import sys; f = open(sys.argv[1], "r+b"); f.seek(int(sys.argv[2])); b = f.read(1); f.seek(int(sys.argv[2])); f.write(bytes([b[0] ^ 0x40]))' "$1" "$2"
-}
-
 # A signed sysext layer (DDI) for the shared image, merged by the guest's systemd-sysext (252) from
 # /var/lib/extensions: the binary under /usr from a dm-verity device named for the layer's root hash,
 # the signature checked in userspace against /usr/lib/verity.d/ingot.crt (docs/sysext.md). The same

@@ -222,10 +222,6 @@ t_shadowing_needs_allow_shadow() {
 }
 run shadowing_needs_allow_shadow t_shadowing_needs_allow_shadow
 
-flip() { # flip FILE OFFSET
-	python3 -c 'import sys; f = open(sys.argv[1], "r+b"); f.seek(int(sys.argv[2])); b = f.read(1); f.seek(int(sys.argv[2])); f.write(bytes([b[0] ^ 0x40]))' "$1" "$2"
-}
-
 t_tampered_layer_fails_verify() {
 	base base 1.0.0
 	layer_recipe tools.ini

@@ -5,7 +5,9 @@
 #include <pthread.h>
 #include <openssl/evp.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "verity.h"
 
@@ -569,12 +571,19 @@ int verity_check(const struct verity_region *data, const struct verity_region *h
         return r;
 }
 
-/* Data digests on all cores: each thread reads and hashes a contiguous run of blocks with its own
- * salted context, copied for every block (measured faster than re-initialising and hashing the salt). (Measured: pread into a 1 MiB buffer beats hashing from an mmap, whose page faults
- * cost more than the copy: 2.5x against veritysetup format versus 1.8x on 2 cores.) */
+/* Data digests on all cores: each thread hashes a contiguous run of blocks with its own salted context,
+ * copied for every block (measured faster than re-initialising and hashing the salt). The blocks are read
+ * from one shared read-only mapping of the image, its page tables filled a chunk ahead with
+ * MADV_POPULATE_READ: no copy out of the page cache (on 2 cores 0.96 s instead of 1.05 s for 1.64 GiB) and
+ * no fault per 64 KiB. A file that shrinks under us is EFAULT from madvise() for the chunks not begun; in
+ * the one being hashed it is SIGBUS, as for b3sum and ripgrep, which map files the same way. Kernels
+ * before 5.14 say EINVAL: they get pread() into a buffer of one chunk. */
+#define HASH_CHUNK (256u << 10)
+
 struct hash_job {
         const struct verity *v;
         int fd;
+        const uint8_t *map; /* the whole image, or NULL: read it */
         uint64_t first, count;
         uint8_t *out;
         int r;
@@ -583,18 +592,31 @@ struct hash_job {
 static void *hash_worker(void *userdata) {
         struct hash_job *j = userdata;
         const struct verity *v = j->v;
-        uint64_t dbs = v->data_block_size, per_read = (1u << 20) / dbs;
+        uint64_t dbs = v->data_block_size, per_chunk = HASH_CHUNK / dbs, page = (uint64_t) sysconf(_SC_PAGESIZE);
         EVP_MD_CTX *salted = EVP_MD_CTX_new(), *ctx = EVP_MD_CTX_new();
-        uint8_t *buf = malloc(per_read * dbs);
-        if (!salted || !ctx || !buf || !EVP_DigestInit_ex(salted, v->md, NULL) ||
+        const uint8_t *map = j->map;
+        uint8_t *buf = NULL;
+        if (!salted || !ctx || !EVP_DigestInit_ex(salted, v->md, NULL) ||
             !EVP_DigestUpdate(salted, v->salt, v->salt_size))
                 j->r = -ENOMEM;
         for (uint64_t done = 0; j->r >= 0 && done < j->count;) {
-                uint64_t n = j->count - done < per_read ? j->count - done : per_read;
-                j->r = pread_full(j->fd, buf, n * dbs, (j->first + done) * dbs);
+                uint64_t n = j->count - done < per_chunk ? j->count - done : per_chunk;
+                uint64_t offset = (j->first + done) * dbs;
+                uint64_t page_start = offset & ~(page - 1); /* blocks may be smaller than a page */
+                const uint8_t *data = NULL;
+                if (map && madvise((void *) (map + page_start), offset + n * dbs - page_start, MADV_POPULATE_READ) == 0)
+                        data = map + offset;
+                else if (map && errno != EINVAL) /* EFAULT: the file is shorter than when it was mapped */
+                        j->r = -errno;
+                else if (buf || (buf = malloc(HASH_CHUNK))) {
+                        map = NULL;
+                        j->r = pread_full(j->fd, buf, n * dbs, offset);
+                        data = buf;
+                } else
+                        j->r = -ENOMEM;
                 for (uint64_t i = 0; j->r >= 0 && i < n; i++) {
                         unsigned len;
-                        if (!EVP_MD_CTX_copy_ex(ctx, salted) || !EVP_DigestUpdate(ctx, buf + i * dbs, dbs) ||
+                        if (!EVP_MD_CTX_copy_ex(ctx, salted) || !EVP_DigestUpdate(ctx, data + i * dbs, dbs) ||
                             !EVP_DigestFinal_ex(ctx, j->out + (j->first + done + i) * v->digest_size, &len))
                                 j->r = -EIO;
                 }
@@ -615,12 +637,18 @@ static int hash_data_parallel(struct verity *v, int fd, uint64_t blocks, unsigne
         if (!v->digests)
                 return -ENOMEM;
         v->digests_allocated = blocks;
+        void *map = mmap(NULL, blocks * v->data_block_size, PROT_READ, MAP_SHARED, fd, 0);
         struct hash_job job[64];
         pthread_t tid[64];
         bool started[64] = { false };
         for (unsigned t = 0; t < jobs; t++) {
                 uint64_t first = blocks * t / jobs, last = blocks * (t + 1) / jobs;
-                job[t] = (struct hash_job) { .v = v, .fd = fd, .first = first, .count = last - first, .out = v->digests };
+                job[t] = (struct hash_job) { .v = v,
+                                             .fd = fd,
+                                             .map = map == MAP_FAILED ? NULL : map,
+                                             .first = first,
+                                             .count = last - first,
+                                             .out = v->digests };
                 started[t] = t + 1 < jobs && pthread_create(&tid[t], NULL, hash_worker, &job[t]) == 0;
                 if (!started[t]) /* the last share, or one that found no thread, runs here */
                         hash_worker(&job[t]);
@@ -632,6 +660,8 @@ static int hash_data_parallel(struct verity *v, int fd, uint64_t blocks, unsigne
                 if (job[t].r < 0 && r == 0)
                         r = job[t].r;
         }
+        if (map != MAP_FAILED)
+                munmap(map, blocks * v->data_block_size);
         return r;
 }
 
@@ -651,7 +681,10 @@ int verity_format_file(const struct verity_params *params, const char *data_path
                 return r;
         v->end = (uint64_t) st.st_size;
         r = hash_data_parallel(v, fd, v->end / v->data_block_size, jobs);
-        if (r < 0)
+        if (r < 0 && fstat(fd, &st) == 0 && (uint64_t) st.st_size < v->end)
+                r = error_set(err, -EIO, "%s: shrank from %llu to %llu bytes while it was hashed", data_path,
+                              (unsigned long long) v->end, (unsigned long long) st.st_size);
+        else if (r < 0)
                 r = error_set(err, r, "%s: hashing: %s", data_path, strerror(-r));
         else
                 r = write_tree(v, data_path, hash_path, hash_fd, root, ret_root_size, err);

@@ -117,6 +117,10 @@ t_verity_section_changes_hash_and_sizes() {
 		grep -q "^Hash algorithm:[[:space:]]*$1$" dump
 		verify out/v_1
 		"$INGOT" verify out/v_1.raw >/dev/null
+		# `ingot verity` maps the image a page at a time, whatever the data block: the same tree
+		cp out/v_1.verity build.verity
+		"$INGOT" verity out/v_1.raw -j 2 >/dev/null
+		cmp out/v_1.verity build.verity
 		python3 -c 'import json,sys; v = json.load(open("out/v_1.manifest.json"))["verity"]; assert v["algorithm"] == sys.argv[1], v' "$1"
 	done
 	printf '[Image]\nName=v\nVersion=1\n[Verity]\nDataBlockSize=8K\n' >bad.ini
@@ -147,3 +151,29 @@ t_ingot_verity_on_an_existing_image() {
 	[ ! -e odd.verity ]
 }
 run ingot_verity_on_an_existing_image t_ingot_verity_on_an_existing_image
+
+# `ingot verity` hashes from a mapping of the image (tests/tools/faultinject.c plays the kernel)
+t_ingot_verity_without_populate_or_with_a_shrinking_image() {
+	export ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0
+	local preload=$TOP/$BUILD/tests/faultinject.so
+	head -c $((8 * 1048576 + 4096)) /dev/urandom >blob.raw
+	"$INGOT" verity blob.raw -j 2 >mapped.root
+	mv blob.verity mapped.verity
+	# a kernel before 5.14 refuses MADV_POPULATE_READ: read instead, the very same tree
+	LD_PRELOAD=$preload FAULT_NO_POPULATE=1 "$INGOT" verity blob.raw -j 2 >read.root 2>err
+	grep -q 'faultinject: MADV_POPULATE_READ refused' err
+	cmp blob.verity mapped.verity
+	cmp read.root mapped.root
+	veritysetup verify blob.raw blob.verity "$(cat read.root)"
+	# the image cut to one page before its blocks are read: an error naming it, no tree left behind
+	mkdir cut && cp blob.raw cut/s.raw
+	expect_fail "cut/s.raw: shrank from 8392704 to 4096 bytes while it was hashed" \
+		env LD_PRELOAD="$preload" FAULT_SHRINK_FILE=cut/s.raw "$INGOT" verity cut/s.raw -j 1
+	[ "$(ls -A cut)" = s.raw ] || { ls -la cut; return 1; }
+	# the same with reads
+	cp blob.raw cut/s.raw
+	expect_fail "cut/s.raw: shrank from 8392704 to 4096 bytes while it was hashed" \
+		env LD_PRELOAD="$preload" FAULT_NO_POPULATE=1 FAULT_SHRINK_FILE=cut/s.raw "$INGOT" verity cut/s.raw -j 1
+	[ "$(ls -A cut)" = s.raw ] || { ls -la cut; return 1; }
+}
+run ingot_verity_without_populate_or_with_a_shrinking_image t_ingot_verity_without_populate_or_with_a_shrinking_image

@@ -4,12 +4,16 @@
  * that gets the number of writes made, when the process ends by itself.
  * And the attacker of a time-of-check-to-time-of-use race: FAULT_CHANGE_FILE (an image being installed)
  * is overwritten with the bytes of FAULT_CHANGE_WITH just before the first read from it of at least
- * FAULT_CHANGE_READ bytes (the install's data copy), after everything read before was checked. */
+ * FAULT_CHANGE_READ bytes (the install's data copy), after everything read before was checked.
+ * And two faults of a mapped image: FAULT_NO_POPULATE=1 makes madvise(MADV_POPULATE_READ) fail with
+ * EINVAL, as on kernels before 5.14; FAULT_SHRINK_FILE is truncated to one page at the first such call. */
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <errno.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/uio.h>
@@ -129,4 +133,21 @@ ssize_t writev(int fd, const struct iovec *iov, int n) {
 ssize_t pwritev(int fd, const struct iovec *iov, int n, off_t off) {
         before_write(fd);
         return NEXT(pwritev)(fd, iov, n, off);
+}
+
+int madvise(void *addr, size_t len, int advice) {
+        static int shrunk, refused;
+        const char *shrink = getenv("FAULT_SHRINK_FILE");
+        if (advice == MADV_POPULATE_READ && shrink && !__atomic_exchange_n(&shrunk, 1, __ATOMIC_SEQ_CST)) {
+                if (truncate(shrink, 4096) != 0)
+                        _exit(98);
+                fprintf(stderr, "faultinject: %s is now 4096 bytes\n", shrink);
+        }
+        if (advice == MADV_POPULATE_READ && getenv("FAULT_NO_POPULATE")) {
+                if (!__atomic_exchange_n(&refused, 1, __ATOMIC_SEQ_CST))
+                        fprintf(stderr, "faultinject: MADV_POPULATE_READ refused\n");
+                errno = EINVAL;
+                return -1;
+        }
+        return NEXT(madvise)(addr, len, advice);
 }

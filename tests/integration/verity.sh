@@ -117,7 +117,7 @@ t_verity_section_changes_hash_and_sizes() {
 		grep -q "^Hash algorithm:[[:space:]]*$1$" dump
 		verify out/v_1
 		"$INGOT" verify out/v_1.raw >/dev/null
-		# `ingot verity` maps the image a page at a time, whatever the data block: the same tree
+		# `ingot verity` populates its mapping from page boundaries, whatever the data block: the same tree
 		cp out/v_1.verity build.verity
 		"$INGOT" verity out/v_1.raw -j 2 >/dev/null
 		cmp out/v_1.verity build.verity

@@ -1,6 +1,8 @@
 # tests/lib.sh: sourced by integration scripts: a scratch directory per script, and `run NAME FUNCTION`
 # which runs FUNCTION under `set -e` in a subshell and prints PASS, FAIL (with the log) or SKIP.
 set -u
+# `x=$(cmd)` fails the test when a step inside cmd fails, not only its last one
+shopt -s inherit_errexit
 : "${INGOT:?INGOT must point at the ingot binary}"
 TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 T=$(mktemp -d /tmp/ingot-test.XXXXXX)
@@ -105,12 +107,20 @@ make_full_tree() {
 
 # listing IMAGE: unsquashfs -lln without directory sizes, which depend on how an encoder orders inodes.
 listing() {
-	unsquashfs -lln "$1" | awk '{ if ($1 ~ /^d/) $3 = "-"; print }'
+	local out
+	out=$(unsquashfs -lln "$1") || { echo "$1: unsquashfs cannot list it" >&2; return 1; }
+	awk '{ if ($1 ~ /^d/) $3 = "-"; print }' <<<"$out" || return 1
 }
+
+# Oracle helpers. Each returns its failure explicitly (`|| return 1` on every step): callers use them
+# in `if`, `!`, `||` and `$(…)`, where bash ignores `set -e`. tests/integration/oracles.sh feeds each a
+# damaged input and expects it to fail; tests/lint.py refuses a helper used there that is not written so.
 
 # part DISK LABEL: "START SIZE ATTRS" of the partition so labelled, in bytes, as sfdisk reads it.
 part() {
-	sfdisk --json "$1" | python3 -c '
+	local json
+	json=$(sfdisk --json "$1") || { echo "$1: sfdisk reads no partition table" >&2; return 1; }
+	python3 -c '
 import json, sys
 t = json.load(sys.stdin)["partitiontable"]
 for p in t["partitions"]:
@@ -118,23 +128,39 @@ for p in t["partitions"]:
         print(p["start"] * t["sectorsize"], p["size"] * t["sectorsize"], p.get("attrs", "-").replace(" ", ""))
         break
 else:
-    sys.exit("no partition " + sys.argv[1])' "$2"
+    sys.exit("no partition " + sys.argv[1])' "$2" <<<"$json" || return 1
 }
 
 # extract DISK LABEL OUT: the partition's bytes into OUT.
 extract() {
-	local start size
-	read -r start size _ < <(part "$1" "$2")
-	dd if="$1" of="$3" bs=1M iflag=skip_bytes,count_bytes skip="$start" count="$size" status=none
+	local info start size
+	info=$(part "$1" "$2") || return 1
+	read -r start size _ <<<"$info"
+	dd if="$1" of="$3" bs=1M iflag=skip_bytes,count_bytes skip="$start" count="$size" status=none || return 1
 }
 
-# slot_verifies DISK SLOT CERT: the slot's signature partition holds a signature by CERT over a root
-# hash (openssl cms), and veritysetup verifies the slot's root partition against its verity partition
-# with that root hash. Prints the root hash.
+# slot_root_hash DISK SLOT: the root hash the slot's signature partition names (read, not verified).
+slot_root_hash() {
+	local d=$1 s=$2
+	extract "$d" "verity-sig-$s" "sig-$s.part" || return 1
+	python3 - "sig-$s.part" <<'PY' || { echo "$d: slot $s: no signature payload" >&2; return 1; }
+import json, sys
+raw = open(sys.argv[1], "rb").read()
+text = raw.rstrip(b"\0")
+assert b"\0" not in text, "NULs inside the payload"
+print(json.loads(text)["rootHash"])
+PY
+	rm -f "sig-$s.part"
+}
+
+# slot_verifies DISK SLOT CERT [ROOTHASH]: the slot's signature partition holds a signature by CERT over
+# a root hash (openssl cms), and veritysetup verifies the slot's root partition against its verity
+# partition with that root hash. ROOTHASH, when given, is the hash it must be: hex, or a file of
+# acceptable hashes one per line (a .roothash file is one).
 slot_verifies() {
-	local d=$1 s=$2 cert=$3 root
-	extract "$d" "verity-sig-$s" sig.part
-	python3 - sig.part <<'PY' >sig.info
+	local d=$1 s=$2 cert=$3 want=${4:-} root
+	extract "$d" "verity-sig-$s" sig.part || return 1
+	root=$(python3 - sig.part <<'PY'
 import base64, json, sys
 raw = open(sys.argv[1], "rb").read()
 text = raw.rstrip(b"\0")
@@ -144,31 +170,129 @@ open("sig.p7s", "wb").write(base64.b64decode(j["signature"]))
 open("sig.content", "w").write(j["rootHash"])
 print(j["rootHash"])
 PY
-	root=$(cat sig.info)
+) || { echo "$d: slot $s: the signature partition holds no signature payload"; return 1; }
 	openssl cms -verify -binary -inform DER -in sig.p7s -content sig.content -CAfile "$cert" -purpose any \
-		-out /dev/null 2>/dev/null
-	extract "$d" "root-$s" root.part
-	extract "$d" "verity-$s" verity.part
-	veritysetup verify root.part verity.part "$root" >/dev/null
-	rm -f root.part verity.part sig.part sig.p7s sig.content sig.info
-	echo "$root"
+		-out /dev/null 2>/dev/null || { echo "$d: slot $s: the signature does not verify against $cert"; return 1; }
+	extract "$d" "root-$s" root.part || return 1
+	extract "$d" "verity-$s" verity.part || return 1
+	veritysetup verify root.part verity.part "$root" >/dev/null ||
+		{ echo "$d: slot $s: veritysetup verify fails for root hash $root"; return 1; }
+	rm -f root.part verity.part sig.part sig.p7s sig.content
+	if [ -f "$want" ]; then
+		grep -qxF "$root" "$want" || { echo "$d: slot $s: root hash $root is not one of $want's"; return 1; }
+	elif [ -n "$want" ]; then
+		[ "$root" = "$want" ] || { echo "$d: slot $s: root hash $root, expected $want"; return 1; }
+	fi
 }
 
-# flip FILE OFFSET: one bit of the byte at OFFSET turned over, in place.
+# slot_profile_verifies DISK SLOT CERT PROFILE.json: the slot's signature partition carries PROFILE's bytes
+# as its own profile, with a signature over them by CERT (openssl cms)
+slot_profile_verifies() {
+	extract "$1" "verity-sig-$2" sig.part || return 1
+	python3 - sig.part "$4" <<'PY' || return 1
+import base64, json, sys
+j = json.loads(open(sys.argv[1], "rb").read().rstrip(b"\0"))
+assert j["ingotProfile"].encode() == open(sys.argv[2], "rb").read(), "the slot's profile is not the file's"
+open("profile.content", "wb").write(j["ingotProfile"].encode())
+open("profile.p7s", "wb").write(base64.b64decode(j["ingotProfileSignature"]))
+PY
+	openssl cms -verify -binary -inform DER -in profile.p7s -content profile.content -CAfile "$3" -purpose any \
+		-out /dev/null 2>/dev/null || { echo "$1: slot $2: the profile's signature does not verify against $3"; return 1; }
+	rm -f sig.part profile.content profile.p7s
+}
+
+# gpt_has_slots DISK: sfdisk reads a GPT with an ESP and both slots' root, verity and signature
+# partitions labelled and typed as ingot writes them.
+gpt_has_slots() {
+	local json
+	json=$(sfdisk --json "$1") || { echo "$1: sfdisk reads no partition table"; return 1; }
+	python3 -c '
+import json, sys
+t = json.load(sys.stdin)["partitiontable"]
+assert t["label"] == "gpt", "label %s, not gpt" % t["label"]
+want = {"esp": "C12A7328-F81F-11D2-BA4B-00A0C93EC93B"}
+for s in "ab":
+    want["root-" + s] = "4F68BCE3-E8CD-4DB1-96E7-FBCAF984B709"
+    want["verity-" + s] = "2C7357ED-EBD2-46D9-AEC1-23D437EC2BF5"
+    want["verity-sig-" + s] = "41092B05-9FC8-4523-994F-2DEF0408B176"
+have = {p.get("name"): p["type"].upper() for p in t["partitions"]}
+for name, type_ in want.items():
+    assert have.get(name) == type_, "partition %s: type %s, expected %s" % (name, have.get(name), type_)' <<<"$json" ||
+		{ echo "$1: not the GPT of an ingot disk"; return 1; }
+}
+
+# disk_consistent DISK HASHES CERT: what must hold after a power cut at any write: a GPT with both
+# slots, a slot status that parses, a next slot (a or b), and every slot the boot could fall back to
+# (priority > 0, good or with tries left), the next one among them, holding an image whose signature
+# by CERT and data verify and whose root hash is one of the lines of HASHES.
+disk_consistent() {
+	local json next bootable s
+	gpt_has_slots "$1" || return 1
+	json=$("$INGOT" slot status --disk "$1" --json) || { echo "$1: no slot status"; return 1; }
+	bootable=$(python3 -c '
+import json, sys
+s = json.load(sys.stdin)
+print(" ".join(x["name"] for x in s["slots"] if x["priority"] > 0 and (x["successful"] or x["tries"] > 0)))' <<<"$json") ||
+		{ echo "$1: slot status --json does not parse"; return 1; }
+	next=$("$INGOT" slot next --disk "$1") || { echo "$1: no next slot"; return 1; }
+	next=${next%%:*}
+	[ "$next" = a ] || [ "$next" = b ] || { echo "$1: next slot '$next'"; return 1; }
+	[[ " $bootable " == *" $next "* ]] || { echo "$1: next slot $next is not bootable ($bootable)"; return 1; }
+	for s in $bootable; do
+		slot_verifies "$1" "$s" "$3" "$2" || return 1
+	done
+}
+
+# image_verifies DIR/NAME [CERT]: veritysetup verifies NAME.raw against NAME.verity with NAME.roothash,
+# and with CERT, openssl cms verifies NAME.roothash.p7s over that root hash.
+image_verifies() {
+	local root
+	root=$(cat "$1.roothash") || return 1
+	veritysetup verify "$1.raw" "$1.verity" "$root" >/dev/null ||
+		{ echo "$1: veritysetup verify fails"; return 1; }
+	[ $# -lt 2 ] || cms_verifies "$1" "$2" || return 1
+}
+
+# cms_verifies DIR/NAME CERT: NAME.roothash.p7s is a signature by CERT over NAME.roothash (openssl cms).
+cms_verifies() {
+	local root
+	root=$(cat "$1.roothash") || return 1
+	openssl cms -verify -binary -inform DER -in "$1.roothash.p7s" -content <(printf %s "$root") -CAfile "$2" \
+		-purpose any -out /dev/null 2>/dev/null || { echo "$1: the signature does not verify against $2"; return 1; }
+}
+
+# flip FILE OFFSET [MASK]: the bits of MASK (default 0x01) of the byte at OFFSET turned over, in place.
 flip() {
-	python3 -c 'import sys; f = open(sys.argv[1], "r+b"); f.seek(int(sys.argv[2])); b = f.read(1); f.seek(int(sys.argv[2])); f.write(bytes([b[0] ^ 0x01]))' "$1" "$2"
+	python3 -c 'import sys; f = open(sys.argv[1], "r+b"); f.seek(int(sys.argv[2])); b = f.read(1); assert b, "past the end"; f.seek(int(sys.argv[2])); f.write(bytes([b[0] ^ int(sys.argv[3], 0)]))' \
+		"$1" "$2" "${3:-0x01}" || return 1
+}
+
+# flip_part DISK LABEL OFFSET: every bit of a byte of a partition turned over, as a failing disk would.
+flip_part() {
+	local info start size
+	info=$(part "$1" "$2") || return 1
+	read -r start size _ <<<"$info"
+	[ "$3" -lt "$size" ] || { echo "$1: offset $3 is past $2's $size bytes"; return 1; }
+	flip "$1" $((start + $3)) 0xff || return 1
+}
+
+# same_bytes FILE SHA256: FILE's content has that digest.
+same_bytes() {
+	[ "$(sha256sum <"$1")" = "$2" ] || { echo "$1: changed"; return 1; }
 }
 
 # status_field DISK EXPR: a Python expression over `ingot slot status --json` (bound to s).
 status_field() {
-	"$INGOT" slot status --disk "$1" --json | python3 -c 'import json, sys; s = json.load(sys.stdin); print(eval(sys.argv[1]))' "$2"
+	local json
+	json=$("$INGOT" slot status --disk "$1" --json) || return 1
+	python3 -c 'import json, sys; s = json.load(sys.stdin); print(eval(sys.argv[1]))' "$2" <<<"$json" || return 1
 }
 
 # signed_demo OUT VERSION [EXTRA-RECIPE-LINES]: the demo image at VERSION, signed by keys/ (made once).
 signed_demo() {
-	[ -e keys/ingot.key ] || "$INGOT" keygen keys >/dev/null
-	sed "s/^Version=.*/Version=$2/; s#^Copy=demo/#Copy=$TOP/recipes/demo/#" "$TOP/recipes/demo.ini" >"demo-$2.ini"
-	[ $# -lt 3 ] || printf '%s\n' "$3" >>"demo-$2.ini"
+	[ -e keys/ingot.key ] || "$INGOT" keygen keys >/dev/null || return 1
+	sed "s/^Version=.*/Version=$2/; s#^Copy=demo/#Copy=$TOP/recipes/demo/#" "$TOP/recipes/demo.ini" >"demo-$2.ini" || return 1
+	[ $# -lt 3 ] || printf '%s\n' "$3" >>"demo-$2.ini" || return 1
 	"$INGOT" build "demo-$2.ini" -o "$1" --key keys/ingot.key --cert keys/ingot.crt --quiet
 }
 

@@ -10,7 +10,8 @@ t_dotdot_member() {
 	expect_fail "evil.tar: member '../../escape' contains '..' and would escape the image root" \
 		"$INGOT" build --unsigned r.ini -o out
 	nothing_left out
-	[ ! -e ../escape ] && [ ! -e ../../escape ]
+	[ ! -e ../escape ]
+	[ ! -e ../../escape ]
 }
 
 t_dotdot_hardlink() {
@@ -49,7 +50,8 @@ t_not_an_archive() {
 }
 
 t_truncated_archive() {
-	mkdir -p tree/d && head -c 500000 /dev/urandom >tree/d/f
+	mkdir -p tree/d
+	head -c 500000 /dev/urandom >tree/d/f
 	tar -C tree -cf - . | zstd -q -o full.tar.zst
 	head -c 200000 full.tar.zst >cut.tar.zst
 	recipe Archive cut.tar.zst
@@ -120,7 +122,8 @@ t_unreadable_file_rootless() {
 	echo secret >tree/etc/unreadable
 	chmod 000 tree/etc/unreadable
 	recipe Tree tree
-	mkdir out && chmod 777 out
+	mkdir out
+	chmod 777 out
 	chmod -R a+rX "$T" 2>/dev/null || true
 	chmod 000 tree/etc/unreadable
 	expect_fail "$PWD/tree/etc/unreadable: cannot read: Permission denied" \
@@ -146,7 +149,8 @@ t_full_disk() {
 }
 
 t_old_image_survives_failure() {
-	mkdir -p tree && echo v1 >tree/f
+	mkdir -p tree
+	echo v1 >tree/f
 	recipe Tree tree
 	"$INGOT" build --unsigned r.ini -o out --quiet
 	sum=$(sha256sum <out/bad_1.raw)

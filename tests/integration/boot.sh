@@ -41,13 +41,6 @@ setup() {
 	"$INGOT" disk disk.img --slot-a out/vm-test_1.0.0.raw --esp-size 33M --var-size 8M
 }
 
-# flip DISK PARTITION OFFSET: inverts one byte of a partition, as a failing disk would
-flip() {
-	local start size byte
-	read -r start size _ < <(part "$1" "$2")
-	byte=$(od -An -tu1 -j $((start + $3)) -N1 "$1" | tr -d ' ')
-	printf "\\$(printf %o $((byte ^ 255)))" | dd of="$1" bs=1 seek=$((start + $3)) conv=notrunc status=none
-}
 
 t_slot_a_boots() {
 	SCENARIO=slot_a_boots
@@ -64,7 +57,7 @@ t_slot_a_boots() {
 	grep -q "ingot-init: tmpfs on /tmp" console.log
 	! grep -q "is not" console.log || return 1
 	grep -q "boot 1 on this var; /etc written: written" console.log
-	read -r start _ < <(part disk.img var)
+	p=$(part disk.img var); read -r start _ <<<"$p"
 	[ "$(blkid -p -O "$start" -s TYPE -o value disk.img)" = ext4 ]
 	[ "$(blkid -p -O "$start" -s LABEL -o value disk.img)" = var ]
 	# the second boot keeps var (and what the first wrote to it), and /etc starts over from the image
@@ -81,7 +74,8 @@ t_install_from_inside_the_vm() {
 	SCENARIO=install_from_inside
 	setup
 	# version 2 reaches the VM on a second disk, a squashfs of the build's output
-	mkdir media && cp out/vm-test_2.0.0.* media/
+	mkdir media
+	cp out/vm-test_2.0.0.* media/
 	mksquashfs media media.sqfs -quiet -noappend >/dev/null
 	boot disk.img "ready on slot b" ingot.test-install=/dev/vdb --drive media.sqfs
 	grep -q "installing /mnt/vm-test_2.0.0.raw from /dev/vdb" console.log
@@ -130,7 +124,7 @@ t_corrupted_b_is_marked_bad() {
 	# one byte in the middle of b's squashfs: its signature and tree are intact, so it mounts and the
 	# read of that block fails later (dm-verity's EIO), when the health check reads every file
 	size=$(stat -c %s out/vm-test_2.0.0.raw)
-	flip disk.img root-b $((size / 2 / 4096 * 4096 + 1000))
+	flip_part disk.img root-b $((size / 2 / 4096 * 4096 + 1000))
 	boot disk.img "INGOT-READY"
 	grep -q "booting slot b" console.log
 	grep -q "device-mapper: verity: .*: data block $((size / 2 / 4096)) is corrupted" console.log
@@ -162,9 +156,9 @@ t_both_slots_broken_boot_nothing() {
 	"$INGOT" slot install --disk disk.img --cert keys/ingot.crt out/vm-test_2.0.0.raw
 	# a: its signature partition wiped (its data is intact, but nothing vouches for it any more);
 	# b: the first block of its squashfs flipped (the superblock: mounting it fails)
-	read -r start size _ < <(part disk.img verity-sig-a)
+	p=$(part disk.img verity-sig-a); read -r start size _ <<<"$p"
 	dd if=/dev/zero of=disk.img bs=4096 seek=$((start / 4096)) count=$((size / 4096)) conv=notrunc status=none
-	flip disk.img root-b 0
+	flip_part disk.img root-b 0
 	boot disk.img "rebooting"
 	grep -q "booting slot b" console.log
 	grep -q "slot b: mounting its squashfs: Input/output error" console.log

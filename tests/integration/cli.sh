@@ -77,7 +77,8 @@ assert [(x["kind"], x["path"], x["where"]) for x in m] == [("overlay", "/etc", "
 	"$INGOT" build --unsigned m.ini -o out --quiet
 	unsquashfs -cat out/m_1.raw usr/lib/ingot/mounts | diff - <(printf 'overlay /etc\ntmpfs /tmp\ntmpfs /srv\n')
 	# an empty assignment clears the list (a drop-in can take the parent's back)
-	mkdir m.ini.d && printf '[Mounts]\nTmpfs=\n' >m.ini.d/clear.conf
+	mkdir m.ini.d
+	printf '[Mounts]\nTmpfs=\n' >m.ini.d/clear.conf
 	"$INGOT" plan m.ini --json | python3 -c 'import json, sys; assert json.load(sys.stdin)["mounts"] == []'
 	rm -r m.ini.d
 	# the verified image and var are not for overlays; a path must be a directory in the image
@@ -93,7 +94,9 @@ assert [(x["kind"], x["path"], x["where"]) for x in m] == [("overlay", "/etc", "
 }
 
 t_build_json() {
-	mkdir -p tree/etc && echo x >tree/etc/a && ln -s a tree/etc/b
+	mkdir -p tree/etc
+	echo x >tree/etc/a
+	ln -s a tree/etc/b
 	printf '[Image]\nName=j\nVersion=1\n[Base]\nTree=tree\n' >r.ini
 	"$INGOT" build --unsigned r.ini -o out --json >result.json
 	python3 - <<'PY'
@@ -107,7 +110,8 @@ PY
 
 t_progress_on_a_terminal() {
 	command -v script >/dev/null || skip_test "script (bsdutils) missing"
-	mkdir -p tree && head -c 20000000 /dev/urandom >tree/blob
+	mkdir -p tree
+	head -c 20000000 /dev/urandom >tree/blob
 	printf '[Image]\nName=p\nVersion=1\n[Base]\nTree=tree\n' >r.ini
 	script -qec "$INGOT build --unsigned r.ini -o out" /dev/null >typescript
 	grep -q 'files' typescript

@@ -68,7 +68,8 @@ t_os_release() {
 	unsquashfs -lln out/content_3.raw | grep -q 'etc/os-release -> ../usr/lib/os-release'
 	printf 'Id=ingot\nVersionId=3.1\n' >>r.ini
 	sed -i 's/^Version=3$/Version=3\nId=ingot\nVersionId=3.1/' r.ini
-	head -n 5 r.ini >r2.ini && printf '[Base]\nTree=tree\n' >>r2.ini
+	head -n 5 r.ini >r2.ini
+	printf '[Base]\nTree=tree\n' >>r2.ini
 	"$INGOT" build --unsigned r2.ini -o out2 --quiet
 	unsquashfs -cat out2/content_3.raw usr/lib/os-release >os2
 	grep -qx 'ID=ingot' os2
@@ -113,7 +114,9 @@ t_removed_name_of_copied_hardlink() {
 run removed_name_of_copied_hardlink t_removed_name_of_copied_hardlink
 
 t_archive_hardlink_to_removed_file() {
-	mkdir -p tree/d && echo data >tree/d/a && ln tree/d/a tree/d/b
+	mkdir -p tree/d
+	echo data >tree/d/a
+	ln tree/d/a tree/d/b
 	tar --sort=name -C tree -cf t.tar .
 	printf '[Image]\nName=hl\nVersion=1\n[Base]\nArchive=t.tar\n[Content]\nRemove=/d/a\n' >r.ini
 	expect_fail "t.tar: '/d/b' is a hard link to '/d/a', which a content operation removes; remove both or neither" \

@@ -109,7 +109,7 @@ t_esp_holds_the_boot_chain() {
 			--boot-kernel "$kernel" --boot-initrd initrd.zst "${@:2}"
 	}
 	esp_disk disk.img --cmdline "console=ttyS0 quiet"
-	read -r start _ < <(part disk.img esp)
+	p=$(part disk.img esp); read -r start _ <<<"$p"
 	[ "$(blkid -p -O "$start" -s TYPE -o value disk.img)" = vfat ]
 	mdir -i "disk.img@@$start" -b -/ :: >esp.list
 	for f in EFI/BOOT/BOOTX64.EFI EFI/systemd/systemd-bootx64.efi ingot/vmlinuz ingot/initrd loader/loader.conf \
@@ -236,7 +236,7 @@ t_sysext_layer_merges_on_the_host() {
 	# hash tree covers: squashfs itself never reads it (systemd reads the layer's metadata without
 	# verity first), only dm-verity notices
 	cp good/hello_1.raw tampered.raw
-	read -r start _ < <(part tampered.raw root-x86-64)
+	p=$(part tampered.raw root-x86-64); read -r start _ <<<"$p"
 	used=$(python3 -c 'import struct, sys; f = open(sys.argv[1], "rb"); f.seek(int(sys.argv[2]) + 40); print(struct.unpack("<Q", f.read(8))[0])' tampered.raw "$start")
 	[ $((used % 4096)) != 0 ] || { echo "the squashfs ends on a block boundary ($used bytes): no padding to flip"; return 1; }
 	flip tampered.raw $((start + (used + 4095) / 4096 * 4096 - 1))

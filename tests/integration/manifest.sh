@@ -51,7 +51,8 @@ assert m["signer_fingerprint"] is None and "roothash.p7s" not in m["artifacts"]
 PY
 	digest=$(python3 -c 'import json; print(json.load(open("out/k_1.manifest.json"))["recipe_sha256"])')
 	# the same recipe elsewhere has the same digest; a changed recipe has another
-	mkdir -p elsewhere && cp -a tree r.ini elsewhere/
+	mkdir -p elsewhere
+	cp -a tree r.ini elsewhere/
 	(cd elsewhere && "$INGOT" build --unsigned r.ini -o out --quiet)
 	[ "$(python3 -c 'import json; print(json.load(open("elsewhere/out/k_1.manifest.json"))["recipe_sha256"])')" = "$digest" ]
 	printf '[Output]\nLevel=3\n' >>elsewhere/r.ini

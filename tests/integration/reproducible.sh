@@ -23,7 +23,10 @@ EOR
 
 t_different_directory_and_time() {
 	make_input a
-	mv a/recipe.ini . && mv a tree && mkdir -p overlay/etc && echo over >overlay/etc/issue
+	mv a/recipe.ini .
+	mv a tree
+	mkdir -p overlay/etc
+	echo over >overlay/etc/issue
 	SOURCE_DATE_EPOCH=1700000000 "$INGOT" build --unsigned recipe.ini -o out1 --quiet
 	# another directory (copied with timestamps), another clock time, another output path
 	mkdir -p elsewhere/deeper
@@ -37,7 +40,9 @@ t_different_directory_and_time() {
 
 t_threads_do_not_matter() {
 	make_input a
-	mv a/recipe.ini . && mv a tree && mkdir overlay
+	mv a/recipe.ini .
+	mv a tree
+	mkdir overlay
 	"$INGOT" build --unsigned recipe.ini -o one -j 1 --quiet
 	"$INGOT" build --unsigned recipe.ini -o many -j 8 --quiet
 	cmp one/repro_2.0.raw many/repro_2.0.raw
@@ -45,7 +50,9 @@ t_threads_do_not_matter() {
 
 t_recipe_epoch_and_environment() {
 	make_input a
-	mv a/recipe.ini . && mv a tree && mkdir overlay
+	mv a/recipe.ini .
+	mv a tree
+	mkdir overlay
 	printf '[Output]\nSourceDateEpoch=1600000000\n' >>recipe.ini
 	"$INGOT" build --unsigned recipe.ini -o from-recipe --quiet
 	SOURCE_DATE_EPOCH=1600000000 "$INGOT" build --unsigned recipe.ini -o from-env --quiet

@@ -5,12 +5,6 @@
 # before any work; RSA signatures repeat byte for byte.
 . "$(dirname "$0")/../lib.sh"
 
-cms_verify() { # cms_verify DIR/NAME CERT
-	printf %s "$(cat "$1.roothash")" >content
-	openssl cms -verify -binary -inform DER -in "$1.roothash.p7s" -content content -CAfile "$2" -purpose any \
-		-out /dev/null
-}
-
 openssl_cert() { # openssl_cert NAME [days]: a key and self-signed certificate made by openssl alone
 	openssl req -x509 -newkey rsa:2048 -nodes -keyout "$1.key" -out "$1.crt" -subj "/CN=$1" -days "${2:-30}" \
 		2>/dev/null
@@ -31,7 +25,7 @@ t_keygen() {
 t_signature_verifies_with_openssl_cert() {
 	openssl_cert ci
 	"$INGOT" build "$TOP/recipes/demo.ini" -o out --key ci.key --cert ci.crt --quiet
-	cms_verify out/demo_1.0.0 ci.crt
+	cms_verifies out/demo_1.0.0 ci.crt
 	veritysetup verify out/demo_1.0.0.raw out/demo_1.0.0.verity "$(cat out/demo_1.0.0.roothash)"
 	# no signed attributes: nothing but the signature over the content
 	openssl cms -cmsout -print -inform DER -in out/demo_1.0.0.roothash.p7s >p7.txt
@@ -39,7 +33,7 @@ t_signature_verifies_with_openssl_cert() {
 	! grep -q 'signingTime' p7.txt || return 1
 	# another certificate, or another content, does not verify
 	openssl_cert other
-	! cms_verify out/demo_1.0.0 other.crt 2>/dev/null || return 1
+	! cms_verifies out/demo_1.0.0 other.crt 2>/dev/null || return 1
 	printf %s "$(cat out/demo_1.0.0.roothash)" | tr 0-9a-f 1-9a-f0 >content
 	! openssl cms -verify -binary -inform DER -in out/demo_1.0.0.roothash.p7s -content content -CAfile ci.crt \
 		-purpose any -out /dev/null 2>/dev/null || return 1
@@ -49,9 +43,10 @@ t_recipe_signing_section_and_json() {
 	"$INGOT" keygen keys
 	cp -a "$TOP/recipes" .
 	printf '[Signing]\nKey=../../keys/ingot.key\nCertificate=../../keys/ingot.crt\n' >sign.conf
-	mkdir -p recipes/demo.ini.d && cp sign.conf recipes/demo.ini.d/50-sign.conf
+	mkdir -p recipes/demo.ini.d
+	cp sign.conf recipes/demo.ini.d/50-sign.conf
 	"$INGOT" build recipes/demo.ini -o out --json >r.json
-	cms_verify out/demo_1.0.0 keys/ingot.crt
+	cms_verifies out/demo_1.0.0 keys/ingot.crt
 	fp=$(openssl x509 -in keys/ingot.crt -outform DER | sha256sum | cut -d' ' -f1)
 	python3 - "$fp" <<'PY'
 import json, sys
@@ -78,7 +73,9 @@ t_wrong_key_or_expired_cert_fail_first() {
 		--key a.key --cert b.crt
 	[ ! -e out ]
 	# a certificate that expired in 2020 (openssl ca is the tool that can set both dates)
-	mkdir -p ca/newcerts && touch ca/index.txt && echo 01 >ca/serial
+	mkdir -p ca/newcerts
+	touch ca/index.txt
+	echo 01 >ca/serial
 	printf '[ca]\ndefault_ca = d\n[d]\ndir = ./ca\ndatabase = ./ca/index.txt\nnew_certs_dir = ./ca/newcerts\n' >ca.cnf
 	printf 'serial = ./ca/serial\ndefault_md = sha256\npolicy = p\n[p]\ncommonName = supplied\n' >>ca.cnf
 	openssl req -new -newkey rsa:2048 -nodes -keyout old.key -out old.csr -subj /CN=old 2>/dev/null

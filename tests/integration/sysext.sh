@@ -45,7 +45,8 @@ t_ddi_is_a_signed_system_extension() {
 	base base 1.0.0
 	layer_recipe tools.ini
 	sign_build tools.ini -o out
-	[ ! -e out/tools_1.0.verity ] && [ ! -e out/tools_1.0.roothash.p7s ] # both inside the DDI
+	[ ! -e out/tools_1.0.verity ]
+	[ ! -e out/tools_1.0.roothash.p7s ] # both inside the DDI
 	dissect out/tools_1.0.raw d.json
 	python3 - <<'PY'
 import json
@@ -140,7 +141,9 @@ t_reproducible() {
 	base base 1.0.0
 	layer_recipe tools.ini
 	sign_build tools.ini -o one
-	mkdir elsewhere && cp -a tree tools.ini elsewhere/ && ln -s ../base elsewhere/base
+	mkdir elsewhere
+	cp -a tree tools.ini elsewhere/
+	ln -s ../base elsewhere/base
 	(cd elsewhere && "$INGOT" sysext build tools.ini -o ../two --key ../keys/ingot.key --cert ../keys/ingot.crt --quiet -j 1)
 	for s in raw roothash manifest.json; do cmp "one/tools_1.0.$s" "two/tools_1.0.$s"; done
 	sign_build tools.ini -o one-raw --format raw
@@ -164,7 +167,9 @@ t_content_outside_usr_and_opt_is_refused() {
 	layer_recipe mk.ini 'Mkdir=/var/lib/agent'
 	expect_fail "mk.ini:9: Mkdir=/var/lib/agent: a layer holds only /usr and /opt" "$INGOT" plan mk.ini
 	layer_recipe os.ini 'Mkdir=/usr/lib'
-	mkdir -p os-tree/usr/lib && echo 'ID=evil' >os-tree/usr/lib/os-release && printf 'Copy=os-tree/:/\n' >>os.ini
+	mkdir -p os-tree/usr/lib
+	echo 'ID=evil' >os-tree/usr/lib/os-release
+	printf 'Copy=os-tree/:/\n' >>os.ini
 	expect_fail "/usr/lib/os-release: systemd-sysext refuses a layer with an os-release" \
 		"$INGOT" sysext build os.ini -o out --unsigned
 }
@@ -228,14 +233,14 @@ t_tampered_layer_fails_verify() {
 	sign_build tools.ini -o out
 	"$INGOT" verify out/tools_1.0.raw --cert keys/ingot.crt
 	cp out/tools_1.0.raw good.raw
-	read -r start _ < <(part out/tools_1.0.raw root-x86-64)
+	p=$(part out/tools_1.0.raw root-x86-64); read -r start _ <<<"$p"
 	flip out/tools_1.0.raw $((start + 6000))
 	expect_fail "hash tree: data block 1 (bytes 4096-8191) does not match the hash tree" \
 		"$INGOT" verify out/tools_1.0.raw --cert keys/ingot.crt
 	expect_fail "signature: " "$INGOT" sysext check out/tools_1.0.raw --base base/demo_1.0.0.manifest.json
 	# a signature partition rewritten with another root hash
 	cp good.raw out/tools_1.0.raw
-	read -r start _ < <(part out/tools_1.0.raw root-x86-64-verity-sig)
+	p=$(part out/tools_1.0.raw root-x86-64-verity-sig); read -r start _ <<<"$p"
 	flip out/tools_1.0.raw $((start + 20))
 	! "$INGOT" verify out/tools_1.0.raw --cert keys/ingot.crt >v.txt 2>&1 || return 1
 	cat v.txt

@@ -21,7 +21,8 @@ t_demo_build() {
 	printf 'Include=%s\n[Mounts]\nOverlay=/nowhere\n' "$TOP/recipes/demo.ini" >bad-m.ini
 	rc=0
 	vg "$INGOT" build --unsigned bad-m.ini -o out3 2>err || rc=$?
-	[ "$rc" -eq 1 ] && grep -q 'bad-m.ini:3: Overlay=/nowhere: there is no such directory' err
+	[ "$rc" -eq 1 ]
+	grep -q 'bad-m.ini:3: Overlay=/nowhere: there is no such directory' err
 }
 
 t_archive_with_holes_and_links() {
@@ -41,7 +42,8 @@ t_errors() {
 	vg "$INGOT" plan bad.ini 2>err || rc=$?
 	cat err
 	[ "$rc" -eq 1 ]
-	mkdir tree && ln -s tree/none tree/x
+	mkdir tree
+	ln -s tree/none tree/x
 	printf '[Image]\nName=v\nVersion=1\n[Base]\nTree=tree\n[Content]\nMode=/nothing:0644\n' >r.ini
 	rc=0
 	vg "$INGOT" build --unsigned --unsigned r.ini -o out 2>err || rc=$?
@@ -78,14 +80,16 @@ t_disk_and_slots() {
 	rc=0
 	vg "$INGOT" slot install --disk disk.img --cert keys/ingot.crt out/demo_1.0.0.raw 2>err || rc=$?
 	cat err
-	[ "$rc" -eq 1 ] && grep -q "version floor" err
+	[ "$rc" -eq 1 ]
+	grep -q "version floor" err
 }
 run disk_and_slots t_disk_and_slots
 
 t_sysext_layers() {
 	"$INGOT" keygen keys >/dev/null
 	"$INGOT" build "$TOP/recipes/demo.ini" -o base --key keys/ingot.key --cert keys/ingot.crt --quiet
-	mkdir -p tree/usr/bin && cp /bin/true tree/usr/bin/layer-tool
+	mkdir -p tree/usr/bin
+	cp /bin/true tree/usr/bin/layer-tool
 	printf '[Extension]\nName=l\nVersion=1\nBase=base/demo_1.0.0.manifest.json\n[Content]\nCopy=tree/:/\n' >l.ini
 	vg "$INGOT" sysext build l.ini -o out --key keys/ingot.key --cert keys/ingot.crt --quiet
 	vg "$INGOT" sysext build l.ini -o raw --format raw --unsigned --quiet
@@ -96,7 +100,8 @@ t_sysext_layers() {
 	cp tree/usr/bin/layer-tool tree/usr/bin/sh # shadows the base's: refused
 	rc=0
 	vg "$INGOT" sysext build l.ini -o out2 --unsigned 2>err || rc=$?
-	[ "$rc" -eq 1 ] && grep -q 'l.ini:6: /usr/bin/sh replaces' err
+	[ "$rc" -eq 1 ]
+	grep -q 'l.ini:6: /usr/bin/sh replaces' err
 }
 run sysext_layers t_sysext_layers
 
@@ -152,7 +157,8 @@ run every_slot_action t_every_slot_action
 t_initrd_vm_profile_compile() {
 	[ -e keys/ingot.key ] || "$INGOT" keygen keys >/dev/null
 	vg "$INGOT" profile compile "$TOP/recipes/profiles/db.conf" -o prof --key keys/ingot.key --cert keys/ingot.crt >/dev/null
-	[ -s prof/db.profile.json ] && [ -s prof/db.profile.json.p7s ]
+	[ -s prof/db.profile.json ]
+	[ -s prof/db.profile.json.p7s ]
 	ls /lib/modules/*/modules.dep >/dev/null 2>&1 || skip_test "no kernel modules for the initrd"
 	vg "$INGOT" initrd -o initrd.zst --cert keys/ingot.crt
 	[ -s initrd.zst ]

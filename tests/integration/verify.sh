@@ -7,7 +7,8 @@
 setup() {
 	"$INGOT" keygen keys >/dev/null
 	"$INGOT" build "$TOP/recipes/demo.ini" -o good --key keys/ingot.key --cert keys/ingot.crt --quiet
-	rm -rf out && cp -a good out
+	rm -rf out
+	cp -a good out
 }
 
 img=out/demo_1.0.0

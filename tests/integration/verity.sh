@@ -4,17 +4,9 @@
 # the geometry, and any flipped byte in the data or the tree fails.
 . "$(dirname "$0")/../lib.sh"
 
-verify() { # verify DIR/NAME: veritysetup's own check of data, tree and root hash
-	veritysetup verify "$1.raw" "$1.verity" "$(cat "$1.roothash")"
-}
-
-flip() { # flip FILE OFFSET
-	python3 -c 'import sys; f = open(sys.argv[1], "r+b"); f.seek(int(sys.argv[2])); b = f.read(1); f.seek(int(sys.argv[2])); f.write(bytes([b[0] ^ 0x40]))' "$1" "$2"
-}
-
 t_demo_verifies() {
 	"$INGOT" build --unsigned "$TOP/recipes/demo.ini" -o out --quiet
-	verify out/demo_1.0.0
+	image_verifies out/demo_1.0.0
 	grep -qx '[0-9a-f]\{64\}' out/demo_1.0.0.roothash
 	veritysetup dump out/demo_1.0.0.verity >dump
 	cat dump
@@ -33,14 +25,14 @@ t_corruption_is_caught() {
 	cp out/demo_1.0.0.verity good.verity
 	for off in 0 50000 $(($(stat -c %s good.raw) - 1)); do
 		cp good.raw out/demo_1.0.0.raw
-		flip out/demo_1.0.0.raw "$off"
-		! verify out/demo_1.0.0 2>/dev/null || { echo "data byte $off flip not caught"; return 1; }
+		flip out/demo_1.0.0.raw "$off" 0x40
+		! image_verifies out/demo_1.0.0 2>/dev/null || { echo "data byte $off flip not caught"; return 1; }
 	done
 	cp good.raw out/demo_1.0.0.raw
-	flip out/demo_1.0.0.verity 4200
-	! verify out/demo_1.0.0 2>/dev/null || return 1
+	flip out/demo_1.0.0.verity 4200 0x40
+	! image_verifies out/demo_1.0.0 2>/dev/null || return 1
 	cp good.verity out/demo_1.0.0.verity
-	verify out/demo_1.0.0
+	image_verifies out/demo_1.0.0
 	! veritysetup verify out/demo_1.0.0.raw out/demo_1.0.0.verity "$(sed 's/^./0/' out/demo_1.0.0.roothash | tr 0 1)" 2>/dev/null || return 1
 }
 
@@ -52,7 +44,7 @@ t_deduplicated_and_sparse_data() {
 	truncate -s 100M tree/big/sparse
 	printf '[Image]\nName=d\nVersion=1\n[Base]\nTree=tree\n' >r.ini
 	"$INGOT" build --unsigned r.ini -o out --quiet
-	verify out/d_1
+	image_verifies out/d_1
 	[ "$(stat -c %s out/d_1.raw)" -lt 2000000 ] # the copies were deduplicated
 }
 
@@ -60,12 +52,13 @@ t_one_block_image() {
 	printf '[Image]\nName=tiny\nVersion=1\nOsRelease=no\n' >r.ini
 	"$INGOT" build --unsigned r.ini -o out --quiet
 	[ "$(stat -c %s out/tiny_1.raw)" -eq 4096 ]
-	verify out/tiny_1
+	image_verifies out/tiny_1
 }
 
 t_reproducible_artifacts() {
 	"$INGOT" build --unsigned "$TOP/recipes/demo.ini" -o one --quiet
-	mkdir elsewhere && cp -a "$TOP/recipes" elsewhere/
+	mkdir elsewhere
+	cp -a "$TOP/recipes" elsewhere/
 	(cd elsewhere && "$INGOT" build --unsigned recipes/demo.ini -o ../two --quiet)
 	for s in raw verity roothash manifest.json; do cmp "one/demo_1.0.0.$s" "two/demo_1.0.0.$s"; done
 }
@@ -115,7 +108,7 @@ t_verity_section_changes_hash_and_sizes() {
 		"$INGOT" build --unsigned r.ini -o out --quiet
 		veritysetup dump out/v_1.verity >dump
 		grep -q "^Hash algorithm:[[:space:]]*$1$" dump
-		verify out/v_1
+		image_verifies out/v_1
 		"$INGOT" verify out/v_1.raw >/dev/null
 		# `ingot verity` populates its mapping from page boundaries, whatever the data block: the same tree
 		cp out/v_1.verity build.verity
@@ -166,7 +159,8 @@ t_ingot_verity_without_populate_or_with_a_shrinking_image() {
 	cmp read.root mapped.root
 	veritysetup verify blob.raw blob.verity "$(cat read.root)"
 	# the image cut to one page before its blocks are read: an error naming it, no tree left behind
-	mkdir cut && cp blob.raw cut/s.raw
+	mkdir cut
+	cp blob.raw cut/s.raw
 	expect_fail "cut/s.raw: shrank from 8392704 to 4096 bytes while it was hashed" \
 		env LD_PRELOAD="$preload" FAULT_SHRINK_FILE=cut/s.raw "$INGOT" verity cut/s.raw -j 1
 	[ "$(ls -A cut)" = s.raw ] || { ls -la cut; return 1; }

@@ -1,0 +1,213 @@
+#!/bin/bash
+# The oracle helpers of tests/lib.sh, each given a damaged input: a flipped data byte, a flipped hash
+# tree byte, a signature by another key, a GPT with wrong slot labels, a root hash that is not the
+# expected one. Each must fail where bash ignores `set -e` (in `if`), so that only a failure the helper
+# returns itself counts. And tests/lint.py, given the patterns that made checks silent, must say so.
+. "$(dirname "$0")/../lib.sh"
+
+# refuses WHAT CMD...: CMD (a helper given a damaged input) fails on its own.
+refuses() {
+	local what=$1
+	shift
+	if "$@" >refused.log 2>&1; then
+		echo "$what: '$*' passed"
+		cat refused.log
+		return 1
+	fi
+	echo "$what: refused ($(tail -n 1 refused.log))"
+}
+
+# A disk with 1.0.0 in a (good) and 2.0.0 in b (on trial, next), signed by keys/; other/ is another key.
+setup() {
+	signed_demo out 1.0.0
+	signed_demo out 2.0.0
+	"$INGOT" keygen other >/dev/null
+	"$INGOT" disk good.img --slot-a out/demo_1.0.0.raw --esp-size 33M --var-size 1M
+	"$INGOT" slot install --disk good.img --cert keys/ingot.crt out/demo_2.0.0.raw >/dev/null
+	# the intact disk passes every helper
+	gpt_has_slots good.img
+	slot_verifies good.img a keys/ingot.crt out/demo_1.0.0.roothash
+	slot_verifies good.img b keys/ingot.crt out/demo_2.0.0.roothash
+	cat out/*.roothash >hashes
+	disk_consistent good.img hashes keys/ingot.crt
+}
+
+# damaged NAME: a copy of good.img to damage
+damaged() {
+	cp good.img "$1"
+}
+
+t_slot_verifies_refuses_damage() {
+	setup
+	refuses "another root hash than expected" slot_verifies good.img a keys/ingot.crt out/demo_2.0.0.roothash
+	refuses "another root hash (hex)" slot_verifies good.img a keys/ingot.crt "$(tr 0-9a-f 1-9a-f0 <out/demo_1.0.0.roothash)"
+	refuses "a certificate that did not sign" slot_verifies good.img a other/ingot.crt
+	damaged data.img
+	flip_part data.img root-a 70000
+	refuses "a flipped data byte" slot_verifies data.img a keys/ingot.crt
+	damaged tree.img
+	flip_part tree.img verity-a 4200
+	refuses "a flipped hash tree byte" slot_verifies tree.img a keys/ingot.crt
+	# a's root hash signed by another key, put where a's signature was
+	extract good.img verity-sig-a sig.part
+	slot_root_hash good.img a | tr -d '\n' >content
+	openssl cms -sign -binary -noattr -outform DER -signer other/ingot.crt -inkey other/ingot.key -in content -out foreign.p7s
+	python3 - sig.part foreign.p7s <<'PY'
+import base64, json, sys
+raw = open(sys.argv[1], "rb").read()
+j = json.loads(raw.rstrip(b"\0"))
+j["signature"] = base64.b64encode(open(sys.argv[2], "rb").read()).decode()
+out = json.dumps(j).encode()
+assert len(out) <= len(raw)
+open(sys.argv[1], "wb").write(out + b"\0" * (len(raw) - len(out)))
+PY
+	damaged sig.img
+	p=$(part sig.img verity-sig-a)
+	read -r start _ <<<"$p"
+	dd if=sig.part of=sig.img bs=4096 seek=$((start / 4096)) conv=notrunc status=none
+	slot_verifies sig.img a other/ingot.crt out/demo_1.0.0.roothash
+	refuses "a foreign signature" slot_verifies sig.img a keys/ingot.crt
+	# nothing in the signature partition
+	damaged empty.img
+	p=$(part empty.img verity-sig-a)
+	read -r start size _ <<<"$p"
+	dd if=/dev/zero of=empty.img bs=4096 seek=$((start / 4096)) count=$((size / 4096)) conv=notrunc status=none
+	refuses "an empty signature partition" slot_verifies empty.img a keys/ingot.crt
+	refuses "a slot that is not there" slot_verifies good.img c keys/ingot.crt
+}
+run slot_verifies_refuses_damage t_slot_verifies_refuses_damage
+
+t_disk_consistent_refuses_damage() {
+	setup
+	refuses "a root hash not among those built" disk_consistent good.img out/demo_1.0.0.roothash keys/ingot.crt
+	refuses "a certificate that did not sign" disk_consistent good.img hashes other/ingot.crt
+	damaged data.img
+	flip_part data.img root-b 70000
+	refuses "a flipped data byte in the next slot" disk_consistent data.img hashes keys/ingot.crt
+	damaged fallback.img
+	flip_part fallback.img root-a 70000
+	refuses "a flipped data byte in the slot to fall back to" disk_consistent fallback.img hashes keys/ingot.crt
+	# slot labels swapped: a's signature now names b's data
+	damaged swapped.img
+	sfdisk --part-label swapped.img 2 root-b
+	sfdisk --part-label swapped.img 5 root-a
+	sfdisk --json swapped.img | grep -q '"name": *"root-a"'
+	refuses "root-a and root-b swapped" disk_consistent swapped.img hashes keys/ingot.crt
+	damaged label.img
+	sfdisk --part-label label.img 5 root-x
+	refuses "no root-b" gpt_has_slots label.img
+	refuses "no root-b" disk_consistent label.img hashes keys/ingot.crt
+	damaged type.img
+	sfdisk --part-type type.img 6 0FC63DAF-8483-4772-8E79-3D69D8477DE4
+	refuses "verity-b of the wrong type" gpt_has_slots type.img
+	# no partition table any more: both headers gone
+	damaged nogpt.img
+	dd if=/dev/zero of=nogpt.img bs=512 seek=1 count=1 conv=notrunc status=none
+	dd if=/dev/zero of=nogpt.img bs=512 seek=$(($(stat -c %s nogpt.img) / 512 - 1)) count=1 conv=notrunc status=none
+	refuses "no GPT" gpt_has_slots nogpt.img
+	refuses "no GPT" disk_consistent nogpt.img hashes keys/ingot.crt
+	refuses "no GPT" part nogpt.img root-a
+	refuses "no GPT" status_field nogpt.img 's["next"]'
+	refuses "no such partition" part good.img root-c
+	refuses "no such partition" extract good.img root-c x.part
+	refuses "past the partition's end" flip_part good.img verity-sig-a 999999999
+}
+run disk_consistent_refuses_damage t_disk_consistent_refuses_damage
+
+t_image_helpers_refuse_damage() {
+	signed_demo out 1.0.0
+	"$INGOT" keygen other >/dev/null
+	image_verifies out/demo_1.0.0 keys/ingot.crt
+	cms_verifies out/demo_1.0.0 keys/ingot.crt
+	listing out/demo_1.0.0.raw >/dev/null
+	refuses "a certificate that did not sign" image_verifies out/demo_1.0.0 other/ingot.crt
+	refuses "a certificate that did not sign" cms_verifies out/demo_1.0.0 other/ingot.crt
+	for what in raw verity roothash.p7s; do
+		rm -rf d
+		cp -r out d
+		case $what in
+		raw) flip d/demo_1.0.0.raw 70000 ;;
+		verity) flip d/demo_1.0.0.verity 4200 ;;
+		roothash.p7s) flip d/demo_1.0.0.roothash.p7s $(($(stat -c %s d/demo_1.0.0.roothash.p7s) - 20)) ;;
+		esac
+		refuses "a flipped byte in .$what" image_verifies d/demo_1.0.0 keys/ingot.crt
+	done
+	rm -rf d
+	cp -r out d
+	tr 0-9a-f 1-9a-f0 <out/demo_1.0.0.roothash >d/demo_1.0.0.roothash
+	refuses "another root hash" image_verifies d/demo_1.0.0
+	refuses "another root hash" cms_verifies d/demo_1.0.0 keys/ingot.crt
+	dd if=/dev/zero of=d/demo_1.0.0.raw bs=4096 count=1 conv=notrunc status=none
+	refuses "no squashfs superblock" listing d/demo_1.0.0.raw
+	refuses "past the end" flip out/demo_1.0.0.roothash 1000
+	refuses "other bytes" same_bytes out/demo_1.0.0.raw "$(sha256sum <out/demo_1.0.0.verity)"
+}
+run image_helpers_refuse_damage t_image_helpers_refuse_damage
+
+t_profile_helper_refuses_damage() {
+	signed_demo out 1.0.0
+	"$INGOT" keygen other >/dev/null
+	"$INGOT" profile compile "$TOP/recipes/profiles/db.conf" -o prof --key keys/ingot.key --cert keys/ingot.crt >/dev/null
+	"$INGOT" profile compile "$TOP/recipes/profiles/web.conf" -o prof --key keys/ingot.key --cert keys/ingot.crt >/dev/null
+	"$INGOT" disk disk.img --slot-a out/demo_1.0.0.raw --esp-size 33M --var-size 1M
+	"$INGOT" slot install --disk disk.img --cert keys/ingot.crt --profile prof/db.profile.json out/demo_1.0.0.raw >/dev/null
+	slot_profile_verifies disk.img b keys/ingot.crt prof/db.profile.json
+	refuses "another profile" slot_profile_verifies disk.img b keys/ingot.crt prof/web.profile.json
+	refuses "a certificate that did not sign" slot_profile_verifies disk.img b other/ingot.crt prof/db.profile.json
+	refuses "a slot without a profile" slot_profile_verifies disk.img a keys/ingot.crt prof/db.profile.json
+}
+run profile_helper_refuses_damage t_profile_helper_refuses_damage
+
+t_generic_helpers_refuse() {
+	refuses "a command that succeeds" expect_fail "anything" true
+	refuses "another message" expect_fail "the reason" sh -c 'echo something else; exit 1'
+	expect_fail "the reason" sh -c 'echo the reason; exit 1' >/dev/null
+	mkdir full
+	touch full/.tmp
+	refuses "a file left behind" nothing_left full
+	nothing_left empty-or-missing
+}
+run generic_helpers_refuse t_generic_helpers_refuse
+
+# The lint, given a helper that checks without returning its failure and the patterns that silenced it
+t_lint_finds_silent_checks() {
+	mkdir -p t/integration
+	cp "$TOP/tests/lint.py" t/
+	: >t/lib.sh
+	cat >t/integration/silent.sh <<'EOF'
+check_silently() {
+	openssl cms -verify -in sig.p7s
+	veritysetup verify root.part verity.part "$root"
+	echo "$root"
+}
+check_explicitly() {
+	openssl cms -verify -in sig.p7s || return 1
+	veritysetup verify root.part verity.part "$root" || return 1
+	echo "$root"
+}
+t_a() {
+	[ "$(check_silently disk.img a)" = "$(cat x.roothash)" ]
+	check_silently disk.img || { echo inconsistent; return 1; }
+	if check_silently disk.img; then :; fi
+	read -r x _ < <(check_silently disk.img)
+	! grep -q x file
+	[ -e a ] && [ -e b ]
+	[ "$(check_explicitly disk.img a)" = "$(cat x.roothash)" ]
+	check_explicitly disk.img || { echo inconsistent; return 1; }
+	! grep -q x file || return 1
+	(cd x && ls)
+}
+EOF
+	set +e
+	python3 t/lint.py t/integration/silent.sh >lint.out
+	rc=$?
+	set -e
+	cat lint.out
+	[ "$rc" -eq 1 ]
+	[ "$(grep -c 'helper: check_silently' lint.out)" -eq 4 ]
+	[ "$(grep -c ': negation:' lint.out)" -eq 1 ]
+	[ "$(grep -c ': and-list:' lint.out)" -eq 1 ]
+	[ "$(wc -l <lint.out)" -eq 6 ]
+	! grep -q check_explicitly lint.out || return 1
+}
+run lint_finds_silent_checks t_lint_finds_silent_checks

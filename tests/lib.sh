@@ -6,7 +6,8 @@ shopt -s inherit_errexit
 : "${INGOT:?INGOT must point at the ingot binary}"
 TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 T=$(mktemp -d /tmp/ingot-test.XXXXXX)
-trap 'rm -rf "$T"' EXIT
+# KEEP=1 keeps the scratch directory (its path is printed) for a look at a failed test's files
+trap '[ -n "${KEEP:-}" ] && echo "kept $T" || rm -rf "$T"' EXIT
 
 # A test calls this to be reported as skipped, never as passed.
 skip_test() {

@@ -150,6 +150,8 @@ static void print_status(const struct ingot_slot_status *st, bool json) {
                         json_object *x = json_object_new_object();
                         json_object_object_add(x, "name", slot_name_json(s->name));
                         json_object_object_add(x, "state", json_object_new_string(s->state));
+                        json_object_object_add(x, "failure", str_or_null(s->failure));
+                        json_object_object_add(x, "failure_text", str_or_null(s->failure_text));
                         json_object_object_add(x, "priority", json_object_new_int((int) s->priority));
                         json_object_object_add(x, "tries", json_object_new_int((int) s->tries));
                         json_object_object_add(x, "successful", json_object_new_boolean(s->successful));
@@ -349,6 +351,8 @@ static int do_change(struct args *a, enum ingot_slot_action action, const char *
                 printf("slot %c marked good\n", changed);
                 break;
         case INGOT_SLOT_MARK_BAD:
+        case INGOT_SLOT_FAILED_INITRD:
+        case INGOT_SLOT_FAILED_CORRUPTED:
                 printf("slot %c marked bad\n", changed);
                 break;
         }

@@ -182,6 +182,9 @@ struct ingot_slot_options {
 struct ingot_slot_info {
         char name;               /* 'a' or 'b' */
         const char *state;       /* "good", "trying", "bad" or "empty" */
+        const char *failure;     /* a bad slot: why, as a word ("out-of-tries", "marked-bad", "initrd", "corrupted",
+                                  * "priority-0"), else NULL */
+        const char *failure_text; /* the same in words */
         unsigned priority, tries;
         bool successful;
         char image_id[64], version[64]; /* from the slot's /usr/lib/os-release */
@@ -198,7 +201,7 @@ struct ingot_slot_status {
         char booted;             /* 0 when not booted from this disk (or unknown) */
         char next;               /* 0 when nothing is bootable */
         bool next_counts_try;    /* the next boot is a trial that uses up one try */
-        char reason[256];        /* why next, in words */
+        char reason[384];        /* why next, in words */
         char warning[256];       /* e.g. the primary GPT was corrupt and the backup was read */
 };
 
@@ -236,6 +239,9 @@ enum ingot_slot_action {
         INGOT_SLOT_MARK_GOOD, /* slot (0: the booted one) booted fine: successful */
         INGOT_SLOT_MARK_BAD,  /* slot never boots again until reinstalled or switched to */
         INGOT_SLOT_ROLLBACK,  /* the other good slot boots next */
+        /* The initrd's: marked bad as MARK_BAD, with the reason kept for `ingot slot status` */
+        INGOT_SLOT_FAILED_INITRD,    /* it could not boot under its own kernel and command line */
+        INGOT_SLOT_FAILED_CORRUPTED, /* dm-verity found a corrupted block while it ran */
 };
 
 /* One GPT write. ret_slot: the slot changed. */

@@ -16,7 +16,7 @@ struct slot_boot {
         char disk_uuid[37];
         bool has_var;
         size_t var_partno;        /* the first var partition (DPS type), when has_var */
-        char reason[320];         /* slot_choose's, and the try counted */
+        char reason[512];         /* slot_choose's, and the try counted */
 };
 
 /* forced: 'a' or 'b' (ingot.slot=) or 0 for the boot choice; -ENOENT when nothing can boot. */

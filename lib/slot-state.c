@@ -9,14 +9,39 @@ void slot_attrs_decode(uint64_t attrs, struct slot_attrs *ret) {
         ret->priority = (unsigned) (attrs >> SLOT_PRIORITY_SHIFT) & 15;
         ret->tries = (unsigned) (attrs >> SLOT_TRIES_SHIFT) & 15;
         ret->successful = (attrs >> SLOT_SUCCESSFUL_BIT) & 1;
+        ret->failure = (enum slot_failure) ((attrs >> SLOT_FAILURE_SHIFT) & 3);
 }
 
 uint64_t slot_attrs_encode(uint64_t attrs, const struct slot_attrs *a) {
-        attrs &= ~((UINT64_C(0x1ff)) << SLOT_PRIORITY_SHIFT);
+        attrs &= ~((UINT64_C(0x7ff)) << SLOT_PRIORITY_SHIFT);
         attrs |= (uint64_t) (a->priority > SLOT_MAX ? SLOT_MAX : a->priority) << SLOT_PRIORITY_SHIFT;
         attrs |= (uint64_t) (a->tries > SLOT_MAX ? SLOT_MAX : a->tries) << SLOT_TRIES_SHIFT;
         attrs |= (uint64_t) (a->successful ? 1 : 0) << SLOT_SUCCESSFUL_BIT;
+        attrs |= (uint64_t) (a->failure & 3) << SLOT_FAILURE_SHIFT;
         return attrs;
+}
+
+static const struct {
+        const char *word, *words;
+} failures[] = {
+        [SLOT_FAILURE_NONE] = { "priority-0", "priority 0" },
+        [SLOT_FAILURE_MARKED] = { "marked-bad", "marked bad by ingot slot mark-bad" },
+        [SLOT_FAILURE_INITRD] = { "initrd", "the initrd could not boot it under its own kernel and command line" },
+        [SLOT_FAILURE_CORRUPTED] = { "corrupted", "dm-verity found a corrupted block while it ran" },
+};
+
+const char *slot_failure_describe(const struct slot_attrs *a, bool installed) {
+        if (!installed || (a->priority > 0 && (a->successful || a->tries > 0)))
+                return NULL;
+        if (a->priority > 0)
+                return "out of tries";
+        return failures[a->failure & 3].words;
+}
+
+const char *slot_failure_to_string(const struct slot_attrs *a, bool installed) {
+        if (!slot_failure_describe(a, installed))
+                return NULL;
+        return a->priority > 0 ? "out-of-tries" : failures[a->failure & 3].word;
 }
 
 const char *slot_state_to_string(enum slot_state s) {
@@ -49,10 +74,8 @@ enum slot_state slot_state_of(const struct slot_attrs *a, bool installed) {
 static void describe(const struct slot_candidate *c, char *buf, size_t size) {
         if (!c->installed)
                 snprintf(buf, size, "%c is empty", c->name);
-        else if (c->attrs.priority == 0)
-                snprintf(buf, size, "%c is bad (priority 0)", c->name);
-        else if (!c->attrs.successful && c->attrs.tries == 0)
-                snprintf(buf, size, "%c is bad (out of tries)", c->name);
+        else if (!slot_bootable(&c->attrs, c->installed))
+                snprintf(buf, size, "%c is bad (%s)", c->name, slot_failure_describe(&c->attrs, c->installed));
         else
                 snprintf(buf, size, "%c has priority %u", c->name, c->attrs.priority);
 }
@@ -69,11 +92,11 @@ void slot_choose(const struct slot_candidate *slots, size_t n, struct slot_choic
                         best = (int) i;
         }
         *ret = (struct slot_choice) { .index = best };
-        char others[160] = "";
+        char others[320] = "";
         for (size_t i = 0; i < n; i++) {
                 if ((int) i == best)
                         continue;
-                char one[64];
+                char one[160];
                 describe(&slots[i], one, sizeof(one));
                 size_t len = strlen(others);
                 snprintf(others + len, sizeof(others) - len, "%s%s", len ? ", " : "", one);

@@ -62,6 +62,8 @@ static void fill_status(const struct slot_table *t, char booted, struct ingot_sl
                 struct ingot_slot_info *x = &st->slots[i];
                 x->name = s->name;
                 x->state = slot_state_to_string(slot_state_of(&s->attrs, s->installed));
+                x->failure = slot_failure_to_string(&s->attrs, s->installed);
+                x->failure_text = slot_failure_describe(&s->attrs, s->installed);
                 x->priority = s->attrs.priority;
                 x->tries = s->attrs.tries;
                 x->successful = s->attrs.successful;
@@ -107,9 +109,10 @@ static struct slot *inactive_slot(struct slot_table *t, char booted) {
         return &t->slots[ch.index == 0 ? 1 : 0];
 }
 
-static int set_attrs(struct slot_table *t, struct slot *s, unsigned priority, unsigned tries, bool successful,
-                     const char *root_uuid, const char *verity_uuid, struct ingot_error *err) {
-        s->attrs = (struct slot_attrs) { .priority = priority, .tries = tries, .successful = successful };
+/* The slot's state bits become a (why it failed included: whatever else a says is cleared). */
+static int set_attrs(struct slot_table *t, struct slot *s, struct slot_attrs a, const char *root_uuid,
+                     const char *verity_uuid, struct ingot_error *err) {
+        s->attrs = a;
         int r = gpt_set(t->gpt, s->root, slot_attrs_encode(t->gpt->parts[s->root].attrs, &s->attrs), root_uuid, err);
         if (r >= 0 && verity_uuid)
                 r = gpt_set(t->gpt, s->verity, t->gpt->parts[s->verity].attrs, verity_uuid, err);
@@ -120,9 +123,10 @@ static int set_attrs(struct slot_table *t, struct slot *s, unsigned priority, un
 static int make_next(struct slot_table *t, struct slot *s, unsigned tries, bool successful, const char *root_uuid,
                      const char *verity_uuid, struct ingot_error *err) {
         struct slot *other = &t->slots[1 - slot_index(s->name)];
-        int r = set_attrs(t, s, 2, successful ? 0 : tries, successful, root_uuid, verity_uuid, err);
+        int r = set_attrs(t, s, (struct slot_attrs) { .priority = 2, .tries = successful ? 0 : tries, .successful = successful }, root_uuid, verity_uuid, err);
         if (r >= 0 && other->attrs.priority > 1)
-                r = set_attrs(t, other, 1, other->attrs.tries, other->attrs.successful, NULL, NULL, err);
+                r = set_attrs(t, other, (struct slot_attrs) { .priority = 1, .tries = other->attrs.tries, .successful = other->attrs.successful }, NULL, NULL,
+                              err);
         return r;
 }
 
@@ -175,7 +179,7 @@ static int check_fits(const struct slot_table *t, const struct slot *s, const st
  * 3: it boots next, on trial (one GPT write each). */
 static int install_into(struct slot_table *t, struct slot *s, const struct slot_image *img, char **trusted,
                         unsigned tries, ingot_progress_fn progress, void *userdata, struct ingot_error *err) {
-        int r = set_attrs(t, s, 0, 0, false, NULL, NULL, err);
+        int r = set_attrs(t, s, (struct slot_attrs) { 0 }, NULL, NULL, err);
         if (r >= 0)
                 r = gpt_write(t->gpt, err);
         if (r >= 0)
@@ -317,7 +321,9 @@ int ingot_slot_change(const struct ingot_slot_options *o, enum ingot_slot_action
                 }
                 s = &t->slots[slot_index(name)];
         }
-        if (!s->installed && action != INGOT_SLOT_MARK_BAD) {
+        bool mark_bad = action == INGOT_SLOT_MARK_BAD || action == INGOT_SLOT_FAILED_INITRD ||
+                        action == INGOT_SLOT_FAILED_CORRUPTED;
+        if (!s->installed && !mark_bad) {
                 r = error_set(err, -ENOENT, "%s: slot %c is empty", t->gpt->path, s->name);
                 goto out;
         }
@@ -329,10 +335,18 @@ int ingot_slot_change(const struct ingot_slot_options *o, enum ingot_slot_action
                 r = make_next(t, s, 0, true, NULL, NULL, err);
                 break;
         case INGOT_SLOT_MARK_GOOD:
-                r = set_attrs(t, s, s->attrs.priority ? s->attrs.priority : 1, 0, true, NULL, NULL, err);
+                r = set_attrs(t, s, (struct slot_attrs) { .priority = s->attrs.priority ? s->attrs.priority : 1, .successful = true }, NULL, NULL,
+                              err);
                 break;
         case INGOT_SLOT_MARK_BAD:
-                r = set_attrs(t, s, 0, 0, false, NULL, NULL, err);
+        case INGOT_SLOT_FAILED_INITRD:
+        case INGOT_SLOT_FAILED_CORRUPTED:
+                r = set_attrs(t, s,
+                              (struct slot_attrs) { .failure = action == INGOT_SLOT_FAILED_INITRD ? SLOT_FAILURE_INITRD
+                                                               : action == INGOT_SLOT_FAILED_CORRUPTED
+                                                                       ? SLOT_FAILURE_CORRUPTED
+                                                                       : SLOT_FAILURE_MARKED },
+                              NULL, NULL, err);
                 break;
         }
         if (r >= 0)

@@ -114,7 +114,7 @@ PY
 	# nothing bootable: next says so and fails
 	"$INGOT" slot mark-bad a --disk disk.img
 	"$INGOT" slot mark-bad b --disk disk.img
-	expect_fail "none: no bootable slot: a is bad (priority 0), b is bad (priority 0)" "$INGOT" slot next --disk disk.img
+	expect_fail "none: no bootable slot: a is bad (marked bad by ingot slot mark-bad), b is bad (marked bad by ingot slot mark-bad)" "$INGOT" slot next --disk disk.img
 }
 run install_switch_and_state_words t_install_switch_and_state_words
 

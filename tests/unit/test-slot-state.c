@@ -9,7 +9,7 @@
 #include "slot-state.h"
 
 static struct slot_candidate slot(char name, unsigned prio, unsigned tries, bool ok, bool installed) {
-        return (struct slot_candidate) { name, { prio, tries, ok }, installed };
+        return (struct slot_candidate) { name, { .priority = prio, .tries = tries, .successful = ok }, installed };
 }
 
 static void test_bits(void **state) {
@@ -30,17 +30,39 @@ static void test_bits(void **state) {
         assert_int_equal(b.tries, 15);
         assert_true(b.successful);
         assert_int_equal(slot_attrs_encode(0, &a) >> 57, 0); /* nothing beyond bit 56 */
+        /* why it was marked bad: bits 57-58, read back, cleared by whatever sets the state anew */
+        a = (struct slot_attrs) { .priority = 0, .failure = SLOT_FAILURE_CORRUPTED };
+        v = slot_attrs_encode(keep, &a);
+        assert_int_equal((v >> 57) & 3, 3);
+        assert_true((v & keep) == keep);
+        slot_attrs_decode(v, &b);
+        assert_int_equal(b.failure, SLOT_FAILURE_CORRUPTED);
+        a = (struct slot_attrs) { .priority = 2, .tries = 3 };
+        assert_int_equal((slot_attrs_encode(v, &a) >> 57) & 3, 0);
+        assert_int_equal(slot_attrs_encode(v, &a) >> 59, keep >> 59);
 }
 
 static void test_states(void **state) {
         (void) state;
-        struct slot_attrs good = { 1, 0, true }, trying = { 2, 3, false }, exhausted = { 2, 0, false },
-                          zero = { 0, 3, true };
+        struct slot_attrs good = { .priority = 1, .successful = true }, trying = { .priority = 2, .tries = 3 },
+                          exhausted = { .priority = 2 }, zero = { .tries = 3, .successful = true };
         assert_string_equal(slot_state_to_string(slot_state_of(&good, true)), "good");
         assert_string_equal(slot_state_to_string(slot_state_of(&trying, true)), "trying");
         assert_string_equal(slot_state_to_string(slot_state_of(&exhausted, true)), "bad");
         assert_string_equal(slot_state_to_string(slot_state_of(&zero, true)), "bad");
         assert_string_equal(slot_state_to_string(slot_state_of(&good, false)), "empty");
+        /* and why a bad one is bad */
+        struct slot_attrs initrd = { .failure = SLOT_FAILURE_INITRD }, corrupted = { .failure = SLOT_FAILURE_CORRUPTED },
+                          marked = { .failure = SLOT_FAILURE_MARKED };
+        assert_null(slot_failure_describe(&good, true));
+        assert_null(slot_failure_describe(&trying, true));
+        assert_null(slot_failure_describe(&initrd, false));
+        assert_string_equal(slot_failure_describe(&exhausted, true), "out of tries");
+        assert_string_equal(slot_failure_to_string(&exhausted, true), "out-of-tries");
+        assert_string_equal(slot_failure_describe(&zero, true), "priority 0");
+        assert_string_equal(slot_failure_to_string(&initrd, true), "initrd");
+        assert_string_equal(slot_failure_describe(&corrupted, true), "dm-verity found a corrupted block while it ran");
+        assert_string_equal(slot_failure_to_string(&marked, true), "marked-bad");
 }
 
 struct row {

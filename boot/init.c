@@ -1,8 +1,10 @@
 /* init.c: the ingot initrd's /init: mounts the API filesystems, loads the modules the initrd lists,
  * finds the disk with ingot slots, boots the chosen slot (try counted first, signature checked in user
- * space, dm-verity opened with the checked root hash) and switches root; a slot that fails is marked
- * bad and the other one is tried. Kernel command line: ingot.slot=a|b, ingot.debug, init=PATH, and
- * ingot.kexec=a|b (set by the first stage when it restarts into the slot's kernel). */
+ * space, dm-verity opened with the checked root hash) and switches root, leaving a watcher for
+ * corruption behind. A slot that fails is marked bad; the other one is tried in the same boot only when
+ * this kernel and command line are the boot loader's, else after a restart (boot/README.md: the rule).
+ * Kernel command line: ingot.slot=a|b, ingot.debug, init=PATH, and ingot.kexec=a|b (set by the first
+ * stage when it restarts into the slot's kernel with its profile's parameters). */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -25,6 +27,7 @@
 #include "slot.h"
 #include "util.h"
 #include "profile-apply.h"
+#include "verity-watch.h"
 #include "writable.h"
 
 #define TRUSTED_GLOB "/etc/ingot/trusted.d/*.crt"
@@ -210,10 +213,11 @@ static void write_record(const char *disk, const struct slot_boot *b) {
         rename("/run/ingot/booted.tmp", "/run/ingot/booted");
 }
 
+/* The slot could not boot under its own kernel and command line: priority 0, the reason kept. */
 static int mark_bad(const char *disk, char slot) {
         struct ingot_error e = { 0 };
         int r = ingot_slot_change(&(struct ingot_slot_options) { .disk = disk, .runtime_dir = "/nonexistent" },
-                                  INGOT_SLOT_MARK_BAD, slot, 0, NULL, &e);
+                                  INGOT_SLOT_FAILED_INITRD, slot, 0, NULL, &e);
         if (r < 0)
                 say("marking slot %c bad: %s", slot, e.message);
         return r;
@@ -223,13 +227,11 @@ static void report_line(const char *line) {
         say("%s", line);
 }
 
-/* var, the image's [Mounts] and its host profile: a failure here is the host's, not the slot's, so it is said and
- * the boot goes on (the image's health check decides whether it can run like that). */
-static void mount_writable(const char *disk, const struct slot_boot *b, bool kexeced) {
+/* var, the image's [Mounts] and its host profile, under the slot's own kernel and command line: a failure
+ * here is the host's, not the slot's, so it is said and the boot goes on (the image's health check decides
+ * whether it can run like that, and counts the try). */
+static void mount_writable(const char *disk, const struct slot_boot *b) {
         struct ingot_error e = { 0 };
-        if (!kexeced && profile_kexec(SYSROOT, b->profile, b->name, report_line, &e) < 0) /* returns only when it did not */
-                say("%s", e.message);
-        e = (struct ingot_error) { 0 };
         if (b->has_var) {
                 char dev[300];
                 bool formatted;
@@ -283,8 +285,16 @@ static int boot_slot(const char *disk, const struct cmdline *c, char forced, cha
                         say("slot %c: %s: %s", b.name, c->init, strerror(errno));
                 }
         }
+        /* the slot's own kernel and command line (its profile's parameters), when they are not this boot's: the
+         * restart returns only when it could not happen, and then this slot cannot boot as itself */
+        if (r >= 0 && !c->kexeced) {
+                struct ingot_error ke = { 0 };
+                r = profile_kexec(SYSROOT, b.profile, b.name, report_line, &ke);
+                if (r < 0)
+                        say("slot %c: %s", b.name, ke.message);
+        }
         if (r >= 0)
-                mount_writable(disk, &b, c->kexeced);
+                mount_writable(disk, &b);
         if (r < 0 && mounted)
                 umount(SYSROOT);
         if (r < 0 && opened)
@@ -293,7 +303,8 @@ static int boot_slot(const char *disk, const struct cmdline *c, char forced, cha
         return r;
 }
 
-static void switch_root(const char *init) {
+/* /sysroot becomes / (the API filesystems moved along); the caller starts init. */
+static int switch_root(void) {
         static const char *moves[] = { "/dev", "/proc", "/sys", "/run" };
         for (size_t i = 0; i < ELEMENTSOF(moves); i++) {
                 char to[64];
@@ -303,12 +314,28 @@ static void switch_root(const char *init) {
         }
         if (chdir(SYSROOT) < 0 || mount(SYSROOT, "/", NULL, MS_MOVE, NULL) < 0 || chroot(".") < 0 || chdir("/") < 0) {
                 say("switching root: %s", strerror(errno));
-                return;
+                return -errno;
         }
+        return 0;
+}
+
+static void start_init(const char *disk, char slot, const char *init) {
+        struct stat st;
+        if (stat("/dev/mapper/ingot-root", &st) == 0)
+                verity_watch_start(disk, slot, st.st_rdev, report_line);
+        else
+                say("slot %c: no corruption watcher: /dev/mapper/ingot-root: %s", slot, strerror(errno));
         if (debug)
                 say("starting %s", init);
         execl(init, init, (char *) NULL);
         say("exec %s: %s", init, strerror(errno));
+}
+
+static _Noreturn void restart(void) {
+        sync();
+        reboot(RB_AUTOBOOT);
+        for (;;)
+                pause();
 }
 
 static void give_up(const char *why) {
@@ -318,10 +345,7 @@ static void give_up(const char *why) {
                 execl("/bin/sh", "sh", (char *) NULL);
         }
         say("rebooting");
-        sync();
-        reboot(RB_AUTOBOOT);
-        for (;;)
-                pause();
+        restart();
 }
 
 int main(void) {
@@ -341,13 +365,21 @@ int main(void) {
                 char slot = 0;
                 int r = boot_slot(disk, &c, forced, &slot);
                 if (r >= 0) {
-                        switch_root(c.init);
+                        if (switch_root() >= 0)
+                                start_init(disk, slot, c.init);
                         give_up("could not start the slot's init");
                 }
                 if (!slot)
                         break; /* nothing bootable */
-                say("slot %c failed; marking it bad and trying the other", slot);
                 mark_bad(disk, slot);
+                if (c.kexeced) {
+                        /* This kernel and command line are the failed slot's own: the other slot may be judged only
+                         * under its own, which a restart gives it. */
+                        say("slot %c failed under its own kernel and command line; marked bad, restarting so that the "
+                            "other slot boots under its own", slot);
+                        restart();
+                }
+                say("slot %c failed; marked bad, trying the other", slot);
                 forced = 0;
         }
         give_up("no bootable slot: nothing signed and intact to boot");

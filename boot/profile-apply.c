@@ -25,15 +25,6 @@ static void say(void (*report)(const char *), const char *fmt, ...) {
                 report(line);
 }
 
-static int write_value(const char *path, const char *value) {
-        _cleanup_close_ int fd = open(path, O_WRONLY | O_CLOEXEC);
-        if (fd < 0)
-                return -errno;
-        size_t n = strlen(value);
-        ssize_t w = write(fd, value, n);
-        return w < 0 ? -errno : (size_t) w != n ? -EIO : 0;
-}
-
 static long read_number(const char *path) {
         _cleanup_free_ char *text = NULL;
         return read_text_file(path, 64, &text) < 0 ? -1 : strtol(text, NULL, 10);
@@ -54,7 +45,7 @@ static int apply_sysctls(json_object *list, const char *name, void (*report)(con
                 for (char *c = path + 10; n > 0 && *c; c++)
                         if (*c == '.')
                                 *c = '/';
-                int r = write_value(path, value);
+                int r = write_value_file(path, value);
                 if (r < 0) {
                         say(report, "profile %s: sysctl %s=%s: %s", name, key, value, strerror(-r));
                         first = first ?: r;
@@ -82,7 +73,7 @@ static int apply_pages(json_object *list, const char *name, void (*report)(const
                                  (long long) (size / 1024));
                 snprintf(count_s, sizeof(count_s), "%lld", (long long) count);
                 long before = read_number(path);
-                int r = write_value(path, count_s);
+                int r = write_value_file(path, count_s);
                 long got = read_number(path);
                 if (r >= 0 && got != count)
                         r = -ENOMEM;
@@ -94,7 +85,7 @@ static int apply_pages(json_object *list, const char *name, void (*report)(const
                          * check (which fails on this and falls back): give them back. */
                         if (before >= 0 && got > before) {
                                 snprintf(count_s, sizeof(count_s), "%ld", before);
-                                if (write_value(path, count_s) >= 0)
+                                if (write_value_file(path, count_s) >= 0)
                                         say(report, "profile %s: gave the %ld %s huge pages back", name, got - before,
                                             size_s);
                         }
@@ -151,8 +142,10 @@ int profile_apply(const char *root, const char *slot_profile, const char *run_di
         r = apply_pages(json_object_object_get_ex(j, "runtime_hugepages", &v) ? v : NULL, name, report);
         first = first ?: r;
         bool in_effect = cmdline_has(cmdline);
-        if (!in_effect)
+        if (!in_effect) {
                 say(report, "profile %s: its kernel parameters are not on this kernel's command line: %s", name, cmdline);
+                first = first ?: -ENOEXEC;
+        }
         if (asprintf(&record, "%s/profile", run_dir) >= 0) {
                 FILE *f = fopen(record, "we");
                 if (f) {
@@ -163,7 +156,8 @@ int profile_apply(const char *root, const char *slot_profile, const char *run_di
                 }
         }
         if (first < 0) {
-                error_set(err, first, "profile %s: not all of it applied", name);
+                error_set(err, first, "profile %s: not all of it applied%s", name,
+                          in_effect ? "" : " (its kernel parameters are not in effect)");
                 json_object_put(j);
                 return first;
         }
@@ -172,7 +166,9 @@ int profile_apply(const char *root, const char *slot_profile, const char *run_di
         return 0;
 }
 
-/* The running command line without the words whose keys the profile sets, then the profile's. */
+/* The running command line without the words whose keys the profile sets, then the profile's, and panic=10
+ * when neither sets panic=: a kernel that panics under this command line must restart (its try was counted
+ * before the restart into it, so the slot falls back), not hang the host. */
 static char *merged_cmdline(const char *profile, char slot) {
         _cleanup_free_ char *have = NULL;
         if (read_text_file("/proc/cmdline", 8192, &have) < 0)
@@ -183,6 +179,7 @@ static char *merged_cmdline(const char *profile, char slot) {
         if (!f)
                 return NULL;
         char *save = NULL;
+        bool panic = strncmp(profile, "panic=", 6) == 0 || strstr(profile, " panic=");
         for (char *w = strtok_r(have, " \n", &save); w; w = strtok_r(NULL, " \n", &save)) {
                 size_t k = strcspn(w, "=");
                 /* initrd= is systemd-boot's word for the EFI stub: the kexec loads the slot's initrd itself */
@@ -194,8 +191,9 @@ static char *merged_cmdline(const char *profile, char slot) {
                 }
                 if (!replaced)
                         fprintf(f, "%s ", w);
+                panic = panic || strncmp(w, "panic=", 6) == 0;
         }
-        fprintf(f, "%s%singot.kexec=%c", profile, *profile ? " " : "", slot);
+        fprintf(f, "%s%s%singot.kexec=%c", profile, *profile ? " " : "", panic ? "" : "panic=10 ", slot);
         return fclose(f) == 0 ? out : (free(out), NULL);
 }
 

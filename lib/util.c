@@ -407,6 +407,15 @@ int read_text_file(const char *path, size_t max, char **ret) {
         return read_file(path, max, ret, NULL);
 }
 
+int write_value_file(const char *path, const char *value) {
+        _cleanup_close_ int fd = open(path, O_WRONLY | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        size_t n = strlen(value);
+        ssize_t w = write(fd, value, n);
+        return w < 0 ? -errno : (size_t) w != n ? -EIO : 0;
+}
+
 const char *nearest_name(const char *name, const void *table, size_t n, size_t size, unsigned max_distance) {
         const char *best = NULL;
         unsigned best_d = max_distance + 1;

@@ -112,6 +112,8 @@ char *dirname_dup(const char *path);
 int read_text_file(const char *path, size_t max, char **ret);
 /* The same for any bytes (still NUL-terminated, one past ret_size). */
 int read_file(const char *path, size_t max, char **ret, size_t *ret_size);
+/* value written to an existing file in one write(), as /proc and /sys want it; -EIO for a short one. */
+int write_value_file(const char *path, const char *value);
 
 /* mkdir -p: missing parents 0755, the directory itself with mode; an existing one is fine. */
 int mkdir_p(const char *path, mode_t mode);

@@ -39,6 +39,7 @@ host_image() {
 		Copy=$HOST/report:/usr/lib/ingot-test/report
 		Copy=$HOST/health:/usr/lib/ingot-test/health
 		Copy=$HOST/sysext:/usr/lib/ingot-test/sysext
+		Copy=$S/late-blob:/usr/lib/ingot-test/late-blob
 		Copy=$PWD/keys/ingot.crt:/usr/lib/verity.d/ingot.crt
 		Symlink=../ingot-test-report.service:/usr/lib/systemd/system/multi-user.target.wants/ingot-test-report.service
 		Symlink=../ingot-test-sysext.service:/usr/lib/systemd/system/multi-user.target.wants/ingot-test-sysext.service
@@ -64,6 +65,7 @@ shared() {
 	(
 		cd "$S"
 		"$INGOT" keygen keys >/dev/null
+		head -c 1M /dev/urandom >late-blob # for the corruption found late: random, so stored as it is
 		kernel=$(ls /boot/vmlinuz-* | sort -V | tail -1)
 		cp "$kernel" boot-kernel
 		"$INGOT" initrd -o boot-initrd.zst --cert keys/ingot.crt --init "$INIT" --kernel-version "${kernel#/boot/vmlinuz-}"
@@ -179,7 +181,7 @@ t_update_to_another_kernel() {
 	uefi_boot disk.img "ingot-host-test: done"
 	# the boot kernel's initrd counted b's try, then restarted into b's own kernel and initrd
 	grep -q "ingot-init: booting slot b: b is on trial with 3 tries left" console.log
-	grep -q "ingot-init: slot kernel $(cat "$S/kernel-2.version"): restarting into the slot's kernel with: ro console=ttyS0 ingot.kexec=b" console.log
+	grep -q "ingot-init: slot kernel $(cat "$S/kernel-2.version"): restarting into the slot's kernel with: ro console=ttyS0 panic=10 ingot.kexec=b" console.log
 	grep -q "ingot-init: booting slot b: b forced by ingot.slot=" console.log
 	grep -q "ingot-host-test: kernel: $(cat "$S/kernel-2.version")$" console.log
 	grep -Eq "ingot-host-test: system: (running|degraded)$" console.log
@@ -205,6 +207,37 @@ t_failing_health_check_falls_back() {
 	[ "$(status_field disk.img 's["slots"][1]["state"], s["next"]')" = "('bad', 'a')" ]
 }
 run failing_health_check_falls_back t_failing_health_check_falls_back
+
+# Corruption found after b was marked good: a block of a file that nothing read during its trial is
+# damaged on the disk, then read; the initrd's watcher marks b bad and restarts, and a boots.
+t_late_corruption_on_the_host() {
+	SCENARIO=late_corruption_on_the_host
+	needs_host_vm
+	shared
+	host_disk disk.img ingot.test-read=/usr/lib/ingot-test/late-blob
+	"$INGOT" slot install --disk disk.img --cert "$S/keys/ingot.crt" "$S/out/debian-host_2.raw"
+	uefi_boot disk.img "ingot-host-test: done"
+	! grep -q "ingot-host-test: reading" console.log || return 1
+	[ "$(status_field disk.img 's["slots"][1]["state"]')" = good ]
+	off=$(python3 -c 'import sys; print(open(sys.argv[1], "rb").read().find(open(sys.argv[2], "rb").read(4096)))' \
+		"$S/out/debian-host_2.raw" "$S/late-blob")
+	[ "$off" -gt 0 ]
+	flip_part disk.img root-b $((off + 300000))
+	block=$(((off + 300000) / 4096))
+	mv console.log first-boot.log
+	uefi_boot disk.img "ingot-host-test: done"
+	grep -q "ingot-init: booting slot b: b is good with priority 2" console.log
+	grep -q "ingot-host-test: reading /usr/lib/ingot-test/late-blob on slot b" console.log
+	grep -q "device-mapper: verity: .*: data block $block is corrupted" console.log
+	grep -q "ingot-init: slot b: dm-verity found data block $block corrupted while the slot ran" console.log
+	grep -q "ingot-init: slot b marked bad (corrupted); restarting, slot a boots next" console.log
+	grep -q "ingot-init: booting slot a: a is good with priority 1; b is bad (dm-verity found a corrupted block while it ran)" console.log
+	grep -q "ingot-host-test: kernel: $(cat "$S/kernel-1.version")$" console.log
+	grep -q "ingot-host-test: status: a\* *good" console.log
+	[ "$(status_field disk.img 's["slots"][0]["state"], s["slots"][1]["state"], s["slots"][1]["failure"], s["next"]')" = \
+		"('good', 'bad', 'corrupted', 'a')" ]
+}
+run late_corruption_on_the_host t_late_corruption_on_the_host
 
 # A signed sysext layer (DDI) for the shared image, merged by the guest's systemd-sysext (252) from
 # /var/lib/extensions: the binary under /usr from a dm-verity device named for the layer's root hash,

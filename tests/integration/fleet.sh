@@ -134,6 +134,18 @@ t_flipped_byte_is_refused() {
 }
 run flipped_byte_is_refused t_flipped_byte_is_refused
 
+# A disk file under one sector, for the verbs that install from a URL: exit 1 naming the file, no abort.
+t_tiny_disk() {
+	images
+	url=$(release tiny 1.0.0)
+	: >tiny.img
+	exits_1_with "tiny.img: 0 bytes, too small to be a disk" \
+		"$INGOT" slot install --disk tiny.img "$url" --cert keys/ingot.crt
+	exits_1_with "tiny.img: 0 bytes, too small to be a disk" "$INGOT" update tiny.img "$url" --cert keys/ingot.crt
+	[ ! -s tiny.img ]
+}
+run tiny_disk t_tiny_disk
+
 t_stale_index_is_refused() {
 	images
 	url=$(release stale 1.0.0)

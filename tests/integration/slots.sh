@@ -211,6 +211,28 @@ t_bad_disks() {
 }
 run bad_disks t_bad_disks
 
+# A disk file too small to hold a partition table, empty included: every verb that takes a disk says so,
+# naming the file, and fails with exit status 1 (libfdisk used to abort ingot on it); nothing is written.
+t_tiny_disks() {
+	signed_demo out 1.0.0
+	for n in 0 1 511; do
+		head -c "$n" /dev/zero >tiny.img
+		for verb in status next "switch a" "mark-good a" "mark-bad a" rollback \
+			"install --cert keys/ingot.crt out/demo_1.0.0.raw"; do
+			# shellcheck disable=SC2086 # the verb's words
+			exits_1_with "tiny.img: $n byte" "$INGOT" slot $verb --disk tiny.img
+			grep -qF "too small to be a disk: no GPT partition table" last.log
+		done
+		exits_1_with "tiny.img: $n byte" "$INGOT" reprofile tiny.img db.profile.json --cert keys/ingot.crt
+		[ "$(stat -c %s tiny.img)" = "$n" ]
+		cmp tiny.img <(head -c "$n" /dev/zero)
+	done
+	# one sector is no longer too small, only not a GPT
+	head -c 512 /dev/zero >sector.img
+	exits_1_with "sector.img: no GPT partition table" "$INGOT" slot status --disk sector.img
+}
+run tiny_disks t_tiny_disks
+
 t_block_device() {
 	require_root
 	signed_demo out 1.0.0

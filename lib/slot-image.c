@@ -283,7 +283,8 @@ struct pipeline {
         uint64_t first_block[NBUF], blocks[NBUF];
         enum chunk_state state[NBUF];
         bool done;
-        int r;
+        int r;                  /* the first damaged chunk's error, its message in err */
+        uint64_t failed_block;  /* of the lowest-numbered damaged chunk seen, so the message names the first */
         struct ingot_error err;
         const struct verity_tree *tree;
 };
@@ -303,14 +304,15 @@ static void *checker(void *userdata) {
                         continue;
                 }
                 p->state[i] = CHUNK_CHECKING;
-                bool failed = p->r < 0;
+                bool skip = p->r < 0 && p->first_block[i] > p->failed_block; /* a later chunk: moot */
                 pthread_mutex_unlock(&p->lock);
                 struct ingot_error e = { 0 };
-                int r = failed ? 0 : verity_tree_check_blocks(p->tree, p->first_block[i], p->buf[i], p->blocks[i], &e);
+                int r = skip ? 0 : verity_tree_check_blocks(p->tree, p->first_block[i], p->buf[i], p->blocks[i], &e);
                 pthread_mutex_lock(&p->lock);
-                if (r < 0 && p->r >= 0) {
+                if (r < 0 && (p->r >= 0 || p->first_block[i] < p->failed_block)) {
                         p->r = r;
                         p->err = e;
+                        p->failed_block = p->first_block[i];
                 }
                 p->state[i] = CHUNK_EMPTY;
                 pthread_cond_broadcast(&p->changed);
@@ -340,10 +342,10 @@ static int copy_data(struct slot_table *t, const struct gpt_partition *root, con
                 pthread_mutex_lock(&p.lock);
                 while (p.state[i] != CHUNK_EMPTY)
                         pthread_cond_wait(&p.changed, &p.lock);
-                r = p.r;
+                bool damaged = p.r < 0;
                 pthread_mutex_unlock(&p.lock);
-                if (r < 0)
-                        break;
+                if (damaged)
+                        break; /* reported below, with the checker's message */
                 size_t n = img->size - off < CHUNK ? (size_t) (img->size - off) : CHUNK;
                 if (img->read)
                         r = img->read(img->source, p.buf[i], n, off, err);

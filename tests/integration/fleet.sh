@@ -189,6 +189,30 @@ PY
 }
 run damaged_block_is_named t_damaged_block_is_named
 
+# With --json, or with stderr not a terminal, nothing draws a progress line: stderr holds no carriage
+# return and no escape sequence, whether the install succeeds or fails.
+t_no_terminal_codes_off_a_terminal() {
+	images
+	url=$(release quiet 1.0.0 2.0.0)
+	"$INGOT" disk disk.img --slot-a out-1.0.0/demo_1.0.0.raw
+	"$INGOT" slot install --disk disk.img --cert keys/ingot.crt --json --slot b --version 1.0.0 "$url" \
+		>events.json 2>err.log
+	grep -q '"event":"progress"' events.json
+	"$INGOT" update disk.img "$url" --cert keys/ingot.crt --json >>events.json 2>>err.log
+	grep -q '"event":"result"' events.json
+	"$INGOT" slot install --disk disk.img --cert keys/ingot.crt --slot b "$url" >/dev/null 2>>err.log
+	"$INGOT" slot install --disk disk.img --cert keys/ingot.crt --slot b out-2.0.0/demo_2.0.0.raw >/dev/null 2>>err.log
+	# failing installs, after progress was reported
+	flip "$WWW/quiet/demo_2.0.0.raw" 70000
+	! "$INGOT" slot install --disk disk.img --cert keys/ingot.crt --json --slot b "$url" >>events.json 2>>err.log || return 1
+	! "$INGOT" slot install --disk disk.img --cert keys/ingot.crt --slot b "$url" >/dev/null 2>>err.log || return 1
+	cat err.log
+	grep -q "does not match the hash tree" err.log
+	! grep -q $'\r' err.log || return 1
+	! grep -q $'\e' err.log || return 1
+}
+run no_terminal_codes_off_a_terminal t_no_terminal_codes_off_a_terminal
+
 # A disk file under one sector, for the verbs that install from a URL: exit 1 naming the file, no abort.
 t_tiny_disk() {
 	images

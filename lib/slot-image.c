@@ -206,6 +206,11 @@ int slot_image_open(const char *path, char **trusted, struct slot_image *img, st
                 return error_set(err, -EINVAL, "%s: not an image file", path);
         img->size = (uint64_t) st.st_size;
 
+        /* what ingot build writes beside an image; without them it is not one */
+        if (access(roothash, F_OK) < 0 && errno == ENOENT)
+                return error_set(err, -ENOENT, "%s: not an ingot image: no %s beside it (ingot build writes an image "
+                                 "with its .roothash, .roothash.p7s and .verity)", path, roothash);
+
         /* the root hash, and its signature read once: the bytes checked go into the signature partition */
         char root_hash[ROOT_HASH_MAX + 1];
         r = root_hash_read(roothash, root_hash, err);
@@ -219,18 +224,21 @@ int slot_image_open(const char *path, char **trusted, struct slot_image *img, st
         if (r < 0 || n == 0)
                 return error_set(err, r < 0 ? r : -EBADMSG, "%s: cannot read it whole (at most 64 KiB)", p7s);
         _cleanup_close_ int hfd = open(verity, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        if (hfd < 0 && errno == ENOENT)
+                return error_set(err, -ENOENT, "%s: not an ingot image: no %s beside it (ingot build writes an image "
+                                 "with its .roothash, .roothash.p7s and .verity)", path, verity);
         if (hfd < 0)
                 return error_set(err, -errno, "%s: %s", verity, strerror(errno));
         r = slot_image_check_sidecars(img, root_hash, (const uint8_t *) der, n, p7s,
                                       &(struct verity_region) { .name = verity, .fd = hfd }, trusted, err);
         if (r < 0)
                 return r;
-        r = squashfs_image_identity(img->fd, 0, img->size, img->image_id, img->version, err);
+        struct ingot_error e = { 0 };
+        r = squashfs_image_identity(img->fd, 0, img->size, img->image_id, img->version, &e);
         if (r < 0 && r != -ENOENT)
-                return error_set(err, r, "%s: %s", path, err && err->code ? err->message : strerror(-r));
-        if (err && r == -ENOENT)
-                *err = (struct ingot_error) { 0 }; /* no os-release: no version */
-        return 0;
+                return error_set(err, r, "%s: %s; its signed sidecars are an image's: the file is damaged or not the "
+                                 "image they describe", path, e.code ? e.message : strerror(-r));
+        return 0; /* no os-release: no version */
 }
 
 int slot_image_from_slot(struct slot_table *t, const struct slot *s, char **trusted, struct slot_image *img,

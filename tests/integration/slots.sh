@@ -233,6 +233,31 @@ t_tiny_disks() {
 }
 run tiny_disks t_tiny_disks
 
+# What is not an image is named and said so, before anything is written: a file with no sidecars
+# beside it, one with a root hash but no hash tree, and bytes that are not squashfs under sidecars that
+# are a real image's.
+t_not_an_image_is_named() {
+	signed_demo out 1.0.0
+	signed_demo out 2.0.0
+	"$INGOT" disk disk.img --slot-a out/demo_1.0.0.raw
+	sum=$(sha256sum <disk.img)
+	head -c 100000 /dev/urandom >junk.raw
+	exits_1_with "junk.raw: not an ingot image: no junk.roothash beside it" \
+		"$INGOT" slot install --disk disk.img --cert keys/ingot.crt junk.raw
+	cp out/demo_2.0.0.roothash junk.roothash
+	cp out/demo_2.0.0.roothash.p7s junk.roothash.p7s
+	exits_1_with "junk.raw: not an ingot image: no junk.verity beside it" \
+		"$INGOT" slot install --disk disk.img --cert keys/ingot.crt junk.raw
+	mkdir g
+	cp out/demo_2.0.0.verity out/demo_2.0.0.roothash out/demo_2.0.0.roothash.p7s g/
+	head -c "$(stat -c %s out/demo_2.0.0.raw)" /dev/urandom >g/demo_2.0.0.raw
+	! unsquashfs -s g/demo_2.0.0.raw >/dev/null 2>&1 || return 1
+	exits_1_with "g/demo_2.0.0.raw: not a squashfs image" \
+		"$INGOT" slot install --disk disk.img --cert keys/ingot.crt g/demo_2.0.0.raw
+	same_bytes disk.img "$sum"
+}
+run not_an_image_is_named t_not_an_image_is_named
+
 t_block_device() {
 	require_root
 	signed_demo out 1.0.0

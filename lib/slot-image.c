@@ -128,20 +128,6 @@ void slot_uuids_from_root_hash(const char *root_hash, char ret_root[37], char re
         uuid_format(h + n - 16, ret_verity);
 }
 
-int trusted_check(char **trusted, const char *fp, const char *what, struct ingot_error *err) {
-        if (!trusted)
-                return 0;
-        for (char **c = trusted; *c; c++) {
-                char want[65];
-                int r = cert_file_fingerprint(*c, want, err);
-                if (r < 0)
-                        return r;
-                if (strcmp(want, fp) == 0)
-                        return 0;
-        }
-        return error_set(err, -EKEYREJECTED, "%s: signed by a certificate that is not trusted (signer %.16s...)", what, fp);
-}
-
 void slot_image_close(struct slot_image *img) {
         if (img->fd >= 0)
                 close(img->fd);
@@ -158,10 +144,7 @@ int slot_image_check_sidecars(struct slot_image *img, const char *root_hash, con
         int r = root_hash_parse(root_hash, strlen(root_hash), img->root_hash);
         if (r < 0)
                 return error_set(err, r, "%s: its root hash is not one line of lowercase hex", img->path);
-        r = signature_check_der(p7s, p7s_size, p7s_name, img->root_hash, NULL, img->fingerprint, err);
-        if (r < 0)
-                return r;
-        r = trusted_check(trusted, img->fingerprint, img->path, err);
+        r = signature_check_trusted(p7s, p7s_size, p7s_name, img->root_hash, trusted, img->path, img->fingerprint, err);
         if (r < 0)
                 return r;
 
@@ -250,10 +233,8 @@ int slot_image_from_slot(struct slot_table *t, const struct slot *s, char **trus
         snprintf(img->root_hash, sizeof(img->root_hash), "%s", s->payload.root_hash);
         char name[300];
         snprintf(name, sizeof(name), "%s (verity-sig-%c)", t->gpt->path, s->name);
-        int r = signature_check_der(s->payload.signature, s->payload.signature_size, name, img->root_hash, NULL,
-                                    img->fingerprint, err);
-        if (r >= 0)
-                r = trusted_check(trusted, img->fingerprint, name, err);
+        int r = signature_check_trusted(s->payload.signature, s->payload.signature_size, name, img->root_hash, trusted,
+                                        name, img->fingerprint, err);
         if (r < 0)
                 return r;
         r = verity_tree_load(&(struct verity_region) { .name = t->gpt->path, .fd = t->gpt->fd, .offset = verity->offset },
@@ -460,9 +441,7 @@ int slot_write(struct slot_table *t, struct slot *s, const struct slot_image *im
         snprintf(name, sizeof(name), "%s (%s)", g->path, sig->label);
         r = strcmp(vs.root_hash, img->root_hash) != 0
                     ? error_set(err, -EIO, "%s: read back another root hash", name)
-                    : signature_check_der(vs.signature, vs.signature_size, name, vs.root_hash, NULL, fp, err);
-        if (r >= 0)
-                r = trusted_check(trusted, fp, name, err);
+                    : signature_check_trusted(vs.signature, vs.signature_size, name, vs.root_hash, trusted, name, fp, err);
         verity_sig_clear(&vs);
         if (r < 0)
                 return r;

@@ -213,6 +213,26 @@ t_no_terminal_codes_off_a_terminal() {
 }
 run no_terminal_codes_off_a_terminal t_no_terminal_codes_off_a_terminal
 
+# A damaged signature served for an image or for the index is "damaged", naming its URL, and not "not trusted".
+t_damaged_served_signature() {
+	images
+	url=$(release dsig 2.0.0)
+	"$INGOT" disk disk.img --slot-a out-1.0.0/demo_1.0.0.raw
+	sum=$(sha256sum <disk.img)
+	cp "$WWW/dsig/demo_2.0.0.roothash.p7s" p7s.good
+	python3 "$TOP/tests/tools/damage-cert.py" "$WWW/dsig/demo_2.0.0.roothash.p7s" keys/ingot.crt signature
+	exits_1_with "${url}demo_2.0.0.roothash.p7s: damaged signature" \
+		"$INGOT" slot install --disk disk.img --cert keys/ingot.crt "$url"
+	! grep -q "not trusted" last.log || return 1
+	cp p7s.good "$WWW/dsig/demo_2.0.0.roothash.p7s"
+	python3 "$TOP/tests/tools/damage-cert.py" "$WWW/dsig/index.json.p7s" keys/ingot.crt subject
+	exits_1_with "${url}index.json.p7s: damaged signature" \
+		"$INGOT" slot install --disk disk.img --cert keys/ingot.crt "$url"
+	! grep -q "not trusted" last.log || return 1
+	same_bytes disk.img "$sum"
+}
+run damaged_served_signature t_damaged_served_signature
+
 # A disk file under one sector, for the verbs that install from a URL: exit 1 naming the file, no abort.
 t_tiny_disk() {
 	images

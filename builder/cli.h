@@ -37,7 +37,7 @@ int parse_one_arg_json(int argc, char **argv, const char *verb, const char *what
 /* A progress line on stderr (progress.c). */
 struct progress_state {
         double start, last;
-        bool shown;
+        bool shown; /* a line was drawn on stderr (a terminal): progress_clear() clears it, nothing else does */
 };
 double now_seconds(void);
 /* Whether to redraw now: at most five times a second, and always for the final state. */

@@ -15,7 +15,6 @@ bool progress_due(struct progress_state *s, bool final) {
         if (t - s->last < 0.2 && !final)
                 return false;
         s->last = t;
-        s->shown = true;
         return true;
 }
 
@@ -32,5 +31,6 @@ void progress_draw_bytes(const struct ingot_progress *p, void *userdata) {
         double mib = (double) p->bytes / 1048576.0, total = (double) p->total_bytes / 1048576.0;
         fprintf(stderr, "\r\033[K%-6s %8.1f / %.1f MiB  %7.1f MiB/s", p->phase, mib, total,
                 t > s->start ? mib / (t - s->start) : 0);
+        s->shown = true;
         fflush(stderr);
 }

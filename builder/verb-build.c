@@ -45,6 +45,7 @@ static void on_progress(const struct ingot_progress *p, void *userdata) {
         double rate = t > s->start ? mib / (t - s->start) : 0;
         fprintf(stderr, "\r\033[K%-9s %8llu files  %10.1f MiB  %7.1f MiB/s", p->phase, (unsigned long long) p->files,
                 mib, rate);
+        s->shown = true;
         fflush(stderr);
 }
 

@@ -1,5 +1,5 @@
 /* fuzz/pkcs7.c: a detached PKCS#7 signature over a root hash, checked as `ingot verify`, slot install
- * and the initrd check it: against the certificate it carries, and against a trusted certificate.
+ * and the initrd check it: against the certificate it carries, and against trusted certificates.
  * Input: the signed text (one line) then the DER signature. */
 #include "fuzz.h"
 #include "signing.h"
@@ -34,6 +34,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         (void) signature_check_der(der, der_size, "fuzz.p7s", text, NULL, fp, &err);
         err = (struct ingot_error) { 0 };
         (void) signature_check_der(der, der_size, "fuzz.p7s", text, cert, fp, &err);
+        err = (struct ingot_error) { 0 };
+        (void) signature_check_trusted(der, der_size, "fuzz.p7s", text, (char *[]) { cert, NULL }, "fuzz", fp, &err);
         err = (struct ingot_error) { 0 };
         (void) signature_check(fuzz_file("fuzz.p7s", der, der_size), text, NULL, fp, &err);
         return 0;

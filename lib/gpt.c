@@ -168,8 +168,16 @@ int gpt_open(const char *path, bool writable, unsigned lock_wait_ms, struct gpt 
         if (r < 0)
                 goto fail;
         uint64_t dev_size = (uint64_t) st.st_size;
-        if (g->block_device && ioctl(g->fd, BLKGETSIZE64, &dev_size) < 0)
+        bool size_known = true;
+        if (g->block_device && ioctl(g->fd, BLKGETSIZE64, &dev_size) < 0) {
                 dev_size = 0;
+                size_known = false;
+        }
+        if (size_known && dev_size < 512) { /* not even one sector: libfdisk only says EINVAL */
+                r = error_set(err, -EMEDIUMTYPE, "%s: %llu byte%s, too small to be a disk: no GPT partition table",
+                              path, (unsigned long long) dev_size, dev_size == 1 ? "" : "s");
+                goto fail;
+        }
         r = headers_check(g->fd, path, g->block_device, dev_size, err);
         if (r < 0)
                 goto fail;
@@ -222,7 +230,9 @@ void gpt_free(struct gpt *g) {
         if (!g)
                 return;
         if (g->cxt) {
-                fdisk_deassign_device(g->cxt, 1);
+                /* libfdisk asserts on deassigning a context whose assignment failed */
+                if (fdisk_get_devfd(g->cxt) >= 0)
+                        fdisk_deassign_device(g->cxt, 1);
                 fdisk_unref_context(g->cxt);
         }
         if (g->fd >= 0)
@@ -315,7 +325,8 @@ int gpt_create(int fd, const char *path, const char *disk_uuid, const struct gpt
         if (r >= 0 && (r = fdisk_write_disklabel(cxt)) < 0)
                 r = error_set(err, r, "%s: writing the GPT: %s", path, strerror(-r));
 out:
-        fdisk_deassign_device(cxt, 1);
+        if (fdisk_get_devfd(cxt) >= 0)
+                fdisk_deassign_device(cxt, 1);
         fdisk_unref_context(cxt);
         return r;
 }

@@ -241,75 +241,182 @@ static bool digests_known(PKCS7 *p7) {
         return true;
 }
 
-int signature_check_der(const uint8_t *der, size_t der_size, const char *p7s_path, const char *text,
-                        const char *cert_path, char ret_fp[65], struct ingot_error *err) {
+/* Whether c verifies under key: that key's owner issued it. */
+static bool cert_signed_by(X509 *c, EVP_PKEY *key) {
+        bool ok = key && X509_verify(c, key) == 1;
+        ERR_clear_error();
+        return ok;
+}
+
+/* A carried certificate that cannot be what it says it is: it names itself as its issuer, carries a
+ * trusted certificate's key or names a trusted certificate as its issuer, yet verifies under none of
+ * those keys; or its key does not parse. (A certificate from an unknown issuer that does not verify
+ * cannot be told from another signer's: it is only not trusted.) */
+static bool cert_damaged(X509 *c, X509 *const *trusted, size_t n_trusted) {
+        EVP_PKEY *own = X509_get0_pubkey(c);
+        ERR_clear_error();
+        if (!own)
+                return true;
+        if (cert_signed_by(c, own))
+                return false;
+        const X509_NAME *issuer = X509_get_issuer_name(c);
+        bool claims = X509_NAME_cmp(issuer, X509_get_subject_name(c)) == 0;
+        for (size_t i = 0; i < n_trusted; i++) {
+                EVP_PKEY *key = X509_get0_pubkey(trusted[i]);
+                if (cert_signed_by(c, key))
+                        return false;
+                if (key && (EVP_PKEY_eq(own, key) == 1 || X509_NAME_cmp(issuer, X509_get_subject_name(trusted[i])) == 0))
+                        claims = true;
+        }
+        ERR_clear_error();
+        return claims;
+}
+
+/* With an RSA signer, whether the signature value is damaged: it does not decrypt to a PKCS#1 block under
+ * the signer's key at all (a whole signature over other content does). Other keys cannot tell. */
+static bool signature_value_damaged(PKCS7 *p7, X509 *signer) {
+        STACK_OF(PKCS7_SIGNER_INFO) *infos = PKCS7_get_signer_info(p7);
+        PKCS7_SIGNER_INFO *si = sk_PKCS7_SIGNER_INFO_num(infos) == 1 ? sk_PKCS7_SIGNER_INFO_value(infos, 0) : NULL;
+        EVP_PKEY *key = X509_get0_pubkey(signer);
+        uint8_t out[2048];
+        if (!si || !si->enc_digest || !key || EVP_PKEY_get_base_id(key) != EVP_PKEY_RSA ||
+            EVP_PKEY_get_size(key) > (int) sizeof(out)) {
+                ERR_clear_error();
+                return false;
+        }
+        EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new(key, NULL);
+        size_t n = sizeof(out);
+        bool damaged = ctx && EVP_PKEY_verify_recover_init(ctx) == 1 &&
+                       EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_PADDING) == 1 &&
+                       EVP_PKEY_verify_recover(ctx, out, &n, si->enc_digest->data, (size_t) si->enc_digest->length) != 1;
+        EVP_PKEY_CTX_free(ctx);
+        ERR_clear_error();
+        return damaged;
+}
+
+/* The checks both entry points share. trusted: the certificates the signer must be one of (none: any
+ * whole signature); a whole signature by another returns -EKEYREJECTED without a message, for the caller
+ * to say in its words. */
+static int check_pkcs7(const uint8_t *der, size_t der_size, const char *name, const char *text, X509 *const *trusted,
+                       size_t n_trusted, char ret_fp[65], struct ingot_error *err) {
         PKCS7 *p7 = NULL;
-        X509 *trusted = NULL;
         X509_STORE *store = NULL;
         BIO *content = NULL;
         STACK_OF(X509) *signers = NULL;
+        X509 *match = NULL;
         int r = 0;
         const unsigned char *in = der;
         p7 = der_size <= LONG_MAX ? d2i_PKCS7(NULL, &in, (long) der_size) : NULL;
-        if (!p7 || !PKCS7_type_is_signed(p7)) {
+        if (!p7 || !PKCS7_type_is_signed(p7) || !p7->d.sign) {
                 ERR_clear_error();
-                r = error_set(err, -EBADMSG, "%s: not a PKCS#7 signature (damaged or truncated)", p7s_path);
+                r = error_set(err, -EBADMSG, "%s: damaged signature: not a PKCS#7 signature (truncated or corrupt)", name);
                 goto out;
         }
         /* ingot signs detached: embedded content would not be what is checked */
         if (!PKCS7_get_detached(p7)) {
                 ERR_clear_error();
-                r = error_set(err, -EBADMSG, "%s: not a detached signature (it carries content of its own)", p7s_path);
+                r = error_set(err, -EBADMSG, "%s: not a detached signature (it carries content of its own)", name);
                 goto out;
         }
         /* OpenSSL 3.0's PKCS7_verify leaks when a digest is unknown (fuzz/crashes/pkcs7/): refuse first */
         if (!digests_known(p7)) {
                 ERR_clear_error();
-                r = error_set(err, -EBADMSG, "%s: the signature names a digest algorithm OpenSSL does not know", p7s_path);
+                r = error_set(err, -EBADMSG, "%s: the signature names a digest algorithm OpenSSL does not know", name);
                 goto out;
         }
         signers = PKCS7_get0_signers(p7, NULL, 0);
         if (!signers || sk_X509_num(signers) != 1 || cert_fingerprint(sk_X509_value(signers, 0), ret_fp) < 0) {
                 ERR_clear_error();
-                r = error_set(err, -EBADMSG, "%s: the signature does not carry its signer's certificate", p7s_path);
+                r = sk_X509_num(p7->d.sign->cert) > 0 && sk_PKCS7_SIGNER_INFO_num(p7->d.sign->signer_info) == 1
+                            ? error_set(err, -EBADMSG, "%s: damaged signature: its signer is none of the certificates "
+                                        "it carries", name)
+                            : error_set(err, -EBADMSG, "%s: the signature does not carry its signer's certificate", name);
                 goto out;
         }
-        if (cert_path) {
-                _cleanup_(fclose_quietly) FILE *cf = fopen(cert_path, "re");
-                if (!cf) {
-                        r = error_set(err, -errno, "%s: %s", cert_path, strerror(errno));
-                        goto out;
-                }
-                trusted = PEM_read_X509(cf, NULL, NULL, NULL);
-                if (!trusted) {
-                        r = error_set(err, -EINVAL, "%s: not a PEM certificate: %s", cert_path, ssl_reason());
-                        goto out;
-                }
-                char want[65];
-                if (cert_fingerprint(trusted, want) < 0 || strcmp(want, ret_fp) != 0) {
-                        r = error_set(err, -EKEYREJECTED,
-                                      "signature made by another key: signer %.16s..., trusted certificate %.16s...",
-                                      ret_fp, want);
-                        goto out;
-                }
+        X509 *signer = sk_X509_value(signers, 0);
+        if (cert_damaged(signer, trusted, n_trusted)) {
+                r = error_set(err, -EBADMSG, "%s: damaged signature: the signer's certificate in it is corrupt (its own "
+                              "signature does not verify)", name);
+                goto out;
+        }
+        for (size_t i = 0; i < n_trusted && !match; i++) {
+                char fp[65];
+                if (cert_fingerprint(trusted[i], fp) == 0 && strcmp(fp, ret_fp) == 0)
+                        match = trusted[i];
+        }
+        if (n_trusted && !match) {
+                r = -EKEYREJECTED;
+                goto out;
         }
         store = X509_STORE_new();
         content = BIO_new_mem_buf(text, (int) strlen(text));
-        if (!store || !content || (trusted && !X509_STORE_add_cert(store, trusted))) {
+        if (!store || !content || (match && !X509_STORE_add_cert(store, match))) {
                 r = -ENOMEM;
                 goto out;
         }
         X509_STORE_set_purpose(store, X509_PURPOSE_ANY);
         X509_STORE_set_flags(store, X509_V_FLAG_NO_CHECK_TIME); /* a host may not know the time */
-        if (PKCS7_verify(p7, NULL, store, content, NULL, PKCS7_BINARY | (trusted ? 0 : PKCS7_NOVERIFY)) != 1) {
+        if (PKCS7_verify(p7, NULL, store, content, NULL, PKCS7_BINARY | (match ? 0 : PKCS7_NOVERIFY)) != 1) {
                 ERR_clear_error();
-                r = error_set(err, -EBADMSG, "%s: the signature does not match the root hash %s", p7s_path, text);
+                r = signature_value_damaged(p7, signer)
+                            ? error_set(err, -EBADMSG, "%s: damaged signature: its signature value is corrupt (no "
+                                        "RSA signature block under the signer's key)", name)
+                            : error_set(err, -EBADMSG, "%s: the signature does not match the root hash %s", name, text);
         }
 out:
         sk_X509_free(signers);
         BIO_free(content);
         X509_STORE_free(store);
-        X509_free(trusted);
         PKCS7_free(p7);
+        return r;
+}
+
+static X509 *read_cert(const char *cert_path, struct ingot_error *err) {
+        _cleanup_(fclose_quietly) FILE *f = fopen(cert_path, "re");
+        if (!f) {
+                error_set(err, -errno, "%s: %s", cert_path, strerror(errno));
+                return NULL;
+        }
+        X509 *c = PEM_read_X509(f, NULL, NULL, NULL);
+        if (!c)
+                error_set(err, -EINVAL, "%s: not a PEM certificate: %s", cert_path, ssl_reason());
+        return c;
+}
+
+int signature_check_der(const uint8_t *der, size_t der_size, const char *name, const char *text,
+                        const char *cert_path, char ret_fp[65], struct ingot_error *err) {
+        X509 *trusted = NULL;
+        if (cert_path && !(trusted = read_cert(cert_path, err)))
+                return err && err->code ? err->code : -EINVAL;
+        int r = check_pkcs7(der, der_size, name, text, &trusted, trusted ? 1 : 0, ret_fp, err);
+        if (r == -EKEYREJECTED) {
+                char want[65] = "";
+                (void) cert_fingerprint(trusted, want);
+                r = error_set(err, r, "signature made by another key: signer %.16s..., trusted certificate %.16s...",
+                              ret_fp, want);
+        }
+        X509_free(trusted);
+        return r;
+}
+
+int signature_check_trusted(const uint8_t *der, size_t der_size, const char *name, const char *text,
+                            char **trusted, const char *what, char ret_fp[65], struct ingot_error *err) {
+        size_t n = 0;
+        while (trusted && trusted[n])
+                n++;
+        X509 **certs = calloc(n ? n : 1, sizeof(*certs));
+        if (!certs)
+                return -ENOMEM;
+        int r = 0;
+        for (size_t i = 0; i < n && r >= 0; i++)
+                if (!(certs[i] = read_cert(trusted[i], err)))
+                        r = err && err->code ? err->code : -EINVAL;
+        if (r >= 0)
+                r = check_pkcs7(der, der_size, name, text, certs, n, ret_fp, err);
+        if (r == -EKEYREJECTED)
+                r = error_set(err, r, "%s: signed by a certificate that is not trusted (signer %.16s...)", what, ret_fp);
+        for (size_t i = 0; i < n; i++)
+                X509_free(certs[i]);
+        free(certs);
         return r;
 }

@@ -29,11 +29,18 @@ int signing_keygen(const char *dir, enum key_type type, const char *common_name,
 /* Checks a detached PKCS#7 signature (DER file) over text. With cert_path, the signer must be that
  * certificate (validity dates are not checked: see docs/recipe.md); without, only that the signature
  * is intact under the certificate it carries. Returns that certificate's fingerprint. Messages tell a
- * damaged file, another signer and another content apart; failures are -EBADMSG or -EKEYREJECTED. */
+ * damaged signature ("NAME: damaged signature: ...": not PKCS#7, a carried certificate that does not
+ * verify, an RSA signature value that decrypts to nothing), another signer and another content apart;
+ * failures are -EBADMSG (damaged, another content) or -EKEYREJECTED (another signer). */
 int signature_check(const char *p7s_path, const char *text, const char *cert_path, char ret_fingerprint[65],
                     struct ingot_error *err);
 /* The same for a signature in memory; name is what messages call it. */
 int signature_check_der(const uint8_t *der, size_t der_size, const char *name, const char *text,
                         const char *cert_path, char ret_fingerprint[65], struct ingot_error *err);
+/* The same, the signer one of the trusted certificates (PEM files, NULL-terminated; NULL: any whole
+ * signature): a carried certificate with a trusted key, or naming a trusted issuer, that does not verify
+ * is damaged; a whole one not among them is "WHAT: signed by a certificate that is not trusted". */
+int signature_check_trusted(const uint8_t *der, size_t der_size, const char *name, const char *text,
+                            char **trusted, const char *what, char ret_fingerprint[65], struct ingot_error *err);
 /* SHA-256 of a PEM certificate's DER, lowercase hex: what trust is pinned to. */
 int cert_file_fingerprint(const char *cert_path, char ret_hex[65], struct ingot_error *err);

@@ -128,20 +128,6 @@ void slot_uuids_from_root_hash(const char *root_hash, char ret_root[37], char re
         uuid_format(h + n - 16, ret_verity);
 }
 
-int trusted_check(char **trusted, const char *fp, const char *what, struct ingot_error *err) {
-        if (!trusted)
-                return 0;
-        for (char **c = trusted; *c; c++) {
-                char want[65];
-                int r = cert_file_fingerprint(*c, want, err);
-                if (r < 0)
-                        return r;
-                if (strcmp(want, fp) == 0)
-                        return 0;
-        }
-        return error_set(err, -EKEYREJECTED, "%s: signed by a certificate that is not trusted (signer %.16s...)", what, fp);
-}
-
 void slot_image_close(struct slot_image *img) {
         if (img->fd >= 0)
                 close(img->fd);
@@ -158,10 +144,7 @@ int slot_image_check_sidecars(struct slot_image *img, const char *root_hash, con
         int r = root_hash_parse(root_hash, strlen(root_hash), img->root_hash);
         if (r < 0)
                 return error_set(err, r, "%s: its root hash is not one line of lowercase hex", img->path);
-        r = signature_check_der(p7s, p7s_size, p7s_name, img->root_hash, NULL, img->fingerprint, err);
-        if (r < 0)
-                return r;
-        r = trusted_check(trusted, img->fingerprint, img->path, err);
+        r = signature_check_trusted(p7s, p7s_size, p7s_name, img->root_hash, trusted, img->path, img->fingerprint, err);
         if (r < 0)
                 return r;
 
@@ -206,6 +189,11 @@ int slot_image_open(const char *path, char **trusted, struct slot_image *img, st
                 return error_set(err, -EINVAL, "%s: not an image file", path);
         img->size = (uint64_t) st.st_size;
 
+        /* what ingot build writes beside an image; without them it is not one */
+        if (access(roothash, F_OK) < 0 && errno == ENOENT)
+                return error_set(err, -ENOENT, "%s: not an ingot image: no %s beside it (ingot build writes an image "
+                                 "with its .roothash, .roothash.p7s and .verity)", path, roothash);
+
         /* the root hash, and its signature read once: the bytes checked go into the signature partition */
         char root_hash[ROOT_HASH_MAX + 1];
         r = root_hash_read(roothash, root_hash, err);
@@ -219,18 +207,21 @@ int slot_image_open(const char *path, char **trusted, struct slot_image *img, st
         if (r < 0 || n == 0)
                 return error_set(err, r < 0 ? r : -EBADMSG, "%s: cannot read it whole (at most 64 KiB)", p7s);
         _cleanup_close_ int hfd = open(verity, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        if (hfd < 0 && errno == ENOENT)
+                return error_set(err, -ENOENT, "%s: not an ingot image: no %s beside it (ingot build writes an image "
+                                 "with its .roothash, .roothash.p7s and .verity)", path, verity);
         if (hfd < 0)
                 return error_set(err, -errno, "%s: %s", verity, strerror(errno));
         r = slot_image_check_sidecars(img, root_hash, (const uint8_t *) der, n, p7s,
                                       &(struct verity_region) { .name = verity, .fd = hfd }, trusted, err);
         if (r < 0)
                 return r;
-        r = squashfs_image_identity(img->fd, 0, img->size, img->image_id, img->version, err);
+        struct ingot_error e = { 0 };
+        r = squashfs_image_identity(img->fd, 0, img->size, img->image_id, img->version, &e);
         if (r < 0 && r != -ENOENT)
-                return error_set(err, r, "%s: %s", path, err && err->code ? err->message : strerror(-r));
-        if (err && r == -ENOENT)
-                *err = (struct ingot_error) { 0 }; /* no os-release: no version */
-        return 0;
+                return error_set(err, r, "%s: %s; its signed sidecars are an image's: the file is damaged or not the "
+                                 "image they describe", path, e.code ? e.message : strerror(-r));
+        return 0; /* no os-release: no version */
 }
 
 int slot_image_from_slot(struct slot_table *t, const struct slot *s, char **trusted, struct slot_image *img,
@@ -242,10 +233,8 @@ int slot_image_from_slot(struct slot_table *t, const struct slot *s, char **trus
         snprintf(img->root_hash, sizeof(img->root_hash), "%s", s->payload.root_hash);
         char name[300];
         snprintf(name, sizeof(name), "%s (verity-sig-%c)", t->gpt->path, s->name);
-        int r = signature_check_der(s->payload.signature, s->payload.signature_size, name, img->root_hash, NULL,
-                                    img->fingerprint, err);
-        if (r >= 0)
-                r = trusted_check(trusted, img->fingerprint, name, err);
+        int r = signature_check_trusted(s->payload.signature, s->payload.signature_size, name, img->root_hash, trusted,
+                                        name, img->fingerprint, err);
         if (r < 0)
                 return r;
         r = verity_tree_load(&(struct verity_region) { .name = t->gpt->path, .fd = t->gpt->fd, .offset = verity->offset },
@@ -283,7 +272,8 @@ struct pipeline {
         uint64_t first_block[NBUF], blocks[NBUF];
         enum chunk_state state[NBUF];
         bool done;
-        int r;
+        int r;                  /* the first damaged chunk's error, its message in err */
+        uint64_t failed_block;  /* of the lowest-numbered damaged chunk seen, so the message names the first */
         struct ingot_error err;
         const struct verity_tree *tree;
 };
@@ -303,14 +293,15 @@ static void *checker(void *userdata) {
                         continue;
                 }
                 p->state[i] = CHUNK_CHECKING;
-                bool failed = p->r < 0;
+                bool skip = p->r < 0 && p->first_block[i] > p->failed_block; /* a later chunk: moot */
                 pthread_mutex_unlock(&p->lock);
                 struct ingot_error e = { 0 };
-                int r = failed ? 0 : verity_tree_check_blocks(p->tree, p->first_block[i], p->buf[i], p->blocks[i], &e);
+                int r = skip ? 0 : verity_tree_check_blocks(p->tree, p->first_block[i], p->buf[i], p->blocks[i], &e);
                 pthread_mutex_lock(&p->lock);
-                if (r < 0 && p->r >= 0) {
+                if (r < 0 && (p->r >= 0 || p->first_block[i] < p->failed_block)) {
                         p->r = r;
                         p->err = e;
+                        p->failed_block = p->first_block[i];
                 }
                 p->state[i] = CHUNK_EMPTY;
                 pthread_cond_broadcast(&p->changed);
@@ -340,10 +331,10 @@ static int copy_data(struct slot_table *t, const struct gpt_partition *root, con
                 pthread_mutex_lock(&p.lock);
                 while (p.state[i] != CHUNK_EMPTY)
                         pthread_cond_wait(&p.changed, &p.lock);
-                r = p.r;
+                bool damaged = p.r < 0;
                 pthread_mutex_unlock(&p.lock);
-                if (r < 0)
-                        break;
+                if (damaged)
+                        break; /* reported below, with the checker's message */
                 size_t n = img->size - off < CHUNK ? (size_t) (img->size - off) : CHUNK;
                 if (img->read)
                         r = img->read(img->source, p.buf[i], n, off, err);
@@ -450,9 +441,7 @@ int slot_write(struct slot_table *t, struct slot *s, const struct slot_image *im
         snprintf(name, sizeof(name), "%s (%s)", g->path, sig->label);
         r = strcmp(vs.root_hash, img->root_hash) != 0
                     ? error_set(err, -EIO, "%s: read back another root hash", name)
-                    : signature_check_der(vs.signature, vs.signature_size, name, vs.root_hash, NULL, fp, err);
-        if (r >= 0)
-                r = trusted_check(trusted, fp, name, err);
+                    : signature_check_trusted(vs.signature, vs.signature_size, name, vs.root_hash, trusted, name, fp, err);
         verity_sig_clear(&vs);
         if (r < 0)
                 return r;

@@ -48,7 +48,7 @@ static int fetch_index(const struct ingot_fetch_options *fo, const char *base, c
                         return error_set(err, -ENOKEY, "%s: the index is not signed (no %s)", url, sig_url);
                 if (r < 0)
                         return r;
-                r = signature_check_der(der, der_size, sig_url, (char *) text, NULL, fp, err);
+                r = signature_check_trusted(der, der_size, sig_url, (char *) text, trusted, url, fp, err);
                 if (r == -EBADMSG && round == 0)
                         continue;
                 if (r == -EBADMSG && err && strstr(err->message, "does not match")) {
@@ -56,8 +56,6 @@ static int fetch_index(const struct ingot_fetch_options *fo, const char *base, c
                         return error_set(err, r, "%s: the signature does not match it (%s): changed after it was "
                                          "signed", url, sig_url);
                 }
-                if (r >= 0)
-                        r = trusted_check(trusted, fp, url, err);
                 if (r >= 0)
                         r = release_index_parse((char *) text, url, ret, err);
                 return r;

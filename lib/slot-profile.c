@@ -38,16 +38,15 @@ int slot_profile_load(const char *path, char **trusted, struct slot_profile *ret
                 r = error_set(err, -ENOKEY, "%s: unsigned (no %s); a slot only takes a signed profile", path, p7s);
                 goto fail;
         }
-        r = signature_check(p7s, ret->json, NULL, ret->fingerprint, err);
-        if (r >= 0)
-                r = trusted_check(trusted, ret->fingerprint, path, err);
-        if (r < 0)
-                goto fail;
         r = read_file(p7s, 64 * 1024, (char **) &ret->signature, &ret->signature_size);
         if (r < 0 || ret->signature_size == 0) {
                 r = error_set(err, r < 0 ? r : -EBADMSG, "%s: cannot read it whole", p7s);
                 goto fail;
         }
+        r = signature_check_trusted(ret->signature, ret->signature_size, p7s, ret->json, trusted, path, ret->fingerprint,
+                                    err);
+        if (r < 0)
+                goto fail;
         return 0;
 fail:
         slot_profile_clear(ret);

@@ -83,9 +83,6 @@ void slot_profile_clear(struct slot_profile *p);
 /* The image's signature partition payload, with p (NULL: none) as the slot's profile. */
 int slot_image_set_profile(struct slot_image *img, const struct slot_profile *p);
 
-/* Whether the signer's fingerprint is one of trusted's; the message says whose it is otherwise. */
-int trusted_check(char **trusted, const char *fingerprint, const char *what, struct ingot_error *err);
-
 /* Writes img into slot s (no GPT state change): signature cleared, tree, data checked against the tree
  * as written, signature, fsync; then the tree and signature read back from the disk and checked. */
 int slot_write(struct slot_table *t, struct slot *s, const struct slot_image *img, char **trusted,

@@ -60,6 +60,17 @@ expect_fail() {
 	fi
 }
 
+# exits_1_with TEXT CMD...: CMD fails with exit status 1 (a failure, not a crash or a usage error) and
+# prints TEXT (a fixed string) on stderr or stdout; its output is left in last.log.
+exits_1_with() {
+	local text=$1 rc=0
+	shift
+	"$@" >last.log 2>&1 || rc=$?
+	cat last.log
+	[ "$rc" -eq 1 ] || { echo "exit status $rc, expected 1: $*"; return 1; }
+	grep -qF -- "$text" last.log || { echo "expected message containing: $text"; return 1; }
+}
+
 require_root() {
 	[ "$(id -u)" -eq 0 ] || skip_test "needs root"
 }

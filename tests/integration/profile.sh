@@ -201,3 +201,22 @@ t_reprofile_refuses_bad_profiles() {
 	"$INGOT" reprofile --help | grep -q 'boot next on trial'
 }
 run reprofile_refuses_bad_profiles t_reprofile_refuses_bad_profiles
+
+# A certificate damaged inside the slot's signature partition: reprofile, which checks the slot it copies,
+# says that partition's signature is damaged, not that another key signed it; nothing is written.
+t_reprofile_refuses_a_damaged_slot_signature() {
+	disk_with_profiles
+	read -r start _ < <(part disk.img verity-sig-a)
+	for where in subject signature; do
+		cp disk.img d.img
+		extract d.img verity-sig-a sig.part
+		python3 "$TOP/tests/tools/damage-cert.py" sig.part keys/ingot.crt "$where"
+		dd if=sig.part of=d.img bs=1M seek="$start" oflag=seek_bytes conv=notrunc status=none
+		sum=$(sha256sum <d.img)
+		exits_1_with "d.img (verity-sig-a): damaged signature" \
+			"$INGOT" reprofile d.img prof/db.profile.json --cert keys/ingot.crt
+		! grep -q "not trusted" last.log || return 1
+		[ "$(sha256sum <d.img)" = "$sum" ]
+	done
+}
+run reprofile_refuses_a_damaged_slot_signature t_reprofile_refuses_a_damaged_slot_signature

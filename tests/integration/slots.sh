@@ -222,6 +222,95 @@ t_bad_disks() {
 }
 run bad_disks t_bad_disks
 
+# A disk file too small to hold a partition table, empty included: every verb that takes a disk says so,
+# naming the file, and fails with exit status 1 (libfdisk used to abort ingot on it); nothing is written.
+t_tiny_disks() {
+	signed_demo out 1.0.0
+	for n in 0 1 511; do
+		head -c "$n" /dev/zero >tiny.img
+		for verb in status next "switch a" "mark-good a" "mark-bad a" rollback \
+			"install --cert keys/ingot.crt out/demo_1.0.0.raw"; do
+			# shellcheck disable=SC2086 # the verb's words
+			exits_1_with "tiny.img: $n byte" "$INGOT" slot $verb --disk tiny.img
+			grep -qF "too small to be a disk: no GPT partition table" last.log
+		done
+		exits_1_with "tiny.img: $n byte" "$INGOT" reprofile tiny.img db.profile.json --cert keys/ingot.crt
+		[ "$(stat -c %s tiny.img)" = "$n" ]
+		cmp tiny.img <(head -c "$n" /dev/zero)
+	done
+	# one sector is no longer too small, only not a GPT
+	head -c 512 /dev/zero >sector.img
+	exits_1_with "sector.img: no GPT partition table" "$INGOT" slot status --disk sector.img
+}
+run tiny_disks t_tiny_disks
+
+# What is not an image is named and said so, before anything is written: a file with no sidecars
+# beside it, one with a root hash but no hash tree, and bytes that are not squashfs under sidecars that
+# are a real image's.
+t_not_an_image_is_named() {
+	signed_demo out 1.0.0
+	signed_demo out 2.0.0
+	"$INGOT" disk disk.img --slot-a out/demo_1.0.0.raw
+	sum=$(sha256sum <disk.img)
+	head -c 100000 /dev/urandom >junk.raw
+	exits_1_with "junk.raw: not an ingot image: no junk.roothash beside it" \
+		"$INGOT" slot install --disk disk.img --cert keys/ingot.crt junk.raw
+	cp out/demo_2.0.0.roothash junk.roothash
+	cp out/demo_2.0.0.roothash.p7s junk.roothash.p7s
+	exits_1_with "junk.raw: not an ingot image: no junk.verity beside it" \
+		"$INGOT" slot install --disk disk.img --cert keys/ingot.crt junk.raw
+	mkdir g
+	cp out/demo_2.0.0.verity out/demo_2.0.0.roothash out/demo_2.0.0.roothash.p7s g/
+	head -c "$(stat -c %s out/demo_2.0.0.raw)" /dev/urandom >g/demo_2.0.0.raw
+	! unsquashfs -s g/demo_2.0.0.raw >/dev/null 2>&1 || return 1
+	exits_1_with "g/demo_2.0.0.raw: not a squashfs image" \
+		"$INGOT" slot install --disk disk.img --cert keys/ingot.crt g/demo_2.0.0.raw
+	same_bytes disk.img "$sum"
+}
+run not_an_image_is_named t_not_an_image_is_named
+
+# A damaged signature is said to be damaged, naming its file, and never "signed by a certificate that is
+# not trusted"; a whole signature by another key is the reverse. Oracles: openssl cms refuses every
+# damaged one, and the certificate openssl finds in it carries the trusted key but is not the trusted
+# certificate (a damaged copy, not another signer's).
+t_damaged_signature_is_not_a_foreign_signer() {
+	signed_demo out 1.0.0
+	signed_demo out 2.0.0
+	"$INGOT" disk disk.img --slot-a out/demo_1.0.0.raw
+	sum=$(sha256sum <disk.img)
+	openssl x509 -in keys/ingot.crt -noout -pubkey >trusted.pub
+	for part in subject signature; do
+		rm -rf d && cp -r out d
+		python3 "$TOP/tests/tools/damage-cert.py" d/demo_2.0.0.roothash.p7s keys/ingot.crt "$part"
+		printf %s "$(cat d/demo_2.0.0.roothash)" >content
+		! openssl cms -verify -binary -inform DER -in d/demo_2.0.0.roothash.p7s -content content \
+			-CAfile keys/ingot.crt -purpose any -out /dev/null 2>/dev/null || return 1
+		openssl pkcs7 -inform DER -in d/demo_2.0.0.roothash.p7s -print_certs >carried.pem
+		openssl x509 -in carried.pem -noout -pubkey | cmp - trusted.pub
+		! cmp -s <(openssl x509 -in carried.pem -outform DER) <(openssl x509 -in keys/ingot.crt -outform DER) || return 1
+		exits_1_with "d/demo_2.0.0.roothash.p7s: damaged signature" \
+			"$INGOT" slot install --disk disk.img --cert keys/ingot.crt d/demo_2.0.0.raw
+		! grep -q "not trusted" last.log || return 1
+	done
+	# the PKCS#7 cut short, and its signature value damaged
+	rm -rf d && cp -r out d
+	head -c 700 out/demo_2.0.0.roothash.p7s >d/demo_2.0.0.roothash.p7s
+	exits_1_with "d/demo_2.0.0.roothash.p7s: damaged signature" \
+		"$INGOT" slot install --disk disk.img --cert keys/ingot.crt d/demo_2.0.0.raw
+	cp out/demo_2.0.0.roothash.p7s d/
+	flip d/demo_2.0.0.roothash.p7s $(($(stat -c %s d/demo_2.0.0.roothash.p7s) - 10))
+	exits_1_with "d/demo_2.0.0.roothash.p7s: damaged signature" \
+		"$INGOT" slot install --disk disk.img --cert keys/ingot.crt d/demo_2.0.0.raw
+	! grep -q "not trusted" last.log || return 1
+	# whole, by another key: not trusted, and not called damaged
+	"$INGOT" keygen other >/dev/null
+	exits_1_with "out/demo_2.0.0.raw: signed by a certificate that is not trusted" \
+		"$INGOT" slot install --disk disk.img --cert other/ingot.crt out/demo_2.0.0.raw
+	! grep -q "damaged" last.log || return 1
+	same_bytes disk.img "$sum"
+}
+run damaged_signature_is_not_a_foreign_signer t_damaged_signature_is_not_a_foreign_signer
+
 t_block_device() {
 	require_root
 	signed_demo out 1.0.0

@@ -60,7 +60,7 @@ t_signature_byte() {
 	setup
 	size=$(stat -c %s $img.roothash.p7s)
 	flip $img.roothash.p7s $((size - 20)) # inside the RSA signature value
-	expect_fail "signature: $img.roothash.p7s: the signature does not match the root hash" \
+	expect_fail "signature: $img.roothash.p7s: damaged signature: its signature value is corrupt" \
 		"$INGOT" verify $img.raw --cert keys/ingot.crt
 }
 
@@ -73,7 +73,7 @@ t_another_signer() {
 t_truncated_signature() {
 	setup
 	head -c 200 good/demo_1.0.0.roothash.p7s >$img.roothash.p7s
-	expect_fail "not a PKCS#7 signature (damaged or truncated)" "$INGOT" verify $img.raw --cert keys/ingot.crt
+	expect_fail "damaged signature: not a PKCS#7 signature (truncated or corrupt)" "$INGOT" verify $img.raw --cert keys/ingot.crt
 	# a signature stripped from a signed image: the manifest knew it
 	rm $img.roothash.p7s
 	expect_fail "cannot read $img.roothash.p7s" "$INGOT" verify $img.raw

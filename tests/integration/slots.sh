@@ -280,7 +280,8 @@ t_damaged_signature_is_not_a_foreign_signer() {
 	sum=$(sha256sum <disk.img)
 	openssl x509 -in keys/ingot.crt -noout -pubkey >trusted.pub
 	for part in subject signature; do
-		rm -rf d && cp -r out d
+		rm -rf d
+		cp -r out d
 		python3 "$TOP/tests/tools/damage-cert.py" d/demo_2.0.0.roothash.p7s keys/ingot.crt "$part"
 		printf %s "$(cat d/demo_2.0.0.roothash)" >content
 		! openssl cms -verify -binary -inform DER -in d/demo_2.0.0.roothash.p7s -content content \
@@ -293,7 +294,8 @@ t_damaged_signature_is_not_a_foreign_signer() {
 		! grep -q "not trusted" last.log || return 1
 	done
 	# the PKCS#7 cut short, and its signature value damaged
-	rm -rf d && cp -r out d
+	rm -rf d
+	cp -r out d
 	head -c 700 out/demo_2.0.0.roothash.p7s >d/demo_2.0.0.roothash.p7s
 	exits_1_with "d/demo_2.0.0.roothash.p7s: damaged signature" \
 		"$INGOT" slot install --disk disk.img --cert keys/ingot.crt d/demo_2.0.0.raw

@@ -162,6 +162,10 @@ t_generic_helpers_refuse() {
 	refuses "a command that succeeds" expect_fail "anything" true
 	refuses "another message" expect_fail "the reason" sh -c 'echo something else; exit 1'
 	expect_fail "the reason" sh -c 'echo the reason; exit 1' >/dev/null
+	refuses "a crash (exit 134)" exits_1_with "the reason" sh -c 'echo the reason; exit 134'
+	refuses "a command that succeeds" exits_1_with "the reason" sh -c 'echo the reason'
+	refuses "another message" exits_1_with "the reason" sh -c 'echo something else; exit 1'
+	exits_1_with "the reason" sh -c 'echo the reason; exit 1' >/dev/null
 	mkdir full
 	touch full/.tmp
 	refuses "a file left behind" nothing_left full

@@ -39,8 +39,10 @@ for script in tests/integration/*.sh; do
 	name=$(basename "$script" .sh)
 	echo "== integration $name"
 	log=$(mktemp)
+	start=$SECONDS
 	bash "$script" 2>&1 | tee "$log"
 	rc=${PIPESTATUS[0]}
+	echo "== integration $name took $((SECONDS - start)) s"
 	p=$(grep -c '^PASS: ' "$log")
 	f=$(grep -c '^FAIL: ' "$log")
 	s=$(grep -c '^SKIP: ' "$log")
@@ -68,5 +70,6 @@ else
 	done
 fi
 
+echo "the tests took $((SECONDS / 60)) min $((SECONDS % 60)) s"
 echo "$passed passed, $failed failed, $skipped skipped"
 [ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]

@@ -2,6 +2,8 @@
 # tests/run.sh [BUILD...]: runs every unit test (cmocka, TAP output) and every integration script
 # against each build directory given (default: $BUILD, or build), counts results over all of them and
 # ends with one line "N passed, N failed, N skipped"; exits non-zero on any failure or on none run.
+# Several builds run side by side (make check: the plain one, mostly single-threaded QEMU boots, beside
+# the ASan one, mostly CPU), each with one line per script as it ends and its whole log at the end.
 set -u
 cd "$(dirname "$0")/.."
 passed=0 failed=0 skipped=0
@@ -40,9 +42,8 @@ for script in tests/integration/*.sh; do
 	echo "== integration $name"
 	log=$(mktemp)
 	start=$SECONDS
-	bash "$script" 2>&1 | tee "$log"
+	bash "$script" 3>&- 2>&1 | tee "$log"
 	rc=${PIPESTATUS[0]}
-	echo "== integration $name took $((SECONDS - start)) s"
 	p=$(grep -c '^PASS: ' "$log")
 	f=$(grep -c '^FAIL: ' "$log")
 	s=$(grep -c '^SKIP: ' "$log")
@@ -50,6 +51,8 @@ for script in tests/integration/*.sh; do
 		echo "FAIL: $name: the script itself exited with status $rc"
 		f=1
 	fi
+	echo "== integration $name took $((SECONDS - start)) s: $p passed, $f failed, $s skipped"
+	[ -z "${PROGRESS_FD:-}" ] || echo "$BUILD: $name: $p passed, $f failed, $s skipped ($((SECONDS - start)) s)" >&"$PROGRESS_FD"
 	rm -f "$log"
 	passed=$((passed + p))
 	failed=$((failed + f))
@@ -58,16 +61,34 @@ done
 
 }
 
-if [ $# -eq 0 ]; then
-	BUILD=${BUILD:-build}
+if [ $# -le 1 ]; then
+	BUILD=${1:-${BUILD:-build}}
 	export BUILD INGOT=${INGOT:-$PWD/$BUILD/ingot}
 	run_build
 else
+	logs=$(mktemp -d)
+	exec 3>&1
+	i=0
 	for BUILD in "$@"; do
-		export BUILD INGOT=$PWD/$BUILD/ingot
-		echo "=== tests against $BUILD"
-		run_build
+		i=$((i + 1))
+		(
+			export BUILD INGOT=$PWD/$BUILD/ingot PROGRESS_FD=3
+			echo "=== tests against $BUILD"
+			run_build
+			echo "$passed $failed $skipped" >"$logs/$i.counts"
+		) >"$logs/$i.log" 2>&1 &
 	done
+	wait
+	i=0
+	for BUILD in "$@"; do
+		i=$((i + 1))
+		cat "$logs/$i.log"
+		read -r p f s <"$logs/$i.counts" || { echo "FAIL: the run against $BUILD did not finish"; p=0 f=1 s=0; }
+		passed=$((passed + p))
+		failed=$((failed + f))
+		skipped=$((skipped + s))
+	done
+	rm -rf "$logs"
 fi
 
 echo "the tests took $((SECONDS / 60)) min $((SECONDS % 60)) s"

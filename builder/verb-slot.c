@@ -160,6 +160,7 @@ static void print_status(const struct ingot_slot_status *st, bool json) {
                         json_object_object_add(x, "size", json_object_new_int64((int64_t) s->size));
                         json_object_object_add(x, "profile", str_or_null(s->profile));
                         json_object_object_add(x, "profile_source", str_or_null(s->profile_source));
+                        json_object_object_add(x, "unreadable", str_or_null(s->unreadable));
                         json_object_array_add(slots, x);
                 }
                 json_object_object_add(o, "slots", slots);
@@ -173,16 +174,19 @@ static void print_status(const struct ingot_slot_status *st, bool json) {
                 json_object_put(o);
                 return;
         }
-        printf("SLOT STATE   PRIO TRIES VERSION          ROOT HASH         SIGNER            PROFILE\n");
+        printf("SLOT STATE      PRIO TRIES VERSION          ROOT HASH         SIGNER            PROFILE\n");
         for (int i = 0; i < 2; i++) {
                 const struct ingot_slot_info *s = &st->slots[i];
                 char profile[80];
                 snprintf(profile, sizeof(profile), "%s%s%s%s", *s->profile ? s->profile : "-",
                          s->profile_source ? " (" : "", s->profile_source ?: "", s->profile_source ? ")" : "");
-                printf("%c%c   %-7s %4u %5u %-16s %-17.16s %-17.16s %s\n", s->name, s->name == st->booted ? '*' : ' ',
+                printf("%c%c   %-10s %4u %5u %-16s %-17.16s %-17.16s %s\n", s->name, s->name == st->booted ? '*' : ' ',
                        s->state, s->priority, s->tries, *s->version ? s->version : "-",
                        *s->root_hash ? s->root_hash : "-", *s->signer ? s->signer : "-", profile);
         }
+        for (int i = 0; i < 2; i++)
+                if (*st->slots[i].unreadable)
+                        printf("%c is unreadable: %s\n", st->slots[i].name, st->slots[i].unreadable);
         printf("booted: %s\n", st->booted ? (char[]) { st->booted, 0 } : "unknown (not booted from this disk)");
         printf("next:   %s\n", st->reason);
 }

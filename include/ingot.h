@@ -181,7 +181,7 @@ struct ingot_slot_options {
 
 struct ingot_slot_info {
         char name;               /* 'a' or 'b' */
-        const char *state;       /* "good", "trying", "bad" or "empty" */
+        const char *state;       /* "good", "trying", "bad", "empty" or "unreadable" */
         unsigned priority, tries;
         bool successful;
         char image_id[64], version[64]; /* from the slot's /usr/lib/os-release */
@@ -190,6 +190,8 @@ struct ingot_slot_info {
         uint64_t size;           /* the root partition */
         char profile[64];        /* the host profile it boots with, "" for none */
         const char *profile_source; /* "slot" (its own, installed with it), "image" (baked in), NULL */
+        char unreadable[256];    /* state "unreadable": why its signature partition, not zeros, holds no
+                                    signature payload (it never boots); "" otherwise */
 };
 
 struct ingot_slot_status {

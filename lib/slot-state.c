@@ -47,7 +47,9 @@ enum slot_state slot_state_of(const struct slot_attrs *a, bool installed) {
 
 /* Why a slot was passed over, for the reason line. */
 static void describe(const struct slot_candidate *c, char *buf, size_t size) {
-        if (!c->installed)
+        if (!c->installed && c->unreadable)
+                snprintf(buf, size, "%c's signature partition is unreadable", c->name);
+        else if (!c->installed)
                 snprintf(buf, size, "%c is empty", c->name);
         else if (c->attrs.priority == 0)
                 snprintf(buf, size, "%c is bad (priority 0)", c->name);

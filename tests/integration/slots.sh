@@ -257,6 +257,61 @@ t_concurrent_calls_wait_then_fail() {
 }
 run concurrent_calls_wait_then_fail t_concurrent_calls_wait_then_fail
 
+# put_sig DISK SLOT FILE: the slot's signature partition zeroed, then FILE's bytes at its start
+put_sig() {
+	local p start size
+	p=$(part "$1" "verity-sig-$2") || return 1
+	read -r start size _ <<<"$p"
+	dd if=/dev/zero of="$1" bs=1 seek="$start" count="$size" conv=notrunc status=none || return 1
+	dd if="$3" of="$1" bs=1 seek="$start" conv=notrunc status=none || return 1
+}
+
+t_status_says_an_unreadable_signature_partition() {
+	signed_demo out 1.0.0
+	signed_demo out 2.0.0
+	"$INGOT" disk disk.img --slot-a out/demo_1.0.0.raw
+	"$INGOT" slot install --disk disk.img --cert keys/ingot.crt out/demo_2.0.0.raw >/dev/null
+	[ "$(status_field disk.img 's["next"]')" = b ]
+	extract disk.img verity-sig-b good.sig
+	# garbage after a NUL; a JSON payload cut short; one whose signature is not base64
+	printf '\0garbage' >garbage.sig
+	head -c 100 good.sig >truncated.sig
+	printf '{"rootHash": "%s", "signature": "not base64!"}' "$(cat out/demo_2.0.0.roothash)" >nob64.sig
+	for kind in garbage truncated nob64; do
+		case $kind in
+		garbage) why="signature partition: garbage" ;;
+		truncated) why="signature partition: not the JSON object systemd expects" ;;
+		nob64) why="signature partition: the signature is not base64" ;;
+		esac
+		put_sig disk.img b $kind.sig
+		# the outside reader finds no signature payload there either
+		if slot_verifies disk.img b keys/ingot.crt >/dev/null; then
+			echo "$kind: slot_verifies reads a payload"
+			return 1
+		fi
+		"$INGOT" slot status --disk disk.img >st.txt
+		cat st.txt
+		grep -q "^b    unreadable " st.txt
+		grep -qxF "b is unreadable: $why" st.txt
+		[ "$(status_field disk.img 's["slots"][1]["state"], s["slots"][1]["unreadable"], s["slots"][0]["unreadable"]')" = \
+			"('unreadable', '$why', None)" ]
+		# never the boot choice, and next says why
+		[ "$("$INGOT" slot next --disk disk.img)" = "a: a is good with priority 1; b's signature partition is unreadable" ]
+		expect_fail "slot b holds no image: its signature partition is unreadable ($why)" \
+			"$INGOT" slot switch b --disk disk.img
+	done
+	# zeros: a never-written partition is empty, without a word
+	put_sig disk.img b /dev/null
+	[ "$(status_field disk.img 's["slots"][1]["state"], s["slots"][1]["unreadable"]')" = "('empty', None)" ]
+	"$INGOT" slot status --disk disk.img >st.txt
+	if grep -q "unreadable" st.txt; then
+		cat st.txt
+		return 1
+	fi
+	[ "$("$INGOT" slot next --disk disk.img)" = "a: a is good with priority 1; b is empty" ]
+}
+run status_says_an_unreadable_signature_partition t_status_says_an_unreadable_signature_partition
+
 t_help() {
 	"$INGOT" slot --help | grep -q "install IMAGE.raw"
 	"$INGOT" disk --help | grep -q -- "--slot-a"

@@ -234,6 +234,9 @@ t_block_device() {
 		"$INGOT" slot install --disk "$dev" --cert keys/ingot.crt out/demo_2.0.0.raw
 		[ "$("$INGOT" slot next --disk "$dev" | cut -d: -f1)" = b ]
 		"$INGOT" slot mark-good b --disk "$dev"
+		# both slots checked through the device's partitions
+		"$INGOT" slot verify --disk "$dev" --cert keys/ingot.crt >verify.txt
+		[ "$(grep -c '^hash tree  ok ' verify.txt)" = 2 ]
 	)
 	rc=$?
 	set -e

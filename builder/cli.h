@@ -87,6 +87,9 @@ int build_args_finish(struct build_args *a, const char *verb);
 void checks_print(const struct ingot_check *checks, size_t n, int width);
 struct json_object *checks_to_json(const struct ingot_check *checks, size_t n);
 void checks_log_failures(const char *image, const struct ingot_check *checks, size_t n);
+/* A verify report's "ok" (no check failed), "root_hash", "signer_fingerprint", "trusted" and "checks",
+ * added to o. */
+void verify_report_json_add(struct json_object *o, const struct ingot_verify_report *rep);
 
 int verb_build(int argc, char **argv);
 void help_build(FILE *f);

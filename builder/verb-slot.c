@@ -1,5 +1,5 @@
 /* verb-slot.c: `ingot slot ACTION [--disk DISK]`: status, install, switch, mark-good, mark-bad,
- * rollback and next on a disk image or block device; one table of actions. */
+ * rollback, next and verify on a disk image or block device; one table of actions. */
 #include <getopt.h>
 #include <json-c/json.h>
 #include <stdlib.h>
@@ -27,7 +27,11 @@ void help_slot(FILE *f) {
                 "  switch a|b [--tries N]   make a slot next, on trial with N tries (default 3)\n"
                 "  mark-good [a|b]          the slot (default: the booted one) works: keep it\n"
                 "  mark-bad a|b             never boot the slot again until it is reinstalled or switched to\n"
-                "  rollback                 make the other good slot next\n\n"
+                "  rollback                 make the other good slot next\n"
+                "  verify [a|b] [--cert CERT]... [--json]\n"
+                "                           check installed slots (default: every one) in place: every data\n"
+                "                           block against the hash tree, the root hash, the signature, the\n"
+                "                           version and the slot's own profile; exit 1 if a check fails\n\n"
                 "Options:\n"
                 "  --disk DISK     image file or block device (default: the disk the booted slot is on)\n"
                 "  --cert CERT     trusted signing certificate; repeatable (default: %s/*.crt\n"
@@ -162,6 +166,7 @@ static void print_status(const struct ingot_slot_status *st, bool json) {
                         json_object_object_add(x, "size", json_object_new_int64((int64_t) s->size));
                         json_object_object_add(x, "profile", str_or_null(s->profile));
                         json_object_object_add(x, "profile_source", str_or_null(s->profile_source));
+                        json_object_object_add(x, "unreadable", str_or_null(s->unreadable));
                         json_object_array_add(slots, x);
                 }
                 json_object_object_add(o, "slots", slots);
@@ -175,16 +180,19 @@ static void print_status(const struct ingot_slot_status *st, bool json) {
                 json_object_put(o);
                 return;
         }
-        printf("SLOT STATE   PRIO TRIES VERSION          ROOT HASH         SIGNER            PROFILE\n");
+        printf("SLOT STATE      PRIO TRIES VERSION          ROOT HASH         SIGNER            PROFILE\n");
         for (int i = 0; i < 2; i++) {
                 const struct ingot_slot_info *s = &st->slots[i];
                 char profile[80];
                 snprintf(profile, sizeof(profile), "%s%s%s%s", *s->profile ? s->profile : "-",
                          s->profile_source ? " (" : "", s->profile_source ?: "", s->profile_source ? ")" : "");
-                printf("%c%c   %-7s %4u %5u %-16s %-17.16s %-17.16s %s\n", s->name, s->name == st->booted ? '*' : ' ',
+                printf("%c%c   %-10s %4u %5u %-16s %-17.16s %-17.16s %s\n", s->name, s->name == st->booted ? '*' : ' ',
                        s->state, s->priority, s->tries, *s->version ? s->version : "-",
                        *s->root_hash ? s->root_hash : "-", *s->signer ? s->signer : "-", profile);
         }
+        for (int i = 0; i < 2; i++)
+                if (*st->slots[i].unreadable)
+                        printf("%c is unreadable: %s\n", st->slots[i].name, st->slots[i].unreadable);
         printf("booted: %s\n", st->booted ? (char[]) { st->booted, 0 } : "unknown (not booted from this disk)");
         printf("next:   %s\n", st->reason);
 }
@@ -218,6 +226,62 @@ static int do_next(struct args *a) {
                 return r;
         printf("%s: %s\n", st.next ? (char[]) { st.next, 0 } : "none", st.reason);
         return st.next ? EXIT_OK : EXIT_FAILURE_;
+}
+
+/* ok: no check of any slot failed. */
+static void print_verify(const struct ingot_slot_verify_report *reps, size_t n, const char *disk, bool ok, bool json) {
+        if (!json) {
+                for (size_t i = 0; i < n; i++) {
+                        printf("%sslot %c\n", i ? "\n" : "", reps[i].slot);
+                        checks_print(reps[i].report.checks, reps[i].report.n_checks, 10);
+                }
+                return;
+        }
+        json_object *o = json_object_new_object(), *slots = json_object_new_array();
+        for (size_t i = 0; i < n; i++) {
+                json_object *x = json_object_new_object();
+                json_object_object_add(x, "slot", slot_name_json(reps[i].slot));
+                verify_report_json_add(x, &reps[i].report);
+                json_object_object_add(x, "image_id", str_or_null(reps[i].image_id));
+                json_object_object_add(x, "version", str_or_null(reps[i].version));
+                json_object_array_add(slots, x);
+        }
+        json_object_object_add(o, "disk", str_or_null(disk));
+        json_object_object_add(o, "ok", json_object_new_boolean(ok));
+        json_object_object_add(o, "slots", slots);
+        puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
+                                                       JSON_C_TO_STRING_NOSLASHESCAPE));
+        json_object_put(o);
+}
+
+static int do_verify(struct args *a) {
+        char slot = 0;
+        if (a->n_positional > 1)
+                return usage_error("slot", "verify takes at most a slot: a or b");
+        if (a->n_positional && parse_slot_name(a->positional[0], &slot) != 0)
+                return EXIT_USAGE;
+        int q = load_trusted_certs(&a->certs);
+        if (q != 0)
+                return q;
+        struct progress_state ps = { .start = now_seconds() };
+        struct ingot_slot_verify_report reps[2];
+        size_t n = 0;
+        struct ingot_error err = { 0 };
+        int r = ingot_slot_verify(&a->slot, slot, a->certs, isatty(STDERR_FILENO) ? progress_draw_bytes : NULL, &ps,
+                                  reps, &n, &err);
+        progress_clear(&ps);
+        if (r < 0 && r != -EBADMSG)
+                return log_lib_error(NULL, r, &err);
+        print_verify(reps, n, a->slot.disk, r >= 0, a->json);
+        if (r < 0) {
+                for (size_t i = 0; i < n; i++) {
+                        char name[8];
+                        snprintf(name, sizeof(name), "slot %c", reps[i].slot);
+                        checks_log_failures(name, reps[i].report.checks, reps[i].report.n_checks);
+                }
+                return EXIT_FAILURE_;
+        }
+        return EXIT_OK;
 }
 
 static bool is_url(const char *s) {
@@ -378,11 +442,13 @@ static const struct {
 } actions[] = {
         { "status", do_status },     { "next", do_next },       { "install", do_install },   { "switch", do_switch },
         { "mark-good", do_mark_good }, { "mark-bad", do_mark_bad }, { "rollback", do_rollback },
+        { "verify", do_verify },
 };
 
 int verb_slot(int argc, char **argv) {
         if (argc < 2)
-                return usage_error("slot", "expected an action: status, next, install, switch, mark-good, mark-bad, rollback");
+                return usage_error("slot", "expected an action: status, next, install, switch, mark-good, mark-bad, rollback, "
+                                           "verify");
         int (*run)(struct args *) = NULL;
         for (size_t i = 0; i < ELEMENTSOF(actions); i++)
                 if (strcmp(argv[1], actions[i].name) == 0)

@@ -46,6 +46,18 @@ struct json_object *checks_to_json(const struct ingot_check *checks, size_t n) {
         return a;
 }
 
+void verify_report_json_add(struct json_object *o, const struct ingot_verify_report *rep) {
+        bool ok = true;
+        for (size_t i = 0; i < rep->n_checks; i++)
+                ok = ok && rep->checks[i].state != INGOT_CHECK_FAILED;
+        json_object_object_add(o, "ok", json_object_new_boolean(ok));
+        json_object_object_add(o, "root_hash", *rep->root_hash ? json_object_new_string(rep->root_hash) : NULL);
+        json_object_object_add(o, "signer_fingerprint",
+                               *rep->signer_fingerprint ? json_object_new_string(rep->signer_fingerprint) : NULL);
+        json_object_object_add(o, "trusted", json_object_new_boolean(rep->trusted));
+        json_object_object_add(o, "checks", checks_to_json(rep->checks, rep->n_checks));
+}
+
 void checks_log_failures(const char *image, const struct ingot_check *checks, size_t n) {
         for (size_t i = 0; i < n; i++)
                 if (checks[i].state == INGOT_CHECK_FAILED)
@@ -85,13 +97,7 @@ int verb_verify(int argc, char **argv) {
         if (json) {
                 json_object *o = json_object_new_object();
                 json_object_object_add(o, "image", json_object_new_string(image));
-                json_object_object_add(o, "ok", json_object_new_boolean(r >= 0));
-                json_object_object_add(o, "root_hash", *rep.root_hash ? json_object_new_string(rep.root_hash) : NULL);
-                json_object_object_add(o, "signer_fingerprint",
-                                       *rep.signer_fingerprint ? json_object_new_string(rep.signer_fingerprint) : NULL);
-                json_object_object_add(o, "trusted", json_object_new_boolean(rep.trusted));
-                json_object *checks = checks_to_json(rep.checks, rep.n_checks);
-                json_object_object_add(o, "checks", checks);
+                verify_report_json_add(o, &rep);
                 puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
                                                                JSON_C_TO_STRING_NOSLASHESCAPE));
                 json_object_put(o);

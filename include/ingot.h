@@ -39,7 +39,8 @@ struct ingot_image_stats {
 };
 
 struct ingot_progress {
-        const char *phase;     /* "base", "content", "finishing"; "data" while installing */
+        const char *phase;     /* "base", "content", "finishing"; "data" while installing; the root
+                                  partition ("root-a") while `slot verify` reads it */
         uint64_t files;
         uint64_t bytes;
         uint64_t total_bytes;  /* 0 when unknown */
@@ -88,13 +89,13 @@ enum ingot_check_state {
 };
 
 struct ingot_check {
-        const char *name; /* "hash tree", "root hash", "signature", "manifest" */
+        const char *name; /* "hash tree", "root hash", "signature", "manifest"; a slot's "version", "profile" */
         enum ingot_check_state state;
         char message[512];
 };
 
 struct ingot_verify_report {
-        struct ingot_check checks[4];
+        struct ingot_check checks[5];
         size_t n_checks;
         char root_hash[129];         /* from .roothash */
         char signer_fingerprint[65]; /* "" when unsigned */
@@ -181,7 +182,7 @@ struct ingot_slot_options {
 
 struct ingot_slot_info {
         char name;               /* 'a' or 'b' */
-        const char *state;       /* "good", "trying", "bad" or "empty" */
+        const char *state;       /* "good", "trying", "bad", "empty" or "unreadable" */
         const char *failure;     /* a bad slot: why, as a word ("out-of-tries", "marked-bad", "initrd", "corrupted",
                                   * "priority-0"), else NULL */
         const char *failure_text; /* the same in words */
@@ -193,6 +194,8 @@ struct ingot_slot_info {
         uint64_t size;           /* the root partition */
         char profile[64];        /* the host profile it boots with, "" for none */
         const char *profile_source; /* "slot" (its own, installed with it), "image" (baked in), NULL */
+        char unreadable[256];    /* state "unreadable": why its signature partition, not zeros, holds no
+                                    signature payload (it never boots); "" otherwise */
 };
 
 struct ingot_slot_status {
@@ -233,6 +236,24 @@ int ingot_slot_install(const struct ingot_slot_options *options, const char *ima
 int ingot_slot_reprofile(const struct ingot_slot_options *options, const char *profile, char **trusted_certs,
                          unsigned tries, ingot_progress_fn progress, void *userdata, char *ret_slot,
                          struct ingot_error *err);
+
+/* An installed slot checked in place, through its partitions (no loop device, no device-mapper), as
+ * ingot_verify checks an image file: "hash tree" (every data block of the root partition against the
+ * verity partition's tree), "root hash" (the signature partition's against the tree's), "signature" (by
+ * one of the trusted certificates), "version" (the os-release of the data, once verified) and "profile"
+ * (the slot's own, when it has one: signed by a trusted certificate, as the initrd requires). */
+struct ingot_slot_verify_report {
+        char slot;                         /* 'a' or 'b' */
+        struct ingot_verify_report report; /* root_hash from the signature partition */
+        char image_id[64], version[64];    /* from the verified data's /usr/lib/os-release; "" when not read */
+};
+
+/* slot: 'a', 'b', or 0 for every slot that is installed or unreadable (an empty slot named is -ENOENT);
+ * trusted_certs: NULL-terminated, at least one. ret: a report per slot checked, *ret_n of them. 0 when
+ * no check failed, -EBADMSG when one did (the reports say which and why), other errors in err. */
+int ingot_slot_verify(const struct ingot_slot_options *options, char slot, char **trusted_certs,
+                      ingot_progress_fn progress, void *userdata, struct ingot_slot_verify_report ret[2],
+                      size_t *ret_n, struct ingot_error *err);
 
 enum ingot_slot_action {
         INGOT_SLOT_SWITCH,    /* make slot next, on trial with tries */

@@ -18,11 +18,8 @@ int slot_boot_prepare(const char *disk, char forced, struct slot_boot *ret, stru
         int r = slot_table_open(disk, true, 5000, &t, err);
         if (r < 0)
                 return r;
-        struct slot_candidate c[SLOT_COUNT];
-        for (int i = 0; i < SLOT_COUNT; i++)
-                c[i] = (struct slot_candidate) { t->slots[i].name, t->slots[i].attrs, t->slots[i].installed };
         struct slot_choice ch;
-        slot_choose(c, SLOT_COUNT, &ch);
+        slot_table_choose(t, &ch);
         if (forced) {
                 int i = slot_index(forced);
                 if (i < 0 || !t->slots[i].installed) {

@@ -93,7 +93,9 @@ int slot_table_open(const char *disk, bool writable, unsigned wait, struct slot_
                 r = read_payload(t->gpt, &t->gpt->parts[s->sig], &s->payload, &e);
                 if (r == -ENOMEM)
                         goto fail;
-                s->installed = r >= 0; /* a damaged payload reads as empty: the slot cannot boot */
+                s->installed = r >= 0; /* a damaged payload is not installed: the slot cannot boot */
+                if (r < 0 && r != -ENODATA)
+                        snprintf(s->unreadable, sizeof(s->unreadable), "%.255s", e.message);
                 if (s->installed) {
                         const struct gpt_partition *p = &t->gpt->parts[s->root];
                         (void) squashfs_image_identity(t->gpt->fd, p->offset, p->size, s->image_id, s->version, NULL);

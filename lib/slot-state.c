@@ -72,7 +72,9 @@ enum slot_state slot_state_of(const struct slot_attrs *a, bool installed) {
 
 /* Why a slot was passed over, for the reason line. */
 static void describe(const struct slot_candidate *c, char *buf, size_t size) {
-        if (!c->installed)
+        if (!c->installed && c->unreadable)
+                snprintf(buf, size, "%c's signature partition is unreadable", c->name);
+        else if (!c->installed)
                 snprintf(buf, size, "%c is empty", c->name);
         else if (!slot_bootable(&c->attrs, c->installed))
                 snprintf(buf, size, "%c is bad (%s)", c->name, slot_failure_describe(&c->attrs, c->installed));

@@ -53,6 +53,7 @@ struct slot_candidate {
         char name; /* 'a', 'b' */
         struct slot_attrs attrs;
         bool installed;
+        bool unreadable; /* not installed: its signature partition holds neither zeros nor a payload */
 };
 
 struct slot_choice {

@@ -46,11 +46,21 @@ int slot_disk_open(const struct ingot_slot_options *o, bool writable, struct slo
         return 0;
 }
 
-static void choose(const struct slot_table *t, struct slot_choice *ret) {
+void slot_table_choose(const struct slot_table *t, struct slot_choice *ret) {
         struct slot_candidate c[SLOT_COUNT];
         for (int i = 0; i < SLOT_COUNT; i++)
-                c[i] = (struct slot_candidate) { t->slots[i].name, t->slots[i].attrs, t->slots[i].installed };
+                c[i] = (struct slot_candidate) { t->slots[i].name, t->slots[i].attrs, t->slots[i].installed,
+                                                 *t->slots[i].unreadable != 0 };
         slot_choose(c, SLOT_COUNT, ret);
+}
+
+int slot_require_installed(const struct slot_table *t, const struct slot *s, struct ingot_error *err) {
+        if (s->installed)
+                return 0;
+        if (*s->unreadable)
+                return error_set(err, -ENOENT, "%s: slot %c holds no image: its signature partition is unreadable (%s)",
+                                 t->gpt->path, s->name, s->unreadable);
+        return error_set(err, -ENOENT, "%s: slot %c is empty", t->gpt->path, s->name);
 }
 
 static void fill_status(const struct slot_table *t, char booted, struct ingot_slot_status *st) {
@@ -61,7 +71,8 @@ static void fill_status(const struct slot_table *t, char booted, struct ingot_sl
                 const struct slot *s = &t->slots[i];
                 struct ingot_slot_info *x = &st->slots[i];
                 x->name = s->name;
-                x->state = slot_state_to_string(slot_state_of(&s->attrs, s->installed));
+                x->state = *s->unreadable ? "unreadable" : slot_state_to_string(slot_state_of(&s->attrs, s->installed));
+                snprintf(x->unreadable, sizeof(x->unreadable), "%s", s->unreadable);
                 x->failure = slot_failure_to_string(&s->attrs, s->installed);
                 x->failure_text = slot_failure_describe(&s->attrs, s->installed);
                 x->priority = s->attrs.priority;
@@ -78,7 +89,7 @@ static void fill_status(const struct slot_table *t, char booted, struct ingot_sl
                 }
         }
         struct slot_choice ch;
-        choose(t, &ch);
+        slot_table_choose(t, &ch);
         st->next = ch.index < 0 ? 0 : t->slots[ch.index].name;
         st->next_counts_try = ch.count_try;
         snprintf(st->reason, sizeof(st->reason), "%s", ch.reason);
@@ -101,7 +112,7 @@ static struct slot *inactive_slot(struct slot_table *t, char booted) {
         if (booted)
                 return &t->slots[1 - slot_index(booted)];
         struct slot_choice ch;
-        choose(t, &ch);
+        slot_table_choose(t, &ch);
         enum slot_state a = slot_state_of(&t->slots[0].attrs, t->slots[0].installed),
                         b = slot_state_of(&t->slots[1].attrs, t->slots[1].installed);
         if (a != b)
@@ -262,7 +273,7 @@ int ingot_slot_reprofile(const struct ingot_slot_options *o, const char *profile
         /* the booted slot; on a disk not booted from, the one that boots next, unless that is only on trial
          * and the other is good: the good one is never the one overwritten */
         struct slot_choice ch;
-        choose(t, &ch);
+        slot_table_choose(t, &ch);
         struct slot *from = booted ? &t->slots[slot_index(booted)] : ch.index >= 0 ? &t->slots[ch.index] : NULL;
         if (!from) {
                 r = error_set(err, -ENOENT, "%s: no slot to reprofile: %s", t->gpt->path, ch.reason);
@@ -300,7 +311,7 @@ int ingot_slot_change(const struct ingot_slot_options *o, enum ingot_slot_action
         struct slot *s = NULL;
         if (action == INGOT_SLOT_ROLLBACK) {
                 struct slot_choice ch;
-                choose(t, &ch);
+                slot_table_choose(t, &ch);
                 char current = booted ? booted : ch.index >= 0 ? t->slots[ch.index].name : 'a';
                 s = &t->slots[1 - slot_index(current)];
                 if (slot_state_of(&s->attrs, s->installed) != SLOT_GOOD) {
@@ -323,10 +334,8 @@ int ingot_slot_change(const struct ingot_slot_options *o, enum ingot_slot_action
         }
         bool mark_bad = action == INGOT_SLOT_MARK_BAD || action == INGOT_SLOT_FAILED_INITRD ||
                         action == INGOT_SLOT_FAILED_CORRUPTED;
-        if (!s->installed && !mark_bad) {
-                r = error_set(err, -ENOENT, "%s: slot %c is empty", t->gpt->path, s->name);
+        if (!mark_bad && (r = slot_require_installed(t, s, err)) < 0)
                 goto out;
-        }
         switch (action) {
         case INGOT_SLOT_SWITCH:
                 r = make_next(t, s, tries ? tries : 3, false, NULL, NULL, err);

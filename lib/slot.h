@@ -14,6 +14,8 @@ struct slot {
         size_t root, verity, sig; /* indexes into gpt->parts */
         struct slot_attrs attrs;
         bool installed;           /* its signature partition holds a payload */
+        char unreadable[256];     /* why it holds no payload when it is not zeros either (not installed,
+                                     never boots); "" otherwise */
         struct verity_sig payload;
         char image_id[64], version[64];
         char profile[64];         /* the profile's name: the slot's own, else the image's, else "" */
@@ -98,6 +100,10 @@ struct ingot_install_options;
  * slot if it is on this disk, else 0. */
 int slot_disk_open(const struct ingot_slot_options *o, bool writable, struct slot_table **ret, char *ret_booted,
                    struct ingot_error *err);
+/* slot_choose over the table's slots: what `ingot slot next` says and the initrd boots. */
+void slot_table_choose(const struct slot_table *t, struct slot_choice *ret);
+/* 0 when s holds an image; else -ENOENT saying that it is empty, or why its signature partition is unreadable. */
+int slot_require_installed(const struct slot_table *t, const struct slot *s, struct ingot_error *err);
 /* The good slot with the highest version (the anti-rollback floor), or NULL. */
 const struct slot *slot_version_floor(const struct slot_table *t);
 /* The slot named (0: the inactive one); -EBUSY for the running slot. */

@@ -9,8 +9,8 @@
 #include "manifest.h"
 #include "roothash.h"
 #include "signing.h"
+#include "verify.h"
 #include "verity-sig.h"
-#include "verity.h"
 
 struct sidecars {
         char *base; /* OUTDIR/NAME_VERSION */
@@ -28,14 +28,27 @@ static void sidecars_free(struct sidecars *s) {
 #define check(rep, name) check_add((rep)->checks, &(rep)->n_checks, name)
 #define set check_set
 
-/* A signature that checked out: by the trusted certificate, or only intact. */
-static void signature_ok(struct ingot_check *sig, struct ingot_verify_report *rep, const char *cert_path) {
+void verify_signature_ok(struct ingot_check *sig, struct ingot_verify_report *rep, const char *cert_path) {
         rep->trusted = cert_path != NULL;
         if (cert_path)
                 set(sig, INGOT_CHECK_OK, "signed by %s (SHA-256 %s)", cert_path, rep->signer_fingerprint);
         else
                 set(sig, INGOT_CHECK_OK, "intact, signer SHA-256 %s; not checked against a trusted certificate (--cert)",
                     rep->signer_fingerprint);
+}
+
+void verify_root_hash(struct ingot_check *root, const char *signed_hash, const char *source,
+                      const struct verity_info *info) {
+        char computed[129] = "";
+        if (info)
+                hex_encode(info->root_hash, info->root_hash_size, computed);
+        if (!info)
+                set(root, INGOT_CHECK_SKIPPED, "the hash tree does not match the image");
+        else if (strcmp(computed, signed_hash) != 0)
+                set(root, INGOT_CHECK_FAILED, "the root hash in %s does not match the hash tree (which gives %s)", source,
+                    computed);
+        else
+                set(root, INGOT_CHECK_OK, "%s (%s)", signed_hash, source);
 }
 
 static const char *jstr(json_object *o, const char *key) {
@@ -133,20 +146,12 @@ static void verify_ddi(const char *image_path, int fd, const struct image_parts 
                         *rep->root_hash = 0;
         } else if (sr >= 0)
                 snprintf(rep->root_hash, sizeof(rep->root_hash), "%s", vs.root_hash);
-        char computed[129] = "";
-        if (have_info)
-                hex_encode(info.root_hash, info.root_hash_size, computed);
         if (sr < 0 && sr != -ENODATA)
                 set(root, INGOT_CHECK_FAILED, "%s", e.message);
         else if (!*rep->root_hash)
                 set(root, INGOT_CHECK_FAILED, "unsigned, and no root hash in %s", sc->roothash);
-        else if (!have_info)
-                set(root, INGOT_CHECK_SKIPPED, "the hash tree does not match the image");
-        else if (strcmp(computed, rep->root_hash) != 0)
-                set(root, INGOT_CHECK_FAILED, "the root hash in %s does not match the hash tree (which gives %s)", source,
-                    computed);
         else
-                set(root, INGOT_CHECK_OK, "%s (%s)", rep->root_hash, source);
+                verify_root_hash(root, rep->root_hash, source, have_info ? &info : NULL);
 
         struct ingot_check *sig = check(rep, "signature");
         if (sr == -ENODATA)
@@ -157,7 +162,7 @@ static void verify_ddi(const char *image_path, int fd, const struct image_parts 
                                      cert_path, rep->signer_fingerprint, &e) < 0)
                 set(sig, INGOT_CHECK_FAILED, "%s", e.message);
         else
-                signature_ok(sig, rep, cert_path);
+                verify_signature_ok(sig, rep, cert_path);
         verity_sig_clear(&vs);
         check_manifest(check(rep, "manifest"), sc, image_path, rep, &info, have_info);
 }
@@ -248,7 +253,7 @@ int ingot_verify(const char *image_path, const char *cert_path, struct ingot_ver
                 if (r < 0)
                         set(sig, INGOT_CHECK_FAILED, "%s", e.message);
                 else
-                        signature_ok(sig, rep, cert_path);
+                        verify_signature_ok(sig, rep, cert_path);
         }
 
         check_manifest(check(rep, "manifest"), &sc, image_path, rep, &info, have_info);

@@ -528,6 +528,43 @@ int verity_tree_check_blocks(const struct verity_tree *t, uint64_t first, const 
         return r;
 }
 
+int verity_tree_check_data(struct verity_tree *t, const struct verity_region *data, ingot_progress_fn progress,
+                           void *userdata, struct ingot_error *err) {
+        const struct verity_info *info = &t->info;
+        uint64_t dbs = info->data_block_size, need = info->data_blocks * dbs;
+        struct stat st;
+        if (data->size == 0 && fstat(data->fd, &st) == 0 && S_ISREG(st.st_mode) && (uint64_t) st.st_size != need)
+                return error_set(err, -EBADMSG, "%s is %llu bytes, but its hash tree covers %llu", data->name,
+                                 (unsigned long long) st.st_size, (unsigned long long) need);
+        if (data->size != 0 && data->size < need)
+                return error_set(err, -EBADMSG, "%s holds %llu bytes, but its hash tree covers %llu", data->name,
+                                 (unsigned long long) data->size, (unsigned long long) need);
+        uint64_t per_read = (1u << 20) / dbs;
+        _cleanup_free_ uint8_t *buf = malloc(per_read * dbs);
+        if (!buf)
+                return -ENOMEM;
+        int r = 0;
+        if (t->levels == 0) { /* one data block: its digest is the root, there is no tree */
+                r = pread_full(data->fd, buf, dbs, data->offset);
+                if (r >= 0)
+                        r = hash_block(t->v, buf, dbs, t->info.root_hash);
+                t->info.root_hash_size = t->v->digest_size;
+        }
+        for (uint64_t done = 0; r >= 0 && done < info->data_blocks; done += per_read) {
+                uint64_t n = info->data_blocks - done < per_read ? info->data_blocks - done : per_read;
+                r = pread_full(data->fd, buf, n * dbs, data->offset + done * dbs);
+                if (r < 0)
+                        r = error_set(err, r == -EIO ? -EBADMSG : r, "%s: short read", data->name);
+                else
+                        r = verity_tree_check_blocks(t, done, buf, n, err);
+                if (r >= 0 && progress)
+                        progress(&(struct ingot_progress) { .phase = "verify", .bytes = (done + n) * dbs,
+                                                            .total_bytes = need },
+                                 userdata);
+        }
+        return r;
+}
+
 int verity_check(const struct verity_region *data, const struct verity_region *hash, struct verity_info *info,
                  struct ingot_error *err) {
         *info = (struct verity_info) { 0 };
@@ -538,35 +575,8 @@ int verity_check(const struct verity_region *data, const struct verity_region *h
                         (void) read_superblock(hash, info, NULL);
                 return r;
         }
+        r = verity_tree_check_data(t, data, NULL, NULL, err);
         *info = t->info;
-        uint64_t dbs = info->data_block_size, need = info->data_blocks * dbs;
-        struct stat st;
-        if (data->size == 0 && fstat(data->fd, &st) == 0 && S_ISREG(st.st_mode) && (uint64_t) st.st_size != need)
-                r = error_set(err, -EBADMSG, "%s is %llu bytes, but its hash tree covers %llu", data->name,
-                              (unsigned long long) st.st_size, (unsigned long long) need);
-        else if (data->size != 0 && data->size < need)
-                r = error_set(err, -EBADMSG, "%s holds %llu bytes, but its hash tree covers %llu", data->name,
-                              (unsigned long long) data->size, (unsigned long long) need);
-        uint64_t per_read = (1u << 20) / dbs;
-        uint8_t *buf = r >= 0 ? malloc(per_read * dbs) : NULL;
-        if (r >= 0 && !buf)
-                r = -ENOMEM;
-        if (r >= 0 && t->levels == 0) { /* one data block: its digest is the root, there is no tree */
-                r = pread_full(data->fd, buf, dbs, data->offset);
-                if (r >= 0)
-                        r = hash_block(t->v, buf, dbs, t->info.root_hash);
-                t->info.root_hash_size = t->v->digest_size;
-                *info = t->info;
-        }
-        for (uint64_t done = 0; r >= 0 && done < info->data_blocks; done += per_read) {
-                uint64_t n = info->data_blocks - done < per_read ? info->data_blocks - done : per_read;
-                r = pread_full(data->fd, buf, n * dbs, data->offset + done * dbs);
-                if (r < 0)
-                        r = error_set(err, r == -EIO ? -EBADMSG : r, "%s: short read", data->name);
-                else
-                        r = verity_tree_check_blocks(t, done, buf, n, err);
-        }
-        free(buf);
         verity_tree_free(t);
         return r;
 }

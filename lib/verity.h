@@ -79,6 +79,12 @@ const uint8_t *verity_tree_area(const struct verity_tree *t, size_t *ret_size);
 /* The bytes a hash area with t's geometry (hash, block sizes, salt) takes for data_size bytes of data:
  * what a verity partition must hold for a root partition of that size. 0 if no tree can be that big. */
 uint64_t verity_tree_area_for(const struct verity_tree *t, uint64_t data_size);
+/* Checks every data block of the region against t (the region may be larger than the tree covers, not
+ * smaller), in order, telling progress (phase "verify", may be NULL) as it goes; the message names the
+ * first block that does not match, its bytes counted from the region's start. For a one-block image, t's
+ * root hash is that block's digest afterwards. */
+int verity_tree_check_data(struct verity_tree *t, const struct verity_region *data, ingot_progress_fn progress,
+                           void *userdata, struct ingot_error *err);
 /* Checks data blocks first..first+n-1 (n * data_block_size bytes at data); safe from several threads. */
 int verity_tree_check_blocks(const struct verity_tree *t, uint64_t first, const void *data, uint64_t n,
                              struct ingot_error *err);

@@ -325,6 +325,9 @@ t_block_device() {
 		"$INGOT" slot install --disk "$dev" --cert keys/ingot.crt out/demo_2.0.0.raw
 		[ "$("$INGOT" slot next --disk "$dev" | cut -d: -f1)" = b ]
 		"$INGOT" slot mark-good b --disk "$dev"
+		# both slots checked through the device's partitions
+		"$INGOT" slot verify --disk "$dev" --cert keys/ingot.crt >verify.txt
+		[ "$(grep -c '^hash tree  ok ' verify.txt)" = 2 ]
 	)
 	rc=$?
 	set -e
@@ -348,8 +351,224 @@ t_concurrent_calls_wait_then_fail() {
 }
 run concurrent_calls_wait_then_fail t_concurrent_calls_wait_then_fail
 
+# fingerprint CERT: SHA-256 of the certificate's DER, as openssl computes it
+fingerprint() {
+	local der
+	der=$(openssl x509 -in "$1" -outform DER | sha256sum) || { echo "$1: openssl reads no certificate"; return 1; }
+	echo "${der%% *}"
+}
+
+# ab_disk: disk.img with 1.0.0 in slot a and 2.0.0 in slot b, both signed by keys/
+ab_disk() {
+	signed_demo out 1.0.0 || return 1
+	signed_demo out 2.0.0 || return 1
+	"$INGOT" disk disk.img --slot-a out/demo_1.0.0.raw --slot-b out/demo_2.0.0.raw || return 1
+}
+
+# verify_fails OUT ARGS...: `ingot slot verify ARGS` exits 1 (a check failed); its stdout and stderr in OUT
+verify_fails() {
+	local out=$1 rc
+	shift
+	set +e
+	"$INGOT" slot verify "$@" >"$out" 2>&1
+	rc=$?
+	set -e
+	cat "$out"
+	[ "$rc" -eq 1 ] || { echo "slot verify $*: exit $rc, expected 1"; return 1; }
+}
+
+t_slot_verify_passes_intact_slots() {
+	ab_disk
+	# the outside readers agree that both slots are intact and signed by keys/
+	slot_verifies disk.img a keys/ingot.crt out/demo_1.0.0.roothash
+	slot_verifies disk.img b keys/ingot.crt out/demo_2.0.0.roothash
+	fp=$(fingerprint keys/ingot.crt)
+	for s in a b; do
+		v=$([ $s = a ] && echo 1.0.0 || echo 2.0.0)
+		blocks=$(($(stat -c %s out/demo_$v.raw) / 4096))
+		[ $s = a ] || echo
+		printf '%s\n' "slot $s" \
+			"hash tree  ok      $blocks data blocks of 4096 bytes, sha256 (root-$s against verity-$s)" \
+			"root hash  ok      $(cat out/demo_$v.roothash) (verity-sig-$s)" \
+			"signature  ok      signed by keys/ingot.crt (SHA-256 $fp)" \
+			"version    ok      demo $v (the verified data's /usr/lib/os-release)" \
+			"profile    skipped the slot has no profile of its own"
+	done >want.txt
+	"$INGOT" slot verify --disk disk.img --cert keys/ingot.crt >out.txt 2>err.txt
+	diff -u want.txt out.txt
+	# stderr is not a terminal: no progress line, no escape sequence
+	[ ! -s err.txt ] || { cat -A err.txt; return 1; }
+	"$INGOT" slot verify b --disk disk.img --cert keys/ingot.crt >b.txt
+	sed -n '/^slot b/,$p' want.txt >want-b.txt
+	diff -u want-b.txt b.txt
+	"$INGOT" slot verify --disk disk.img --cert keys/ingot.crt --json >v.json
+	python3 - v.json "$fp" out/demo_1.0.0.roothash out/demo_2.0.0.roothash <<'PY'
+import json, sys
+v = json.load(open(sys.argv[1]))
+fp = sys.argv[2]
+assert v["ok"] is True and v["disk"] == "disk.img", v
+assert [s["slot"] for s in v["slots"]] == ["a", "b"], v["slots"]
+for s, hashfile, version in zip(v["slots"], sys.argv[3:], ["1.0.0", "2.0.0"]):
+    assert s["ok"] is True and s["trusted"] is True, s
+    assert s["root_hash"] == open(hashfile).read().strip(), s
+    assert s["signer_fingerprint"] == fp, s
+    assert (s["image_id"], s["version"]) == ("demo", version), s
+    states = {c["name"]: c["state"] for c in s["checks"]}
+    assert states == {"hash tree": "ok", "root hash": "ok", "signature": "ok", "version": "ok",
+                      "profile": "skipped"}, states
+PY
+}
+run slot_verify_passes_intact_slots t_slot_verify_passes_intact_slots
+
+t_slot_verify_names_a_flipped_data_block() {
+	ab_disk
+	off=70000 # a byte of root-b, inside the image
+	flip_part disk.img root-b $off
+	block=$((off / 4096))
+	first=$((block * 4096))
+	last=$((first + 4095))
+	p=$(part disk.img root-b)
+	read -r start _ <<<"$p"
+	# veritysetup finds root-b damaged, at the first byte of that block
+	extract disk.img root-b root.part
+	extract disk.img verity-b verity.part
+	set +e
+	veritysetup verify root.part verity.part "$(cat out/demo_2.0.0.roothash)" >vs.log 2>&1
+	rc=$?
+	set -e
+	cat vs.log
+	[ "$rc" -ne 0 ]
+	grep -qxF "Verification failed at position $first." vs.log
+	verify_fails b.txt b --disk disk.img --cert keys/ingot.crt
+	grep -qxF "hash tree  FAILED  data block $block (bytes $first-$last) does not match the hash tree; bytes count from the start of root-b, which is at byte $start of disk.img" b.txt
+	# the tree and the signature are intact: only the data is wrong, and its version is not read
+	grep -qxF "root hash  ok      $(cat out/demo_2.0.0.roothash) (verity-sig-b)" b.txt
+	grep -qx "signature  ok      signed by keys/ingot.crt .*" b.txt
+	grep -qxF "version    skipped the data does not match the hash tree: its os-release is not read" b.txt
+	# every slot: a passes, b fails, exit 1; the failure also on stderr
+	verify_fails all.txt --disk disk.img --cert keys/ingot.crt
+	grep -qF "ingot: slot b: hash tree: data block $block (bytes $first-$last)" all.txt
+	set +e
+	"$INGOT" slot verify --disk disk.img --cert keys/ingot.crt --json >all.json 2>/dev/null
+	set -e
+	python3 - all.json "$block" <<'PY'
+import json, sys
+v = json.load(open(sys.argv[1]))
+a, b = v["slots"]
+assert v["ok"] is False and a["ok"] is True and b["ok"] is False, v
+tree = [c for c in b["checks"] if c["name"] == "hash tree"][0]
+assert tree["state"] == "failed" and tree["message"].startswith("data block %s (" % sys.argv[2]), tree
+PY
+	"$INGOT" slot verify a --disk disk.img --cert keys/ingot.crt >/dev/null
+}
+run slot_verify_names_a_flipped_data_block t_slot_verify_names_a_flipped_data_block
+
+t_slot_verify_finds_a_damaged_hash_tree() {
+	ab_disk
+	# the third block of verity-b: after the superblock and the top level, this image's lowest level
+	flip_part disk.img verity-b $((2 * 4096 + 100))
+	extract disk.img root-b root.part
+	extract disk.img verity-b verity.part
+	if veritysetup verify root.part verity.part "$(cat out/demo_2.0.0.roothash)" >/dev/null 2>&1; then
+		echo "veritysetup finds verity-b intact"
+		return 1
+	fi
+	verify_fails b.txt b --disk disk.img --cert keys/ingot.crt
+	grep -qxF "hash tree  FAILED  disk.img (verity-b): hash tree block 2 of level 0 does not match" b.txt
+	"$INGOT" slot verify a --disk disk.img --cert keys/ingot.crt >/dev/null
+}
+run slot_verify_finds_a_damaged_hash_tree t_slot_verify_finds_a_damaged_hash_tree
+
+t_slot_verify_refuses_an_untrusted_signer() {
+	ab_disk
+	"$INGOT" keygen other >/dev/null
+	# openssl agrees: signed by keys/, not by other/
+	slot_verifies disk.img a keys/ingot.crt
+	if slot_verifies disk.img a other/ingot.crt >/dev/null; then
+		echo "openssl takes other/ingot.crt as a's signer"
+		return 1
+	fi
+	fp=$(fingerprint keys/ingot.crt)
+	verify_fails a.txt a --disk disk.img --cert other/ingot.crt
+	grep -qxF "signature  FAILED  disk.img (verity-sig-a): signed by a certificate that is not trusted (signer ${fp:0:16}...)" a.txt
+	grep -qxF "version    skipped the signature is not a trusted one: its os-release is not read" a.txt
+	# any one trusted certificate will do
+	"$INGOT" slot verify a --disk disk.img --cert other/ingot.crt --cert keys/ingot.crt >/dev/null
+}
+run slot_verify_refuses_an_untrusted_signer t_slot_verify_refuses_an_untrusted_signer
+
+t_slot_verify_empty_slot() {
+	signed_demo out 1.0.0
+	"$INGOT" disk disk.img --slot-a out/demo_1.0.0.raw
+	expect_fail "disk.img: slot b is empty" "$INGOT" slot verify b --disk disk.img --cert keys/ingot.crt
+	# without a slot: the installed one only
+	"$INGOT" slot verify --disk disk.img --cert keys/ingot.crt >out.txt
+	[ "$(grep -c '^slot ' out.txt)" = 1 ]
+	grep -qx "slot a" out.txt
+	expect_fail "verify takes at most a slot" "$INGOT" slot verify a b --disk disk.img --cert keys/ingot.crt
+}
+run slot_verify_empty_slot t_slot_verify_empty_slot
+
+# put_sig DISK SLOT FILE: the slot's signature partition zeroed, then FILE's bytes at its start
+put_sig() {
+	local p start size
+	p=$(part "$1" "verity-sig-$2") || return 1
+	read -r start size _ <<<"$p"
+	dd if=/dev/zero of="$1" bs=1 seek="$start" count="$size" conv=notrunc status=none || return 1
+	dd if="$3" of="$1" bs=1 seek="$start" conv=notrunc status=none || return 1
+}
+
+t_status_says_an_unreadable_signature_partition() {
+	signed_demo out 1.0.0
+	signed_demo out 2.0.0
+	"$INGOT" disk disk.img --slot-a out/demo_1.0.0.raw
+	"$INGOT" slot install --disk disk.img --cert keys/ingot.crt out/demo_2.0.0.raw >/dev/null
+	[ "$(status_field disk.img 's["next"]')" = b ]
+	extract disk.img verity-sig-b good.sig
+	# garbage after a NUL; a JSON payload cut short; one whose signature is not base64
+	printf '\0garbage' >garbage.sig
+	head -c 100 good.sig >truncated.sig
+	printf '{"rootHash": "%s", "signature": "not base64!"}' "$(cat out/demo_2.0.0.roothash)" >nob64.sig
+	for kind in garbage truncated nob64; do
+		case $kind in
+		garbage) why="signature partition: garbage" ;;
+		truncated) why="signature partition: not the JSON object systemd expects" ;;
+		nob64) why="signature partition: the signature is not base64" ;;
+		esac
+		put_sig disk.img b $kind.sig
+		# the outside reader finds no signature payload there either
+		if slot_verifies disk.img b keys/ingot.crt >/dev/null; then
+			echo "$kind: slot_verifies reads a payload"
+			return 1
+		fi
+		"$INGOT" slot status --disk disk.img >st.txt
+		cat st.txt
+		grep -q "^b    unreadable " st.txt
+		grep -qxF "b is unreadable: $why" st.txt
+		[ "$(status_field disk.img 's["slots"][1]["state"], s["slots"][1]["unreadable"], s["slots"][0]["unreadable"]')" = \
+			"('unreadable', '$why', None)" ]
+		# never the boot choice, and next says why
+		[ "$("$INGOT" slot next --disk disk.img)" = "a: a is good with priority 1; b's signature partition is unreadable" ]
+		verify_fails b.txt b --disk disk.img --cert keys/ingot.crt
+		grep -qxF "root hash  FAILED  disk.img (verity-sig-b) holds no signature payload: $why" b.txt
+		expect_fail "slot b holds no image: its signature partition is unreadable ($why)" \
+			"$INGOT" slot switch b --disk disk.img
+	done
+	# zeros: a never-written partition is empty, without a word
+	put_sig disk.img b /dev/null
+	[ "$(status_field disk.img 's["slots"][1]["state"], s["slots"][1]["unreadable"]')" = "('empty', None)" ]
+	"$INGOT" slot status --disk disk.img >st.txt
+	if grep -q "unreadable" st.txt; then
+		cat st.txt
+		return 1
+	fi
+	[ "$("$INGOT" slot next --disk disk.img)" = "a: a is good with priority 1; b is empty" ]
+}
+run status_says_an_unreadable_signature_partition t_status_says_an_unreadable_signature_partition
+
 t_help() {
 	"$INGOT" slot --help | grep -q "install IMAGE.raw"
+	"$INGOT" slot --help | grep -qF "verify [a|b] [--cert CERT]... [--json]"
 	"$INGOT" disk --help | grep -q -- "--slot-a"
 	"$INGOT" --help | grep -q "^  slot"
 	expect_fail "expected an action" "$INGOT" slot

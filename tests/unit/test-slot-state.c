@@ -1,5 +1,5 @@
 /* test-slot-state.c: the attribute bits and every row of the boot choice table (the function the
- * initrd runs): both good, one on trial, tries exhausted, both bad, equal priority, empty slots. */
+ * initrd runs): both good, one on trial, tries exhausted, both bad, equal priority, empty and unreadable slots. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -9,7 +9,12 @@
 #include "slot-state.h"
 
 static struct slot_candidate slot(char name, unsigned prio, unsigned tries, bool ok, bool installed) {
-        return (struct slot_candidate) { name, { .priority = prio, .tries = tries, .successful = ok }, installed };
+        return (struct slot_candidate) { name, { .priority = prio, .tries = tries, .successful = ok }, installed, false };
+}
+
+/* installed false: its signature partition holds something that is not a payload */
+static struct slot_candidate unreadable(char name, unsigned prio, unsigned tries) {
+        return (struct slot_candidate) { name, { .priority = prio, .tries = tries }, false, true };
 }
 
 static void test_bits(void **state) {
@@ -100,6 +105,11 @@ static void test_choice_table(void **state) {
                 /* empty slots never boot, whatever their bits say */
                 { slot('a', 1, 0, true, true), slot('b', 15, 15, true, false), 0, false, "a is good with priority 1; b is empty" },
                 { slot('a', 0, 0, false, false), slot('b', 0, 0, false, false), -1, false, "no bootable slot: a is empty, b is empty" },
+                /* nor does one whose signature partition holds something else than a payload, and the reason says so */
+                { slot('a', 1, 0, true, true), unreadable('b', 2, 3), 0, false,
+                  "a is good with priority 1; b's signature partition is unreadable" },
+                { unreadable('a', 2, 3), slot('b', 0, 0, false, false), -1, false,
+                  "no bootable slot: a's signature partition is unreadable, b is empty" },
         };
         for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
                 struct slot_candidate c[2] = { rows[i].a, rows[i].b };

@@ -103,7 +103,7 @@ PY
 	[ "$(attrs disk.img root-b)" = "GUID:49,52" ]
 	[ "$(attrs disk.img root-a)" = "GUID:48,53" ]
 	"$INGOT" slot mark-bad b --disk disk.img
-	[ "$(attrs disk.img root-b)" = "-" ]
+	[ "$(attrs disk.img root-b)" = "GUID:57" ] # priority 0, and why: 1 (ingot slot mark-bad) in bits 57-58
 	[ "$(status_field disk.img 's["slots"][1]["state"]')" = bad ]
 	expect_fail "no good slot to roll back to" "$INGOT" slot rollback --disk disk.img
 	"$INGOT" slot mark-good a --disk disk.img

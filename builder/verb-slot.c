@@ -167,6 +167,7 @@ static void print_status(const struct ingot_slot_status *st, bool json) {
                         json_object_object_add(x, "profile", str_or_null(s->profile));
                         json_object_object_add(x, "profile_source", str_or_null(s->profile_source));
                         json_object_object_add(x, "unreadable", str_or_null(s->unreadable));
+                        json_object_object_add(x, "unverified", str_or_null(s->unverified));
                         json_object_array_add(slots, x);
                 }
                 json_object_object_add(o, "slots", slots);
@@ -190,9 +191,13 @@ static void print_status(const struct ingot_slot_status *st, bool json) {
                        s->state, s->priority, s->tries, *s->version ? s->version : "-",
                        *s->root_hash ? s->root_hash : "-", *s->signer ? s->signer : "-", profile);
         }
-        for (int i = 0; i < 2; i++)
+        for (int i = 0; i < 2; i++) {
                 if (*st->slots[i].unreadable)
                         printf("%c is unreadable: %s\n", st->slots[i].name, st->slots[i].unreadable);
+                if (*st->slots[i].unverified)
+                        printf("%c: its version and profile were not read: %s\n", st->slots[i].name,
+                               st->slots[i].unverified);
+        }
         printf("booted: %s\n", st->booted ? (char[]) { st->booted, 0 } : "unknown (not booted from this disk)");
         printf("next:   %s\n", st->reason);
 }

@@ -196,6 +196,8 @@ struct ingot_slot_info {
         const char *profile_source; /* "slot" (its own, installed with it), "image" (baked in), NULL */
         char unreadable[256];    /* state "unreadable": why its signature partition, not zeros, holds no
                                     signature payload (it never boots); "" otherwise */
+        char unverified[256];    /* an installed slot whose version and profile were not read, and why: its
+                                  * signature is not intact, or its image does not match its hash tree */
 };
 
 struct ingot_slot_status {

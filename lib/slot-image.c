@@ -38,13 +38,44 @@ static int read_payload(struct gpt *g, const struct gpt_partition *p, struct ver
         return verity_sig_decode(buf, size, ret, err);
 }
 
+int slot_image_reader(struct slot_table *t, const struct slot *s, struct verity_tree **ret_tree,
+                      struct squashfs_reader **ret_rd, struct ingot_error *err) {
+        const struct gpt_partition *root = &t->gpt->parts[s->root], *verity = &t->gpt->parts[s->verity];
+        *ret_tree = NULL;
+        *ret_rd = NULL;
+        if (!s->installed)
+                return slot_require_installed(t, s, err);
+        char name[300];
+        snprintf(name, sizeof(name), "%s (%s)", t->gpt->path, verity->label);
+        struct verity_tree *tree;
+        /* the region's name is the path libcryptsetup opens for the superblock */
+        int r = verity_tree_load(&(struct verity_region) { .name = t->gpt->path, .fd = t->gpt->fd,
+                                                           .offset = verity->offset },
+                                 &tree, err);
+        if (r < 0)
+                return r;
+        const struct verity_info *vi = verity_tree_info(tree);
+        char computed[129];
+        hex_encode(vi->root_hash, vi->root_hash_size, computed);
+        if (strcmp(computed, s->payload.root_hash) != 0 || vi->data_blocks * vi->data_block_size > root->size)
+                r = error_set(err, -EBADMSG, "%s: does not hold the tree of the root hash %.16s... that %s names", name,
+                              s->payload.root_hash, t->gpt->parts[s->sig].label);
+        if (r >= 0)
+                r = squashfs_reader_open_verified(t->gpt->fd, root->offset, tree, ret_rd, err);
+        if (r < 0) {
+                verity_tree_free(tree);
+                return r;
+        }
+        *ret_tree = tree;
+        return 0;
+}
+
 /* The name of the profile the slot boots with: its own (in the signature partition), else the image's. */
-static void slot_profile_name(struct slot_table *t, struct slot *s) {
+static void slot_profile_name(struct slot *s, struct squashfs_reader *rd) {
         _cleanup_free_ char *text = NULL;
-        const struct gpt_partition *p = &t->gpt->parts[s->root];
         const char *json = s->payload.profile;
         s->profile_in_slot = json;
-        if (!json && squashfs_read_file(t->gpt->fd, p->offset, p->size, &PROFILE_IN_IMAGE[1], 64 * 1024, &text, NULL) >= 0)
+        if (!json && squashfs_reader_read_file(rd, &PROFILE_IN_IMAGE[1], 64 * 1024, &text, NULL) >= 0)
                 json = text;
         json_object *j;
         const char *name, *cmdline;
@@ -96,17 +127,37 @@ int slot_table_open(const char *disk, bool writable, unsigned wait, struct slot_
                 s->installed = r >= 0; /* a damaged payload is not installed: the slot cannot boot */
                 if (r < 0 && r != -ENODATA)
                         snprintf(s->unreadable, sizeof(s->unreadable), "%.255s", e.message);
-                if (s->installed) {
-                        const struct gpt_partition *p = &t->gpt->parts[s->root];
-                        (void) squashfs_image_identity(t->gpt->fd, p->offset, p->size, s->image_id, s->version, NULL);
-                        slot_profile_name(t, s);
-                }
         }
         *ret = t;
         return 0;
 fail:
         slot_table_free(t);
         return r;
+}
+
+void slot_table_read_images(struct slot_table *t, char **trusted) {
+        for (int i = 0; i < SLOT_COUNT; i++) {
+                struct slot *s = &t->slots[i];
+                if (!s->installed)
+                        continue;
+                struct verity_tree *tree = NULL;
+                struct squashfs_reader *rd = NULL;
+                struct ingot_error e = { 0 };
+                char name[300], fp[65];
+                snprintf(name, sizeof(name), "%s (%s)", t->gpt->path, t->gpt->parts[s->sig].label);
+                int r = signature_check_trusted(s->payload.signature, s->payload.signature_size, name,
+                                                s->payload.root_hash, trusted, name, fp, &e);
+                if (r >= 0)
+                        r = slot_image_reader(t, s, &tree, &rd, &e);
+                if (r >= 0 && (r = squashfs_reader_identity(rd, s->image_id, s->version, &e)) == -ENOENT)
+                        r = 0; /* no os-release: no version */
+                if (r >= 0)
+                        slot_profile_name(s, rd);
+                if (r < 0)
+                        snprintf(s->unverified, sizeof(s->unverified), "%.255s", e.message);
+                squashfs_reader_free(rd);
+                verity_tree_free(tree);
+        }
 }
 
 void slot_table_free(struct slot_table *t) {

@@ -196,8 +196,8 @@ int ingot_slot_install_url(const struct ingot_slot_options *o, const char *url, 
         if (r >= 0)
                 emit(fo, &(struct ingot_fetch_event) { .type = "index", .url = base,
                                                        .version = idx.n ? idx.entries[0].version : NULL });
-        if (r >= 0)
-                r = slot_disk_open(o, true, &t, &booted, err);
+        if (r >= 0 && (r = slot_disk_open(o, true, &t, &booted, err)) >= 0)
+                slot_table_read_images(t, io->trusted_certs); /* the version floor: trusted slots only */
         if (r >= 0)
                 r = choose_version(&idx, t, base, io, fo, &e, err);
         if (r < 0)

@@ -73,6 +73,7 @@ static void fill_status(const struct slot_table *t, char booted, struct ingot_sl
                 x->name = s->name;
                 x->state = *s->unreadable ? "unreadable" : slot_state_to_string(slot_state_of(&s->attrs, s->installed));
                 snprintf(x->unreadable, sizeof(x->unreadable), "%s", s->unreadable);
+                snprintf(x->unverified, sizeof(x->unverified), "%s", s->unverified);
                 x->failure = slot_failure_to_string(&s->attrs, s->installed);
                 x->failure_text = slot_failure_describe(&s->attrs, s->installed);
                 x->priority = s->attrs.priority;
@@ -101,6 +102,7 @@ int ingot_slot_status(const struct ingot_slot_options *o, struct ingot_slot_stat
         int r = slot_disk_open(o, false, &t, &booted, err);
         if (r < 0)
                 return r;
+        slot_table_read_images(t, NULL); /* for the eye: any intact signature, the signer shown beside it */
         fill_status(t, booted, ret);
         slot_table_free(t);
         return 0;
@@ -251,8 +253,10 @@ int ingot_slot_install(const struct ingot_slot_options *o, const char *image_pat
         struct slot *s;
         char booted;
         r = slot_disk_open(o, true, &t, &booted, err);
-        if (r >= 0)
+        if (r >= 0) {
+                slot_table_read_images(t, io->trusted_certs); /* the version floor: trusted slots only */
                 r = slot_target(t, booted, io->slot, &s, err);
+        }
         if (r >= 0)
                 r = slot_install_image(t, s, &img, io, err);
         if (r >= 0 && ret_slot)
@@ -270,6 +274,7 @@ int ingot_slot_reprofile(const struct ingot_slot_options *o, const char *profile
         int r = slot_disk_open(o, true, &t, &booted, err);
         if (r < 0)
                 return r;
+        slot_table_read_images(t, trusted);
         /* the booted slot; on a disk not booted from, the one that boots next, unless that is only on trial
          * and the other is good: the good one is never the one overwritten */
         struct slot_choice ch;

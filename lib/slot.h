@@ -17,7 +17,8 @@ struct slot {
         char unreadable[256];     /* why it holds no payload when it is not zeros either (not installed,
                                      never boots); "" otherwise */
         struct verity_sig payload;
-        char image_id[64], version[64];
+        char image_id[64], version[64]; /* read behind its hash tree (slot_table_read_images) */
+        char unverified[256];     /* why they could not be read: the image does not match its tree */
         char profile[64];         /* the profile's name: the slot's own, else the image's, else "" */
         bool profile_in_slot;
 };
@@ -28,9 +29,21 @@ struct slot_table {
 };
 
 /* Finds root-a, verity-a, verity-sig-a, root-b, ... with the right types; -EMEDIUMTYPE for a disk
- * without them. Reads each slot's signature payload and os-release. */
+ * without them. Reads each slot's signature payload, and nothing of its image (the initrd probes disks
+ * with it before any signature is checked). */
 int slot_table_open(const char *disk, bool writable, unsigned lock_wait_ms, struct slot_table **ret,
                     struct ingot_error *err);
+/* Each installed slot's identity and profile name from its image, read only when its signature is by one
+ * of trusted (NULL: by any certificate, intact) and then behind its hash tree as checked against that root
+ * hash (slot_image_reader): what status shows and the version floor compares. A slot whose signature or
+ * image does not verify gets none, and s->unverified says why. */
+void slot_table_read_images(struct slot_table *t, char **trusted);
+/* Slot s's image behind its tree: every block read through *ret_rd is checked before libsquashfs sees
+ * it. Free both (reader first) when done. */
+struct squashfs_reader;
+struct verity_tree;
+int slot_image_reader(struct slot_table *t, const struct slot *s, struct verity_tree **ret_tree,
+                      struct squashfs_reader **ret_rd, struct ingot_error *err);
 void slot_table_free(struct slot_table *t);
 int slot_index(char name);
 

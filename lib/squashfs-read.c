@@ -12,17 +12,50 @@
 #include <sys/stat.h>
 
 #include "squashfs-read.h"
+#include "verity.h"
 
 struct region_file {
         sqfs_file_t base;
         int fd;
         uint64_t offset, size;
+        /* verified reads: each data block checked against the tree; the last one kept */
+        const struct verity_tree *tree;
+        uint8_t *block;
+        uint64_t block_index; /* UINT64_MAX: none */
+        struct ingot_error error; /* the first block that did not match */
 };
+
+static int verified_read_at(struct region_file *f, uint64_t offset, void *buffer, size_t size) {
+        uint64_t bs = verity_tree_info(f->tree)->data_block_size;
+        while (size > 0) {
+                uint64_t b = offset / bs, in = offset % bs;
+                if (b != f->block_index) {
+                        f->block_index = UINT64_MAX;
+                        if (pread_full(f->fd, f->block, bs, f->offset + b * bs) < 0)
+                                return SQFS_ERROR_IO;
+                        struct ingot_error e = { 0 };
+                        if (verity_tree_check_blocks(f->tree, b, f->block, 1, &e) < 0) {
+                                if (!f->error.code)
+                                        f->error = e;
+                                return SQFS_ERROR_CORRUPTED;
+                        }
+                        f->block_index = b;
+                }
+                size_t n = bs - in < size ? (size_t) (bs - in) : size;
+                memcpy(buffer, f->block + in, n);
+                buffer = (char *) buffer + n;
+                size -= n;
+                offset += n;
+        }
+        return 0;
+}
 
 static int region_read_at(sqfs_file_t *base, sqfs_u64 offset, void *buffer, size_t size) {
         struct region_file *f = (struct region_file *) base;
         if (offset > f->size || size > f->size - offset)
                 return SQFS_ERROR_OUT_OF_BOUNDS;
+        if (f->tree)
+                return verified_read_at(f, offset, buffer, size);
         while (size > 0) {
                 ssize_t n = pread(f->fd, buffer, size, (off_t) (f->offset + offset));
                 if (n < 0 && errno == EINTR)
@@ -70,11 +103,20 @@ void squashfs_reader_free(struct squashfs_reader *rd) {
         sqfs_destroy(rd->data);
         sqfs_destroy(rd->dr);
         sqfs_destroy(rd->cmp);
+        free(rd->file.block);
         free(rd);
 }
 
-int squashfs_reader_open(int fd, uint64_t offset, uint64_t size, struct squashfs_reader **ret, struct ingot_error *err) {
-        if (size == 0) {
+/* A failed read of a verified image: the block that did not match, else what libsquashfs made of it. */
+static int read_error(struct squashfs_reader *rd, struct ingot_error *err, const char *path, const char *what) {
+        if (rd->file.error.code)
+                return error_set(err, rd->file.error.code, "%s", rd->file.error.message);
+        return error_set(err, -EBADMSG, "%s%s%s", path ?: "", path ? ": " : "", what);
+}
+
+static int reader_open(int fd, uint64_t offset, uint64_t size, const struct verity_tree *tree,
+                       struct squashfs_reader **ret, struct ingot_error *err) {
+        if (size == 0 && !tree) {
                 struct stat st;
                 if (fstat(fd, &st) < 0)
                         return -errno;
@@ -87,12 +129,21 @@ int squashfs_reader_open(int fd, uint64_t offset, uint64_t size, struct squashfs
                 .base = { .base = { .destroy = region_destroy },
                           .read_at = region_read_at, .write_at = region_write_at,
                           .get_size = region_get_size, .truncate = region_truncate },
-                .fd = fd, .offset = offset, .size = size,
+                .fd = fd, .offset = offset, .size = size, .tree = tree, .block_index = UINT64_MAX,
         };
+        if (tree) {
+                const struct verity_info *vi = verity_tree_info(tree);
+                rd->file.size = vi->data_blocks * vi->data_block_size;
+                if (!(rd->file.block = malloc(vi->data_block_size))) {
+                        free(rd);
+                        return -ENOMEM;
+                }
+        }
+        size = rd->file.size;
         sqfs_compressor_config_t cfg;
         int r = 0;
         if (sqfs_super_read(&rd->super, &rd->file.base) != 0)
-                r = error_set(err, -EBADMSG, "not a squashfs image");
+                r = read_error(rd, err, NULL, "not a squashfs image");
         /* libsquashfs allocates the fragment table the superblock sizes before it reads it: 2^31 entries
          * were a 32 GiB allocation for a 485-byte file (fuzz/crashes/sysext-check/). Each entry names a
          * block of at least a byte, inside bytes_used, which is inside the region. */
@@ -107,13 +158,22 @@ int squashfs_reader_open(int fd, uint64_t offset, uint64_t size, struct squashfs
                  sqfs_data_reader_load_fragment_table(rd->data, &rd->super) != 0 ||
                  !(rd->ids = sqfs_id_table_create(0)) ||
                  sqfs_id_table_read(rd->ids, &rd->file.base, &rd->super, rd->cmp) != 0)
-                r = error_set(err, -EBADMSG, "a damaged squashfs image (superblock, compressor or tables)");
+                r = read_error(rd, err, NULL, "a damaged squashfs image (superblock, compressor or tables)");
         if (r < 0) {
                 squashfs_reader_free(rd);
                 return r;
         }
         *ret = rd;
         return 0;
+}
+
+int squashfs_reader_open(int fd, uint64_t offset, uint64_t size, struct squashfs_reader **ret, struct ingot_error *err) {
+        return reader_open(fd, offset, size, NULL, ret, err);
+}
+
+int squashfs_reader_open_verified(int fd, uint64_t offset, const struct verity_tree *tree,
+                                  struct squashfs_reader **ret, struct ingot_error *err) {
+        return reader_open(fd, offset, 0, tree, ret, err);
 }
 
 const struct sqfs_super_t *squashfs_reader_super(const struct squashfs_reader *rd) {
@@ -163,9 +223,10 @@ int squashfs_reader_read_file(struct squashfs_reader *rd, const char *path, size
         char *buf = NULL;
         int r = 0;
         int q = sqfs_dir_reader_find_by_path(rd->dr, NULL, path, &inode);
+        if (q == SQFS_ERROR_NO_ENTRY)
+                return error_set(err, -ENOENT, "%s: not in the image", path);
         if (q != 0)
-                return error_set(err, q == SQFS_ERROR_NO_ENTRY ? -ENOENT : -EBADMSG, "%s: %s", path,
-                                 q == SQFS_ERROR_NO_ENTRY ? "not in the image" : "cannot be read");
+                return read_error(rd, err, path, "cannot be read");
         sqfs_u64 fsize;
         if (!S_ISREG(inode->base.mode) || sqfs_inode_get_file_size(inode, &fsize) != 0 || fsize > max) {
                 r = error_set(err, -EFBIG, "%s: not a regular file of at most %zu bytes", path, max);
@@ -178,7 +239,7 @@ int squashfs_reader_read_file(struct squashfs_reader *rd, const char *path, size
         }
         sqfs_s32 n = fsize ? sqfs_data_reader_read(rd->data, inode, 0, buf, (sqfs_u32) fsize) : 0;
         if (n < 0 || (sqfs_u64) n != fsize) {
-                r = error_set(err, -EBADMSG, "%s: reading it from the image failed", path);
+                r = read_error(rd, err, path, "reading it from the image failed");
                 goto out;
         }
         buf[fsize] = 0;
@@ -213,11 +274,10 @@ static void field(const char *text, const char *key, char out[64]) {
         }
 }
 
-int squashfs_image_identity(int fd, uint64_t offset, uint64_t size, char ret_id[64], char ret_version[64],
-                            struct ingot_error *err) {
+int squashfs_reader_identity(struct squashfs_reader *rd, char ret_id[64], char ret_version[64], struct ingot_error *err) {
         _cleanup_free_ char *text = NULL;
         *ret_id = *ret_version = 0;
-        int r = squashfs_read_file(fd, offset, size, "usr/lib/os-release", 64 * 1024, &text, err);
+        int r = squashfs_reader_read_file(rd, "usr/lib/os-release", 64 * 1024, &text, err);
         if (r < 0)
                 return r;
         field(text, "ID", ret_id);
@@ -225,4 +285,15 @@ int squashfs_image_identity(int fd, uint64_t offset, uint64_t size, char ret_id[
         field(text, "VERSION_ID", ret_version);
         field(text, "IMAGE_VERSION", ret_version);
         return 0;
+}
+
+int squashfs_image_identity(int fd, uint64_t offset, uint64_t size, char ret_id[64], char ret_version[64],
+                            struct ingot_error *err) {
+        struct squashfs_reader *rd = NULL;
+        *ret_id = *ret_version = 0;
+        int r = squashfs_reader_open(fd, offset, size, &rd, err);
+        if (r >= 0)
+                r = squashfs_reader_identity(rd, ret_id, ret_version, err);
+        squashfs_reader_free(rd);
+        return r;
 }

@@ -1,5 +1,5 @@
-/* squashfs-read.h: reading a squashfs image, a file or a region of a disk: one small file (the image
- * identity in /usr/lib/os-release, a layer's extension-release), a path's type, every path. */
+/* squashfs-read.h: reading a squashfs image, a file or a region of a disk, optionally each block checked
+ * against its hash tree first: one small file (the identity in /usr/lib/os-release), a path's type, every path. */
 #pragma once
 
 #include <sys/types.h>
@@ -8,9 +8,16 @@
 
 struct squashfs_reader;
 struct sqfs_super_t;
+struct verity_tree;
 
 /* The image at fd's offset..+size (size 0: to the end of the file); the fd stays the caller's. */
 int squashfs_reader_open(int fd, uint64_t offset, uint64_t size, struct squashfs_reader **ret, struct ingot_error *err);
+/* The same behind a hash tree checked against a trusted root hash, as dm-verity reads it: the image is the
+ * tree's data (at fd's offset), and every block libsquashfs asks for is checked before it sees a byte, so
+ * nothing unverified is parsed; a block that does not match fails the read (-EBADMSG, named in err). The
+ * tree stays the caller's and must outlive the reader. */
+int squashfs_reader_open_verified(int fd, uint64_t offset, const struct verity_tree *tree,
+                                  struct squashfs_reader **ret, struct ingot_error *err);
 void squashfs_reader_free(struct squashfs_reader *rd);
 const struct sqfs_super_t *squashfs_reader_super(const struct squashfs_reader *rd);
 /* The mode (type and permissions) of the entry at path ("usr/bin/x"); -ENOENT when there is none. */
@@ -29,3 +36,4 @@ int squashfs_read_file(int fd, uint64_t offset, uint64_t size, const char *path,
 /* IMAGE_ID and IMAGE_VERSION (else ID and VERSION_ID) from the image's /usr/lib/os-release. */
 int squashfs_image_identity(int fd, uint64_t offset, uint64_t size, char ret_id[64], char ret_version[64],
                             struct ingot_error *err);
+int squashfs_reader_identity(struct squashfs_reader *rd, char ret_id[64], char ret_version[64], struct ingot_error *err);

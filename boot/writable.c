@@ -50,25 +50,6 @@ static int run_mke2fs(const char *device, struct ingot_error *err) {
         return 0;
 }
 
-int var_mount(const char *device, const char *target, bool *ret_formatted, struct ingot_error *err) {
-        *ret_formatted = false;
-        struct stat st;
-        if (stat(target, &st) < 0 || !S_ISDIR(st.st_mode))
-                return error_set(err, -ENOENT, "the image has no /var directory to mount the var partition on");
-        int r = probe_empty(device, err);
-        if (r < 0)
-                return r;
-        if (r == 1) {
-                r = run_mke2fs(device, err);
-                if (r < 0)
-                        return r;
-                *ret_formatted = true;
-        }
-        if (mount(device, target, "ext4", MS_NOSUID | MS_NODEV, NULL) < 0)
-                return error_set(err, -errno, "mounting %s (ext4) on /var: %s", device, strerror(errno));
-        return 0;
-}
-
 /* A new file system of type from source, with its "key", "value" options (NULL-terminated pairs),
  * attached on target_fd (the new mount API: the mount point is the fd, never a path). */
 static int mount_on_fd(const char *type, const char *source, const char *const *options, unsigned attrs,
@@ -88,6 +69,53 @@ static int mount_on_fd(const char *type, const char *source, const char *const *
                 return -errno;
         if (move_mount(mnt, "", target_fd, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
                 return -errno;
+        return 0;
+}
+
+/* root's /var, which must be a directory of the image's own (not a symlink). */
+static int open_var(const char *root, int *ret_fd, struct ingot_error *err) {
+        _cleanup_close_ int root_fd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (root_fd < 0)
+                return error_set(err, -errno, "%s: %s", root, strerror(errno));
+        int r = open_dir_beneath(root_fd, "var", NULL, NULL, ret_fd, NULL);
+        if (r == -ELOOP)
+                return error_set(err, r, "the image's /var is a symlink; the var partition is mounted on a directory only");
+        if (r < 0)
+                return error_set(err, r, "the image has no /var directory to mount the var partition on (%s)",
+                                 strerror(-r));
+        return 0;
+}
+
+int var_mount(const char *root, const char *device, bool *ret_formatted, struct ingot_error *err) {
+        *ret_formatted = false;
+        _cleanup_close_ int target = -1;
+        int r = open_var(root, &target, err);
+        if (r < 0)
+                return r;
+        r = probe_empty(device, err);
+        if (r < 0)
+                return r;
+        if (r == 1) {
+                r = run_mke2fs(device, err);
+                if (r < 0)
+                        return r;
+                *ret_formatted = true;
+        }
+        r = mount_on_fd("ext4", device, NULL, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, target);
+        if (r < 0)
+                return error_set(err, r, "mounting %s (ext4) on /var: %s", device, strerror(-r));
+        return 0;
+}
+
+int var_tmpfs(const char *root, struct ingot_error *err) {
+        _cleanup_close_ int target = -1;
+        int r = open_var(root, &target, err);
+        if (r < 0)
+                return r;
+        static const char *const options[] = { "mode", "0755", NULL };
+        r = mount_on_fd("tmpfs", "tmpfs", options, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, target);
+        if (r < 0)
+                return error_set(err, r, "a tmpfs on /var: %s", strerror(-r));
         return 0;
 }
 

@@ -155,9 +155,33 @@ static void test_var_symlinks_refused(void **state) {
         close(fd);
 }
 
+/* var's fallback tmpfs goes on the image's /var directory, never through a symlink there */
+static void test_var_tmpfs(void **state) {
+        (void) state;
+        if (skip_reason[0]) {
+                print_message("SKIP-REASON: %s\n", skip_reason);
+                skip();
+        }
+        static const char *dirs[] = { "linked", "linked/etc", "plain", "plain/var" };
+        for (size_t i = 0; i < ELEMENTSOF(dirs); i++)
+                make(dirs[i], 0755, 0, 0);
+        assert_int_equal(symlink("etc", at("linked/var")), 0);
+        struct ingot_error e = { 0 };
+        assert_int_equal(var_tmpfs(at("linked"), &e), -ELOOP);
+        assert_string_equal(e.message, "the image's /var is a symlink; the var partition is mounted on a directory only");
+        char fstype[64];
+        assert_int_equal(mounts_on("linked/etc", fstype, sizeof(fstype)), 0);
+        e = (struct ingot_error) { 0 };
+        assert_int_equal(var_tmpfs(at("plain"), &e), 0);
+        assert_int_equal(mounts_on("plain/var", fstype, sizeof(fstype)), 1);
+        assert_string_equal(fstype, "tmpfs");
+        assert_int_equal(var_mount(at("linked"), "/dev/null", &(bool) { false }, &e), -ELOOP);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_var_symlinks_refused),
+                cmocka_unit_test(test_var_tmpfs),
         };
         return cmocka_run_group_tests(tests, setup, teardown);
 }

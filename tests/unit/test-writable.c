@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <cmocka.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <sched.h>
 #include <string.h>
@@ -57,6 +58,17 @@ static int mounts_on(const char *rel, char *fstype, size_t size) {
                 }
         }
         fclose(f);
+        return n;
+}
+
+/* The process's open fds: the initrd's mounts leave none behind (an O_PATH fd pins its directory). */
+static int open_fds(void) {
+        DIR *d = opendir("/proc/self/fd");
+        assert_non_null(d);
+        int n = 0;
+        while (readdir(d))
+                n++;
+        closedir(d);
         return n;
 }
 
@@ -120,7 +132,9 @@ static void test_var_symlinks_refused(void **state) {
 
         struct ingot_error e = { 0 };
         reported[0] = 0;
+        int fds = open_fds();
         assert_int_equal(image_mounts_apply(at("sysroot"), at("run"), report, &e), -ELOOP);
+        assert_int_equal(open_fds(), fds);
         assert_string_equal(e.message, "[Mounts] /var/lib/etc: /var/lib is a symlink on var; not mounted");
         assert_string_equal(reported, "overlay on /etc\n"
                                       "tmpfs on /var/cache/ingot-test\n"

@@ -55,6 +55,12 @@ $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libingot.a
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(TEST_CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libingot.a $(DEP_LIBS) $(TEST_LIBS)
 
+# The initrd's writable.c is tested from its object, in a mount namespace of the test's own.
+$(BUILD)/tests/test-writable: tests/unit/test-writable.c $(BUILD)/boot/writable.o $(BUILD)/libingot.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Iboot $(TEST_CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/boot/writable.o $(BUILD)/libingot.a \
+		$(DEP_LIBS) $(TEST_LIBS)
+
 $(BUILD)/fuzz/%: fuzz/%.c fuzz/replay.c fuzz/fuzz.h $(BUILD)/libingot.a
 	@mkdir -p $(dir $@)
 	$(CC) $(filter-out -MMD -MP,$(ALL_CFLAGS)) $(LDFLAGS) -o $@ $< fuzz/replay.c $(BUILD)/libingot.a $(DEP_LIBS)

@@ -236,9 +236,11 @@ static void mount_writable(const char *disk, const struct slot_boot *b) {
                 char dev[300];
                 bool formatted;
                 partition_node(disk, b->var_partno, dev, sizeof(dev));
-                if (var_mount(dev, SYSROOT "/var", &formatted, &e) < 0) {
+                if (var_mount(SYSROOT, dev, &formatted, &e) < 0) {
                         say("var: %s; /var is a tmpfs for this boot", e.message);
-                        mount("tmpfs", SYSROOT "/var", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755");
+                        e = (struct ingot_error) { 0 };
+                        if (var_tmpfs(SYSROOT, &e) < 0)
+                                say("var: %s", e.message);
                 } else
                         say("var: %s%s mounted on /var", dev, formatted ? " was empty: made ext4 and" : "");
         }
@@ -303,13 +305,20 @@ static int boot_slot(const char *disk, const struct cmdline *c, char forced, cha
         return r;
 }
 
-/* /sysroot becomes / (the API filesystems moved along); the caller starts init. */
+/* /sysroot becomes / (the API filesystems moved along); the caller starts init. Each is moved onto
+ * the image's directory reached through no symlink (one could lead into var: writable.c). */
 static int switch_root(void) {
         static const char *moves[] = { "/dev", "/proc", "/sys", "/run" };
+        _cleanup_close_ int root_fd = open(SYSROOT, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        int root_error = root_fd < 0 ? -errno : 0;
         for (size_t i = 0; i < ELEMENTSOF(moves); i++) {
-                char to[64];
-                snprintf(to, sizeof(to), SYSROOT "%s", moves[i]);
-                if (mount(moves[i], to, NULL, MS_MOVE, NULL) < 0)
+                _cleanup_close_ int to = -1;
+                int r = root_error ?: open_dir_beneath(root_fd, moves[i], NULL, NULL, &to, NULL);
+                if (r == -ELOOP)
+                        say("moving %s: the image's %s is a symlink; not moved", moves[i], moves[i]);
+                else if (r < 0)
+                        say("moving %s: the image's %s: %s", moves[i], moves[i], strerror(-r));
+                else if (move_mount(AT_FDCWD, moves[i], to, "", MOVE_MOUNT_T_EMPTY_PATH) < 0)
                         say("moving %s: %s", moves[i], strerror(errno));
         }
         if (chdir(SYSROOT) < 0 || mount(SYSROOT, "/", NULL, MS_MOVE, NULL) < 0 || chroot(".") < 0 || chdir("/") < 0) {

@@ -1,4 +1,8 @@
-/* writable.c: /var and the image's [Mounts] for a booted slot (see writable.h). */
+/* writable.c: /var and the image's [Mounts] for a booted slot (see writable.h). var is written by
+ * whoever can write the disk, unsigned: whatever is mounted or made below the image's root is reached
+ * from an fd of it one name at a time, through no symlink and never above it (open_dir_beneath), is
+ * made with mkdirat on its parent's fd, and is mounted on with the new mount API (move_mount onto the
+ * fd), so that a symlink on var cannot move a mount onto the image's /etc or /usr (docs/security.md). */
 #include <blkid.h>
 #include <fcntl.h>
 #include <string.h>
@@ -46,12 +50,49 @@ static int run_mke2fs(const char *device, struct ingot_error *err) {
         return 0;
 }
 
-int var_mount(const char *device, const char *target, bool *ret_formatted, struct ingot_error *err) {
+/* A new file system of type from source, with its "key", "value" options (NULL-terminated pairs),
+ * attached on target_fd (the new mount API: the mount point is the fd, never a path). */
+static int mount_on_fd(const char *type, const char *source, const char *const *options, unsigned attrs,
+                       int target_fd) {
+        _cleanup_close_ int fs = fsopen(type, FSOPEN_CLOEXEC);
+        if (fs < 0)
+                return -errno;
+        if (fsconfig(fs, FSCONFIG_SET_STRING, "source", source, 0) < 0)
+                return -errno;
+        for (const char *const *o = options; o && o[0]; o += 2)
+                if (fsconfig(fs, FSCONFIG_SET_STRING, o[0], o[1], 0) < 0)
+                        return -errno;
+        if (fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
+                return -errno;
+        _cleanup_close_ int mnt = fsmount(fs, FSMOUNT_CLOEXEC, attrs);
+        if (mnt < 0)
+                return -errno;
+        if (move_mount(mnt, "", target_fd, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
+                return -errno;
+        return 0;
+}
+
+/* root's /var, which must be a directory of the image's own (not a symlink). */
+static int open_var(const char *root, int *ret_fd, struct ingot_error *err) {
+        _cleanup_close_ int root_fd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (root_fd < 0)
+                return error_set(err, -errno, "%s: %s", root, strerror(errno));
+        int r = open_dir_beneath(root_fd, "var", NULL, NULL, ret_fd, NULL);
+        if (r == -ELOOP)
+                return error_set(err, r, "the image's /var is a symlink; the var partition is mounted on a directory only");
+        if (r < 0)
+                return error_set(err, r, "the image has no /var directory to mount the var partition on (%s)",
+                                 strerror(-r));
+        return 0;
+}
+
+int var_mount(const char *root, const char *device, bool *ret_formatted, struct ingot_error *err) {
         *ret_formatted = false;
-        struct stat st;
-        if (stat(target, &st) < 0 || !S_ISDIR(st.st_mode))
-                return error_set(err, -ENOENT, "the image has no /var directory to mount the var partition on");
-        int r = probe_empty(device, err);
+        _cleanup_close_ int target = -1;
+        int r = open_var(root, &target, err);
+        if (r < 0)
+                return r;
+        r = probe_empty(device, err);
         if (r < 0)
                 return r;
         if (r == 1) {
@@ -60,44 +101,124 @@ int var_mount(const char *device, const char *target, bool *ret_formatted, struc
                         return r;
                 *ret_formatted = true;
         }
-        if (mount(device, target, "ext4", MS_NOSUID | MS_NODEV, NULL) < 0)
-                return error_set(err, -errno, "mounting %s (ext4) on /var: %s", device, strerror(errno));
+        r = mount_on_fd("ext4", device, NULL, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, target);
+        if (r < 0)
+                return error_set(err, r, "mounting %s (ext4) on /var: %s", device, strerror(-r));
         return 0;
 }
 
-static int mount_one(const char *root, const char *run_dir, size_t index, const struct mount_request *m,
-                     struct ingot_error *err) {
-        _cleanup_free_ char *target = NULL, *layer = NULL, *upper = NULL, *work = NULL, *opts = NULL;
-        if (asprintf(&target, "%s%s", root, m->path) < 0)
-                return -ENOMEM;
+int var_tmpfs(const char *root, struct ingot_error *err) {
+        _cleanup_close_ int target = -1;
+        int r = open_var(root, &target, err);
+        if (r < 0)
+                return r;
+        static const char *const options[] = { "mode", "0755", NULL };
+        r = mount_on_fd("tmpfs", "tmpfs", options, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, target);
+        if (r < 0)
+                return error_set(err, r, "a tmpfs on /var: %s", strerror(-r));
+        return 0;
+}
+
+/* The directory name on parent_fd, made if missing, with that owner and mode whether made or not;
+ * returns an fd of it (O_RDONLY: fchown and fchmod need one). */
+static int make_dir(int parent_fd, const char *name, mode_t mode, uid_t uid, gid_t gid) {
+        if (mkdirat(parent_fd, name, 0700) < 0 && errno != EEXIST)
+                return -errno;
+        _cleanup_close_ int fd = openat_beneath(parent_fd, name, O_RDONLY | O_DIRECTORY);
+        if (fd < 0)
+                return fd;
+        if (fchown(fd, uid, gid) < 0 || fchmod(fd, mode) < 0)
+                return -errno;
+        return TAKE_FD(fd);
+}
+
+/* The owner and mode of path's directory in the image alone (image_fd: the squashfs without what is
+ * mounted on it, so also below /var); -ENOENT when the image has none there. */
+static int image_dir(int image_fd, const char *path, struct stat *ret) {
+        _cleanup_close_ int fd = openat_beneath(image_fd, path + strspn(path, "/"), O_PATH | O_DIRECTORY);
+        if (fd < 0)
+                return fd;
+        return fstat(fd, ret) < 0 ? -errno : 0;
+}
+
+/* dir_make_fn for a mount point's missing parents and itself: as the image has them, else 0755 root. */
+static int make_like_image(int parent_fd, const char *name, const char *prefix, void *userdata) {
         struct stat st;
-        if (lstat(target, &st) < 0 || !S_ISDIR(st.st_mode))
-                return error_set(err, -ENOTDIR, "%s: %s is not a directory in the image", m->where, m->path);
+        if (image_dir(*(const int *) userdata, prefix, &st) < 0)
+                st = (struct stat) { .st_mode = S_IFDIR | 0755 };
+        int fd = make_dir(parent_fd, name, st.st_mode & 07777, st.st_uid, st.st_gid);
+        if (fd < 0)
+                return fd;
+        close(fd);
+        return 0;
+}
+
+/* dir_make_fn for directories in the initrd's run directory: 0755 root. */
+static int make_plain(int parent_fd, const char *name, const char *prefix, void *userdata) {
+        (void) prefix;
+        (void) userdata;
+        return mkdirat(parent_fd, name, 0755) < 0 ? -errno : 0;
+}
+
+/* The mount point, reached from root_fd without a symlink, its missing directories made on var; a
+ * failure names the component: var is written by whoever can write the disk. */
+static int open_target(int root_fd, int image_fd, const char *path, int *ret_fd, struct ingot_error *err) {
+        size_t len = 0;
+        int r = open_dir_beneath(root_fd, path, make_like_image, &image_fd, ret_fd, &len);
+        if (r >= 0)
+                return r;
+        const char *on = len > 4 && strncmp(path, "/var/", 5) == 0 ? "on var" : "in the image";
+        if (r == -ELOOP)
+                return error_set(err, r, "[Mounts] %s: %.*s is a symlink %s; not mounted", path, (int) len, path, on);
+        if (r == -ENOTDIR)
+                return error_set(err, r, "[Mounts] %s: %.*s is not a directory %s; not mounted", path, (int) len, path,
+                                 on);
+        return error_set(err, r, "[Mounts] %s: %.*s: %s; not mounted", path, (int) len, path, strerror(-r));
+}
+
+static int mount_one(int root_fd, int image_fd, int run_fd, size_t index, const struct mount_request *m,
+                     struct ingot_error *err) {
+        const char *kind = m->kind == MOUNT_TMPFS ? "tmpfs" : "overlay";
+        struct stat st;
+        int r = image_dir(image_fd, m->path, &st);
+        if (r < 0)
+                return error_set(err, r, "[Mounts] %s: not a directory in the image (%s); not mounted", m->path,
+                                 strerror(-r));
+        _cleanup_close_ int target = -1;
+        r = open_target(root_fd, image_fd, m->path, &target, err);
+        if (r < 0)
+                return r;
         if (m->kind == MOUNT_TMPFS) {
-                if (asprintf(&opts, "mode=%04o,uid=%u,gid=%u", (unsigned) (st.st_mode & 07777), (unsigned) st.st_uid,
-                             (unsigned) st.st_gid) < 0)
-                        return -ENOMEM;
-                if (mount("tmpfs", target, "tmpfs", MS_NOSUID | MS_NODEV, opts) < 0)
-                        return error_set(err, -errno, "%s: tmpfs on %s: %s", m->where, m->path, strerror(errno));
+                char mode[16], uid[16], gid[16];
+                snprintf(mode, sizeof(mode), "%04o", (unsigned) (st.st_mode & 07777));
+                snprintf(uid, sizeof(uid), "%u", (unsigned) st.st_uid);
+                snprintf(gid, sizeof(gid), "%u", (unsigned) st.st_gid);
+                const char *const options[] = { "mode", mode, "uid", uid, "gid", gid, NULL };
+                r = mount_on_fd("tmpfs", "tmpfs", options, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, target);
+                if (r < 0)
+                        return error_set(err, r, "[Mounts] %s: %s: %s; not mounted", m->path, kind, strerror(-r));
                 return 0;
         }
-        if (asprintf(&layer, "%s/overlay/%zu", run_dir, index) < 0 || asprintf(&upper, "%s/upper", layer) < 0 ||
-            asprintf(&work, "%s/work", layer) < 0)
-                return -ENOMEM;
-        int r = mkdir_p(layer, 0755);
-        if (r >= 0 && mkdir(upper, st.st_mode & 07777) < 0 && errno != EEXIST)
-                r = -errno;
-        if (r >= 0 && mkdir(work, 0700) < 0 && errno != EEXIST)
-                r = -errno;
-        /* the merged directory's owner and mode are the upper layer's: give it the image's */
-        if (r >= 0 && (chown(upper, st.st_uid, st.st_gid) < 0 || chmod(upper, st.st_mode & 07777) < 0))
-                r = -errno;
+        /* the upper layer in the initrd's run directory: the merged directory's owner and mode are its own */
+        char layer[64];
+        snprintf(layer, sizeof(layer), "overlay/%zu", index);
+        _cleanup_close_ int layer_fd = -1, upper = -1, work = -1;
+        r = open_dir_beneath(run_fd, layer, make_plain, NULL, &layer_fd, NULL);
+        if (r >= 0)
+                r = upper = make_dir(layer_fd, "upper", st.st_mode & 07777, st.st_uid, st.st_gid);
+        if (r >= 0)
+                r = work = make_dir(layer_fd, "work", 0700, 0, 0);
         if (r < 0)
-                return error_set(err, r, "%s: overlay layer %s: %s", m->where, layer, strerror(-r));
-        if (asprintf(&opts, "lowerdir=%s,upperdir=%s,workdir=%s", target, upper, work) < 0)
-                return -ENOMEM;
-        if (mount("overlay", target, "overlay", 0, opts) < 0)
-                return error_set(err, -errno, "%s: overlay on %s: %s", m->where, m->path, strerror(errno));
+                return error_set(err, r, "[Mounts] %s: overlay layer %s: %s; not mounted", m->path, layer, strerror(-r));
+        /* overlayfs takes its layers as paths (Linux 6.1 has no fsconfig for them by fd): the fds' own */
+        char lower_path[32], upper_path[32], work_path[32];
+        snprintf(lower_path, sizeof(lower_path), "/proc/self/fd/%d", target);
+        snprintf(upper_path, sizeof(upper_path), "/proc/self/fd/%d", upper);
+        snprintf(work_path, sizeof(work_path), "/proc/self/fd/%d", work);
+        const char *const options[] = { "lowerdir", lower_path, "upperdir", upper_path, "workdir", work_path, NULL };
+        r = mount_on_fd("overlay", "overlay", options, 0, target);
+        if (r < 0)
+                return error_set(err, r, "[Mounts] %s: %s: %s; not mounted", m->path, kind, strerror(-r));
         return 0;
 }
 
@@ -116,10 +237,24 @@ int image_mounts_apply(const char *root, const char *run_dir, void (*report)(con
         r = mounts_parse(text, MOUNTS_FILE, &m, &n, err);
         if (r < 0)
                 return r;
+        /* root as it is (var mounted on it), the image alone (owners and modes), the run directory */
+        _cleanup_close_ int root_fd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        _cleanup_close_ int image_fd = root_fd < 0 ? -1 : open_tree(root_fd, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH);
+        if (image_fd < 0) {
+                mounts_free(m, n);
+                return error_set(err, -errno, "[Mounts]: %s: %s; nothing mounted", root, strerror(errno));
+        }
+        r = mkdir_p(run_dir, 0755);
+        _cleanup_close_ int run_fd = r < 0 ? -1 : open(run_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (run_fd < 0) {
+                mounts_free(m, n);
+                return error_set(err, r < 0 ? r : -errno, "[Mounts]: %s: %s; nothing mounted", run_dir,
+                                 strerror(r < 0 ? -r : errno));
+        }
         int first = 0;
         for (size_t i = 0; i < n; i++) {
                 struct ingot_error e = { 0 };
-                r = mount_one(root, run_dir, i, &m[i], &e);
+                r = mount_one(root_fd, image_fd, run_fd, i, &m[i], &e);
                 if (r < 0 && first == 0) {
                         first = r;
                         *err = e;

@@ -1,7 +1,9 @@
 /* util.c: small shared helpers for libingot. */
 #include <ctype.h>
 #include <fcntl.h>
+#include <linux/openat2.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <string.h>
 
 #include "util.h"
@@ -296,6 +298,49 @@ int mkdir_p(const char *path, mode_t mode) {
                         return 0;
                 *s = c;
         }
+}
+
+int openat_beneath(int dir_fd, const char *path, int flags) {
+        struct open_how how = {
+                .flags = (uint64_t) (flags | O_CLOEXEC),
+                .resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
+        };
+        long fd = syscall(SYS_openat2, dir_fd, path, &how, sizeof(how));
+        return fd < 0 ? -errno : (int) fd;
+}
+
+int open_dir_beneath(int root_fd, const char *path, dir_make_fn make, void *userdata, int *ret_fd,
+                     size_t *ret_failed_len) {
+        _cleanup_free_ char *p = strdup(path);
+        if (!p)
+                return -ENOMEM;
+        _cleanup_close_ int fd = fcntl(root_fd, F_DUPFD_CLOEXEC, 3);
+        if (fd < 0)
+                return -errno;
+        for (size_t i = 0, end; p[i]; i = end) {
+                if (p[i] == '/') {
+                        end = i + 1;
+                        continue;
+                }
+                end = i + strcspn(p + i, "/");
+                char saved = p[end];
+                p[end] = 0; /* p is now the prefix up to this name, p + i the name */
+                int child = openat_beneath(fd, p + i, O_PATH | O_DIRECTORY);
+                if (child == -ENOENT && make) {
+                        int r = make(fd, p + i, p, userdata);
+                        child = r < 0 && r != -EEXIST ? r : openat_beneath(fd, p + i, O_PATH | O_DIRECTORY);
+                }
+                if (child < 0) {
+                        if (ret_failed_len)
+                                *ret_failed_len = end;
+                        return child;
+                }
+                close(fd);
+                fd = child;
+                p[end] = saved;
+        }
+        *ret_fd = TAKE_FD(fd);
+        return 0;
 }
 
 int fsync_directory_of(const char *path) {

@@ -118,6 +118,24 @@ int write_value_file(const char *path, const char *value);
 /* mkdir -p: missing parents 0755, the directory itself with mode; an existing one is fine. */
 int mkdir_p(const char *path, mode_t mode);
 
+/* openat2(dir_fd, path, flags | O_CLOEXEC) resolving with RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS |
+ * RESOLVE_NO_MAGICLINKS (Linux 5.6; glibc has no wrapper): path stays below dir_fd and passes through
+ * no symlink, the last name included (unless flags has O_PATH | O_NOFOLLOW). -ELOOP: a symlink;
+ * -EXDEV: an absolute path or a ".." above dir_fd. Returns the new fd or a negative errno. */
+int openat_beneath(int dir_fd, const char *path, int flags);
+
+/* Made by dir_make_fn: the missing directory name (the last name of prefix, path's first names up to
+ * it) on parent_fd with mkdirat(), never by path; 0 or a negative errno (-EEXIST is fine). */
+typedef int (*dir_make_fn)(int parent_fd, const char *name, const char *prefix, void *userdata);
+
+/* The directory path below root_fd ("/" or relative: either way below it), opened O_PATH one name at a
+ * time with openat_beneath() from its parent's fd: nothing in it may be a symlink or leave root_fd.
+ * When make is not NULL, a missing directory is made by make() and then opened the same way. On
+ * failure, *ret_failed_len (may be NULL) is the length of path's prefix that ends at the name that
+ * failed: -ELOOP for a symlink, -ENOTDIR for something else, -EXDEV for "..", -ENOENT when missing. */
+int open_dir_beneath(int root_fd, const char *path, dir_make_fn make, void *userdata, int *ret_fd,
+                     size_t *ret_failed_len);
+
 /* The whole range or an error: -EIO for a read past the end, -ENOSPC for a write that made no progress. */
 int pread_full(int fd, void *buf, size_t size, uint64_t offset);
 int pwrite_full(int fd, const void *buf, size_t size, uint64_t offset);

@@ -70,6 +70,46 @@ t_slot_a_boots() {
 }
 run slot_a_boots t_slot_a_boots
 
+# Whoever wrote var (unsigned) made symlinks on it that would take the image's [Mounts] below /var
+# onto the image's own directories: each is refused, the rest is mounted, and the slot boots and is
+# marked good (tests/unit/test-writable.c does the same without QEMU, and the absolute-symlink case).
+t_var_symlinks_move_no_mount() {
+	SCENARIO=var_symlinks
+	setup
+	# Tmpfs=/var/spool/etc is where var's spool -> .. aims a tmpfs over the image's whole /etc (an
+	# image path ending in another name lands on the image's directory of that name); cache/ingot-test
+	# is on no var yet: it is made there with the image's mode. Version 2 asks for both, in b, on trial.
+	printf '[Content]\nMkdir=/var/spool\nMkdir=/var/spool/etc\nMkdir=/var/cache\nMkdir=/var/cache/ingot-test:0710\n[Mounts]\nTmpfs=/var/spool/etc\nTmpfs=/var/cache/ingot-test\n' >mounts.conf
+	printf 'Include=%s\n' "$PWD/mounts.conf" >>vm-2.0.0.ini
+	"$INGOT" build vm-2.0.0.ini -o out --key keys/ingot.key --cert keys/ingot.crt --quiet
+	"$INGOT" slot install --disk disk.img --cert keys/ingot.crt out/vm-test_2.0.0.raw
+	# var as its writer left it: ext4 (the initrd does not format it again) holding spool -> ..
+	p=$(part disk.img var); read -r start size _ <<<"$p"
+	truncate -s "$size" var.img
+	mkfs.ext4 -q -F -L var var.img
+	debugfs -w -R "symlink spool .." var.img
+	dd if=var.img of=disk.img bs=4096 seek=$((start / 4096)) conv=notrunc status=none
+	boot disk.img "INGOT-READY"
+	grep -q "booting slot b: b is on trial with 3 tries left" console.log
+	grep -q "ingot-init: var: /dev/vda8 mounted on /var" console.log
+	grep -q "ingot-init: overlay on /etc" console.log
+	grep -q "ingot-init: \\[Mounts\\] /var/spool/etc: /var/spool is a symlink on var; not mounted" console.log
+	grep -q "ingot-init: tmpfs on /var/cache/ingot-test" console.log
+	# /etc is the image's overlay with nothing on it, the made path a tmpfs with the image's mode
+	grep -q "ingot-test: \\[Mounts\\] overlay /etc: overlay, 755 0:0" console.log
+	grep -q "ingot-test: \\[Mounts\\] tmpfs /var/cache/ingot-test: tmpfs, 710 0:0" console.log
+	! grep -q "is not a" console.log || return 1
+	grep -q "boot 1 on this var; /etc written: written" console.log
+	# the health check ran and marked the slot good
+	grep -q "slot b marked good" console.log
+	grep -q "ready on slot b, version 2.0.0" console.log
+	[ "$(status_field disk.img 's["slots"][1]["state"], s["next"]')" = "('good', 'b')" ]
+	# the symlink is still there, on var as its writer left it
+	extract disk.img var var.after
+	debugfs -R "stat spool" var.after 2>/dev/null | grep -q "Type: symlink"
+}
+run var_symlinks_move_no_mount t_var_symlinks_move_no_mount
+
 t_install_from_inside_the_vm() {
 	SCENARIO=install_from_inside
 	setup

@@ -1,9 +1,12 @@
-/* test-util.c: sizes, numbers, image path normalization, path joining, the edit distance. */
+/* test-util.c: sizes, numbers, image path normalization, path joining, the edit distance, and
+ * directories opened below a root without following a symlink (as the initrd reaches its mount points). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <cmocka.h>
+#include <fcntl.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "util.h"
 
@@ -125,12 +128,120 @@ static void test_version_compare(void **state) {
         assert_true(version_compare("", "1") < 0);
 }
 
+struct made {
+        char prefixes[512];
+        int fail; /* returned instead of making anything, when not 0 */
+};
+
+static int make_dir(int parent_fd, const char *name, const char *prefix, void *userdata) {
+        struct made *m = userdata;
+        if (m->fail)
+                return m->fail;
+        size_t len = strlen(m->prefixes);
+        snprintf(m->prefixes + len, sizeof(m->prefixes) - len, "%s;", prefix);
+        return mkdirat(parent_fd, name, 0750) < 0 ? -errno : 0;
+}
+
+/* root/var as var holds it for an attacker: lib -> .. (relative), abs -> /etc, a file, and ok/link -> dir */
+static void test_open_dir_beneath(void **state) {
+        (void) state;
+        char root[] = "/tmp/ingot-unit.XXXXXX", p[256], cmd[300];
+        assert_non_null(mkdtemp(root));
+        static const char *dirs[] = { "etc", "var", "var/ok", "var/ok/dir" };
+        for (size_t i = 0; i < ELEMENTSOF(dirs); i++) {
+                snprintf(p, sizeof(p), "%s/%s", root, dirs[i]);
+                assert_int_equal(mkdir(p, 0755), 0);
+        }
+        snprintf(p, sizeof(p), "%s/var/lib", root);
+        assert_int_equal(symlink("..", p), 0);
+        snprintf(p, sizeof(p), "%s/var/abs", root);
+        assert_int_equal(symlink("/etc", p), 0);
+        snprintf(p, sizeof(p), "%s/var/ok/link", root);
+        assert_int_equal(symlink("dir", p), 0);
+        snprintf(p, sizeof(p), "%s/var/file", root);
+        int f = open(p, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+        assert_true(f >= 0);
+        close(f);
+        int root_fd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        assert_true(root_fd >= 0);
+
+        /* a real directory, by an absolute or a relative path; "/" is the root itself */
+        struct stat want, got;
+        snprintf(p, sizeof(p), "%s/var/ok/dir", root);
+        assert_int_equal(stat(p, &want), 0);
+        int fd = -1;
+        size_t len = 0;
+        assert_int_equal(open_dir_beneath(root_fd, "/var/ok/dir", NULL, NULL, &fd, &len), 0);
+        assert_int_equal(fstat(fd, &got), 0);
+        assert_int_equal(got.st_ino, want.st_ino);
+        close(fd);
+        assert_int_equal(open_dir_beneath(root_fd, "var//ok/./dir/", NULL, NULL, &fd, &len), 0);
+        assert_int_equal(fstat(fd, &got), 0);
+        assert_int_equal(got.st_ino, want.st_ino);
+        close(fd);
+        assert_int_equal(stat(root, &want), 0);
+        assert_int_equal(open_dir_beneath(root_fd, "/", NULL, NULL, &fd, &len), 0);
+        assert_int_equal(fstat(fd, &got), 0);
+        assert_int_equal(got.st_ino, want.st_ino);
+        close(fd);
+
+        /* each refusal names the prefix that ends at the name that failed */
+        static const struct {
+                const char *path;
+                int code;
+                const char *failed;
+        } rows[] = {
+                { "/var/lib/etc", -ELOOP, "/var/lib" },   /* a relative symlink to the image's root */
+                { "/var/abs/x", -ELOOP, "/var/abs" },     /* an absolute one */
+                { "/var/ok/link", -ELOOP, "/var/ok/link" }, /* the last name, even to a directory below */
+                { "/var/file/x", -ENOTDIR, "/var/file" },
+                { "/var/../..", -EXDEV, "/var/.." },
+                { "/var/missing/x", -ENOENT, "/var/missing" },
+        };
+        for (size_t i = 0; i < ELEMENTSOF(rows); i++) {
+                fd = -1;
+                len = 0;
+                assert_int_equal(open_dir_beneath(root_fd, rows[i].path, NULL, NULL, &fd, &len), rows[i].code);
+                assert_int_equal(fd, -1);
+                assert_int_equal(len, strlen(rows[i].failed));
+                assert_memory_equal(rows[i].path, rows[i].failed, len);
+        }
+
+        /* missing directories are made on their parent's fd, each once, in order */
+        struct made m = { .prefixes = "" };
+        assert_int_equal(open_dir_beneath(root_fd, "/var/new/deeper", make_dir, &m, &fd, &len), 0);
+        assert_string_equal(m.prefixes, "/var/new;/var/new/deeper;");
+        snprintf(p, sizeof(p), "%s/var/new/deeper", root);
+        assert_int_equal(lstat(p, &want), 0);
+        assert_true(S_ISDIR(want.st_mode));
+        assert_int_equal(fstat(fd, &got), 0);
+        assert_int_equal(got.st_ino, want.st_ino);
+        close(fd);
+        /* nothing is made through a symlink: mkdir -p of root/var/lib/etc/new would make root/etc/new */
+        m.prefixes[0] = 0;
+        assert_int_equal(open_dir_beneath(root_fd, "/var/lib/etc/new", make_dir, &m, &fd, &len), -ELOOP);
+        assert_int_equal(len, strlen("/var/lib"));
+        assert_string_equal(m.prefixes, "");
+        snprintf(p, sizeof(p), "%s/etc/new", root);
+        assert_int_equal(lstat(p, &want), -1);
+        assert_int_equal(errno, ENOENT);
+        /* and what make() fails with is the answer, at that name */
+        m.fail = -EROFS;
+        assert_int_equal(open_dir_beneath(root_fd, "/var/ok/x/y", make_dir, &m, &fd, &len), -EROFS);
+        assert_int_equal(len, strlen("/var/ok/x"));
+
+        close(root_fd);
+        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
+        assert_int_equal(system(cmd), 0);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_parse_size), cmocka_unit_test(test_image_path),
                 cmocka_unit_test(test_path_join),  cmocka_unit_test(test_levenshtein),
                 cmocka_unit_test(test_strv),       cmocka_unit_test(test_error_keeps_first),
                 cmocka_unit_test(test_hex_and_sidecars), cmocka_unit_test(test_version_compare),
+                cmocka_unit_test(test_open_dir_beneath),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

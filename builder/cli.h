@@ -30,6 +30,10 @@ int log_lib_error(const char *prefix, int code, const struct ingot_error *err);
 /* Prints "Try 'ingot VERB --help'." for usage errors and returns EXIT_USAGE. */
 int usage_error(const char *verb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* SOURCE_DATE_EPOCH, when set and not empty, into *ret (*ret_have true): 0, or the usage error's exit code
+ * when it is not seconds since 1970. */
+int source_date_epoch(const char *verb, bool *ret_have, int64_t *ret);
+
 /* For verbs that take one argument and --json: parses both, or returns a usage error (> 0). */
 int parse_one_arg_json(int argc, char **argv, const char *verb, const char *what, const char **ret_arg,
                        bool *ret_json);

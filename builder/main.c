@@ -56,6 +56,20 @@ int log_lib_error(const char *prefix, int code, const struct ingot_error *err) {
         return code == -ECANCELED ? EXIT_INTERRUPTED : EXIT_FAILURE_;
 }
 
+int source_date_epoch(const char *verb, bool *ret_have, int64_t *ret) {
+        const char *sde = getenv("SOURCE_DATE_EPOCH");
+        *ret_have = sde && *sde;
+        if (!*ret_have)
+                return 0;
+        char *end;
+        errno = 0;
+        long long v = strtoll(sde, &end, 10);
+        if (errno || *end || v < 0 || v > UINT32_MAX)
+                return usage_error(verb, "SOURCE_DATE_EPOCH='%s' is not seconds since 1970", sde);
+        *ret = v;
+        return 0;
+}
+
 int usage_error(const char *verb, const char *fmt, ...) {
         va_list ap;
         fprintf(stderr, "%s: ", program_name);

@@ -128,15 +128,9 @@ int build_args_finish(struct build_args *a, const char *verb) {
                 return usage_error(verb, "--key and --cert go together");
         if (bo->unsigned_image && bo->key_path)
                 return usage_error(verb, "--unsigned and --key contradict each other");
-        const char *sde = getenv("SOURCE_DATE_EPOCH");
-        if (sde && *sde) {
-                char *end;
-                long long v = strtoll(sde, &end, 10);
-                if (*end || v < 0 || v > UINT32_MAX)
-                        return usage_error(verb, "SOURCE_DATE_EPOCH='%s' is not seconds since 1970", sde);
-                bo->have_source_date_epoch = true;
-                bo->source_date_epoch = v;
-        }
+        int q = source_date_epoch(verb, &bo->have_source_date_epoch, &bo->source_date_epoch);
+        if (q != 0)
+                return q;
         struct sigaction sa = { .sa_handler = on_signal }; /* no SA_RESTART: blocked reads return */
         sigemptyset(&sa.sa_mask);
         sigaction(SIGINT, &sa, NULL);

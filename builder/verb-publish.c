@@ -1,35 +1,56 @@
 /* verb-publish.c: `ingot publish OUTDIR DEST`: a build's signed images into a release directory any
- * web server serves as is, with SHA256SUMS and a signed index written last. */
+ * web server serves as is, with SHA256SUMS and a signed index, which expires, written last. */
 #include <getopt.h>
 #include <json-c/json.h>
 #include <string.h>
+#include <time.h>
 
 #include "cli.h"
 #include "util.h"
 
 void help_publish(FILE *f) {
         fprintf(f,
-                "Usage: %s publish OUTDIR DEST --key KEY --cert CERT [--min-version V] [--json]\n"
+                "Usage: %s publish OUTDIR DEST --key KEY --cert CERT [--expires WHEN] [--min-version V] [--json]\n"
                 "Copy every signed image in OUTDIR (NAME_VERSION.raw with .verity, .roothash, .roothash.p7s\n"
                 "and .manifest.json) into the release directory DEST, then write SHA256SUMS (sha256sum's\n"
                 "format, as systemd-sysupdate reads it), SHA256SUMS.p7s, index.json (every version in DEST,\n"
-                "newest first) and index.json.p7s. New files are renamed into place before the lists that\n"
-                "name them, the index last; a published file never changes. Serve DEST with any web server;\n"
-                "hosts install with `ingot slot install URL` or `ingot update` (docs/delivery.md).\n\n"
+                "newest first, and when it expires) and index.json.p7s. New files are renamed into place\n"
+                "before the lists that name them, the index last; a published file never changes. Serve DEST\n"
+                "with any web server; hosts install with `ingot slot install URL` or `ingot update`, and\n"
+                "refuse an index that has expired (docs/delivery.md).\n\n"
                 "  --key KEY, --cert CERT  sign SHA256SUMS and the index (PKCS#7, DER)\n"
+                "  --expires WHEN          hosts refuse the index from WHEN on: a duration from now (7d, 12h,\n"
+                "                          90m, 45s, 2w) or a UTC time (2026-12-10T00:00:00Z); default 7d.\n"
+                "                          Each publish sets it anew: publish again before then (a new\n"
+                "                          version, or the last OUTDIR again), or hosts stop updating\n"
                 "  --min-version V         installers refuse versions older than V (kept until changed)\n"
-                "  --json                  print the versions published as JSON\n"
-                "  -h --help               show this help\n",
+                "  --json                  print the versions published and the expiry as JSON\n"
+                "  -h --help               show this help\n\n"
+                "SOURCE_DATE_EPOCH, when set, is the \"now\" --expires counts from: the same images and\n"
+                "SOURCE_DATE_EPOCH give the same index.\n",
                 program_name);
+}
+
+/* --expires WHEN: a UTC time, or a duration after now. */
+static int parse_expires(const char *when, int64_t now, int64_t *ret) {
+        int64_t d;
+        if (utc_time_parse(when, ret) == 0)
+                return 0;
+        if (parse_duration(when, &d) < 0 || d > UTC_TIME_LAST - now)
+                return usage_error("publish", "--expires takes a duration (7d, 12h, 90m, 45s, 2w) or a UTC time "
+                                   "(2026-12-10T00:00:00Z), not '%s'", when);
+        *ret = now + d;
+        return 0;
 }
 
 int verb_publish(int argc, char **argv) {
         static const struct option options[] = {
                 { "key", required_argument, NULL, 'k' },         { "cert", required_argument, NULL, 'c' },
-                { "min-version", required_argument, NULL, 'm' }, { "json", no_argument, NULL, 'J' },
-                {},
+                { "min-version", required_argument, NULL, 'm' }, { "expires", required_argument, NULL, 'e' },
+                { "json", no_argument, NULL, 'J' },              {},
         };
         struct ingot_publish_options o = { .key_path = NULL };
+        const char *expires = NULL;
         bool json = false;
         int c;
         optind = 1;
@@ -44,6 +65,9 @@ int verb_publish(int argc, char **argv) {
                 case 'm':
                         o.min_version = optarg;
                         break;
+                case 'e':
+                        expires = optarg;
+                        break;
                 case 'J':
                         json = true;
                         break;
@@ -54,22 +78,40 @@ int verb_publish(int argc, char **argv) {
                 return usage_error("publish", "expected OUTDIR and DEST");
         if (!o.key_path || !o.cert_path)
                 return usage_error("publish", "the index is signed: give --key and --cert");
+        bool have_sde;
+        int64_t now = (int64_t) time(NULL), clock = now;
+        int q = source_date_epoch("publish", &have_sde, &now);
+        if (q == 0 && expires)
+                q = parse_expires(expires, now, &o.expires);
+        else if (q == 0)
+                o.expires = now + INGOT_INDEX_LIFETIME_DEFAULT;
+        if (q != 0)
+                return q;
         struct ingot_error err = { 0 };
         _cleanup_strv_free_ char **versions = NULL;
         int r = ingot_publish(argv[optind], argv[optind + 1], &o, &versions, &err);
         if (r < 0)
                 return log_lib_error(NULL, r, &err);
+        char at[UTC_TIME_SIZE], clock_text[UTC_TIME_SIZE];
+        utc_time_format(o.expires, at);
+        utc_time_format(clock, clock_text);
+        if (o.expires <= clock)
+                log_error("warning: the index expired at %s (now %s): hosts refuse it until it is published again",
+                          at, clock_text);
         if (json) {
                 json_object *j = json_object_new_object(), *list = json_object_new_array();
                 for (char **v = versions; v && *v; v++)
                         json_object_array_add(list, json_object_new_string(*v));
                 json_object_object_add(j, "dest", json_object_new_string(argv[optind + 1]));
                 json_object_object_add(j, "published", list);
+                json_object_object_add(j, "expires", json_object_new_string(at));
                 puts(json_object_to_json_string_ext(j, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
                                                                JSON_C_TO_STRING_NOSLASHESCAPE));
                 json_object_put(j);
-        } else
+        } else {
                 for (char **v = versions; v && *v; v++)
                         printf("published %s into %s\n", *v, argv[optind + 1]);
+                printf("index.json expires at %s\n", at);
+        }
         return EXIT_OK;
 }

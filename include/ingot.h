@@ -288,11 +288,17 @@ int ingot_initrd(const char *path, const struct ingot_initrd_options *options, s
 struct ingot_publish_options {
         const char *key_path, *cert_path; /* sign SHA256SUMS and the index (PKCS#7, DER) */
         const char *min_version;          /* the index's floor: installers refuse older versions; NULL: keep */
+        int64_t expires;                  /* seconds since the epoch: installers refuse the index from then on */
 };
+
+/* How long an index stays valid unless the publisher says otherwise: a host can be held on an old
+ * release (a replayed index) for at most this long, and the publisher must publish again within it. */
+#define INGOT_INDEX_LIFETIME_DEFAULT (7 * 24 * 3600)
 
 /* Copies every signed NAME_VERSION.raw in outdir with its sidecars into dest (new files under temporary
  * names, fsynced, renamed; an existing file must have the same bytes), then writes SHA256SUMS,
- * SHA256SUMS.p7s, index.json.p7s and index.json last. ret_versions: the versions published. */
+ * SHA256SUMS.p7s, index.json.p7s and index.json last, the index with options->expires (an index of
+ * format 1 in dest is read and written as format 2). ret_versions: the versions published. */
 int ingot_publish(const char *outdir, const char *dest, const struct ingot_publish_options *options,
                   char ***ret_versions, struct ingot_error *err);
 
@@ -323,11 +329,12 @@ struct ingot_fetch_result {
         char root_hash[129];
 };
 
-/* Fetches URL/index.json and its signature (checked against install->trusted_certs), picks a version
- * (newest not below the slot's version floor and the index's min_version), fetches its sidecars and
- * checks them as a local install does, then streams the image into the inactive slot while it is
- * hashed against the tree; the install sequence is ingot_slot_install's. Transfers are retried with
- * backoff and resumed with Range requests. */
+/* Fetches URL/index.json and its signature (checked against install->trusted_certs; refused when the
+ * signed JSON is not a release index of the current format, or has expired by the host's clock), picks
+ * a version (newest not below the slot's version floor and the index's min_version), fetches its
+ * sidecars and checks them as a local install does, then streams the image into the inactive slot while
+ * it is hashed against the tree; the install sequence is ingot_slot_install's. Transfers are retried
+ * with backoff and resumed with Range requests. */
 int ingot_slot_install_url(const struct ingot_slot_options *options, const char *url,
                            const struct ingot_install_options *install, const struct ingot_fetch_options *fetch,
                            struct ingot_fetch_result *ret, struct ingot_error *err);

@@ -97,7 +97,7 @@ static int read_index(struct publish *p, struct ingot_error *err) {
         int r = read_dest_file(p, RELEASE_INDEX, &path, &text, err);
         if (r < 0 || !text)
                 return r;
-        return release_index_parse(text, path, &p->idx, err);
+        return release_index_parse(text, path, RELEASE_PUBLISHER, &p->idx, err);
 }
 
 static struct artifact *new_artifact(struct publish *p) {
@@ -304,6 +304,9 @@ int ingot_publish(const char *outdir, const char *dest, const struct ingot_publi
                   struct ingot_error *err) {
         if (!o->key_path || !o->cert_path)
                 return error_set(err, -ENOKEY, "publishing signs the index: give a key and a certificate");
+        if (o->expires <= 0 || o->expires > UTC_TIME_LAST)
+                return error_set(err, -EINVAL, "the index needs an expiry between 1970 and 9999, not %lld seconds",
+                                 (long long) o->expires);
         struct signer *s = NULL;
         int r = signer_load(o->key_path, o->cert_path, &s, err);
         if (r < 0)
@@ -319,6 +322,7 @@ int ingot_publish(const char *outdir, const char *dest, const struct ingot_publi
                 r = read_sums(&p, err);
         if (r >= 0 && o->min_version)
                 snprintf(p.idx.min_version, sizeof(p.idx.min_version), "%s", o->min_version);
+        p.idx.expires = o->expires; /* every publish starts the index's life again */
         if (r >= 0)
                 r = scan_outdir(&p, outdir, &versions, err);
         if (r >= 0)

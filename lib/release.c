@@ -1,5 +1,5 @@
-/* release.c: the release index (docs/delivery.md): parsed and validated for installers, written for
- * `ingot publish`, its entries kept newest first in systemd's version order. */
+/* release.c: the release index (docs/delivery.md): parsed and validated for installers, which also refuse
+ * it once expired, written for `ingot publish`, its entries kept newest first in systemd's version order. */
 #include <json-c/json.h>
 #include <string.h>
 
@@ -110,7 +110,48 @@ static int parse_entry(json_object *o, const char *name, size_t i, struct releas
         return 0;
 }
 
-int release_index_parse(const char *text, const char *name, struct release_index *ret, struct ingot_error *err) {
+/* The head of an index: its kind, format and expiry. Whatever the trusted key signed gets this far, so
+ * anything but a release index of this format is refused saying what it is. */
+static int parse_head(json_object *root, const char *name, enum release_reader reader, struct release_index *ret,
+                      struct ingot_error *err) {
+        bool installer = reader == RELEASE_INSTALLER;
+        json_object *kind, *format, *expires, *list;
+        int f = json_object_object_get_ex(root, "format", &format) && json_object_is_type(format, json_type_int)
+                        ? json_object_get_int(format)
+                        : 0;
+        if (!json_object_object_get_ex(root, "kind", &kind)) {
+                bool format1 = f == 1 && json_object_object_get_ex(root, "versions", &list) &&
+                               json_object_is_type(list, json_type_array);
+                if (format1 && !installer)
+                        return 0; /* publish writes it again as format 2 */
+                if (format1)
+                        return error_set(err, -EBADMSG, "%s: a release index of format 1, which has no expiry; "
+                                         "this ingot reads format %d: the publisher must publish again", name,
+                                         RELEASE_FORMAT);
+                if (installer)
+                        return error_set(err, -EBADMSG, "%s: a signed JSON with no \"kind\", not a release index",
+                                         name);
+                return error_set(err, -EBADMSG, "%s: no \"kind\": not a release index", name);
+        }
+        if (!json_object_is_type(kind, json_type_string))
+                return error_set(err, -EBADMSG, "%s: \"kind\" is not a string: not a release index", name);
+        const char *k = json_object_get_string(kind);
+        if (strcmp(k, RELEASE_KIND) != 0)
+                return installer ? error_set(err, -EBADMSG, "%s: a signed %.64s, not a release index", name, k)
+                                 : error_set(err, -EBADMSG, "%s: of kind '%.64s', not a release index", name, k);
+        if (f > RELEASE_FORMAT)
+                return error_set(err, -EBADMSG, "%s: a release index of format %d; this ingot reads format %d: "
+                                 "update it", name, f, RELEASE_FORMAT);
+        if (f != RELEASE_FORMAT)
+                return error_set(err, -EBADMSG, "%s: not a release index of format %d", name, RELEASE_FORMAT);
+        if (!json_object_object_get_ex(root, "expires", &expires) || !json_object_is_type(expires, json_type_string) ||
+            utc_time_parse(json_object_get_string(expires), &ret->expires) < 0)
+                return error_set(err, -EBADMSG, "%s: \"expires\" is not a UTC time such as 2026-12-10T00:00:00Z", name);
+        return 0;
+}
+
+int release_index_parse(const char *text, const char *name, enum release_reader reader, struct release_index *ret,
+                        struct ingot_error *err) {
         *ret = (struct release_index) { 0 };
         json_object *root = json_tokener_parse(text), *v, *list;
         int r = 0;
@@ -118,10 +159,9 @@ int release_index_parse(const char *text, const char *name, struct release_index
                 r = error_set(err, -EBADMSG, "%s: not a JSON object", name);
                 goto out;
         }
-        if (!json_object_object_get_ex(root, "format", &v) || json_object_get_int(v) != RELEASE_FORMAT) {
-                r = error_set(err, -EBADMSG, "%s: not an ingot release index of format %d", name, RELEASE_FORMAT);
+        r = parse_head(root, name, reader, ret, err);
+        if (r < 0)
                 goto out;
-        }
         if (json_object_object_get_ex(root, "min_version", &v) && json_object_is_type(v, json_type_string))
                 snprintf(ret->min_version, sizeof(ret->min_version), "%s", json_object_get_string(v));
         if (!json_object_object_get_ex(root, "versions", &list) || !json_object_is_type(list, json_type_array)) {
@@ -143,9 +183,24 @@ out:
         return r;
 }
 
+int release_index_check_expiry(const struct release_index *idx, const char *name, int64_t now,
+                               struct ingot_error *err) {
+        if (now < idx->expires)
+                return 0;
+        char at[UTC_TIME_SIZE], clock[UTC_TIME_SIZE];
+        utc_time_format(idx->expires, at);
+        utc_time_format(now, clock);
+        return error_set(err, -ESTALE, "%s: expired at %s (now %s): a stale or replayed index; the publisher must "
+                         "publish again", name, at, clock);
+}
+
 int release_index_format(const struct release_index *idx, char **ret_text) {
         json_object *root = json_object_new_object(), *list = json_object_new_array();
+        char expires[UTC_TIME_SIZE];
+        utc_time_format(idx->expires, expires);
+        json_object_object_add(root, "kind", json_object_new_string(RELEASE_KIND));
         json_object_object_add(root, "format", json_object_new_int(RELEASE_FORMAT));
+        json_object_object_add(root, "expires", json_object_new_string(expires));
         json_object_object_add(root, "min_version", *idx->min_version ? json_object_new_string(idx->min_version) : NULL);
         for (size_t i = 0; i < idx->n; i++) {
                 const struct release_entry *e = &idx->entries[i];

@@ -2,6 +2,7 @@
  * chosen against the slot's version floor, the sidecars checked as for a local image, the image streamed. */
 #include <string.h>
 #include <sys/mman.h>
+#include <time.h>
 
 #include "http.h"
 #include "release.h"
@@ -22,8 +23,9 @@ static char *url_of(const char *base, const char *name) {
         return asprintf(&u, "%s%s", base, name) < 0 ? NULL : u;
 }
 
-/* The index and its signature by a trusted key. The two are renamed one after the other when a
- * release is published, so a mismatch is fetched once more before it is refused. */
+/* The index and its signature by a trusted key, of the release index's kind and not expired. The two
+ * files are renamed one after the other when a release is published, so a mismatch is fetched once more
+ * before it is refused. */
 static int fetch_index(const struct ingot_fetch_options *fo, const char *base, char **trusted,
                        struct release_index *ret, struct ingot_error *err) {
         _cleanup_free_ char *url = url_of(base, RELEASE_INDEX), *sig_url = url_of(base, RELEASE_INDEX ".p7s");
@@ -57,7 +59,11 @@ static int fetch_index(const struct ingot_fetch_options *fo, const char *base, c
                                          "signed", url, sig_url);
                 }
                 if (r >= 0)
-                        r = release_index_parse((char *) text, url, ret, err);
+                        r = release_index_parse((char *) text, url, RELEASE_INSTALLER, ret, err);
+                if (r >= 0)
+                        r = release_index_check_expiry(ret, url, (int64_t) time(NULL), err); /* the host's clock */
+                if (r < 0)
+                        release_index_clear(ret);
                 return r;
         }
         return r;

@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <string.h>
+#include <time.h>
 
 #include "util.h"
 
@@ -176,6 +177,53 @@ int parse_size(const char *s, uint64_t *ret) {
                 return -ERANGE;
         *ret = (uint64_t) v << shift;
         return 0;
+}
+
+void utc_time_format(int64_t t, char out[UTC_TIME_SIZE]) {
+        time_t tt = (time_t) (t < 0 ? 0 : t > UTC_TIME_LAST ? UTC_TIME_LAST : t);
+        struct tm tm;
+        if (!gmtime_r(&tt, &tm) || strftime(out, UTC_TIME_SIZE, "%Y-%m-%dT%H:%M:%SZ", &tm) != UTC_TIME_SIZE - 1)
+                snprintf(out, UTC_TIME_SIZE, "?");
+}
+
+int utc_time_parse(const char *s, int64_t *ret) {
+        static const char shape[] = "dddd-dd-ddTdd:dd:ddZ";
+        if (strlen(s) != sizeof(shape) - 1)
+                return -EINVAL;
+        for (size_t i = 0; shape[i]; i++)
+                if (shape[i] == 'd' ? !isdigit((unsigned char) s[i]) : s[i] != shape[i])
+                        return -EINVAL;
+        struct tm tm = { .tm_year = atoi(s) - 1900, .tm_mon = atoi(s + 5) - 1, .tm_mday = atoi(s + 8),
+                         .tm_hour = atoi(s + 11), .tm_min = atoi(s + 14), .tm_sec = atoi(s + 17) };
+        time_t t = timegm(&tm); /* normalizes Feb 30 into March: the round trip below refuses it */
+        char back[UTC_TIME_SIZE];
+        if (t < 0 || (int64_t) t > UTC_TIME_LAST)
+                return -EINVAL;
+        utc_time_format(t, back);
+        if (strcmp(back, s) != 0)
+                return -EINVAL;
+        *ret = t;
+        return 0;
+}
+
+int parse_duration(const char *s, int64_t *ret) {
+        static const struct { char unit; int64_t seconds; } units[] = {
+                { 's', 1 }, { 'm', 60 }, { 'h', 3600 }, { 'd', 86400 }, { 'w', 7 * 86400 },
+        };
+        size_t digits = strspn(s, "0123456789");
+        if (digits == 0 || digits > 12 || strlen(s) != digits + 1)
+                return -EINVAL;
+        for (size_t i = 0; i < ELEMENTSOF(units); i++)
+                if (s[digits] == units[i].unit) {
+                        int64_t n = strtoll(s, NULL, 10);
+                        if (n == 0)
+                                return -EINVAL;
+                        if (n > UTC_TIME_LAST / units[i].seconds)
+                                return -ERANGE;
+                        *ret = n * units[i].seconds;
+                        return 0;
+                }
+        return -EINVAL;
 }
 
 int parse_bool(const char *s, bool *ret) {

@@ -85,6 +85,17 @@ int parse_size(const char *s, uint64_t *ret);
 int parse_uint(const char *s, uint64_t max, uint64_t *ret);
 int parse_bool(const char *s, bool *ret);
 
+/* Times as RFC 3339 UTC in the one form ingot writes and reads, "2026-12-10T00:00:00Z": seconds since
+ * the epoch from 0 (1970) to UTC_TIME_LAST (the last second of 9999), no fraction, no offset. */
+#define UTC_TIME_SIZE sizeof("2026-12-10T00:00:00Z")
+#define UTC_TIME_LAST INT64_C(253402300799)
+void utc_time_format(int64_t t, char out[UTC_TIME_SIZE]);
+/* Exactly that form and a real date and time (no 24:00, no Feb 30, no leap second); -EINVAL otherwise. */
+int utc_time_parse(const char *s, int64_t *ret);
+/* A duration in seconds: a whole number above 0 and one unit, s, m, h, d or w ("7d", "12h"); -EINVAL,
+ * or -ERANGE past UTC_TIME_LAST seconds. */
+int parse_duration(const char *s, int64_t *ret);
+
 /* Lowercase hex of size bytes into out (2 * size + 1 bytes); and back, at most max bytes. */
 void hex_encode(const uint8_t *data, size_t size, char *out);
 int hex_decode(const char *hex, uint8_t *out, size_t max, size_t *ret_size);

@@ -49,7 +49,7 @@ t_publish_and_install() {
 	python3 - "$rel/index.json" <<'PY'
 import json, sys
 i = json.load(open(sys.argv[1]))
-assert i["format"] == 1, i
+assert i["format"] == 2 and i["kind"] == "ingot-release-index", i
 assert [v["version"] for v in i["versions"]] == ["2.0.0", "1.0.0"], i["versions"]
 for v in i["versions"]:
     assert set(v) >= {"name", "version", "image", "size", "root_hash", "signer", "verity", "signature"}, v
@@ -286,6 +286,241 @@ t_index_by_another_key_is_refused() {
 	same_bytes disk.img "$sum"
 }
 run index_by_another_key_is_refused t_index_by_another_key_is_refused
+
+# index_expires DIR: the "expires" of DIR/index.json.
+index_expires() {
+	python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["expires"])' "$1/index.json" || return 1
+}
+
+# sign_index DIR: DIR/index.json.p7s made again over DIR/index.json by keys/, by hand (openssl cms, detached
+# PKCS#7 in DER without attributes, as publish signs): a whole signature by the trusted key.
+sign_index() {
+	openssl cms -sign -binary -noattr -outform DER -in "$1/index.json" -signer keys/ingot.crt -inkey keys/ingot.key \
+		-out "$1/index.json.p7s" || return 1
+	openssl cms -verify -binary -inform DER -in "$1/index.json.p7s" -content "$1/index.json" -CAfile keys/ingot.crt \
+		-purpose any -out /dev/null 2>/dev/null || { echo "$1/index.json.p7s: openssl cms does not verify it"; return 1; }
+}
+
+# now_near LOG: the "(now TIME)" of an expiry message in LOG is after its "expired at TIME" and within a
+# minute of this machine's clock.
+now_near() {
+	python3 - "$1" <<'PY' || return 1
+import datetime, re, sys
+m = re.search(r"expired at (\S+) \(now (\S+)\)", open(sys.argv[1]).read())
+assert m, "no 'expired at ... (now ...)'"
+t = lambda s: datetime.datetime.strptime(s, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=datetime.timezone.utc).timestamp()
+now = datetime.datetime.now(datetime.timezone.utc).timestamp()
+assert t(m.group(1)) <= t(m.group(2)), m.group(0)
+assert abs(t(m.group(2)) - now) < 60, (m.group(2), now)
+PY
+}
+
+# expires_in DIR SECONDS VERSION...: DIR/index.json expires SECONDS from now (within a minute) and lists
+# VERSIONs, newest first.
+expires_in() {
+	python3 - "$@" <<'PY' || return 1
+import datetime, json, sys
+i = json.load(open(sys.argv[1] + "/index.json"))
+e = datetime.datetime.strptime(i["expires"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=datetime.timezone.utc)
+left = (e - datetime.datetime.now(datetime.timezone.utc)).total_seconds()
+assert abs(left - int(sys.argv[2])) < 60, (i["expires"], left)
+assert [v["version"] for v in i["versions"]] == sys.argv[3:], i["versions"]
+PY
+}
+
+# An index past its "expires" is refused by install and update, before the disk is opened: the message
+# names the index's URL, the expiry and the host's time. Publishing into the directory again, the same
+# build or the next, gives the index a new expiry, and hosts take it again.
+t_expired_index_is_refused() {
+	images
+	"$INGOT" disk disk.img --slot-a out-1.0.0/demo_1.0.0.raw
+	sum=$(sha256sum <disk.img)
+	url=http://127.0.0.1:$NGINX_PORT/expired/
+	"$INGOT" publish out-2.0.0 "$WWW/expired" --key keys/ingot.key --cert keys/ingot.crt --expires 1s >/dev/null
+	exp=$(index_expires "$WWW/expired")
+	sleep 2
+	why="): a stale or replayed index; the publisher must publish again"
+	exits_1_with "${url}index.json: expired at $exp (now " \
+		"$INGOT" slot install --disk disk.img --cert keys/ingot.crt "$url"
+	grep -qF "$why" last.log
+	now_near last.log
+	exits_1_with "${url}index.json: expired at $exp (now " "$INGOT" update disk.img "$url" --cert keys/ingot.crt
+	grep -qF "$why" last.log
+	now_near last.log
+	rc=0
+	"$INGOT" update disk.img "$url" --cert keys/ingot.crt --json >events.json 2>err.log || rc=$?
+	[ "$rc" -eq 1 ]
+	python3 - events.json "${url}index.json: expired at $exp (now " <<'PY'
+import json, sys
+e = [json.loads(l) for l in open(sys.argv[1])]
+assert [x["event"] for x in e] == ["error"], e
+assert sys.argv[2] in e[0]["message"], e
+PY
+	same_bytes disk.img "$sum"
+	# an absolute time in the past: published with a warning, refused by hosts
+	"$INGOT" publish out-2.0.0 "$WWW/expired" --key keys/ingot.key --cert keys/ingot.crt \
+		--expires 2020-01-01T00:00:00Z >out.log 2>err.log
+	cat out.log err.log
+	grep -qF "warning: the index expired at 2020-01-01T00:00:00Z (now " err.log
+	[ "$(index_expires "$WWW/expired")" = 2020-01-01T00:00:00Z ]
+	exits_1_with "${url}index.json: expired at 2020-01-01T00:00:00Z (now " \
+		"$INGOT" update disk.img "$url" --cert keys/ingot.crt
+	same_bytes disk.img "$sum"
+	# the same build published again, as a publisher keeps a release alive: a new expiry, 7 days by default
+	"$INGOT" publish out-2.0.0 "$WWW/expired" --key keys/ingot.key --cert keys/ingot.crt >out.log
+	cat out.log
+	expires_in "$WWW/expired" 604800 2.0.0
+	grep -qxF "index.json expires at $(index_expires "$WWW/expired")" out.log
+	"$INGOT" update disk.img "$url" --cert keys/ingot.crt | grep -q "installed 2.0.0 into slot b"
+	slot_verifies disk.img b keys/ingot.crt out-2.0.0/demo_2.0.0.roothash
+	# the next version published into the directory: the expiry set anew
+	"$INGOT" publish out-3.0.0 "$WWW/expired" --key keys/ingot.key --cert keys/ingot.crt --expires 1d >/dev/null
+	expires_in "$WWW/expired" 86400 3.0.0 2.0.0
+}
+run expired_index_is_refused t_expired_index_is_refused
+
+# utc SECONDS: seconds since the epoch as RFC 3339 UTC, by Python.
+utc() {
+	python3 -c 'import datetime, sys; print(datetime.datetime.fromtimestamp(int(sys.argv[1]), datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"))' "$1" || return 1
+}
+
+# --expires takes a duration from now, which SOURCE_DATE_EPOCH sets for a reproducible release, or a UTC
+# time; without it, 7 days. The index says what it is: kind ingot-release-index, format 2.
+t_expires_option() {
+	images
+	sde=1800000000
+	# WHEN:SECONDS; no WHEN: the default
+	for w in 7d:604800 12h:43200 90m:5400 45s:45 2w:1209600 :604800; do
+		when=${w%%:*}
+		rm -rf "$WWW/sde"
+		SOURCE_DATE_EPOCH=$sde "$INGOT" publish out-1.0.0 "$WWW/sde" --key keys/ingot.key --cert keys/ingot.crt \
+			${when:+--expires "$when"} >/dev/null
+		[ "$(index_expires "$WWW/sde")" = "$(utc $((sde + ${w#*:})))" ]
+	done
+	python3 - "$WWW/sde/index.json" <<'PY'
+import json, sys
+i = json.load(open(sys.argv[1]))
+assert i["kind"] == "ingot-release-index" and i["format"] == 2, i
+assert list(i)[:3] == ["kind", "format", "expires"], list(i)
+PY
+	# the same images at the same SOURCE_DATE_EPOCH: the same index
+	SOURCE_DATE_EPOCH=$sde "$INGOT" publish out-1.0.0 "$WWW/sde2" --key keys/ingot.key --cert keys/ingot.crt >/dev/null
+	cmp "$WWW/sde/index.json" "$WWW/sde2/index.json"
+	"$INGOT" publish out-1.0.0 "$WWW/abs" --key keys/ingot.key --cert keys/ingot.crt \
+		--expires 2099-02-28T23:59:59Z >/dev/null
+	[ "$(index_expires "$WWW/abs")" = 2099-02-28T23:59:59Z ]
+	for bad in 7 7y 0d -1d 1.5d 2099-02-29T00:00:00Z 2099-02-28T23:59:59 2099-02-28 "2099-02-28 23:59:59Z" \
+		99999999999w 10000-01-01T00:00:00Z; do
+		rc=0
+		"$INGOT" publish out-1.0.0 "$WWW/bad" --key keys/ingot.key --cert keys/ingot.crt --expires "$bad" \
+			>out.log 2>err.log || rc=$?
+		cat err.log
+		[ "$rc" -eq 2 ]
+		grep -qF -- "--expires takes a duration (7d, 12h, 90m, 45s, 2w) or a UTC time (2026-12-10T00:00:00Z), not '$bad'" err.log
+	done
+	[ ! -e "$WWW/bad" ] || return 1
+	rc=0
+	SOURCE_DATE_EPOCH=soon "$INGOT" publish out-1.0.0 "$WWW/bad" --key keys/ingot.key --cert keys/ingot.crt \
+		>out.log 2>err.log || rc=$?
+	[ "$rc" -eq 2 ]
+	grep -qF "SOURCE_DATE_EPOCH='soon' is not seconds since 1970" err.log
+	"$INGOT" publish --help | grep -qF -- "--expires WHEN"
+	"$INGOT" publish --help | grep -qF "default 7d"
+	# hosts take an index that has not expired
+	"$INGOT" publish out-2.0.0 "$WWW/week" --key keys/ingot.key --cert keys/ingot.crt --expires 7d >/dev/null
+	"$INGOT" disk disk.img --slot-a out-1.0.0/demo_1.0.0.raw
+	"$INGOT" slot install --disk disk.img --cert keys/ingot.crt "http://127.0.0.1:$NGINX_PORT/week/" |
+		grep -q "installed 2.0.0"
+	slot_verifies disk.img b keys/ingot.crt out-2.0.0/demo_2.0.0.roothash
+}
+run expires_option t_expires_option
+
+# A freeze: a mirror, or whoever sits on the http:// path, serves an index it kept from an earlier
+# publish, intact and signed, over a release that has moved on. Once that index has expired, hosts
+# refuse it instead of reporting nothing newer.
+t_replayed_index_is_refused() {
+	images
+	# published in November 2023 (SOURCE_DATE_EPOCH is the publisher's now) with the default 7 days
+	SOURCE_DATE_EPOCH=1700000000 "$INGOT" publish out-1.0.0 "$WWW/replay" --key keys/ingot.key \
+		--cert keys/ingot.crt >/dev/null
+	cp "$WWW/replay/index.json" "$WWW/replay/index.json.p7s" .
+	release replay 2.0.0 3.0.0 >/dev/null
+	url=http://127.0.0.1:$NGINX_PORT/replay/
+	"$INGOT" disk disk.img --slot-a out-1.0.0/demo_1.0.0.raw
+	sum=$(sha256sum <disk.img)
+	cp index.json index.json.p7s "$WWW/replay/"
+	exits_1_with "${url}index.json: expired at 2023-11-21T22:13:20Z (now " \
+		"$INGOT" update disk.img "$url" --cert keys/ingot.crt
+	! grep -q "nothing newer" last.log || return 1
+	exits_1_with "${url}index.json: expired at 2023-11-21T22:13:20Z (now " \
+		"$INGOT" slot install --disk disk.img --cert keys/ingot.crt "$url"
+	same_bytes disk.img "$sum"
+}
+run replayed_index_is_refused t_replayed_index_is_refused
+
+# An index of format 1, what ingot published before indexes had a kind and an expiry, intact and signed
+# by the trusted key: refused, saying to publish again. Publishing into that directory reads it and writes
+# format 2, which hosts take.
+t_format_1_index_is_refused() {
+	images
+	url=$(release fmt1 2.0.0)
+	python3 - "$WWW/fmt1/index.json" <<'PY'
+import json, sys
+i = json.load(open(sys.argv[1]))
+i.pop("kind", None)
+i.pop("expires", None)
+i["format"] = 1
+open(sys.argv[1], "w").write(json.dumps(i, indent=2) + "\n")
+PY
+	sign_index "$WWW/fmt1"
+	"$INGOT" disk disk.img --slot-a out-1.0.0/demo_1.0.0.raw
+	sum=$(sha256sum <disk.img)
+	why="${url}index.json: a release index of format 1, which has no expiry; this ingot reads format 2: the publisher must publish again"
+	exits_1_with "$why" "$INGOT" slot install --disk disk.img --cert keys/ingot.crt "$url"
+	exits_1_with "$why" "$INGOT" update disk.img "$url" --cert keys/ingot.crt
+	same_bytes disk.img "$sum"
+	"$INGOT" publish out-3.0.0 "$WWW/fmt1" --key keys/ingot.key --cert keys/ingot.crt >/dev/null
+	python3 - "$WWW/fmt1/index.json" <<'PY'
+import json, sys
+i = json.load(open(sys.argv[1]))
+assert i["format"] == 2 and i["kind"] == "ingot-release-index" and "expires" in i, i
+assert [v["version"] for v in i["versions"]] == ["3.0.0", "2.0.0"], i["versions"]
+PY
+	"$INGOT" update disk.img "$url" --cert keys/ingot.crt | grep -q "installed 3.0.0 into slot b"
+}
+run format_1_index_is_refused t_format_1_index_is_refused
+
+# Signed JSON of another kind, by the same trusted key, served as index.json: a host profile (kind
+# ingot-profile; made by hand, as compiled profiles will carry it), a JSON without a kind, and a whole
+# release index whose kind says profile. Each is refused by install and update naming what it is.
+t_index_of_another_kind_is_refused() {
+	images
+	url=$(release kind 2.0.0)
+	cp "$WWW/kind/index.json" real-index.json
+	"$INGOT" disk disk.img --slot-a out-1.0.0/demo_1.0.0.raw
+	sum=$(sha256sum <disk.img)
+	printf '{"kind":"ingot-profile","format":1,"name":"db","cmdline":"console=ttyS0","sysctl":[],"runtime_hugepages":[]}\n' \
+		>"$WWW/kind/index.json"
+	sign_index "$WWW/kind"
+	exits_1_with "${url}index.json: a signed ingot-profile, not a release index" \
+		"$INGOT" slot install --disk disk.img --cert keys/ingot.crt "$url"
+	exits_1_with "${url}index.json: a signed ingot-profile, not a release index" \
+		"$INGOT" update disk.img "$url" --cert keys/ingot.crt
+	printf '{"format":1,"name":"db","cmdline":"console=ttyS0","sysctl":[],"runtime_hugepages":[]}\n' >"$WWW/kind/index.json"
+	sign_index "$WWW/kind"
+	exits_1_with "${url}index.json: a signed JSON with no \"kind\", not a release index" \
+		"$INGOT" slot install --disk disk.img --cert keys/ingot.crt "$url"
+	exits_1_with "${url}index.json: a signed JSON with no \"kind\", not a release index" \
+		"$INGOT" update disk.img "$url" --cert keys/ingot.crt
+	# every field of an index, but of the kind a profile is signed as
+	sed 's/"kind": "ingot-release-index"/"kind": "ingot-profile"/' real-index.json >"$WWW/kind/index.json"
+	! cmp -s real-index.json "$WWW/kind/index.json" || return 1
+	sign_index "$WWW/kind"
+	exits_1_with "${url}index.json: a signed ingot-profile, not a release index" \
+		"$INGOT" slot install --disk disk.img --cert keys/ingot.crt "$url"
+	same_bytes disk.img "$sum"
+}
+run index_of_another_kind_is_refused t_index_of_another_kind_is_refused
 
 t_missing_server_gives_up() {
 	images

@@ -1,5 +1,6 @@
-/* test-util.c: sizes, numbers, image path normalization, path joining, the edit distance, and
- * directories opened below a root without following a symlink (as the initrd reaches its mount points). */
+/* test-util.c: sizes, numbers, image path normalization, path joining, the edit distance, UTC times and
+ * durations, and directories opened below a root without following a symlink (as the initrd reaches its
+ * mount points). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -233,6 +234,46 @@ static void test_open_dir_beneath(void **state) {
         close(root_fd);
         snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
         assert_int_equal(system(cmd), 0);
+
+static void test_utc_time(void **state) {
+        (void) state;
+        char out[UTC_TIME_SIZE];
+        int64_t t;
+        utc_time_format(0, out);
+        assert_string_equal(out, "1970-01-01T00:00:00Z");
+        utc_time_format(1800000000, out);
+        assert_string_equal(out, "2027-01-15T08:00:00Z");
+        utc_time_format(UTC_TIME_LAST, out);
+        assert_string_equal(out, "9999-12-31T23:59:59Z");
+        assert_int_equal(utc_time_parse("2027-01-15T08:00:00Z", &t), 0);
+        assert_int_equal(t, 1800000000);
+        assert_int_equal(utc_time_parse("2028-02-29T00:00:00Z", &t), 0); /* a leap year */
+        assert_int_equal(utc_time_parse("9999-12-31T23:59:59Z", &t), 0);
+        assert_int_equal(t, UTC_TIME_LAST);
+        const char *bad[] = { "", "2027-02-29T00:00:00Z", "2027-01-15T24:00:00Z", "2027-01-15T08:00:60Z",
+                              "2027-13-01T00:00:00Z", "2027-00-01T00:00:00Z", "1969-12-31T23:59:59Z",
+                              "2027-01-15T08:00:00", "2027-01-15t08:00:00z", "2027-01-15T08:00:00+00:00",
+                              "2027-01-15T08:00:00.5Z", "2027-1-15T08:00:00Z", "+027-01-15T08:00:00Z",
+                              "2027-01-15 08:00:00Z" };
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++)
+                assert_int_equal(utc_time_parse(bad[i], &t), -EINVAL);
+}
+
+static void test_parse_duration(void **state) {
+        (void) state;
+        int64_t d;
+        static const struct { const char *text; int64_t seconds; } good[] = {
+                { "7d", 604800 }, { "12h", 43200 }, { "90m", 5400 }, { "1s", 1 }, { "2w", 1209600 },
+        };
+        for (size_t i = 0; i < ELEMENTSOF(good); i++) {
+                assert_int_equal(parse_duration(good[i].text, &d), 0);
+                assert_int_equal(d, good[i].seconds);
+        }
+        const char *bad[] = { "", "7", "d", "0d", "-1d", "+1d", "1.5d", "7y", "7dd", " 7d", "7 d", "7D" };
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++)
+                assert_int_equal(parse_duration(bad[i], &d), -EINVAL);
+        assert_int_equal(parse_duration("999999999999w", &d), -ERANGE);
+        assert_int_equal(parse_duration("9999999999999s", &d), -EINVAL); /* over 12 digits */
 }
 
 int main(void) {
@@ -242,6 +283,7 @@ int main(void) {
                 cmocka_unit_test(test_strv),       cmocka_unit_test(test_error_keeps_first),
                 cmocka_unit_test(test_hex_and_sidecars), cmocka_unit_test(test_version_compare),
                 cmocka_unit_test(test_open_dir_beneath),
+                cmocka_unit_test(test_utc_time),   cmocka_unit_test(test_parse_duration),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

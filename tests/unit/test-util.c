@@ -234,6 +234,7 @@ static void test_open_dir_beneath(void **state) {
         close(root_fd);
         snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
         assert_int_equal(system(cmd), 0);
+}
 
 static void test_utc_time(void **state) {
         (void) state;

@@ -32,8 +32,12 @@ struct profile {
         size_t n_pages;
         struct profile_entry *sysctls;
         size_t n_sysctls;
+        char **warnings; /* one line each, from file:line: what may not do what it seems (init=, root=) */
 };
 
+/* Refuses, naming the file:line, what is malformed and the kernel parameters the boot machinery owns
+ * (ingot.*, initrd=, rdinit=, panic=0; and the sysctl kernel.panic=0); warns in warnings about init=
+ * and root=. */
 int profile_load(const char *path, struct profile **ret, struct ingot_error *err);
 void profile_free(struct profile *p);
 

@@ -110,12 +110,55 @@ t_bad_profiles() {
 	bad "bad.conf:2: Parameters=: 'a=\"b' is not a kernel parameter" '[Kernel]' 'Parameters=a="b c"'
 	bad "bad.conf:2: Parameters=hugepages= conflicts with [HugePages] at bad.conf:4: set huge pages in one place" \
 		'[Kernel]' 'Parameters=hugepages=64' '[HugePages]' 'Pages=2M:64'
+	# the boot machinery's parameters: the initrd's ingot.*, the boot loader's initrd=, an rdinit= that
+	# replaces the initrd's /init, and a panic that never restarts the machine (sysctl too)
+	bad "bad.conf:2: Parameters=ingot.slot=a: ingot.* parameters are the ingot initrd's" '[Kernel]' 'Parameters=quiet ingot.slot=a'
+	bad "bad.conf:3: Parameters=ingot.kexec=b: ingot.* parameters are the ingot initrd's" \
+		'[Kernel]' 'Parameters=quiet' 'Parameters=ingot.kexec=b'
+	bad "bad.conf:2: Parameters=initrd=/x: initrd= is the boot loader's" '[Kernel]' 'Parameters=initrd=/x'
+	bad "bad.conf:2: Parameters=panic=0: a kernel panic must restart the machine, so that a slot whose kernel panics falls back instead of hanging: give panic=SECONDS other than 0, or none (the restart into a slot's kernel adds panic=10 when the command line has no panic= word)" \
+		'[Kernel]' 'Parameters=panic=0'
+	bad "bad.conf:2: Parameters=rdinit=/x: rdinit= replaces the ingot initrd's own /init" '[Kernel]' 'Parameters=rdinit=/x'
+	bad "bad.conf:3: kernel.panic=0: a kernel panic must restart the machine" '[Sysctl]' 'kernel.panic=10' 'kernel.panic=0'
+	# named where the resolved profile got it, by every verb that reads a profile source
+	printf 'Include=%s/db.conf\n[Kernel]\nParameters=panic=0\n' "$P" >panic.conf
+	expect_fail "panic.conf:3: Parameters=panic=0: a kernel panic must restart the machine" \
+		"$INGOT" profile compile panic.conf -o none --unsigned
+	[ ! -e none ]
+	expect_fail "panic.conf:3: Parameters=panic=0" "$INGOT" profile diff "$P/db.conf" panic.conf
+	expect_fail "panic.conf:3: Parameters=panic=0" "$INGOT" profile explain panic.conf "$P/db.conf"
+	# what a later file takes back or sets right is not refused: the resolved profile is what counts
+	printf 'Include=panic.conf\n[Kernel]\nParameters=-panic\n' >unpanic.conf
+	printf 'Include=panic.conf\n[Kernel]\nParameters=panic=-1\n[Sysctl]\nkernel.panic=10\n' >repanic.conf
+	"$INGOT" profile compile unpanic.conf -o fine --unsigned --json >unpanic.json
+	"$INGOT" profile compile repanic.conf -o fine --unsigned --json >repanic.json
+	python3 -c 'import json, sys; c = json.load(open(sys.argv[1]))["compiled"]["cmdline"].split(); assert not [w for w in c if w.startswith("panic")], c' unpanic.json
+	python3 -c 'import json, sys; c = json.load(open(sys.argv[1]))["compiled"]["cmdline"].split(); assert "panic=-1" in c, c' repanic.json
 	expect_fail "nothing.conf: No such file or directory" "$INGOT" profile show nothing.conf
 	rc=0; "$INGOT" profile explain "$P/db.conf" 2>/dev/null || rc=$?; [ "$rc" -eq 2 ]
 	rc=0; "$INGOT" profile compare a b 2>/dev/null || rc=$?; [ "$rc" -eq 2 ]
 	"$INGOT" profile --help | grep -q 'explain A B'
 }
 run bad_profiles t_bad_profiles
+
+t_init_and_root_warned() {
+	printf '[Kernel]\nParameters=quiet init=/bogus\nParameters=root=/dev/vda\n' >warn.conf
+	# compiled all the same, with one line on stderr for each
+	"$INGOT" profile compile warn.conf -o out --unsigned --json >c.json 2>warn.err
+	cat warn.err
+	python3 -c 'import json; c = json.load(open("c.json")); assert c["compiled"]["cmdline"] == "quiet init=/bogus root=/dev/vda", c'
+	grep -qxF "ingot: warning: warn.conf:2: Parameters=init=/bogus: init= replaces the image's init: the initrd checks that it is there in the image, and a wrong one fails the slot" warn.err
+	grep -qxF "ingot: warning: warn.conf:3: Parameters=root=/dev/vda: the ingot initrd ignores root=: it mounts the slot's verity root itself" warn.err
+	[ "$(wc -l <warn.err)" -eq 2 ]
+	# show says the same, and its output stays a profile
+	"$INGOT" profile show warn.conf >shown.conf 2>show.err
+	diff warn.err show.err
+	grep -qx "Parameters=init=/bogus" shown.conf
+	# a profile without them warns about nothing
+	"$INGOT" profile compile "$P/db.conf" -o out --unsigned >/dev/null 2>db.err
+	[ ! -s db.err ]
+}
+run init_and_root_warned t_init_and_root_warned
 
 # disk_with_profiles: keys/, the signed demo image 1.0.0 in slot a of disk.img, db and web compiled and signed
 disk_with_profiles() {

@@ -8,6 +8,7 @@
 #include "build.h"
 #include "profile.h"
 #include "signing.h"
+#include "squashfs-read.h"
 
 #define GiB (UINT64_C(1) << 30)
 
@@ -244,6 +245,58 @@ int profile_compile_to(const struct profile *p, const char *outdir, const struct
         free(der);
         signer_free(signer);
         return q;
+}
+
+/* Whether rd holds path as a file (a symlink is taken on trust: the initrd follows it). */
+static int has_file(struct squashfs_reader *rd, const char *path, bool *ret) {
+        mode_t mode;
+        int r = squashfs_reader_find(rd, path, &mode);
+        *ret = r >= 0 && (S_ISREG(mode) || S_ISLNK(mode));
+        return r == -ENOENT ? 0 : r;
+}
+
+/* What the initrd restarts a slot into (boot/profile-apply.c's slot_kernel and kexec_into): for some V,
+ * usr/lib/modules/V/vmlinuz or boot/vmlinuz-V; and usr/lib/ingot/initrd. */
+static int image_restartable(int fd, uint64_t offset, uint64_t size, bool *ret, struct ingot_error *err) {
+        struct squashfs_reader *rd = NULL;
+        _cleanup_strv_free_ char **versions = NULL;
+        bool kernel = false, initrd = false;
+        int r = squashfs_reader_open(fd, offset, size, &rd, err);
+        if (r >= 0 && (r = squashfs_reader_list(rd, "usr/lib/modules", &versions)) == -ENOENT)
+                r = 0;
+        for (char **v = versions; r >= 0 && v && *v && !kernel; v++)
+                for (int place = 0; r >= 0 && place < 2 && !kernel; place++) {
+                        _cleanup_free_ char *path = NULL;
+                        if ((place == 0 ? asprintf(&path, "usr/lib/modules/%s/vmlinuz", *v)
+                                        : asprintf(&path, "boot/vmlinuz-%s", *v)) < 0) {
+                                path = NULL;
+                                r = -ENOMEM;
+                        } else
+                                r = has_file(rd, path, &kernel);
+                }
+        if (r >= 0)
+                r = has_file(rd, &INITRD_IN_IMAGE[1], &initrd);
+        squashfs_reader_free(rd);
+        if (r == -EBADMSG && !(err && err->code))
+                r = error_set(err, r, "a damaged squashfs image (its directories)");
+        *ret = kernel && initrd;
+        return r;
+}
+
+int profile_restart_check(const char *what, const char *cmdline, int fd, uint64_t offset, uint64_t size,
+                          const char *image, const char *consequence, struct ingot_error *err) {
+        if (!cmdline || !*cmdline)
+                return 0;
+        bool ok;
+        int r = image_restartable(fd, offset, size, &ok, err);
+        if (r < 0)
+                return r;
+        if (!ok)
+                return error_set(err, -ENOEXEC,
+                                 "%s: its kernel parameters (%s) cannot take effect: the image %s carries no kernel and "
+                                 "initrd to restart into (/usr/lib/modules/*/vmlinuz or /boot/vmlinuz-*, and %s); %s",
+                                 what, cmdline, image, INITRD_IN_IMAGE, consequence);
+        return 0;
 }
 
 int profile_write(struct build *b) {

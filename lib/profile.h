@@ -96,6 +96,16 @@ int profile_compiled_parse(const char *text, const char *what, json_object **ret
  * signature like everything in it). */
 #define PROFILE_IN_IMAGE "/usr/lib/ingot/profile.json"
 
+/* In an image: the initrd the ingot initrd restarts a slot's kernel with (boot/profile-apply.c). */
+#define INITRD_IN_IMAGE "/usr/lib/ingot/initrd"
+
+/* A profile's kernel parameters (cmdline, "" for none) take effect only when the initrd restarts into the
+ * image's own kernel: refuses (-ENOEXEC) an image at fd's offset..+size (a squashfs) that carries no
+ * kernel (usr/lib/modules/V/vmlinuz or boot/vmlinuz-V) and initrd to restart into, the message naming
+ * what (the profile), image ("NAME VERSION") and the consequence. */
+int profile_restart_check(const char *what, const char *cmdline, int fd, uint64_t offset, uint64_t size,
+                          const char *image, const char *consequence, struct ingot_error *err);
+
 struct build;
 /* Compiles the recipe's Profile= into PROFILE_IN_IMAGE (profile-compile.c). */
 int profile_write(struct build *b);

@@ -160,9 +160,10 @@ t_init_and_root_warned() {
 }
 run init_and_root_warned t_init_and_root_warned
 
-# disk_with_profiles: keys/, the signed demo image 1.0.0 in slot a of disk.img, db and web compiled and signed
+# disk_with_profiles: keys/, the signed demo image 1.0.0 (with a stand-in kernel and initrd, which db's and
+# web's kernel parameters need) in slot a of disk.img, db and web compiled and signed
 disk_with_profiles() {
-	signed_demo out 1.0.0
+	signed_demo out 1.0.0 "$(with_kernel)"
 	"$INGOT" disk disk.img --slot-a out/demo_1.0.0.raw --esp-size 33M --var-size 8M
 	"$INGOT" profile compile "$P/db.conf" -o prof --key keys/ingot.key --cert keys/ingot.crt >/dev/null
 	"$INGOT" profile compile "$P/web.conf" -o prof --key keys/ingot.key --cert keys/ingot.crt >/dev/null
@@ -170,7 +171,7 @@ disk_with_profiles() {
 
 t_install_with_profile() {
 	disk_with_profiles
-	signed_demo out 2.0.0
+	signed_demo out 2.0.0 "$(with_kernel)"
 	"$INGOT" slot install --disk disk.img --cert keys/ingot.crt --profile prof/db.profile.json out/demo_2.0.0.raw
 	[ "$(status_field disk.img '[(x["profile"], x["profile_source"]) for x in s["slots"]], s["next"]')" = \
 		"([(None, None), ('db', 'slot')], 'b')" ]
@@ -244,3 +245,52 @@ t_reprofile_refuses_bad_profiles() {
 	"$INGOT" reprofile --help | grep -q 'boot next on trial'
 }
 run reprofile_refuses_bad_profiles t_reprofile_refuses_bad_profiles
+
+t_kernel_parameters_need_a_kernel() {
+	"$INGOT" keygen keys >/dev/null
+	signed_demo out 1.0.0
+	signed_demo out 2.0.0
+	"$INGOT" disk disk.img --slot-a out/demo_1.0.0.raw --esp-size 33M --var-size 8M
+	"$INGOT" profile compile "$P/db.conf" -o prof --key keys/ingot.key --cert keys/ingot.crt >/dev/null
+	printf '[Sysctl]\nvm.swappiness=5\n[HugePages]\nPages=2M:16\n' >sysctl.conf
+	"$INGOT" profile compile sysctl.conf -o prof --key keys/ingot.key --cert keys/ingot.crt >/dev/null
+	# the demo image carries no kernel: db's parameters could never take effect, so neither the copy
+	# of slot a nor an install takes db, and the disk is left as it was
+	before=$(sha256sum <disk.img)
+	why="its kernel parameters (mitigations=auto console=ttyS0 default_hugepagesz=2M hugepagesz=1G hugepages=4) cannot take effect: the image demo %s carries no kernel and initrd to restart into (/usr/lib/modules/*/vmlinuz or /boot/vmlinuz-*, and /usr/lib/ingot/initrd); every try would fail its health check"
+	# shellcheck disable=SC2059
+	expect_fail "prof/db.profile.json: $(printf "$why" 1.0.0)" "$INGOT" reprofile disk.img prof/db.profile.json --cert keys/ingot.crt
+	# shellcheck disable=SC2059
+	expect_fail "prof/db.profile.json: $(printf "$why" 2.0.0)" \
+		"$INGOT" slot install --disk disk.img --cert keys/ingot.crt --profile prof/db.profile.json out/demo_2.0.0.raw
+	same_bytes disk.img "$before"
+	# a kernel without the initrd, or a Debian /boot/vmlinuz-V without its modules directory, is not enough
+	printf '[Content]\nCopy=%s/standin:/usr/lib/modules/6.1.0-test/vmlinuz\n' "$PWD" >kernel-only.conf
+	echo "a stand-in" >standin
+	signed_demo out 3.0.0 "$(cat kernel-only.conf)"
+	expect_fail "the image demo 3.0.0 carries no kernel and initrd to restart into" \
+		"$INGOT" slot install --disk disk.img --cert keys/ingot.crt --profile prof/db.profile.json out/demo_3.0.0.raw
+	signed_demo out 3.1.0 "$(printf '[Content]\nCopy=%s/standin:/boot/vmlinuz-6.1.0-test\nCopy=%s/standin:/usr/lib/ingot/initrd' "$PWD" "$PWD")"
+	expect_fail "the image demo 3.1.0 carries no kernel and initrd to restart into" \
+		"$INGOT" slot install --disk disk.img --cert keys/ingot.crt --profile prof/db.profile.json out/demo_3.1.0.raw
+	same_bytes disk.img "$before"
+	# a profile of sysctls and huge pages needs no restart: the kernel-less image takes it, copied and installed
+	"$INGOT" reprofile disk.img prof/sysctl.profile.json --cert keys/ingot.crt >/dev/null
+	slot_profile_verifies disk.img b keys/ingot.crt prof/sysctl.profile.json
+	"$INGOT" slot install --disk disk.img --cert keys/ingot.crt --profile prof/sysctl.profile.json out/demo_2.0.0.raw >/dev/null
+	slot_profile_verifies disk.img b keys/ingot.crt prof/sysctl.profile.json
+	slot_verifies disk.img b keys/ingot.crt out/demo_2.0.0.roothash
+	# an image with a kernel and an initrd (Debian's place for the kernel too) takes db, installed and copied
+	signed_demo out 4.0.0 "$(with_kernel)"
+	"$INGOT" slot install --disk disk.img --cert keys/ingot.crt --profile prof/db.profile.json out/demo_4.0.0.raw >/dev/null
+	slot_profile_verifies disk.img b keys/ingot.crt prof/db.profile.json
+	slot_verifies disk.img b keys/ingot.crt out/demo_4.0.0.roothash
+	"$INGOT" slot mark-good b --disk disk.img
+	"$INGOT" reprofile disk.img prof/db.profile.json --cert keys/ingot.crt | grep -q "^slot a now holds"
+	slot_profile_verifies disk.img a keys/ingot.crt prof/db.profile.json
+	slot_verifies disk.img a keys/ingot.crt out/demo_4.0.0.roothash
+	signed_demo out 5.0.0 "$(printf '[Content]\nCopy=%s/standin:/boot/vmlinuz-6.1.0-test\nMkdir=/usr/lib/modules/6.1.0-test\nCopy=%s/standin:/usr/lib/ingot/initrd' "$PWD" "$PWD")"
+	"$INGOT" slot install --disk disk.img --cert keys/ingot.crt --profile prof/db.profile.json out/demo_5.0.0.raw >/dev/null
+	slot_profile_verifies disk.img b keys/ingot.crt prof/db.profile.json
+}
+run kernel_parameters_need_a_kernel t_kernel_parameters_need_a_kernel

@@ -130,8 +130,9 @@ t_verify_inspect_verity_keygen() {
 run verify_inspect_verity_keygen t_verify_inspect_verity_keygen
 
 t_every_slot_action() {
-	signed_demo out 1.0.0
-	signed_demo out 2.0.0
+	# with a stand-in kernel and initrd: the slots take db's kernel parameters below
+	signed_demo out 1.0.0 "$(with_kernel)"
+	signed_demo out 2.0.0 "$(with_kernel)"
 	"$INGOT" disk disk.img --slot-a out/demo_1.0.0.raw
 	"$INGOT" slot install --disk disk.img --cert keys/ingot.crt out/demo_2.0.0.raw
 	vg "$INGOT" slot next --disk disk.img >/dev/null

@@ -121,11 +121,17 @@ const struct sqfs_super_t *squashfs_reader_super(const struct squashfs_reader *r
         return &rd->super;
 }
 
+/* The inode at path; -ENOENT when there is none. */
+static int find_inode(struct squashfs_reader *rd, const char *path, sqfs_inode_generic_t **ret) {
+        int q = sqfs_dir_reader_find_by_path(rd->dr, NULL, path, ret);
+        return q == 0 ? 0 : q == SQFS_ERROR_NO_ENTRY || q == SQFS_ERROR_NOT_DIR ? -ENOENT : -EBADMSG;
+}
+
 int squashfs_reader_find(struct squashfs_reader *rd, const char *path, mode_t *ret_mode) {
         sqfs_inode_generic_t *inode = NULL;
-        int q = sqfs_dir_reader_find_by_path(rd->dr, NULL, path, &inode);
-        if (q != 0)
-                return q == SQFS_ERROR_NO_ENTRY || q == SQFS_ERROR_NOT_DIR ? -ENOENT : -EBADMSG;
+        int q = find_inode(rd, path, &inode);
+        if (q < 0)
+                return q;
         if (ret_mode)
                 *ret_mode = inode->base.mode;
         sqfs_free(inode);
@@ -134,9 +140,9 @@ int squashfs_reader_find(struct squashfs_reader *rd, const char *path, mode_t *r
 
 int squashfs_reader_list(struct squashfs_reader *rd, const char *path, char ***ret_names) {
         sqfs_inode_generic_t *inode = NULL;
-        int q = sqfs_dir_reader_find_by_path(rd->dr, NULL, path, &inode);
-        if (q != 0)
-                return q == SQFS_ERROR_NO_ENTRY || q == SQFS_ERROR_NOT_DIR ? -ENOENT : -EBADMSG;
+        int q = find_inode(rd, path, &inode);
+        if (q < 0)
+                return q;
         char **names = NULL;
         int r = !S_ISDIR(inode->base.mode) ? -ENOENT : sqfs_dir_reader_open_dir(rd->dr, inode, 0) != 0 ? -EBADMSG : 0;
         while (r >= 0) {

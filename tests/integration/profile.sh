@@ -294,3 +294,38 @@ t_kernel_parameters_need_a_kernel() {
 	slot_profile_verifies disk.img b keys/ingot.crt prof/db.profile.json
 }
 run kernel_parameters_need_a_kernel t_kernel_parameters_need_a_kernel
+
+t_build_warns_about_a_baked_profile() {
+	printf '[Kernel]\nParameters=quiet\nParameters=init=/sbin/init\n' >init.conf
+	printf '[Sysctl]\nvm.swappiness=5\n' >sysctl.conf
+	# db's kernel parameters in the demo image, which has no kernel: built, with a warning naming the
+	# recipe's Profile= line, on stderr and in --json
+	signed_demo out 1.0.0 "$(printf '[Image]\nProfile=%s/db.conf' "$P")" 2>build.err
+	cat build.err
+	line=$(grep -n '^Profile=' demo-1.0.0.ini | cut -d: -f1)
+	want="warning: demo-1.0.0.ini:$line: Profile=$P/db.conf: its kernel parameters (mitigations=auto console=ttyS0 default_hugepagesz=2M hugepagesz=1G hugepages=4) cannot take effect: the image demo 1.0.0 carries no kernel and initrd to restart into (/usr/lib/modules/*/vmlinuz or /boot/vmlinuz-*, and /usr/lib/ingot/initrd); booted through the ingot initrd, every try would fail its health check, unless the boot loader passes those parameters itself"
+	grep -qxF "ingot: $want" build.err
+	[ "$(wc -l <build.err)" -eq 1 ]
+	unsquashfs -cat out/demo_1.0.0.raw usr/lib/ingot/profile.json >baked.json
+	python3 -c 'import json; j = json.load(open("baked.json")); assert j["name"] == "db" and j["cmdline"], j'
+	"$INGOT" build demo-1.0.0.ini -o json --unsigned --json >build.json 2>/dev/null
+	python3 - "${want#warning: }" <<'PY'
+import json, sys
+w = json.load(open("build.json"))["warnings"]
+assert w == [sys.argv[1]], w
+PY
+	# with a kernel and an initrd, or with sysctls only, nothing to say; the profile's own warnings are the build's
+	signed_demo out 2.0.0 "$(with_kernel)$(printf '\n[Image]\nProfile=%s/db.conf' "$P")" 2>build.err
+	[ ! -s build.err ]
+	signed_demo out 3.0.0 "$(printf '[Image]\nProfile=%s/sysctl.conf' "$PWD")" 2>build.err
+	[ ! -s build.err ]
+	signed_demo out 4.0.0 "$(with_kernel)$(printf '\n[Image]\nProfile=%s/init.conf' "$PWD")" 2>build.err
+	grep -qxF "ingot: warning: $PWD/init.conf:3: Parameters=init=/sbin/init: init= replaces the image's init: the initrd checks that it is there in the image, and a wrong one fails the slot" build.err
+	[ "$(wc -l <build.err)" -eq 1 ]
+	# a refused word stops the build, naming the profile's line
+	printf '[Kernel]\nParameters=ingot.debug\n' >debug.conf
+	expect_fail "debug.conf:2: Parameters=ingot.debug: ingot.* parameters are the ingot initrd's" \
+		signed_demo bad 5.0.0 "$(printf '[Image]\nProfile=%s/debug.conf' "$PWD")"
+	nothing_left bad
+}
+run build_warns_about_a_baked_profile t_build_warns_about_a_baked_profile

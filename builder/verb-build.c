@@ -26,7 +26,7 @@ void help_build(FILE *f) {
                 "  -o --output DIR  where to write the image (default: ./out)\n"
                 "  -j --jobs N      compressor threads (default: all cores)\n"
                 "     --json        print the result as a JSON object on stdout\n"
-                "  -q --quiet       no progress, only errors\n"
+                "  -q --quiet       no progress, only errors and warnings\n"
                 "     --key KEY     PEM private key that signs the root hash (with --cert)\n"
                 "     --cert CERT   its PEM certificate; both beat [Signing] in the recipe\n"
                 "     --unsigned    build without a signature (needed when no key is given)\n"
@@ -79,6 +79,10 @@ static int print_json(const struct ingot_recipe *recipe, const struct ingot_buil
         json_object_object_add(c, "bytes", json_object_new_int64((int64_t) s->bytes));
         json_object_object_add(o, "contents", c);
         json_object_object_add(o, "seconds", json_object_new_double(seconds));
+        json_object *w = json_object_new_array();
+        for (char **l = res->warnings; l && *l; l++)
+                json_object_array_add(w, json_object_new_string(*l));
+        json_object_object_add(o, "warnings", w);
         puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
                                                        JSON_C_TO_STRING_NOSLASHESCAPE));
         json_object_put(o);
@@ -173,6 +177,8 @@ int verb_build(int argc, char **argv) {
                 ingot_recipe_free(recipe);
                 return log_lib_error(NULL, r, &err);
         }
+        for (char **l = res.warnings; l && *l; l++)
+                log_error("warning: %s", *l);
         if (json)
                 print_json(recipe, &res, seconds);
         else if (!quiet)

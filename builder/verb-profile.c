@@ -25,7 +25,9 @@ void help_profile(FILE *f) {
                 "  --memory SIZE       compile: the hosts' memory; refuse huge pages that do not fit\n"
                 "  --kernel-sysctls DIR  compile: refuse sysctls that DIR (a kernel's /proc/sys, e.g. on a\n"
                 "                      host running the image's kernel) does not have\n"
-                "  -h --help           show this help\n",
+                "  -h --help           show this help\n\n"
+                "Kernel parameters the boot owns (ingot.*, initrd=, rdinit=, panic=0) are refused, naming the\n"
+                "file:line that set them; init= and root= are compiled with a warning on stderr.\n",
                 program_name);
 }
 
@@ -35,10 +37,15 @@ static void print_json(json_object *o) {
         json_object_put(o);
 }
 
+/* The profile, its warnings said on stderr. */
 static int load(const char *path, struct profile **ret) {
         struct ingot_error err = { 0 };
         int r = profile_load(path, ret, &err);
-        return r < 0 ? log_lib_error(NULL, r, &err) : 0;
+        if (r < 0)
+                return log_lib_error(NULL, r, &err);
+        for (char **w = (*ret)->warnings; w && *w; w++)
+                log_error("warning: %s", *w);
+        return 0;
 }
 
 static int do_show(char **files, bool json) {

@@ -74,6 +74,8 @@ struct ingot_build_result {
         int64_t source_date_epoch;       /* -1 when none was set */
         bool ddi;            /* a sysext layer as a DDI: image_path holds the partitions, the tree and the
                                 signature; verity_path and signature_path are NULL */
+        char **warnings;     /* NULL-terminated, or NULL: what may not work as the recipe means it, one line
+                                each starting with the file:line it is about */
 };
 
 int ingot_build(const struct ingot_recipe *recipe, const struct ingot_build_options *options,

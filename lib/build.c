@@ -188,6 +188,7 @@ void ingot_build_result_clear(struct ingot_build_result *result) {
         free(result->roothash_path);
         free(result->signature_path);
         free(result->manifest_path);
+        strv_free(result->warnings);
         *result = (struct ingot_build_result) { 0 };
 }
 
@@ -312,6 +313,8 @@ static int build_artifacts(const struct ingot_recipe *r, const struct ingot_buil
                 q = build_image(&b, art[ARTIFACT_IMAGE].fd);
         if (q >= 0)
                 q = squashfs_writer_finish(b.writer, b.tree, &size, err);
+        if (q >= 0 && !base)
+                q = profile_check_image(&b, art[ARTIFACT_IMAGE].fd, size);
         if (q >= 0)
                 q = verity_finish(b.verity, art[ARTIFACT_IMAGE].tmp, art[ARTIFACT_VERITY].tmp,
                                   art[ARTIFACT_VERITY].fd, root, &root_size, err);
@@ -377,6 +380,7 @@ static int build_artifacts(const struct ingot_recipe *r, const struct ingot_buil
                 strv_free(b.binary_libraries[i]);
         free(b.binary_libraries);
         free(b.buffer);
+        free(b.profile_cmdline);
 
         if (q >= 0) {
                 *ret = (struct ingot_build_result) {
@@ -389,10 +393,12 @@ static int build_artifacts(const struct ingot_recipe *r, const struct ingot_buil
                         .stats = stats,
                         .source_date_epoch = b.source_date_epoch,
                         .ddi = ddi,
+                        .warnings = TAKE_PTR(b.warnings),
                 };
                 memcpy(ret->root_hash, hex, sizeof(ret->root_hash));
                 memcpy(ret->signer_fingerprint, fingerprint, sizeof(ret->signer_fingerprint));
         }
+        strv_free(b.warnings);
         for (size_t i = 0; i < N_ARTIFACTS; i++)
                 artifact_discard(&art[i]); /* removes temporaries only: older files under final names stay */
         return q;

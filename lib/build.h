@@ -28,6 +28,9 @@ struct build {
         int64_t source_date_epoch; /* -1: none */
         uint32_t default_mtime;
 
+        char *profile_cmdline;  /* the compiled Profile='s kernel parameters, NULL without one */
+        char **warnings;        /* for the result: one line each */
+
         struct ingot_progress progress;
         const char *phase;
         char *buffer; /* for reading file data, BUFFER_SIZE bytes */

@@ -8,6 +8,7 @@
 #include "build.h"
 #include "profile.h"
 #include "signing.h"
+#include "squashfs-read.h"
 
 #define GiB (UINT64_C(1) << 30)
 
@@ -246,6 +247,61 @@ int profile_compile_to(const struct profile *p, const char *outdir, const struct
         return q;
 }
 
+/* Whether rd holds path as a file (a symlink is taken on trust: the initrd follows it). */
+static int has_file(struct squashfs_reader *rd, const char *path, bool *ret) {
+        mode_t mode;
+        int r = squashfs_reader_find(rd, path, &mode);
+        *ret = r >= 0 && (S_ISREG(mode) || S_ISLNK(mode));
+        return r == -ENOENT ? 0 : r;
+}
+
+/* What the initrd restarts a slot into (boot/profile-apply.c's slot_kernel and kexec_into): for some V,
+ * usr/lib/modules/V/vmlinuz or boot/vmlinuz-V; and usr/lib/ingot/initrd. */
+static int image_restartable(int fd, uint64_t offset, uint64_t size, const struct verity_tree *tree, bool *ret,
+                             struct ingot_error *err) {
+        struct squashfs_reader *rd = NULL;
+        _cleanup_strv_free_ char **versions = NULL;
+        bool kernel = false, initrd = false;
+        int r = tree ? squashfs_reader_open_verified(fd, offset, tree, &rd, err)
+                     : squashfs_reader_open(fd, offset, size, &rd, err);
+        if (r >= 0 && (r = squashfs_reader_list(rd, "usr/lib/modules", &versions)) == -ENOENT)
+                r = 0;
+        for (char **v = versions; r >= 0 && v && *v && !kernel; v++)
+                for (int place = 0; r >= 0 && place < 2 && !kernel; place++) {
+                        _cleanup_free_ char *path = NULL;
+                        if ((place == 0 ? asprintf(&path, "usr/lib/modules/%s/vmlinuz", *v)
+                                        : asprintf(&path, "boot/vmlinuz-%s", *v)) < 0) {
+                                path = NULL;
+                                r = -ENOMEM;
+                        } else
+                                r = has_file(rd, path, &kernel);
+                }
+        if (r >= 0)
+                r = has_file(rd, &INITRD_IN_IMAGE[1], &initrd);
+        squashfs_reader_free(rd);
+        if (r == -EBADMSG && !(err && err->code))
+                r = error_set(err, r, "a damaged squashfs image (its directories)");
+        *ret = kernel && initrd;
+        return r;
+}
+
+int profile_restart_check(const char *what, const char *cmdline, int fd, uint64_t offset, uint64_t size,
+                          const struct verity_tree *tree, const char *image, const char *consequence,
+                          struct ingot_error *err) {
+        if (!cmdline || !*cmdline)
+                return 0;
+        bool ok;
+        int r = image_restartable(fd, offset, size, tree, &ok, err);
+        if (r < 0)
+                return r;
+        if (!ok)
+                return error_set(err, -ENOEXEC,
+                                 "%s: its kernel parameters (%s) cannot take effect: the image %s carries no kernel and "
+                                 "initrd to restart into (/usr/lib/modules/*/vmlinuz or /boot/vmlinuz-*, and %s); %s",
+                                 what, cmdline, image, INITRD_IN_IMAGE, consequence);
+        return 0;
+}
+
 int profile_write(struct build *b) {
         const char *path = b->recipe->profile;
         if (!path)
@@ -254,11 +310,41 @@ int profile_write(struct build *b) {
         int q = profile_load(path, &p, b->err);
         if (q < 0)
                 return q;
+        for (char **w = p->warnings; q >= 0 && w && *w; w++)
+                q = strv_extend(&b->warnings, *w);
         _cleanup_free_ char *name = profile_name(path);
         char *json = NULL;
-        q = name ? profile_compile(p, name, &json, b->err) : -ENOMEM;
+        if (q >= 0)
+                q = name ? profile_compile(p, name, &json, b->err) : -ENOMEM;
         profile_free(p);
-        if (q < 0)
+        json_object *j;
+        const char *compiled_name, *cmdline;
+        if (q >= 0 && (q = profile_compiled_parse(json, PROFILE_IN_IMAGE, &j, &compiled_name, &cmdline, b->err)) >= 0) {
+                b->profile_cmdline = strdup(cmdline);
+                json_object_put(j);
+                q = b->profile_cmdline ? 0 : -ENOMEM;
+        }
+        if (q < 0) {
+                free(json);
                 return q;
+        }
         return build_put_generated(b, PROFILE_IN_IMAGE, json, strlen(json));
+}
+
+int profile_check_image(struct build *b, int fd, uint64_t size) {
+        const struct ingot_recipe *r = b->recipe;
+        if (!b->profile_cmdline)
+                return 0;
+        _cleanup_free_ char *what = NULL, *image = NULL;
+        if (asprintf(&what, "%s: Profile=%s", r->profile_where, r->profile) < 0 ||
+            asprintf(&image, "%s %s", r->name, r->version) < 0)
+                return -ENOMEM;
+        struct ingot_error e = { 0 };
+        int q = profile_restart_check(what, b->profile_cmdline, fd, 0, size, NULL, image,
+                                      "booted through the ingot initrd, every try would fail its health check, "
+                                      "unless the boot loader passes those parameters itself", &e);
+        if (q == -ENOEXEC)
+                return strv_extend(&b->warnings, e.message);
+        return q < 0 ? error_set(b->err, q, "%s: reading the image back: %s", r->name, e.code ? e.message : strerror(-q))
+                     : 0;
 }

@@ -1,6 +1,8 @@
 /* profile.c: reading a host profile: one key table per section ([Kernel], [HugePages]; [Sysctl] takes
  * any well-formed sysctl name), later assignments win, each value keeps the file:line that set it. */
 #include <ctype.h>
+#include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "ini.h"
@@ -301,7 +303,51 @@ static int on_event(const struct ini_event *ev, void *userdata, struct ingot_err
         return error_set(err, -EINVAL, WHERE_FMT "unknown key '%s' in [%s]", WHERE(ev), ev->key, ev->section);
 }
 
-/* Huge pages have one place: [HugePages]. The same settings as kernel parameters would fight it. */
+/* ---- what the boot machinery owns ---- */
+
+/* Whether a panic timeout makes a panicking kernel restart the machine: a number (as the kernel reads
+ * it: 10, -1, 0x10) other than 0. */
+static bool panic_restarts(const char *value, int base) {
+        char *end;
+        errno = 0;
+        long long v = value && *value ? strtoll(value, &end, base) : 0;
+        return value && *value && !*end && errno == 0 && v != 0 && v >= INT32_MIN && v <= INT32_MAX;
+}
+
+#define PANIC_WHY \
+        "a kernel panic must restart the machine, so that a slot whose kernel panics falls back instead of hanging"
+
+/* Why a host profile may not set kernel parameter e (the boot machinery's), or NULL. */
+static const char *refused_param(const struct profile_entry *e) {
+        if (strncmp(e->key, "ingot.", 6) == 0)
+                return "ingot.* parameters are the ingot initrd's (ingot.slot= forces a slot, ingot.kexec= marks "
+                       "the restart into a slot's kernel, ingot.debug times each step and opens a shell when no "
+                       "slot boots): a boot loader entry gives them, never a host profile";
+        if (strcmp(e->key, "initrd") == 0)
+                return "initrd= is the boot loader's (the initrd its EFI stub loads); the restart into a slot's "
+                       "kernel loads the slot's own initrd, /usr/lib/ingot/initrd";
+        if (strcmp(e->key, "rdinit") == 0)
+                return "rdinit= replaces the ingot initrd's own /init, so nothing checks the slot's signature, "
+                       "opens its verity root or counts its try: the slot cannot boot (and /init, the one value "
+                       "that would, is the kernel's default)";
+        if (strcmp(e->key, "panic") == 0 && !panic_restarts(e->value, 0))
+                return PANIC_WHY ": give panic=SECONDS other than 0, or none (the restart into a slot's kernel "
+                                 "adds panic=10 when the command line has no panic= word)";
+        return NULL;
+}
+
+/* Why kernel parameter e may not do what it seems to, or NULL. */
+static const char *warned_param(const struct profile_entry *e) {
+        if (strcmp(e->key, "init") == 0)
+                return "init= replaces the image's init: the initrd checks that it is there in the image, and a "
+                       "wrong one fails the slot";
+        if (strcmp(e->key, "root") == 0)
+                return "the ingot initrd ignores root=: it mounts the slot's verity root itself";
+        return NULL;
+}
+
+/* Huge pages have one place: [HugePages]. The same settings as kernel parameters would fight it. The
+ * boot machinery's parameters are refused, and those that replace the init or the root warned about. */
 static int validate(struct profile *p, struct ingot_error *err) {
         static const char *const owned[] = { "hugepages", "hugepagesz", "default_hugepagesz" };
         const char *pages_where = p->default_page_size_where ?: p->n_pages ? p->pages[0].where : NULL;
@@ -310,6 +356,24 @@ static int validate(struct profile *p, struct ingot_error *err) {
                 if (k && pages_where)
                         return error_set(err, -EINVAL, "%s: Parameters=%s= conflicts with [HugePages] at %s: set huge pages in one place",
                                          k->where, owned[i], pages_where);
+        }
+        for (size_t i = 0; i < p->n_params; i++) {
+                const struct profile_entry *e = &p->params[i];
+                const char *why = refused_param(e);
+                if (why)
+                        return error_set(err, -EINVAL, "%s: Parameters=%s%s%s: %s", e->where, e->key, e->value ? "=" : "",
+                                         e->value ?: "", why);
+                why = warned_param(e);
+                char *w;
+                if (why && (asprintf(&w, "%s: Parameters=%s%s%s: %s", e->where, e->key, e->value ? "=" : "",
+                                     e->value ?: "", why) < 0 || strv_push(&p->warnings, w) < 0))
+                        return -ENOMEM;
+        }
+        for (size_t i = 0; i < p->n_sysctls; i++) {
+                const struct profile_entry *e = &p->sysctls[i];
+                if ((strcmp(e->key, "kernel.panic") == 0 || strcmp(e->key, "kernel/panic") == 0) &&
+                    !panic_restarts(e->value, 10))
+                        return error_set(err, -EINVAL, "%s: %s=%s: " PANIC_WHY ": give seconds other than 0", e->where, e->key, e->value);
         }
         return 0;
 }
@@ -325,6 +389,7 @@ void profile_free(struct profile *p) {
         for (size_t i = 0; i < p->n_pages; i++)
                 free(p->pages[i].where);
         free(p->pages);
+        strv_free(p->warnings);
         free(p);
 }
 

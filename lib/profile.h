@@ -32,8 +32,12 @@ struct profile {
         size_t n_pages;
         struct profile_entry *sysctls;
         size_t n_sysctls;
+        char **warnings; /* one line each, from file:line: what may not do what it seems (init=, root=) */
 };
 
+/* Refuses, naming the file:line, what is malformed and the kernel parameters the boot machinery owns
+ * (ingot.*, initrd=, rdinit=, panic=0; and the sysctl kernel.panic=0); warns in warnings about init=
+ * and root=. */
 int profile_load(const char *path, struct profile **ret, struct ingot_error *err);
 void profile_free(struct profile *p);
 
@@ -92,6 +96,21 @@ int profile_compiled_parse(const char *text, const char *what, json_object **ret
  * signature like everything in it). */
 #define PROFILE_IN_IMAGE "/usr/lib/ingot/profile.json"
 
+/* In an image: the initrd the ingot initrd restarts a slot's kernel with (boot/profile-apply.c). */
+#define INITRD_IN_IMAGE "/usr/lib/ingot/initrd"
+
+/* A profile's kernel parameters (cmdline, "" for none) take effect only when the initrd restarts into the
+ * image's own kernel: refuses (-ENOEXEC) an image at fd's offset..+size (a squashfs; read behind tree when
+ * it is not NULL) that carries no kernel (usr/lib/modules/V/vmlinuz or boot/vmlinuz-V) and initrd to
+ * restart into, the message naming what (the profile), image ("NAME VERSION") and the consequence. */
+struct verity_tree;
+int profile_restart_check(const char *what, const char *cmdline, int fd, uint64_t offset, uint64_t size,
+                          const struct verity_tree *tree, const char *image, const char *consequence,
+                          struct ingot_error *err);
+
 struct build;
-/* Compiles the recipe's Profile= into PROFILE_IN_IMAGE (profile-compile.c). */
+/* Compiles the recipe's Profile= into PROFILE_IN_IMAGE (profile-compile.c); its warnings become the build's. */
 int profile_write(struct build *b);
+/* The written image (the squashfs at fd, size bytes) against the Profile= compiled into it: a warning
+ * when the profile has kernel parameters and the image no kernel and initrd to restart into. */
+int profile_check_image(struct build *b, int fd, uint64_t size);

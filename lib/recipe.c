@@ -328,6 +328,20 @@ static int parse_host_file(struct ingot_recipe *r, const struct key_def *def, co
         return 0;
 }
 
+/* Profile=: the host file, and where it was said (the build's warnings about it name it). */
+static int parse_profile(struct ingot_recipe *r, const struct key_def *def, const struct ini_event *ev,
+                         struct ingot_error *err) {
+        char *where = where_dup(ev);
+        int q = where ? parse_host_file(r, def, ev, err) : -ENOMEM;
+        if (q < 0) {
+                free(where);
+                return q;
+        }
+        free(r->profile_where);
+        r->profile_where = where;
+        return 0;
+}
+
 /* A list: each assignment adds one; an empty one clears what came before (systemd's way). */
 static int parse_trusted_cert(struct ingot_recipe *r, const struct key_def *def, const struct ini_event *ev,
                               struct ingot_error *err) {
@@ -395,7 +409,7 @@ static const struct key_def image_keys[] = {
         { "OsRelease", parse_os_release, 0, 0 },
         { "Id", parse_identifier, FIELD(os_id), 0 },
         { "VersionId", parse_identifier, FIELD(os_version_id), 1 },
-        { "Profile", parse_host_file, FIELD(profile), 0 },
+        { "Profile", parse_profile, FIELD(profile), 0 },
 };
 static const struct key_def base_keys[] = {
         { "Tree", parse_base, 0, BASE_TREE },
@@ -712,6 +726,7 @@ void ingot_recipe_free(struct ingot_recipe *r) {
         free(r->os_id);
         free(r->os_version_id);
         free(r->profile);
+        free(r->profile_where);
         free(r->base_where);
         free(r->base_source);
         free(r->debian_mirror);

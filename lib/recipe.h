@@ -56,6 +56,7 @@ struct ingot_recipe {
         char *os_id;         /* NULL: keep the base's, else Name */
         char *os_version_id; /* NULL: keep the base's, else Version */
         char *profile;       /* host path of the host profile baked in (Profile=), or NULL */
+        char *profile_where; /* "file:line" of Profile= */
 
         /* [Base] */
         enum base_kind base;

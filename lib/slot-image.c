@@ -440,6 +440,11 @@ static int sync_disk(struct slot_table *t, struct ingot_error *err) {
         return 0;
 }
 
+void slot_clear_signature(struct slot_table *t, const struct slot *s) {
+        if (zero_partition(t, &t->gpt->parts[s->sig], NULL) >= 0)
+                (void) sync_disk(t, NULL);
+}
+
 int slot_write(struct slot_table *t, struct slot *s, const struct slot_image *img, char **trusted,
                ingot_progress_fn progress, void *userdata, struct ingot_error *err) {
         struct gpt *g = t->gpt;
@@ -508,8 +513,7 @@ int slot_write(struct slot_table *t, struct slot *s, const struct slot_image *im
                                  root->label);
         if (strcmp(image_id, img->image_id) != 0 || strcmp(version, img->version) != 0) {
                 /* the slot must not keep a signature over what the floor never saw */
-                if (zero_partition(t, sig, NULL) >= 0)
-                        (void) sync_disk(t, NULL);
+                slot_clear_signature(t, s);
                 return error_set(err, -EBADMSG,
                                  "%s: the image changed while it was installed: its os-release said %s %s when "
                                  "checked, the signed bytes written to %s say %s %s; %s was left unbootable",

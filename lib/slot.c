@@ -2,6 +2,7 @@
  * rollback, each under the disk's lock and each ending in one GPT write; and the booted-slot record. */
 #include <string.h>
 
+#include "profile.h"
 #include "slot.h"
 
 /* The initrd's record of what it booted (RUNTIME_DIR/booted): SLOT=a, DISK_UUID=..., DEVICE=/dev/vda. */
@@ -188,15 +189,49 @@ static int check_fits(const struct slot_table *t, const struct slot *s, const st
         return 0;
 }
 
+#define EVERY_TRY_FAILS "every try would fail its health check"
+
+/* The slot profile in img's payload, with kernel parameters, needs a kernel and initrd in the image to
+ * restart into: read from fd at offset (the image file, the slot it is copied from, or the slot an image
+ * streamed into). what names the profile, consequence ends the message. */
+static int check_restart(const struct slot_image *img, const char *what, int fd, uint64_t offset,
+                         const char *consequence, struct ingot_error *err) {
+        struct verity_sig vs;
+        int r = verity_sig_decode(img->payload, img->payload_size, &vs, err);
+        if (r < 0)
+                return r;
+        json_object *j = NULL;
+        const char *name, *cmdline = NULL;
+        if (vs.profile)
+                r = profile_compiled_parse(vs.profile, what, &j, &name, &cmdline, err);
+        char image[160];
+        snprintf(image, sizeof(image), "%s %s", *img->image_id ? img->image_id : img->path,
+                 *img->version ? img->version : "(no version)");
+        if (r >= 0)
+                r = profile_restart_check(what, cmdline, fd, offset, img->size, img->tree, image, consequence, err);
+        json_object_put(j);
+        verity_sig_clear(&vs);
+        return r;
+}
+
 /* Writes img into s and makes it next on trial: 1: the target can no longer boot; 2: its contents;
- * 3: it boots next, on trial (one GPT write each). */
+ * 3: it boots next, on trial (one GPT write each). late_profile: the profile to check against the image
+ * once it is written (one that streamed in could not be read before), or NULL. */
 static int install_into(struct slot_table *t, struct slot *s, const struct slot_image *img, char **trusted,
-                        unsigned tries, ingot_progress_fn progress, void *userdata, struct ingot_error *err) {
+                        unsigned tries, const char *late_profile, ingot_progress_fn progress, void *userdata,
+                        struct ingot_error *err) {
         int r = set_attrs(t, s, (struct slot_attrs) { 0 }, NULL, NULL, err);
         if (r >= 0)
                 r = gpt_write(t->gpt, err);
         if (r >= 0)
                 r = slot_write(t, s, img, trusted, progress, userdata, err);
+        if (r >= 0 && late_profile) {
+                char consequence[128];
+                snprintf(consequence, sizeof(consequence), EVERY_TRY_FAILS "; slot %c was left empty", s->name);
+                r = check_restart(img, late_profile, t->gpt->fd, t->gpt->parts[s->root].offset, consequence, err);
+                if (r < 0)
+                        slot_clear_signature(t, s);
+        }
         if (r < 0)
                 return r;
         char root_uuid[37], verity_uuid[37];
@@ -229,6 +264,8 @@ int slot_install_image(struct slot_table *t, struct slot *s, struct slot_image *
         int r = io->profile ? attach_profile(img, io->profile, io->trusted_certs, err) : 0;
         if (r >= 0)
                 r = check_fits(t, s, img, err);
+        if (r >= 0 && io->profile && img->fd >= 0)
+                r = check_restart(img, io->profile, img->fd, img->offset, EVERY_TRY_FAILS, err);
         if (r < 0)
                 return r;
         /* anti-rollback: not older than any good slot */
@@ -238,7 +275,8 @@ int slot_install_image(struct slot_table *t, struct slot *s, struct slot_image *
                                  "%s: version '%s' is older than '%s' in good slot %c, the version floor; "
                                  "--allow-downgrade installs it anyway",
                                  img->path, img->version, floor->version, floor->name);
-        return install_into(t, s, img, io->trusted_certs, io->tries, io->progress, io->userdata, err);
+        return install_into(t, s, img, io->trusted_certs, io->tries, img->fd < 0 ? io->profile : NULL, io->progress,
+                            io->userdata, err);
 }
 
 int ingot_slot_install(const struct ingot_slot_options *o, const char *image_path,
@@ -297,7 +335,9 @@ int ingot_slot_reprofile(const struct ingot_slot_options *o, const char *profile
         if (r >= 0)
                 r = check_fits(t, to, &img, err);
         if (r >= 0)
-                r = install_into(t, to, &img, trusted, tries, progress, userdata, err);
+                r = check_restart(&img, profile, img.fd, img.offset, EVERY_TRY_FAILS, err);
+        if (r >= 0)
+                r = install_into(t, to, &img, trusted, tries, NULL, progress, userdata, err);
         if (r >= 0 && ret_slot)
                 *ret_slot = to->name;
 out:

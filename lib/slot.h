@@ -103,6 +103,9 @@ int slot_image_set_profile(struct slot_image *img, const struct slot_profile *p)
 int slot_write(struct slot_table *t, struct slot *s, const struct slot_image *img, char **trusted,
                ingot_progress_fn progress, void *userdata, struct ingot_error *err);
 
+/* Zeroes s's signature partition (the slot reads as empty), best effort: for a write that must not stand. */
+void slot_clear_signature(struct slot_table *t, const struct slot *s);
+
 /* The partition UUIDs systemd pairs: the root hash's first and last 128 bits. */
 void slot_uuids_from_root_hash(const char *root_hash, char ret_root[37], char ret_verity[37]);
 

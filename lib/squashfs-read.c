@@ -2,6 +2,7 @@
  * readers: one file, one path's type, every path; and the image identity from its os-release. */
 #include <sqfs/compressor.h>
 #include <sqfs/data_reader.h>
+#include <sqfs/dir.h>
 #include <sqfs/dir_reader.h>
 #include <sqfs/error.h>
 #include <sqfs/id_table.h>
@@ -180,14 +181,45 @@ const struct sqfs_super_t *squashfs_reader_super(const struct squashfs_reader *r
         return &rd->super;
 }
 
+/* The inode at path; -ENOENT when there is none. */
+static int find_inode(struct squashfs_reader *rd, const char *path, sqfs_inode_generic_t **ret) {
+        int q = sqfs_dir_reader_find_by_path(rd->dr, NULL, path, ret);
+        return q == 0 ? 0 : q == SQFS_ERROR_NO_ENTRY || q == SQFS_ERROR_NOT_DIR ? -ENOENT : -EBADMSG;
+}
+
 int squashfs_reader_find(struct squashfs_reader *rd, const char *path, mode_t *ret_mode) {
         sqfs_inode_generic_t *inode = NULL;
-        int q = sqfs_dir_reader_find_by_path(rd->dr, NULL, path, &inode);
-        if (q != 0)
-                return q == SQFS_ERROR_NO_ENTRY || q == SQFS_ERROR_NOT_DIR ? -ENOENT : -EBADMSG;
+        int q = find_inode(rd, path, &inode);
+        if (q < 0)
+                return q;
         if (ret_mode)
                 *ret_mode = inode->base.mode;
         sqfs_free(inode);
+        return 0;
+}
+
+int squashfs_reader_list(struct squashfs_reader *rd, const char *path, char ***ret_names) {
+        sqfs_inode_generic_t *inode = NULL;
+        int q = find_inode(rd, path, &inode);
+        if (q < 0)
+                return q;
+        char **names = NULL;
+        int r = !S_ISDIR(inode->base.mode) ? -ENOENT : sqfs_dir_reader_open_dir(rd->dr, inode, 0) != 0 ? -EBADMSG : 0;
+        while (r >= 0) {
+                sqfs_dir_entry_t *ent = NULL;
+                q = sqfs_dir_reader_read(rd->dr, &ent);
+                if (q > 0)
+                        break;
+                char *name = q == 0 ? strndup((const char *) ent->name, (size_t) ent->size + 1) : NULL;
+                sqfs_free(ent);
+                r = q < 0 ? -EBADMSG : !name ? -ENOMEM : strv_push(&names, name);
+        }
+        sqfs_free(inode);
+        if (r < 0) {
+                strv_free(names);
+                return r;
+        }
+        *ret_names = names;
         return 0;
 }
 

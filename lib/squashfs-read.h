@@ -24,6 +24,9 @@ const struct sqfs_super_t *squashfs_reader_super(const struct squashfs_reader *r
 int squashfs_reader_find(struct squashfs_reader *rd, const char *path, mode_t *ret_mode);
 int squashfs_reader_read_file(struct squashfs_reader *rd, const char *path, size_t max, char **ret_text,
                               struct ingot_error *err);
+/* The names in the directory at path ("usr/lib/modules"), NULL for none; -ENOENT when there is no such
+ * directory. */
+int squashfs_reader_list(struct squashfs_reader *rd, const char *path, char ***ret_names);
 /* Every entry but the root, parents before children, as "/usr/bin/x"; a negative return stops. */
 typedef int (*squashfs_visit_t)(const char *path, mode_t mode, void *userdata);
 int squashfs_reader_walk(struct squashfs_reader *rd, squashfs_visit_t visit, void *userdata, struct ingot_error *err);

@@ -308,6 +308,15 @@ signed_demo() {
 	"$INGOT" build "demo-$2.ini" -o "$1" --key keys/ingot.key --cert keys/ingot.crt --quiet
 }
 
+# with_kernel: recipe lines (signed_demo's third argument) that put a stand-in kernel and initrd where the
+# ingot initrd looks for what it restarts a slot into (/usr/lib/modules/V/vmlinuz, /usr/lib/ingot/initrd):
+# enough for a slot to take a profile with kernel parameters; nothing boots them.
+with_kernel() {
+	echo "a stand-in for a kernel and an initrd" >standin || return 1
+	printf '[Content]\nCopy=%s/standin:/usr/lib/modules/6.1.0-test/vmlinuz\nCopy=%s/standin:/usr/lib/ingot/initrd\n' \
+		"$PWD" "$PWD"
+}
+
 # recipe BASEKEY SOURCE [extra lines]: r.ini for image bad_1 on that base.
 recipe() {
 	printf '[Image]\nName=bad\nVersion=1\n[Base]\n%s=%s\n%s' "$1" "$2" "${3:-}" >r.ini

@@ -228,7 +228,7 @@ kernel_image() {
 t_profile_applied() {
 	SCENARIO=profile_applied
 	needs_vm
-	printf 'Include=%s/recipes/profiles/base.conf\n[Kernel]\nParameters=-quiet ingot.test-profile=1\n[HugePages]\nPages=2M:32\n[Sysctl]\nvm.swappiness=7\n' \
+	printf 'Include=%s/recipes/profiles/base.conf\n[Kernel]\nParameters=-quiet test.profile=1\n[HugePages]\nPages=2M:32\n[Sysctl]\nvm.swappiness=7\n' \
 		"$TOP" >vmhost.conf
 	kernel_image 1.0.0 "$PWD/vmhost.conf"
 	unsquashfs -cat out/vm-test_1.0.0.raw usr/lib/ingot/profile.json | grep -q '"name":"vmhost"'
@@ -236,10 +236,10 @@ t_profile_applied() {
 	# the first stage restarted into the slot's kernel with the profile's parameters added to the
 	# running ones (a profile's -key only takes back what a profile it includes set), without
 	# counting another try
-	grep -q "ingot-init: profile vmhost: restarting into the slot's kernel with: .*mitigations=auto console=ttyS0 ingot.test-profile=1 ingot.kexec=a" console.log
+	grep -q "ingot-init: profile vmhost: restarting into the slot's kernel with: .*mitigations=auto console=ttyS0 test.profile=1 ingot.kexec=a" console.log
 	[ "$(grep -c 'ingot-init: booting slot a' console.log)" = 2 ]
 	grep -q "ingot-init: booting slot a: a forced by ingot.slot=" console.log
-	grep "ingot-test: cmdline:" console.log | grep -q " ingot.test-profile=1 ingot.kexec=a"
+	grep "ingot-test: cmdline:" console.log | grep -q " test.profile=1 ingot.kexec=a"
 	! grep -q "kernel parameters are not on this kernel's command line" console.log || return 1
 	# the kernel's own view of the rest: /proc/sys and /proc/meminfo, read by the image's init
 	grep -q "ingot-test: vm.swappiness=7, HugePages_Total: 32" console.log
@@ -251,12 +251,12 @@ run profile_applied t_profile_applied
 
 # web.conf (baked into the image), db.conf and huge.conf (compiled and signed, for slots of their own)
 role_profiles() {
-	printf 'Include=%s/recipes/profiles/base.conf\n[Kernel]\nParameters=ingot.test-role=web\n[Sysctl]\nvm.swappiness=30\n' \
+	printf 'Include=%s/recipes/profiles/base.conf\n[Kernel]\nParameters=test.role=web\n[Sysctl]\nvm.swappiness=30\n' \
 		"$TOP" >web.conf
-	printf 'Include=%s/recipes/profiles/base.conf\n[Kernel]\nParameters=-quiet ingot.test-role=db\n[HugePages]\nPages=2M:64\n[Sysctl]\nvm.swappiness=1\n' \
+	printf 'Include=%s/recipes/profiles/base.conf\n[Kernel]\nParameters=-quiet test.role=db\n[HugePages]\nPages=2M:64\n[Sysctl]\nvm.swappiness=1\n' \
 		"$TOP" >db.conf
 	# more huge pages than the VM has: the kernel gives what it can, the health check wants them all
-	printf 'Include=db.conf\n[Kernel]\nParameters=ingot.test-role=huge\n[HugePages]\nPages=2M:200000\n[Sysctl]\nvm.swappiness=2\n' >huge.conf
+	printf 'Include=db.conf\n[Kernel]\nParameters=test.role=huge\n[HugePages]\nPages=2M:200000\n[Sysctl]\nvm.swappiness=2\n' >huge.conf
 	"$INGOT" keygen keys >/dev/null
 	mkdir -p media
 	"$INGOT" profile compile db.conf -o media --key keys/ingot.key --cert keys/ingot.crt >/dev/null
@@ -278,9 +278,9 @@ t_reprofile_web_to_db() {
 	grep -q "^b *trying *2 *3 *1.0.0 .* db (slot)" after.log
 	# b boots on trial, restarts into its kernel with db's parameters, and holds db's values
 	grep -q "booting slot b: b is on trial with 3 tries left, priority 2; a has priority 1; this try counted, 2 left after it" after.log
-	grep -q "ingot-init: profile db: restarting into the slot's kernel with: .*ingot.test-role=db ingot.kexec=b" after.log
-	grep "ingot-test: cmdline:" after.log | grep -q " ingot.test-role=db ingot.kexec=b"
-	! grep "ingot-test: cmdline:" after.log | grep -q "test-role=web" || return 1
+	grep -q "ingot-init: profile db: restarting into the slot's kernel with: .*test.role=db ingot.kexec=b" after.log
+	grep "ingot-test: cmdline:" after.log | grep -q " test.role=db ingot.kexec=b"
+	! grep "ingot-test: cmdline:" after.log | grep -q " test.role=web" || return 1
 	grep -q "ingot-test: vm.swappiness=1, HugePages_Total: 64" after.log
 	grep -q "ingot-test: profile: db (slot)" after.log
 	grep -q "slot b marked good" after.log
@@ -306,7 +306,7 @@ t_failing_profile_falls_back() {
 	grep -q "ingot-init: profile huge: gave the [0-9]* 2M huge pages back" console.log
 	grep -q "booting slot a: a is good with priority 1; b is bad (out of tries)" console.log
 	sed -n '/booting slot a: a is good/,$p' console.log >after.log
-	grep -q "ingot-test: cmdline: .*ingot.test-role=web ingot.kexec=a" after.log
+	grep -q "ingot-test: cmdline: .*test.role=web ingot.kexec=a" after.log
 	grep -q "ingot-test: vm.swappiness=30, HugePages_Total: 0" after.log
 	grep -q "ready on slot a, version 1.0.0" after.log
 	[ "$(status_field disk.img 's["slots"][1]["state"], s["slots"][1]["profile"], s["next"]')" = "('bad', 'huge', 'a')" ]
@@ -319,7 +319,7 @@ t_bogus_init_profile_falls_back() {
 	SCENARIO=bogus_init_profile
 	needs_vm
 	role_profiles
-	printf 'Include=web.conf\n[Kernel]\nParameters=init=/bogus ingot.test-role=bogus\n' >bogus.conf
+	printf 'Include=web.conf\n[Kernel]\nParameters=init=/bogus test.role=bogus\n' >bogus.conf
 	"$INGOT" profile compile bogus.conf -o prof --key keys/ingot.key --cert keys/ingot.crt >/dev/null
 	kernel_image 1.0.0 "$PWD/web.conf"
 	"$INGOT" reprofile disk.img prof/bogus.profile.json --cert keys/ingot.crt --tries 2 >/dev/null
@@ -332,7 +332,7 @@ t_bogus_init_profile_falls_back() {
 	! grep -q "trying the other" console.log || return 1
 	sed -n '/slot b failed under its own kernel/,$p' console.log >after.log
 	grep -q "booting slot a: a is good with priority 1; b is bad (the initrd could not boot it under its own kernel and command line)" after.log
-	grep -q "ingot-test: cmdline: .*ingot.test-role=web ingot.kexec=a" after.log
+	grep -q "ingot-test: cmdline: .*test.role=web ingot.kexec=a" after.log
 	! grep "ingot-test: cmdline:" after.log | grep -q "bogus" || return 1
 	grep -q "ready on slot a, version 1.0.0" after.log
 	[ "$(status_field disk.img 's["slots"][0]["state"], s["slots"][0]["profile"], s["slots"][1]["state"], s["slots"][1]["failure"], s["next"]')" = \
@@ -347,7 +347,7 @@ t_initrd_breaking_profile_falls_back() {
 	SCENARIO=initrd_breaking_profile
 	needs_vm
 	role_profiles
-	printf 'Include=web.conf\n[Kernel]\nParameters=module_blacklist=virtio_blk ingot.test-role=nodisk\n' >nodisk.conf
+	printf 'Include=web.conf\n[Kernel]\nParameters=module_blacklist=virtio_blk test.role=nodisk\n' >nodisk.conf
 	"$INGOT" profile compile nodisk.conf -o prof --key keys/ingot.key --cert keys/ingot.crt >/dev/null
 	kernel_image 1.0.0 "$PWD/web.conf"
 	"$INGOT" reprofile disk.img prof/nodisk.profile.json --cert keys/ingot.crt --tries 1 >/dev/null
@@ -356,7 +356,7 @@ t_initrd_breaking_profile_falls_back() {
 	[ "$(grep -c "ingot-init: no disk appeared" console.log)" = 1 ]
 	grep -q "booting slot a: a is good with priority 1; b is bad (out of tries)" console.log
 	sed -n '/booting slot a: a is good/,$p' console.log >after.log
-	grep -q "ingot-test: cmdline: .*ingot.test-role=web ingot.kexec=a" after.log
+	grep -q "ingot-test: cmdline: .*test.role=web ingot.kexec=a" after.log
 	grep -q "ready on slot a, version 1.0.0" after.log
 	[ "$(status_field disk.img 's["slots"][0]["state"], s["slots"][1]["state"], s["slots"][1]["failure"], s["next"]')" = \
 		"('good', 'bad', 'out-of-tries', 'a')" ]
@@ -369,7 +369,7 @@ t_health_breaking_profile_falls_back() {
 	SCENARIO=health_breaking_profile
 	needs_vm
 	role_profiles
-	printf 'Include=web.conf\n[Kernel]\nParameters=ingot.test-role=nosuch\n[Sysctl]\nvm.no_such_knob=1\n' >nosuch.conf
+	printf 'Include=web.conf\n[Kernel]\nParameters=test.role=nosuch\n[Sysctl]\nvm.no_such_knob=1\n' >nosuch.conf
 	"$INGOT" profile compile nosuch.conf -o prof --key keys/ingot.key --cert keys/ingot.crt >/dev/null
 	kernel_image 1.0.0 "$PWD/web.conf"
 	"$INGOT" reprofile disk.img prof/nosuch.profile.json --cert keys/ingot.crt --tries 1 >/dev/null
@@ -379,7 +379,7 @@ t_health_breaking_profile_falls_back() {
 	! grep -q "profile nosuch applied" console.log || return 1
 	grep -q "booting slot a: a is good with priority 1; b is bad (out of tries)" console.log
 	sed -n '/booting slot a: a is good/,$p' console.log >after.log
-	grep -q "ingot-test: cmdline: .*ingot.test-role=web ingot.kexec=a" after.log
+	grep -q "ingot-test: cmdline: .*test.role=web ingot.kexec=a" after.log
 	grep -q "ready on slot a, version 1.0.0" after.log
 	[ "$(status_field disk.img 's["slots"][1]["state"], s["slots"][1]["failure"], s["next"]')" = "('bad', 'out-of-tries', 'a')" ]
 }

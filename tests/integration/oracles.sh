@@ -145,7 +145,7 @@ t_image_helpers_refuse_damage() {
 run image_helpers_refuse_damage t_image_helpers_refuse_damage
 
 t_profile_helper_refuses_damage() {
-	signed_demo out 1.0.0
+	signed_demo out 1.0.0 "$(with_kernel)" # db's kernel parameters need a kernel to restart into
 	"$INGOT" keygen other >/dev/null
 	"$INGOT" profile compile "$TOP/recipes/profiles/db.conf" -o prof --key keys/ingot.key --cert keys/ingot.crt >/dev/null
 	"$INGOT" profile compile "$TOP/recipes/profiles/web.conf" -o prof --key keys/ingot.key --cert keys/ingot.crt >/dev/null

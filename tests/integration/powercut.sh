@@ -49,8 +49,9 @@ cut_every_write() {
 }
 
 t_stop_at_every_write() {
-	signed_demo out 1.0.0
-	signed_demo out 2.0.0
+	# with a stand-in kernel and initrd: the reprofile below gives a slot db's kernel parameters
+	signed_demo out 1.0.0 "$(with_kernel)"
+	signed_demo out 2.0.0 "$(with_kernel)"
 	cat out/*.roothash >hashes
 	"$INGOT" disk base.img --slot-a out/demo_1.0.0.raw
 	cut_every_write install base.img multi "$INGOT" slot install --cert keys/ingot.crt out/demo_2.0.0.raw

@@ -110,6 +110,30 @@ t_bad_profiles() {
 	bad "bad.conf:2: Parameters=: 'a=\"b' is not a kernel parameter" '[Kernel]' 'Parameters=a="b c"'
 	bad "bad.conf:2: Parameters=hugepages= conflicts with [HugePages] at bad.conf:4: set huge pages in one place" \
 		'[Kernel]' 'Parameters=hugepages=64' '[HugePages]' 'Pages=2M:64'
+	# the boot machinery's parameters: the initrd's ingot.*, the boot loader's initrd=, an rdinit= that
+	# replaces the initrd's /init, and a panic that never restarts the machine (sysctl too)
+	bad "bad.conf:2: Parameters=ingot.slot=a: ingot.* parameters are the ingot initrd's" '[Kernel]' 'Parameters=quiet ingot.slot=a'
+	bad "bad.conf:3: Parameters=ingot.kexec=b: ingot.* parameters are the ingot initrd's" \
+		'[Kernel]' 'Parameters=quiet' 'Parameters=ingot.kexec=b'
+	bad "bad.conf:2: Parameters=initrd=/x: initrd= is the boot loader's" '[Kernel]' 'Parameters=initrd=/x'
+	bad "bad.conf:2: Parameters=panic=0: a kernel panic must restart the machine, so that a slot whose kernel panics falls back instead of hanging: give panic=SECONDS other than 0, or none (the restart into a slot's kernel adds panic=10 when the command line has no panic= word)" \
+		'[Kernel]' 'Parameters=panic=0'
+	bad "bad.conf:2: Parameters=rdinit=/x: rdinit= replaces the ingot initrd's own /init" '[Kernel]' 'Parameters=rdinit=/x'
+	bad "bad.conf:3: kernel.panic=0: a kernel panic must restart the machine" '[Sysctl]' 'kernel.panic=10' 'kernel.panic=0'
+	# named where the resolved profile got it, by every verb that reads a profile source
+	printf 'Include=%s/db.conf\n[Kernel]\nParameters=panic=0\n' "$P" >panic.conf
+	expect_fail "panic.conf:3: Parameters=panic=0: a kernel panic must restart the machine" \
+		"$INGOT" profile compile panic.conf -o none --unsigned
+	[ ! -e none ]
+	expect_fail "panic.conf:3: Parameters=panic=0" "$INGOT" profile diff "$P/db.conf" panic.conf
+	expect_fail "panic.conf:3: Parameters=panic=0" "$INGOT" profile explain panic.conf "$P/db.conf"
+	# what a later file takes back or sets right is not refused: the resolved profile is what counts
+	printf 'Include=panic.conf\n[Kernel]\nParameters=-panic\n' >unpanic.conf
+	printf 'Include=panic.conf\n[Kernel]\nParameters=panic=-1\n[Sysctl]\nkernel.panic=10\n' >repanic.conf
+	"$INGOT" profile compile unpanic.conf -o fine --unsigned --json >unpanic.json
+	"$INGOT" profile compile repanic.conf -o fine --unsigned --json >repanic.json
+	python3 -c 'import json, sys; c = json.load(open(sys.argv[1]))["compiled"]["cmdline"].split(); assert not [w for w in c if w.startswith("panic")], c' unpanic.json
+	python3 -c 'import json, sys; c = json.load(open(sys.argv[1]))["compiled"]["cmdline"].split(); assert "panic=-1" in c, c' repanic.json
 	expect_fail "nothing.conf: No such file or directory" "$INGOT" profile show nothing.conf
 	rc=0; "$INGOT" profile explain "$P/db.conf" 2>/dev/null || rc=$?; [ "$rc" -eq 2 ]
 	rc=0; "$INGOT" profile compare a b 2>/dev/null || rc=$?; [ "$rc" -eq 2 ]
@@ -117,9 +141,29 @@ t_bad_profiles() {
 }
 run bad_profiles t_bad_profiles
 
-# disk_with_profiles: keys/, the signed demo image 1.0.0 in slot a of disk.img, db and web compiled and signed
+t_init_and_root_warned() {
+	printf '[Kernel]\nParameters=quiet init=/bogus\nParameters=root=/dev/vda\n' >warn.conf
+	# compiled all the same, with one line on stderr for each
+	"$INGOT" profile compile warn.conf -o out --unsigned --json >c.json 2>warn.err
+	cat warn.err
+	python3 -c 'import json; c = json.load(open("c.json")); assert c["compiled"]["cmdline"] == "quiet init=/bogus root=/dev/vda", c'
+	grep -qxF "ingot: warning: warn.conf:2: Parameters=init=/bogus: init= replaces the image's init: the initrd checks that it is there in the image, and a wrong one fails the slot" warn.err
+	grep -qxF "ingot: warning: warn.conf:3: Parameters=root=/dev/vda: the ingot initrd ignores root=: it mounts the slot's verity root itself" warn.err
+	[ "$(wc -l <warn.err)" -eq 2 ]
+	# show says the same, and its output stays a profile
+	"$INGOT" profile show warn.conf >shown.conf 2>show.err
+	diff warn.err show.err
+	grep -qx "Parameters=init=/bogus" shown.conf
+	# a profile without them warns about nothing
+	"$INGOT" profile compile "$P/db.conf" -o out --unsigned >/dev/null 2>db.err
+	[ ! -s db.err ]
+}
+run init_and_root_warned t_init_and_root_warned
+
+# disk_with_profiles: keys/, the signed demo image 1.0.0 (with a stand-in kernel and initrd, which db's and
+# web's kernel parameters need) in slot a of disk.img, db and web compiled and signed
 disk_with_profiles() {
-	signed_demo out 1.0.0
+	signed_demo out 1.0.0 "$(with_kernel)"
 	"$INGOT" disk disk.img --slot-a out/demo_1.0.0.raw --esp-size 33M --var-size 8M
 	"$INGOT" profile compile "$P/db.conf" -o prof --key keys/ingot.key --cert keys/ingot.crt >/dev/null
 	"$INGOT" profile compile "$P/web.conf" -o prof --key keys/ingot.key --cert keys/ingot.crt >/dev/null
@@ -127,7 +171,7 @@ disk_with_profiles() {
 
 t_install_with_profile() {
 	disk_with_profiles
-	signed_demo out 2.0.0
+	signed_demo out 2.0.0 "$(with_kernel)"
 	"$INGOT" slot install --disk disk.img --cert keys/ingot.crt --profile prof/db.profile.json out/demo_2.0.0.raw
 	[ "$(status_field disk.img '[(x["profile"], x["profile_source"]) for x in s["slots"]], s["next"]')" = \
 		"([(None, None), ('db', 'slot')], 'b')" ]
@@ -220,3 +264,86 @@ t_reprofile_refuses_a_damaged_slot_signature() {
 	done
 }
 run reprofile_refuses_a_damaged_slot_signature t_reprofile_refuses_a_damaged_slot_signature
+t_kernel_parameters_need_a_kernel() {
+	"$INGOT" keygen keys >/dev/null
+	signed_demo out 1.0.0
+	signed_demo out 2.0.0
+	"$INGOT" disk disk.img --slot-a out/demo_1.0.0.raw --esp-size 33M --var-size 8M
+	"$INGOT" profile compile "$P/db.conf" -o prof --key keys/ingot.key --cert keys/ingot.crt >/dev/null
+	printf '[Sysctl]\nvm.swappiness=5\n[HugePages]\nPages=2M:16\n' >sysctl.conf
+	"$INGOT" profile compile sysctl.conf -o prof --key keys/ingot.key --cert keys/ingot.crt >/dev/null
+	# the demo image carries no kernel: db's parameters could never take effect, so neither the copy
+	# of slot a nor an install takes db, and the disk is left as it was
+	before=$(sha256sum <disk.img)
+	why="its kernel parameters (mitigations=auto console=ttyS0 default_hugepagesz=2M hugepagesz=1G hugepages=4) cannot take effect: the image demo %s carries no kernel and initrd to restart into (/usr/lib/modules/*/vmlinuz or /boot/vmlinuz-*, and /usr/lib/ingot/initrd); every try would fail its health check"
+	# shellcheck disable=SC2059
+	expect_fail "prof/db.profile.json: $(printf "$why" 1.0.0)" "$INGOT" reprofile disk.img prof/db.profile.json --cert keys/ingot.crt
+	# shellcheck disable=SC2059
+	expect_fail "prof/db.profile.json: $(printf "$why" 2.0.0)" \
+		"$INGOT" slot install --disk disk.img --cert keys/ingot.crt --profile prof/db.profile.json out/demo_2.0.0.raw
+	same_bytes disk.img "$before"
+	# a kernel without the initrd, or a Debian /boot/vmlinuz-V without its modules directory, is not enough
+	printf '[Content]\nCopy=%s/standin:/usr/lib/modules/6.1.0-test/vmlinuz\n' "$PWD" >kernel-only.conf
+	echo "a stand-in" >standin
+	signed_demo out 3.0.0 "$(cat kernel-only.conf)"
+	expect_fail "the image demo 3.0.0 carries no kernel and initrd to restart into" \
+		"$INGOT" slot install --disk disk.img --cert keys/ingot.crt --profile prof/db.profile.json out/demo_3.0.0.raw
+	signed_demo out 3.1.0 "$(printf '[Content]\nCopy=%s/standin:/boot/vmlinuz-6.1.0-test\nCopy=%s/standin:/usr/lib/ingot/initrd' "$PWD" "$PWD")"
+	expect_fail "the image demo 3.1.0 carries no kernel and initrd to restart into" \
+		"$INGOT" slot install --disk disk.img --cert keys/ingot.crt --profile prof/db.profile.json out/demo_3.1.0.raw
+	same_bytes disk.img "$before"
+	# a profile of sysctls and huge pages needs no restart: the kernel-less image takes it, copied and installed
+	"$INGOT" reprofile disk.img prof/sysctl.profile.json --cert keys/ingot.crt >/dev/null
+	slot_profile_verifies disk.img b keys/ingot.crt prof/sysctl.profile.json
+	"$INGOT" slot install --disk disk.img --cert keys/ingot.crt --profile prof/sysctl.profile.json out/demo_2.0.0.raw >/dev/null
+	slot_profile_verifies disk.img b keys/ingot.crt prof/sysctl.profile.json
+	slot_verifies disk.img b keys/ingot.crt out/demo_2.0.0.roothash
+	# an image with a kernel and an initrd (Debian's place for the kernel too) takes db, installed and copied
+	signed_demo out 4.0.0 "$(with_kernel)"
+	"$INGOT" slot install --disk disk.img --cert keys/ingot.crt --profile prof/db.profile.json out/demo_4.0.0.raw >/dev/null
+	slot_profile_verifies disk.img b keys/ingot.crt prof/db.profile.json
+	slot_verifies disk.img b keys/ingot.crt out/demo_4.0.0.roothash
+	"$INGOT" slot mark-good b --disk disk.img
+	"$INGOT" reprofile disk.img prof/db.profile.json --cert keys/ingot.crt | grep -q "^slot a now holds"
+	slot_profile_verifies disk.img a keys/ingot.crt prof/db.profile.json
+	slot_verifies disk.img a keys/ingot.crt out/demo_4.0.0.roothash
+	signed_demo out 5.0.0 "$(printf '[Content]\nCopy=%s/standin:/boot/vmlinuz-6.1.0-test\nMkdir=/usr/lib/modules/6.1.0-test\nCopy=%s/standin:/usr/lib/ingot/initrd' "$PWD" "$PWD")"
+	"$INGOT" slot install --disk disk.img --cert keys/ingot.crt --profile prof/db.profile.json out/demo_5.0.0.raw >/dev/null
+	slot_profile_verifies disk.img b keys/ingot.crt prof/db.profile.json
+}
+run kernel_parameters_need_a_kernel t_kernel_parameters_need_a_kernel
+
+t_build_warns_about_a_baked_profile() {
+	printf '[Kernel]\nParameters=quiet\nParameters=init=/sbin/init\n' >init.conf
+	printf '[Sysctl]\nvm.swappiness=5\n' >sysctl.conf
+	# db's kernel parameters in the demo image, which has no kernel: built, with a warning naming the
+	# recipe's Profile= line, on stderr and in --json
+	signed_demo out 1.0.0 "$(printf '[Image]\nProfile=%s/db.conf' "$P")" 2>build.err
+	cat build.err
+	line=$(grep -n '^Profile=' demo-1.0.0.ini | cut -d: -f1)
+	want="warning: demo-1.0.0.ini:$line: Profile=$P/db.conf: its kernel parameters (mitigations=auto console=ttyS0 default_hugepagesz=2M hugepagesz=1G hugepages=4) cannot take effect: the image demo 1.0.0 carries no kernel and initrd to restart into (/usr/lib/modules/*/vmlinuz or /boot/vmlinuz-*, and /usr/lib/ingot/initrd); booted through the ingot initrd, every try would fail its health check, unless the boot loader passes those parameters itself"
+	grep -qxF "ingot: $want" build.err
+	[ "$(wc -l <build.err)" -eq 1 ]
+	unsquashfs -cat out/demo_1.0.0.raw usr/lib/ingot/profile.json >baked.json
+	python3 -c 'import json; j = json.load(open("baked.json")); assert j["name"] == "db" and j["cmdline"], j'
+	"$INGOT" build demo-1.0.0.ini -o json --unsigned --json >build.json 2>/dev/null
+	python3 - "${want#warning: }" <<'PY'
+import json, sys
+w = json.load(open("build.json"))["warnings"]
+assert w == [sys.argv[1]], w
+PY
+	# with a kernel and an initrd, or with sysctls only, nothing to say; the profile's own warnings are the build's
+	signed_demo out 2.0.0 "$(with_kernel)$(printf '\n[Image]\nProfile=%s/db.conf' "$P")" 2>build.err
+	[ ! -s build.err ]
+	signed_demo out 3.0.0 "$(printf '[Image]\nProfile=%s/sysctl.conf' "$PWD")" 2>build.err
+	[ ! -s build.err ]
+	signed_demo out 4.0.0 "$(with_kernel)$(printf '\n[Image]\nProfile=%s/init.conf' "$PWD")" 2>build.err
+	grep -qxF "ingot: warning: $PWD/init.conf:3: Parameters=init=/sbin/init: init= replaces the image's init: the initrd checks that it is there in the image, and a wrong one fails the slot" build.err
+	[ "$(wc -l <build.err)" -eq 1 ]
+	# a refused word stops the build, naming the profile's line
+	printf '[Kernel]\nParameters=ingot.debug\n' >debug.conf
+	expect_fail "debug.conf:2: Parameters=ingot.debug: ingot.* parameters are the ingot initrd's" \
+		signed_demo bad 5.0.0 "$(printf '[Image]\nProfile=%s/debug.conf' "$PWD")"
+	nothing_left bad
+}
+run build_warns_about_a_baked_profile t_build_warns_about_a_baked_profile

@@ -130,8 +130,9 @@ t_verify_inspect_verity_keygen() {
 run verify_inspect_verity_keygen t_verify_inspect_verity_keygen
 
 t_every_slot_action() {
-	signed_demo out 1.0.0
-	signed_demo out 2.0.0
+	# with a stand-in kernel and initrd: the slots take db's kernel parameters below
+	signed_demo out 1.0.0 "$(with_kernel)"
+	signed_demo out 2.0.0 "$(with_kernel)"
 	"$INGOT" disk disk.img --slot-a out/demo_1.0.0.raw
 	"$INGOT" slot install --disk disk.img --cert keys/ingot.crt out/demo_2.0.0.raw
 	vg "$INGOT" slot next --disk disk.img >/dev/null
@@ -159,6 +160,17 @@ t_initrd_vm_profile_compile() {
 	vg "$INGOT" profile compile "$TOP/recipes/profiles/db.conf" -o prof --key keys/ingot.key --cert keys/ingot.crt >/dev/null
 	[ -s prof/db.profile.json ]
 	[ -s prof/db.profile.json.p7s ]
+	# a refused kernel parameter, warned ones, and a build that bakes them into an image without a kernel
+	printf '[Kernel]\nParameters=init=/sbin/init ingot.debug\n' >refused.conf
+	rc=0
+	vg "$INGOT" profile show refused.conf >/dev/null 2>&1 || rc=$?
+	[ "$rc" -eq 1 ]
+	printf '[Kernel]\nParameters=init=/sbin/init root=/dev/vda\n' >warned.conf
+	vg "$INGOT" profile show warned.conf >/dev/null 2>warned.err
+	[ "$(grep -c '^ingot: warning: ' warned.err)" -eq 2 ]
+	printf 'Include=%s\n[Image]\nProfile=%s/warned.conf\n' "$TOP/recipes/demo.ini" "$PWD" >baked.ini
+	vg "$INGOT" build --unsigned baked.ini -o baked --quiet 2>baked.err
+	grep -q 'baked.ini:3: Profile=.*cannot take effect' baked.err
 	ls /lib/modules/*/modules.dep >/dev/null 2>&1 || skip_test "no kernel modules for the initrd"
 	vg "$INGOT" initrd -o initrd.zst --cert keys/ingot.crt
 	[ -s initrd.zst ]

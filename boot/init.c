@@ -27,6 +27,7 @@
 #include "slot.h"
 #include "util.h"
 #include "profile-apply.h"
+#include "profile.h"
 #include "verity-watch.h"
 #include "writable.h"
 
@@ -152,6 +153,23 @@ static int trusted_match(const glob_t *g, const char *fp) {
         return -EKEYREJECTED;
 }
 
+/* The slot's own profile (its signature checked) names the image it boots with. */
+static int profile_bound_check(const struct slot_boot *b) {
+        json_object *j;
+        const char *name, *cmdline;
+        struct ingot_error e = { 0 };
+        int r = profile_compiled_parse(b->profile, "its profile", &j, &name, &cmdline, &e);
+        if (r >= 0) {
+                char what[96];
+                snprintf(what, sizeof(what), "its profile %.64s", name);
+                r = profile_bound_to(j, what, b->root_hash, &e);
+                json_object_put(j);
+        }
+        if (r < 0)
+                say("slot %c: %s", b->name, e.message);
+        return r;
+}
+
 static int check_signature(const struct slot_boot *b) {
         glob_t g;
         if (glob(TRUSTED_GLOB, 0, NULL, &g) != 0) {
@@ -176,6 +194,8 @@ static int check_signature(const struct slot_boot *b) {
                         say("slot %c: %s", b->name, e.message);
                 else if ((q = trusted_match(&g, fp)) < 0)
                         say("slot %c: its profile is signed by %.16s..., which this initrd does not trust", b->name, fp);
+                if (q >= 0) /* signed for this slot's image, not grafted from another disk's slot */
+                        q = profile_bound_check(b);
                 r = q;
         }
         globfree(&g);

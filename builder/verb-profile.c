@@ -6,6 +6,7 @@
 
 #include "cli.h"
 #include "profile.h"
+#include "roothash.h"
 
 void help_profile(FILE *f) {
         fprintf(f,
@@ -16,15 +17,20 @@ void help_profile(FILE *f) {
                 "  diff A B            what B sets differently from A, with where each side was set\n"
                 "  explain A B         each difference, and whether a running host takes it live or\n"
                 "                      only at the next boot; what a reprofile from A to B does\n"
-                "  compile PROFILE -o DIR --key KEY --cert CERT\n"
+                "  compile PROFILE -o DIR --key KEY --cert CERT [--for IMAGE]...\n"
                 "                      DIR/NAME.profile.json (command line fragment, sysctls, run-time huge\n"
-                "                      pages) and its detached PKCS#7 signature NAME.profile.json.p7s\n\n"
+                "                      pages, the images it is for) and its detached PKCS#7 signature\n"
+                "                      NAME.profile.json.p7s\n\n"
                 "  --json              one JSON document instead of text\n"
                 "  -o --output DIR     compile: where to write (made if missing)\n"
                 "  --key KEY --cert CERT  compile: sign with them; --unsigned to skip signing\n"
                 "  --memory SIZE       compile: the hosts' memory; refuse huge pages that do not fit\n"
                 "  --kernel-sysctls DIR  compile: refuse sysctls that DIR (a kernel's /proc/sys, e.g. on a\n"
                 "                      host running the image's kernel) does not have\n"
+                "  --for IMAGE         compile: an image the profile may boot with as a slot's own profile\n"
+                "                      (IMAGE.raw, IMAGE.roothash or the root hash); repeatable. A slot\n"
+                "                      takes a profile only for its own image (slot install --profile,\n"
+                "                      reprofile), and the initrd refuses it with any other\n"
                 "  -h --help           show this help\n\n"
                 "Kernel parameters the boot owns (ingot.*, initrd=, rdinit=, panic=0) are refused, naming the\n"
                 "file:line that set them; init= and root= are compiled with a warning on stderr.\n",
@@ -219,7 +225,7 @@ int verb_profile(int argc, char **argv) {
                 { "json", no_argument, NULL, 'J' },         { "output", required_argument, NULL, 'o' },
                 { "key", required_argument, NULL, 'k' },    { "cert", required_argument, NULL, 'c' },
                 { "unsigned", no_argument, NULL, 'u' },     { "memory", required_argument, NULL, 'm' },
-                { "kernel-sysctls", required_argument, NULL, 's' }, {},
+                { "kernel-sysctls", required_argument, NULL, 's' }, { "for", required_argument, NULL, 'f' }, {},
         };
         if (argc < 2)
                 return usage_error("profile", "expected an action: show, diff, explain, compile");
@@ -232,6 +238,7 @@ int verb_profile(int argc, char **argv) {
         bool json = false, compile_opts = false;
         const char *outdir = NULL;
         struct profile_compile_options co = { 0 };
+        _cleanup_strv_free_ char **images = NULL;
         int c;
         optind = 1;
         while ((c = getopt_long(argc - 1, argv + 1, "o:", options, NULL)) >= 0) {
@@ -255,6 +262,17 @@ int verb_profile(int argc, char **argv) {
                 case 's':
                         co.kernel_sysctls = optarg;
                         break;
+                case 'f': {
+                        char hex[ROOT_HASH_MAX + 1];
+                        struct ingot_error err = { 0 };
+                        int r = root_hash_of(optarg, hex, &err);
+                        if (r < 0)
+                                return log_lib_error(NULL, r, &err);
+                        if (strv_extend(&images, hex) < 0)
+                                return log_lib_error("profile", -ENOMEM, NULL);
+                        co.images = images;
+                        break;
+                }
                 case 'm':
                         if (parse_size(optarg, &co.memory) < 0 || co.memory == 0)
                                 return usage_error("profile", "--memory takes a size like 4G, not '%s'", optarg);
@@ -268,7 +286,7 @@ int verb_profile(int argc, char **argv) {
                                    actions[action].n_files == 1 ? "one PROFILE" : "two profiles, A and B");
         bool compile = action == 3;
         if (compile_opts && !compile)
-                return usage_error("profile", "-o, --key, --cert, --unsigned, --memory and --kernel-sysctls are for compile");
+                return usage_error("profile", "-o, --key, --cert, --unsigned, --memory, --kernel-sysctls and --for are for compile");
         if (compile && !outdir)
                 return usage_error("profile", "compile needs -o DIR");
         if (compile && co.unsigned_ok && co.key_path)

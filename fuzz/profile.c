@@ -15,7 +15,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                         free(text);
                 json_object_put(profile_to_json(p));
                 text = NULL;
-                if (profile_compile(p, "host", &text, &err) == 0) {
+                if (profile_compile(p, "host", NULL, &text, &err) == 0) {
                         json_object *j;
                         const char *name, *cmdline;
                         if (profile_compiled_parse(text, "host.profile.json", &j, &name, &cmdline, &err) != 0)

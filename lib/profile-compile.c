@@ -59,7 +59,12 @@ static int boot_pages(const struct profile *p, char **cmdline) {
                      : append(cmdline, "hugepagesz=1G hugepages=%llu", (unsigned long long) whole);
 }
 
-int profile_compile(const struct profile *p, const char *name, char **ret_json, struct ingot_error *err) {
+static int strcmp_ptr(const void *a, const void *b) {
+        return strcmp(*(char *const *) a, *(char *const *) b);
+}
+
+int profile_compile(const struct profile *p, const char *name, char **images, char **ret_json,
+                    struct ingot_error *err) {
         _cleanup_free_ char *cmdline = strdup("");
         if (!cmdline)
                 return -ENOMEM;
@@ -77,8 +82,26 @@ int profile_compile(const struct profile *p, const char *name, char **ret_json, 
         if (q < 0)
                 return q;
         json_object *root = json_object_new_object();
-        json_object_object_add(root, "format", json_object_new_int(1));
+        json_object_object_add(root, "kind", json_object_new_string(PROFILE_KIND));
+        json_object_object_add(root, "format", json_object_new_int(PROFILE_FORMAT));
         json_object_object_add(root, "name", json_object_new_string(name));
+        if (images) { /* sorted and once each: the same images give the same bytes */
+                size_t n = strv_length(images);
+                _cleanup_free_ char **sorted = n ? malloc(n * sizeof(char *)) : NULL;
+                if (n && !sorted) {
+                        json_object_put(root);
+                        return -ENOMEM;
+                }
+                if (n)
+                        memcpy(sorted, images, n * sizeof(char *));
+                if (n)
+                        qsort(sorted, n, sizeof(char *), strcmp_ptr);
+                json_object *list = json_object_new_array();
+                for (size_t i = 0; i < n; i++)
+                        if (i == 0 || strcmp(sorted[i], sorted[i - 1]) != 0)
+                                json_object_array_add(list, json_object_new_string(sorted[i]));
+                json_object_object_add(root, "images", list);
+        }
         json_object_object_add(root, "cmdline", json_object_new_string(cmdline));
         json_object *sysctl = json_object_new_array();
         for (size_t i = 0; i < p->n_sysctls; i++) {
@@ -144,13 +167,31 @@ int profile_compiled_parse(const char *text, const char *what, json_object **ret
         json_object *j = json_tokener_parse_ex(tok, text, (int) strnlen(text, INT32_MAX));
         bool complete = json_tokener_get_error(tok) == json_tokener_success;
         json_tokener_free(tok);
-        json_object *format, *name, *cmdline;
-        if (!j || !complete || !json_object_is_type(j, json_type_object) ||
-            !json_object_object_get_ex(j, "format", &format) || json_object_get_int(format) != 1 ||
+        json_object *kind, *format, *name, *cmdline, *images;
+        bool is_object = j && complete && json_object_is_type(j, json_type_object);
+        if (is_object && json_object_object_get_ex(j, "kind", &kind) && json_object_is_type(kind, json_type_string) &&
+            strcmp(json_object_get_string(kind), PROFILE_KIND) != 0) {
+                int r = error_set(err, -EBADMSG, "%s: a signed %.64s, not a host profile", what, json_object_get_string(kind));
+                json_object_put(j);
+                return r;
+        }
+        if (!is_object || !json_object_object_get_ex(j, "kind", &kind) || !json_object_is_type(kind, json_type_string) ||
+            !json_object_object_get_ex(j, "format", &format) || json_object_get_int(format) != PROFILE_FORMAT ||
             !json_object_object_get_ex(j, "name", &name) || !json_object_is_type(name, json_type_string) ||
             !json_object_object_get_ex(j, "cmdline", &cmdline) || !json_object_is_type(cmdline, json_type_string)) {
                 json_object_put(j);
-                return error_set(err, -EBADMSG, "%s: not a compiled host profile (format 1, name, cmdline)", what);
+                return error_set(err, -EBADMSG, "%s: not a compiled host profile (kind %s, format %d, name, cmdline): "
+                                 "compile it with this ingot", what, PROFILE_KIND, PROFILE_FORMAT);
+        }
+        if (json_object_object_get_ex(j, "images", &images)) {
+                bool ok = json_object_is_type(images, json_type_array);
+                for (size_t i = 0; ok && i < json_object_array_length(images); i++)
+                        ok = json_object_is_type(json_object_array_get_idx(images, i), json_type_string);
+                if (!ok) {
+                        json_object_put(j);
+                        return error_set(err, -EBADMSG, "%s: not a compiled host profile (images must be root hashes)",
+                                         what);
+                }
         }
         if (!compiled_shapes_ok(j)) {
                 json_object_put(j);
@@ -161,6 +202,26 @@ int profile_compiled_parse(const char *text, const char *what, json_object **ret
         *ret_name = json_object_get_string(name);
         *ret_cmdline = json_object_get_string(cmdline);
         return 0;
+}
+
+int profile_bound_to(json_object *j, const char *what, const char *root_hash, struct ingot_error *err) {
+        json_object *images;
+        size_t n = json_object_object_get_ex(j, "images", &images) ? json_object_array_length(images) : 0;
+        char listed[200] = "";
+        for (size_t i = 0; i < n; i++) {
+                const char *h = json_object_get_string(json_object_array_get_idx(images, i));
+                if (strcmp(h, root_hash) == 0)
+                        return 0;
+                size_t len = strlen(listed);
+                if (len < sizeof(listed) - 24)
+                        snprintf(listed + len, sizeof(listed) - len, "%s%.16s...", i ? ", " : "", h);
+        }
+        if (!n)
+                return error_set(err, -EPERM, "%s: signed for no image: a slot's own profile names the images it may boot "
+                                 "with (ingot profile compile --for IMAGE), or another disk's could be put in its place",
+                                 what);
+        return error_set(err, -EPERM, "%s: signed for the images %s, not for this one (root hash %.16s...): compile it "
+                         "with --for this image", what, listed, root_hash);
 }
 
 /* A profile's name: its file name without ".conf". */
@@ -221,7 +282,7 @@ int profile_compile_to(const struct profile *p, const char *outdir, const struct
         size_t n = 0;
         if (!name || asprintf(&json_name, "%s.profile.json", name) < 0 || asprintf(&sig_name, "%s.p7s", json_name) < 0)
                 return -ENOMEM;
-        q = profile_compile(p, name, &json, err);
+        q = profile_compile(p, name, o->images, &json, err);
         if (q >= 0 && (q = mkdir_p(outdir, 0755)) < 0)
                 error_set(err, q, "%s: %s", outdir, strerror(-q));
         if (q >= 0 && o->key_path)
@@ -315,7 +376,7 @@ int profile_write(struct build *b) {
         _cleanup_free_ char *name = profile_name(path);
         char *json = NULL;
         if (q >= 0)
-                q = name ? profile_compile(p, name, &json, b->err) : -ENOMEM;
+                q = name ? profile_compile(p, name, NULL, &json, b->err) : -ENOMEM;
         profile_free(p);
         json_object *j;
         const char *compiled_name, *cmdline;

@@ -68,12 +68,19 @@ const char *profile_change_kind_name(enum profile_change_kind kind);
 int profile_diff(const struct profile *a, const struct profile *b, struct profile_change **ret, size_t *ret_n);
 void profile_changes_free(struct profile_change *c, size_t n);
 
-/* The compiled profile: the kernel command line fragment (parameters, then the boot-time huge pages:
- * default_hugepagesz=, hugepagesz=1G hugepages=N), the sysctls, and the huge pages set at run time
- * (2M, through sysfs), as one canonical JSON text: what a signature covers and what the initrd reads. */
-int profile_compile(const struct profile *p, const char *name, char **ret_json, struct ingot_error *err);
+/* The compiled profile: its kind ("ingot-profile", so that a signature over it is one over a profile and
+ * nothing else), the root hashes of the images it may boot with as a slot's own profile (images, NULL:
+ * none, for a profile baked into an image), the kernel command line fragment (parameters, then the
+ * boot-time huge pages: default_hugepagesz=, hugepagesz=1G hugepages=N), the sysctls, and the huge pages
+ * set at run time (2M, through sysfs), as one canonical JSON text: what a signature covers and what the
+ * initrd reads. */
+#define PROFILE_KIND "ingot-profile"
+#define PROFILE_FORMAT 2
+int profile_compile(const struct profile *p, const char *name, char **images, char **ret_json,
+                    struct ingot_error *err);
 
 struct profile_compile_options {
+        char **images; /* root hashes of the images it is for as a slot's own profile (NULL: none) */
         const char *key_path, *cert_path; /* both, or neither with unsigned_ok */
         bool unsigned_ok;
         uint64_t memory; /* the hosts' memory: huge pages must fit (0: unknown) */
@@ -85,12 +92,15 @@ struct profile_compile_options {
 int profile_compile_to(const struct profile *p, const char *outdir, const struct profile_compile_options *o,
                        char **ret_json_path, struct ingot_error *err);
 
-/* A compiled profile read back (from an image, a slot or a file): format 1 with a name and a command
- * line fragment, sysctl and runtime_hugepages (when there) of the shapes profile_compile writes, which
- * boot/profile-apply.c walks; -EBADMSG otherwise, the message naming what. ret_name and ret_cmdline
- * point into *ret. */
+/* A compiled profile read back (from an image, a slot or a file): kind ingot-profile, format 2, with a
+ * name and a command line fragment, images, sysctl and runtime_hugepages (when there) of the shapes
+ * profile_compile writes, which boot/profile-apply.c walks; -EBADMSG otherwise, the message naming what
+ * (and, for another signed kind, which). ret_name and ret_cmdline point into *ret. */
 int profile_compiled_parse(const char *text, const char *what, json_object **ret, const char **ret_name,
                            const char **ret_cmdline, struct ingot_error *err);
+/* A slot's own profile is bound to the image it boots with: 0 when j (profile_compiled_parse's) lists
+ * root_hash among its images, else -EPERM, the message naming what, why, and the images it lists. */
+int profile_bound_to(json_object *j, const char *what, const char *root_hash, struct ingot_error *err);
 
 /* In an image: the compiled Profile= of its recipe, which the initrd applies (covered by the image's
  * signature like everything in it). */

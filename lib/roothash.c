@@ -1,6 +1,7 @@
 /* roothash.c: reads the .roothash sidecar (one line of lowercase hex) strictly: a NUL, a second line,
  * an odd or out-of-range length or an uppercase digit is an error, never a truncated or padded hash. */
 #include <string.h>
+#include <unistd.h>
 
 #include "roothash.h"
 
@@ -32,4 +33,19 @@ int root_hash_read(const char *path, char ret_hex[ROOT_HASH_MAX + 1], struct ing
                 return error_set(err, -EBADMSG, "%s: not a root hash (one line of 40-%d lowercase hex digits)", path,
                                  ROOT_HASH_MAX);
         return 0;
+}
+
+int root_hash_of(const char *image, char ret_hex[ROOT_HASH_MAX + 1], struct ingot_error *err) {
+        if (root_hash_parse(image, strlen(image), ret_hex) >= 0)
+                return 0;
+        size_t n = strlen(image);
+        if (n > 9 && strcmp(image + n - 9, ".roothash") == 0)
+                return root_hash_read(image, ret_hex, err);
+        _cleanup_free_ char *base = image_sidecar_base(image), *path = NULL;
+        if (!base || asprintf(&path, "%s.roothash", base) < 0)
+                return -ENOMEM;
+        if (access(path, F_OK) < 0)
+                return error_set(err, -ENOENT, "%s: neither a root hash, a .roothash file nor an image with one beside "
+                                 "it (%s)", image, path);
+        return root_hash_read(path, ret_hex, err);
 }

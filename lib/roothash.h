@@ -11,3 +11,6 @@
 int root_hash_parse(const char *text, size_t size, char ret_hex[ROOT_HASH_MAX + 1]);
 /* The same from a file; the message names it and says what is wrong. */
 int root_hash_read(const char *path, char ret_hex[ROOT_HASH_MAX + 1], struct ingot_error *err);
+/* An image's root hash, named as a user names an image: the hex itself, a .roothash file, or the image
+ * (IMAGE.raw, whose IMAGE.roothash is read). */
+int root_hash_of(const char *image, char ret_hex[ROOT_HASH_MAX + 1], struct ingot_error *err);

@@ -13,7 +13,8 @@ void slot_profile_clear(struct slot_profile *p) {
         *p = (struct slot_profile) { 0 };
 }
 
-int slot_profile_load(const char *path, char **trusted, struct slot_profile *ret, struct ingot_error *err) {
+int slot_profile_load(const char *path, char **trusted, const char *root_hash, struct slot_profile *ret,
+                      struct ingot_error *err) {
         *ret = (struct slot_profile) { 0 };
         _cleanup_free_ char *p7s = NULL;
         size_t len = strlen(path);
@@ -27,13 +28,6 @@ int slot_profile_load(const char *path, char **trusted, struct slot_profile *ret
         int r = read_text_file(path, 64 * 1024, &ret->json);
         if (r < 0)
                 return error_set(err, r, "%s: %s", path, r == -EFBIG ? "larger than a compiled profile can be" : strerror(-r));
-        json_object *j;
-        const char *name, *cmdline;
-        r = profile_compiled_parse(ret->json, path, &j, &name, &cmdline, err);
-        if (r < 0)
-                goto fail;
-        snprintf(ret->name, sizeof(ret->name), "%s", name);
-        json_object_put(j);
         if (access(p7s, F_OK) < 0) {
                 r = error_set(err, -ENOKEY, "%s: unsigned (no %s); a slot only takes a signed profile", path, p7s);
                 goto fail;
@@ -45,6 +39,16 @@ int slot_profile_load(const char *path, char **trusted, struct slot_profile *ret
         }
         r = signature_check_trusted(ret->signature, ret->signature_size, p7s, ret->json, trusted, path, ret->fingerprint,
                                     err);
+        if (r < 0)
+                goto fail;
+        json_object *j;
+        const char *name, *cmdline;
+        r = profile_compiled_parse(ret->json, path, &j, &name, &cmdline, err);
+        if (r < 0)
+                goto fail;
+        snprintf(ret->name, sizeof(ret->name), "%s", name);
+        r = profile_bound_to(j, path, root_hash, err);
+        json_object_put(j);
         if (r < 0)
                 goto fail;
         return 0;

@@ -251,7 +251,7 @@ static int install_into(struct slot_table *t, struct slot *s, const struct slot_
 /* The profile (a compiled, signed file) in img's payload. */
 static int attach_profile(struct slot_image *img, const char *path, char **trusted, struct ingot_error *err) {
         struct slot_profile p;
-        int r = slot_profile_load(path, trusted, &p, err);
+        int r = slot_profile_load(path, trusted, img->root_hash, &p, err);
         if (r < 0)
                 return r;
         r = slot_image_set_profile(img, &p);

@@ -92,8 +92,10 @@ struct slot_profile {
         char fingerprint[65];
 };
 
-/* Refuses a profile that is not compiled, unsigned, damaged or signed by a certificate not in trusted. */
-int slot_profile_load(const char *path, char **trusted, struct slot_profile *ret, struct ingot_error *err);
+/* Refuses a profile that is unsigned, damaged, signed by a certificate not in trusted (checked before
+ * anything of it is parsed), not a compiled profile, or not signed for the image with root_hash. */
+int slot_profile_load(const char *path, char **trusted, const char *root_hash, struct slot_profile *ret,
+                      struct ingot_error *err);
 void slot_profile_clear(struct slot_profile *p);
 /* The image's signature partition payload, with p (NULL: none) as the slot's profile. */
 int slot_image_set_profile(struct slot_image *img, const struct slot_profile *p);

@@ -249,7 +249,8 @@ t_profile_applied() {
 }
 run profile_applied t_profile_applied
 
-# web.conf (baked into the image), db.conf and huge.conf (compiled and signed, for slots of their own)
+# web.conf (baked into the image), db.conf and huge.conf (compiled and signed by slot_profile, for slots
+# of their own)
 role_profiles() {
 	printf 'Include=%s/recipes/profiles/base.conf\n[Kernel]\nParameters=test.role=web\n[Sysctl]\nvm.swappiness=30\n' \
 		"$TOP" >web.conf
@@ -258,9 +259,12 @@ role_profiles() {
 	# more huge pages than the VM has: the kernel gives what it can, the health check wants them all
 	printf 'Include=db.conf\n[Kernel]\nParameters=test.role=huge\n[HugePages]\nPages=2M:200000\n[Sysctl]\nvm.swappiness=2\n' >huge.conf
 	"$INGOT" keygen keys >/dev/null
-	mkdir -p media
-	"$INGOT" profile compile db.conf -o media --key keys/ingot.key --cert keys/ingot.crt >/dev/null
-	"$INGOT" profile compile huge.conf -o prof --key keys/ingot.key --cert keys/ingot.crt >/dev/null
+}
+
+# slot_profile CONF DIR: CONF compiled and signed into DIR for the image kernel_image made (a slot takes
+# a profile only for its own image)
+slot_profile() {
+	"$INGOT" profile compile "$1" -o "$2" --key keys/ingot.key --cert keys/ingot.crt --for out/vm-test_1.0.0.raw >/dev/null
 }
 
 t_reprofile_web_to_db() {
@@ -268,6 +272,7 @@ t_reprofile_web_to_db() {
 	needs_vm
 	role_profiles
 	kernel_image 1.0.0 "$PWD/web.conf"
+	slot_profile db.conf media
 	# db reaches the VM on a second disk; the host on slot a (web) reprofiles itself and reboots
 	mksquashfs media media.sqfs -quiet -noappend >/dev/null
 	boot disk.img "ready on slot b" ingot.test-reprofile=/dev/vdb --drive media.sqfs --timeout 900
@@ -296,6 +301,7 @@ t_failing_profile_falls_back() {
 	needs_vm
 	role_profiles
 	kernel_image 1.0.0 "$PWD/web.conf"
+	slot_profile huge.conf prof
 	# reprofiled from the host this time, on the disk file: a (good) is copied into b with huge
 	"$INGOT" reprofile disk.img prof/huge.profile.json --cert keys/ingot.crt --tries 2 >/dev/null
 	boot disk.img "INGOT-READY" "" --timeout 900
@@ -320,8 +326,8 @@ t_bogus_init_profile_falls_back() {
 	needs_vm
 	role_profiles
 	printf 'Include=web.conf\n[Kernel]\nParameters=init=/bogus test.role=bogus\n' >bogus.conf
-	"$INGOT" profile compile bogus.conf -o prof --key keys/ingot.key --cert keys/ingot.crt >/dev/null
 	kernel_image 1.0.0 "$PWD/web.conf"
+	slot_profile bogus.conf prof
 	"$INGOT" reprofile disk.img prof/bogus.profile.json --cert keys/ingot.crt --tries 2 >/dev/null
 	boot disk.img "INGOT-READY" "" --timeout 900
 	grep -q "booting slot b: b is on trial with 2 tries left" console.log
@@ -348,8 +354,8 @@ t_initrd_breaking_profile_falls_back() {
 	needs_vm
 	role_profiles
 	printf 'Include=web.conf\n[Kernel]\nParameters=module_blacklist=virtio_blk test.role=nodisk\n' >nodisk.conf
-	"$INGOT" profile compile nodisk.conf -o prof --key keys/ingot.key --cert keys/ingot.crt >/dev/null
 	kernel_image 1.0.0 "$PWD/web.conf"
+	slot_profile nodisk.conf prof
 	"$INGOT" reprofile disk.img prof/nodisk.profile.json --cert keys/ingot.crt --tries 1 >/dev/null
 	boot disk.img "INGOT-READY" "" --timeout 900
 	[ "$(grep -c "profile nodisk: restarting into the slot's kernel" console.log)" = 1 ]
@@ -370,8 +376,8 @@ t_health_breaking_profile_falls_back() {
 	needs_vm
 	role_profiles
 	printf 'Include=web.conf\n[Kernel]\nParameters=test.role=nosuch\n[Sysctl]\nvm.no_such_knob=1\n' >nosuch.conf
-	"$INGOT" profile compile nosuch.conf -o prof --key keys/ingot.key --cert keys/ingot.crt >/dev/null
 	kernel_image 1.0.0 "$PWD/web.conf"
+	slot_profile nosuch.conf prof
 	"$INGOT" reprofile disk.img prof/nosuch.profile.json --cert keys/ingot.crt --tries 1 >/dev/null
 	boot disk.img "INGOT-READY" "" --timeout 900
 	[ "$(grep -c "ingot-init: profile nosuch: sysctl vm.no_such_knob=1: No such file or directory" console.log)" = 1 ]

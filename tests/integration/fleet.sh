@@ -247,7 +247,8 @@ run tiny_disk t_tiny_disk
 t_profile_needs_a_kernel_from_a_url() {
 	images
 	url=$(release nokernel 1.0.0 2.0.0)
-	"$INGOT" profile compile "$TOP/recipes/profiles/db.conf" -o prof --key keys/ingot.key --cert keys/ingot.crt >/dev/null
+	"$INGOT" profile compile "$TOP/recipes/profiles/db.conf" -o prof --key keys/ingot.key --cert keys/ingot.crt \
+		--for out-2.0.0/demo_2.0.0.raw >/dev/null
 	"$INGOT" disk disk.img --slot-a out-1.0.0/demo_1.0.0.raw
 	# the image streams in: what it carries is known once it is written, and then b is left empty
 	expect_fail "prof/db.profile.json: its kernel parameters (mitigations=auto console=ttyS0 default_hugepagesz=2M hugepagesz=1G hugepages=4) cannot take effect: the image demo 2.0.0 carries no kernel and initrd to restart into (/usr/lib/modules/*/vmlinuz or /boot/vmlinuz-*, and /usr/lib/ingot/initrd); every try would fail its health check; slot b was left empty" \
@@ -258,6 +259,8 @@ t_profile_needs_a_kernel_from_a_url() {
 	# the same release with a kernel and an initrd in its image takes the profile
 	signed_demo out-k 3.0.0 "$(with_kernel)"
 	"$INGOT" publish out-k "$WWW/nokernel" --key keys/ingot.key --cert keys/ingot.crt >/dev/null
+	"$INGOT" profile compile "$TOP/recipes/profiles/db.conf" -o prof --key keys/ingot.key --cert keys/ingot.crt \
+		--for out-2.0.0/demo_2.0.0.raw --for out-k/demo_3.0.0.raw >/dev/null
 	"$INGOT" slot install --disk disk.img --cert keys/ingot.crt --profile prof/db.profile.json "$url" | grep -q "installed 3.0.0"
 	slot_verifies disk.img b keys/ingot.crt out-k/demo_3.0.0.roothash
 	slot_profile_verifies disk.img b keys/ingot.crt prof/db.profile.json

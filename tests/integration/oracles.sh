@@ -147,8 +147,10 @@ run image_helpers_refuse_damage t_image_helpers_refuse_damage
 t_profile_helper_refuses_damage() {
 	signed_demo out 1.0.0 "$(with_kernel)" # db's kernel parameters need a kernel to restart into
 	"$INGOT" keygen other >/dev/null
-	"$INGOT" profile compile "$TOP/recipes/profiles/db.conf" -o prof --key keys/ingot.key --cert keys/ingot.crt >/dev/null
-	"$INGOT" profile compile "$TOP/recipes/profiles/web.conf" -o prof --key keys/ingot.key --cert keys/ingot.crt >/dev/null
+	"$INGOT" profile compile "$TOP/recipes/profiles/db.conf" -o prof --key keys/ingot.key --cert keys/ingot.crt \
+		--for out/demo_1.0.0.raw >/dev/null
+	"$INGOT" profile compile "$TOP/recipes/profiles/web.conf" -o prof --key keys/ingot.key --cert keys/ingot.crt \
+		--for out/demo_1.0.0.raw >/dev/null
 	"$INGOT" disk disk.img --slot-a out/demo_1.0.0.raw --esp-size 33M --var-size 1M
 	"$INGOT" slot install --disk disk.img --cert keys/ingot.crt --profile prof/db.profile.json out/demo_1.0.0.raw >/dev/null
 	slot_profile_verifies disk.img b keys/ingot.crt prof/db.profile.json

@@ -62,7 +62,8 @@ t_stop_at_every_write() {
 	"$INGOT" slot mark-good b --disk base.img
 	cut_every_write rollback base.img single "$INGOT" slot rollback
 	# a reprofile copies the slot that boots next into the other one: that one stays next until the copy is whole
-	"$INGOT" profile compile "$TOP/recipes/profiles/db.conf" -o prof --key keys/ingot.key --cert keys/ingot.crt >/dev/null
+	"$INGOT" profile compile "$TOP/recipes/profiles/db.conf" -o prof --key keys/ingot.key --cert keys/ingot.crt \
+		--for out/demo_1.0.0.raw --for out/demo_2.0.0.raw >/dev/null
 	cut_every_write reprofile base.img multi "$INGOT" reprofile --cert keys/ingot.crt prof/db.profile.json
 	# a second install over a slot that held an image: the old one stays next until the new one is whole
 	cut_every_write reinstall base.img multi "$INGOT" slot install --cert keys/ingot.crt --slot a --allow-downgrade out/demo_1.0.0.raw

@@ -160,18 +160,27 @@ t_init_and_root_warned() {
 }
 run init_and_root_warned t_init_and_root_warned
 
-# disk_with_profiles: keys/, the signed demo image 1.0.0 (with a stand-in kernel and initrd, which db's and
-# web's kernel parameters need) in slot a of disk.img, db and web compiled and signed
+# compile_for CONF: CONF compiled and signed into prof/ for every image now in out/ (a slot takes a
+# profile only for an image it names)
+compile_for() {
+	local args=() f
+	for f in out/*.raw; do args+=(--for "$f"); done
+	"$INGOT" profile compile "$1" -o prof --key keys/ingot.key --cert keys/ingot.crt "${args[@]}" >/dev/null
+}
+
+# disk_with_profiles: keys/, the signed demo images 1.0.0 and 2.0.0 (with a stand-in kernel and initrd,
+# which db's and web's kernel parameters need), 1.0.0 in slot a of disk.img, db and web compiled and signed
+# for both
 disk_with_profiles() {
 	signed_demo out 1.0.0 "$(with_kernel)"
+	signed_demo out 2.0.0 "$(with_kernel)"
 	"$INGOT" disk disk.img --slot-a out/demo_1.0.0.raw --esp-size 33M --var-size 8M
-	"$INGOT" profile compile "$P/db.conf" -o prof --key keys/ingot.key --cert keys/ingot.crt >/dev/null
-	"$INGOT" profile compile "$P/web.conf" -o prof --key keys/ingot.key --cert keys/ingot.crt >/dev/null
+	compile_for "$P/db.conf"
+	compile_for "$P/web.conf"
 }
 
 t_install_with_profile() {
 	disk_with_profiles
-	signed_demo out 2.0.0 "$(with_kernel)"
 	"$INGOT" slot install --disk disk.img --cert keys/ingot.crt --profile prof/db.profile.json out/demo_2.0.0.raw
 	[ "$(status_field disk.img '[(x["profile"], x["profile_source"]) for x in s["slots"]], s["next"]')" = \
 		"([(None, None), ('db', 'slot')], 'b')" ]
@@ -225,8 +234,17 @@ t_reprofile_refuses_bad_profiles() {
 	mkdir tampered
 	sed 's/"vm.swappiness","1"/"vm.swappiness","9"/' prof/db.profile.json >tampered/db.profile.json
 	cp prof/db.profile.json.p7s tampered/
+	# signed by the trusted key, but not a profile: something else, and another kind of signed JSON
 	printf '{"format":2}\n' >not.profile.json
-	cp prof/db.profile.json.p7s not.profile.json.p7s
+	printf '{"kind":"ingot-release-index","format":2,"versions":[]}\n' >index.profile.json
+	for f in not index; do
+		openssl cms -sign -binary -noattr -outform DER -signer keys/ingot.crt -inkey keys/ingot.key \
+			-in $f.profile.json -out $f.profile.json.p7s
+	done
+	# the same profile, but for no image, and for another image than slot a's
+	"$INGOT" profile compile "$P/db.conf" -o unbound --key keys/ingot.key --cert keys/ingot.crt >/dev/null
+	"$INGOT" profile compile "$P/db.conf" -o elsewhere --key keys/ingot.key --cert keys/ingot.crt \
+		--for out/demo_2.0.0.raw >/dev/null
 	before=$(sha256sum <disk.img)
 	expect_fail "unsigned (no unsigned/db.profile.json.p7s); a slot only takes a signed profile" \
 		"$INGOT" reprofile disk.img unsigned/db.profile.json --cert keys/ingot.crt
@@ -234,6 +252,14 @@ t_reprofile_refuses_bad_profiles() {
 		"$INGOT" reprofile disk.img other/db.profile.json --cert keys/ingot.crt
 	expect_fail "tampered/db.profile.json.p7s" "$INGOT" reprofile disk.img tampered/db.profile.json --cert keys/ingot.crt
 	expect_fail "not.profile.json: not a compiled host profile" "$INGOT" reprofile disk.img not.profile.json --cert keys/ingot.crt
+	expect_fail "index.profile.json: a signed ingot-release-index, not a host profile" \
+		"$INGOT" reprofile disk.img index.profile.json --cert keys/ingot.crt
+	expect_fail "unbound/db.profile.json: signed for no image: a slot's own profile names the images it may boot with" \
+		"$INGOT" reprofile disk.img unbound/db.profile.json --cert keys/ingot.crt
+	expect_fail "elsewhere/db.profile.json: signed for the images $(head -c 16 out/demo_2.0.0.roothash)..., not for this one (root hash $(head -c 16 out/demo_1.0.0.roothash)...)" \
+		"$INGOT" reprofile disk.img elsewhere/db.profile.json --cert keys/ingot.crt
+	expect_fail "elsewhere/db.profile.json: signed for the images" \
+		"$INGOT" slot install --disk disk.img --cert keys/ingot.crt --profile elsewhere/db.profile.json out/demo_1.0.0.raw
 	expect_fail "db.conf: a profile source; compile and sign it first: ingot profile compile" \
 		"$INGOT" reprofile disk.img "$P/db.conf" --cert keys/ingot.crt
 	expect_fail "not.img: No such file or directory" "$INGOT" reprofile not.img prof/db.profile.json --cert keys/ingot.crt
@@ -269,9 +295,9 @@ t_kernel_parameters_need_a_kernel() {
 	signed_demo out 1.0.0
 	signed_demo out 2.0.0
 	"$INGOT" disk disk.img --slot-a out/demo_1.0.0.raw --esp-size 33M --var-size 8M
-	"$INGOT" profile compile "$P/db.conf" -o prof --key keys/ingot.key --cert keys/ingot.crt >/dev/null
+	compile_for "$P/db.conf"
 	printf '[Sysctl]\nvm.swappiness=5\n[HugePages]\nPages=2M:16\n' >sysctl.conf
-	"$INGOT" profile compile sysctl.conf -o prof --key keys/ingot.key --cert keys/ingot.crt >/dev/null
+	compile_for sysctl.conf
 	# the demo image carries no kernel: db's parameters could never take effect, so neither the copy
 	# of slot a nor an install takes db, and the disk is left as it was
 	before=$(sha256sum <disk.img)
@@ -286,9 +312,11 @@ t_kernel_parameters_need_a_kernel() {
 	printf '[Content]\nCopy=%s/standin:/usr/lib/modules/6.1.0-test/vmlinuz\n' "$PWD" >kernel-only.conf
 	echo "a stand-in" >standin
 	signed_demo out 3.0.0 "$(cat kernel-only.conf)"
+	compile_for "$P/db.conf"
 	expect_fail "the image demo 3.0.0 carries no kernel and initrd to restart into" \
 		"$INGOT" slot install --disk disk.img --cert keys/ingot.crt --profile prof/db.profile.json out/demo_3.0.0.raw
 	signed_demo out 3.1.0 "$(printf '[Content]\nCopy=%s/standin:/boot/vmlinuz-6.1.0-test\nCopy=%s/standin:/usr/lib/ingot/initrd' "$PWD" "$PWD")"
+	compile_for "$P/db.conf"
 	expect_fail "the image demo 3.1.0 carries no kernel and initrd to restart into" \
 		"$INGOT" slot install --disk disk.img --cert keys/ingot.crt --profile prof/db.profile.json out/demo_3.1.0.raw
 	same_bytes disk.img "$before"
@@ -300,6 +328,7 @@ t_kernel_parameters_need_a_kernel() {
 	slot_verifies disk.img b keys/ingot.crt out/demo_2.0.0.roothash
 	# an image with a kernel and an initrd (Debian's place for the kernel too) takes db, installed and copied
 	signed_demo out 4.0.0 "$(with_kernel)"
+	compile_for "$P/db.conf"
 	"$INGOT" slot install --disk disk.img --cert keys/ingot.crt --profile prof/db.profile.json out/demo_4.0.0.raw >/dev/null
 	slot_profile_verifies disk.img b keys/ingot.crt prof/db.profile.json
 	slot_verifies disk.img b keys/ingot.crt out/demo_4.0.0.roothash
@@ -308,8 +337,11 @@ t_kernel_parameters_need_a_kernel() {
 	slot_profile_verifies disk.img a keys/ingot.crt prof/db.profile.json
 	slot_verifies disk.img a keys/ingot.crt out/demo_4.0.0.roothash
 	signed_demo out 5.0.0 "$(printf '[Content]\nCopy=%s/standin:/boot/vmlinuz-6.1.0-test\nMkdir=/usr/lib/modules/6.1.0-test\nCopy=%s/standin:/usr/lib/ingot/initrd' "$PWD" "$PWD")"
-	"$INGOT" slot install --disk disk.img --cert keys/ingot.crt --profile prof/db.profile.json out/demo_5.0.0.raw >/dev/null
-	slot_profile_verifies disk.img b keys/ingot.crt prof/db.profile.json
+	compile_for "$P/db.conf"
+	"$INGOT" slot install --disk disk.img --cert keys/ingot.crt --profile prof/db.profile.json out/demo_5.0.0.raw |
+		grep -q "into slot a"
+	slot_profile_verifies disk.img a keys/ingot.crt prof/db.profile.json
+	slot_verifies disk.img a keys/ingot.crt out/demo_5.0.0.roothash
 }
 run kernel_parameters_need_a_kernel t_kernel_parameters_need_a_kernel
 

@@ -147,7 +147,8 @@ t_every_slot_action() {
 	vg "$INGOT" slot status --disk out/demo_1.0.0.raw 2>/dev/null || rc=$?
 	[ "$rc" -eq 1 ]
 	# a slot's own profile: installed with an image, and a reprofile copying the slot that boots next
-	"$INGOT" profile compile "$TOP/recipes/profiles/db.conf" -o prof --key keys/ingot.key --cert keys/ingot.crt >/dev/null
+	"$INGOT" profile compile "$TOP/recipes/profiles/db.conf" -o prof --key keys/ingot.key --cert keys/ingot.crt \
+		--for out/demo_1.0.0.raw --for out/demo_2.0.0.raw >/dev/null
 	vg "$INGOT" slot install --disk disk.img --cert keys/ingot.crt --slot a --allow-downgrade \
 		--profile prof/db.profile.json out/demo_1.0.0.raw >/dev/null
 	vg "$INGOT" reprofile disk.img prof/db.profile.json --cert keys/ingot.crt >/dev/null

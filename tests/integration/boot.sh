@@ -391,6 +391,48 @@ t_health_breaking_profile_falls_back() {
 }
 run health_breaking_profile_falls_back t_health_breaking_profile_falls_back
 
+# A disk writer grafts another slot's signed profile: b holds the same image as a, with db as its own
+# profile, and db's fields in b's signature partition are replaced by those of a lab profile signed for
+# another image. The initrd refuses it (the profile is not for b's image), marks b bad, and a boots.
+t_grafted_profile_is_refused() {
+	SCENARIO=grafted_profile
+	needs_vm
+	role_profiles
+	kernel_image 1.0.0 "$PWD/web.conf"
+	slot_profile db.conf prof
+	# the lab's profile, signed by the same key for the lab's image (another version)
+	vm_image lab 2.0.0
+	printf 'Include=web.conf\n[Kernel]\nParameters=test.role=lab mitigations=off\n' >lab.conf
+	"$INGOT" profile compile lab.conf -o labprof --key keys/ingot.key --cert keys/ingot.crt --for lab/vm-test_2.0.0.raw \
+		>/dev/null
+	"$INGOT" reprofile disk.img prof/db.profile.json --cert keys/ingot.crt --tries 2 >/dev/null
+	extract disk.img verity-sig-b sig.part
+	python3 - sig.part labprof/lab.profile.json <<'PY'
+import base64, json, sys
+raw = open(sys.argv[1], "rb").read()
+j = json.loads(raw.rstrip(b"\0"))
+j["ingotProfile"] = open(sys.argv[2]).read()
+j["ingotProfileSignature"] = base64.b64encode(open(sys.argv[2] + ".p7s", "rb").read()).decode()
+out = json.dumps(j, separators=(",", ":")).encode()
+assert len(out) < len(raw)
+open(sys.argv[1], "wb").write(out + b"\0" * (len(raw) - len(out)))
+PY
+	p=$(part disk.img verity-sig-b)
+	read -r start _ <<<"$p"
+	dd if=sig.part of=disk.img bs=4096 seek=$((start / 4096)) conv=notrunc status=none
+	# the grafted profile's own signature is intact: only what it is for gives it away
+	slot_profile_verifies disk.img b keys/ingot.crt labprof/lab.profile.json
+	boot disk.img "INGOT-READY" "" --timeout 900
+	grep -q "booting slot b: b is on trial" console.log
+	grep -q "ingot-init: slot b: its profile lab: signed for the images $(head -c 16 lab/vm-test_2.0.0.roothash)..., not for this one (root hash $(head -c 16 out/vm-test_1.0.0.roothash)...)" console.log
+	! grep -q "profile lab: restarting\|profile lab applied\|test.role=lab" console.log || return 1
+	grep -q "booting slot a: a is good with priority 1; b is bad (the initrd could not boot it under its own kernel and command line)" console.log
+	grep -q "ingot-test: cmdline: .*test.role=web ingot.kexec=a" console.log
+	grep -q "ready on slot a, version 1.0.0" console.log
+	[ "$(status_field disk.img 's["slots"][1]["state"], s["slots"][1]["failure"], s["next"]')" = "('bad', 'initrd', 'a')" ]
+}
+run grafted_profile_is_refused t_grafted_profile_is_refused
+
 # Corruption found after a slot was marked good: b (good) reads a block the health check never read; the
 # initrd's watcher marks b bad with the reason and restarts, and a boots.
 t_late_corruption_falls_back() {

@@ -28,6 +28,7 @@
 #include "util.h"
 #include "profile-apply.h"
 #include "profile.h"
+#include "squashfs-read.h"
 #include "verity-watch.h"
 #include "writable.h"
 
@@ -272,10 +273,35 @@ static void mount_writable(const char *disk, const struct slot_boot *b) {
                 say("%s", e.message);
 }
 
+/* What the slot's image says of itself, read through dm-verity: its version must not be below the floor a
+ * good slot beside it sets, and it may ask for a profile of its own (a slot stripped of it is refused). */
+static int image_policy_check(const struct slot_boot *b) {
+        _cleanup_free_ char *text = NULL;
+        char id[64] = "", version[64] = "", required[64] = "";
+        if (read_text_file(SYSROOT "/usr/lib/os-release", 64 * 1024, &text) >= 0) {
+                os_release_identity(text, id, version);
+                os_release_value(text, "INGOT_SLOT_PROFILE", required);
+        }
+        if (*b->floor && version_compare(version, b->floor) < 0) {
+                say("slot %c: version %s is below %s, the version floor good slot %c's image sets (MinVersion=): a "
+                    "rollback, refused", b->name, *version ? version : "(none)", b->floor, b->floor_slot);
+                return -EPERM;
+        }
+        if (strcmp(required, "required") == 0 && !b->profile) {
+                say("slot %c: its image boots only with a profile of its own (SlotProfile=required), and the slot has none",
+                    b->name);
+                return -EPERM;
+        }
+        return 0;
+}
+
 static int boot_slot(const char *disk, const struct cmdline *c, char forced, char *ret_slot) {
         struct slot_boot b;
         struct ingot_error e = { 0 };
-        int r = slot_boot_prepare(disk, forced, &b, &e);
+        glob_t g = { 0 };
+        char **trusted = glob(TRUSTED_GLOB, 0, NULL, &g) == 0 ? g.gl_pathv : NULL;
+        int r = slot_boot_prepare(disk, forced, trusted, &b, &e);
+        globfree(&g);
         if (r < 0) {
                 say("%s", e.message);
                 return r;
@@ -307,6 +333,8 @@ static int boot_slot(const char *disk, const struct cmdline *c, char forced, cha
                         say("slot %c: %s: %s", b.name, c->init, strerror(errno));
                 }
         }
+        if (r >= 0)
+                r = image_policy_check(&b);
         /* the slot's own kernel and command line (its profile's parameters), when they are not this boot's: the
          * restart returns only when it could not happen, and then this slot cannot boot as itself */
         if (r >= 0 && !c->kexeced) {

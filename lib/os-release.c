@@ -86,12 +86,16 @@ int os_release_write(struct build *b) {
                 const char *value; /* NULL: keep the base's, add when missing */
                 const char *fallback;
                 bool seen;
+                bool ingots; /* only ever what this recipe says: the base's line is dropped, none when NULL */
         } fields[] = {
-                { "NAME", NULL, r->name, false },
-                { "ID", r->os_id, r->name, false },
-                { "VERSION_ID", r->os_version_id, r->version, false },
-                { "IMAGE_ID", r->name, NULL, false },
-                { "IMAGE_VERSION", r->version, NULL, false },
+                { "NAME", NULL, r->name, false, false },
+                { "ID", r->os_id, r->name, false, false },
+                { "VERSION_ID", r->os_version_id, r->version, false, false },
+                { "IMAGE_ID", r->name, NULL, false, false },
+                { "IMAGE_VERSION", r->version, NULL, false, false },
+                /* the slot policy (docs/slots.md): ingot's own fields, named as os-release(5) asks */
+                { "INGOT_MIN_VERSION", r->min_version, NULL, false, true },
+                { "INGOT_SLOT_PROFILE", r->slot_profile_required ? "required" : NULL, NULL, false, true },
         };
 
         char *text = NULL;
@@ -105,7 +109,9 @@ int os_release_write(struct build *b) {
                 for (size_t i = 0; i < ELEMENTSOF(fields); i++)
                         if (is_key(line, fields[i].key)) {
                                 fields[i].seen = true;
-                                if (fields[i].value) {
+                                if (fields[i].ingots)
+                                        replaced = true;
+                                else if (fields[i].value) {
                                         fprintf(f, "%s=%s\n", fields[i].key, fields[i].value);
                                         replaced = true;
                                 }
@@ -114,7 +120,7 @@ int os_release_write(struct build *b) {
                         fprintf(f, "%s\n", line);
         }
         for (size_t i = 0; i < ELEMENTSOF(fields); i++)
-                if (!fields[i].seen)
+                if (fields[i].ingots ? fields[i].value != NULL : !fields[i].seen)
                         fprintf(f, "%s=%s\n", fields[i].key, fields[i].value ?: fields[i].fallback);
         if (fclose(f) != 0) {
                 free(text);

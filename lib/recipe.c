@@ -112,6 +112,26 @@ static int parse_identifier(struct ingot_recipe *r, const struct key_def *def, c
         return *field ? 0 : -ENOMEM;
 }
 
+static int parse_min_version(struct ingot_recipe *r, const struct key_def *def, const struct ini_event *ev,
+                             struct ingot_error *err) {
+        int q = parse_identifier(r, def, ev, err);
+        if (q < 0)
+                return q;
+        free(r->policy_where);
+        return (r->policy_where = where_dup(ev)) ? 0 : -ENOMEM;
+}
+
+static int parse_slot_profile(struct ingot_recipe *r, const struct key_def *def, const struct ini_event *ev,
+                              struct ingot_error *err) {
+        (void) def;
+        if (strcmp(ev->value, "required") != 0 && strcmp(ev->value, "optional") != 0)
+                return error_set(err, -EINVAL, WHERE_FMT "SlotProfile='%s' is not 'required' or 'optional'", WHERE(ev),
+                                 ev->value);
+        r->slot_profile_required = strcmp(ev->value, "required") == 0;
+        free(r->policy_where);
+        return (r->policy_where = where_dup(ev)) ? 0 : -ENOMEM;
+}
+
 static int parse_os_release(struct ingot_recipe *r, const struct key_def *def, const struct ini_event *ev,
                             struct ingot_error *err) {
         (void) def;
@@ -410,6 +430,8 @@ static const struct key_def image_keys[] = {
         { "Id", parse_identifier, FIELD(os_id), 0 },
         { "VersionId", parse_identifier, FIELD(os_version_id), 1 },
         { "Profile", parse_profile, FIELD(profile), 0 },
+        { "MinVersion", parse_min_version, FIELD(min_version), 1 },
+        { "SlotProfile", parse_slot_profile, 0, 0 },
 };
 static const struct key_def base_keys[] = {
         { "Tree", parse_base, 0, BASE_TREE },
@@ -700,6 +722,12 @@ static int validate(struct ingot_recipe *r, struct ingot_error *err) {
                 return error_set(err, -EINVAL, "%s: [Image] Version= is required", r->files[0]);
         if (!r->signing_key != !r->signing_cert)
                 return error_set(err, -EINVAL, "%s: [Signing] needs both Key= and Certificate=", r->files[0]);
+        if (r->min_version && version_compare(r->min_version, r->version) > 0)
+                return error_set(err, -EINVAL, "%s: MinVersion=%s is above the image's own Version=%s: it could never boot",
+                                 r->policy_where, r->min_version, r->version);
+        if ((r->min_version || r->slot_profile_required) && (!r->os_release || r->extension))
+                return error_set(err, -EINVAL, "%s: MinVersion= and SlotProfile= live in the image's os-release: %s",
+                                 r->policy_where, r->extension ? "not for a layer" : "they need OsRelease=yes");
         if (r->base != BASE_DEBIAN && (r->packages || r->debian_mirror || r->debian_variant))
                 return error_set(err, -EINVAL, "%s: Packages=, Mirror= and Variant= need Debian= in [Base]",
                                  r->packages_where ?: r->files[0]);
@@ -727,6 +755,8 @@ void ingot_recipe_free(struct ingot_recipe *r) {
         free(r->os_version_id);
         free(r->profile);
         free(r->profile_where);
+        free(r->min_version);
+        free(r->policy_where);
         free(r->base_where);
         free(r->base_source);
         free(r->debian_mirror);
@@ -831,6 +861,9 @@ int ingot_recipe_to_json(const struct ingot_recipe *r, char **ret_json) {
         json_add_string(image, "id", r->os_id);
         json_add_string(image, "version_id", r->os_version_id);
         json_add_string(image, "profile", r->profile);
+        json_add_string(image, "min_version", r->min_version);
+        json_object_object_add(image, "slot_profile", json_object_new_string(r->slot_profile_required ? "required"
+                                                                                                     : "optional"));
         json_object_object_add(root, "image", image);
 
         json_object *base = json_object_new_object();
@@ -947,6 +980,10 @@ int ingot_recipe_to_ini(const struct ingot_recipe *r, char **ret_text) {
                 fprintf(f, "VersionId=%s\n", r->os_version_id);
         if (r->profile)
                 fprintf(f, "Profile=%s\n", r->profile);
+        if (r->min_version)
+                fprintf(f, "MinVersion=%s\n", r->min_version);
+        if (r->slot_profile_required)
+                fprintf(f, "SlotProfile=required\n");
         fputs("\n[Base]\n", f);
         if (r->base == BASE_TREE)
                 fprintf(f, "Tree=%s\n", r->base_source);

@@ -57,6 +57,9 @@ struct ingot_recipe {
         char *os_version_id; /* NULL: keep the base's, else Version */
         char *profile;       /* host path of the host profile baked in (Profile=), or NULL */
         char *profile_where; /* "file:line" of Profile= */
+        char *min_version;   /* MinVersion=: no slot below it boots once a slot with this image was good */
+        bool slot_profile_required; /* SlotProfile=required: a slot boots it only with a profile of its own */
+        char *policy_where;  /* "file:line" of the last of the two */
 
         /* [Base] */
         enum base_kind base;

@@ -12,7 +12,7 @@ void slot_boot_clear(struct slot_boot *b) {
         *b = (struct slot_boot) { 0 };
 }
 
-int slot_boot_prepare(const char *disk, char forced, struct slot_boot *ret, struct ingot_error *err) {
+int slot_boot_prepare(const char *disk, char forced, char **trusted, struct slot_boot *ret, struct ingot_error *err) {
         *ret = (struct slot_boot) { 0 };
         struct slot_table *t;
         int r = slot_table_open(disk, true, 5000, &t, err);
@@ -68,6 +68,17 @@ int slot_boot_prepare(const char *disk, char forced, struct slot_boot *ret, stru
         ret->profile = TAKE_PTR(s->payload.profile);
         ret->profile_signature = TAKE_PTR(s->payload.profile_signature);
         ret->profile_signature_size = s->payload.profile_signature_size;
+        /* the signed floor of the good slot beside it: read only when its signer is trusted */
+        for (int i = 0; trusted && i < SLOT_COUNT; i++) {
+                struct slot *o = &t->slots[i];
+                if (o == s || slot_state_of(&o->attrs, o->installed) != SLOT_GOOD)
+                        continue;
+                slot_read_image(t, o, trusted);
+                if (*o->min_version && (!*ret->floor || version_compare(o->min_version, ret->floor) > 0)) {
+                        snprintf(ret->floor, sizeof(ret->floor), "%s", o->min_version);
+                        ret->floor_slot = o->name;
+                }
+        }
 out:
         slot_table_free(t);
         return r;

@@ -17,8 +17,13 @@ struct slot_boot {
         bool has_var;
         size_t var_partno;        /* the first var partition (DPS type), when has_var */
         char reason[512];         /* slot_choose's, and the try counted */
+        char floor[64];           /* the MinVersion= a good other slot's image sets ("" for none): this slot's
+                                   * version must not be below it */
+        char floor_slot;          /* that slot */
 };
 
-/* forced: 'a' or 'b' (ingot.slot=) or 0 for the boot choice; -ENOENT when nothing can boot. */
-int slot_boot_prepare(const char *disk, char forced, struct slot_boot *ret, struct ingot_error *err);
+/* forced: 'a' or 'b' (ingot.slot=) or 0 for the boot choice; -ENOENT when nothing can boot. trusted:
+ * the certificates a good other slot's image must be signed by for its floor to be read (behind its
+ * hash tree); NULL: no floor is read. */
+int slot_boot_prepare(const char *disk, char forced, char **trusted, struct slot_boot *ret, struct ingot_error *err);
 void slot_boot_clear(struct slot_boot *b);

@@ -136,10 +136,13 @@ fail:
 }
 
 void slot_table_read_images(struct slot_table *t, char **trusted) {
-        for (int i = 0; i < SLOT_COUNT; i++) {
-                struct slot *s = &t->slots[i];
-                if (!s->installed)
-                        continue;
+        for (int i = 0; i < SLOT_COUNT; i++)
+                if (t->slots[i].installed)
+                        slot_read_image(t, &t->slots[i], trusted);
+}
+
+void slot_read_image(struct slot_table *t, struct slot *s, char **trusted) {
+        {
                 struct verity_tree *tree = NULL;
                 struct squashfs_reader *rd = NULL;
                 struct ingot_error e = { 0 };
@@ -149,8 +152,16 @@ void slot_table_read_images(struct slot_table *t, char **trusted) {
                                                 s->payload.root_hash, trusted, name, fp, &e);
                 if (r >= 0)
                         r = slot_image_reader(t, s, &tree, &rd, &e);
-                if (r >= 0 && (r = squashfs_reader_identity(rd, s->image_id, s->version, &e)) == -ENOENT)
+                _cleanup_free_ char *text = NULL;
+                if (r >= 0 && (r = squashfs_reader_read_file(rd, "usr/lib/os-release", 64 * 1024, &text, &e)) == -ENOENT)
                         r = 0; /* no os-release: no version */
+                if (text) {
+                        char required[64] = "";
+                        os_release_identity(text, s->image_id, s->version);
+                        os_release_value(text, "INGOT_MIN_VERSION", s->min_version);
+                        os_release_value(text, "INGOT_SLOT_PROFILE", required);
+                        s->requires_profile = strcmp(required, "required") == 0;
+                }
                 if (r >= 0)
                         slot_profile_name(s, rd);
                 if (r < 0)
@@ -269,12 +280,25 @@ int slot_image_open(const char *path, char **trusted, struct slot_image *img, st
                                       &(struct verity_region) { .name = verity, .fd = hfd }, trusted, err);
         if (r < 0)
                 return r;
+        /* its identity and slot policy, read behind the tree the signed root hash gives */
         struct ingot_error e = { 0 };
-        r = squashfs_image_identity(img->fd, 0, img->size, img->image_id, img->version, &e);
+        struct squashfs_reader *rd = NULL;
+        _cleanup_free_ char *text = NULL;
+        r = squashfs_reader_open_verified(img->fd, 0, img->tree, &rd, &e);
+        if (r >= 0)
+                r = squashfs_reader_read_file(rd, "usr/lib/os-release", 64 * 1024, &text, &e);
+        squashfs_reader_free(rd);
         if (r < 0 && r != -ENOENT)
                 return error_set(err, r, "%s: %s; its signed sidecars are an image's: the file is damaged or not the "
                                  "image they describe", path, e.code ? e.message : strerror(-r));
-        return 0; /* no os-release: no version */
+        if (text) { /* no os-release: no version */
+                char required[64] = "";
+                os_release_identity(text, img->image_id, img->version);
+                os_release_value(text, "INGOT_MIN_VERSION", img->min_version);
+                os_release_value(text, "INGOT_SLOT_PROFILE", required);
+                img->requires_profile = strcmp(required, "required") == 0;
+        }
+        return 0;
 }
 
 int slot_image_from_slot(struct slot_table *t, const struct slot *s, char **trusted, struct slot_image *img,
@@ -303,6 +327,8 @@ int slot_image_from_slot(struct slot_table *t, const struct slot *s, char **trus
                                  t->gpt->path, verity->label, img->root_hash);
         snprintf(img->image_id, sizeof(img->image_id), "%s", s->image_id);
         snprintf(img->version, sizeof(img->version), "%s", s->version);
+        snprintf(img->min_version, sizeof(img->min_version), "%s", s->min_version);
+        img->requires_profile = s->requires_profile;
         img->fd = fcntl(t->gpt->fd, F_DUPFD_CLOEXEC, 3);
         if (img->fd < 0)
                 return error_set(err, -errno, "%s: %s", t->gpt->path, strerror(errno));

@@ -91,6 +91,9 @@ static int choose_version(const struct release_index *idx, const struct slot_tab
         if (fo->version && !(e = release_index_find(idx, fo->version)))
                 return error_set(err, -ENOENT, "%s: no version '%s' in the index (newest: '%s')", url, fo->version,
                                  idx->entries[0].version);
+        int r = slot_floor_check(t, url, e->version, true, err); /* the signed floor: always */
+        if (r < 0)
+                return r;
         if (io->allow_downgrade) {
                 *ret = e;
                 return 0;

@@ -156,6 +156,35 @@ const struct slot *slot_version_floor(const struct slot_table *t) {
         return floor;
 }
 
+const struct slot *slot_signed_floor(const struct slot_table *t) {
+        const struct slot *floor = NULL;
+        for (int i = 0; i < SLOT_COUNT; i++) {
+                const struct slot *g = &t->slots[i];
+                if (slot_state_of(&g->attrs, g->installed) != SLOT_GOOD || !*g->min_version)
+                        continue;
+                if (!floor || version_compare(g->min_version, floor->min_version) > 0)
+                        floor = g;
+        }
+        return floor;
+}
+
+int slot_floor_check(const struct slot_table *t, const char *what, const char *version, bool allow_downgrade,
+                     struct ingot_error *err) {
+        const struct slot *floor = slot_signed_floor(t);
+        if (floor && version_compare(version, floor->min_version) < 0)
+                return error_set(err, -EPERM,
+                                 "%s: version '%s' is below %s, the version floor that good slot %c's image (%s %s) "
+                                 "sets with MinVersion=: a rollback past it is refused, --allow-downgrade or not",
+                                 what, version, floor->min_version, floor->name, floor->image_id, floor->version);
+        floor = slot_version_floor(t);
+        if (floor && !allow_downgrade && version_compare(version, floor->version) < 0)
+                return error_set(err, -EPERM,
+                                 "%s: version '%s' is older than '%s' in good slot %c, the version floor; "
+                                 "--allow-downgrade installs it anyway",
+                                 what, version, floor->version, floor->name);
+        return 0;
+}
+
 int slot_target(struct slot_table *t, char booted, char name, struct slot **ret, struct ingot_error *err) {
         struct slot *s;
         if (name) {
@@ -268,13 +297,13 @@ int slot_install_image(struct slot_table *t, struct slot *s, struct slot_image *
                 r = check_restart(img, io->profile, img->fd, img->offset, EVERY_TRY_FAILS, err);
         if (r < 0)
                 return r;
-        /* anti-rollback: not older than any good slot */
-        const struct slot *floor = slot_version_floor(t);
-        if (floor && !io->allow_downgrade && version_compare(img->version, floor->version) < 0)
-                return error_set(err, -EPERM,
-                                 "%s: version '%s' is older than '%s' in good slot %c, the version floor; "
-                                 "--allow-downgrade installs it anyway",
-                                 img->path, img->version, floor->version, floor->name);
+        /* anti-rollback: not older than any good slot, nor below what a good slot's signer set */
+        r = slot_floor_check(t, img->path, img->version, io->allow_downgrade, err);
+        if (r < 0)
+                return r;
+        if (img->requires_profile && !io->profile)
+                return error_set(err, -EPERM, "%s: its image boots only with a profile of its own (SlotProfile=required): "
+                                 "give --profile", img->path);
         return install_into(t, s, img, io->trusted_certs, io->tries, img->fd < 0 ? io->profile : NULL, io->progress,
                             io->userdata, err);
 }

@@ -18,6 +18,8 @@ struct slot {
                                      never boots); "" otherwise */
         struct verity_sig payload;
         char image_id[64], version[64]; /* read behind its hash tree (slot_table_read_images) */
+        char min_version[64];     /* its image's INGOT_MIN_VERSION: none below it boots once this slot is good */
+        bool requires_profile;    /* its image's INGOT_SLOT_PROFILE=required */
         char unverified[256];     /* why they could not be read: the image does not match its tree */
         char profile[64];         /* the profile's name: the slot's own, else the image's, else "" */
         bool profile_in_slot;
@@ -38,6 +40,8 @@ int slot_table_open(const char *disk, bool writable, unsigned lock_wait_ms, stru
  * hash (slot_image_reader): what status shows and the version floor compares. A slot whose signature or
  * image does not verify gets none, and s->unverified says why. */
 void slot_table_read_images(struct slot_table *t, char **trusted);
+/* The same for one installed slot. */
+void slot_read_image(struct slot_table *t, struct slot *s, char **trusted);
 /* Slot s's image behind its tree: every block read through *ret_rd is checked before libsquashfs sees
  * it. Free both (reader first) when done. */
 struct squashfs_reader;
@@ -65,6 +69,8 @@ struct slot_image {
         size_t payload_size;
         char fingerprint[65];
         char image_id[64], version[64];
+        char min_version[64];       /* INGOT_MIN_VERSION of its os-release */
+        bool requires_profile;      /* INGOT_SLOT_PROFILE=required */
 };
 
 /* Refuses an unsigned image, a signer that is not among trusted (NULL: any intact signature), a
@@ -122,8 +128,15 @@ int slot_disk_open(const struct ingot_slot_options *o, bool writable, struct slo
 void slot_table_choose(const struct slot_table *t, struct slot_choice *ret);
 /* 0 when s holds an image; else -ENOENT saying that it is empty, or why its signature partition is unreadable. */
 int slot_require_installed(const struct slot_table *t, const struct slot *s, struct ingot_error *err);
-/* The good slot with the highest version (the anti-rollback floor), or NULL. */
+/* The good slot with the highest version (the anti-rollback floor an install keeps, unless told
+ * otherwise), or NULL. */
 const struct slot *slot_version_floor(const struct slot_table *t);
+/* The good slot whose image sets the highest MinVersion= (INGOT_MIN_VERSION), or NULL: the floor its
+ * signer set, which nothing overrides. Both read what slot_table_read_images read. */
+const struct slot *slot_signed_floor(const struct slot_table *t);
+/* Refuses version (what: the image, for the message) below either floor; allow_downgrade lifts the first. */
+int slot_floor_check(const struct slot_table *t, const char *what, const char *version, bool allow_downgrade,
+                     struct ingot_error *err);
 /* The slot named (0: the inactive one); -EBUSY for the running slot. */
 int slot_target(struct slot_table *t, char booted, char name, struct slot **ret, struct ingot_error *err);
 /* The install sequence for a checked image: io's profile attached (checked), fit and version floor,

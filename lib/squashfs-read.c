@@ -292,7 +292,7 @@ int squashfs_read_file(int fd, uint64_t offset, uint64_t size, const char *path,
         return r;
 }
 
-static void field(const char *text, const char *key, char out[64]) {
+void os_release_value(const char *text, const char *key, char out[64]) {
         size_t kl = strlen(key);
         for (const char *l = text; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
                 if (strncmp(l, key, kl) != 0 || l[kl] != '=')
@@ -312,11 +312,16 @@ int squashfs_reader_identity(struct squashfs_reader *rd, char ret_id[64], char r
         int r = squashfs_reader_read_file(rd, "usr/lib/os-release", 64 * 1024, &text, err);
         if (r < 0)
                 return r;
-        field(text, "ID", ret_id);
-        field(text, "IMAGE_ID", ret_id);
-        field(text, "VERSION_ID", ret_version);
-        field(text, "IMAGE_VERSION", ret_version);
+        os_release_identity(text, ret_id, ret_version);
         return 0;
+}
+
+void os_release_identity(const char *text, char ret_id[64], char ret_version[64]) {
+        *ret_id = *ret_version = 0;
+        os_release_value(text, "ID", ret_id);
+        os_release_value(text, "IMAGE_ID", ret_id);
+        os_release_value(text, "VERSION_ID", ret_version);
+        os_release_value(text, "IMAGE_VERSION", ret_version);
 }
 
 int squashfs_image_identity(int fd, uint64_t offset, uint64_t size, char ret_id[64], char ret_version[64],

@@ -36,6 +36,10 @@ int squashfs_reader_walk(struct squashfs_reader *rd, squashfs_visit_t visit, voi
 int squashfs_read_file(int fd, uint64_t offset, uint64_t size, const char *path, size_t max, char **ret_text,
                        struct ingot_error *err);
 
+/* KEY's value in an os-release text into out (quotes taken off; unchanged when there is no such line). */
+void os_release_value(const char *text, const char *key, char out[64]);
+/* IMAGE_ID and IMAGE_VERSION, else ID and VERSION_ID, of an os-release text. */
+void os_release_identity(const char *text, char ret_id[64], char ret_version[64]);
 /* IMAGE_ID and IMAGE_VERSION (else ID and VERSION_ID) from the image's /usr/lib/os-release. */
 int squashfs_image_identity(int fd, uint64_t offset, uint64_t size, char ret_id[64], char ret_version[64],
                             struct ingot_error *err);

@@ -433,6 +433,74 @@ PY
 }
 run grafted_profile_is_refused t_grafted_profile_is_refused
 
+# vm_image_with OUT VERSION LINES: vm_image with LINES added to its recipe
+vm_image_with() {
+	vm_image "$1" "$2"
+	printf '%b\n' "$3" >>"vm-$2.ini"
+	"$INGOT" build "vm-$2.ini" -o "$1" --key keys/ingot.key --cert keys/ingot.crt --quiet
+}
+
+# A disk writer copies an old, validly signed image into slot b and gives it priority: a (2.0.0, good)
+# says MinVersion=2.0.0, so the initrd refuses b's 1.0.0 as a rollback, marks b bad, and a boots.
+t_rollback_below_the_floor_is_refused() {
+	SCENARIO=rollback_below_the_floor
+	needs_vm
+	"$INGOT" keygen keys >/dev/null
+	vm_image_with out 2.0.0 '[Image]\nMinVersion=2.0.0'
+	vm_image out 1.0.0
+	"$INGOT" initrd -o initrd.zst --cert keys/ingot.crt --init "$INIT"
+	"$INGOT" disk disk.img --slot-a out/vm-test_2.0.0.raw --esp-size 33M --var-size 8M
+	# the old image, as a disk writer puts it there: its partitions copied from another disk, b's bits set
+	"$INGOT" disk old.img --slot-a out/vm-test_1.0.0.raw --esp-size 33M --var-size 8M --slot-size "$(part disk.img root-a | cut -d' ' -f2)"
+	for p in root verity verity-sig; do
+		extract old.img "$p-a" "$p.part"
+		q=$(part disk.img "$p-b")
+		read -r start _ <<<"$q"
+		dd if="$p.part" of=disk.img bs=4096 seek=$((start / 4096)) conv=notrunc status=none
+	done
+	sfdisk -q --part-attrs disk.img 5 "GUID:49,52,53"
+	slot_verifies disk.img b keys/ingot.crt out/vm-test_1.0.0.roothash
+	[ "$(status_field disk.img 's["slots"][1]["state"], s["slots"][1]["version"], s["next"]')" = "('trying', '1.0.0', 'b')" ]
+	boot disk.img "INGOT-READY"
+	grep -q "booting slot b: b is on trial with 3 tries left" console.log
+	grep -q "ingot-init: slot b: version 1.0.0 is below 2.0.0, the version floor good slot a's image sets (MinVersion=): a rollback, refused" console.log
+	grep -q "booting slot a: a is good with priority 1; b is bad (the initrd could not boot it under its own kernel and command line)" console.log
+	! grep -q "ingot-test: slot b" console.log || return 1
+	grep -q "ready on slot a, version 2.0.0" console.log
+	[ "$(status_field disk.img 's["slots"][1]["state"], s["slots"][1]["failure"], s["next"]')" = "('bad', 'initrd', 'a')" ]
+}
+run rollback_below_the_floor_is_refused t_rollback_below_the_floor_is_refused
+
+# An image that boots only with a profile of its own (SlotProfile=required) in slot b, installed with one; a
+# disk writer strips the profile from b's signature partition. The initrd refuses b, and a boots.
+t_stripped_profile_is_refused() {
+	SCENARIO=stripped_profile
+	setup
+	vm_image_with out 2.0.0 '[Image]\nSlotProfile=required'
+	printf '[Sysctl]\nvm.swappiness=11\n' >calm.conf
+	"$INGOT" profile compile calm.conf -o prof --key keys/ingot.key --cert keys/ingot.crt --for out/vm-test_2.0.0.raw >/dev/null
+	"$INGOT" slot install --disk disk.img --cert keys/ingot.crt --profile prof/calm.profile.json out/vm-test_2.0.0.raw
+	extract disk.img verity-sig-b sig.part
+	python3 - sig.part <<'PY'
+import json, sys
+raw = open(sys.argv[1], "rb").read()
+j = json.loads(raw.rstrip(b"\0"))
+del j["ingotProfile"], j["ingotProfileSignature"]
+out = json.dumps(j, separators=(",", ":")).encode()
+open(sys.argv[1], "wb").write(out + b"\0" * (len(raw) - len(out)))
+PY
+	p=$(part disk.img verity-sig-b)
+	read -r start _ <<<"$p"
+	dd if=sig.part of=disk.img bs=4096 seek=$((start / 4096)) conv=notrunc status=none
+	slot_verifies disk.img b keys/ingot.crt out/vm-test_2.0.0.roothash
+	boot disk.img "INGOT-READY"
+	grep -q "ingot-init: slot b: its image boots only with a profile of its own (SlotProfile=required), and the slot has none" console.log
+	grep -q "booting slot a: a is good with priority 1; b is bad (the initrd could not boot it under its own kernel and command line)" console.log
+	grep -q "ready on slot a, version 1.0.0" console.log
+	[ "$(status_field disk.img 's["slots"][1]["state"], s["slots"][1]["failure"], s["next"]')" = "('bad', 'initrd', 'a')" ]
+}
+run stripped_profile_is_refused t_stripped_profile_is_refused
+
 # Corruption found after a slot was marked good: b (good) reads a block the health check never read; the
 # initrd's watcher marks b bad with the reason and restarts, and a boots.
 t_late_corruption_falls_back() {

@@ -240,20 +240,22 @@ t_image_changes_during_install() {
 	size=$(stat -c %s out/demo_1.0.0.raw)
 
 	# 1. a rollback in disguise: version 3's bytes while checked, then version 1's, which its own
-	#    signed sidecars cover; the floor (2.0.0, good in slot a) must still hold
+	#    signed sidecars cover; the floor (2.0.0, good in slot a) must still hold. The version is read
+	#    behind the tree those sidecars give, so version 3's bytes are refused at the first block read,
+	#    before anything is written
 	mkdir atk
 	cp out/demo_1.0.0.{verity,roothash,roothash.p7s} atk/
 	cp out/demo_3.0.0.raw atk/demo_1.0.0.raw
+	disk_sum=$(sha256sum <disk.img)
 	set +e
 	out=$(LD_PRELOAD=$preload FAULT_CHANGE_FILE=atk/demo_1.0.0.raw FAULT_CHANGE_WITH=out/demo_1.0.0.raw \
 		FAULT_CHANGE_READ="$size" "$INGOT" slot install --disk disk.img --cert keys/ingot.crt atk/demo_1.0.0.raw 2>&1)
 	rc=$?
 	set -e
 	echo "$out"
-	grep -q "faultinject: atk/demo_1.0.0.raw now holds the bytes of out/demo_1.0.0.raw" <<<"$out"
 	[ "$rc" -eq 1 ]
-	grep -q "atk/demo_1.0.0.raw: the image changed while it was installed: its os-release said demo 3.0.0 when checked, the signed bytes written to root-b say demo 1.0.0" <<<"$out"
-	[ "$(status_field disk.img 's["slots"][1]["state"], s["next"]')" = "('empty', 'a')" ]
+	grep -q "atk/demo_1.0.0.raw: data block [0-9]* (bytes [0-9]*-[0-9]*) does not match the hash tree; its signed sidecars are an image's" <<<"$out"
+	same_bytes disk.img "$disk_sum"
 
 	# 2. bytes that no longer match the tree when copied: refused, slot b left empty
 	cp out/demo_2.0.0.raw flipped.raw

@@ -263,7 +263,7 @@ t_not_an_image_is_named() {
 	cp out/demo_2.0.0.verity out/demo_2.0.0.roothash out/demo_2.0.0.roothash.p7s g/
 	head -c "$(stat -c %s out/demo_2.0.0.raw)" /dev/urandom >g/demo_2.0.0.raw
 	! unsquashfs -s g/demo_2.0.0.raw >/dev/null 2>&1 || return 1
-	exits_1_with "g/demo_2.0.0.raw: not a squashfs image" \
+	exits_1_with "g/demo_2.0.0.raw: data block 0 (bytes 0-4095) does not match the hash tree" \
 		"$INGOT" slot install --disk disk.img --cert keys/ingot.crt g/demo_2.0.0.raw
 	same_bytes disk.img "$sum"
 }
@@ -565,6 +565,40 @@ t_status_says_an_unreadable_signature_partition() {
 	[ "$("$INGOT" slot next --disk disk.img)" = "a: a is good with priority 1; b is empty" ]
 }
 run status_says_an_unreadable_signature_partition t_status_says_an_unreadable_signature_partition
+
+# What an image says of its slots, signed with it: MinVersion= is a floor no install goes below once a slot
+# with that image is good (--allow-downgrade or not), and SlotProfile=required refuses an install without a
+# profile of its own. Both are read from the image behind its hash tree.
+t_image_policy() {
+	signed_demo out 1.0.0
+	signed_demo out 2.0.0 "$(printf '[Image]\nMinVersion=2.0.0')"
+	signed_demo out 2.1.0 "$(printf '[Image]\nSlotProfile=required')"
+	unsquashfs -cat out/demo_2.0.0.raw usr/lib/os-release | grep -qx 'INGOT_MIN_VERSION=2.0.0'
+	unsquashfs -cat out/demo_2.1.0.raw usr/lib/os-release | grep -qx 'INGOT_SLOT_PROFILE=required'
+	! unsquashfs -cat out/demo_1.0.0.raw usr/lib/os-release | grep -q '^INGOT_' || return 1
+	"$INGOT" disk disk.img --slot-a out/demo_2.0.0.raw
+	sum=$(sha256sum <disk.img)
+	exits_1_with "out/demo_1.0.0.raw: version '1.0.0' is below 2.0.0, the version floor that good slot a's image (demo 2.0.0) sets with MinVersion=: a rollback past it is refused, --allow-downgrade or not" \
+		"$INGOT" slot install --disk disk.img --cert keys/ingot.crt --allow-downgrade out/demo_1.0.0.raw
+	same_bytes disk.img "$sum"
+	exits_1_with "out/demo_2.1.0.raw: its image boots only with a profile of its own (SlotProfile=required): give --profile" \
+		"$INGOT" slot install --disk disk.img --cert keys/ingot.crt out/demo_2.1.0.raw
+	same_bytes disk.img "$sum"
+	printf '[Sysctl]\nvm.swappiness=5\n' >calm.conf
+	"$INGOT" profile compile calm.conf -o prof --key keys/ingot.key --cert keys/ingot.crt --for out/demo_2.1.0.raw >/dev/null
+	"$INGOT" slot install --disk disk.img --cert keys/ingot.crt --profile prof/calm.profile.json out/demo_2.1.0.raw |
+		grep -q "into slot b"
+	slot_profile_verifies disk.img b keys/ingot.crt prof/calm.profile.json
+	# the floor is the good slot's: with b (2.1.0, no floor of its own) good and a marked bad, 1.0.0 goes in
+	"$INGOT" slot mark-good b --disk disk.img
+	"$INGOT" slot mark-bad a --disk disk.img
+	"$INGOT" slot install --disk disk.img --cert keys/ingot.crt --allow-downgrade out/demo_1.0.0.raw | grep -q "into slot a"
+	# and a recipe cannot set a floor above itself, nor one for a layer
+	printf 'Include=%s/demo-1.0.0.ini\n[Image]\nMinVersion=1.1\n' "$PWD" >high.ini
+	expect_fail "high.ini:3: MinVersion=1.1 is above the image's own Version=1.0.0: it could never boot" \
+		"$INGOT" plan high.ini
+}
+run image_policy t_image_policy
 
 t_help() {
 	"$INGOT" slot --help | grep -q "install IMAGE.raw"

@@ -32,7 +32,8 @@ void help_build(FILE *f) {
                 "     --unsigned    build without a signature (needed when no key is given)\n"
                 "  -h --help        show this help\n\n"
                 "SOURCE_DATE_EPOCH, when set, clamps every mtime and beats the recipe's SourceDateEpoch=.\n"
-                "The image is written under a temporary name and renamed when complete.\n",
+                "The image is written under a temporary name and renamed when complete; a failed build\n"
+                "leaves nothing behind, not even the output directory when it made it.\n",
                 program_name);
 }
 

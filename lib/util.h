@@ -115,6 +115,12 @@ int read_file(const char *path, size_t max, char **ret, size_t *ret_size);
 
 /* mkdir -p: missing parents 0755, the directory itself with mode; an existing one is fine. */
 int mkdir_p(const char *path, mode_t mode);
+/* The same, and *ret_made is the topmost directory it made (NULL when path existed): for
+ * mkdir_p_undo() when the command that wanted it fails. */
+int mkdir_p_made(const char *path, mode_t mode, char **ret_made);
+/* Removes path and its parents up to made (what mkdir_p_made() made), each only while it is empty:
+ * a directory that is not empty stays, and so do its parents. Nothing when made is NULL. */
+void mkdir_p_undo(const char *path, const char *made);
 
 /* The whole range or an error: -EIO for a read past the end, -ENOSPC for a write that made no progress. */
 int pread_full(int fd, void *buf, size_t size, uint64_t offset);

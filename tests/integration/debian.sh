@@ -3,7 +3,8 @@
 # SIGHUP to its whole process group) reach only itself; a failure is reported with apt's reason;
 # SIGINT and SIGTERM stop the build while mmdebstrap downloads or streams its tar, with nothing left
 # behind (no temporaries in out/, nothing in its TMPDIR, no process), as does a failure of ingot's
-# own while mmdebstrap writes. Tests that need deb.debian.org skip when it does not answer.
+# own while mmdebstrap writes; AllowDevices=no leaves /dev's device nodes out. Tests that need
+# deb.debian.org skip when it does not answer.
 . "$(dirname "$0")/../lib.sh"
 
 # debian_recipe SUITE [EXTRA-LINES]: r.ini for image bad_1 on Debian SUITE, with an epoch (no warning)
@@ -147,9 +148,23 @@ t_full_disk_while_streaming() {
 	[ -z "$(ls -A tmp)" ] || { ls -la tmp; return 1; }
 }
 
+t_allow_devices_no() {
+	need_debian_mirror
+	debian_recipe bookworm $'AllowDevices=no\n'
+	"$INGOT" build --unsigned r.ini -o out --quiet
+	unsquashfs -lln out/bad_1.raw >list.txt
+	# mmdebstrap's device nodes are left out, the rest of /dev stays
+	! grep -E '^[cb]' list.txt || return 1
+	grep -q '^drwxr-xr-x 0/0 .* squashfs-root/dev$' list.txt
+	grep -q '^drwxr-xr-x 0/0 .* squashfs-root/dev/pts$' list.txt
+	grep -q 'squashfs-root/dev/fd -> /proc/self/fd$' list.txt
+	grep -q 'squashfs-root/usr/bin/dpkg$' list.txt
+}
+
 run unreachable_mirror t_unreachable_mirror
 run unknown_suite t_unknown_suite
 run sigint_while_downloading t_sigint_while_downloading
 run sigterm_while_downloading t_sigterm_while_downloading
 run sigint_while_streaming t_sigint_while_streaming
 run full_disk_while_streaming t_full_disk_while_streaming
+run allow_devices_no t_allow_devices_no

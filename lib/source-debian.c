@@ -18,6 +18,14 @@
 
 extern char **environ;
 
+/* mmdebstrap copies the build machine's /etc/hostname and /etc/resolv.conf into the chroot for the
+ * installation (as regular files); they are the build host's, not the image's. No Debian package
+ * ships either as a regular file (resolvconf and systemd-resolved make /etc/resolv.conf a symlink,
+ * which stays). */
+#define HOOK_FORGET_HOST                                                                        \
+        "--customize-hook=for f in hostname resolv.conf; do "                                   \
+        "if [ -f \"$1/etc/$f\" ] && [ ! -h \"$1/etc/$f\" ]; then rm -f \"$1/etc/$f\"; fi; done"
+
 /* How many of mmdebstrap's lines a failure quotes, and how much of each. */
 #define REASON_LINES 3
 #define REASON_LINE_MAX 240
@@ -38,6 +46,8 @@ static int build_argv(struct build *b, char ***ret) {
                 q = strv_extend(&argv, "--format=tar");
         if (q >= 0)
                 q = strv_push(&argv, TAKE_PTR(variant));
+        if (q >= 0)
+                q = strv_extend(&argv, HOOK_FORGET_HOST);
         if (q >= 0 && r->packages) {
                 size_t len = 0;
                 for (char **p = r->packages; *p; p++)

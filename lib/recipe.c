@@ -784,6 +784,10 @@ const char *ingot_recipe_version(const struct ingot_recipe *r) {
         return r->version;
 }
 
+int64_t ingot_recipe_source_date_epoch(const struct ingot_recipe *r) {
+        return r->source_date_epoch;
+}
+
 static const char *base_name(enum base_kind k) {
         static const char *const names[] = {
                 [BASE_NONE] = "none", [BASE_TREE] = "tree", [BASE_ARCHIVE] = "archive", [BASE_DEBIAN] = "debian"

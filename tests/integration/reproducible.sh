@@ -55,6 +55,27 @@ t_recipe_epoch_and_environment() {
 	TZ=UTC unsquashfs -s env-wins/repro_2.0.raw | grep -q 'Creation or last append time Fri Jul 14 02:40:00 2017'
 }
 
+# Nothing sets an epoch: one warning line on stderr and "warning" in the JSON result; either the
+# recipe's SourceDateEpoch= or SOURCE_DATE_EPOCH silences it.
+t_warns_without_epoch() {
+	mkdir tree && echo x >tree/f
+	printf '[Image]\nName=w\nVersion=1\n[Base]\nTree=tree\n' >r.ini
+	warning="nothing sets a source date epoch (no SourceDateEpoch= in r.ini, no SOURCE_DATE_EPOCH): file times are not clamped and a rebuild may differ"
+	"$INGOT" build --unsigned r.ini -o out --quiet 2>err
+	cat err
+	[ "$(cat err)" = "ingot: warning: $warning" ]
+	"$INGOT" build --unsigned r.ini -o out --json >result.json 2>err
+	[ "$(cat err)" = "ingot: warning: $warning" ]
+	python3 -c 'import json, sys; r = json.load(open("result.json")); assert r["warning"] == sys.argv[1], r' "$warning"
+	SOURCE_DATE_EPOCH=1 "$INGOT" build --unsigned r.ini -o out --json >result.json 2>err
+	[ ! -s err ]
+	python3 -c 'import json; r = json.load(open("result.json")); assert r["warning"] is None and r["source_date_epoch"] == 1, r'
+	printf '[Output]\nSourceDateEpoch=1\n' >>r.ini
+	"$INGOT" build --unsigned r.ini -o out 2>err >/dev/null
+	[ ! -s err ]
+}
+
+run warns_without_epoch t_warns_without_epoch
 run different_directory_and_time t_different_directory_and_time
 run threads_do_not_matter t_threads_do_not_matter
 run recipe_epoch_and_environment t_recipe_epoch_and_environment

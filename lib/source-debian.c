@@ -3,9 +3,10 @@
  *
  * mmdebstrap runs in a session of its own: when it fails it sends SIGHUP to its whole process group
  * (`kill HUP => -getpgrp()`), which must reach only itself and its children, never ingot. So a
- * terminal's SIGINT does not reach it either: ingot stops it (SIGTERM to its group) when the build
- * is cancelled or fails, and waits until it has cleaned up. What it prints goes to a memory file, and
- * a failure is reported with the lines that say why. */
+ * terminal's SIGINT does not reach it either: when the build is cancelled or fails, ingot stops it
+ * (SIGTERM to its group while it prepares the root, the closed pipe once it writes) and waits until
+ * it has cleaned up. What it prints goes to a memory file, and a failure is reported with the lines
+ * that say why. */
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>

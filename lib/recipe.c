@@ -253,6 +253,15 @@ static int parse_content(struct ingot_recipe *r, const struct key_def *def, cons
                 q = image_path(ev, a, &op.path, err);
                 if (q >= 0 && strcmp(op.path, "/") == 0)
                         q = error_set(err, -EINVAL, WHERE_FMT "Remove=/ would remove the whole image", WHERE(ev));
+                if (q >= 0) { /* a pattern names entries of one directory: only the last name may be one */
+                        const char *last = strrchr(op.path, '/') + 1, *wild = strpbrk(op.path, PATTERN_CHARS);
+                        if (wild && wild < last)
+                                q = error_set(err, -EINVAL,
+                                              WHERE_FMT "Remove=%s: only the last name may be a pattern "
+                                                        "(*, ?, [...])",
+                                              WHERE(ev), op.path);
+                        op.pattern = wild != NULL;
+                }
                 break;
         case OP_MKDIR: /* Mkdir=PATH[:MODE] */
                 q = image_path(ev, a, &op.path, err);

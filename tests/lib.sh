@@ -68,6 +68,7 @@ need_mmdebstrap() {
 }
 need_debian_mirror() {
 	need_mmdebstrap
+	command -v curl >/dev/null || skip_test "curl missing (it asks the mirror whether it answers)"
 	curl -fsS --max-time 20 -o /dev/null http://deb.debian.org/debian/dists/bookworm/InRelease ||
 		skip_test "the Debian mirror http://deb.debian.org/debian is unreachable (no network?)"
 }

@@ -138,7 +138,10 @@ t_full_disk_while_streaming() {
 	mkdir out && mkdir -m 1777 tmp
 	mount -t tmpfs -o size=8m tmpfs out || skip_test "cannot mount a tmpfs here"
 	rc=0
-	TMPDIR=$PWD/tmp "$INGOT" build --unsigned r.ini -o out 2>err || rc=$?
+	# ASan: libsquashfs 1.2 does not free the blocks its workers hold when a write fails (a Tree= of
+	# many files on a full disk leaks the same way); that leak is not what this test is about
+	ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0 TMPDIR=$PWD/tmp \
+		"$INGOT" build --unsigned r.ini -o out 2>err || rc=$?
 	cat err
 	umount out
 	[ "$rc" -eq 1 ] || return 1

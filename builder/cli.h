@@ -85,6 +85,10 @@ int build_args_option(struct build_args *a, int c, const char *arg, const char *
 /* After the options: --key with --cert, SOURCE_DATE_EPOCH, SIGINT/SIGTERM cancel the build, progress
  * on a terminal. 0 or the usage error's exit code. */
 int build_args_finish(struct build_args *a, const char *verb);
+/* When neither the recipe's SourceDateEpoch= nor SOURCE_DATE_EPOCH sets an epoch: the warning, said on
+ * stderr at once and returned (in buf) for the JSON result; NULL otherwise. */
+const char *build_epoch_warning(const struct build_args *a, const char *recipe_path,
+                                const struct ingot_recipe *recipe, char *buf, size_t size);
 
 /* The report of independent checks (verify, sysext check): as "NAME STATE MESSAGE" lines, as a JSON
  * array, and each failure on stderr under the image's name. */

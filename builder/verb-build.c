@@ -31,8 +31,10 @@ void help_build(FILE *f) {
                 "     --cert CERT   its PEM certificate; both beat [Signing] in the recipe\n"
                 "     --unsigned    build without a signature (needed when no key is given)\n"
                 "  -h --help        show this help\n\n"
-                "SOURCE_DATE_EPOCH, when set, clamps every mtime and beats the recipe's SourceDateEpoch=.\n"
-                "The image is written under a temporary name and renamed when complete.\n",
+                "SOURCE_DATE_EPOCH, when set, clamps every mtime and beats the recipe's SourceDateEpoch=;\n"
+                "with neither, the build warns that a rebuild may differ.\n"
+                "The image is written under a temporary name and renamed when complete; a failed build\n"
+                "leaves nothing behind, not even the output directory when it made it.\n",
                 program_name);
 }
 
@@ -49,7 +51,8 @@ static void on_progress(const struct ingot_progress *p, void *userdata) {
         fflush(stderr);
 }
 
-static int print_json(const struct ingot_recipe *recipe, const struct ingot_build_result *res, double seconds) {
+static int print_json(const struct ingot_recipe *recipe, const struct ingot_build_result *res, double seconds,
+                      const char *warning) {
         json_object *o = json_object_new_object();
         if (!o)
                 return -1;
@@ -79,7 +82,9 @@ static int print_json(const struct ingot_recipe *recipe, const struct ingot_buil
         json_object_object_add(c, "bytes", json_object_new_int64((int64_t) s->bytes));
         json_object_object_add(o, "contents", c);
         json_object_object_add(o, "seconds", json_object_new_double(seconds));
-        json_object *w = json_object_new_array();
+        json_object *w = json_object_new_array(); /* every warning said on stderr, the epoch's first */
+        if (warning)
+                json_object_array_add(w, json_object_new_string(warning));
         for (char **l = res->warnings; l && *l; l++)
                 json_object_array_add(w, json_object_new_string(*l));
         json_object_object_add(o, "warnings", w);
@@ -147,6 +152,18 @@ int build_args_finish(struct build_args *a, const char *verb) {
         return 0;
 }
 
+const char *build_epoch_warning(const struct build_args *a, const char *recipe_path,
+                                const struct ingot_recipe *recipe, char *buf, size_t size) {
+        if (a->options.have_source_date_epoch || ingot_recipe_source_date_epoch(recipe) >= 0)
+                return NULL;
+        snprintf(buf, size,
+                 "nothing sets a source date epoch (no SourceDateEpoch= in %s, no SOURCE_DATE_EPOCH): file times "
+                 "are not clamped and a rebuild may differ",
+                 recipe_path);
+        log_error("warning: %s", buf);
+        return buf;
+}
+
 int verb_build(int argc, char **argv) {
         static const struct option options[] = { BUILD_LONG_OPTIONS, {} };
         struct build_args a;
@@ -168,6 +185,8 @@ int verb_build(int argc, char **argv) {
         int r = ingot_recipe_load(argv[optind], &recipe, &err);
         if (r < 0)
                 return log_lib_error(NULL, r, &err);
+        char warning_buf[512];
+        const char *warning = build_epoch_warning(&a, argv[optind], recipe, warning_buf, sizeof(warning_buf));
 
         struct ingot_build_result res = { 0 };
         r = ingot_build(recipe, &bo, &res, &err);
@@ -180,7 +199,7 @@ int verb_build(int argc, char **argv) {
         for (char **l = res.warnings; l && *l; l++)
                 log_error("warning: %s", *l);
         if (json)
-                print_json(recipe, &res, seconds);
+                print_json(recipe, &res, seconds, warning);
         else if (!quiet)
                 printf("%s: %llu files, %llu directories, %.1f MiB of data -> %.1f MiB image in %.1f s\n"
                        "%s: dm-verity hash tree, root hash %s\n",

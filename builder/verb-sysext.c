@@ -78,6 +78,8 @@ static int do_build(int argc, char **argv) {
         int r = ingot_recipe_load(argv[optind], &recipe, &err);
         if (r < 0)
                 return log_lib_error(NULL, r, &err);
+        char warning_buf[512];
+        const char *warning = build_epoch_warning(&a, argv[optind], recipe, warning_buf, sizeof(warning_buf));
         struct ingot_build_result res = { 0 };
         r = ingot_sysext_build(recipe, &a.options, &so, &res, &err);
         progress_clear(&a.progress);
@@ -104,6 +106,10 @@ static int do_build(int argc, char **argv) {
                 json_object_object_add(o, "squashfs_size", json_object_new_int64((int64_t) res.image_size));
                 json_object_object_add(o, "files", json_object_new_int64((int64_t) res.stats.files));
                 json_object_object_add(o, "seconds", json_object_new_double(seconds));
+                json_object *w = json_object_new_array();
+                if (warning)
+                        json_object_array_add(w, json_object_new_string(warning));
+                json_object_object_add(o, "warnings", w);
                 print_json(o);
         } else if (!quiet)
                 printf("%s: %s layer, %llu files, root hash %s, %s\n", res.image_path, res.ddi ? "DDI" : "squashfs",

@@ -25,6 +25,8 @@ int ingot_recipe_to_json(const struct ingot_recipe *recipe, char **ret_json);
 int ingot_recipe_to_ini(const struct ingot_recipe *recipe, char **ret_text);
 const char *ingot_recipe_name(const struct ingot_recipe *recipe);
 const char *ingot_recipe_version(const struct ingot_recipe *recipe);
+/* [Output] SourceDateEpoch=, or -1 when the recipe sets none. */
+int64_t ingot_recipe_source_date_epoch(const struct ingot_recipe *recipe);
 
 /* What the image holds, counted while it is written. */
 struct ingot_image_stats {

@@ -279,12 +279,13 @@ static int build_artifacts(const struct ingot_recipe *r, const struct ingot_buil
         char fingerprint[65] = "";
         _cleanup_free_ uint8_t *der = NULL;
         size_t der_size = 0;
+        _cleanup_free_ char *made = NULL; /* the output directory, when this build made it */
 
         /* a key that cannot sign is an error before any work */
         int q = load_signer(r, o, &signer, err);
         if (q >= 0 && signer)
                 q = signer_fingerprint(signer, fingerprint);
-        if (q >= 0 && (q = mkdir_p(outdir, 0755)) < 0)
+        if (q >= 0 && (q = mkdir_p_made(outdir, 0755, &made)) < 0)
                 error_set(err, q, "%s: cannot create directory: %s", outdir, strerror(-q));
         for (size_t i = 0; q >= 0 && i < N_ARTIFACTS; i++) {
                 if ((i == ARTIFACT_SIGNATURE && (!signer || ddi)) || (i == ARTIFACT_DDI && !ddi))
@@ -401,6 +402,8 @@ static int build_artifacts(const struct ingot_recipe *r, const struct ingot_buil
         strv_free(b.warnings);
         for (size_t i = 0; i < N_ARTIFACTS; i++)
                 artifact_discard(&art[i]); /* removes temporaries only: older files under final names stay */
+        if (q < 0) /* a failed build leaves no directory it made behind, but one that was there stays */
+                mkdir_p_undo(outdir, made);
         return q;
 }
 

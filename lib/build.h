@@ -80,6 +80,13 @@ int source_dir_shadow(struct build *b, const char *host_root, const char *image_
 
 /* source-archive.c: reads an archive from fd (display names it in messages). */
 int source_archive_add(struct build *b, int fd, const char *display);
+/* The same for a stream (a pipe), and how far it was read: whether any data came, and whether it was
+ * read to its end of file (on an error: the writer stopped early, rather than an error found in what
+ * it wrote). */
+struct stream_state {
+        bool started, ended;
+};
+int source_archive_add_stream(struct build *b, int fd, const char *display, struct stream_state *ret_state);
 
 /* source-debian.c */
 int source_debian_add(struct build *b);

@@ -1,5 +1,6 @@
 /* content.c: the ordered [Content] operations (Copy, Remove, Mkdir, Symlink, Owner, Mode, Binaries)
  * applied to the image tree, and their shadow: the base paths they will remove or replace. */
+#include <fnmatch.h>
 #include <string.h>
 
 #include "build.h"
@@ -9,17 +10,38 @@ static int binary_libraries(struct build *b, const struct content_op *op, char *
         return host_libraries(op->source, op->where, ret, b->err);
 }
 
-/* Records in the shadow tree what op will create at path (dir or not) or remove. */
-static int shadow_put(struct build *b, const char *path, mode_t mode) {
+/* Records in the shadow tree what op will create at path (dir or not) or remove (mode 0; pattern: the
+ * last name is a Remove= pattern). */
+static int shadow_put(struct build *b, const char *path, mode_t mode, bool pattern) {
         struct node *n, *old = tree_lookup(b->shadow, path);
         bool whiteout = mode == 0 || (old && old->whiteout); /* what is made after a Remove= is new */
         _cleanup_free_ char *conflict = NULL;
         int r = tree_put(b->shadow, path, mode ?: S_IFREG, TREE_REPLACE, &n, &conflict);
         if (r == -ENOTDIR) /* beneath a replaced path: base entries there are gone already */
                 return 0;
-        if (r >= 0)
+        if (r >= 0) {
                 n->whiteout = whiteout;
+                n->pattern = pattern;
+                if (pattern)
+                        n->parent->has_patterns = true;
+        }
         return r;
+}
+
+/* Whether one of dir's Remove= patterns (in the shadow tree) matches the len bytes at name. As a
+ * shell's glob, a wildcard does not match a leading dot. */
+static bool shadow_pattern_matches(const struct node *dir, const char *name, size_t len) {
+        if (!dir->has_patterns || len > IMAGE_NAME_MAX)
+                return false;
+        char buf[IMAGE_NAME_MAX + 1];
+        memcpy(buf, name, len);
+        buf[len] = 0;
+        for (size_t i = 0; i < dir->n_children; i++) {
+                const struct node *c = dir->children[i];
+                if (c->pattern && c->whiteout && fnmatch(c->name, buf, FNM_PERIOD) == 0)
+                        return true;
+        }
+        return false;
 }
 
 int content_prepare(struct build *b) {
@@ -46,18 +68,18 @@ int content_prepare(struct build *b) {
                                 r = 0; /* a single file: its final path depends on the tree; no shadow */
                         break;
                 case OP_REMOVE:
-                        r = shadow_put(b, op->path, 0); /* a whiteout */
+                        r = shadow_put(b, op->path, 0, op->pattern); /* a whiteout */
                         break;
                 case OP_MKDIR:
-                        r = shadow_put(b, op->path, S_IFDIR | 0755);
+                        r = shadow_put(b, op->path, S_IFDIR | 0755, false);
                         break;
                 case OP_SYMLINK:
-                        r = shadow_put(b, op->path, S_IFLNK | 0777);
+                        r = shadow_put(b, op->path, S_IFLNK | 0777, false);
                         break;
                 case OP_BINARIES:
                         r = binary_libraries(b, op, &b->binary_libraries[i]);
                         if (r >= 0)
-                                r = shadow_put(b, op->path, S_IFREG | 0755);
+                                r = shadow_put(b, op->path, S_IFREG | 0755, false);
                         break;
                 case OP_OWNER:
                 case OP_MODE:
@@ -85,6 +107,8 @@ bool build_shadowed(const struct build *b, const char *path, mode_t type) {
                 if (cur != b->shadow->root && !S_ISDIR(cur->mode))
                         return true; /* below a directory replaced by a file */
                 const char *e = strchrnul(p, '/');
+                if (shadow_pattern_matches(cur, p, (size_t) (e - p)))
+                        return true; /* a Remove= pattern takes it, and all below */
                 cur = tree_child(cur, p, (size_t) (e - p));
                 if (!cur)
                         return false;
@@ -158,6 +182,29 @@ static struct node *lookup_existing(struct build *b, const struct content_op *op
         return tree_child(parent, base, strlen(base));
 }
 
+/* Remove=DIR/PATTERN: every entry of DIR (whose parents follow the image's symlinks) that the pattern
+ * matches. Matching nothing is an error, unless what it matched was left out of the base already. */
+static int remove_pattern(struct build *b, const struct content_op *op) {
+        _cleanup_free_ char *dir = dirname_dup(op->path);
+        if (!dir)
+                return -ENOMEM;
+        const char *pattern = strrchr(op->path, '/') + 1;
+        size_t matched = 0;
+        struct node *parent = tree_resolve(b->tree, dir);
+        for (size_t i = parent && S_ISDIR(parent->mode) ? parent->n_children : 0; i-- > 0;)
+                if (fnmatch(pattern, parent->children[i]->name, FNM_PERIOD) == 0) {
+                        tree_remove(parent->children[i]); /* detaches it: the later children moved down */
+                        matched++;
+                }
+        if (matched > 0 || build_was_skipped(b, dir))
+                return 0;
+        const struct node *skipped = tree_lookup(b->skipped, dir);
+        for (size_t i = 0; skipped && i < skipped->n_children; i++)
+                if (fnmatch(pattern, skipped->children[i]->name, FNM_PERIOD) == 0)
+                        return 0;
+        return error_set(b->err, -ENOENT, "%s: Remove=%s: matches nothing in the image", op->where, op->path);
+}
+
 static int apply_op(struct build *b, size_t index) {
         const struct content_op *op = &b->recipe->ops[index];
         struct node *n;
@@ -185,6 +232,8 @@ static int apply_op(struct build *b, size_t index) {
                 return put_host_file(b, op, op->source, target, 0);
         }
         case OP_REMOVE:
+                if (op->pattern)
+                        return remove_pattern(b, op);
                 n = lookup_existing(b, op);
                 if (!n && build_was_skipped(b, op->path))
                         return 0; /* a later operation removes or replaces it, so it was never added */

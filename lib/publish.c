@@ -313,7 +313,8 @@ int ingot_publish(const char *outdir, const char *dest, const struct ingot_publi
                 return r;
         struct publish p = { .dest = dest };
         _cleanup_strv_free_ char **versions = NULL;
-        r = mkdir_p(dest, 0755);
+        _cleanup_free_ char *made = NULL; /* dest, when this publish made it */
+        r = mkdir_p_made(dest, 0755, &made);
         if (r < 0)
                 r = error_set(err, r, "%s: %s", dest, strerror(-r));
         if (r >= 0)
@@ -331,6 +332,8 @@ int ingot_publish(const char *outdir, const char *dest, const struct ingot_publi
                 r = write_lists(&p, s, err);
         publish_clear(&p);
         signer_free(s);
+        if (r < 0) /* a directory this publish made goes again; one that was there stays */
+                mkdir_p_undo(dest, made);
         if (r >= 0 && ret_versions)
                 *ret_versions = TAKE_PTR(versions);
         return r;

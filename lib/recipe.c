@@ -273,6 +273,15 @@ static int parse_content(struct ingot_recipe *r, const struct key_def *def, cons
                 q = image_path(ev, a, &op.path, err);
                 if (q >= 0 && strcmp(op.path, "/") == 0)
                         q = error_set(err, -EINVAL, WHERE_FMT "Remove=/ would remove the whole image", WHERE(ev));
+                if (q >= 0) { /* a pattern names entries of one directory: only the last name may be one */
+                        const char *last = strrchr(op.path, '/') + 1, *wild = strpbrk(op.path, PATTERN_CHARS);
+                        if (wild && wild < last)
+                                q = error_set(err, -EINVAL,
+                                              WHERE_FMT "Remove=%s: only the last name may be a pattern "
+                                                        "(*, ?, [...])",
+                                              WHERE(ev), op.path);
+                        op.pattern = wild != NULL;
+                }
                 break;
         case OP_MKDIR: /* Mkdir=PATH[:MODE] */
                 q = image_path(ev, a, &op.path, err);
@@ -827,6 +836,10 @@ const char *ingot_recipe_name(const struct ingot_recipe *r) {
 
 const char *ingot_recipe_version(const struct ingot_recipe *r) {
         return r->version;
+}
+
+int64_t ingot_recipe_source_date_epoch(const struct ingot_recipe *r) {
+        return r->source_date_epoch;
 }
 
 static const char *base_name(enum base_kind k) {

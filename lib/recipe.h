@@ -23,6 +23,9 @@ enum content_op_kind {
         OP_BINARIES,
 };
 
+/* The characters that make a Remove= name an fnmatch(3) pattern. */
+#define PATTERN_CHARS "*?["
+
 struct content_op {
         enum content_op_kind kind;
         char *where;  /* "file:line" for messages */
@@ -32,6 +35,7 @@ struct content_op {
         uint32_t uid, gid;
         mode_t mode;
         bool has_mode;
+        bool pattern; /* Remove=: the last name of path is an fnmatch(3) pattern */
 };
 
 enum mount_kind {

@@ -2,6 +2,7 @@
  * image tree; file data goes straight to the squashfs writer, nothing is extracted to disk. */
 #include <archive.h>
 #include <archive_entry.h>
+#include <poll.h>
 #include <string.h>
 
 #include "build.h"
@@ -11,18 +12,33 @@
 struct fd_reader {
         struct build *b;
         int fd;
+        bool started; /* read() returned data */
+        bool ended;   /* read() said end of file */
         char buffer[READ_BLOCK];
 };
 
+/* A pipe may stay silent for a long time (mmdebstrap downloads before it writes), and a signal that
+ * comes just before read() does not interrupt it: wait in poll() and look at the cancel flag at
+ * least every 100 ms. A regular file is always readable, so this costs it one system call. */
 static la_ssize_t fd_read(struct archive *a, void *userdata, const void **ret_buffer) {
         struct fd_reader *rd = userdata;
         for (;;) {
-                ssize_t n = read(rd->fd, rd->buffer, sizeof(rd->buffer));
+                if (build_cancelled(rd->b)) {
+                        archive_set_error(a, ECANCELED, "interrupted");
+                        return -1;
+                }
+                struct pollfd p = { .fd = rd->fd, .events = POLLIN };
+                int ready = poll(&p, 1, 100);
+                if (ready == 0 || (ready < 0 && errno == EINTR))
+                        continue;
+                ssize_t n = ready < 0 ? -1 : read(rd->fd, rd->buffer, sizeof(rd->buffer));
                 if (n >= 0) {
+                        rd->started = rd->started || n > 0;
+                        rd->ended = n == 0;
                         *ret_buffer = rd->buffer;
                         return n;
                 }
-                if (errno == EINTR && !build_cancelled(rd->b))
+                if (errno == EINTR)
                         continue;
                 archive_set_error(a, errno, "read error: %s", strerror(errno));
                 return -1;
@@ -145,6 +161,11 @@ static int add_entry(struct build *b, struct archive *a, struct archive_entry *e
 
         if (build_shadowed(b, path, type))
                 return build_skip(b, path);
+        /* mmdebstrap always puts device nodes in /dev; with AllowDevices=no they are left out (devtmpfs
+         * gives a booted host its /dev), and a device anywhere else is still an error */
+        if ((type == S_IFCHR || type == S_IFBLK) && b->recipe->devices_forbidden_where &&
+            b->recipe->base == BASE_DEBIAN && strncmp(path, "/dev/", 5) == 0)
+                return 0;
 
         struct node *n;
         _cleanup_free_ char *conflict = NULL;
@@ -237,6 +258,12 @@ put_fail:
 }
 
 int source_archive_add(struct build *b, int fd, const char *display) {
+        return source_archive_add_stream(b, fd, display, NULL);
+}
+
+int source_archive_add_stream(struct build *b, int fd, const char *display, struct stream_state *ret_state) {
+        if (ret_state)
+                *ret_state = (struct stream_state) { 0 };
         _cleanup_(archive_freep) struct archive *a = archive_read_new();
         if (!a)
                 return -ENOMEM;
@@ -247,8 +274,11 @@ int source_archive_add(struct build *b, int fd, const char *display) {
                 return -ENOMEM;
         rd->b = b;
         rd->fd = fd;
+        rd->started = rd->ended = false;
         int ar = archive_read_open(a, rd, NULL, fd_read, NULL);
         if (ar != ARCHIVE_OK) {
+                if (ret_state)
+                        *ret_state = (struct stream_state) { .started = rd->started, .ended = rd->ended };
                 free(rd);
                 if (build_cancelled(b))
                         return build_cancel_error(b);
@@ -273,6 +303,8 @@ int source_archive_add(struct build *b, int fd, const char *display) {
                         break;
         }
         archive_read_close(a);
+        if (ret_state)
+                *ret_state = (struct stream_state) { .started = rd->started, .ended = rd->ended };
         free(rd);
         return r;
 }

@@ -1,14 +1,37 @@
 /* source-debian.c: a Debian base from packages: mmdebstrap --mode=unshare writes a tar stream to a pipe
- * and the archive source reads it, so the root file system is never unpacked on disk. */
+ * and the archive source reads it, so the root file system is never unpacked on disk.
+ *
+ * mmdebstrap runs in a session of its own: when it fails it sends SIGHUP to its whole process group
+ * (`kill HUP => -getpgrp()`), which must reach only itself and its children, never ingot. So a
+ * terminal's SIGINT does not reach it either: when the build is cancelled or fails, ingot stops it
+ * (SIGTERM to its group while it prepares the root, the closed pipe once it writes) and waits until
+ * it has cleaned up. What it prints goes to a memory file, and a failure is reported with the lines
+ * that say why. */
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <spawn.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 
 #include "build.h"
 
 extern char **environ;
+
+/* mmdebstrap copies the build machine's /etc/hostname and /etc/resolv.conf into the chroot for the
+ * installation (as regular files); they are the build host's, not the image's. No Debian package
+ * ships either as a regular file (resolvconf and systemd-resolved make /etc/resolv.conf a symlink,
+ * which stays). */
+#define HOOK_FORGET_HOST                                                                        \
+        "--customize-hook=for f in hostname resolv.conf; do "                                   \
+        "if [ -f \"$1/etc/$f\" ] && [ ! -h \"$1/etc/$f\" ]; then rm -f \"$1/etc/$f\"; fi; done"
+
+/* How many of mmdebstrap's lines a failure quotes, and how much of each. */
+#define REASON_LINES 3
+#define REASON_LINE_MAX 240
+/* The tail of its output that is looked at. */
+#define OUTPUT_TAIL (256 * 1024)
 
 static int build_argv(struct build *b, char ***ret) {
         const struct ingot_recipe *r = b->recipe;
@@ -16,15 +39,16 @@ static int build_argv(struct build *b, char ***ret) {
         _cleanup_free_ char *variant = NULL, *include = NULL;
         if (asprintf(&variant, "--variant=%s", r->debian_variant ?: "minbase") < 0)
                 return -ENOMEM;
+        /* not --quiet: apt's own account of a failure ("Err:", "E: ...") is what the error quotes */
         int q = strv_extend(&argv, "mmdebstrap");
-        if (q >= 0)
-                q = strv_extend(&argv, "--quiet");
         if (q >= 0)
                 q = strv_extend(&argv, "--mode=unshare");
         if (q >= 0)
                 q = strv_extend(&argv, "--format=tar");
         if (q >= 0)
                 q = strv_push(&argv, TAKE_PTR(variant));
+        if (q >= 0)
+                q = strv_extend(&argv, HOOK_FORGET_HOST);
         if (q >= 0 && r->packages) {
                 size_t len = 0;
                 for (char **p = r->packages; *p; p++)
@@ -49,9 +73,150 @@ static int build_argv(struct build *b, char ***ret) {
         return 0;
 }
 
+/* The environment with SOURCE_DATE_EPOCH as the build has it: mmdebstrap makes its tar (file times,
+ * /etc/shadow's dates, what it removes) reproducible from it. */
+static int build_env(struct build *b, char ***ret) {
+        _cleanup_strv_free_ char **env = NULL;
+        int r = 0;
+        for (char **e = environ; e && *e && r >= 0; e++)
+                if (strncmp(*e, "SOURCE_DATE_EPOCH=", 18) != 0)
+                        r = strv_extend(&env, *e);
+        if (r >= 0 && b->source_date_epoch >= 0) {
+                char *s;
+                if (asprintf(&s, "SOURCE_DATE_EPOCH=%lld", (long long) b->source_date_epoch) < 0)
+                        return -ENOMEM;
+                r = strv_push(&env, s);
+        }
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(env);
+        return 0;
+}
+
+static int spawn(struct build *b, char **argv, char **env, int out_fd, int err_fd, pid_t *ret_pid) {
+        posix_spawn_file_actions_t fa;
+        posix_spawnattr_t attr;
+        posix_spawn_file_actions_init(&fa);
+        posix_spawnattr_init(&attr);
+        posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+        posix_spawn_file_actions_adddup2(&fa, out_fd, STDOUT_FILENO);
+        posix_spawn_file_actions_adddup2(&fa, err_fd, STDERR_FILENO);
+        /* a session (and process group) of its own; default dispositions and no blocked signals, so
+         * that our SIGTERM stops it whatever the caller did with its own signals */
+        sigset_t def, none;
+        sigemptyset(&def);
+        sigaddset(&def, SIGINT);
+        sigaddset(&def, SIGTERM);
+        sigaddset(&def, SIGHUP);
+        sigaddset(&def, SIGPIPE);
+        sigemptyset(&none);
+        posix_spawnattr_setsigdefault(&attr, &def);
+        posix_spawnattr_setsigmask(&attr, &none);
+        posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
+        int r = posix_spawnp(ret_pid, argv[0], &fa, &attr, argv, env);
+        posix_spawnattr_destroy(&attr);
+        posix_spawn_file_actions_destroy(&fa);
+        if (r != 0)
+                return error_set(b->err, -r, "cannot run mmdebstrap: %s", strerror(r));
+        return 0;
+}
+
+/* Reads what is left of the stream after the end of the archive, so that mmdebstrap's last writes
+ * do not fail. */
+static int drain(struct build *b, int fd) {
+        for (;;) {
+                if (build_cancelled(b))
+                        return -ECANCELED;
+                struct pollfd p = { .fd = fd, .events = POLLIN };
+                int n = poll(&p, 1, 100);
+                if (n < 0 && errno != EINTR)
+                        return -errno;
+                if (n <= 0)
+                        continue;
+                ssize_t got = read(fd, b->buffer, BUFFER_SIZE);
+                if (got == 0)
+                        return 0;
+                if (got < 0 && errno != EINTR)
+                        return -errno;
+        }
+}
+
+/* Waits for mmdebstrap, first stopping it (SIGTERM to its process group, which it leads) when stop is
+ * set: the build ended while it was still preparing the root (downloading, installing), before it
+ * wrote anything. Once it writes, the closed pipe stops it (EPIPE: it sends its own group SIGHUP and
+ * removes its temporary directory), and a signal could cut that cleanup short. */
+static int wait_mmdebstrap(pid_t pid, bool stop, int *ret_status) {
+        if (stop)
+                (void) kill(-pid, SIGTERM);
+        while (waitpid(pid, ret_status, 0) < 0)
+                if (errno != EINTR)
+                        return -errno;
+        return 0;
+}
+
+static bool starts_with(const char *s, size_t len, const char *prefix) {
+        size_t n = strlen(prefix);
+        return len >= n && memcmp(s, prefix, n) == 0;
+}
+
+/* Appends "\n  LINE" (cut to REASON_LINE_MAX bytes) to reason. */
+static void reason_add(char *reason, size_t size, const char *line, size_t len) {
+        size_t used = strlen(reason);
+        if (used + 4 >= size)
+                return;
+        snprintf(reason + used, size - used, "\n  %.*s%s", (int) (len > REASON_LINE_MAX ? REASON_LINE_MAX : len),
+                 line, len > REASON_LINE_MAX ? "..." : "");
+}
+
+/* The lines of mmdebstrap's output that say why it failed: its and apt's "E:" lines (but the final
+ * "E: mmdebstrap failed to run"), the first REASON_LINES of them; without any, its last lines that
+ * are not "I:" progress. Empty when it said nothing. */
+static void failure_reason(int fd, char *reason, size_t size) {
+        *reason = 0;
+        off_t end = lseek(fd, 0, SEEK_END);
+        if (end <= 0)
+                return;
+        size_t len = end > OUTPUT_TAIL ? OUTPUT_TAIL : (size_t) end;
+        _cleanup_free_ char *text = malloc(len + 1);
+        if (!text || pread_full(fd, text, len, (uint64_t) (end - (off_t) len)) < 0)
+                return;
+        text[len] = 0;
+
+        const char *lines[REASON_LINES];
+        size_t lens[REASON_LINES], n = 0;
+        const char *other[REASON_LINES]; /* the last lines that are not "I:", as a ring */
+        size_t other_lens[REASON_LINES], n_other = 0;
+        for (char *s = text; *s;) {
+                char *e = strchrnul(s, '\n');
+                size_t l = (size_t) (e - s);
+                while (l > 0 && (s[l - 1] == '\r' || s[l - 1] == ' '))
+                        l--;
+                if (starts_with(s, l, "E: ") && !starts_with(s, l, "E: mmdebstrap failed to run")) {
+                        if (n < REASON_LINES) {
+                                lines[n] = s;
+                                lens[n++] = l;
+                        }
+                } else if (l > 0 && !starts_with(s, l, "I: ")) {
+                        other[n_other % REASON_LINES] = s;
+                        other_lens[n_other++ % REASON_LINES] = l;
+                }
+                s = *e ? e + 1 : e;
+        }
+        for (size_t i = 0; i < n; i++)
+                reason_add(reason, size, lines[i], lens[i]);
+        if (n > 0)
+                return;
+        size_t first = n_other > REASON_LINES ? n_other - REASON_LINES : 0;
+        for (size_t i = first; i < n_other; i++)
+                reason_add(reason, size, other[i % REASON_LINES], other_lens[i % REASON_LINES]);
+}
+
 int source_debian_add(struct build *b) {
-        _cleanup_strv_free_ char **argv = NULL;
+        const char *suite = b->recipe->base_source;
+        _cleanup_strv_free_ char **argv = NULL, **env = NULL;
         int r = build_argv(b, &argv);
+        if (r >= 0)
+                r = build_env(b, &env);
         if (r < 0)
                 return r;
 
@@ -59,56 +224,49 @@ int source_debian_add(struct build *b) {
         if (pipe2(pipefd, O_CLOEXEC) < 0)
                 return error_set(b->err, -errno, "pipe: %s", strerror(errno));
         _cleanup_close_ int rfd = pipefd[0], wfd = pipefd[1];
-
-        posix_spawn_file_actions_t fa;
-        posix_spawn_file_actions_init(&fa);
-        posix_spawn_file_actions_adddup2(&fa, wfd, STDOUT_FILENO);
-
-        /* mmdebstrap makes its tar reproducible from SOURCE_DATE_EPOCH */
-        _cleanup_strv_free_ char **env = NULL;
-        for (char **e = environ; e && *e; e++)
-                if (strncmp(*e, "SOURCE_DATE_EPOCH=", 18) != 0 && (r = strv_extend(&env, *e)) < 0)
-                        break;
-        if (r >= 0 && b->source_date_epoch >= 0) {
-                char *s;
-                if (asprintf(&s, "SOURCE_DATE_EPOCH=%lld", (long long) b->source_date_epoch) < 0)
-                        r = -ENOMEM;
-                else
-                        r = strv_push(&env, s);
-        }
-        if (r < 0) {
-                posix_spawn_file_actions_destroy(&fa);
-                return r;
-        }
+        _cleanup_close_ int output = memfd_create("mmdebstrap-output", MFD_CLOEXEC);
+        if (output < 0)
+                return error_set(b->err, -errno, "memfd_create: %s", strerror(errno));
 
         pid_t pid;
-        r = posix_spawnp(&pid, argv[0], &fa, NULL, argv, env);
-        posix_spawn_file_actions_destroy(&fa);
-        if (r != 0)
-                return error_set(b->err, -r, "cannot run mmdebstrap: %s", strerror(r));
+        r = spawn(b, argv, env, wfd, output, &pid);
+        if (r < 0)
+                return r;
         closep(&wfd);
         wfd = -1;
 
+        /* the stream's own error, kept aside: when mmdebstrap cut the stream, its failure is the cause */
         _cleanup_free_ char *display = NULL;
-        if (asprintf(&display, "mmdebstrap %s", b->recipe->base_source) < 0)
+        if (asprintf(&display, "mmdebstrap %s", suite) < 0)
                 display = NULL;
-        r = source_archive_add(b, rfd, display ?: "mmdebstrap");
-        if (r < 0)
-                kill(pid, SIGTERM);
+        struct ingot_error stream_err = { 0 }, *saved = b->err;
+        struct stream_state st;
+        b->err = &stream_err;
+        r = source_archive_add_stream(b, rfd, display ?: "mmdebstrap", &st);
+        if (r >= 0)
+                r = drain(b, rfd);
+        b->err = saved;
+        /* from here on its writes fail (EPIPE) and it tears itself down */
         closep(&rfd);
         rfd = -1;
 
-        int status;
-        while (waitpid(pid, &status, 0) < 0)
-                if (errno != EINTR)
-                        return r < 0 ? r : error_set(b->err, -errno, "waitpid: %s", strerror(errno));
-        if (r < 0)
-                return r;
-        if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+        int status = 0;
+        int w = wait_mmdebstrap(pid, r < 0 && !st.started, &status);
+        if (w < 0)
+                return error_set(b->err, w, "waiting for mmdebstrap: %s", strerror(-w));
+        if (build_cancelled(b))
+                return build_cancel_error(b);
+        bool failed = !WIFEXITED(status) || WEXITSTATUS(status) != 0;
+        if (r < 0 && (!st.ended || !failed)) /* our error, or a bad stream that mmdebstrap stood by */
+                return error_set(b->err, r, "%s", stream_err.code ? stream_err.message : strerror(-r));
+        if (!failed)
                 return 0;
+
+        char reason[REASON_LINES * (REASON_LINE_MAX + 8) + 1];
+        failure_reason(output, reason, sizeof(reason));
         if (WIFEXITED(status))
-                return error_set(b->err, -EPROTO, "mmdebstrap %s failed with exit status %d (its messages are above)",
-                                 b->recipe->base_source, WEXITSTATUS(status));
-        return error_set(b->err, -EPROTO, "mmdebstrap %s was killed by signal %d", b->recipe->base_source,
-                         WTERMSIG(status));
+                return error_set(b->err, -EPROTO, "mmdebstrap %s failed with exit status %d%s%s", suite,
+                                 WEXITSTATUS(status), *reason ? ":" : " and said nothing", reason);
+        return error_set(b->err, -EPROTO, "mmdebstrap %s was killed by signal %d (%s)%s%s", suite, WTERMSIG(status),
+                         strsignal(WTERMSIG(status)), *reason ? ":" : "", reason);
 }

@@ -332,16 +332,25 @@ char *dirname_dup(const char *path) {
 }
 
 int mkdir_p(const char *path, mode_t mode) {
+        return mkdir_p_made(path, mode, NULL);
+}
+
+int mkdir_p_made(const char *path, mode_t mode, char **ret_made) {
         _cleanup_free_ char *p = strdup(path);
         if (!p)
                 return -ENOMEM;
+        if (ret_made)
+                *ret_made = NULL;
         for (char *s = p + 1;; s++) {
                 if (*s != '/' && *s)
                         continue;
                 char c = *s;
                 *s = 0;
-                if (mkdir(p, c ? 0755 : mode) < 0 && errno != EEXIST)
-                        return -errno;
+                if (mkdir(p, c ? 0755 : mode) < 0) {
+                        if (errno != EEXIST)
+                                return -errno;
+                } else if (ret_made && !*ret_made && !(*ret_made = strdup(p)))
+                        return -ENOMEM;
                 if (!c)
                         return 0;
                 *s = c;
@@ -389,6 +398,32 @@ int open_dir_beneath(int root_fd, const char *path, dir_make_fn make, void *user
         }
         *ret_fd = TAKE_FD(fd);
         return 0;
+}
+
+/* The length of path without trailing slashes (but "/" stays). */
+static size_t trimmed_length(const char *path) {
+        size_t n = strlen(path);
+        while (n > 1 && path[n - 1] == '/')
+                n--;
+        return n;
+}
+
+void mkdir_p_undo(const char *path, const char *made) {
+        if (!made)
+                return;
+        _cleanup_free_ char *p = strdup(path);
+        if (!p)
+                return;
+        size_t stop = trimmed_length(made); /* made is a prefix of path */
+        for (size_t n = trimmed_length(p); n >= stop && n > 0;) {
+                p[n] = 0;
+                if (rmdir(p) < 0) /* not empty (or gone): it stays, and so do its parents */
+                        return;
+                while (n > 0 && p[n - 1] != '/') /* up to the parent */
+                        n--;
+                while (n > 1 && p[n - 1] == '/')
+                        n--;
+        }
 }
 
 int fsync_directory_of(const char *path) {

@@ -128,6 +128,12 @@ int write_value_file(const char *path, const char *value);
 
 /* mkdir -p: missing parents 0755, the directory itself with mode; an existing one is fine. */
 int mkdir_p(const char *path, mode_t mode);
+/* The same, and *ret_made is the topmost directory it made (NULL when path existed): for
+ * mkdir_p_undo() when the command that wanted it fails. */
+int mkdir_p_made(const char *path, mode_t mode, char **ret_made);
+/* Removes path and its parents up to made (what mkdir_p_made() made), each only while it is empty:
+ * a directory that is not empty stays, and so do its parents. Nothing when made is NULL. */
+void mkdir_p_undo(const char *path, const char *made);
 
 /* openat2(dir_fd, path, flags | O_CLOEXEC) resolving with RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS |
  * RESOLVE_NO_MAGICLINKS (Linux 5.6; glibc has no wrapper): path stays below dir_fd and passes through

@@ -75,6 +75,18 @@ require_root() {
 	[ "$(id -u)" -eq 0 ] || skip_test "needs root"
 }
 
+# Tests that run mmdebstrap skip without it; need_debian_mirror also skips when its default mirror,
+# deb.debian.org, does not answer (no network): such a build could only fail.
+need_mmdebstrap() {
+	command -v mmdebstrap >/dev/null || skip_test "mmdebstrap missing"
+}
+need_debian_mirror() {
+	need_mmdebstrap
+	command -v curl >/dev/null || skip_test "curl missing (it asks the mirror whether it answers)"
+	curl -fsS --max-time 20 -o /dev/null http://deb.debian.org/debian/dists/bookworm/InRelease ||
+		skip_test "the Debian mirror http://deb.debian.org/debian is unreachable (no network?)"
+}
+
 # make_full_tree DIR: a tree with every file type squashfs stores: setuid and setgid modes, hard links,
 # a 2 GiB sparse file, a 10,000-entry directory, UTF-8 names, user.*, trusted.* and security.* xattrs,
 # devices, a fifo and (unless NO_SOCKET=1, since tar drops sockets) a socket. Needs root for devices.

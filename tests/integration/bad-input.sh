@@ -161,6 +161,37 @@ t_old_image_survives_failure() {
 	[ "$(ls -A out | tr '\n' ' ')" = "bad_1.manifest.json bad_1.raw bad_1.roothash bad_1.verity " ]
 }
 
+# A failed command takes back the directories it made for its output, and only those.
+t_failed_build_removes_the_directory_it_made() {
+	tarball dup.tar "a=1" "a=2"
+	recipe Archive dup.tar $'[Output]\nSourceDateEpoch=0\n'
+	expect_fail "duplicate path" "$INGOT" build --unsigned r.ini -o new/deeper/out
+	[ ! -e new ] || { ls -laR new; return 1; }
+	# an existing directory stays, even when empty, and so does what is in it
+	mkdir -p there/empty
+	expect_fail "duplicate path" "$INGOT" build --unsigned r.ini -o there/empty/out
+	[ ! -e there/empty/out ] || return 1
+	[ -d there/empty ] || return 1
+	expect_fail "duplicate path" "$INGOT" build --unsigned r.ini -o there/empty
+	[ -d there/empty ] || return 1
+	nothing_left there/empty
+	echo keep >there/file
+	expect_fail "duplicate path" "$INGOT" build --unsigned r.ini -o there
+	[ "$(ls -A there | tr '\n' ' ')" = "empty file " ] || return 1
+}
+
+t_failed_publish_removes_the_directory_it_made() {
+	"$INGOT" keygen keys >/dev/null
+	mkdir nothing
+	expect_fail "nothing: no signed image (NAME_VERSION.raw with .roothash.p7s) to publish" \
+		"$INGOT" publish nothing www/demo --key keys/ingot.key --cert keys/ingot.crt
+	[ ! -e www ] || { ls -laR www; return 1; }
+	mkdir -p srv/release
+	expect_fail "no signed image" "$INGOT" publish nothing srv/release --key keys/ingot.key --cert keys/ingot.crt
+	[ -d srv/release ] || return 1
+	nothing_left srv/release
+}
+
 t_sigint() {
 	during_slow_read 'kill -INT $pid'
 	[ "$rc" -eq 130 ]
@@ -182,4 +213,6 @@ run file_vanishes_while_read t_file_vanishes_while_read
 run unreadable_file_rootless t_unreadable_file_rootless
 run full_disk t_full_disk
 run old_image_survives_failure t_old_image_survives_failure
+run failed_build_removes_the_directory_it_made t_failed_build_removes_the_directory_it_made
+run failed_publish_removes_the_directory_it_made t_failed_publish_removes_the_directory_it_made
 run sigint t_sigint

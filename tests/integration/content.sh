@@ -98,7 +98,38 @@ t_missing_paths_name_the_line() {
 	[ ! -e out ] || [ -z "$(ls -A out)" ]
 }
 
+# Remove=DIR/PATTERN: every entry of DIR the pattern matches (not a leading dot), directories with
+# all below them, and their data never reaches the image; a pattern must be the last name and match.
+t_remove_pattern() {
+	mkdir -p tree/boot/initrd.img-dir tree/etc
+	head -c 2000000 /dev/urandom >tree/boot/initrd.img-6.1.0-57-amd64
+	head -c 1000000 /dev/urandom >tree/boot/initrd.img-dir/inner
+	echo kernel >tree/boot/vmlinuz-6.1.0-57-amd64
+	echo hidden >tree/boot/.initrd.img-keep
+	tarball base.tar "boot/initrd.img-6.2=$(head -c 3000 /dev/urandom | base64 -w0)" "boot/vmlinuz-6.2=k"
+	printf '[Image]\nName=p\nVersion=1\n[Base]\nTree=tree\n[Content]\nRemove=/boot/initrd.img-*\n' >r.ini
+	"$INGOT" build --unsigned r.ini -o out --quiet
+	unsquashfs -lln out/p_1.raw >list.txt
+	cat list.txt
+	! grep -q 'boot/initrd.img' list.txt || return 1
+	grep -q 'squashfs-root/boot/vmlinuz-6.1.0-57-amd64$' list.txt
+	grep -q 'squashfs-root/boot/.initrd.img-keep$' list.txt
+	# 3 MB of random data would not compress away
+	[ "$(stat -c %s out/p_1.raw)" -lt 100000 ] || return 1
+	# an archive base too, with ? and [...]
+	printf '[Image]\nName=p\nVersion=1\n[Base]\nArchive=base.tar\n[Content]\nRemove=/boot/initrd.img-6.?\nRemove=/boot/vm[l]inuz-*\n' >a.ini
+	"$INGOT" build --unsigned a.ini -o out2 --quiet
+	[ "$(unsquashfs -lln out2/p_1.raw | grep -c 'squashfs-root/boot/')" -eq 0 ] || return 1
+	# a pattern that matches nothing is an error naming the line, as a missing path is
+	printf 'Remove=/boot/nothing-*\n' >>r.ini
+	expect_fail "r.ini:8: Remove=/boot/nothing-*: matches nothing in the image" "$INGOT" build --unsigned r.ini -o out3
+	nothing_left out3
+	printf '[Image]\nName=p\nVersion=1\n[Content]\nRemove=/b*t/initrd.img\n' >bad.ini
+	expect_fail "bad.ini:5: Remove=/b*t/initrd.img: only the last name may be a pattern (*, ?, [...])" "$INGOT" plan bad.ini
+}
+
 run ops_in_order t_ops_in_order
+run remove_pattern t_remove_pattern
 run os_release t_os_release
 run binaries_run_in_chroot t_binaries_run_in_chroot
 run missing_paths_name_the_line t_missing_paths_name_the_line

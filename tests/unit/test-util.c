@@ -277,6 +277,53 @@ static void test_parse_duration(void **state) {
         assert_int_equal(parse_duration("9999999999999s", &d), -EINVAL); /* over 12 digits */
 }
 
+/* mkdir_p_made() names the topmost directory it made; mkdir_p_undo() takes back only those, and only
+ * while empty. */
+static void test_mkdir_p_undo(void **state) {
+        (void) state;
+        char base[] = "/tmp/ingot-unit.XXXXXX", path[128], there[128];
+        assert_non_null(mkdtemp(base));
+        snprintf(there, sizeof(there), "%s/there", base);
+        assert_int_equal(mkdir(there, 0755), 0);
+
+        char *made = NULL;
+        snprintf(path, sizeof(path), "%s/there/a//b/c/", base);
+        assert_int_equal(mkdir_p_made(path, 0755, &made), 0);
+        char expect[128];
+        snprintf(expect, sizeof(expect), "%s/there/a", base);
+        assert_string_equal(made, expect);
+        mkdir_p_undo(path, made);
+        assert_int_equal(access(expect, F_OK), -1); /* a, b and c are gone */
+        assert_int_equal(access(there, F_OK), 0);   /* what was there stays */
+        free(made);
+
+        /* nothing made: nothing to undo */
+        assert_int_equal(mkdir_p_made(there, 0755, &made), 0);
+        assert_null(made);
+        mkdir_p_undo(there, made);
+        assert_int_equal(access(there, F_OK), 0);
+
+        /* a directory that is not empty stays, and so do its parents */
+        snprintf(path, sizeof(path), "%s/there/x/y", base);
+        assert_int_equal(mkdir_p_made(path, 0755, &made), 0);
+        char file[160];
+        snprintf(file, sizeof(file), "%s/there/x/keep", base);
+        FILE *f = fopen(file, "we");
+        assert_non_null(f);
+        fclose(f);
+        mkdir_p_undo(path, made);
+        snprintf(expect, sizeof(expect), "%s/there/x/y", base);
+        assert_int_equal(access(expect, F_OK), -1);
+        assert_int_equal(access(file, F_OK), 0);
+        free(made);
+
+        assert_int_equal(unlink(file), 0);
+        snprintf(expect, sizeof(expect), "%s/there/x", base);
+        assert_int_equal(rmdir(expect), 0);
+        assert_int_equal(rmdir(there), 0);
+        assert_int_equal(rmdir(base), 0);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_parse_size), cmocka_unit_test(test_image_path),
@@ -285,6 +332,7 @@ int main(void) {
                 cmocka_unit_test(test_hex_and_sidecars), cmocka_unit_test(test_version_compare),
                 cmocka_unit_test(test_open_dir_beneath),
                 cmocka_unit_test(test_utc_time),   cmocka_unit_test(test_parse_duration),
+                cmocka_unit_test(test_mkdir_p_undo),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

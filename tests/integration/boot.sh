@@ -458,13 +458,13 @@ t_rollback_below_the_floor_is_refused() {
 		read -r start _ <<<"$q"
 		dd if="$p.part" of=disk.img bs=4096 seek=$((start / 4096)) conv=notrunc status=none
 	done
-	sfdisk -q --part-attrs disk.img 5 "GUID:49,52,53"
+	sfdisk -q --part-attrs disk.img 5 "GUID:48,49,52,53" # priority 3 (above a's 2), 3 tries
 	slot_verifies disk.img b keys/ingot.crt out/vm-test_1.0.0.roothash
 	[ "$(status_field disk.img 's["slots"][1]["state"], s["slots"][1]["version"], s["next"]')" = "('trying', '1.0.0', 'b')" ]
 	boot disk.img "INGOT-READY"
 	grep -q "booting slot b: b is on trial with 3 tries left" console.log
 	grep -q "ingot-init: slot b: version 1.0.0 is below 2.0.0, the version floor good slot a's image sets (MinVersion=): a rollback, refused" console.log
-	grep -q "booting slot a: a is good with priority 1; b is bad (the initrd could not boot it under its own kernel and command line)" console.log
+	grep -q "booting slot a: a is good with priority 2; b is bad (the initrd could not boot it under its own kernel and command line)" console.log
 	! grep -q "ingot-test: slot b" console.log || return 1
 	grep -q "ready on slot a, version 2.0.0" console.log
 	[ "$(status_field disk.img 's["slots"][1]["state"], s["slots"][1]["failure"], s["next"]')" = "('bad', 'initrd', 'a')" ]

@@ -251,19 +251,21 @@ static void report_line(const char *line) {
 /* var, the image's [Mounts] and its host profile, under the slot's own kernel and command line: a failure
  * here is the host's, not the slot's, so it is said and the boot goes on (the image's health check decides
  * whether it can run like that, and counts the try). */
-static void mount_writable(const char *disk, const struct slot_boot *b) {
+static void mount_writable(const char *disk, const struct slot_boot *b, bool var_noexec) {
         struct ingot_error e = { 0 };
         if (b->has_var) {
                 char dev[300];
                 bool formatted;
+                const char *checked;
                 partition_node(disk, b->var_partno, dev, sizeof(dev));
-                if (var_mount(SYSROOT, dev, &formatted, &e) < 0) {
+                if (var_mount(SYSROOT, dev, var_noexec, &checked, &formatted, &e) < 0) {
                         say("var: %s; /var is a tmpfs for this boot", e.message);
                         e = (struct ingot_error) { 0 };
                         if (var_tmpfs(SYSROOT, &e) < 0)
                                 say("var: %s", e.message);
                 } else
-                        say("var: %s%s mounted on /var", dev, formatted ? " was empty: made ext4 and" : "");
+                        say("var: %s%s%s%s%s mounted on /var%s", dev, formatted ? " was empty: made ext4 and" : "",
+                            checked ? " (e2fsck: " : "", checked ?: "", checked ? ")" : "", var_noexec ? ", noexec" : "");
         }
         e = (struct ingot_error) { 0 };
         if (image_mounts_apply(SYSROOT, "/run/ingot", report_line, &e) < 0)
@@ -274,18 +276,26 @@ static void mount_writable(const char *disk, const struct slot_boot *b) {
 }
 
 /* What the slot's image says of itself, read through dm-verity: its version must not be below the floor a
- * good slot beside it sets, and it may ask for a profile of its own (a slot stripped of it is refused). */
-static int image_policy_check(const struct slot_boot *b) {
+ * good slot beside it sets, and it may ask for a profile of its own (a slot stripped of it is refused) and
+ * for var without exec (*ret_var_noexec). */
+static int image_policy_check(const struct slot_boot *b, bool *ret_var_noexec) {
         _cleanup_free_ char *text = NULL;
-        char id[64] = "", version[64] = "", required[64] = "";
+        char id[64] = "", version[64] = "", required[64] = "", noexec[64] = "";
         if (read_text_file(SYSROOT "/usr/lib/os-release", 64 * 1024, &text) >= 0) {
                 os_release_identity(text, id, version);
                 os_release_value(text, "INGOT_SLOT_PROFILE", required);
+                os_release_value(text, "INGOT_VAR_NOEXEC", noexec);
         }
+        *ret_var_noexec = strcmp(noexec, "yes") == 0;
         if (*b->floor && version_compare(version, b->floor) < 0) {
                 say("slot %c: version %s is below %s, the version floor good slot %c's image sets (MinVersion=): a "
                     "rollback, refused", b->name, *version ? version : "(none)", b->floor, b->floor_slot);
                 return -EPERM;
+        }
+        if (access(SYSROOT EXTENSION_RELEASE_DIR, F_OK) == 0) {
+                say("slot %c: a system extension layer (%s), not an image for a slot: its signature is a layer's",
+                    b->name, EXTENSION_RELEASE_DIR);
+                return -EMEDIUMTYPE;
         }
         if (strcmp(required, "required") == 0 && !b->profile) {
                 say("slot %c: its image boots only with a profile of its own (SlotProfile=required), and the slot has none",
@@ -325,6 +335,15 @@ static int boot_slot(const char *disk, const struct cmdline *c, char forced, cha
                 } else
                         mounted = true;
         }
+        bool var_noexec = false;
+        if (r >= 0)
+                r = image_policy_check(&b, &var_noexec);
+        if (r >= 0 && (strcmp(c->init, "/var") == 0 || strncmp(c->init, "/var/", 5) == 0)) {
+                /* var is mounted there by then, and nothing verifies what it holds */
+                r = -EPERM;
+                say("slot %c: init=%s is below /var, which no signature covers: an init comes from the image", b.name,
+                    c->init);
+        }
         if (r >= 0) {
                 char init[300];
                 snprintf(init, sizeof(init), SYSROOT "%s", c->init);
@@ -333,8 +352,6 @@ static int boot_slot(const char *disk, const struct cmdline *c, char forced, cha
                         say("slot %c: %s: %s", b.name, c->init, strerror(errno));
                 }
         }
-        if (r >= 0)
-                r = image_policy_check(&b);
         /* the slot's own kernel and command line (its profile's parameters), when they are not this boot's: the
          * restart returns only when it could not happen, and then this slot cannot boot as itself */
         if (r >= 0 && !c->kexeced) {
@@ -344,7 +361,7 @@ static int boot_slot(const char *disk, const struct cmdline *c, char forced, cha
                         say("slot %c: %s", b.name, ke.message);
         }
         if (r >= 0)
-                mount_writable(disk, &b);
+                mount_writable(disk, &b, var_noexec);
         if (r < 0 && mounted)
                 umount(SYSROOT);
         if (r < 0 && opened)

@@ -15,6 +15,7 @@
 #include "writable.h"
 
 #define MKE2FS "/sbin/mke2fs"
+#define E2FSCK "/sbin/e2fsck"
 
 /* 1: nothing found, 0: something, negative: the probe failed */
 static int probe_empty(const char *device, struct ingot_error *err) {
@@ -31,22 +32,43 @@ static int probe_empty(const char *device, struct ingot_error *err) {
         return rc == 1; /* -2 (ambiguous) is "something": never format over it */
 }
 
-static int run_mke2fs(const char *device, struct ingot_error *err) {
+/* Runs argv (argv[0] a path in the initrd); its exit status, or -errno with err set. */
+static int run(const char *const *argv, struct ingot_error *err) {
         pid_t pid = fork();
         if (pid < 0)
                 return error_set(err, -errno, "fork: %s", strerror(errno));
         if (pid == 0) {
-                execl(MKE2FS, "mke2fs", "-q", "-F", "-t", "ext4", "-L", "var", device, (char *) NULL);
+                execv(argv[0], (char *const *) argv);
                 _exit(127);
         }
         int status;
         while (waitpid(pid, &status, 0) < 0)
                 if (errno != EINTR)
                         return error_set(err, -errno, "waitpid: %s", strerror(errno));
-        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-                return error_set(err, -EIO, "%s %s failed (%s %d)", MKE2FS, device,
-                                 WIFEXITED(status) ? "exit status" : "signal",
-                                 WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
+        if (!WIFEXITED(status))
+                return error_set(err, -EIO, "%s: killed by signal %d", argv[0], WTERMSIG(status));
+        return WEXITSTATUS(status);
+}
+
+static int run_mke2fs(const char *device, struct ingot_error *err) {
+        const char *const argv[] = { MKE2FS, "-q", "-F", "-t", "ext4", "-L", "var", device, NULL };
+        int r = run(argv, err);
+        if (r > 0)
+                return error_set(err, -EIO, "%s %s failed (exit status %d)", MKE2FS, device, r);
+        return r;
+}
+
+/* var is the one file system no signature covers: e2fsck -p repairs what it safely can; what it cannot
+ * (exit status 4 and up) keeps it unmounted. */
+static int run_e2fsck(const char *device, const char **ret_what, struct ingot_error *err) {
+        const char *const argv[] = { E2FSCK, "-p", device, NULL };
+        int r = run(argv, err);
+        if (r < 0)
+                return r;
+        if (r >= 4)
+                return error_set(err, -EUCLEAN, "%s -p %s: errors it cannot repair on its own (exit status %d)", E2FSCK,
+                                 device, r);
+        *ret_what = r == 0 ? "clean" : "repaired";
         return 0;
 }
 
@@ -86,8 +108,10 @@ static int open_var(const char *root, int *ret_fd, struct ingot_error *err) {
         return 0;
 }
 
-int var_mount(const char *root, const char *device, bool *ret_formatted, struct ingot_error *err) {
+int var_mount(const char *root, const char *device, bool noexec, const char **ret_checked, bool *ret_formatted,
+              struct ingot_error *err) {
         *ret_formatted = false;
+        *ret_checked = NULL;
         _cleanup_close_ int target = -1;
         int r = open_var(root, &target, err);
         if (r < 0)
@@ -100,8 +124,10 @@ int var_mount(const char *root, const char *device, bool *ret_formatted, struct 
                 if (r < 0)
                         return r;
                 *ret_formatted = true;
-        }
-        r = mount_on_fd("ext4", device, NULL, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, target);
+        } else if ((r = run_e2fsck(device, ret_checked, err)) < 0)
+                return r;
+        r = mount_on_fd("ext4", device, NULL, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | (noexec ? MOUNT_ATTR_NOEXEC : 0),
+                        target);
         if (r < 0)
                 return error_set(err, r, "mounting %s (ext4) on /var: %s", device, strerror(-r));
         return 0;

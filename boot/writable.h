@@ -6,10 +6,12 @@
 
 #include "util.h"
 
-/* Formats device as ext4 (label "var") when it holds no filesystem or partition table, then mounts
- * it on root's /var (a directory of the image, not a symlink); *ret_formatted says whether this was
- * the first boot. */
-int var_mount(const char *root, const char *device, bool *ret_formatted, struct ingot_error *err);
+/* Formats device as ext4 (label "var") when it holds no filesystem or partition table, else checks it
+ * with e2fsck -p (*ret_checked: "clean" or "repaired"; -EUCLEAN for what it cannot repair), then mounts
+ * it on root's /var (a directory of the image, not a symlink), nosuid, nodev and, when the image asks
+ * (noexec), noexec; *ret_formatted says whether this was the first boot. */
+int var_mount(const char *root, const char *device, bool noexec, const char **ret_checked, bool *ret_formatted,
+              struct ingot_error *err);
 /* A tmpfs on root's /var instead, for a boot whose var partition could not be mounted. */
 int var_tmpfs(const char *root, struct ingot_error *err);
 

@@ -1,6 +1,6 @@
 /* initrd.c: `ingot initrd`: a reproducible initramfs (newc cpio through libarchive, zstd when asked)
  * holding the ingot-init binary and its libraries, the kernel modules it loads with their
- * dependencies from modules.dep, mke2fs for var, the trusted certificate and a static busybox for ingot.debug. */
+ * dependencies from modules.dep, mke2fs and e2fsck for var, the trusted certificate and a static busybox for ingot.debug. */
 #include <archive.h>
 #include <archive_entry.h>
 #include <dirent.h>
@@ -14,6 +14,7 @@
 #include "signing.h"
 
 #define MKE2FS "/usr/sbin/mke2fs"
+#define E2FSCK "/usr/sbin/e2fsck"
 
 /* What the init loads: device-mapper and verity, virtio disks, squashfs, overlayfs and ext4 (var). */
 static const char *const wanted_modules[] = { "dm_mod",     "dm_bufio",   "dm_verity", "reed_solomon",
@@ -347,6 +348,11 @@ int ingot_initrd(const char *out_path, const struct ingot_initrd_options *o, str
                               strerror(errno));
         if (r >= 0)
                 r = add_program(&d, "sbin/mke2fs", MKE2FS, err);
+        if (r >= 0 && access(E2FSCK, X_OK) < 0)
+                r = error_set(err, -errno, "%s (e2fsprogs): %s; the init checks var with it before each mount", E2FSCK,
+                              strerror(errno));
+        if (r >= 0)
+                r = add_program(&d, "sbin/e2fsck", E2FSCK, err);
         if (r >= 0)
                 r = add(&d, cert_name, S_IFREG | 0644, o->cert_path, NULL, 0, NULL, 0);
         if (r >= 0)

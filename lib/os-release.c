@@ -96,6 +96,7 @@ int os_release_write(struct build *b) {
                 /* the slot policy (docs/slots.md): ingot's own fields, named as os-release(5) asks */
                 { "INGOT_MIN_VERSION", r->min_version, NULL, false, true },
                 { "INGOT_SLOT_PROFILE", r->slot_profile_required ? "required" : NULL, NULL, false, true },
+                { "INGOT_VAR_NOEXEC", r->var_noexec ? "yes" : NULL, NULL, false, true },
         };
 
         char *text = NULL;

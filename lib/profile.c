@@ -330,6 +330,10 @@ static const char *refused_param(const struct profile_entry *e) {
                 return "rdinit= replaces the ingot initrd's own /init, so nothing checks the slot's signature, "
                        "opens its verity root or counts its try: the slot cannot boot (and /init, the one value "
                        "that would, is the kernel's default)";
+        if (strcmp(e->key, "init") == 0 && e->value &&
+            (strcmp(e->value, "/var") == 0 || strncmp(e->value, "/var/", 5) == 0))
+                return "init= below /var would run what the var partition holds, which no signature covers: an init "
+                       "comes from the image (the initrd refuses it too)";
         if (strcmp(e->key, "panic") == 0 && !panic_restarts(e->value, 0))
                 return PANIC_WHY ": give panic=SECONDS other than 0, or none (the restart into a slot's kernel "
                                  "adds panic=10 when the command line has no panic= word)";

@@ -532,9 +532,19 @@ static int parse_mount(struct ingot_recipe *r, const struct key_def *def, const 
         return 0;
 }
 
+static int parse_var_noexec(struct ingot_recipe *r, const struct key_def *def, const struct ini_event *ev,
+                            struct ingot_error *err) {
+        (void) def;
+        if (parse_bool(ev->value, &r->var_noexec) < 0)
+                return error_set(err, -EINVAL, WHERE_FMT "VarNoExec='%s' is not a boolean", WHERE(ev), ev->value);
+        free(r->policy_where);
+        return (r->policy_where = where_dup(ev)) ? 0 : -ENOMEM;
+}
+
 static const struct key_def mounts_keys[] = {
         { "Tmpfs", parse_mount, 0, MOUNT_TMPFS },
         { "Overlay", parse_mount, 0, MOUNT_OVERLAY },
+        { "VarNoExec", parse_var_noexec, 0, 0 },
 };
 static const struct key_def output_keys[] = {
         { "Compression", parse_compression, 0, 0 },
@@ -734,9 +744,9 @@ static int validate(struct ingot_recipe *r, struct ingot_error *err) {
         if (r->min_version && version_compare(r->min_version, r->version) > 0)
                 return error_set(err, -EINVAL, "%s: MinVersion=%s is above the image's own Version=%s: it could never boot",
                                  r->policy_where, r->min_version, r->version);
-        if ((r->min_version || r->slot_profile_required) && (!r->os_release || r->extension))
-                return error_set(err, -EINVAL, "%s: MinVersion= and SlotProfile= live in the image's os-release: %s",
-                                 r->policy_where, r->extension ? "not for a layer" : "they need OsRelease=yes");
+        if ((r->min_version || r->slot_profile_required || r->var_noexec) && (!r->os_release || r->extension))
+                return error_set(err, -EINVAL, "%s: MinVersion=, SlotProfile= and VarNoExec= live in the image's "
+                                 "os-release: %s", r->policy_where, r->extension ? "not for a layer" : "they need OsRelease=yes");
         if (r->base != BASE_DEBIAN && (r->packages || r->debian_mirror || r->debian_variant))
                 return error_set(err, -EINVAL, "%s: Packages=, Mirror= and Variant= need Debian= in [Base]",
                                  r->packages_where ?: r->files[0]);
@@ -877,6 +887,7 @@ int ingot_recipe_to_json(const struct ingot_recipe *r, char **ret_json) {
         json_add_string(image, "min_version", r->min_version);
         json_object_object_add(image, "slot_profile", json_object_new_string(r->slot_profile_required ? "required"
                                                                                                      : "optional"));
+        json_object_object_add(image, "var_noexec", json_object_new_boolean(r->var_noexec));
         json_object_object_add(root, "image", image);
 
         json_object *base = json_object_new_object();
@@ -1044,10 +1055,12 @@ int ingot_recipe_to_ini(const struct ingot_recipe *r, char **ret_text) {
                 fprintf(f, "Key=%s\nCertificate=%s\n", r->signing_key, r->signing_cert);
         for (char **c = r->trusted_certs; c && *c; c++)
                 fprintf(f, "TrustedCertificate=%s\n", *c);
-        if (r->n_mounts)
+        if (r->n_mounts || r->var_noexec)
                 fputs("\n[Mounts]\n", f);
         for (size_t i = 0; i < r->n_mounts; i++)
                 fprintf(f, "# %s\n%s=%s\n", r->mounts[i].where, mount_kind_name(r->mounts[i].kind), r->mounts[i].path);
+        if (r->var_noexec)
+                fprintf(f, "VarNoExec=yes\n");
         fprintf(f, "\n[Output]\nCompression=%s\n", compressor_name(r->compressor));
         if (r->level)
                 fprintf(f, "Level=%u\n", r->level);

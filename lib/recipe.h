@@ -63,7 +63,8 @@ struct ingot_recipe {
         char *profile_where; /* "file:line" of Profile= */
         char *min_version;   /* MinVersion=: no slot below it boots once a slot with this image was good */
         bool slot_profile_required; /* SlotProfile=required: a slot boots it only with a profile of its own */
-        char *policy_where;  /* "file:line" of the last of the two */
+        char *policy_where;  /* "file:line" of the last of the two (or of VarNoExec=) */
+        bool var_noexec;     /* [Mounts] VarNoExec=yes: the var partition is mounted noexec */
 
         /* [Base] */
         enum base_kind base;

@@ -287,7 +287,12 @@ int slot_image_open(const char *path, char **trusted, struct slot_image *img, st
         r = squashfs_reader_open_verified(img->fd, 0, img->tree, &rd, &e);
         if (r >= 0)
                 r = squashfs_reader_read_file(rd, "usr/lib/os-release", 64 * 1024, &text, &e);
+        /* the same keys sign layers: what the signed bytes are says which kind of image this is */
+        bool layer = (r >= 0 || r == -ENOENT) && squashfs_reader_find(rd, &EXTENSION_RELEASE_DIR[1], NULL) >= 0;
         squashfs_reader_free(rd);
+        if (layer)
+                return error_set(err, -EMEDIUMTYPE, "%s: a system extension layer (%s), not an image for a slot: its "
+                                 "signature is a layer's", path, EXTENSION_RELEASE_DIR);
         if (r < 0 && r != -ENOENT)
                 return error_set(err, r, "%s: %s; its signed sidecars are an image's: the file is damaged or not the "
                                  "image they describe", path, e.code ? e.message : strerror(-r));

@@ -36,6 +36,10 @@ int squashfs_reader_walk(struct squashfs_reader *rd, squashfs_visit_t visit, voi
 int squashfs_read_file(int fd, uint64_t offset, uint64_t size, const char *path, size_t max, char **ret_text,
                        struct ingot_error *err);
 
+/* Where a system extension layer keeps its identity (extension-release.NAME); an image for a slot has
+ * /usr/lib/os-release instead. */
+#define EXTENSION_RELEASE_DIR "/usr/lib/extension-release.d"
+
 /* KEY's value in an os-release text into out (quotes taken off; unchanged when there is no such line). */
 void os_release_value(const char *text, const char *key, char out[64]);
 /* IMAGE_ID and IMAGE_VERSION, else ID and VERSION_ID, of an os-release text. */

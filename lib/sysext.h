@@ -3,8 +3,7 @@
 #pragma once
 
 #include "build.h"
-
-#define EXTENSION_RELEASE_DIR "/usr/lib/extension-release.d"
+#include "squashfs-read.h" /* EXTENSION_RELEASE_DIR */
 
 struct sysext_base {
         char *manifest; /* the path given */

@@ -52,7 +52,9 @@ t_slot_a_boots() {
 	grep -q "ready on slot a, version 1.0.0" console.log
 	# var was empty: made ext4 on this first boot (blkid reads it from the host); the recipe's
 	# [Mounts] made /etc a writable overlay and /tmp a tmpfs (the init checks /proc/mounts)
-	grep -q "ingot-init: var: /dev/vda8 was empty: made ext4 and mounted on /var" console.log
+	grep -q "ingot-init: var: /dev/vda8 was empty: made ext4 and mounted on /var, noexec" console.log
+	# the recipe's VarNoExec=yes: nothing on var runs (the init tries)
+	grep -q "ingot-test: /var: ext4 rw,nosuid,nodev,noexec,.*; a program on it: .*Permission denied" console.log
 	grep -q "ingot-init: overlay on /etc" console.log
 	grep -q "ingot-init: tmpfs on /tmp" console.log
 	! grep -q "is not" console.log || return 1
@@ -62,8 +64,27 @@ t_slot_a_boots() {
 	[ "$(blkid -p -O "$start" -s LABEL -o value disk.img)" = var ]
 	# the second boot keeps var (and what the first wrote to it), and /etc starts over from the image
 	boot disk.img "INGOT-READY"
-	grep -q "ingot-init: var: /dev/vda8 mounted on /var" console.log
+	grep -q "ingot-init: var: /dev/vda8 (e2fsck: clean) mounted on /var, noexec" console.log
 	grep -q "boot 2 on this var; /etc written: written" console.log
+	# var with errors the kernel flagged (its journal replayed first, as the VM stops without unmounting):
+	# e2fsck -p repairs what it can before it is mounted
+	p=$(part disk.img var)
+	read -r start size _ <<<"$p"
+	extract disk.img var var.img
+	rc=0
+	e2fsck -fy var.img >/dev/null 2>&1 || rc=$?
+	[ "$rc" -le 1 ] # 1: it replayed the journal
+	debugfs -w -R "ssv state 2" var.img 2>/dev/null
+	dumpe2fs -h var.img 2>/dev/null | grep -q "^Filesystem state: .* with errors$"
+	dd if=var.img of=disk.img bs=4096 seek=$((start / 4096)) conv=notrunc status=none
+	boot disk.img "INGOT-READY"
+	grep -q "ingot-init: var: /dev/vda8 (e2fsck: repaired) mounted on /var, noexec" console.log
+	grep -q "boot 3 on this var" console.log
+	# var damaged past what e2fsck -p repairs on its own: not mounted, a tmpfs instead, and the slot boots
+	dd if=/dev/zero of=disk.img bs=4096 seek=$((start / 4096 + 1)) count=64 conv=notrunc status=none
+	boot disk.img "INGOT-READY"
+	grep -q "ingot-init: var: /sbin/e2fsck -p /dev/vda8: errors it cannot repair on its own (exit status [0-9]*); /var is a tmpfs for this boot" console.log
+	grep -q "ready on slot a, version 1.0.0" console.log
 	# the initrd repeats byte for byte
 	"$INGOT" initrd -o again.zst --cert keys/ingot.crt --init "$INIT"
 	cmp initrd.zst again.zst
@@ -91,7 +112,7 @@ t_var_symlinks_move_no_mount() {
 	dd if=var.img of=disk.img bs=4096 seek=$((start / 4096)) conv=notrunc status=none
 	boot disk.img "INGOT-READY"
 	grep -q "booting slot b: b is on trial with 3 tries left" console.log
-	grep -q "ingot-init: var: /dev/vda8 mounted on /var" console.log
+	grep -q "ingot-init: var: /dev/vda8 (e2fsck: clean) mounted on /var, noexec" console.log
 	grep -q "ingot-init: overlay on /etc" console.log
 	grep -q "ingot-init: \\[Mounts\\] /var/spool/etc: /var/spool is a symlink on var; not mounted" console.log
 	grep -q "ingot-init: tmpfs on /var/cache/ingot-test" console.log
@@ -500,6 +521,53 @@ PY
 	[ "$(status_field disk.img 's["slots"][1]["state"], s["slots"][1]["failure"], s["next"]')" = "('bad', 'initrd', 'a')" ]
 }
 run stripped_profile_is_refused t_stripped_profile_is_refused
+
+# write_slot DISK SLOT DIR/NAME: NAME.raw, .verity and .roothash.p7s written into SLOT's partitions as a disk
+# writer would, with the signature payload systemd reads, and priority 3 with 3 tries (above a good slot's 2)
+write_slot() {
+	local p start
+	for p in "root:raw" "verity:verity"; do
+		q=$(part "$1" "${p%%:*}-$2") || return 1
+		read -r start _ <<<"$q"
+		dd if="$3.${p#*:}" of="$1" bs=4096 seek=$((start / 4096)) conv=notrunc status=none || return 1
+	done
+	q=$(part "$1" "verity-sig-$2") || return 1
+	read -r start size _ <<<"$q"
+	python3 - "$3" keys/ingot.crt "$size" >payload <<'PY' || return 1
+import base64, hashlib, json, ssl, sys
+base, cert, size = sys.argv[1], sys.argv[2], int(sys.argv[3])
+der = ssl.PEM_cert_to_DER_cert(open(cert).read())
+j = {"rootHash": open(base + ".roothash").read().strip(), "certificateFingerprint": hashlib.sha256(der).hexdigest(),
+     "signature": base64.b64encode(open(base + ".roothash.p7s", "rb").read()).decode()}
+out = json.dumps(j, separators=(",", ":")).encode()
+sys.stdout.buffer.write(out + b"\0" * (size - len(out)))
+PY
+	dd if=payload of="$1" bs=4096 seek=$((start / 4096)) conv=notrunc status=none || return 1
+	sfdisk -q --part-attrs "$1" "$([ "$2" = a ] && echo 2 || echo 5)" "GUID:48,49,52,53" || return 1
+}
+
+# The same key signs sysext layers: a layer written into slot b is a validly signed root hash, but the
+# initrd finds an extension-release in what it mounted, refuses it, and a boots.
+t_layer_in_a_slot_is_refused() {
+	SCENARIO=layer_in_a_slot
+	setup
+	"$INGOT" build "$TOP/recipes/demo.ini" -o base --key keys/ingot.key --cert keys/ingot.crt --quiet
+	mkdir -p tree/usr/bin tree/opt/tools
+	printf '#!/bin/sh\necho hello from the layer\n' >tree/usr/bin/hello
+	head -c 60000 /dev/urandom >tree/opt/tools/blob
+	printf '[Extension]\nName=tools\nVersion=1.0\nBase=base/demo_1.0.0.manifest.json\n[Output]\nSourceDateEpoch=1\n[Content]\nCopy=tree/:/\n' >l.ini
+	"$INGOT" sysext build l.ini -o layer --format raw --key keys/ingot.key --cert keys/ingot.crt --quiet
+	expect_fail "layer/tools_1.0.raw: a system extension layer (/usr/lib/extension-release.d), not an image for a slot" \
+		"$INGOT" slot install --disk disk.img --cert keys/ingot.crt --allow-downgrade layer/tools_1.0.raw
+	write_slot disk.img b layer/tools_1.0
+	slot_verifies disk.img b keys/ingot.crt layer/tools_1.0.roothash
+	boot disk.img "INGOT-READY"
+	grep -q "booting slot b: b is on trial with 3 tries left, priority 3" console.log
+	grep -q "ingot-init: slot b: a system extension layer (/usr/lib/extension-release.d), not an image for a slot: its signature is a layer's" console.log
+	grep -q "ready on slot a, version 1.0.0" console.log
+	[ "$(status_field disk.img 's["slots"][1]["state"], s["slots"][1]["failure"], s["next"]')" = "('bad', 'initrd', 'a')" ]
+}
+run layer_in_a_slot_is_refused t_layer_in_a_slot_is_refused
 
 # Corruption found after a slot was marked good: b (good) reads a block the health check never read; the
 # initrd's watcher marks b bad with the reason and restarts, and a boots.

@@ -119,6 +119,8 @@ t_bad_profiles() {
 	bad "bad.conf:2: Parameters=panic=0: a kernel panic must restart the machine, so that a slot whose kernel panics falls back instead of hanging: give panic=SECONDS other than 0, or none (the restart into a slot's kernel adds panic=10 when the command line has no panic= word)" \
 		'[Kernel]' 'Parameters=panic=0'
 	bad "bad.conf:2: Parameters=rdinit=/x: rdinit= replaces the ingot initrd's own /init" '[Kernel]' 'Parameters=rdinit=/x'
+	bad "bad.conf:2: Parameters=init=/var/lib/evil: init= below /var would run what the var partition holds, which no signature covers" \
+		'[Kernel]' 'Parameters=init=/var/lib/evil'
 	bad "bad.conf:3: kernel.panic=0: a kernel panic must restart the machine" '[Sysctl]' 'kernel.panic=10' 'kernel.panic=0'
 	# named where the resolved profile got it, by every verb that reads a profile source
 	printf 'Include=%s/db.conf\n[Kernel]\nParameters=panic=0\n' "$P" >panic.conf

@@ -593,6 +593,12 @@ t_image_policy() {
 	"$INGOT" slot mark-good b --disk disk.img
 	"$INGOT" slot mark-bad a --disk disk.img
 	"$INGOT" slot install --disk disk.img --cert keys/ingot.crt --allow-downgrade out/demo_1.0.0.raw | grep -q "into slot a"
+	# VarNoExec= goes the same way, and the plan says it back
+	signed_demo out 2.2.0 "$(printf '[Mounts]\nVarNoExec=yes')"
+	unsquashfs -cat out/demo_2.2.0.raw usr/lib/os-release | grep -qx 'INGOT_VAR_NOEXEC=yes'
+	"$INGOT" plan demo-2.2.0.ini >plan.ini
+	grep -qx 'VarNoExec=yes' plan.ini
+	"$INGOT" plan demo-2.2.0.ini --json | python3 -c 'import json, sys; assert json.load(sys.stdin)["image"]["var_noexec"] is True'
 	# and a recipe cannot set a floor above itself, nor one for a layer
 	printf 'Include=%s/demo-1.0.0.ini\n[Image]\nMinVersion=1.1\n' "$PWD" >high.ini
 	expect_fail "high.ini:3: MinVersion=1.1 is above the image's own Version=1.0.0: it could never boot" \

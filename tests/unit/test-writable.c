@@ -189,7 +189,7 @@ static void test_var_tmpfs(void **state) {
         assert_int_equal(var_tmpfs(at("plain"), &e), 0);
         assert_int_equal(mounts_on("plain/var", fstype, sizeof(fstype)), 1);
         assert_string_equal(fstype, "tmpfs");
-        assert_int_equal(var_mount(at("linked"), "/dev/null", &(bool) { false }, &e), -ELOOP);
+        assert_int_equal(var_mount(at("linked"), "/dev/null", false, &(const char *) { NULL }, &(bool) { false }, &e), -ELOOP);
 }
 
 int main(void) {

@@ -269,6 +269,40 @@ t_two_disks_are_refused() {
 }
 run two_disks_are_refused t_two_disks_are_refused
 
+# Through UEFI firmware and systemd-boot, with a boot entry that names no disk (an ESP another tool wrote;
+# ingot disk's entries carry ingot.disk=): the loader's LoaderDevicePartUUID says which ESP it was started
+# from, and the initrd boots the disk holding it (/dev/vda), not the attacker's, which /sys/block lists
+# first (/dev/vdb; the firmware passes over its empty ESP).
+t_uefi_loader_pins_its_disk() {
+	SCENARIO=uefi_loader_pins
+	needs_vm
+	[ -r /usr/share/OVMF/OVMF_CODE.fd ] || skip_test "no OVMF firmware (package ovmf)"
+	[ -r /usr/lib/systemd/boot/efi/systemd-bootx64.efi ] || skip_test "no systemd-boot (package systemd-boot-efi)"
+	command -v mcopy >/dev/null || skip_test "mtools missing"
+	local start_s=$SECONDS kernel guid esp start
+	vm_image out 1.0.0
+	"$INGOT" initrd -o initrd.zst --cert keys/ingot.crt --init "$INIT"
+	kernel=$(ls /boot/vmlinuz-* | sort -V | tail -1)
+	"$INGOT" disk disk.img --slot-a out/vm-test_1.0.0.raw --esp-size 40M --var-size 8M --boot-kernel "$kernel" \
+		--boot-initrd initrd.zst --cmdline "console=ttyS0 quiet init=/usr/lib/ingot-test/init"
+	guid=$(status_field disk.img 's["disk_uuid"]')
+	esp=$(sfdisk --part-uuid disk.img 1)
+	p=$(part disk.img esp); read -r start _ <<<"$p"
+	mtype -i "disk.img@@$start" ::/loader/entries/ingot.conf >entry.conf
+	grep -qx "options ro console=ttyS0 quiet init=/usr/lib/ingot-test/init ingot.disk=$guid" entry.conf
+	sed -i "s/ ingot.disk=$guid//" entry.conf
+	mcopy -o -i "disk.img@@$start" entry.conf ::/loader/entries/ingot.conf
+	! mtype -i "disk.img@@$start" ::/loader/entries/ingot.conf | grep -q "ingot.disk=" || return 1
+	attacker_disk
+	"$INGOT" vm attacker.img --uefi --accel tcg --timeout 600 --expect "INGOT-READY" --drive-first disk.img \
+		>console.log 2>&1 || { tail -40 console.log; return 1; }
+	echo "REPORT: $SCENARIO: $((SECONDS - start_s)) s in all (ingot vm --uefi)" >>"$T/report"
+	grep -qi "ingot-init: disk /dev/vda (the ESP the boot loader was started from, LoaderDevicePartUUID $esp)" console.log
+	grep -q "ready on slot a, version 1.0.0" console.log
+	! grep -q "version 0.9.0" console.log || return 1
+	sha256sum -c attacker.sha256
+}
+run uefi_loader_pins_its_disk t_uefi_loader_pins_its_disk
 
 # kernel_image VERSION PROFILE: vm-test at VERSION baking PROFILE, carrying this host's kernel and the
 # initrd (initrd.zst), for the initrd to restart into with the profile's parameters; disk.img holds it in a

@@ -3,8 +3,10 @@
  * space, dm-verity opened with the checked root hash) and switches root, leaving a watcher for
  * corruption behind. A slot that fails is marked bad; the other one is tried in the same boot only when
  * this kernel and command line are the boot loader's, else after a restart (boot/README.md: the rule).
- * Kernel command line: ingot.slot=a|b, ingot.debug, init=PATH, and ingot.kexec=a|b (set by the first
- * stage when it restarts into the slot's kernel with its profile's parameters). */
+ * The disk is the one ingot.disk=GUID names, else the one holding the ESP the boot loader was started from
+ * (LoaderDevicePartUUID), else the only non-removable disk with ingot slots (lib/boot-disk.c).
+ * Kernel command line: ingot.disk=GUID, ingot.slot=a|b, ingot.debug, init=PATH, and ingot.kexec=a|b (set by
+ * the first stage when it restarts into the slot's kernel with its profile's parameters and ingot.disk=). */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -21,6 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "boot-disk.h"
 #include "ingot.h"
 #include "signing.h"
 #include "slot-boot.h"
@@ -35,6 +38,7 @@
 #define TRUSTED_GLOB "/etc/ingot/trusted.d/*.crt"
 #define MODULE_LIST "/etc/ingot/modules"
 #define SYSROOT "/sysroot"
+#define EFIVARS "/sys/firmware/efi/efivars"
 
 static bool debug;
 
@@ -67,6 +71,7 @@ static void mount_api(void) {
 struct cmdline {
         char slot;
         bool kexeced; /* ingot.kexec=SLOT: the first stage counted the try and restarted into the slot's kernel */
+        char disk[64]; /* ingot.disk=GUID: the GPT disk GUID of the disk to boot from */
         char init[256];
 };
 
@@ -89,6 +94,8 @@ static void read_cmdline(struct cmdline *c) {
                         c->slot = w[12];
                         c->kexeced = true;
                 }
+                else if (strncmp(w, "ingot.disk=", 11) == 0)
+                        snprintf(c->disk, sizeof(c->disk), "%s", w + 11);
                 else if (strncmp(w, "init=", 5) == 0)
                         snprintf(c->init, sizeof(c->init), "%s", w + 5);
         }
@@ -104,7 +111,8 @@ static void load_modules(void) {
                         say("%s: %s", path, strerror(errno));
                         continue;
                 }
-                if (syscall(SYS_finit_module, fd, "", 0) < 0 && errno != EEXIST)
+                /* ENODEV: what it drives is not there (efivarfs without UEFI) */
+                if (syscall(SYS_finit_module, fd, "", 0) < 0 && errno != EEXIST && (errno != ENODEV || debug))
                         say("loading %s: %s", path, strerror(errno));
                 else if (debug)
                         say("loaded %s", path);
@@ -114,28 +122,69 @@ static void load_modules(void) {
                 fclose(f);
 }
 
-/* The first whole disk (not a partition) whose GPT has ingot slots, waiting for it to appear. */
-static int find_disk(char *ret, size_t size) {
-        for (int waited = 0; waited < 100; waited++) { /* 10 s */
-                DIR *d = opendir("/sys/block");
-                struct dirent *de;
-                while (d && (de = readdir(d))) {
-                        if (de->d_name[0] == '.' || strncmp(de->d_name, "loop", 4) == 0 ||
-                            strncmp(de->d_name, "ram", 3) == 0)
-                                continue;
-                        snprintf(ret, size, "/dev/%s", de->d_name);
-                        struct slot_table *t;
-                        if (slot_table_open(ret, false, 0, &t, NULL) == 0) {
-                                slot_table_free(t);
-                                closedir(d);
-                                return 0;
-                        }
-                }
-                if (d)
-                        closedir(d);
-                nanosleep(&(struct timespec) { .tv_nsec = 100 * 1000 * 1000 }, NULL);
+static _Noreturn void restart(void) {
+        sync();
+        reboot(RB_AUTOBOOT);
+        for (;;)
+                pause();
+}
+
+static _Noreturn void give_up(const char *why) {
+        say("%s", why);
+        if (debug && access("/bin/sh", X_OK) == 0) {
+                say("ingot.debug: emergency shell");
+                execl("/bin/sh", "sh", (char *) NULL);
         }
-        return -ENODEV;
+        say("rebooting");
+        restart();
+}
+
+/* The boot loader's LoaderDevicePartUUID, when the firmware started this kernel through a loader that sets
+ * it: efivarfs is mounted for the read (read-only) and unmounted again, for the image's init to mount as it
+ * likes. */
+static bool loader_esp(char uuid[37]) {
+        if (access("/sys/firmware/efi", F_OK) < 0)
+                return false; /* not booted through UEFI */
+        if (mount("efivarfs", EFIVARS, "efivarfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0) {
+                say("efivarfs: %s; the boot loader's LoaderDevicePartUUID is not read", strerror(errno));
+                return false;
+        }
+        struct ingot_error e = { 0 };
+        int r = loader_device_part_uuid(EFIVARS "/" LOADER_DEVICE_PART_UUID_VARIABLE, uuid, &e);
+        if (r < 0 && r != -ENOENT)
+                say("%s", e.message);
+        if (umount(EFIVARS) < 0)
+                say("unmounting efivarfs: %s", strerror(errno));
+        return r >= 0;
+}
+
+/* The disk to boot from (lib/boot-disk.c), waiting up to 10 s for it to appear; gives up when it does not,
+ * or when nothing says which of two disks it is. */
+static void find_disk(const struct cmdline *c, char *ret, size_t size) {
+        struct boot_disk_query q = { .pin = BOOT_DISK_UNPINNED };
+        char why[1200];
+        if (*c->disk && !guid_is_valid(c->disk)) {
+                snprintf(why, sizeof(why), "ingot.disk=%s: not a disk GUID (8-4-4-4-12 hex digits, as ingot slot "
+                         "status shows disk_uuid)", c->disk);
+                give_up(why);
+        }
+        if (*c->disk) {
+                q.pin = BOOT_DISK_GUID;
+                memcpy(q.uuid, c->disk, sizeof(q.uuid)); /* a GUID: 36 characters and the NUL */
+        } else if (loader_esp(q.uuid))
+                q.pin = BOOT_DISK_ESP;
+        struct ingot_error e = { 0 };
+        char how[300];
+        int r = -ENODEV;
+        for (int waited = 0; r == -ENODEV && waited < 100; waited++) { /* 10 s */
+                if (waited)
+                        nanosleep(&(struct timespec) { .tv_nsec = 100 * 1000 * 1000 }, NULL);
+                e = (struct ingot_error) { 0 };
+                r = boot_disk_find(&q, ret, size, how, sizeof(how), &e);
+        }
+        if (r < 0)
+                give_up(e.message);
+        say("disk %s (%s)", ret, how);
 }
 
 static void partition_node(const char *disk, size_t partno, char *out, size_t size) {
@@ -353,10 +402,11 @@ static int boot_slot(const char *disk, const struct cmdline *c, char forced, cha
                 }
         }
         /* the slot's own kernel and command line (its profile's parameters), when they are not this boot's: the
-         * restart returns only when it could not happen, and then this slot cannot boot as itself */
+         * restart, pinned to this disk, returns only when it could not happen, and then this slot cannot boot as
+         * itself */
         if (r >= 0 && !c->kexeced) {
                 struct ingot_error ke = { 0 };
-                r = profile_kexec(SYSROOT, b.profile, b.name, report_line, &ke);
+                r = profile_kexec(SYSROOT, b.profile, b.name, b.disk_uuid, report_line, &ke);
                 if (r < 0)
                         say("slot %c: %s", b.name, ke.message);
         }
@@ -405,23 +455,6 @@ static void start_init(const char *disk, char slot, const char *init) {
         say("exec %s: %s", init, strerror(errno));
 }
 
-static _Noreturn void restart(void) {
-        sync();
-        reboot(RB_AUTOBOOT);
-        for (;;)
-                pause();
-}
-
-static void give_up(const char *why) {
-        say("%s", why);
-        if (debug && access("/bin/sh", X_OK) == 0) {
-                say("ingot.debug: emergency shell");
-                execl("/bin/sh", "sh", (char *) NULL);
-        }
-        say("rebooting");
-        restart();
-}
-
 int main(void) {
         mount_api();
         struct cmdline c;
@@ -430,10 +463,7 @@ int main(void) {
         char disk[300];
         if (debug)
                 say("modules loaded");
-        if (find_disk(disk, sizeof(disk)) < 0)
-                give_up("no disk appeared");
-        if (debug)
-                say("disk %s", disk);
+        find_disk(&c, disk, sizeof(disk));
         char forced = c.slot;
         for (int attempt = 0; attempt < 2; attempt++) {
                 char slot = 0;

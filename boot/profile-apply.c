@@ -168,8 +168,9 @@ int profile_apply(const char *root, const char *slot_profile, const char *run_di
 
 /* The running command line without the words whose keys the profile sets, then the profile's, and panic=10
  * when neither sets panic=: a kernel that panics under this command line must restart (its try was counted
- * before the restart into it, so the slot falls back), not hang the host. */
-static char *merged_cmdline(const char *profile, char slot) {
+ * before the restart into it, so the slot falls back), not hang the host. Then ingot.kexec=SLOT and
+ * ingot.disk=DISK_UUID, in place of any the running command line has: the second stage boots this disk. */
+static char *merged_cmdline(const char *profile, char slot, const char *disk_uuid) {
         _cleanup_free_ char *have = NULL;
         if (read_text_file("/proc/cmdline", 8192, &have) < 0)
                 return NULL;
@@ -183,7 +184,8 @@ static char *merged_cmdline(const char *profile, char slot) {
         for (char *w = strtok_r(have, " \n", &save); w; w = strtok_r(NULL, " \n", &save)) {
                 size_t k = strcspn(w, "=");
                 /* initrd= is systemd-boot's word for the EFI stub: the kexec loads the slot's initrd itself */
-                bool replaced = strncmp(w, "ingot.kexec=", 12) == 0 || strncmp(w, "initrd=", 7) == 0;
+                bool replaced = strncmp(w, "ingot.kexec=", 12) == 0 || strncmp(w, "ingot.disk=", 11) == 0 ||
+                                strncmp(w, "initrd=", 7) == 0;
                 for (const char *p = profile; !replaced && *p;) {
                         size_t n = strcspn(p, " ");
                         replaced = strcspn(p, "= ") == k && strncmp(p, w, k) == 0;
@@ -193,7 +195,8 @@ static char *merged_cmdline(const char *profile, char slot) {
                         fprintf(f, "%s ", w);
                 panic = panic || strncmp(w, "panic=", 6) == 0;
         }
-        fprintf(f, "%s%s%singot.kexec=%c", profile, *profile ? " " : "", panic ? "" : "panic=10 ", slot);
+        fprintf(f, "%s%s%singot.kexec=%c ingot.disk=%s", profile, *profile ? " " : "", panic ? "" : "panic=10 ", slot,
+                disk_uuid);
         return fclose(f) == 0 ? out : (free(out), NULL);
 }
 
@@ -231,8 +234,8 @@ static int slot_kernel(const char *root, char **ret_version, char **ret_path) {
 }
 
 /* what: "profile NAME" or "slot kernel V", for the messages. */
-static int kexec_into(const char *root, char slot, const char *what, const char *kernel, const char *cmdline,
-                      void (*report)(const char *line), struct ingot_error *err) {
+static int kexec_into(const char *root, char slot, const char *disk_uuid, const char *what, const char *kernel,
+                      const char *cmdline, void (*report)(const char *line), struct ingot_error *err) {
         _cleanup_free_ char *initrd = NULL, *merged = NULL;
         if (asprintf(&initrd, "%s/usr/lib/ingot/initrd", root) < 0)
                 return -ENOMEM;
@@ -242,7 +245,7 @@ static int kexec_into(const char *root, char slot, const char *what, const char 
         }
         _cleanup_close_ int kfd = open(kernel, O_RDONLY | O_CLOEXEC);
         _cleanup_close_ int ifd = open(initrd, O_RDONLY | O_CLOEXEC);
-        merged = merged_cmdline(cmdline, slot);
+        merged = merged_cmdline(cmdline, slot, disk_uuid);
         if (kfd < 0 || ifd < 0 || !merged)
                 return error_set(err, -errno ?: -ENOMEM, "%s: opening the image's kernel and initrd: %s", what,
                                  strerror(errno ?: ENOMEM));
@@ -254,8 +257,8 @@ static int kexec_into(const char *root, char slot, const char *what, const char 
         return error_set(err, -errno, "%s: kexec: %s", what, strerror(errno));
 }
 
-int profile_kexec(const char *root, const char *slot_profile, char slot, void (*report)(const char *line),
-                  struct ingot_error *err) {
+int profile_kexec(const char *root, const char *slot_profile, char slot, const char *disk_uuid,
+                  void (*report)(const char *line), struct ingot_error *err) {
         _cleanup_free_ char *version = NULL, *kernel = NULL, *what = NULL;
         json_object *j;
         const char *name = NULL, *cmdline = "";
@@ -272,7 +275,7 @@ int profile_kexec(const char *root, const char *slot_profile, char slot, void (*
         if (j ? asprintf(&what, "profile %s", name) < 0 : asprintf(&what, "slot kernel %s", version) < 0)
                 r = -ENOMEM;
         else
-                r = kexec_into(root, slot, what, kernel, cmdline, report, err);
+                r = kexec_into(root, slot, disk_uuid, what, kernel, cmdline, report, err);
         json_object_put(j);
         return r;
 }

@@ -14,7 +14,8 @@ int profile_apply(const char *root, const char *slot_profile, const char *run_di
 /* When root carries another kernel than the running one (root/usr/lib/modules/VERSION/vmlinuz, or
  * Debian's root/boot/vmlinuz-VERSION), or the profile (as for profile_apply) has kernel parameters the
  * running kernel lacks: loads that kernel and the image's initrd (root/usr/lib/ingot/initrd) with this
- * command line, the profile's parameters and ingot.kexec=SLOT, and restarts into it (kexec_file_load): does not
- * return then. Returns 0 when nothing is to be done or possible (said through report), else an error. */
-int profile_kexec(const char *root, const char *slot_profile, char slot, void (*report)(const char *line),
-                  struct ingot_error *err);
+ * command line, the profile's parameters, ingot.kexec=SLOT and ingot.disk=DISK_UUID (the disk this stage
+ * chose: the second one boots from no other), and restarts into it (kexec_file_load): does not return then.
+ * Returns 0 when nothing is to be done or possible (said through report), else an error. */
+int profile_kexec(const char *root, const char *slot_profile, char slot, const char *disk_uuid,
+                  void (*report)(const char *line), struct ingot_error *err);

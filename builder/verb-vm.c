@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "gpt.h"
 #include "util.h"
 
 #define OVMF_CODE "/usr/share/OVMF/OVMF_CODE.fd"
@@ -31,14 +32,21 @@ void help_vm(FILE *f) {
                 "                    of " OVMF_VARS " for its variables\n"
                 "  --kernel KERNEL   default: the newest /boot/vmlinuz-*\n"
                 "  --initrd INITRD   the ingot initrd (ingot initrd -o ...)\n"
-                "  --append ARGS     more kernel command line (console=ttyS0 is always there)\n"
+                "  --append ARGS     more kernel command line (console=ttyS0 is always there, and\n"
+                "                    ingot.disk=GUID, DISK's GPT disk GUID, unless ARGS has one)\n"
+                "  --no-pin          no ingot.disk=: the initrd finds the disk itself (the only\n"
+                "                    non-removable disk with ingot slots)\n"
                 "  --memory SIZE     default 1G\n"
                 "  --timeout SECONDS give up after this long (default: none; 300 with --expect)\n"
                 "  --expect TEXT     exit 0 as soon as TEXT appears on the console, 1 on timeout or\n"
                 "                    when the VM stops first (the console's tail is printed)\n"
-                "  --snapshot        leave DISK untouched (writes go to a temporary overlay)\n"
+                "  --snapshot        leave DISK (and --drive-first's FILE) untouched (writes go to a\n"
+                "                    temporary overlay)\n"
                 "  --drive FILE      also attach FILE read-only as the next virtio disk (/dev/vdb, ...);\n"
                 "                    repeatable, e.g. a squashfs holding images to install\n"
+                "  --drive-first FILE  attach FILE writable as the virtio disk before DISK (/dev/vda;\n"
+                "                    DISK becomes /dev/vdb, --drive ones follow it), e.g. another disk\n"
+                "                    with ingot slots, first in line\n"
                 "  --accel auto|kvm|tcg  auto (default): KVM if a test guest runs on it, and back to TCG\n"
                 "                    when the guest prints nothing in 10 s or QEMU stops before it does\n\n"
                 "Exit status: with --expect, 0 when TEXT appeared; without, QEMU's (0 when the VM powers off).\n"
@@ -145,6 +153,8 @@ static int uefi_vars(char **ret) {
 
 struct vm {
         const char *disk, *kernel, *initrd, *append, *memory, *expect;
+        const char *first; /* --drive-first */
+        char pin[64];      /* "ingot.disk=GUID", or "" */
         const char *vars; /* --uefi: the scratch copy of OVMF's variables */
         const char *drives[MAX_DRIVES];
         size_t n_drives;
@@ -153,16 +163,25 @@ struct vm {
 };
 
 static pid_t spawn_qemu(const struct vm *v, bool kvm, int out_fd, bool keep_stdin) {
-        char drive[4200], cmdline[4200], extra[MAX_DRIVES][4200], code[4200], vars[4200];
+        char drive[4200], first[4200], cmdline[4200], extra[MAX_DRIVES][4200], code[4200], vars[4200];
         snprintf(drive, sizeof(drive), "file=%s,format=raw,if=virtio%s", v->disk, v->snapshot ? ",snapshot=on" : "");
-        snprintf(cmdline, sizeof(cmdline), "console=ttyS0 panic=-1%s%s", v->append ? " " : "", v->append ? v->append : "");
+        snprintf(cmdline, sizeof(cmdline), "console=ttyS0 panic=-1%s%s%s%s", *v->pin ? " " : "", v->pin,
+                 v->append ? " " : "", v->append ? v->append : "");
         const char *argv[64] = { "qemu-system-x86_64", "-accel", kvm ? "kvm" : "tcg", "-cpu", kvm ? "host" : "max",
                                  "-m", v->memory, "-smp", "2",
                                  "-display", "none", "-monitor", "none", "-serial", "stdio", "-no-user-config",
-                                 "-nodefaults", "-drive", drive };
+                                 "-nodefaults" };
         size_t argc = 0;
         while (argv[argc])
                 argc++;
+        if (v->first) { /* virtio disks are named in the order they are given: this one is /dev/vda */
+                snprintf(first, sizeof(first), "file=%s,format=raw,if=virtio%s", v->first,
+                         v->snapshot ? ",snapshot=on" : "");
+                argv[argc++] = "-drive";
+                argv[argc++] = first;
+        }
+        argv[argc++] = "-drive";
+        argv[argc++] = drive;
         if (v->vars) {
                 snprintf(code, sizeof(code), "if=pflash,format=raw,unit=0,readonly=on,file=%s", OVMF_CODE);
                 snprintf(vars, sizeof(vars), "if=pflash,format=raw,unit=1,file=%s", v->vars);
@@ -190,6 +209,20 @@ static pid_t spawn_qemu(const struct vm *v, bool kvm, int out_fd, bool keep_stdi
                 _exit(127);
         }
         return pid;
+}
+
+/* "ingot.disk=GUID" with DISK's GPT disk GUID: the initrd boots from that disk and no other. */
+static int disk_pin(const char *disk, char *out, size_t size) {
+        struct gpt *g = NULL;
+        struct ingot_error e = { 0 };
+        int r = gpt_open(disk, false, 5000, &g, &e);
+        if (r < 0) {
+                log_error("%s (--no-pin boots it without ingot.disk=)", e.message);
+                return EXIT_FAILURE_;
+        }
+        snprintf(out, size, "ingot.disk=%s", g->disk_uuid);
+        gpt_free(g);
+        return 0;
 }
 
 #define KVM_FIRST_OUTPUT_S 10.0
@@ -289,11 +322,12 @@ int verb_vm(int argc, char **argv) {
                 { "timeout", required_argument, NULL, 't' }, { "expect", required_argument, NULL, 'e' },
                 { "snapshot", no_argument, NULL, 's' },     { "accel", required_argument, NULL, 'A' },
                 { "drive", required_argument, NULL, 'd' },  { "uefi", no_argument, NULL, 'u' },
+                { "drive-first", required_argument, NULL, 'F' }, { "no-pin", no_argument, NULL, 'P' },
                 {},
         };
         struct vm v = { .memory = "1G" };
         const char *accel = "auto";
-        bool uefi = false;
+        bool uefi = false, pin = true;
         _cleanup_free_ char *kernel = NULL;
         uint64_t n;
         int c;
@@ -333,6 +367,16 @@ int verb_vm(int argc, char **argv) {
                                 return log_lib_error(optarg, -errno, NULL);
                         v.drives[v.n_drives++] = optarg;
                         break;
+                case 'F':
+                        if (v.first)
+                                return usage_error("vm", "at most one --drive-first");
+                        if (access(optarg, R_OK | W_OK) < 0)
+                                return log_lib_error(optarg, -errno, NULL);
+                        v.first = optarg;
+                        break;
+                case 'P':
+                        pin = false;
+                        break;
                 case 'A':
                         if (strcmp(optarg, "auto") != 0 && strcmp(optarg, "kvm") != 0 && strcmp(optarg, "tcg") != 0)
                                 return usage_error("vm", "--accel takes auto, kvm or tcg, not '%s'", optarg);
@@ -346,8 +390,8 @@ int verb_vm(int argc, char **argv) {
         v.disk = argv[optind];
         if (access(v.disk, R_OK) < 0)
                 return log_lib_error(v.disk, -errno, NULL);
-        if (uefi && (v.initrd || v.kernel || v.append))
-                return usage_error("vm", "--uefi boots what the ESP holds: no --kernel, --initrd or --append");
+        if (uefi && (v.initrd || v.kernel || v.append || !pin))
+                return usage_error("vm", "--uefi boots what the ESP holds: no --kernel, --initrd, --append or --no-pin");
         if (!uefi && !v.initrd)
                 return usage_error("vm", "--initrd INITRD is required (make one with 'ingot initrd')");
         _cleanup_free_ char *vars = NULL;
@@ -363,6 +407,11 @@ int verb_vm(int argc, char **argv) {
                         return EXIT_FAILURE_;
                 }
                 v.kernel = kernel;
+        }
+        if (!uefi && pin && !(v.append && cmdline_has_key(v.append, "ingot.disk="))) {
+                int r = disk_pin(v.disk, v.pin, sizeof(v.pin));
+                if (r != 0)
+                        return r;
         }
         bool kvm = strcmp(accel, "kvm") == 0 || (strcmp(accel, "auto") == 0 && kvm_usable());
         if (v.expect && !v.timeout)

@@ -143,7 +143,7 @@ int ingot_disk_create(const char *path, const struct ingot_disk_options *o, stru
                 r = esp_format(tmp, l.parts[0].offset, l.parts[0].size, volid, err);
         }
         if (r >= 0 && o->boot_kernel)
-                r = esp_fill(tmp, l.parts[0].offset, o, dir, err);
+                r = esp_fill(tmp, l.parts[0].offset, o, disk_uuid, dir, err);
         if (r >= 0)
                 r = slot_table_open(tmp, true, 0, &t, err);
         for (int i = 0; i < SLOT_COUNT && r >= 0; i++) {

@@ -1,5 +1,6 @@
 /* esp.c: the ESP of an ingot disk (see esp.h): mkfs.vfat formats it, mtools' mmd and mcopy fill it
  * through IMAGE@@OFFSET with file times fixed by SOURCE_DATE_EPOCH, so nothing is mounted. */
+#include <ctype.h>
 #include <fcntl.h>
 #include <spawn.h>
 #include <string.h>
@@ -129,17 +130,28 @@ static int write_entry(struct esp *e, const char *file, const char *title, const
         return esp_write(e, path, text);
 }
 
-int esp_fill(const char *path, uint64_t offset, const struct ingot_disk_options *o, const char *dir,
-             struct ingot_error *err) {
+int esp_fill(const char *path, uint64_t offset, const struct ingot_disk_options *o, const char *disk_uuid,
+             const char *dir, struct ingot_error *err) {
         struct esp e = { .dir = dir, .err = err };
-        const char *loader = o->loader ?: ESP_LOADER_DEFAULT, *cmdline = o->cmdline ?: CMDLINE_DEFAULT;
+        const char *loader = o->loader ?: ESP_LOADER_DEFAULT;
+        _cleanup_free_ char *cmdline = NULL;
         if (!o->boot_initrd)
                 return error_set(err, -EINVAL, "a boot kernel needs the ingot initrd it starts");
+        /* the initrd boots this disk and no other, whatever the loader tells it (or does not); the GUID as
+         * ingot slot status shows it, upper case */
+        const char *args = o->cmdline ?: CMDLINE_DEFAULT;
+        char guid[37];
+        for (size_t i = 0; i < sizeof(guid); i++)
+                guid[i] = (char) toupper((unsigned char) disk_uuid[i]);
+        int r = cmdline_has_key(args, "ingot.disk=") ? ((cmdline = strdup(args)) ? 0 : -1)
+                                                       : asprintf(&cmdline, "%s ingot.disk=%.36s", args, guid);
+        if (r < 0)
+                return -ENOMEM;
         if (access(loader, R_OK) < 0)
                 return error_set(err, -errno, "%s: %s%s", loader, strerror(errno),
                                  o->loader ? "" : " (systemd-boot comes with systemd-boot-efi)");
         snprintf(e.image, sizeof(e.image), "%s@@%llu", path, (unsigned long long) offset);
-        int r = mtools_env(&e.env);
+        r = mtools_env(&e.env);
         if (r < 0)
                 return r;
         static const char *dirs[] = { "/EFI", "/EFI/BOOT", "/EFI/systemd", "/loader", "/loader/entries", "/ingot" };

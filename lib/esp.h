@@ -11,6 +11,7 @@
 int esp_format(const char *path, uint64_t offset, uint64_t size, const char *volid, struct ingot_error *err);
 
 /* Fills the ESP at offset with o->boot_kernel, o->boot_initrd, o->loader (or ESP_LOADER_DEFAULT) and
- * the entries (o->cmdline on each); temporary files go to dir. Same inputs, same bytes. */
-int esp_fill(const char *path, uint64_t offset, const struct ingot_disk_options *o, const char *dir,
-             struct ingot_error *err);
+ * the entries (o->cmdline on each, and ingot.disk=DISK_UUID unless o->cmdline has an ingot.disk= of its
+ * own); temporary files go to dir. Same inputs, same bytes. */
+int esp_fill(const char *path, uint64_t offset, const struct ingot_disk_options *o, const char *disk_uuid,
+             const char *dir, struct ingot_error *err);

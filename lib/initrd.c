@@ -21,6 +21,9 @@ static const char *const wanted_modules[] = { "dm_mod",     "dm_bufio",   "dm_ve
                                               "virtio_pci", "virtio_blk", "squashfs",  "overlay",
                                               /* var: ext4, and the crc32c it asks for by name */
                                               "crc32c_generic", "ext4" };
+/* Loaded when the kernel has them: efivarfs, for the boot loader's LoaderDevicePartUUID (without it the
+ * initrd relies on ingot.disk=, which ingot's boot entries carry anyway). */
+static const char *const optional_modules[] = { "efivarfs" };
 
 struct entry {
         char *path;     /* in the initrd, no leading '/' */
@@ -180,12 +183,13 @@ static int add_modules(struct initrd *d, const char *dir, struct ingot_error *er
         int r = moddep_load(dir, &m, err);
         if (r >= 0 && !(seen = calloc(m.n + 1, 1)))
                 r = -ENOMEM;
-        for (size_t k = 0; r >= 0 && k < ELEMENTSOF(wanted_modules); k++) {
-                ssize_t i = moddep_find_name(&m, wanted_modules[k]);
+        for (size_t k = 0; r >= 0 && k < ELEMENTSOF(wanted_modules) + ELEMENTSOF(optional_modules); k++) {
+                bool optional = k >= ELEMENTSOF(wanted_modules);
+                const char *name = optional ? optional_modules[k - ELEMENTSOF(wanted_modules)] : wanted_modules[k];
+                ssize_t i = moddep_find_name(&m, name);
                 if (i < 0) {
-                        if (!builtin(dir, wanted_modules[k]))
-                                r = error_set(err, -ENOENT, "%s: no module %s in modules.dep, nor built in", dir,
-                                              wanted_modules[k]);
+                        if (!optional && !builtin(dir, name))
+                                r = error_set(err, -ENOENT, "%s: no module %s in modules.dep, nor built in", dir, name);
                         continue;
                 }
                 r = order_module(&m, (size_t) i, seen, &order);

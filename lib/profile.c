@@ -320,9 +320,10 @@ static bool panic_restarts(const char *value, int base) {
 /* Why a host profile may not set kernel parameter e (the boot machinery's), or NULL. */
 static const char *refused_param(const struct profile_entry *e) {
         if (strncmp(e->key, "ingot.", 6) == 0)
-                return "ingot.* parameters are the ingot initrd's (ingot.slot= forces a slot, ingot.kexec= marks "
-                       "the restart into a slot's kernel, ingot.debug times each step and opens a shell when no "
-                       "slot boots): a boot loader entry gives them, never a host profile";
+                return "ingot.* parameters are the ingot initrd's (ingot.disk= names the disk to boot from, "
+                       "ingot.slot= forces a slot, ingot.kexec= marks the restart into a slot's kernel, ingot.debug "
+                       "times each step and opens a shell when no slot boots): a boot loader entry gives them, never "
+                       "a host profile";
         if (strcmp(e->key, "initrd") == 0)
                 return "initrd= is the boot loader's (the initrd its EFI stub loads); the restart into a slot's "
                        "kernel loads the slot's own initrd, /usr/lib/ingot/initrd";

@@ -39,6 +39,13 @@ size_t strv_length(char *const *l) {
         return n;
 }
 
+bool cmdline_has_key(const char *cmdline, const char *key) {
+        for (const char *p = cmdline; (p = strstr(p, key)); p++)
+                if (p == cmdline || p[-1] == ' ' || p[-1] == '\t' || p[-1] == '\n')
+                        return true;
+        return false;
+}
+
 int strv_split(const char *s, const char *sep, char ***ret) {
         char *copy = strdup(s), *save = NULL, **l = NULL;
         if (!copy)

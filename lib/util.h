@@ -66,6 +66,9 @@ bool strv_contains(char *const *l, const char *s);
 int strv_push(char ***l, char *value); /* takes ownership of value */
 int strv_extend(char ***l, const char *value);
 
+/* Whether a kernel command line has a word that starts with key (e.g. "ingot.disk="). */
+bool cmdline_has_key(const char *cmdline, const char *key);
+
 /* Splits s at any of the characters in sep into a list of its non-empty words (NULL for none). */
 int strv_split(const char *s, const char *sep, char ***ret);
 

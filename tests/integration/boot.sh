@@ -232,6 +232,99 @@ t_both_slots_broken_boot_nothing() {
 }
 run both_slots_broken_boot_nothing t_both_slots_broken_boot_nothing
 
+# The attacker's disk (issue 25): another disk with ingot slots, an older vm-test signed by the same key,
+# with a var of its own that a boot from it would format. Its bytes, to show afterwards that nothing wrote
+# it. Which of two disks the initrd before the pin took was not the first name but the first /sys/block
+# lists, and sysfs lists names in the order of their hashes: vdb before vda. So each scenario attaches it
+# where that initrd takes it, and the first also before the real disk, as /dev/vda.
+attacker_disk() {
+	vm_image old 0.9.0
+	"$INGOT" disk attacker.img --slot-a old/vm-test_0.9.0.raw --esp-size 33M --var-size 8M
+	sha256sum attacker.img >attacker.sha256
+}
+
+# ingot vm pins the initrd to its disk (ingot.disk=GUID): the real disk boots, the attacker's first in line
+# (/dev/vda) or listed first (/dev/vdb: the real disk goes first, and the pin comes from --append).
+t_pinned_disk_beats_the_first() {
+	SCENARIO=pinned_disk
+	setup
+	attacker_disk
+	guid=$(status_field disk.img 's["disk_uuid"]')
+	boot disk.img "INGOT-READY" "" --drive-first attacker.img
+	grep -q "ingot-init: disk /dev/vdb (ingot.disk=$guid)" console.log
+	grep -q "ingot-init: booting slot a: a is good with priority 2; b is empty" console.log
+	grep -q "ready on slot a, version 1.0.0" console.log
+	! grep -q "version 0.9.0" console.log || return 1
+	sha256sum -c attacker.sha256
+	mv console.log attacker-first.log
+	boot attacker.img "INGOT-READY" "ingot.disk=$guid" --drive-first disk.img
+	grep -q "ingot-init: disk /dev/vda (ingot.disk=$guid)" console.log
+	! grep -q "ingot.disk=$(status_field attacker.img 's["disk_uuid"]')" console.log || return 1
+	grep -q "ready on slot a, version 1.0.0" console.log
+	grep -q "boot 2 on this var" console.log
+	! grep -q "version 0.9.0" console.log || return 1
+	sha256sum -c attacker.sha256
+}
+run pinned_disk_beats_the_first t_pinned_disk_beats_the_first
+
+# Nothing pins the disk (ingot vm --no-pin: no ingot.disk=, no boot loader): two disks with slots are
+# refused, not raced for. The attacker who copies the real disk's GUID onto its own gets a refusal too.
+# Either way nothing is booted and neither disk is written.
+t_two_disks_are_refused() {
+	SCENARIO=two_disks_refused
+	setup
+	attacker_disk
+	sha256sum disk.img >disk.sha256
+	boot disk.img "rebooting" "" --drive-first attacker.img --no-pin
+	grep -q "ingot-init: two disks with ingot slots (vda, vdb) and nothing says which: give ingot.disk=GUID" console.log
+	! grep -q "booting slot" console.log || return 1
+	sha256sum -c attacker.sha256 disk.sha256
+	mv console.log unpinned.log
+	guid=$(status_field disk.img 's["disk_uuid"]')
+	sfdisk --quiet --disk-id attacker.img "$guid"
+	sha256sum attacker.img >attacker.sha256
+	boot disk.img "rebooting" "" --drive-first attacker.img
+	grep -q "ingot-init: two disks carry the boot disk GUID $guid (vda, vdb): not guessing which one is the boot disk" console.log
+	! grep -q "booting slot" console.log || return 1
+	sha256sum -c attacker.sha256 disk.sha256
+}
+run two_disks_are_refused t_two_disks_are_refused
+
+# Through UEFI firmware and systemd-boot, with a boot entry that names no disk (an ESP another tool wrote;
+# ingot disk's entries carry ingot.disk=): the loader's LoaderDevicePartUUID says which ESP it was started
+# from, and the initrd boots the disk holding it (/dev/vda), not the attacker's, which /sys/block lists
+# first (/dev/vdb; the firmware passes over its empty ESP).
+t_uefi_loader_pins_its_disk() {
+	SCENARIO=uefi_loader_pins
+	needs_vm
+	[ -r /usr/share/OVMF/OVMF_CODE.fd ] || skip_test "no OVMF firmware (package ovmf)"
+	[ -r /usr/lib/systemd/boot/efi/systemd-bootx64.efi ] || skip_test "no systemd-boot (package systemd-boot-efi)"
+	command -v mcopy >/dev/null || skip_test "mtools missing"
+	local start_s=$SECONDS kernel guid esp start
+	vm_image out 1.0.0
+	"$INGOT" initrd -o initrd.zst --cert keys/ingot.crt --init "$INIT"
+	kernel=$(ls /boot/vmlinuz-* | sort -V | tail -1)
+	"$INGOT" disk disk.img --slot-a out/vm-test_1.0.0.raw --esp-size 40M --var-size 8M --boot-kernel "$kernel" \
+		--boot-initrd initrd.zst --cmdline "console=ttyS0 quiet init=/usr/lib/ingot-test/init"
+	guid=$(status_field disk.img 's["disk_uuid"]')
+	esp=$(sfdisk --part-uuid disk.img 1)
+	p=$(part disk.img esp); read -r start _ <<<"$p"
+	mtype -i "disk.img@@$start" ::/loader/entries/ingot.conf >entry.conf
+	grep -qx "options ro console=ttyS0 quiet init=/usr/lib/ingot-test/init ingot.disk=$guid" entry.conf
+	sed -i "s/ ingot.disk=$guid//" entry.conf
+	mcopy -o -i "disk.img@@$start" entry.conf ::/loader/entries/ingot.conf
+	! mtype -i "disk.img@@$start" ::/loader/entries/ingot.conf | grep -q "ingot.disk=" || return 1
+	attacker_disk
+	"$INGOT" vm attacker.img --uefi --accel tcg --timeout 600 --expect "INGOT-READY" --drive-first disk.img \
+		>console.log 2>&1 || { tail -40 console.log; return 1; }
+	echo "REPORT: $SCENARIO: $((SECONDS - start_s)) s in all (ingot vm --uefi)" >>"$T/report"
+	grep -qi "ingot-init: disk /dev/vda (the ESP the boot loader was started from, LoaderDevicePartUUID $esp)" console.log
+	grep -q "ready on slot a, version 1.0.0" console.log
+	! grep -q "version 0.9.0" console.log || return 1
+	sha256sum -c attacker.sha256
+}
+run uefi_loader_pins_its_disk t_uefi_loader_pins_its_disk
+
 # kernel_image VERSION PROFILE: vm-test at VERSION baking PROFILE, carrying this host's kernel and the
 # initrd (initrd.zst), for the initrd to restart into with the profile's parameters; disk.img holds it in a
 kernel_image() {
@@ -253,14 +346,18 @@ t_profile_applied() {
 		"$TOP" >vmhost.conf
 	kernel_image 1.0.0 "$PWD/vmhost.conf"
 	unsquashfs -cat out/vm-test_1.0.0.raw usr/lib/ingot/profile.json | grep -q '"name":"vmhost"'
-	boot disk.img "INGOT-READY" "quiet"
+	guid=$(status_field disk.img 's["disk_uuid"]')
+	# nothing pins the first stage's disk (--no-pin): it finds the one disk with slots itself
+	boot disk.img "INGOT-READY" "quiet" --no-pin
+	grep -q "ingot-init: disk /dev/vda (the only non-removable disk with ingot slots, and nothing names one)" console.log
 	# the first stage restarted into the slot's kernel with the profile's parameters added to the
 	# running ones (a profile's -key only takes back what a profile it includes set), without
-	# counting another try
-	grep -q "ingot-init: profile vmhost: restarting into the slot's kernel with: .*mitigations=auto console=ttyS0 test.profile=1 ingot.kexec=a" console.log
+	# counting another try, and pinned the second stage to the disk it chose
+	grep -q "ingot-init: profile vmhost: restarting into the slot's kernel with: .*mitigations=auto console=ttyS0 test.profile=1 ingot.kexec=a ingot.disk=$guid" console.log
+	grep -q "ingot-init: disk /dev/vda (ingot.disk=$guid)" console.log
 	[ "$(grep -c 'ingot-init: booting slot a' console.log)" = 2 ]
 	grep -q "ingot-init: booting slot a: a forced by ingot.slot=" console.log
-	grep "ingot-test: cmdline:" console.log | grep -q " test.profile=1 ingot.kexec=a"
+	grep "ingot-test: cmdline:" console.log | grep -q " test.profile=1 ingot.kexec=a ingot.disk=$guid"
 	! grep -q "kernel parameters are not on this kernel's command line" console.log || return 1
 	# the kernel's own view of the rest: /proc/sys and /proc/meminfo, read by the image's init
 	grep -q "ingot-test: vm.swappiness=7, HugePages_Total: 32" console.log
@@ -378,9 +475,10 @@ t_initrd_breaking_profile_falls_back() {
 	kernel_image 1.0.0 "$PWD/web.conf"
 	slot_profile nodisk.conf prof
 	"$INGOT" reprofile disk.img prof/nodisk.profile.json --cert keys/ingot.crt --tries 1 >/dev/null
+	guid=$(status_field disk.img 's["disk_uuid"]')
 	boot disk.img "INGOT-READY" "" --timeout 900
 	[ "$(grep -c "profile nodisk: restarting into the slot's kernel" console.log)" = 1 ]
-	[ "$(grep -c "ingot-init: no disk appeared" console.log)" = 1 ]
+	[ "$(grep -c "ingot-init: the boot disk GUID $guid (ingot.disk=) did not appear" console.log)" = 1 ]
 	grep -q "booting slot a: a is good with priority 1; b is bad (out of tries)" console.log
 	sed -n '/booting slot a: a is good/,$p' console.log >after.log
 	grep -q "ingot-test: cmdline: .*test.role=web ingot.kexec=a" after.log

@@ -121,7 +121,23 @@ t_progress_on_a_terminal() {
 	! grep -q 'MiB/s' err || return 1
 }
 
+# ingot vm's disk options, refused or failing before QEMU starts (tests/integration/boot.sh boots them)
+t_vm_disk_options() {
+	"$INGOT" vm --help | grep -q -- '--drive-first FILE'
+	"$INGOT" vm --help | grep -q -- '--no-pin'
+	: >a.img
+	: >b.img
+	rc=0; "$INGOT" vm a.img --uefi --no-pin 2>err || rc=$?; [ "$rc" -eq 2 ]; grep -q "no --kernel, --initrd, --append or --no-pin" err
+	rc=0; "$INGOT" vm a.img --initrd x --drive-first a.img --drive-first b.img 2>err || rc=$?; [ "$rc" -eq 2 ]
+	grep -q "at most one --drive-first" err
+	expect_fail "nothing.img: No such file" "$INGOT" vm a.img --initrd x --drive-first nothing.img
+	# a disk without a GPT has no GUID to pin the initrd to
+	expect_fail "a.img: 0 bytes, too small to be a disk: no GPT partition table (--no-pin boots it without ingot.disk=)" \
+		"$INGOT" vm a.img --kernel /dev/null --initrd x
+}
+
 run help_and_version t_help_and_version
+run vm_disk_options t_vm_disk_options
 run usage_errors_exit_2 t_usage_errors_exit_2
 run recipe_errors_name_file_and_line t_recipe_errors_name_file_and_line
 run plan_resolves t_plan_resolves

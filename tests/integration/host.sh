@@ -128,8 +128,13 @@ t_esp_holds_the_boot_chain() {
 	mtype -i "disk.img@@$start" ::/loader/entries/ingot.conf >entry.conf
 	grep -qx "linux /ingot/vmlinuz" entry.conf
 	grep -qx "initrd /ingot/initrd" entry.conf
-	grep -qx "options ro console=ttyS0 quiet" entry.conf
-	mtype -i "disk.img@@$start" ::/loader/entries/ingot-slot-b.conf | grep -qx "options ro console=ttyS0 quiet ingot.slot=b"
+	# every entry pins the initrd to this disk, by the GUID slot status shows
+	guid=$(status_field disk.img 's["disk_uuid"]')
+	grep -qx "options ro console=ttyS0 quiet ingot.disk=$guid" entry.conf
+	mtype -i "disk.img@@$start" ::/loader/entries/ingot-slot-b.conf | grep -qx "options ro console=ttyS0 quiet ingot.disk=$guid ingot.slot=b"
+	# unless the command line names a disk itself
+	esp_disk named.img --cmdline "console=ttyS0 ingot.disk=$guid"
+	mtype -i "named.img@@$start" ::/loader/entries/ingot.conf | grep -qx "options ro console=ttyS0 ingot.disk=$guid"
 	# every file at FAT's epoch, whatever the clock says
 	mdir -i "disk.img@@$start" ::/loader | grep -q "loader.conf"
 	! mdir -i "disk.img@@$start" -/ :: | grep -E " [0-9]{4}-[0-9]{2}-[0-9]{2} " | grep -v " 1980-01-01 " || return 1
@@ -181,7 +186,11 @@ t_update_to_another_kernel() {
 	uefi_boot disk.img "ingot-host-test: done"
 	# the boot kernel's initrd counted b's try, then restarted into b's own kernel and initrd
 	grep -q "ingot-init: booting slot b: b is on trial with 3 tries left" console.log
-	grep -q "ingot-init: slot kernel $(cat "$S/kernel-2.version"): restarting into the slot's kernel with: ro console=ttyS0 panic=10 ingot.kexec=b" console.log
+	# both stages boot the disk the entry names (ingot disk writes ingot.disk=GUID into it), the second
+	# because the first passes it on
+	guid=$(status_field disk.img 's["disk_uuid"]')
+	[ "$(grep -c "ingot-init: disk /dev/vda (ingot.disk=$guid)" console.log)" = 2 ]
+	grep -q "ingot-init: slot kernel $(cat "$S/kernel-2.version"): restarting into the slot's kernel with: ro console=ttyS0 panic=10 ingot.kexec=b ingot.disk=$guid" console.log
 	grep -q "ingot-init: booting slot b: b forced by ingot.slot=" console.log
 	grep -q "ingot-host-test: kernel: $(cat "$S/kernel-2.version")$" console.log
 	grep -Eq "ingot-host-test: system: (running|degraded)$" console.log

@@ -437,17 +437,29 @@ t_failing_profile_falls_back() {
 }
 run failing_profile_falls_back t_failing_profile_falls_back
 
+# breaking_profile NAME LINES TRIES: disk.img with the web image (carrying its kernel) good in a, reprofiled
+# into b on trial with TRIES tries and profile NAME (web's plus LINES), booted until a is ready again
+breaking_profile() {
+	needs_vm
+	role_profiles
+	printf 'Include=web.conf\n%b\n' "$2" >"$1.conf"
+	kernel_image 1.0.0 "$PWD/web.conf"
+	slot_profile "$1.conf" prof
+	"$INGOT" reprofile disk.img "prof/$1.profile.json" --cert keys/ingot.crt --tries "$3" >/dev/null
+	boot disk.img "INGOT-READY" "" --timeout 900
+}
+
+# back_on_a FILE: after b failed, a boots with its own profile and is ready
+back_on_a() {
+	grep -q "ingot-test: cmdline: .*test.role=web ingot.kexec=a" "$1" || return 1
+	grep -q "ready on slot a, version 1.0.0" "$1" || return 1
+}
+
 # A profile that breaks its own slot is judged under its slot's kernel and command line only: b fails
 # there, is marked bad, and the machine restarts so that a boots under its own (boot/README.md).
 t_bogus_init_profile_falls_back() {
 	SCENARIO=bogus_init_profile
-	needs_vm
-	role_profiles
-	printf 'Include=web.conf\n[Kernel]\nParameters=init=/bogus test.role=bogus\n' >bogus.conf
-	kernel_image 1.0.0 "$PWD/web.conf"
-	slot_profile bogus.conf prof
-	"$INGOT" reprofile disk.img prof/bogus.profile.json --cert keys/ingot.crt --tries 2 >/dev/null
-	boot disk.img "INGOT-READY" "" --timeout 900
+	breaking_profile bogus '[Kernel]\nParameters=init=/bogus test.role=bogus' 2
 	grep -q "booting slot b: b is on trial with 2 tries left" console.log
 	grep -q "ingot-init: profile bogus: restarting into the slot's kernel with: .*init=/bogus .*ingot.kexec=b" console.log
 	grep -q "ingot-init: slot b: /bogus: No such file or directory" console.log
@@ -456,9 +468,8 @@ t_bogus_init_profile_falls_back() {
 	! grep -q "trying the other" console.log || return 1
 	sed -n '/slot b failed under its own kernel/,$p' console.log >after.log
 	grep -q "booting slot a: a is good with priority 1; b is bad (the initrd could not boot it under its own kernel and command line)" after.log
-	grep -q "ingot-test: cmdline: .*test.role=web ingot.kexec=a" after.log
+	back_on_a after.log
 	! grep "ingot-test: cmdline:" after.log | grep -q "bogus" || return 1
-	grep -q "ready on slot a, version 1.0.0" after.log
 	[ "$(status_field disk.img 's["slots"][0]["state"], s["slots"][0]["profile"], s["slots"][1]["state"], s["slots"][1]["failure"], s["next"]')" = \
 		"('good', 'web', 'bad', 'initrd', 'a')" ]
 	"$INGOT" slot next --disk disk.img | grep -q "b is bad (the initrd could not boot it under its own kernel and command line)"
@@ -469,20 +480,13 @@ run bogus_init_profile_falls_back t_bogus_init_profile_falls_back
 # slot's root): nothing can be marked, the counted tries run out, and a boots.
 t_initrd_breaking_profile_falls_back() {
 	SCENARIO=initrd_breaking_profile
-	needs_vm
-	role_profiles
-	printf 'Include=web.conf\n[Kernel]\nParameters=module_blacklist=virtio_blk test.role=nodisk\n' >nodisk.conf
-	kernel_image 1.0.0 "$PWD/web.conf"
-	slot_profile nodisk.conf prof
-	"$INGOT" reprofile disk.img prof/nodisk.profile.json --cert keys/ingot.crt --tries 1 >/dev/null
+	breaking_profile nodisk '[Kernel]\nParameters=module_blacklist=virtio_blk test.role=nodisk' 1
 	guid=$(status_field disk.img 's["disk_uuid"]')
-	boot disk.img "INGOT-READY" "" --timeout 900
 	[ "$(grep -c "profile nodisk: restarting into the slot's kernel" console.log)" = 1 ]
 	[ "$(grep -c "ingot-init: the boot disk GUID $guid (ingot.disk=) did not appear" console.log)" = 1 ]
 	grep -q "booting slot a: a is good with priority 1; b is bad (out of tries)" console.log
 	sed -n '/booting slot a: a is good/,$p' console.log >after.log
-	grep -q "ingot-test: cmdline: .*test.role=web ingot.kexec=a" after.log
-	grep -q "ready on slot a, version 1.0.0" after.log
+	back_on_a after.log
 	[ "$(status_field disk.img 's["slots"][0]["state"], s["slots"][1]["state"], s["slots"][1]["failure"], s["next"]')" = \
 		"('good', 'bad', 'out-of-tries', 'a')" ]
 }
@@ -492,20 +496,13 @@ run initrd_breaking_profile_falls_back t_initrd_breaking_profile_falls_back
 # switch to the slot's root, under its own kernel), the tries run out, and a boots with its profile.
 t_health_breaking_profile_falls_back() {
 	SCENARIO=health_breaking_profile
-	needs_vm
-	role_profiles
-	printf 'Include=web.conf\n[Kernel]\nParameters=test.role=nosuch\n[Sysctl]\nvm.no_such_knob=1\n' >nosuch.conf
-	kernel_image 1.0.0 "$PWD/web.conf"
-	slot_profile nosuch.conf prof
-	"$INGOT" reprofile disk.img prof/nosuch.profile.json --cert keys/ingot.crt --tries 1 >/dev/null
-	boot disk.img "INGOT-READY" "" --timeout 900
+	breaking_profile nosuch '[Kernel]\nParameters=test.role=nosuch\n[Sysctl]\nvm.no_such_knob=1' 1
 	[ "$(grep -c "ingot-init: profile nosuch: sysctl vm.no_such_knob=1: No such file or directory" console.log)" = 1 ]
 	[ "$(grep -c 'health check FAILED on slot b: its profile did not all apply' console.log)" = 1 ]
 	! grep -q "profile nosuch applied" console.log || return 1
 	grep -q "booting slot a: a is good with priority 1; b is bad (out of tries)" console.log
 	sed -n '/booting slot a: a is good/,$p' console.log >after.log
-	grep -q "ingot-test: cmdline: .*test.role=web ingot.kexec=a" after.log
-	grep -q "ready on slot a, version 1.0.0" after.log
+	back_on_a after.log
 	[ "$(status_field disk.img 's["slots"][1]["state"], s["slots"][1]["failure"], s["next"]')" = "('bad', 'out-of-tries', 'a')" ]
 }
 run health_breaking_profile_falls_back t_health_breaking_profile_falls_back

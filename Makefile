@@ -29,6 +29,7 @@ FUZZ_TARGETS := $(filter-out replay,$(basename $(notdir $(wildcard fuzz/*.c))))
 FUZZ_REPLAYS := $(FUZZ_TARGETS:%=$(BUILD)/fuzz/%)
 FUZZ_SECONDS ?= 60
 SANITIZE     := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+NPROC        := $(shell nproc 2>/dev/null || echo 2)
 
 .PHONY: all deps check check-asan test test-build demo bench clean fuzz fuzz-build
 all: $(BUILD)/ingot $(BUILD)/ingot-init
@@ -85,8 +86,8 @@ test: test-build
 # The whole suite twice, plain (with the valgrind tests) and under ASan+UBSan (build-asan, where the
 # QEMU and valgrind tests skip), counted together in one final line.
 check: deps
-	@$(MAKE) --no-print-directory test-build
-	@$(MAKE) --no-print-directory test-build $(ASAN_VARS)
+	@$(MAKE) --no-print-directory -j$(NPROC) test-build
+	@$(MAKE) --no-print-directory -j$(NPROC) test-build $(ASAN_VARS)
 	@tests/run.sh $(BUILD) build-asan
 
 ASAN_VARS := BUILD=build-asan CFLAGS="-O1 -g $(SANITIZE)" LDFLAGS="-fsanitize=address,undefined"

@@ -2,13 +2,20 @@
 # tests/run.sh [BUILD...]: runs every unit test (cmocka, TAP output) and every integration script
 # against each build directory given (default: $BUILD, or build), counts results over all of them and
 # ends with one line "N passed, N failed, N skipped"; exits non-zero on any failure or on none run.
-# Several builds run side by side (make check: the plain one, mostly single-threaded QEMU boots, beside
-# the ASan one, mostly CPU), each with one line per script as it ends and its whole log at the end.
+# Several builds run side by side, in lanes: the first build's QEMU boots (boot.sh, host.sh: one TCG
+# thread each) in a lane of their own, its other tests in another, and each further build (make check:
+# the ASan one, whose boots skip) in one more; each lane says one line per script as it ends, and the
+# lanes' logs follow in order.
 set -u
 cd "$(dirname "$0")/.."
 passed=0 failed=0 skipped=0
 
+# run_build [SCRIPT...]: the unit tests and the lint, then SCRIPT... (default: every integration script);
+# with UNITS=no only the scripts.
 run_build() {
+local scripts=("$@")
+[ ${#scripts[@]} -gt 0 ] || scripts=(tests/integration/*.sh)
+if [ "${UNITS:-yes}" = yes ]; then
 for bin in "$BUILD"/tests/test-*; do
 	[ -x "$bin" ] || continue
 	name=$(basename "$bin")
@@ -44,7 +51,9 @@ else
 	failed=$((failed + 1))
 fi
 
-for script in tests/integration/*.sh; do
+fi
+
+for script in "${scripts[@]}"; do
 	name=$(basename "$script" .sh)
 	echo "== integration $name"
 	log=$(mktemp)
@@ -75,22 +84,33 @@ if [ $# -le 1 ]; then
 else
 	logs=$(mktemp -d)
 	exec 3>&1
-	i=0
-	for BUILD in "$@"; do
-		i=$((i + 1))
+	vm=(tests/integration/boot.sh tests/integration/host.sh)
+	rest=()
+	for script in tests/integration/*.sh; do
+		[[ " ${vm[*]} " == *" $script "* ]] || rest+=("$script")
+	done
+	# lane LOG BUILD UNITS SCRIPT...: one lane in the background
+	lane() {
+		local n=$1 build=$2 units=$3
+		shift 3
 		(
-			export BUILD INGOT=$PWD/$BUILD/ingot PROGRESS_FD=3
-			echo "=== tests against $BUILD"
-			run_build
-			echo "$passed $failed $skipped" >"$logs/$i.counts"
-		) >"$logs/$i.log" 2>&1 &
+			export BUILD=$build UNITS=$units INGOT=$PWD/$build/ingot PROGRESS_FD=3
+			if [ "$units" = no ]; then echo "=== tests against $BUILD: its QEMU boots"; else echo "=== tests against $BUILD"; fi
+			run_build "$@"
+			echo "$passed $failed $skipped" >"$logs/$n.counts"
+		) >"$logs/$n.log" 2>&1 &
+	}
+	lane 1 "$1" no "${vm[@]}"
+	lane 2 "$1" yes "${rest[@]}"
+	i=2
+	for BUILD in "${@:2}"; do
+		i=$((i + 1))
+		lane "$i" "$BUILD" yes
 	done
 	wait
-	i=0
-	for BUILD in "$@"; do
-		i=$((i + 1))
-		cat "$logs/$i.log"
-		read -r p f s <"$logs/$i.counts" || { echo "FAIL: the run against $BUILD did not finish"; p=0 f=1 s=0; }
+	for ((n = 1; n <= i; n++)); do
+		cat "$logs/$n.log"
+		read -r p f s <"$logs/$n.counts" || { echo "FAIL: a lane of the tests did not finish ($n)"; p=0 f=1 s=0; }
 		passed=$((passed + p))
 		failed=$((failed + f))
 		skipped=$((skipped + s))

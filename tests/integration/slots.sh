@@ -606,6 +606,32 @@ t_image_policy() {
 }
 run image_policy t_image_policy
 
+# A disk writer crafts slot b: an unsigned image claiming version 99.0.0, with its own tree and a payload
+# whose signature is by a key nobody trusts, marked good. Its squashfs is not parsed until its signer is
+# trusted (nothing of it is read), so it sets no version floor: 2.0.0 installs, and status says why b's
+# version was not read.
+t_untrusted_slot_sets_no_floor() {
+	signed_demo out 1.0.0
+	signed_demo out 2.0.0
+	"$INGOT" keygen evil >/dev/null
+	sed 's/^Version=.*/Version=99.0.0/' demo-1.0.0.ini >evil.ini
+	"$INGOT" build evil.ini -o evilout --key evil/ingot.key --cert evil/ingot.crt --quiet
+	"$INGOT" disk disk.img --slot-a out/demo_1.0.0.raw --slot-b evilout/demo_99.0.0.raw
+	"$INGOT" slot mark-good b --disk disk.img
+	# before, the floor came from b's unchecked os-release: "older than '99.0.0' in good slot b"
+	"$INGOT" slot install --disk disk.img --cert keys/ingot.crt --slot a out/demo_2.0.0.raw | grep -q "into slot a"
+	slot_verifies disk.img a keys/ingot.crt out/demo_2.0.0.roothash
+	# what status reads for the eye needs an intact signature and then its tree: a damaged tree is named
+	"$INGOT" slot status --disk disk.img --json >st.json
+	python3 -c 'import json; s = json.load(open("st.json")); b = s["slots"][1]; assert b["version"] == "99.0.0" and b["unverified"] is None, b'
+	flip_part disk.img verity-b 4200
+	"$INGOT" slot status --disk disk.img >st.txt
+	cat st.txt
+	grep -q "^b: its version and profile were not read: disk.img (verity-b): does not hold the tree of the root hash" st.txt
+	grep -q '^b .* - ' st.txt
+}
+run untrusted_slot_sets_no_floor t_untrusted_slot_sets_no_floor
+
 t_help() {
 	"$INGOT" slot --help | grep -q "install IMAGE.raw"
 	"$INGOT" slot --help | grep -qF "verify [a|b] [--cert CERT]... [--json]"

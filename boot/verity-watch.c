@@ -58,27 +58,21 @@ static void corrupted(const char *disk, char slot, const char *block, void (*rep
         if (comma && strncmp(block, "1,", 2) == 0)
                 snprintf(kind, sizeof(kind), "hash tree");
         say(report, "slot %c: dm-verity found %s block %s corrupted while the slot ran", slot, kind, comma ? comma + 1 : block);
-        /* never the last bootable slot: with nothing to fall back to, a slot with one bad block is better
-         * than none (reads of that block keep failing; a reinstall heals it) */
+        /* never the last bootable slot (the library refuses that with -EBUSY): with nothing to fall back
+         * to, a slot with one bad block is better than none (reads of that block keep failing; a reinstall
+         * heals it) */
         struct ingot_slot_options o = { .disk = disk, .runtime_dir = "/nonexistent", .lock_wait_ms = 30000 };
-        struct ingot_slot_status st;
         struct ingot_error e = { 0 };
-        if (ingot_slot_status(&o, &st, &e) < 0) {
-                say(report, "slot %c: reading the slot state: %s; it keeps running", slot, e.message);
+        int r = ingot_slot_change(&o, INGOT_SLOT_FAILED_CORRUPTED, slot, 0, NULL, &e);
+        if (r == -EBUSY) {
+                say(report, "slot %c: %s: it keeps running, and reads of that block fail", slot, e.message);
                 return;
         }
-        const struct ingot_slot_info *other = &st.slots[slot == 'a' ? 1 : 0];
-        if (strcmp(other->state, "good") != 0 && strcmp(other->state, "trying") != 0) {
-                say(report, "slot %c: slot %c is %s, nothing to fall back to: it keeps running, and reads of that block fail",
-                    slot, other->name, other->state);
-                return;
-        }
-        e = (struct ingot_error) { 0 };
-        if (ingot_slot_change(&o, INGOT_SLOT_FAILED_CORRUPTED, slot, 0, NULL, &e) < 0) {
+        if (r < 0) {
                 say(report, "slot %c: marking it bad: %s; it keeps running", slot, e.message);
                 return;
         }
-        say(report, "slot %c marked bad (corrupted); restarting, slot %c boots next", slot, other->name);
+        say(report, "slot %c marked bad (corrupted); restarting, slot %c boots next", slot, slot == 'a' ? 'b' : 'a');
         sync();
         reboot(RB_AUTOBOOT);
 }

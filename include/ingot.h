@@ -268,7 +268,8 @@ enum ingot_slot_action {
         INGOT_SLOT_ROLLBACK,  /* the other good slot boots next */
         /* The initrd's: marked bad as MARK_BAD, with the reason kept for `ingot slot status` */
         INGOT_SLOT_FAILED_INITRD,    /* it could not boot under its own kernel and command line */
-        INGOT_SLOT_FAILED_CORRUPTED, /* dm-verity found a corrupted block while it ran */
+        INGOT_SLOT_FAILED_CORRUPTED, /* dm-verity found a corrupted block while it ran; -EBUSY when the other
+                                      * slot cannot boot (it stays: better one bad block than nothing) */
 };
 
 /* One GPT write. ret_slot: the slot changed. */

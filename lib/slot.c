@@ -410,6 +410,13 @@ int ingot_slot_change(const struct ingot_slot_options *o, enum ingot_slot_action
                         action == INGOT_SLOT_FAILED_CORRUPTED;
         if (!mark_bad && (r = slot_require_installed(t, s, err)) < 0)
                 goto out;
+        struct slot *other = &t->slots[1 - slot_index(s->name)];
+        if (action == INGOT_SLOT_FAILED_CORRUPTED && !slot_bootable(&other->attrs, other->installed)) {
+                /* never the last bootable slot: one bad block is better than nothing to boot */
+                r = error_set(err, -EBUSY, "%s: slot %c is %s, nothing to fall back to", t->gpt->path, other->name,
+                              slot_state_to_string(slot_state_of(&other->attrs, other->installed)));
+                goto out;
+        }
         switch (action) {
         case INGOT_SLOT_SWITCH:
                 r = make_next(t, s, tries ? tries : 3, false, NULL, NULL, err);

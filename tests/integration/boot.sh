@@ -617,6 +617,31 @@ PY
 }
 run stripped_profile_is_refused t_stripped_profile_is_refused
 
+# The same with nothing to fall back to: a alone, good, with a corrupted block read late. The watcher
+# does not mark the last bootable slot bad (one bad block is better than nothing to boot): a keeps running.
+t_late_corruption_with_one_slot_keeps_it() {
+	SCENARIO=late_corruption_one_slot
+	needs_vm
+	"$INGOT" keygen keys >/dev/null
+	mkdir late
+	head -c 1M /dev/urandom >late/blob
+	vm_image_with out 1.0.0 "[Content]\nCopy=$PWD/late/:/usr/lib/ingot-test/late/"
+	"$INGOT" initrd -o initrd.zst --cert keys/ingot.crt --init "$INIT"
+	"$INGOT" disk disk.img --slot-a out/vm-test_1.0.0.raw --esp-size 33M --var-size 8M
+	boot disk.img "INGOT-READY" "ingot.test-read=/usr/lib/ingot-test/late/blob"
+	off=$(python3 -c 'import sys; print(open(sys.argv[1], "rb").read().find(open(sys.argv[2], "rb").read(4096)))' \
+		out/vm-test_1.0.0.raw late/blob)
+	[ "$off" -gt 0 ]
+	flip_part disk.img root-a $((off + 200000))
+	boot disk.img "INGOT-READY" "ingot.test-read=/usr/lib/ingot-test/late/blob"
+	grep -q "ingot-init: slot a: dm-verity found data block $(((off + 200000) / 4096)) corrupted while the slot ran" console.log
+	grep -q "ingot-init: slot a: /dev/vda: slot b is empty, nothing to fall back to: it keeps running, and reads of that block fail" console.log
+	grep -q "ingot-test: reading /usr/lib/ingot-test/late/blob failed: .*Input/output error" console.log
+	! grep -q "marked bad" console.log || return 1
+	[ "$(status_field disk.img 's["slots"][0]["state"], s["next"]')" = "('good', 'a')" ]
+}
+run late_corruption_with_one_slot_keeps_it t_late_corruption_with_one_slot_keeps_it
+
 # write_slot DISK SLOT DIR/NAME: NAME.raw, .verity and .roothash.p7s written into SLOT's partitions as a disk
 # writer would, with the signature payload systemd reads, and priority 3 with 3 tries (above a good slot's 2)
 write_slot() {

@@ -18,7 +18,7 @@ skip_test() {
 }
 
 run() {
-	local name=$1 fn=$2 log rc
+	local name=$1 fn=$2 log rc start=$SECONDS
 	# ONLY=REGEX runs just the tests whose names match (while working on them; make check runs all)
 	[ -z "${ONLY:-}" ] || [[ $name =~ $ONLY ]] || return 0
 	log=$T/$name.log
@@ -31,11 +31,11 @@ run() {
 	) >"$log" 2>&1
 	rc=$?
 	if [ "$rc" -eq 0 ]; then
-		echo "PASS: $name"
+		echo "PASS: $name ($((SECONDS - start)) s)"
 	elif [ "$rc" -eq 77 ]; then
 		echo "SKIP: $name: $(cat "$T/$name.skip" 2>/dev/null || sed -n 's/^SKIP-REASON: //p' "$log" | tail -1)"
 	else
-		echo "FAIL: $name (exit $rc)"
+		echo "FAIL: $name (exit $rc, $((SECONDS - start)) s)"
 		tail -n 25 "$log" | sed 's/^/    /'
 	fi
 	return 0

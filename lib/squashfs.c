@@ -261,6 +261,10 @@ int squashfs_writer_begin_file(struct squashfs_writer *w, struct node *n) {
 }
 
 int squashfs_writer_append(struct squashfs_writer *w, const void *data, size_t size) {
+        /* libsquashfs 1.2 dereferences its current block (still none) when a file's first append is empty:
+         * an empty captured file (an extract variant's /var/lib/dpkg/status) crashed the build */
+        if (size == 0)
+                return 0;
         return squashfs_writer_errno(w, sqfs_block_processor_append(w->proc, data, size));
 }
 

@@ -155,3 +155,21 @@ t_archive_hardlink_to_removed_file() {
 	[ ! -e out ] || [ -z "$(ls -A out)" ]
 }
 run archive_hardlink_to_removed_file t_archive_hardlink_to_removed_file
+
+# Empty files the build reads into memory (dpkg's status, os-release; mmdebstrap's extract variant ships an
+# empty status) and empty files of a tree: written as empty files (libsquashfs crashed on an empty append).
+t_empty_captured_files() {
+	tarball base.tar "var/lib/dpkg/status=" "etc/os-release=" "usr/share/empty="
+	printf '[Image]\nName=e\nVersion=1\n[Base]\nArchive=base.tar\n' >r.ini
+	"$INGOT" build --unsigned r.ini -o out --quiet
+	unsquashfs -lln out/e_1.raw >list.txt
+	grep -q '^-rw-r--r-- 0/0 *0 .* squashfs-root/var/lib/dpkg/status$' list.txt
+	grep -q '^-rw-r--r-- 0/0 *0 .* squashfs-root/usr/share/empty$' list.txt
+	unsquashfs -cat out/e_1.raw usr/lib/os-release | grep -qx 'IMAGE_ID=e'
+	mkdir -p tree/var/lib/dpkg
+	: >tree/var/lib/dpkg/status
+	printf '[Image]\nName=t\nVersion=1\n[Base]\nTree=tree\n' >t.ini
+	"$INGOT" build --unsigned t.ini -o out --quiet
+	unsquashfs -lln out/t_1.raw | grep -q '^-rw-r--r-- 0/0 *0 .* squashfs-root/var/lib/dpkg/status$'
+}
+run empty_captured_files t_empty_captured_files

@@ -75,6 +75,12 @@ require_root() {
 	[ "$(id -u)" -eq 0 ] || skip_test "needs root"
 }
 
+# plain_pass_only WHY: skips in an ASan build (make check's second pass, make check-asan) a test whose
+# minutes go to work outside ingot's code or repeat the plain pass's, saying WHY.
+plain_pass_only() {
+	! ldd "$INGOT" | grep -q libasan || skip_test "an ASan build: $*; make check runs it in the plain pass"
+}
+
 # Tests that run mmdebstrap skip without it; need_debian_mirror also skips when its default mirror,
 # deb.debian.org, does not answer (no network): such a build could only fail.
 need_mmdebstrap() {

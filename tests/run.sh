@@ -2,10 +2,10 @@
 # tests/run.sh [BUILD...]: runs every unit test (cmocka, TAP output) and every integration script
 # against each build directory given (default: $BUILD, or build), counts results over all of them and
 # ends with one line "N passed, N failed, N skipped"; exits non-zero on any failure or on none run.
-# Several builds run side by side, in lanes: the first build's QEMU boots (boot.sh, host.sh: one TCG
-# thread each) in a lane of their own, its other tests in another, and each further build (make check:
-# the ASan one, whose boots skip) in one more; each lane says one line per script as it ends, and the
-# lanes' logs follow in order.
+# Several builds run side by side, in lanes: the first build's QEMU boots in two lanes of their own
+# (boot.sh, host.sh: one TCG thread each, the longest scripts), its other tests in another, and each
+# further build (make check: the ASan one, whose boots skip) in one more; each lane says one line per
+# script as it ends, and the lanes' logs follow in order.
 set -u
 cd "$(dirname "$0")/.."
 passed=0 failed=0 skipped=0
@@ -95,14 +95,15 @@ else
 		shift 3
 		(
 			export BUILD=$build UNITS=$units INGOT=$PWD/$build/ingot PROGRESS_FD=3
-			if [ "$units" = no ]; then echo "=== tests against $BUILD: its QEMU boots"; else echo "=== tests against $BUILD"; fi
+			if [ "$units" = no ]; then echo "=== tests against $BUILD: $*"; else echo "=== tests against $BUILD"; fi
 			run_build "$@"
 			echo "$passed $failed $skipped" >"$logs/$n.counts"
 		) >"$logs/$n.log" 2>&1 &
 	}
-	lane 1 "$1" no "${vm[@]}"
-	lane 2 "$1" yes "${rest[@]}"
-	i=2
+	lane 1 "$1" no "${vm[0]}"
+	lane 2 "$1" no "${vm[1]}"
+	lane 3 "$1" yes "${rest[@]}"
+	i=3
 	for BUILD in "${@:2}"; do
 		i=$((i + 1))
 		lane "$i" "$BUILD" yes

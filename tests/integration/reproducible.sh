@@ -88,6 +88,7 @@ t_warns_without_epoch() {
 # over time) in different directories at different times give the same bytes in every file.
 t_debian_minbase_twice() {
 	need_debian_mirror
+	plain_pass_only "two minbase builds, their time mostly mmdebstrap's, prove a property of the recipe (recipes.sh builds it under ASan)"
 	"$INGOT" build --unsigned "$TOP/recipes/debian-minbase.ini" -o first --quiet 2>err
 	[ ! -s err ] || { cat err; return 1; } # the recipe sets its epoch: no warning
 	sleep 2

@@ -84,7 +84,8 @@ test: test-build
 	@BUILD=$(BUILD) tests/run.sh
 
 # The whole suite twice, plain (with the valgrind tests) and under ASan+UBSan (build-asan, where the
-# QEMU and valgrind tests skip), counted together in one final line.
+# QEMU and valgrind tests skip, and those that say so leave their work to the plain pass), side by side
+# in lanes (tests/run.sh), counted together in one final line.
 check: deps
 	@$(MAKE) --no-print-directory -j$(NPROC) test-build
 	@$(MAKE) --no-print-directory -j$(NPROC) test-build $(ASAN_VARS)

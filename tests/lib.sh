@@ -297,6 +297,15 @@ flip() {
 		"$1" "$2" "${3:-0x01}" || return 1
 }
 
+# offset_in IMAGE FILE: the byte offset at which FILE's first 4 KiB are stored in IMAGE (a file stored as
+# it is: random data does not compress); fails when they are not there.
+offset_in() {
+	local off
+	off=$(python3 -c 'import sys; print(open(sys.argv[1], "rb").read().find(open(sys.argv[2], "rb").read(4096)))' "$1" "$2") || return 1
+	[ "$off" -ge 0 ] || { echo "$2 is not stored as it is in $1" >&2; return 1; }
+	echo "$off"
+}
+
 # flip_part DISK LABEL OFFSET: every bit of a byte of a partition turned over, as a failing disk would.
 flip_part() {
 	local info start size

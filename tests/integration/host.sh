@@ -228,9 +228,7 @@ t_late_corruption_on_the_host() {
 	uefi_boot disk.img "ingot-host-test: done"
 	! grep -q "ingot-host-test: reading" console.log || return 1
 	[ "$(status_field disk.img 's["slots"][1]["state"]')" = good ]
-	off=$(python3 -c 'import sys; print(open(sys.argv[1], "rb").read().find(open(sys.argv[2], "rb").read(4096)))' \
-		"$S/out/debian-host_2.raw" "$S/late-blob")
-	[ "$off" -gt 0 ]
+	off=$(offset_in "$S/out/debian-host_2.raw" "$S/late-blob")
 	flip_part disk.img root-b $((off + 300000))
 	block=$(((off + 300000) / 4096))
 	mv console.log first-boot.log

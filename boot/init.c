@@ -43,18 +43,26 @@
 static bool debug;
 
 static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* One line, in one write: the console interleaves the kernel's messages between writes (a corrupted
+ * block's are printed while the corruption watcher speaks). */
 static void say(const char *fmt, ...) {
-        va_list ap;
-        va_start(ap, fmt);
-        fputs("ingot-init: ", stderr);
+        char line[2048];
+        size_t n = (size_t) snprintf(line, sizeof(line), "ingot-init: ");
         if (debug) { /* seconds since the kernel started, as its own messages show them */
                 struct timespec ts;
                 clock_gettime(CLOCK_BOOTTIME, &ts);
-                fprintf(stderr, "[%4lld.%03ld] ", (long long) ts.tv_sec, ts.tv_nsec / 1000000);
+                n += (size_t) snprintf(line + n, sizeof(line) - n, "[%4lld.%03ld] ", (long long) ts.tv_sec,
+                                       ts.tv_nsec / 1000000);
         }
-        vfprintf(stderr, fmt, ap);
-        fputc('\n', stderr);
+        va_list ap;
+        va_start(ap, fmt);
+        int m = vsnprintf(line + n, sizeof(line) - n - 1, fmt, ap);
         va_end(ap);
+        n = m < 0 ? n : n + (size_t) m;
+        if (n > sizeof(line) - 2)
+                n = sizeof(line) - 2; /* cut, still ending the line */
+        line[n++] = '\n';
+        (void) !write(STDERR_FILENO, line, n);
 }
 
 static void mount_api(void) {

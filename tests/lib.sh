@@ -297,6 +297,12 @@ flip() {
 		"$1" "$2" "${3:-0x01}" || return 1
 }
 
+# without_kernel FILE: FILE without the kernel's messages ("[   12.345678] ...", to their newline), also
+# where the console put one inside a line of ours, which is whole again.
+without_kernel() {
+	python3 -c 'import re, sys; sys.stdout.write(re.sub(r"\[ *\d+\.\d{6}\] [^\n]*\n", "", open(sys.argv[1], errors="replace").read()))' "$1"
+}
+
 # offset_in IMAGE FILE: the byte offset at which FILE's first 4 KiB are stored in IMAGE (a file stored as
 # it is: random data does not compress); fails when they are not there.
 offset_in() {

@@ -659,10 +659,12 @@ t_late_corruption_with_one_slot_keeps_it() {
 	off=$(offset_in out/vm-test_1.0.0.raw late/blob)
 	flip_part disk.img root-a $((off + 200000))
 	boot disk.img "INGOT-READY" "ingot.test-read=/usr/lib/ingot-test/late/blob"
-	grep -q "ingot-init: slot a: dm-verity found data block $(((off + 200000) / 4096)) corrupted while the slot ran" console.log
-	grep -q "ingot-init: slot a: /dev/vda: slot b is empty, nothing to fall back to: it keeps running, and reads of that block fail" console.log
-	grep -q "ingot-test: reading /usr/lib/ingot-test/late/blob failed: .*Input/output error" console.log
-	! grep -q "marked bad" console.log || return 1
+	grep -q "device-mapper: verity: .*: data block $(((off + 200000) / 4096)) is corrupted" console.log
+	without_kernel console.log >ours.log
+	grep -q "ingot-init: slot a: dm-verity found data block $(((off + 200000) / 4096)) corrupted while the slot ran" ours.log
+	grep -q "ingot-init: slot a: /dev/vda: slot b is empty, nothing to fall back to: it keeps running, and reads of that block fail" ours.log
+	grep -q "ingot-test: reading /usr/lib/ingot-test/late/blob failed: .*Input/output error" ours.log
+	! grep -q "marked bad" ours.log || return 1
 	[ "$(status_field disk.img 's["slots"][0]["state"], s["next"]')" = "('good', 'a')" ]
 }
 run late_corruption_with_one_slot_keeps_it t_late_corruption_with_one_slot_keeps_it
@@ -736,8 +738,9 @@ t_late_corruption_falls_back() {
 	grep -q "booting slot b: b is good with priority 2" console.log
 	grep -q "ingot-test: reading /usr/lib/ingot-test/late/blob on slot b, marked good" console.log
 	grep -q "device-mapper: verity: .*: data block $block is corrupted" console.log
-	grep -q "ingot-init: slot b: dm-verity found data block $block corrupted while the slot ran" console.log
-	grep -q "ingot-init: slot b marked bad (corrupted); restarting, slot a boots next" console.log
+	without_kernel console.log >ours.log
+	grep -q "ingot-init: slot b: dm-verity found data block $block corrupted while the slot ran" ours.log
+	grep -q "ingot-init: slot b marked bad (corrupted); restarting, slot a boots next" ours.log
 	grep -q "booting slot a: a is good with priority 1; b is bad (dm-verity found a corrupted block while it ran)" console.log
 	grep -q "ready on slot a, version 1.0.0" console.log
 	[ "$(status_field disk.img 's["slots"][0]["state"], s["slots"][1]["state"], s["slots"][1]["failure"], s["next"]')" = \

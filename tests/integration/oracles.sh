@@ -182,6 +182,8 @@ t_generic_helpers_refuse() {
 	[ "$(offset_in image blob)" = 5000 ]
 	head -c 8192 /dev/urandom >other
 	refuses "a file not in the image" offset_in image other
+	printf 'ingot-init: slot b is e[   13.414078] device-mapper: verity: 253:2: data block 6 is corrupted\nmpty\n[    1.000000] x\n' >console
+	[ "$(without_kernel console)" = "ingot-init: slot b is empty" ]
 }
 run generic_helpers_refuse t_generic_helpers_refuse
 

@@ -23,38 +23,11 @@ vm_image() {
 	"$INGOT" build "vm-$2.ini" -o "$1" --key "$keys/ingot.key" --cert "$keys/ingot.crt" --quiet
 }
 
-# first_stage_kernel: the kernel the first stage boots, in $T/first-stage (a file naming it). The
-# newest /boot kernel (ingot vm's default, and what kernel_image puts into an image) from its
-# uncompressed ELF, through the PVH entry QEMU loads directly: under TCG that spares each boot about 3 s
-# of in-guest xz decompression, a third of a vm-test boot. The kernel the initrd kexecs into stays the
-# bzImage as Debian ships it, and host.sh boots the UEFI path (OVMF, systemd-boot, the EFI stub). A
-# kernel without an xz payload or without the PVH note boots as it is.
-first_stage_kernel() {
-	local k
-	k=$(ls /boot/vmlinuz-* | sort -V | tail -1) || return 1
-	python3 - "$k" "$T/vmlinux" <<'PY' || return 1
-import lzma, sys
-d = open(sys.argv[1], "rb").read()
-i = d.find(b"\xfd7zXZ\x00")
-if i >= 0:
-    elf = lzma.LZMADecompressor().decompress(d[i:])
-    if elf[:4] == b"\x7fELF":
-        open(sys.argv[2], "wb").write(elf)
-PY
-	# XEN_ELFNOTE_PHYS32_ENTRY (18): the PVH entry point
-	if [ -e "$T/vmlinux" ] && readelf -n "$T/vmlinux" | grep -q 'Unknown note type: (0x00000012)'; then
-		echo "$T/vmlinux" >"$T/first-stage"
-	else
-		echo "$k" >"$T/first-stage"
-	fi
-}
-
 # boot DISK EXPECT [APPEND] [ingot vm options...]: to EXPECT on the console (console.log)
 boot() {
 	local disk=$1 expect=$2 append=${3:-} start=$SECONDS
 	shift 3 || shift $#
-	[ -s "$T/first-stage" ] || first_stage_kernel || return 1
-	"$INGOT" vm "$disk" --kernel "$(cat "$T/first-stage")" --initrd initrd.zst --accel tcg --timeout 300 --expect "$expect" \
+	"$INGOT" vm "$disk" --initrd initrd.zst --accel tcg --timeout 300 --expect "$expect" \
 		--append "quiet init=/usr/lib/ingot-test/init $append" "$@" >console.log 2>&1 || { tail -40 console.log; return 1; }
 	echo "boot took $((SECONDS - start)) s"
 	echo "REPORT: $SCENARIO: $((SECONDS - start)) s in the VM" >>"$T/report"

@@ -75,10 +75,15 @@ require_root() {
 	[ "$(id -u)" -eq 0 ] || skip_test "needs root"
 }
 
-# plain_pass_only WHY: skips in an ASan build (make check's second pass, make check-asan) a test whose
-# minutes go to work outside ingot's code or repeat the plain pass's, saying WHY.
+# asan_build: $INGOT is an ASan build (make check's second pass, make check-asan).
+asan_build() {
+	ldd "$INGOT" | grep -q libasan
+}
+
+# plain_pass_only WHY: skips in an ASan build a test whose minutes go to work outside ingot's code or
+# repeat the plain pass's, saying WHY.
 plain_pass_only() {
-	! ldd "$INGOT" | grep -q libasan || skip_test "an ASan build: $*; make check runs it in the plain pass"
+	if asan_build; then skip_test "an ASan build: $*; make check runs it in the plain pass"; fi
 }
 
 # Tests that run mmdebstrap skip without it; need_debian_mirror also skips when its default mirror,

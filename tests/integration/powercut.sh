@@ -24,7 +24,7 @@ print(" ".join("%s:%s/%d/%d/%d" % (x["name"], x["state"], x["priority"], x["trie
 # reading each torn disk (status, next) with the sanitizers watching; the checks of each bootable slot by
 # veritysetup and openssl (two thirds of the script's time) are the plain pass's, on the same torn disks.
 asan=no
-if ldd "$INGOT" | grep -q libasan; then asan=yes; fi
+if asan_build; then asan=yes; fi
 consistent() {
 	if [ "$asan" = no ]; then
 		disk_consistent "$@" || return 1

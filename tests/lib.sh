@@ -302,10 +302,20 @@ flip() {
 		"$1" "$2" "${3:-0x01}" || return 1
 }
 
-# without_kernel FILE: FILE without the kernel's messages ("[   12.345678] ...", to their newline), also
-# where the console put one inside a line of ours, which is whole again.
+# has FILE [-E] PATTERN...: each PATTERN (grep's basic regular expression, extended with -E) matches a
+# line of FILE; the first that matches none is named.
+has() {
+	local file=$1 opt=-q p
+	shift
+	[ "${1:-}" != -E ] || { opt=-Eq; shift; }
+	for p; do grep $opt -- "$p" "$file" || { echo "not in $file: $p"; return 1; }; done
+}
+
+# without_kernel FILE [timed]: FILE without the kernel's messages ("[   12.345678] ...", to their newline),
+# also where the console put one inside a line of ours, which is whole again. "timed": each line of FILE
+# starts with the seconds host.sh's uefi_boot writes ("  45 "); the next line's are taken with the message.
 without_kernel() {
-	python3 -c 'import re, sys; sys.stdout.write(re.sub(r"\[ *\d+\.\d{6}\] [^\n]*\n", "", open(sys.argv[1], errors="replace").read()))' "$1"
+	python3 -c 'import re, sys; sys.stdout.write(re.sub(r"\[ *\d+\.\d{6}\] [^\n]*\n" + (r"(?: *\d+ )?" if sys.argv[2:] == ["timed"] else ""), "", open(sys.argv[1], errors="replace").read()))' "$@"
 }
 
 # offset_in IMAGE FILE: the byte offset at which FILE's first 4 KiB are stored in IMAGE (a file stored as

@@ -91,6 +91,8 @@ uefi_boot() {
 	rc=${PIPESTATUS[0]}
 	set -e
 	[ "$rc" = 0 ] || { tail -60 console.log; return 1; }
+	# our lines whole: the console puts the kernel's messages inside them
+	without_kernel console.log timed >ours.log
 	local login
 	login=$(awk '/Debian GNU\/Linux 12 .* ttyS0/ { print $1; exit }' console.log)
 	echo "REPORT: $SCENARIO: login prompt after ${login:-?} s, '$2' after $((SECONDS - start)) s (ingot vm --uefi, TCG)" >>"$T/report"
@@ -160,18 +162,18 @@ t_host_boots() {
 	shared
 	host_disk disk.img
 	uefi_boot disk.img "ingot-host-test: done"
-	grep -q "ingot-init: booting slot a" console.log
+	has ours.log "ingot-init: booting slot a"
 	! grep -q "restarting into the slot's kernel" console.log || return 1
-	grep -Eq "ingot-host-test: system: (running|degraded)$" console.log
-	grep -q "ingot-host-test: kernel: $(cat "$S/kernel-1.version")$" console.log
-	grep -q "ingot-host-test: root: /dev/mapper/ingot-root squashfs ro," console.log
-	grep -q "ingot-host-test: dm: ingot-root: 0 [0-9]* verity 1 " console.log
-	grep -q "ingot-host-test: root: read-only" console.log
-	grep -q "ingot-host-test: mark-good: success active" console.log
+	has ours.log -E "ingot-host-test: system: (running|degraded)$"
+	has ours.log "ingot-host-test: kernel: $(cat "$S/kernel-1.version")$"
+	has ours.log "ingot-host-test: root: /dev/mapper/ingot-root squashfs ro,"
+	has ours.log "ingot-host-test: dm: ingot-root: 0 [0-9]* verity 1 "
+	has ours.log "ingot-host-test: root: read-only"
+	has ours.log "ingot-host-test: mark-good: success active"
 	# journald keeps its journal on var; systemd made a (transient) machine id for the empty file
-	grep -q "ingot-host-test: journal: [1-9][0-9]* files on /var" console.log
-	grep -Eq "ingot-host-test: machine-id: [0-9a-f]{32}$" console.log
-	grep -q "ingot-host-test: status: a\* *good" console.log
+	has ours.log "ingot-host-test: journal: [1-9][0-9]* files on /var"
+	has ours.log -E "ingot-host-test: machine-id: [0-9a-f]{32}$"
+	has ours.log "ingot-host-test: status: a\* *good"
 	[ "$(status_field disk.img 's["slots"][0]["state"], s["next"]')" = "('good', 'a')" ]
 	grep "ingot-host-test: \(system\|failed unit\)" console.log | sed 's/^ *[0-9]* /REPORT: host_boots: /' >>"$T/report"
 }
@@ -185,17 +187,17 @@ t_update_to_another_kernel() {
 	"$INGOT" slot install --disk disk.img --cert "$S/keys/ingot.crt" "$S/out/debian-host_2.raw"
 	uefi_boot disk.img "ingot-host-test: done"
 	# the boot kernel's initrd counted b's try, then restarted into b's own kernel and initrd
-	grep -q "ingot-init: booting slot b: b is on trial with 3 tries left" console.log
+	has ours.log "ingot-init: booting slot b: b is on trial with 3 tries left"
 	# both stages boot the disk the entry names (ingot disk writes ingot.disk=GUID into it), the second
 	# because the first passes it on
 	guid=$(status_field disk.img 's["disk_uuid"]')
 	[ "$(grep -c "ingot-init: disk /dev/vda (ingot.disk=$guid)" console.log)" = 2 ]
-	grep -q "ingot-init: slot kernel $(cat "$S/kernel-2.version"): restarting into the slot's kernel with: ro console=ttyS0 panic=10 ingot.kexec=b ingot.disk=$guid" console.log
-	grep -q "ingot-init: booting slot b: b forced by ingot.slot=" console.log
-	grep -q "ingot-host-test: kernel: $(cat "$S/kernel-2.version")$" console.log
-	grep -Eq "ingot-host-test: system: (running|degraded)$" console.log
-	grep -q "ingot-host-test: dm: ingot-root: 0 [0-9]* verity 1 " console.log
-	grep -q "ingot-host-test: status: b\* *good *2 *0 *2 " console.log
+	has ours.log "ingot-init: slot kernel $(cat "$S/kernel-2.version"): restarting into the slot's kernel with: ro console=ttyS0 panic=10 ingot.kexec=b ingot.disk=$guid"
+	has ours.log "ingot-init: booting slot b: b forced by ingot.slot="
+	has ours.log "ingot-host-test: kernel: $(cat "$S/kernel-2.version")$"
+	has ours.log -E "ingot-host-test: system: (running|degraded)$"
+	has ours.log "ingot-host-test: dm: ingot-root: 0 [0-9]* verity 1 "
+	has ours.log "ingot-host-test: status: b\* *good *2 *0 *2 "
 	[ "$(status_field disk.img 's["slots"][1]["state"], s["slots"][1]["tries"], s["next"]')" = "('good', 0, 'b')" ]
 }
 run update_to_another_kernel t_update_to_another_kernel
@@ -207,12 +209,12 @@ t_failing_health_check_falls_back() {
 	host_disk disk.img ingot.test-fail=b
 	"$INGOT" slot install --disk disk.img --cert "$S/keys/ingot.crt" --tries 1 "$S/out/debian-host_2.raw"
 	uefi_boot disk.img "ingot-host-test: done"
-	grep -q "ingot-init: booting slot b: b is on trial with 1 try left" console.log
-	grep -q "ingot-host-test: health check FAILED on slot b" console.log
-	grep -q "ingot-init: booting slot a: a is good with priority 1; b is bad (out of tries)" console.log
-	grep -q "ingot-host-test: health check passed on slot a" console.log
-	grep -q "ingot-host-test: kernel: $(cat "$S/kernel-1.version")$" console.log
-	grep -q "ingot-host-test: status: a\* *good" console.log
+	has ours.log "ingot-init: booting slot b: b is on trial with 1 try left"
+	has ours.log "ingot-host-test: health check FAILED on slot b"
+	has ours.log "ingot-init: booting slot a: a is good with priority 1; b is bad (out of tries)"
+	has ours.log "ingot-host-test: health check passed on slot a"
+	has ours.log "ingot-host-test: kernel: $(cat "$S/kernel-1.version")$"
+	has ours.log "ingot-host-test: status: a\* *good"
 	[ "$(status_field disk.img 's["slots"][1]["state"], s["next"]')" = "('bad', 'a')" ]
 }
 run failing_health_check_falls_back t_failing_health_check_falls_back
@@ -233,16 +235,14 @@ t_late_corruption_on_the_host() {
 	block=$(((off + 300000) / 4096))
 	mv console.log first-boot.log
 	uefi_boot disk.img "ingot-host-test: done"
-	grep -q "ingot-init: booting slot b: b is good with priority 2" console.log
-	grep -q "ingot-host-test: reading /usr/lib/ingot-test/late-blob on slot b" console.log
-	grep -q "device-mapper: verity: .*: data block $block is corrupted" console.log
-	# the watcher speaks while the kernel reports the block: our lines without the kernel's messages
-	without_kernel console.log >ours.log
-	grep -q "ingot-init: slot b: dm-verity found data block $block corrupted while the slot ran" ours.log
-	grep -q "ingot-init: slot b marked bad (corrupted); restarting, slot a boots next" ours.log
-	grep -q "ingot-init: booting slot a: a is good with priority 1; b is bad (dm-verity found a corrupted block while it ran)" ours.log
-	grep -q "ingot-host-test: kernel: $(cat "$S/kernel-1.version")$" ours.log
-	grep -q "ingot-host-test: status: a\* *good" ours.log
+	has ours.log "ingot-init: booting slot b: b is good with priority 2"
+	has ours.log "ingot-host-test: reading /usr/lib/ingot-test/late-blob on slot b"
+	has console.log "device-mapper: verity: .*: data block $block is corrupted"
+	has ours.log "ingot-init: slot b: dm-verity found data block $block corrupted while the slot ran"
+	has ours.log "ingot-init: slot b marked bad (corrupted); restarting, slot a boots next"
+	has ours.log "ingot-init: booting slot a: a is good with priority 1; b is bad (dm-verity found a corrupted block while it ran)"
+	has ours.log "ingot-host-test: kernel: $(cat "$S/kernel-1.version")$"
+	has ours.log "ingot-host-test: status: a\* *good"
 	[ "$(status_field disk.img 's["slots"][0]["state"], s["slots"][1]["state"], s["slots"][1]["failure"], s["next"]')" = \
 		"('good', 'bad', 'corrupted', 'a')" ]
 }
@@ -285,8 +285,6 @@ t_sysext_layer_merges_on_the_host() {
 	expect_fail "does not match the hash tree" "$INGOT" verify tampered.raw --cert "$S/keys/ingot.crt"
 	host_disk disk.img ingot.test-sysext
 	uefi_boot disk.img "ingot-sysext-test: done" --drive good/hello_1.raw --drive other/hello_1.raw --drive tampered.raw
-	# the guest's report without the kernel's messages, which the console also puts inside its lines
-	without_kernel console.log >ours.log
 	grep "ingot-sysext-test: " ours.log | sed 's/^ *[0-9]* //' >sysext.log
 	cat sysext.log
 	# says SAID...: each a fixed text some line of the guest's report holds (not anchored: the
@@ -298,21 +296,21 @@ t_sysext_layer_merges_on_the_host() {
 	# the good layer: the kernel refuses the signature (ingot's certificate is in no kernel keyring),
 	# systemd checks it against /usr/lib/verity.d and activates verity with the root hash; the binary
 	# runs from /usr, an overlay, over a verity device named for the layer's root hash
-	grep -q "verity: Root hash verification failed (-ENOKEY)" console.log
+	has console.log "verity: Root hash verification failed (-ENOKEY)"
 	says "good: merge: Validation of dm-verity signature failed via the kernel, trying userspace validation instead" \
 		"good: merge: Userspace PKCS#7 validation succeeded." "good: merge: Merged extensions into '/usr'." \
 		"good: hello: INGOT-SYSEXT-HELLO" "good: usr: sysext overlay" "good: verity: $root-verity"$'\t' \
 		"good: gone after unmerge"
-	grep -Eq "ingot-sysext-test: good: status: /usr +hello " sysext.log
-	grep -Eq "ingot-sysext-test: good: loop: /dev/loop[0-9]+ .*/extensions/hello.raw$" sysext.log
-	! grep -q "good after unmerge: verity: $root" sysext.log || return 1
+	has sysext.log -E "ingot-sysext-test: good: status: /usr +hello "
+	has sysext.log -E "ingot-sysext-test: good: loop: /dev/loop[0-9]+ .*/extensions/hello.raw$"
+	if grep -q "good after unmerge: verity: $root" sysext.log; then echo "the good layer's verity device outlived unmerge"; return 1; fi
 	# another base version: refused, with systemd-sysext's reason
 	says "other: merge: Extension 'hello' is for OS '0-other', but deployed on top of '12'." \
 		"other: merge: No suitable extensions found (1 ignored due to incompatible version)." "other: hello: FAILED"
 	# tampered: the signature holds, the data does not: verity fails the first read
 	says "tampered: merge: Userspace PKCS#7 validation succeeded." \
 		"tampered: merge: Verity device detected corruption after activation." "tampered: hello: FAILED"
-	grep -Eq "device-mapper: verity: [0-9]+:[0-9]+: data block 0 is corrupted" console.log
+	has console.log -E "device-mapper: verity: [0-9]+:[0-9]+: data block 0 is corrupted"
 	# the signer's certificate masked: neither the kernel nor systemd trusts the signature
 	says "untrusted: merge: File '/etc/verity.d/ingot.crt' is a mask." \
 		"untrusted: merge: Activation of signed Verity volume worked neither via the kernel nor in userspace, can't activate." \

@@ -184,6 +184,12 @@ t_generic_helpers_refuse() {
 	refuses "a file not in the image" offset_in image other
 	printf 'ingot-init: slot b is e[   13.414078] device-mapper: verity: 253:2: data block 6 is corrupted\nmpty\n[    1.000000] x\n' >console
 	[ "$(without_kernel console)" = "ingot-init: slot b is empty" ]
+	printf '  12 ingot-sysext-test: go[   13.414078] device-mapper: verity: x\n  13 od\n  13 [    1.000000] x\n  14 y\n' >console
+	[ "$(without_kernel console timed)" = "$(printf '  12 ingot-sysext-test: good\n  13 y')" ]
+	has console "ingot-sysext-test: go" "^ *13 \[ *1\.0"
+	has console -E "^ {2}1[34] (od|y)$"
+	refuses "a line that is not there" has console "ingot-sysext-test: go" "ingot-sysext-test: good"
+	refuses "an extended expression without -E" has console "1[34] (od|y)"
 }
 run generic_helpers_refuse t_generic_helpers_refuse
 

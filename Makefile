@@ -13,12 +13,13 @@ TEST_CFLAGS = $(shell pkg-config --cflags cmocka)
 TEST_LIBS   = $(shell pkg-config --libs cmocka)
 
 ALL_CFLAGS = -std=gnu17 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wformat=2 $(WERROR) \
-             -Iinclude -Ilib $(DEP_CFLAGS) -MMD -MP $(CFLAGS)
+             -Iinclude $(addprefix -I,$(MODULE_DIRS)) $(DEP_CFLAGS) -MMD -MP $(CFLAGS)
 
-LIB_SRCS  := $(sort $(wildcard lib/*.c))
+MODULE_DIRS := $(patsubst %/,%,$(sort $(dir $(wildcard lib/*/*.c)))) builder sysext
+LIB_SRCS  := $(sort $(wildcard lib/*/*.c builder/*.c sysext/*.c))
 BOOT_SRCS := $(sort $(wildcard boot/*.c))
 BOOT_OBJS := $(BOOT_SRCS:%.c=$(BUILD)/%.o)
-CLI_SRCS  := $(sort $(wildcard builder/*.c))
+CLI_SRCS  := $(sort $(wildcard cli/*.c))
 UNIT_SRCS := $(sort $(wildcard tests/unit/test-*.c))
 LIB_OBJS  := $(LIB_SRCS:%.c=$(BUILD)/%.o)
 CLI_OBJS  := $(CLI_SRCS:%.c=$(BUILD)/%.o)

@@ -435,7 +435,3 @@ int ingot_sysext_build(const struct ingot_recipe *r, const struct ingot_build_op
         sysext_base_clear(&base);
         return q;
 }
-
-int ingot_keygen(const char *dir, bool ecdsa, const char *common_name, struct ingot_error *err) {
-        return signing_keygen(dir, ecdsa ? KEY_ECDSA : KEY_RSA, common_name ?: "ingot development key", err);
-}

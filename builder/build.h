@@ -102,3 +102,10 @@ int os_release_write(struct build *b);
 int build_put_generated(struct build *b, const char *path, char *text, size_t size);
 /* TRUSTED_DIR/FINGERPRINT.crt for each trusted certificate (trust.c). */
 int trust_write(struct build *b);
+/* Compiles the recipe's Profile= into PROFILE_IN_IMAGE; its warnings become the build's (profile-stage.c). */
+int profile_write(struct build *b);
+/* The written image (the squashfs at fd, size bytes) against the Profile= compiled into it: a warning
+ * when the profile has kernel parameters and the image no kernel and initrd to restart into. */
+int profile_check_image(struct build *b, int fd, uint64_t size);
+/* MOUNTS_FILE when the recipe has [Mounts]; each path must be a directory in the image (mounts-stage.c). */
+int mounts_write(struct build *b);

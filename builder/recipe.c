@@ -9,6 +9,7 @@
 
 #include "ini.h"
 #include "recipe.h"
+#include "squashfs.h"
 
 struct key_def {
         const char *key;
@@ -28,34 +29,12 @@ struct section_def {
 #define WHERE_FMT "%s:%u: "
 #define WHERE(ev) (ev)->file, (ev)->line
 
-static const struct {
-        const char *name;
-        int id;
-        unsigned min_level, max_level;
-} compressors[] = {
-        { "zstd", SQFS_COMP_ZSTD, SQFS_ZSTD_MIN_LEVEL, SQFS_ZSTD_MAX_LEVEL },
-        { "xz", SQFS_COMP_XZ, SQFS_XZ_MIN_LEVEL, SQFS_XZ_MAX_LEVEL },
-        { "gzip", SQFS_COMP_GZIP, SQFS_GZIP_MIN_LEVEL, SQFS_GZIP_MAX_LEVEL },
-        { "lz4", SQFS_COMP_LZ4, 0, 0 },
-};
-
-const char *compressor_name(int id) {
-        for (size_t i = 0; i < ELEMENTSOF(compressors); i++)
-                if (compressors[i].id == id)
-                        return compressors[i].name;
-        return "unknown";
-}
-
 const char *content_op_name(enum content_op_kind kind) {
         static const char *const names[] = {
                 [OP_COPY] = "Copy",   [OP_REMOVE] = "Remove", [OP_MKDIR] = "Mkdir",       [OP_SYMLINK] = "Symlink",
                 [OP_OWNER] = "Owner", [OP_MODE] = "Mode",     [OP_BINARIES] = "Binaries",
         };
         return names[kind];
-}
-
-const char *mount_kind_name(enum mount_kind kind) {
-        return kind == MOUNT_TMPFS ? "Tmpfs" : "Overlay";
 }
 
 static char *where_dup(const struct ini_event *ev) {
@@ -390,11 +369,11 @@ static int parse_trusted_cert(struct ingot_recipe *r, const struct key_def *def,
 static int parse_compression(struct ingot_recipe *r, const struct key_def *def, const struct ini_event *ev,
                              struct ingot_error *err) {
         (void) def;
-        for (size_t i = 0; i < ELEMENTSOF(compressors); i++)
-                if (strcmp(ev->value, compressors[i].name) == 0) {
-                        r->compressor = compressors[i].id;
-                        return 0;
-                }
+        const struct squashfs_compressor *c = squashfs_compressor_find(ev->value);
+        if (c) {
+                r->compressor = c->id;
+                return 0;
+        }
         return error_set(err, -EINVAL, WHERE_FMT "Compression='%s' is not one of zstd, xz, gzip, lz4", WHERE(ev),
                          ev->value);
 }
@@ -750,15 +729,13 @@ static int validate(struct ingot_recipe *r, struct ingot_error *err) {
         if (r->base != BASE_DEBIAN && (r->packages || r->debian_mirror || r->debian_variant))
                 return error_set(err, -EINVAL, "%s: Packages=, Mirror= and Variant= need Debian= in [Base]",
                                  r->packages_where ?: r->files[0]);
-        for (size_t i = 0; i < ELEMENTSOF(compressors); i++) {
-                if (compressors[i].id != r->compressor || !r->level)
-                        continue;
-                if (compressors[i].max_level == 0)
-                        return error_set(err, -EINVAL, "%s: Level= does not apply to %s", r->files[0],
-                                         compressors[i].name);
-                if (r->level < compressors[i].min_level || r->level > compressors[i].max_level)
+        const struct squashfs_compressor *c = squashfs_compressor_by_id(r->compressor);
+        if (c && r->level) {
+                if (c->max_level == 0)
+                        return error_set(err, -EINVAL, "%s: Level= does not apply to %s", r->files[0], c->name);
+                if (r->level < c->min_level || r->level > c->max_level)
                         return error_set(err, -EINVAL, "%s: Level=%u is outside %u..%u for %s", r->files[0], r->level,
-                                         compressors[i].min_level, compressors[i].max_level, compressors[i].name);
+                                         c->min_level, c->max_level, c->name);
         }
         return 0;
 }

@@ -4,6 +4,7 @@
 
 #include <sys/types.h>
 
+#include "mounts.h"
 #include "util.h"
 
 enum base_kind {
@@ -36,17 +37,6 @@ struct content_op {
         mode_t mode;
         bool has_mode;
         bool pattern; /* Remove=: the last name of path is an fnmatch(3) pattern */
-};
-
-enum mount_kind {
-        MOUNT_TMPFS,   /* an empty tmpfs */
-        MOUNT_OVERLAY, /* the image's directory under a tmpfs upper layer: writable, reset at boot */
-};
-
-struct mount_request {
-        enum mount_kind kind;
-        char *path;  /* canonical image path, a directory in the image */
-        char *where; /* "file:line" */
 };
 
 struct ingot_recipe {
@@ -111,7 +101,5 @@ struct ingot_recipe {
 };
 
 const char *content_op_name(enum content_op_kind kind);
-const char *mount_kind_name(enum mount_kind kind);
-const char *compressor_name(int id);
 /* Whether an image path is one a systemd-sysext layer may hold: /usr, /opt and below. */
 bool sysext_path_allowed(const char *path);

@@ -4,7 +4,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "manifest.h"
+#include "signing.h"
 #include "sysext.h"
 
 void sysext_base_clear(struct sysext_base *b) {

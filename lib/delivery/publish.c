@@ -8,7 +8,6 @@
 #include <sys/stat.h>
 
 #include "artifact.h"
-#include "manifest.h"
 #include "release.h"
 #include "signing.h"
 

@@ -6,7 +6,7 @@
 #include <sys/stat.h>
 
 #include "ddi.h"
-#include "slot.h"
+#include "roothash.h"
 #include "verity-sig.h"
 
 #define MiB (UINT64_C(1) << 20)
@@ -56,7 +56,7 @@ int ddi_write(int fd, const char *path, const struct ddi_input *in, struct ingot
         parts[1].offset = parts[0].offset + parts[0].size;
         parts[2].offset = parts[1].offset + parts[1].size;
         /* systemd pairs root with root-verity when their UUIDs are the root hash's first and last 128 bits */
-        slot_uuids_from_root_hash(in->root_hash, parts[0].uuid, parts[1].uuid);
+        root_hash_uuids(in->root_hash, parts[0].uuid, parts[1].uuid);
         char disk_uuid[37];
         int r = gpt_uuid_derive(seed, "ddi", disk_uuid);
         if (r >= 0)

@@ -10,7 +10,6 @@
 #include <sys/stat.h>
 
 #include "ddi.h"
-#include "recipe.h"
 #include "roothash.h"
 #include "squashfs-read.h"
 #include "squashfs.h"

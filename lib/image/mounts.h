@@ -2,14 +2,23 @@
  * recipe): written by the build, read by the initrd. One line per mount: "tmpfs PATH" or "overlay PATH". */
 #pragma once
 
-#include "recipe.h"
+#include "util.h"
 
 #define MOUNTS_FILE "/usr/lib/ingot/mounts"
 
-struct build;
+enum mount_kind {
+        MOUNT_TMPFS,   /* an empty tmpfs */
+        MOUNT_OVERLAY, /* the image's directory under a tmpfs upper layer: writable, reset at boot */
+};
 
-/* Writes MOUNTS_FILE when the recipe has [Mounts]; each path must be a directory in the image. */
-int mounts_write(struct build *b);
+struct mount_request {
+        enum mount_kind kind;
+        char *path;  /* canonical image path, a directory in the image */
+        char *where; /* "file:line" */
+};
+
+/* The recipe's key for kind: Tmpfs, Overlay. */
+const char *mount_kind_name(enum mount_kind kind);
 
 /* Parses MOUNTS_FILE's text into ret (kinds and paths; where is "FILE:LINE"); -EBADMSG names the line. */
 int mounts_parse(const char *text, const char *file, struct mount_request **ret, size_t *ret_n,

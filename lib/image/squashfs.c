@@ -18,6 +18,32 @@
 
 #include "squashfs.h"
 
+static const struct squashfs_compressor compressors[] = {
+        { "zstd", SQFS_COMP_ZSTD, SQFS_ZSTD_MIN_LEVEL, SQFS_ZSTD_MAX_LEVEL },
+        { "xz", SQFS_COMP_XZ, SQFS_XZ_MIN_LEVEL, SQFS_XZ_MAX_LEVEL },
+        { "gzip", SQFS_COMP_GZIP, SQFS_GZIP_MIN_LEVEL, SQFS_GZIP_MAX_LEVEL },
+        { "lz4", SQFS_COMP_LZ4, 0, 0 },
+};
+
+const struct squashfs_compressor *squashfs_compressor_find(const char *name) {
+        for (size_t i = 0; i < ELEMENTSOF(compressors); i++)
+                if (strcmp(compressors[i].name, name) == 0)
+                        return &compressors[i];
+        return NULL;
+}
+
+const struct squashfs_compressor *squashfs_compressor_by_id(int id) {
+        for (size_t i = 0; i < ELEMENTSOF(compressors); i++)
+                if (compressors[i].id == id)
+                        return &compressors[i];
+        return NULL;
+}
+
+const char *compressor_name(int id) {
+        const struct squashfs_compressor *c = squashfs_compressor_by_id(id);
+        return c ? c->name : "unknown";
+}
+
 #define DEVICE_BLOCK_SIZE 4096
 
 /* sqfs_file_t over a file descriptor we own the policy of (O_CLOEXEC, errno kept for messages). */

@@ -7,6 +7,17 @@
 
 struct squashfs_writer;
 
+/* The compressors a recipe may name, with the levels each takes (0..0: no level). */
+struct squashfs_compressor {
+        const char *name; /* zstd, xz, gzip, lz4 */
+        int id;           /* SQFS_COMPRESSOR */
+        unsigned min_level, max_level;
+};
+const struct squashfs_compressor *squashfs_compressor_find(const char *name);
+const struct squashfs_compressor *squashfs_compressor_by_id(int id);
+/* The name of SQFS_COMPRESSOR id, "unknown" for one not above. */
+const char *compressor_name(int id);
+
 struct squashfs_options {
         int compressor;      /* SQFS_COMPRESSOR */
         unsigned level;      /* 0: the compressor's default */

@@ -6,7 +6,6 @@
 #include <sys/stat.h>
 
 #include "ddi.h"
-#include "manifest.h"
 #include "roothash.h"
 #include "signing.h"
 #include "verify.h"

@@ -118,9 +118,5 @@ int profile_restart_check(const char *what, const char *cmdline, int fd, uint64_
                           const struct verity_tree *tree, const char *image, const char *consequence,
                           struct ingot_error *err);
 
-struct build;
-/* Compiles the recipe's Profile= into PROFILE_IN_IMAGE (profile-compile.c); its warnings become the build's. */
-int profile_write(struct build *b);
-/* The written image (the squashfs at fd, size bytes) against the Profile= compiled into it: a warning
- * when the profile has kernel parameters and the image no kernel and initrd to restart into. */
-int profile_check_image(struct build *b, int fd, uint64_t size);
+/* A profile's name: its file name without ".conf" (malloc'd; NULL when out of memory). */
+char *profile_name(const char *path);

@@ -44,3 +44,6 @@ int signature_check_trusted(const uint8_t *der, size_t der_size, const char *nam
                             char **trusted, const char *what, char ret_fingerprint[65], struct ingot_error *err);
 /* SHA-256 of a PEM certificate's DER, lowercase hex: what trust is pinned to. */
 int cert_file_fingerprint(const char *cert_path, char ret_hex[65], struct ingot_error *err);
+
+/* SHA-256 of a file, lowercase hex, and its size. */
+int sha256_file(const char *path, char ret_hex[65], uint64_t *ret_size);

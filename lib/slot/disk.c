@@ -7,6 +7,7 @@
 
 #include "artifact.h"
 #include "esp.h"
+#include "roothash.h"
 #include "slot.h"
 
 #define MiB (UINT64_C(1) << 20)
@@ -114,7 +115,7 @@ int ingot_disk_create(const char *path, const struct ingot_disk_options *o, stru
                 int s = strcmp(p->label, "esp") == 0 || strcmp(p->label, "var") == 0 ? -1 : p->label[strlen(p->label) - 1] - 'a';
                 if (s >= 0 && img[s].fd >= 0 && strncmp(p->label, "verity-sig", 10) != 0) {
                         char ru[37], vu[37];
-                        slot_uuids_from_root_hash(img[s].root_hash, ru, vu);
+                        root_hash_uuids(img[s].root_hash, ru, vu);
                         if (s == 1 && img[0].fd >= 0 && strcmp(img[0].root_hash, img[1].root_hash) == 0)
                                 ru[0] = vu[0] = ru[0] == 'f' ? '0' : 'f'; /* same image twice: keep UUIDs unique */
                         memcpy(p->uuid, strncmp(p->label, "root", 4) == 0 ? ru : vu, 37);

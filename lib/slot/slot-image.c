@@ -8,7 +8,7 @@
 #include "profile.h"
 #include "roothash.h"
 #include "signing.h"
-#include "slot.h"
+#include "slot-image.h"
 #include "squashfs-read.h"
 
 int slot_index(char name) {
@@ -180,16 +180,13 @@ void slot_table_free(struct slot_table *t) {
         free(t);
 }
 
-void slot_uuids_from_root_hash(const char *root_hash, char ret_root[37], char ret_verity[37]) {
-        uint8_t h[64];
-        size_t n = 0;
-        (void) hex_decode(root_hash, h, sizeof(h), &n);
-        if (n < 32) { /* too short to pair: zeros, which no one pairs */
-                memset(h, 0, sizeof(h));
-                n = 32;
-        }
-        uuid_format(h, ret_root);
-        uuid_format(h + n - 16, ret_verity);
+int slot_require_installed(const struct slot_table *t, const struct slot *s, struct ingot_error *err) {
+        if (s->installed)
+                return 0;
+        if (*s->unreadable)
+                return error_set(err, -ENOENT, "%s: slot %c holds no image: its signature partition is unreadable (%s)",
+                                 t->gpt->path, s->name, s->unreadable);
+        return error_set(err, -ENOENT, "%s: slot %c is empty", t->gpt->path, s->name);
 }
 
 void slot_image_close(struct slot_image *img) {

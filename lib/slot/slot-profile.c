@@ -5,7 +5,7 @@
 
 #include "profile.h"
 #include "signing.h"
-#include "slot.h"
+#include "slot-profile.h"
 
 void slot_profile_clear(struct slot_profile *p) {
         free(p->json);

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "profile.h"
+#include "roothash.h"
 #include "slot.h"
 
 /* The initrd's record of what it booted (RUNTIME_DIR/booted): SLOT=a, DISK_UUID=..., DEVICE=/dev/vda. */
@@ -53,15 +54,6 @@ void slot_table_choose(const struct slot_table *t, struct slot_choice *ret) {
                 c[i] = (struct slot_candidate) { t->slots[i].name, t->slots[i].attrs, t->slots[i].installed,
                                                  *t->slots[i].unreadable != 0 };
         slot_choose(c, SLOT_COUNT, ret);
-}
-
-int slot_require_installed(const struct slot_table *t, const struct slot *s, struct ingot_error *err) {
-        if (s->installed)
-                return 0;
-        if (*s->unreadable)
-                return error_set(err, -ENOENT, "%s: slot %c holds no image: its signature partition is unreadable (%s)",
-                                 t->gpt->path, s->name, s->unreadable);
-        return error_set(err, -ENOENT, "%s: slot %c is empty", t->gpt->path, s->name);
 }
 
 static void fill_status(const struct slot_table *t, char booted, struct ingot_slot_status *st) {
@@ -264,7 +256,7 @@ static int install_into(struct slot_table *t, struct slot *s, const struct slot_
         if (r < 0)
                 return r;
         char root_uuid[37], verity_uuid[37];
-        slot_uuids_from_root_hash(img->root_hash, root_uuid, verity_uuid);
+        root_hash_uuids(img->root_hash, root_uuid, verity_uuid);
         const struct slot *other = &t->slots[1 - slot_index(s->name)];
         if (other->installed && strcmp(other->payload.root_hash, img->root_hash) == 0) {
                 /* the same image in both slots: UUIDs must stay unique, so b's are not the hash's */

@@ -49,3 +49,15 @@ int root_hash_of(const char *image, char ret_hex[ROOT_HASH_MAX + 1], struct ingo
                                  "it (%s)", image, path);
         return root_hash_read(path, ret_hex, err);
 }
+
+void root_hash_uuids(const char *root_hash, char ret_root[37], char ret_verity[37]) {
+        uint8_t h[64];
+        size_t n = 0;
+        (void) hex_decode(root_hash, h, sizeof(h), &n);
+        if (n < 32) { /* too short to pair: zeros, which no one pairs */
+                memset(h, 0, sizeof(h));
+                n = 32;
+        }
+        uuid_format(h, ret_root);
+        uuid_format(h + n - 16, ret_verity);
+}

@@ -14,3 +14,6 @@ int root_hash_read(const char *path, char ret_hex[ROOT_HASH_MAX + 1], struct ing
 /* An image's root hash, named as a user names an image: the hex itself, a .roothash file, or the image
  * (IMAGE.raw, whose IMAGE.roothash is read). */
 int root_hash_of(const char *image, char ret_hex[ROOT_HASH_MAX + 1], struct ingot_error *err);
+/* The partition UUIDs systemd pairs with a root hash: its first and last 128 bits (zeros for one shorter
+ * than 256 bits, which nothing pairs). */
+void root_hash_uuids(const char *root_hash, char ret_root[37], char ret_verity[37]);

@@ -31,8 +31,5 @@ struct manifest_input {
 /* The manifest of the build b (its tree supplies os-release, kernels and packages), as JSON text. */
 int manifest_text(struct build *b, const struct manifest_input *in, char **ret_text, struct ingot_error *err);
 
-/* SHA-256 of a file, lowercase hex, and its size. */
-int sha256_file(const char *path, char ret_hex[65], uint64_t *ret_size);
-
 /* The SHA-256 of the resolved recipe, independent of the directory it lives in. */
 int recipe_digest(const struct ingot_recipe *r, char ret_hex[65]);

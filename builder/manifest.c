@@ -1,5 +1,4 @@
 /* manifest.c: the image's manifest as JSON (json-c), from the build's tree and results. */
-#include <fcntl.h>
 #include <json-c/json.h>
 #include <openssl/evp.h>
 #include <string.h>
@@ -7,44 +6,8 @@
 #include <sys/utsname.h>
 
 #include "manifest.h"
+#include "signing.h"
 #include "sysext.h"
-
-int sha256_file(const char *path, char ret_hex[65], uint64_t *ret_size) {
-        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-        if (fd < 0)
-                return -errno;
-        EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-        if (!ctx || !EVP_DigestInit_ex(ctx, EVP_sha256(), NULL)) {
-                EVP_MD_CTX_free(ctx);
-                return -ENOMEM;
-        }
-        static uint8_t buf[1 << 20];
-        uint64_t total = 0;
-        int r = 0;
-        for (;;) {
-                ssize_t n = read(fd, buf, sizeof(buf));
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n < 0) {
-                        r = -errno;
-                        break;
-                }
-                if (n == 0)
-                        break;
-                EVP_DigestUpdate(ctx, buf, (size_t) n);
-                total += (uint64_t) n;
-        }
-        uint8_t md[32];
-        unsigned len;
-        if (r >= 0 && !EVP_DigestFinal_ex(ctx, md, &len))
-                r = -EIO;
-        EVP_MD_CTX_free(ctx);
-        if (r < 0)
-                return r;
-        hex_encode(md, 32, ret_hex);
-        *ret_size = total;
-        return 0;
-}
 
 int recipe_digest(const struct ingot_recipe *r, char ret_hex[65]) {
         _cleanup_free_ char *text = NULL, *dir = dirname_dup(r->path);

@@ -1,4 +1,4 @@
-# Makefile: builds libingot and the ingot CLI, and runs the tests, the demo and the benchmarks.
+# Makefile: builds lib/, the recipe compiler and the ingot CLI, and runs the tests, the demo and the benchmarks.
 # `make demo` and `make check` install what is missing first (scripts/install-deps.sh).
 
 BUILD    ?= build
@@ -15,13 +15,24 @@ TEST_LIBS   = $(shell pkg-config --libs cmocka)
 ALL_CFLAGS = -std=gnu17 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wformat=2 $(WERROR) \
              -Iinclude $(addprefix -I,$(MODULE_DIRS)) $(DEP_CFLAGS) -MMD -MP $(CFLAGS)
 
-MODULE_DIRS := $(patsubst %/,%,$(sort $(dir $(wildcard lib/*/*.c)))) builder sysext
-LIB_SRCS  := $(sort $(wildcard lib/*/*.c builder/*.c sysext/*.c))
+# Folders are the dependency graph (docs/architecture.md): each is an archive of its own, linked
+# top-down, so that an arrow against the order fails at link time; tests/arch.py checks the includes.
+# lib/'s folders, bottom-up:
+LIB_DIRS    := lib/base lib/verity lib/sign lib/image lib/profile lib/slot lib/delivery
+MODULE_DIRS := $(LIB_DIRS) sysext builder
+# archive DIR: where folder DIR's objects are collected
+archive = $(BUILD)/$(1)/lib$(notdir $(1)).a
+# reverse LIST: LIST back to front
+reverse = $(if $(1),$(call reverse,$(wordlist 2,$(words $(1)),$(1))) $(firstword $(1)))
+LIB_ARCHIVES := $(foreach d,$(call reverse,$(LIB_DIRS)),$(call archive,$(d)))
+# The recipe compiler and the layer code call each other until their stages go behind one interface
+# (tests/arch.py KNOWN_CYCLES): linked as one group until then.
+COMPILER_ARCHIVES := -Wl,--start-group $(call archive,builder) $(call archive,sysext) -Wl,--end-group
+ALL_ARCHIVES := $(foreach d,$(MODULE_DIRS),$(call archive,$(d)))
 BOOT_SRCS := $(sort $(wildcard boot/*.c))
 BOOT_OBJS := $(BOOT_SRCS:%.c=$(BUILD)/%.o)
 CLI_SRCS  := $(sort $(wildcard cli/*.c))
 UNIT_SRCS := $(sort $(wildcard tests/unit/test-*.c))
-LIB_OBJS  := $(LIB_SRCS:%.c=$(BUILD)/%.o)
 CLI_OBJS  := $(CLI_SRCS:%.c=$(BUILD)/%.o)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 # fuzz/: one libFuzzer target per parser; each also links with fuzz/replay.c as a plain program that
@@ -42,34 +53,38 @@ $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
-$(BUILD)/libingot.a: $(LIB_OBJS)
+$(foreach d,$(MODULE_DIRS),$(eval $(call archive,$(d)): $(patsubst %.c,$(BUILD)/%.o,$(wildcard $(d)/*.c))))
+$(ALL_ARCHIVES):
 	@rm -f $@
 	$(AR) rcs $@ $^
 
-$(BUILD)/ingot: $(CLI_OBJS) $(BUILD)/libingot.a
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(CLI_OBJS) $(BUILD)/libingot.a $(DEP_LIBS)
+# The command line: the compiler, then lib/ top-down.
+$(BUILD)/ingot: $(CLI_OBJS) $(ALL_ARCHIVES)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(CLI_OBJS) $(COMPILER_ARCHIVES) $(LIB_ARCHIVES) $(DEP_LIBS)
 
-# The initrd's /init, linking the same slot, verity and signature code as the CLI.
-$(BUILD)/ingot-init: $(BOOT_OBJS) $(BUILD)/libingot.a
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(BOOT_OBJS) $(BUILD)/libingot.a $(DEP_LIBS)
+# The initrd's /init: lib/ only, the same slot, verity and signature code as the CLI.
+$(BUILD)/ingot-init: $(BOOT_OBJS) $(ALL_ARCHIVES)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(BOOT_OBJS) $(LIB_ARCHIVES) $(DEP_LIBS)
 
-$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libingot.a
+$(BUILD)/tests/%: tests/unit/%.c $(ALL_ARCHIVES)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) $(TEST_CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libingot.a $(DEP_LIBS) $(TEST_LIBS)
+	$(CC) $(ALL_CFLAGS) $(TEST_CFLAGS) $(LDFLAGS) -o $@ $< $(COMPILER_ARCHIVES) $(LIB_ARCHIVES) $(DEP_LIBS) $(TEST_LIBS)
 
 # The initrd's writable.c is tested from its object, in a mount namespace of the test's own.
-$(BUILD)/tests/test-writable: tests/unit/test-writable.c $(BUILD)/boot/writable.o $(BUILD)/libingot.a
+$(BUILD)/tests/test-writable: tests/unit/test-writable.c $(BUILD)/boot/writable.o $(ALL_ARCHIVES)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -Iboot $(TEST_CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/boot/writable.o $(BUILD)/libingot.a \
+	$(CC) $(ALL_CFLAGS) -Iboot $(TEST_CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/boot/writable.o $(LIB_ARCHIVES) \
 		$(DEP_LIBS) $(TEST_LIBS)
 
-$(BUILD)/fuzz/%: fuzz/%.c fuzz/replay.c fuzz/fuzz.h $(BUILD)/libingot.a
+$(BUILD)/fuzz/%: fuzz/%.c fuzz/replay.c fuzz/fuzz.h $(ALL_ARCHIVES)
 	@mkdir -p $(dir $@)
-	$(CC) $(filter-out -MMD -MP,$(ALL_CFLAGS)) $(LDFLAGS) -o $@ $< fuzz/replay.c $(BUILD)/libingot.a $(DEP_LIBS)
+	$(CC) $(filter-out -MMD -MP,$(ALL_CFLAGS)) $(LDFLAGS) -o $@ $< fuzz/replay.c $(COMPILER_ARCHIVES) $(LIB_ARCHIVES) \
+		$(DEP_LIBS)
 
-$(BUILD)/fuzzer/%: fuzz/%.c fuzz/fuzz.h $(BUILD)/libingot.a
+$(BUILD)/fuzzer/%: fuzz/%.c fuzz/fuzz.h $(ALL_ARCHIVES)
 	@mkdir -p $(dir $@)
-	$(CC) $(filter-out -MMD -MP,$(ALL_CFLAGS)) -fsanitize=fuzzer $(LDFLAGS) -o $@ $< $(BUILD)/libingot.a $(DEP_LIBS)
+	$(CC) $(filter-out -MMD -MP,$(ALL_CFLAGS)) -fsanitize=fuzzer $(LDFLAGS) -o $@ $< $(COMPILER_ARCHIVES) \
+		$(LIB_ARCHIVES) $(DEP_LIBS)
 
 # The power-cut harness's LD_PRELOAD library (tests/tools/faultinject.c); never sanitized, as it is
 # preloaded into sanitized binaries.
@@ -121,4 +136,4 @@ bench: deps
 clean:
 	rm -rf build build-asan build-fuzz out
 
--include $(LIB_OBJS:.o=.d) $(CLI_OBJS:.o=.d) $(BOOT_OBJS:.o=.d)
+-include $(patsubst %.c,$(BUILD)/%.d,$(wildcard $(addsuffix /*.c,$(MODULE_DIRS)))) $(CLI_OBJS:.o=.d) $(BOOT_OBJS:.o=.d)

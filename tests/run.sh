@@ -51,6 +51,18 @@ else
 	failed=$((failed + 1))
 fi
 
+# Folders are the dependency graph: no include or call against their order, no cycle between modules,
+# no builder symbol in the initrd's /init (tests/arch.py, docs/architecture.md)
+echo "== architecture"
+if breaches=$(python3 tests/arch.py "$BUILD" 2>&1); then
+	echo "PASS: folders_are_the_dependency_graph"
+	passed=$((passed + 1))
+else
+	echo "FAIL: folders_are_the_dependency_graph:"
+	sed 's/^/    /' <<<"$breaches"
+	failed=$((failed + 1))
+fi
+
 fi
 
 for script in "${scripts[@]}"; do

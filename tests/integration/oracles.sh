@@ -236,3 +236,26 @@ EOF
 	! grep -q check_explicitly lint.out || return 1
 }
 run lint_finds_silent_checks t_lint_finds_silent_checks
+
+# The architecture check (tests/arch.py), given a copy of the sources with an include against the
+# folders' order, a cycle between two modules of one folder, and an initrd that holds a builder symbol
+t_arch_check_finds_breaches() {
+	plain_pass_only "it tests the architecture check, the same in both passes"
+	mkdir -p t/tests
+	cp -a "$TOP/include" "$TOP/lib" "$TOP/builder" "$TOP/sysext" "$TOP/boot" "$TOP/cli" t/
+	cp "$TOP/tests/arch.py" t/tests/
+	python3 t/tests/arch.py
+	# the tree's image code uses the recipe compiler's header
+	sed -i '0,/^#include "tree.h"/s//#include "tree.h"\n#include "build.h"/' t/lib/image/tree.c
+	# util and ini, one folder, each using the other
+	sed -i '0,/^#include "util.h"/s//#include "util.h"\n#include "ini.h"/' t/lib/base/util.c
+	exits_1_with 'lib/image/tree.c:' python3 t/tests/arch.py
+	has last.log "lib/image/tree.c:[0-9]*: #include \"build.h\": lib/image/ may not use builder/" \
+		"a cycle between modules: lib/base/ini lib/base/util"
+	# an initrd that links the recipe parser: the CLI's binary in its place
+	mkdir -p b/builder
+	cp "$INGOT" b/ingot-init
+	cp "$(dirname "$INGOT")/builder/recipe.o" b/builder/
+	exits_1_with 'b/ingot-init: holds ingot_recipe_load from builder/recipe.c' python3 "$TOP/tests/arch.py" b
+}
+run arch_check_finds_breaches t_arch_check_finds_breaches

@@ -25,9 +25,8 @@ archive = $(BUILD)/$(1)/lib$(notdir $(1)).a
 # reverse LIST: LIST back to front
 reverse = $(if $(1),$(call reverse,$(wordlist 2,$(words $(1)),$(1))) $(firstword $(1)))
 LIB_ARCHIVES := $(foreach d,$(call reverse,$(LIB_DIRS)),$(call archive,$(d)))
-# The recipe compiler and the layer code call each other until their stages go behind one interface
-# (tests/arch.py KNOWN_CYCLES): linked as one group until then.
-COMPILER_ARCHIVES := -Wl,--start-group $(call archive,builder) $(call archive,sysext) -Wl,--end-group
+# The layer code, then the recipe compiler it drives.
+COMPILER_ARCHIVES := $(call archive,sysext) $(call archive,builder)
 ALL_ARCHIVES := $(foreach d,$(MODULE_DIRS),$(call archive,$(d)))
 BOOT_SRCS := $(sort $(wildcard boot/*.c))
 BOOT_OBJS := $(BOOT_SRCS:%.c=$(BUILD)/%.o)

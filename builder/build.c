@@ -13,7 +13,6 @@
 #include "profile.h"
 #include "manifest.h"
 #include "signing.h"
-#include "sysext.h"
 #include "verity-sig.h"
 
 bool build_cancelled(const struct build *b) {
@@ -156,21 +155,13 @@ static int build_image(struct build *b, int fd) {
         q = content_apply(b);
         if (q < 0)
                 return q;
-        if (b->sysext_base) { /* a layer: its identity, and only /usr and /opt */
-                q = sysext_release_write(b);
-                if (q >= 0)
-                        q = sysext_check_tree(b);
-        } else {
-                q = os_release_write(b);
-                if (q >= 0)
-                        q = trust_write(b);
-                if (q >= 0)
-                        q = mounts_write(b);
-                if (q >= 0)
-                        q = profile_write(b);
-        }
-        if (q < 0)
-                return q;
+        /* a root image's stages, or the layer's (its identity, only /usr and /opt) */
+        static const build_stage_fn image_stages[] = { os_release_write, trust_write, mounts_write, profile_write };
+        const build_stage_fn *stages = b->layer ? b->layer->stages : image_stages;
+        size_t n_stages = b->layer ? b->layer->n_stages : ELEMENTSOF(image_stages);
+        for (size_t i = 0; i < n_stages; i++)
+                if ((q = stages[i](b)) < 0)
+                        return q;
         q = tree_finalize(b->tree);
         if (q < 0)
                 return q;
@@ -253,15 +244,14 @@ static int write_ddi(struct artifact *art, const char *architecture, const char 
         return ddi_write(art[ARTIFACT_DDI].fd, art[ARTIFACT_DDI].tmp, &in, err);
 }
 
-/* A root image (base NULL) or a layer for base, in the given format. */
-static int build_artifacts(const struct ingot_recipe *r, const struct ingot_build_options *o,
-                           const struct sysext_base *base, bool ddi, struct ingot_build_result *ret,
-                           struct ingot_error *err) {
+int build_run(const struct ingot_recipe *r, const struct ingot_build_options *o, const struct build_layer *layer,
+              struct ingot_build_result *ret, struct ingot_error *err) {
+        bool ddi = layer && layer->ddi;
         struct build b = {
                 .recipe = r,
                 .options = o,
                 .err = err,
-                .sysext_base = base,
+                .layer = layer,
                 .source_date_epoch = o->have_source_date_epoch ? o->source_date_epoch : r->source_date_epoch,
         };
         b.default_mtime = b.source_date_epoch >= 0 ? (uint32_t) b.source_date_epoch : 0;
@@ -314,13 +304,13 @@ static int build_artifacts(const struct ingot_recipe *r, const struct ingot_buil
                 q = build_image(&b, art[ARTIFACT_IMAGE].fd);
         if (q >= 0)
                 q = squashfs_writer_finish(b.writer, b.tree, &size, err);
-        if (q >= 0 && !base)
+        if (q >= 0 && !layer)
                 q = profile_check_image(&b, art[ARTIFACT_IMAGE].fd, size);
         if (q >= 0)
                 q = verity_finish(b.verity, art[ARTIFACT_IMAGE].tmp, art[ARTIFACT_VERITY].tmp,
                                   art[ARTIFACT_VERITY].fd, root, &root_size, err);
-        if (q >= 0 && base)
-                q = sysext_check_shadowing(&b, art[ARTIFACT_IMAGE].fd);
+        if (q >= 0 && layer && layer->check_image)
+                q = layer->check_image(&b, art[ARTIFACT_IMAGE].fd);
         char hex[2 * VERITY_DIGEST_MAX + 2] = "";
         hex_encode(root, root_size, hex);
         if (q >= 0 && signer) /* over the hex root hash, without a newline */
@@ -328,7 +318,7 @@ static int build_artifacts(const struct ingot_recipe *r, const struct ingot_buil
         if (q >= 0 && signer && !ddi)
                 q = artifact_write(&art[ARTIFACT_SIGNATURE], der, der_size, err);
         if (q >= 0 && ddi)
-                q = write_ddi(art, base->architecture, hex, fingerprint, der, der_size, err);
+                q = write_ddi(art, layer->architecture, hex, fingerprint, der, der_size, err);
         if (q >= 0) {
                 strcat(hex, "\n");
                 q = artifact_write(&art[ARTIFACT_ROOTHASH], hex, strlen(hex), err);
@@ -349,7 +339,7 @@ static int build_artifacts(const struct ingot_recipe *r, const struct ingot_buil
                         .root_hash = hex, .salt = salt, .salt_size = sizeof(salt),
                         .data_blocks = verity_data_blocks(b.verity), .image_size = size,
                         .signer_fingerprint = signer ? fingerprint : NULL, .stats = &stats,
-                        .artifacts = listed, .n_artifacts = n_listed, .sysext_base = base, .ddi = ddi,
+                        .artifacts = listed, .n_artifacts = n_listed,
                 };
                 _cleanup_free_ char *text = NULL;
                 q = manifest_text(&b, &mi, &text, err);
@@ -412,26 +402,9 @@ int ingot_build(const struct ingot_recipe *r, const struct ingot_build_options *
         if (r->extension)
                 return error_set(err, -EINVAL, "%s: a layer recipe ([Extension] at %s): build it with 'ingot sysext build'",
                                  r->path, r->extension_where);
-        return build_artifacts(r, o, NULL, false, ret, err);
+        return build_run(r, o, NULL, ret, err);
 }
 
 bool ingot_recipe_is_extension(const struct ingot_recipe *r) {
         return r->extension;
-}
-
-int ingot_sysext_build(const struct ingot_recipe *r, const struct ingot_build_options *o,
-                       const struct ingot_sysext_options *sx, struct ingot_build_result *ret, struct ingot_error *err) {
-        if (!r->extension)
-                return error_set(err, -EINVAL, "%s: not a layer recipe: it has no [Extension] section", r->path);
-        const char *manifest = sx->base_manifest ?: r->sysext_base;
-        if (!manifest)
-                return error_set(err, -EINVAL, "%s: no base image: give --base BASE.manifest.json or [Extension] Base=",
-                                 r->path);
-        struct sysext_base base;
-        int q = sysext_base_load(manifest, &base, err);
-        if (q < 0)
-                return q;
-        q = build_artifacts(r, o, &base, sx->format == INGOT_LAYER_DDI, ret, err);
-        sysext_base_clear(&base);
-        return q;
 }

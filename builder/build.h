@@ -23,7 +23,7 @@ struct build {
         /* Per content op: the libraries a Binaries= op brings (NULL for other ops). */
         char ***binary_libraries;
 
-        const struct sysext_base *sysext_base; /* a layer's base image; NULL for a root image */
+        const struct build_layer *layer; /* what makes the build a layer; NULL for a root image */
 
         int64_t source_date_epoch; /* -1: none */
         uint32_t default_mtime;
@@ -37,6 +37,28 @@ struct build {
 };
 
 #define BUFFER_SIZE (1024 * 1024)
+
+/* A stage: one step that edits the build's tree once the base is in, in the recipe's terms (the content
+ * operations, os-release, the trust store, mounts, the profile; a layer's extension-release and rules). */
+typedef int (*build_stage_fn)(struct build *b);
+
+/* What makes a build a systemd-sysext layer, given by its caller (sysext/): the stages after the content
+ * operations, the check of the written squashfs, the manifest's "extension" object, the architecture
+ * (of the base) and the format. */
+struct json_object;
+struct build_layer {
+        const build_stage_fn *stages;
+        size_t n_stages;
+        int (*check_image)(struct build *b, int fd);
+        struct json_object *(*manifest_extension)(struct build *b);
+        const char *architecture;
+        bool ddi;
+        const void *userdata;
+};
+
+/* Compiles recipe r into its artifacts: a root image, or with layer a layer. */
+int build_run(const struct ingot_recipe *r, const struct ingot_build_options *o, const struct build_layer *layer,
+              struct ingot_build_result *ret, struct ingot_error *err);
 
 /* How a host directory's entries are taken in. */
 enum host_mode {

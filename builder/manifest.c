@@ -7,7 +7,6 @@
 
 #include "manifest.h"
 #include "signing.h"
-#include "sysext.h"
 
 int recipe_digest(const struct ingot_recipe *r, char ret_hex[65]) {
         _cleanup_free_ char *text = NULL, *dir = dirname_dup(r->path);
@@ -133,47 +132,11 @@ static void add_int(json_object *o, const char *key, uint64_t v) {
         json_object_object_add(o, key, json_object_new_int64((int64_t) v));
 }
 
-static json_object *strv_array(char **l) {
+json_object *manifest_strv_array(char **l) {
         json_object *a = json_object_new_array();
         for (char **i = l; a && i && *i; i++)
                 json_object_array_add(a, json_object_new_string(*i));
         return a;
-}
-
-/* What a layer is for: its extension-release, scope, level, what may shadow, and its base image. */
-static json_object *extension_object(const struct ingot_recipe *r, const struct manifest_input *in) {
-        const struct sysext_base *base = in->sysext_base;
-        json_object *e = json_object_new_object();
-        json_object_object_add(e, "format", json_object_new_string(in->ddi ? "ddi" : "raw"));
-        char file[300];
-        snprintf(file, sizeof(file), "extension-release.%s", r->name);
-        json_object_object_add(e, "release_file", json_object_new_string(file));
-        json_object *rel = json_object_new_object();
-        _cleanup_free_ char *text = NULL;
-        if (sysext_release_text(r, base, &text) >= 0) {
-                char *save = NULL;
-                for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-                        char *eq = strchr(line, '=');
-                        if (eq) {
-                                *eq = 0;
-                                json_object_object_add(rel, line, json_object_new_string(eq + 1));
-                        }
-                }
-        }
-        json_object_object_add(e, "release", rel);
-        json_object *scopes = r->sysext_scopes ? strv_array(r->sysext_scopes) : json_object_new_array();
-        if (!r->sysext_scopes)
-                json_object_array_add(scopes, json_object_new_string("system"));
-        json_object_object_add(e, "scope", scopes);
-        json_object_object_add(e, "level", r->sysext_level ? json_object_new_string(r->sysext_level) : NULL);
-        json_object_object_add(e, "allow_shadow", strv_array(r->shadow_allowed));
-        json_object *b = json_object_new_object();
-        json_object_object_add(b, "name", json_object_new_string(base->name));
-        json_object_object_add(b, "version", json_object_new_string(base->version));
-        json_object_object_add(b, "root_hash", base->root_hash ? json_object_new_string(base->root_hash) : NULL);
-        json_object_object_add(b, "manifest_sha256", json_object_new_string(base->manifest_sha256));
-        json_object_object_add(e, "base", b);
-        return e;
 }
 
 int manifest_text(struct build *b, const struct manifest_input *in, char **ret_text, struct ingot_error *err) {
@@ -184,10 +147,9 @@ int manifest_text(struct build *b, const struct manifest_input *in, char **ret_t
         add_int(m, "manifest_version", MANIFEST_VERSION);
         json_object_object_add(m, "name", json_object_new_string(r->name));
         json_object_object_add(m, "version", json_object_new_string(r->version));
-        json_object_object_add(m, "kind", json_object_new_string(in->sysext_base ? "sysext" : "image"));
-        json_object_object_add(m, "architecture", json_object_new_string(in->sysext_base
-                                                                                 ? in->sysext_base->architecture
-                                                                                 : architecture()));
+        json_object_object_add(m, "kind", json_object_new_string(b->layer ? "sysext" : "image"));
+        json_object_object_add(m, "architecture",
+                               json_object_new_string(b->layer ? b->layer->architecture : architecture()));
         json_object_object_add(m, "os_release", os_release_object(b));
         json_object_object_add(m, "root_hash", json_object_new_string(in->root_hash));
         json_object_object_add(m, "signer_fingerprint",
@@ -253,8 +215,8 @@ int manifest_text(struct build *b, const struct manifest_input *in, char **ret_t
                                b->source_date_epoch >= 0 ? json_object_new_int64(b->source_date_epoch) : NULL);
         json_object_object_add(m, "kernel_versions", kernels_array(b));
         json_object_object_add(m, "packages", packages_array(b));
-        if (in->sysext_base)
-                json_object_object_add(m, "extension", extension_object(r, in));
+        if (b->layer)
+                json_object_object_add(m, "extension", b->layer->manifest_extension(b));
 
         if (q >= 0) {
                 const char *text = json_object_to_json_string_ext(

@@ -4,8 +4,6 @@
 
 #include "build.h"
 
-struct sysext_base;
-
 #define MANIFEST_VERSION 1
 
 struct manifest_artifact {
@@ -24,9 +22,10 @@ struct manifest_input {
         const struct ingot_image_stats *stats;
         const struct manifest_artifact *artifacts;
         size_t n_artifacts;
-        const struct sysext_base *sysext_base; /* a layer's base image; NULL for a root image */
-        bool ddi;                              /* the layer is a DDI */
 };
+
+/* A JSON array of the strings of l (an empty one for NULL). */
+struct json_object *manifest_strv_array(char **l);
 
 /* The manifest of the build b (its tree supplies os-release, kernels and packages), as JSON text. */
 int manifest_text(struct build *b, const struct manifest_input *in, char **ret_text, struct ingot_error *err);

@@ -8,7 +8,7 @@
 #include "ddi.h"
 #include "signing.h"
 #include "squashfs-read.h"
-#include "sysext.h"
+#include "sysext-check.h"
 #include "verity-sig.h"
 #include "verity.h"
 

@@ -21,20 +21,21 @@ FOLDERS = {
     "lib/profile": ["include", "lib/base", "lib/verity", "lib/sign", "lib/image"],
     "lib/slot": ["include", "lib/base", "lib/verity", "lib/sign", "lib/image", "lib/profile"],
     "lib/delivery": ["include", "lib/base", "lib/verity", "lib/sign", "lib/image", "lib/profile", "lib/slot"],
-    "builder": ["include", "lib/*", "sysext"],
+    "builder": ["include", "lib/*"],
     "sysext": ["include", "lib/*", "builder"],
     "boot": ["include", "lib/*"],
     "cli": ["include", "lib/*", "builder", "sysext"],
 }
 
-# Cycles known and scheduled to go (issue 20: the sources and stages behind one interface, the
-# layer stages composed by their caller). The check fails when one of these is gone, so that the
-# list only shrinks, and on any other.
+# Cycles known and scheduled to go (issue 20: the sources and stages behind one interface that does not
+# call back into build.c). The check fails when one of these changes or is gone, so that the list only
+# shrinks, and on any other.
 KNOWN_CYCLES = [
     ["builder/build", "builder/content", "builder/manifest", "builder/mounts-stage", "builder/os-release",
      "builder/profile-stage", "builder/source-archive", "builder/source-debian", "builder/source-dir",
-     "builder/trust", "sysext/sysext", "sysext/sysext-check"],
+     "builder/trust"],
 ]
+
 
 def allowed_arrow(src, dst):
     rule = FOLDERS[src]

@@ -1,0 +1,170 @@
+/* test-stages.c: each stage of the recipe compiler on its own: a recipe and a small tree in, the tree the
+ * stage leaves out (os-release, mounts, a layer's extension-release and its /usr-and-/opt rule). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "build.h"
+#include "mounts.h"
+#include "sysext.h"
+
+static char dir[64];
+
+static int setup(void **state) {
+        (void) state;
+        strcpy(dir, "/tmp/ingot-unit.XXXXXX");
+        return mkdtemp(dir) ? 0 : -1;
+}
+
+static int teardown(void **state) {
+        (void) state;
+        char cmd[128];
+        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+        return system(cmd) == 0 ? 0 : -1;
+}
+
+/* A stage's inputs: recipe TEXT (written to DIR/recipe.ini and loaded), an empty tree at mtime 7. */
+struct fixture {
+        struct ingot_recipe *recipe;
+        struct ingot_build_options options;
+        struct ingot_error err;
+        struct build b;
+};
+
+static void fixture_init(struct fixture *f, const char *text) {
+        char path[128];
+        snprintf(path, sizeof(path), "%s/recipe.ini", dir);
+        FILE *file = fopen(path, "we");
+        assert_non_null(file);
+        fputs(text, file);
+        assert_int_equal(fclose(file), 0);
+        *f = (struct fixture) { 0 };
+        assert_int_equal(ingot_recipe_load(path, &f->recipe, &f->err), 0);
+        f->b = (struct build) { .recipe = f->recipe, .options = &f->options, .err = &f->err, .default_mtime = 7 };
+        assert_int_equal(tree_new(7, &f->b.tree), 0);
+}
+
+static void fixture_done(struct fixture *f) {
+        tree_free(f->b.tree);
+        strv_free(f->b.warnings);
+        free(f->b.profile_cmdline);
+        ingot_recipe_free(f->recipe);
+}
+
+static struct node *put(struct tree *t, const char *path, mode_t mode) {
+        struct node *n = NULL;
+        _cleanup_free_ char *conflict = NULL;
+        assert_int_equal(tree_put(t, path, mode, 0, &n, &conflict), 0);
+        return n;
+}
+
+/* A regular file in memory, as the sources leave a captured one. */
+static void put_text(struct tree *t, const char *path, const char *text) {
+        struct node *n = put(t, path, S_IFREG | 0644);
+        n->memory = strdup(text);
+        assert_non_null(n->memory);
+        n->size = strlen(text);
+        n->data = DATA_MEMORY;
+}
+
+static const char *text_at(struct tree *t, const char *path) {
+        struct node *n = tree_lookup(t, path);
+        assert_non_null(n);
+        assert_true(S_ISREG(n->mode));
+        assert_int_equal(n->data, DATA_MEMORY);
+        assert_int_equal(n->mtime, 7);
+        assert_int_equal(n->uid, 0);
+        return n->memory;
+}
+
+#define BASE_RECIPE "[Image]\nName=demo\nVersion=1.0\n[Base]\nTree=.\n"
+
+/* The base's os-release keeps its lines; the image's identity is merged in, ingot's policy fields
+ * replace whatever the base said of them, and /etc/os-release points at the one in /usr/lib. */
+static void test_os_release(void **state) {
+        (void) state;
+        struct fixture f;
+        fixture_init(&f, BASE_RECIPE "[Image]\nMinVersion=0.9\n");
+        put_text(f.b.tree, OS_RELEASE, "PRETTY_NAME=\"Debian\"\nID=debian\nVERSION_ID=12\nINGOT_MIN_VERSION=5\n");
+        assert_int_equal(os_release_write(&f.b), 0);
+        assert_string_equal(text_at(f.b.tree, OS_RELEASE),
+                            "PRETTY_NAME=\"Debian\"\nID=debian\nVERSION_ID=12\nNAME=demo\nIMAGE_ID=demo\n"
+                            "IMAGE_VERSION=1.0\nINGOT_MIN_VERSION=0.9\n");
+        struct node *etc = tree_lookup(f.b.tree, ETC_OS_RELEASE);
+        assert_non_null(etc);
+        assert_true(S_ISLNK(etc->mode));
+        assert_string_equal(etc->symlink_target, "../usr/lib/os-release");
+        fixture_done(&f);
+}
+
+/* OsRelease=no leaves the tree as it is. */
+static void test_os_release_off(void **state) {
+        (void) state;
+        struct fixture f;
+        fixture_init(&f, BASE_RECIPE "[Image]\nOsRelease=no\n");
+        assert_int_equal(os_release_write(&f.b), 0);
+        assert_null(tree_lookup(f.b.tree, OS_RELEASE));
+        assert_null(tree_lookup(f.b.tree, ETC_OS_RELEASE));
+        fixture_done(&f);
+}
+
+/* [Mounts] becomes MOUNTS_FILE, each path checked against the tree; a missing directory is named with
+ * the recipe line that asked for it. */
+static void test_mounts(void **state) {
+        (void) state;
+        struct fixture f;
+        fixture_init(&f, BASE_RECIPE "[Mounts]\nTmpfs=/srv\nOverlay=/etc\n");
+        put(f.b.tree, "/srv", S_IFDIR | 0755);
+        put(f.b.tree, "/etc", S_IFDIR | 0755);
+        assert_int_equal(mounts_write(&f.b), 0);
+        assert_string_equal(text_at(f.b.tree, MOUNTS_FILE), "tmpfs /srv\noverlay /etc\n");
+        fixture_done(&f);
+
+        fixture_init(&f, BASE_RECIPE "[Mounts]\nTmpfs=/srv\n");
+        put(f.b.tree, "/srv", S_IFLNK | 0777);
+        assert_int_equal(mounts_write(&f.b), -ENOTDIR);
+        assert_non_null(strstr(f.err.message, "recipe.ini:7: Tmpfs=/srv: not a directory"));
+        assert_null(tree_lookup(f.b.tree, MOUNTS_FILE));
+        fixture_done(&f);
+}
+
+/* A layer's stages: extension-release from its base (tagged for systemd), and nothing outside /usr
+ * and /opt, named with the recipe line that brought it. */
+static void test_layer(void **state) {
+        (void) state;
+        struct fixture f;
+        fixture_init(&f, "[Extension]\nName=tools\nVersion=2\n[Content]\nMkdir=/usr/share/tools\n");
+        struct sysext_base base = { .name = (char *) "demo", .version = (char *) "1.0", .id = (char *) "debian",
+                                    .version_id = (char *) "12", .architecture = (char *) "x86-64" };
+        struct build_layer layer = { .architecture = "x86-64", .userdata = &base };
+        f.b.layer = &layer;
+        put(f.b.tree, "/usr/share/tools", S_IFDIR | 0755);
+        assert_int_equal(sysext_release_write(&f.b), 0);
+        const char *path = EXTENSION_RELEASE_DIR "/extension-release.tools";
+        const char *text = text_at(f.b.tree, path);
+        assert_non_null(strstr(text, "ID=debian\n"));
+        assert_non_null(strstr(text, "VERSION_ID=12\n"));
+        assert_non_null(strstr(text, "ARCHITECTURE=x86-64\n"));
+        struct node *n = tree_lookup(f.b.tree, path);
+        assert_int_equal(n->n_xattrs, 1);
+        assert_string_equal(n->xattrs[0].key, "user.extension-release.strict");
+        assert_int_equal(sysext_check_tree(&f.b), 0);
+
+        put(f.b.tree, "/etc/tools.conf", S_IFREG | 0644);
+        assert_int_equal(sysext_check_tree(&f.b), -EINVAL);
+        assert_non_null(strstr(f.err.message, "/etc/tools.conf: a layer holds only /usr and /opt"));
+        fixture_done(&f);
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_os_release),
+                cmocka_unit_test(test_os_release_off),
+                cmocka_unit_test(test_mounts),
+                cmocka_unit_test(test_layer),
+        };
+        return cmocka_run_group_tests(tests, setup, teardown);
+}

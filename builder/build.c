@@ -13,6 +13,7 @@
 #include "profile.h"
 #include "manifest.h"
 #include "signing.h"
+#include "source.h"
 #include "verity-sig.h"
 
 bool build_cancelled(const struct build *b) {
@@ -116,10 +117,15 @@ static int build_base(struct build *b) {
                 _cleanup_close_ int fd = open(r->base_source, O_RDONLY | O_CLOEXEC | O_NOCTTY);
                 if (fd < 0)
                         return error_set(b->err, -errno, "%s: %s", r->base_source, strerror(errno));
-                return source_archive_add(b, fd, r->base_source);
+                struct source *s;
+                int q = source_archive_open(fd, r->base_source, b->options->cancel, &s);
+                return q < 0 ? q : build_take(b, s);
         }
-        case BASE_DEBIAN:
-                return source_debian_add(b);
+        case BASE_DEBIAN: {
+                struct source *s;
+                int q = source_debian_open(r, b->source_date_epoch, b->options->cancel, &s, b->err);
+                return q < 0 ? q : build_take(b, s);
+        }
         }
         return -EINVAL;
 }

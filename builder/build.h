@@ -100,18 +100,10 @@ int source_dir_add(struct build *b, const char *host_root, const char *image_pat
 /* Scans a Copy= source for the shadow tree only. */
 int source_dir_shadow(struct build *b, const char *host_root, const char *image_path);
 
-/* source-archive.c: reads an archive from fd (display names it in messages). */
-int source_archive_add(struct build *b, int fd, const char *display);
-/* The same for a stream (a pipe), and how far it was read: whether any data came, and whether it was
- * read to its end of file (on an error: the writer stopped early, rather than an error found in what
- * it wrote). */
-struct stream_state {
-        bool started, ended;
-};
-int source_archive_add_stream(struct build *b, int fd, const char *display, struct stream_state *ret_state);
-
-/* source-debian.c */
-int source_debian_add(struct build *b);
+/* Takes source s's entries into the tree and their data into the writer (pipeline.c), then closes s: what
+ * a content operation shadows is left out, captured files go to memory, mtimes are clamped. */
+struct source;
+int build_take(struct build *b, struct source *s);
 
 /* content.c */
 int content_prepare(struct build *b);

@@ -15,7 +15,7 @@
 #include <sys/mman.h>
 #include <sys/wait.h>
 
-#include "build.h"
+#include "source.h"
 
 extern char **environ;
 
@@ -33,8 +33,7 @@ extern char **environ;
 /* The tail of its output that is looked at. */
 #define OUTPUT_TAIL (256 * 1024)
 
-static int build_argv(struct build *b, char ***ret) {
-        const struct ingot_recipe *r = b->recipe;
+static int build_argv(const struct ingot_recipe *r, char ***ret) {
         _cleanup_strv_free_ char **argv = NULL;
         _cleanup_free_ char *variant = NULL, *include = NULL;
         if (asprintf(&variant, "--variant=%s", r->debian_variant ?: "minbase") < 0)
@@ -75,15 +74,15 @@ static int build_argv(struct build *b, char ***ret) {
 
 /* The environment with SOURCE_DATE_EPOCH as the build has it: mmdebstrap makes its tar (file times,
  * /etc/shadow's dates, what it removes) reproducible from it. */
-static int build_env(struct build *b, char ***ret) {
+static int build_env(int64_t source_date_epoch, char ***ret) {
         _cleanup_strv_free_ char **env = NULL;
         int r = 0;
         for (char **e = environ; e && *e && r >= 0; e++)
                 if (strncmp(*e, "SOURCE_DATE_EPOCH=", 18) != 0)
                         r = strv_extend(&env, *e);
-        if (r >= 0 && b->source_date_epoch >= 0) {
+        if (r >= 0 && source_date_epoch >= 0) {
                 char *s;
-                if (asprintf(&s, "SOURCE_DATE_EPOCH=%lld", (long long) b->source_date_epoch) < 0)
+                if (asprintf(&s, "SOURCE_DATE_EPOCH=%lld", (long long) source_date_epoch) < 0)
                         return -ENOMEM;
                 r = strv_push(&env, s);
         }
@@ -93,7 +92,7 @@ static int build_env(struct build *b, char ***ret) {
         return 0;
 }
 
-static int spawn(struct build *b, char **argv, char **env, int out_fd, int err_fd, pid_t *ret_pid) {
+static int spawn(char **argv, char **env, int out_fd, int err_fd, pid_t *ret_pid, struct ingot_error *err) {
         posix_spawn_file_actions_t fa;
         posix_spawnattr_t attr;
         posix_spawn_file_actions_init(&fa);
@@ -117,23 +116,37 @@ static int spawn(struct build *b, char **argv, char **env, int out_fd, int err_f
         posix_spawnattr_destroy(&attr);
         posix_spawn_file_actions_destroy(&fa);
         if (r != 0)
-                return error_set(b->err, -r, "cannot run mmdebstrap: %s", strerror(r));
+                return error_set(err, -r, "cannot run mmdebstrap: %s", strerror(r));
         return 0;
+}
+
+struct debian_source {
+        struct source source;
+        struct source *stream; /* the archive source over the pipe */
+        const volatile sig_atomic_t *cancel;
+        char *suite, *display;
+        int pipe, output;      /* its stdout (our end), its stdout and stderr's memory file */
+        pid_t pid;
+        char buffer[64 * 1024];
+};
+
+static bool cancelled(const struct debian_source *d) {
+        return d->cancel && *d->cancel;
 }
 
 /* Reads what is left of the stream after the end of the archive, so that mmdebstrap's last writes
  * do not fail. */
-static int drain(struct build *b, int fd) {
+static int drain(struct debian_source *d) {
         for (;;) {
-                if (build_cancelled(b))
+                if (cancelled(d))
                         return -ECANCELED;
-                struct pollfd p = { .fd = fd, .events = POLLIN };
+                struct pollfd p = { .fd = d->pipe, .events = POLLIN };
                 int n = poll(&p, 1, 100);
                 if (n < 0 && errno != EINTR)
                         return -errno;
                 if (n <= 0)
                         continue;
-                ssize_t got = read(fd, b->buffer, BUFFER_SIZE);
+                ssize_t got = read(d->pipe, d->buffer, sizeof(d->buffer));
                 if (got == 0)
                         return 0;
                 if (got < 0 && errno != EINTR)
@@ -211,62 +224,111 @@ static void failure_reason(int fd, char *reason, size_t size) {
                 reason_add(reason, size, other[i % REASON_LINES], other_lens[i % REASON_LINES]);
 }
 
-int source_debian_add(struct build *b) {
-        const char *suite = b->recipe->base_source;
-        _cleanup_strv_free_ char **argv = NULL, **env = NULL;
-        int r = build_argv(b, &argv);
+static int debian_next(struct source *source, const struct source_entry **ret, struct ingot_error *err) {
+        struct debian_source *d = (struct debian_source *) source;
+        return d->stream->next(d->stream, ret, err);
+}
+
+static int debian_read(struct source *source, const void **ret_data, size_t *ret_size, uint64_t *ret_offset,
+                       struct ingot_error *err) {
+        struct debian_source *d = (struct debian_source *) source;
+        return d->stream->read(d->stream, ret_data, ret_size, ret_offset, err);
+}
+
+static void debian_free(struct debian_source *d) {
+        safe_close(d->pipe);
+        safe_close(d->output);
+        free(d->suite);
+        free(d->display);
+        free(d);
+}
+
+/* The stream's result is the build's, unless mmdebstrap failed and so cut the stream: then its
+ * failure is the cause, with the lines that say why. */
+static int debian_close(struct source *source, int result, const struct ingot_error *result_err,
+                        struct ingot_error *err) {
+        struct debian_source *d = (struct debian_source *) source;
+        bool started, ended;
+        source_archive_stream_state(d->stream, &started, &ended);
+        struct ingot_error stream_err = { 0 };
+        int r = d->stream->close(d->stream, result, result_err, &stream_err);
         if (r >= 0)
-                r = build_env(b, &env);
-        if (r < 0)
-                return r;
-
-        int pipefd[2];
-        if (pipe2(pipefd, O_CLOEXEC) < 0)
-                return error_set(b->err, -errno, "pipe: %s", strerror(errno));
-        _cleanup_close_ int rfd = pipefd[0], wfd = pipefd[1];
-        _cleanup_close_ int output = memfd_create("mmdebstrap-output", MFD_CLOEXEC);
-        if (output < 0)
-                return error_set(b->err, -errno, "memfd_create: %s", strerror(errno));
-
-        pid_t pid;
-        r = spawn(b, argv, env, wfd, output, &pid);
-        if (r < 0)
-                return r;
-        closep(&wfd);
-        wfd = -1;
-
-        /* the stream's own error, kept aside: when mmdebstrap cut the stream, its failure is the cause */
-        _cleanup_free_ char *display = NULL;
-        if (asprintf(&display, "mmdebstrap %s", suite) < 0)
-                display = NULL;
-        struct ingot_error stream_err = { 0 }, *saved = b->err;
-        struct stream_state st;
-        b->err = &stream_err;
-        r = source_archive_add_stream(b, rfd, display ?: "mmdebstrap", &st);
-        if (r >= 0)
-                r = drain(b, rfd);
-        b->err = saved;
+                r = drain(d);
         /* from here on its writes fail (EPIPE) and it tears itself down */
-        closep(&rfd);
-        rfd = -1;
+        d->pipe = safe_close(d->pipe);
 
         int status = 0;
-        int w = wait_mmdebstrap(pid, r < 0 && !st.started, &status);
+        int w = wait_mmdebstrap(d->pid, r < 0 && !started, &status);
         if (w < 0)
-                return error_set(b->err, w, "waiting for mmdebstrap: %s", strerror(-w));
-        if (build_cancelled(b))
-                return build_cancel_error(b);
-        bool failed = !WIFEXITED(status) || WEXITSTATUS(status) != 0;
-        if (r < 0 && (!st.ended || !failed)) /* our error, or a bad stream that mmdebstrap stood by */
-                return error_set(b->err, r, "%s", stream_err.code ? stream_err.message : strerror(-r));
-        if (!failed)
-                return 0;
+                r = error_set(err, w, "waiting for mmdebstrap: %s", strerror(-w));
+        else if (cancelled(d))
+                r = error_set(err, -ECANCELED, "interrupted");
+        else if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+                r = r < 0 ? error_set(err, r, "%s", stream_err.code ? stream_err.message : strerror(-r)) : 0;
+        else if (r < 0 && !ended) /* our error, before mmdebstrap cut the stream */
+                r = error_set(err, r, "%s", stream_err.code ? stream_err.message : strerror(-r));
+        else {
+                char reason[REASON_LINES * (REASON_LINE_MAX + 8) + 1];
+                failure_reason(d->output, reason, sizeof(reason));
+                if (WIFEXITED(status))
+                        r = error_set(err, -EPROTO, "mmdebstrap %s failed with exit status %d%s%s", d->suite,
+                                      WEXITSTATUS(status), *reason ? ":" : " and said nothing", reason);
+                else
+                        r = error_set(err, -EPROTO, "mmdebstrap %s was killed by signal %d (%s)%s%s", d->suite,
+                                      WTERMSIG(status), strsignal(WTERMSIG(status)), *reason ? ":" : "", reason);
+        }
+        debian_free(d);
+        return r;
+}
 
-        char reason[REASON_LINES * (REASON_LINE_MAX + 8) + 1];
-        failure_reason(output, reason, sizeof(reason));
-        if (WIFEXITED(status))
-                return error_set(b->err, -EPROTO, "mmdebstrap %s failed with exit status %d%s%s", suite,
-                                 WEXITSTATUS(status), *reason ? ":" : " and said nothing", reason);
-        return error_set(b->err, -EPROTO, "mmdebstrap %s was killed by signal %d (%s)%s%s", suite, WTERMSIG(status),
-                         strsignal(WTERMSIG(status)), *reason ? ":" : "", reason);
+int source_debian_open(const struct ingot_recipe *recipe, int64_t source_date_epoch, const volatile sig_atomic_t *cancel,
+                       struct source **ret, struct ingot_error *err) {
+        _cleanup_strv_free_ char **argv = NULL, **env = NULL;
+        int r = build_argv(recipe, &argv);
+        if (r >= 0)
+                r = build_env(source_date_epoch, &env);
+        if (r < 0)
+                return r;
+        struct debian_source *d = calloc(1, sizeof(*d));
+        if (!d)
+                return -ENOMEM;
+        d->pipe = d->output = -1;
+        d->cancel = cancel;
+        d->suite = strdup(recipe->base_source);
+        if (!d->suite || asprintf(&d->display, "mmdebstrap %s", recipe->base_source) < 0) {
+                d->display = NULL;
+                debian_free(d);
+                return -ENOMEM;
+        }
+        d->source = (struct source) { .display = d->display, .next = debian_next, .read = debian_read,
+                                      .close = debian_close };
+
+        int pipefd[2];
+        if (pipe2(pipefd, O_CLOEXEC) < 0) {
+                debian_free(d);
+                return error_set(err, -errno, "pipe: %s", strerror(errno));
+        }
+        d->pipe = pipefd[0];
+        _cleanup_close_ int wfd = pipefd[1];
+        d->output = memfd_create("mmdebstrap-output", MFD_CLOEXEC);
+        if (d->output < 0) {
+                r = error_set(err, -errno, "memfd_create: %s", strerror(errno));
+                debian_free(d);
+                return r;
+        }
+        r = spawn(argv, env, wfd, d->output, &d->pid, err);
+        if (r >= 0)
+                r = source_archive_open(d->pipe, d->display, cancel, &d->stream);
+        if (r < 0) { /* nothing started, or mmdebstrap sees its stdout closed and stops */
+                if (d->pid > 0) {
+                        int status;
+                        closep(&wfd);
+                        d->pipe = safe_close(d->pipe);
+                        (void) wait_mmdebstrap(d->pid, true, &status);
+                }
+                debian_free(d);
+                return r;
+        }
+        *ret = &d->source;
+        return 0;
 }

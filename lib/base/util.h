@@ -34,6 +34,12 @@ static inline void closep(int *fd) {
         }
 }
 
+/* Closes fd if it is one; -1, for "fd = safe_close(fd)". */
+static inline int safe_close(int fd) {
+        closep(&fd);
+        return -1;
+}
+
 static inline void fclosep(FILE **f) {
         if (*f)
                 fclose(*f);

@@ -1,0 +1,165 @@
+/* pipeline.c: the loop that takes a source's entries (source.h) into the image tree and their data into
+ * the squashfs sink: what later operations shadow is left out, captured files go to memory, every mtime
+ * is clamped, and progress and cancellation are looked after here, not in the sources. */
+#include <string.h>
+
+#include "build.h"
+#include "source.h"
+
+/* The data of entry e into n: extents as they come, holes as zeros (the writer stores them sparse). */
+static int take_data(struct build *b, struct source *s, const struct source_entry *e, struct node *n,
+                     struct ingot_error *err) {
+        int r = squashfs_writer_begin_file(b->writer, n);
+        if (r < 0)
+                goto write_fail;
+        uint64_t pos = 0;
+        for (;;) {
+                if (build_cancelled(b))
+                        return error_set(err, -ECANCELED, "interrupted");
+                const void *data;
+                size_t size;
+                uint64_t offset;
+                r = s->read(s, &data, &size, &offset, err);
+                if (r < 0)
+                        return r;
+                if (r == 0)
+                        break;
+                r = squashfs_writer_append_zeros(b->writer, offset - pos);
+                if (r >= 0)
+                        r = squashfs_writer_append(b->writer, data, size);
+                if (r < 0)
+                        goto write_fail;
+                pos = offset + size;
+                build_report(b, 0, size);
+        }
+        r = squashfs_writer_append_zeros(b->writer, e->size - pos); /* a trailing hole */
+        if (r >= 0)
+                r = squashfs_writer_end_file(b->writer);
+        if (r < 0)
+                goto write_fail;
+        build_file_written(b, n, e->size);
+        return 0;
+write_fail:
+        return error_set(err, r, "writing the image (data of %s): %s", e->path, strerror(-r));
+}
+
+/* A captured file (os-release, the dpkg status) into memory, at most CAPTURE_MAX bytes. */
+static int take_memory(struct source *s, const struct source_entry *e, struct node *n, struct ingot_error *err) {
+        if (e->size > CAPTURE_MAX)
+                return error_set(err, -EFBIG, "%s: '%s' is larger than %u MiB", s->display, e->path,
+                                 CAPTURE_MAX >> 20);
+        char *m = calloc(1, e->size + 1);
+        if (!m)
+                return -ENOMEM;
+        int r;
+        const void *data;
+        size_t size;
+        uint64_t offset;
+        while ((r = s->read(s, &data, &size, &offset, err)) > 0)
+                memcpy(m + offset, data, size);
+        if (r < 0) {
+                free(m);
+                return r;
+        }
+        free(n->memory);
+        n->memory = m;
+        n->size = e->size;
+        n->data = DATA_MEMORY;
+        return 0;
+}
+
+static int take_entry(struct build *b, struct source *s, const struct source_entry *e, struct ingot_error *err) {
+        const char *display = s->display, *path = e->path;
+        mode_t type = e->mode & S_IFMT;
+        if (build_shadowed(b, path, type))
+                return build_skip(b, path);
+        /* mmdebstrap always puts device nodes in /dev; with AllowDevices=no they are left out (devtmpfs
+         * gives a booted host its /dev), and a device anywhere else is still an error */
+        if ((type == S_IFCHR || type == S_IFBLK) && b->recipe->devices_forbidden_where &&
+            b->recipe->base == BASE_DEBIAN && strncmp(path, "/dev/", 5) == 0)
+                return 0;
+
+        struct node *n;
+        _cleanup_free_ char *conflict = NULL;
+        int r;
+        if (e->hardlink) {
+                struct node *target = tree_lookup(b->tree, e->hardlink);
+                if (!target || S_ISDIR(target->mode)) {
+                        if (build_shadowed(b, e->hardlink, S_IFREG))
+                                return error_set(err, -ENOENT,
+                                                 "%s: '%s' is a hard link to '%s', which a content operation removes; "
+                                                 "remove both or neither",
+                                                 display, path, e->hardlink);
+                        return error_set(err, -ENOENT, "%s: hard link '%s' points to '%s', which is not in the archive",
+                                         display, path, e->hardlink);
+                }
+                target = node_inode(target);
+                r = tree_put(b->tree, path, target->mode, 0, &n, &conflict);
+                if (r == -EEXIST)
+                        return error_set(err, r, "%s: duplicate path '%s'", display, path);
+                if (r < 0)
+                        goto put_fail;
+                n->link = target;
+                /* cpio carries the data on the last name of an inode */
+                if (e->size > 0 && S_ISREG(target->mode) && target->data == DATA_NONE)
+                        return take_data(b, s, e, target, err);
+                return 0;
+        }
+
+        r = tree_put(b->tree, path, e->mode, 0, &n, &conflict);
+        if (r == -EEXIST)
+                return error_set(err, r, "%s: duplicate path '%s'", display, path);
+        if (r < 0)
+                goto put_fail;
+        n->mode = e->mode;
+        n->uid = e->uid;
+        n->gid = e->gid;
+        n->mtime = build_clamp_mtime(b, e->mtime);
+        node_clear_xattrs(n);
+        for (size_t i = 0; i < e->n_xattrs; i++)
+                if ((r = node_add_xattr(n, e->xattrs[i].key, e->xattrs[i].value, e->xattrs[i].size)) < 0)
+                        return r;
+
+        switch (type) {
+        case S_IFLNK:
+                if (!e->symlink || !*e->symlink)
+                        return error_set(err, -EBADMSG, "%s: symlink '%s' has no target", display, path);
+                n->symlink_target = strdup(e->symlink);
+                return n->symlink_target ? 0 : -ENOMEM;
+        case S_IFCHR:
+        case S_IFBLK: {
+                if (b->recipe->devices_forbidden_where)
+                        return error_set(err, -EPERM, "%s: member '%s' is a %s device (%u:%u), and %s forbids devices",
+                                         display, e->name, type == S_IFCHR ? "character" : "block", e->rdev_major,
+                                         e->rdev_minor, b->recipe->devices_forbidden_where);
+                unsigned maj = e->rdev_major, min = e->rdev_minor;
+                n->devno = (min & 0xff) | (maj << 8) | ((min & ~0xffu) << 12);
+                return 0;
+        }
+        case S_IFREG:
+                if (build_captures(b, path))
+                        return take_memory(s, e, n, err);
+                if (e->size == 0) /* possibly a cpio hard link whose data comes later */
+                        return 0;
+                return take_data(b, s, e, n, err);
+        default:
+                return 0;
+        }
+
+put_fail:
+        return error_set(err, r, "%s: cannot add '%s': %s%s%s", display, path,
+                         r == -ENOTDIR ? "a parent is not a directory" : strerror(-r), conflict ? ": " : "",
+                         conflict ?: "");
+}
+
+int build_take(struct build *b, struct source *s) {
+        struct ingot_error e = { 0 };
+        int r;
+        const struct source_entry *entry;
+        while ((r = s->next(s, &entry, &e)) > 0)
+                if ((r = take_entry(b, s, entry, &e)) < 0)
+                        break;
+        if (r < 0 && build_cancelled(b) && !e.code)
+                error_set(&e, -ECANCELED, "interrupted");
+        return s->close(s, r < 0 ? r : 0, &e, b->err);
+}

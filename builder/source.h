@@ -1,0 +1,49 @@
+/* source.h: what a base brings, one entry at a time, in the manner of squashfs-tools-ng's
+ * sqfs_dir_iterator_t: the next entry, its data, the end. A source never sees the tree, the writer or the
+ * build: build.c's loop (build_take) puts each entry in the tree and streams its data to the sink. */
+#pragma once
+
+#include <signal.h>
+
+#include "recipe.h"
+#include "tree.h"
+
+struct source_entry {
+        const char *name;     /* as the source spells it, for messages */
+        const char *path;     /* the canonical image path */
+        const char *hardlink; /* another name of an earlier entry (its canonical image path), or NULL */
+        mode_t mode;          /* type and permissions */
+        uint32_t uid, gid;
+        int64_t mtime;        /* as the source has it: the loop clamps it */
+        uint64_t size;        /* data bytes: a regular file's, or a hard link's that carries the data (cpio) */
+        const char *symlink;  /* a symlink's target; NULL or "" when the source has none */
+        unsigned rdev_major, rdev_minor;
+        const struct xattr *xattrs;
+        size_t n_xattrs;
+};
+
+struct source {
+        const char *display; /* names the source in messages */
+        /* 1 and *ret, valid until the next call: the next entry; 0: the end; < 0: an error, said in err */
+        int (*next)(struct source *s, const struct source_entry **ret, struct ingot_error *err);
+        /* The current entry's data in order: 1 and an extent of *ret_size bytes at *ret_offset (what lies
+         * between extents, and after the last, is a hole); 0 at its end; < 0: an error, said in err. */
+        int (*read)(struct source *s, const void **ret_data, size_t *ret_size, uint64_t *ret_offset,
+                    struct ingot_error *err);
+        /* Ends and frees the source once the loop ended with result (0, or an error said in result_err),
+         * and gives the build's result: a source that knows a better cause (mmdebstrap's failure, which cut
+         * the stream) says that in err instead. */
+        int (*close)(struct source *s, int result, const struct ingot_error *result_err, struct ingot_error *err);
+};
+
+/* source-archive.c: any archive libarchive reads (tar, cpio; any filter) from fd, a file or a pipe, which
+ * stays the caller's; waiting for data, it looks at *cancel at least every 100 ms. Nothing is read
+ * before the first next(). */
+int source_archive_open(int fd, const char *display, const volatile sig_atomic_t *cancel, struct source **ret);
+/* Whether data came from fd, and whether it was read to its end of file. */
+void source_archive_stream_state(const struct source *s, bool *ret_started, bool *ret_ended);
+
+/* source-debian.c: recipe r's Debian= base from mmdebstrap's tar stream, its file times and dates from
+ * source_date_epoch (-1: none); closing it stops or waits for mmdebstrap and reports its failure. */
+int source_debian_open(const struct ingot_recipe *r, int64_t source_date_epoch, const volatile sig_atomic_t *cancel,
+                       struct source **ret, struct ingot_error *err);

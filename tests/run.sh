@@ -39,29 +39,29 @@ for bin in "$BUILD"/tests/test-*; do
 	[ "$bad" -eq 0 ] || sed 's/^/    /' <<<"$out"
 done
 
+# static_check NAME WHAT CMD...: a check of the tree itself, passed when CMD exits 0; else WHAT and CMD's
+# output, which says where.
+static_check() {
+	local name=$1 what=$2 out
+	shift 2
+	if out=$("$@" 2>&1); then
+		echo "PASS: $name"
+		passed=$((passed + 1))
+	else
+		echo "FAIL: $name: $what:"
+		sed 's/^/    /' <<<"$out"
+		failed=$((failed + 1))
+	fi
+}
+
 # Test code that cannot fail: `! cmd` and `a && b` statements, helpers used where set -e is off
 # (tests/lint.py says which and why).
 echo "== lint tests"
-if silent=$(python3 tests/lint.py 2>&1); then
-	echo "PASS: lint_tests_can_fail"
-	passed=$((passed + 1))
-else
-	echo "FAIL: lint: test code that cannot fail a test:"
-	sed 's/^/    /' <<<"$silent"
-	failed=$((failed + 1))
-fi
-
+static_check lint_tests_can_fail "test code that cannot fail a test" python3 tests/lint.py
 # Folders are the dependency graph: no include or call against their order, no cycle between modules,
 # no builder symbol in the initrd's /init (tests/arch.py, docs/architecture.md)
 echo "== architecture"
-if breaches=$(python3 tests/arch.py "$BUILD" 2>&1); then
-	echo "PASS: folders_are_the_dependency_graph"
-	passed=$((passed + 1))
-else
-	echo "FAIL: folders_are_the_dependency_graph:"
-	sed 's/^/    /' <<<"$breaches"
-	failed=$((failed + 1))
-fi
+static_check folders_are_the_dependency_graph "what goes against the folders' order" python3 tests/arch.py "$BUILD"
 
 fi
 

@@ -9,8 +9,7 @@
 
 #include "ini.h"
 #include "recipe.h"
-
-static char dir[64];
+#include "tmpdir.h"
 
 static void write_file(const char *name, const char *text) {
         char path[256];
@@ -25,20 +24,6 @@ static char *path_of(const char *name) {
         static char path[256];
         snprintf(path, sizeof(path), "%s/%s", dir, name);
         return path;
-}
-
-static int setup(void **state) {
-        (void) state;
-        strcpy(dir, "/tmp/ingot-unit.XXXXXX");
-        assert_non_null(mkdtemp(dir));
-        return 0;
-}
-
-static int teardown(void **state) {
-        (void) state;
-        char cmd[128];
-        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-        return system(cmd) == 0 ? 0 : -1;
 }
 
 struct collected {
@@ -207,5 +192,5 @@ int main(void) {
                 cmocka_unit_test(test_ini_errors),    cmocka_unit_test(test_recipe_errors),
                 cmocka_unit_test(test_recipe_resolves), cmocka_unit_test(test_extension_recipe),
         };
-        return cmocka_run_group_tests(tests, setup, teardown);
+        return cmocka_run_group_tests(tests, tmpdir_setup, tmpdir_teardown);
 }

@@ -11,21 +11,7 @@
 #include <unistd.h>
 
 #include "source.h"
-
-static char dir[64];
-
-static int setup(void **state) {
-        (void) state;
-        strcpy(dir, "/tmp/ingot-unit.XXXXXX");
-        return mkdtemp(dir) ? 0 : -1;
-}
-
-static int teardown(void **state) {
-        (void) state;
-        char cmd[128];
-        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-        return system(cmd) == 0 ? 0 : -1;
-}
+#include "tmpdir.h"
 
 /* cmd run by sh in dir */
 static void sh(const char *cmd) {
@@ -139,5 +125,5 @@ int main(void) {
                 cmocka_unit_test(test_members),
                 cmocka_unit_test(test_refused),
         };
-        return cmocka_run_group_tests(tests, setup, teardown);
+        return cmocka_run_group_tests(tests, tmpdir_setup, tmpdir_teardown);
 }

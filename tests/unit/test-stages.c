@@ -10,21 +10,7 @@
 #include "build.h"
 #include "mounts.h"
 #include "sysext.h"
-
-static char dir[64];
-
-static int setup(void **state) {
-        (void) state;
-        strcpy(dir, "/tmp/ingot-unit.XXXXXX");
-        return mkdtemp(dir) ? 0 : -1;
-}
-
-static int teardown(void **state) {
-        (void) state;
-        char cmd[128];
-        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-        return system(cmd) == 0 ? 0 : -1;
-}
+#include "tmpdir.h"
 
 /* A stage's inputs: recipe TEXT (written to DIR/recipe.ini and loaded), an empty tree at mtime 7. */
 struct fixture {
@@ -166,5 +152,5 @@ int main(void) {
                 cmocka_unit_test(test_mounts),
                 cmocka_unit_test(test_layer),
         };
-        return cmocka_run_group_tests(tests, setup, teardown);
+        return cmocka_run_group_tests(tests, tmpdir_setup, tmpdir_teardown);
 }

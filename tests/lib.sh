@@ -311,6 +311,14 @@ has() {
 	for p; do grep $opt -- "$p" "$file" || { echo "not in $file: $p"; return 1; }; done
 }
 
+# kernel_hung_before_init CONSOLE: the guest's kernel hung in its own start-up, before any init ran: a
+# soft lockup of PID 1 while it is still the kernel's (swapper), and not one line of ingot's initrd. A
+# TCG guest on a loaded machine does this now and then; the disk is as it was, and ingot was not tested.
+kernel_hung_before_init() {
+	grep -Eq 'soft lockup - CPU#[0-9]+ stuck for [0-9]+s! \[swapper/[0-9]+:1\]' "$1" || return 1
+	! grep -q 'ingot-init:' "$1" || return 1
+}
+
 # without_kernel FILE [timed]: FILE without the kernel's messages ("[   12.345678] ...", to their newline),
 # also where the console put one inside a line of ours, which is whole again. "timed": each line of FILE
 # starts with the seconds host.sh's uefi_boot writes ("  45 "); the next line's are taken with the message.

@@ -187,6 +187,12 @@ t_generic_helpers_refuse() {
 	printf '  12 ingot-sysext-test: go[   13.414078] device-mapper: verity: x\n  13 od\n  13 [    1.000000] x\n  14 y\n' >console
 	[ "$(without_kernel console timed)" = "$(printf '  12 ingot-sysext-test: good\n  13 y')" ]
 	has console "ingot-sysext-test: go" "^ *13 \[ *1\.0"
+	printf '[  264.587426] watchdog: BUG: soft lockup - CPU#0 stuck for 246s! [swapper/0:1]\n' >hung
+	kernel_hung_before_init hung
+	printf 'ingot-init: booting slot a\n' >>hung
+	refuses "a hang after ingot's initrd spoke" kernel_hung_before_init hung
+	printf '[  264.587426] watchdog: BUG: soft lockup - CPU#0 stuck for 246s! [ingot-init:1]\n' >hung
+	refuses "a soft lockup of PID 1 once it runs an init" kernel_hung_before_init hung
 	has console -E "^ {2}1[34] (od|y)$"
 	refuses "a line that is not there" has console "ingot-sysext-test: go" "ingot-sysext-test: good"
 	refuses "an extended expression without -E" has console "1[34] (od|y)"

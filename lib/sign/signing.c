@@ -425,16 +425,19 @@ int sha256_file(const char *path, char ret_hex[65], uint64_t *ret_size) {
         _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
         if (fd < 0)
                 return -errno;
+        enum { SIZE = 1 << 20 };
+        _cleanup_free_ uint8_t *buf = malloc(SIZE);
+        if (!buf)
+                return -ENOMEM;
         EVP_MD_CTX *ctx = EVP_MD_CTX_new();
         if (!ctx || !EVP_DigestInit_ex(ctx, EVP_sha256(), NULL)) {
                 EVP_MD_CTX_free(ctx);
                 return -ENOMEM;
         }
-        static uint8_t buf[1 << 20];
         uint64_t total = 0;
         int r = 0;
         for (;;) {
-                ssize_t n = read(fd, buf, sizeof(buf));
+                ssize_t n = read(fd, buf, SIZE);
                 if (n < 0 && errno == EINTR)
                         continue;
                 if (n < 0) {

@@ -9,8 +9,6 @@
 #include "artifact.h"
 #include "build.h"
 #include "ddi.h"
-#include "mounts.h"
-#include "profile.h"
 #include "manifest.h"
 #include "signing.h"
 #include "source.h"
@@ -20,8 +18,8 @@ bool build_cancelled(const struct build *b) {
         return b->options->cancel && *b->options->cancel;
 }
 
-int build_cancel_error(struct build *b) {
-        return error_set(b->err, -ECANCELED, "interrupted");
+int build_cancel_error(struct ingot_error *err) {
+        return error_set(err, -ECANCELED, "interrupted");
 }
 
 void build_report(struct build *b, uint64_t files, uint64_t bytes) {
@@ -39,8 +37,8 @@ void build_file_written(struct build *b, struct node *n, uint64_t size) {
         build_report(b, 1, 0);
 }
 
-int build_write_error(struct build *b, int r, const char *path) {
-        return error_set(b->err, r, "writing the image (data of %s): %s", path, strerror(-r));
+int build_write_error(struct ingot_error *err, int r, const char *path) {
+        return error_set(err, r, "writing the image (data of %s): %s", path, strerror(-r));
 }
 
 uint32_t build_clamp_mtime(const struct build *b, int64_t mtime) {
@@ -66,7 +64,7 @@ static int write_deferred(struct node *n, void *userdata) {
                         r = squashfs_writer_end_file(b->writer);
                 if (r < 0) {
                         _cleanup_free_ char *p = node_path(n);
-                        return build_write_error(b, r, p ?: n->name);
+                        return build_write_error(b->err, r, p ?: n->name);
                 }
                 build_report(b, 0, n->size);
                 build_file_written(b, n, n->size);
@@ -365,7 +363,7 @@ int build_run(const struct ingot_recipe *r, const struct ingot_build_options *o,
         for (size_t j = 0; j < n_commit; j++)
                 art[committed[j]].renamed = commit[j].renamed;
         if (q < 0 && build_cancelled(&b) && !err->code)
-                build_cancel_error(&b);
+                build_cancel_error(b.err);
 
         squashfs_writer_free(b.writer);
         verity_free(b.verity);

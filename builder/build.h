@@ -67,7 +67,8 @@ enum host_mode {
 };
 
 bool build_cancelled(const struct build *b);
-int build_cancel_error(struct build *b);
+/* Says in err that the build was interrupted. */
+int build_cancel_error(struct ingot_error *err);
 void build_report(struct build *b, uint64_t files, uint64_t bytes);
 uint32_t build_clamp_mtime(const struct build *b, int64_t mtime);
 /* Whether a base entry at path, of the given type (S_IFDIR, ...), is removed or replaced by a
@@ -90,7 +91,7 @@ int build_captured_text(struct build *b, const char *path, char **ret);
 /* A file's data went to the writer completely: record it and count it. */
 void build_file_written(struct build *b, struct node *node, uint64_t size);
 /* The error for a failed write of path's data to the image. */
-int build_write_error(struct build *b, int r, const char *path);
+int build_write_error(struct ingot_error *err, int r, const char *path);
 
 /* Reads a host file into the image writer, noticing changes while it is read. */
 int host_file_write(struct build *b, struct node *node, const char *host_path, const struct stat *seen);

@@ -301,7 +301,7 @@ static int apply_op(struct build *b, size_t index) {
 int content_apply(struct build *b) {
         for (size_t i = 0; i < b->recipe->n_ops; i++) {
                 if (build_cancelled(b))
-                        return build_cancel_error(b);
+                        return build_cancel_error(b->err);
                 int r = apply_op(b, i);
                 if (r < 0)
                         return r;

@@ -15,7 +15,7 @@ static int take_data(struct build *b, struct source *s, const struct source_entr
         uint64_t pos = 0;
         for (;;) {
                 if (build_cancelled(b))
-                        return error_set(err, -ECANCELED, "interrupted");
+                        return build_cancel_error(err);
                 const void *data;
                 size_t size;
                 uint64_t offset;
@@ -40,7 +40,7 @@ static int take_data(struct build *b, struct source *s, const struct source_entr
         build_file_written(b, n, e->size);
         return 0;
 write_fail:
-        return error_set(err, r, "writing the image (data of %s): %s", e->path, strerror(-r));
+        return build_write_error(err, r, e->path);
 }
 
 /* A captured file (os-release, the dpkg status) into memory, at most CAPTURE_MAX bytes. */
@@ -160,6 +160,6 @@ int build_take(struct build *b, struct source *s) {
                 if ((r = take_entry(b, s, entry, &e)) < 0)
                         break;
         if (r < 0 && build_cancelled(b) && !e.code)
-                error_set(&e, -ECANCELED, "interrupted");
+                build_cancel_error(&e);
         return s->close(s, r < 0 ? r : 0, &e, b->err);
 }

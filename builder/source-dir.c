@@ -34,7 +34,7 @@ int host_file_write(struct build *b, struct node *node, const char *host_path, c
         uint64_t size = (uint64_t) st.st_size, pos = 0, advised = PREFETCH_BYTES;
         while (pos < size) {
                 if (build_cancelled(b))
-                        return build_cancel_error(b);
+                        return build_cancel_error(b->err);
                 /* Holes are not read: they are fed as zeros, which the writer stores sparse. */
                 off_t data = lseek(fd, (off_t) pos, SEEK_DATA);
                 if (data < 0 && errno == ENXIO)
@@ -83,7 +83,7 @@ int host_file_write(struct build *b, struct node *node, const char *host_path, c
         return 0;
 
 write_fail:
-        return build_write_error(b, r, host_path);
+        return build_write_error(b->err, r, host_path);
 }
 
 static uint32_t kernel_devno(dev_t d) {
@@ -251,7 +251,7 @@ static int walk_children(struct walk *w, const char *host, const char *image) {
 static int walk_entry(struct walk *w, const char *host, const char *image, bool is_root) {
         struct build *b = w->b;
         if (build_cancelled(b))
-                return build_cancel_error(b);
+                return build_cancel_error(b->err);
 
         struct stat st;
         if (lstat(host, &st) < 0)

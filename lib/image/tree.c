@@ -291,41 +291,64 @@ int tree_put(struct tree *t, const char *path, mode_t mode, unsigned flags, stru
         }
 }
 
-int node_add_xattr(struct node *n, const char *key, const void *value, size_t size) {
-        for (size_t i = 0; i < n->n_xattrs; i++)
-                if (strcmp(n->xattrs[i].key, key) == 0) { /* archives may repeat a key: the last wins */
+int xattr_list_add(struct xattr **list, size_t *n, const char *key, const void *value, size_t size) {
+        for (size_t i = 0; i < *n; i++)
+                if (strcmp((*list)[i].key, key) == 0) { /* archives may repeat a key: the last wins */
                         void *v = malloc(size ?: 1);
                         if (!v)
                                 return -ENOMEM;
                         memcpy(v, value, size);
-                        free(n->xattrs[i].value);
-                        n->xattrs[i].value = v;
-                        n->xattrs[i].size = size;
+                        free((*list)[i].value);
+                        (*list)[i].value = v;
+                        (*list)[i].size = size;
                         return 0;
                 }
-        struct xattr *x = realloc(n->xattrs, (n->n_xattrs + 1) * sizeof(*x));
+        struct xattr *x = realloc(*list, (*n + 1) * sizeof(*x));
         if (!x)
                 return -ENOMEM;
-        n->xattrs = x;
-        x[n->n_xattrs] = (struct xattr) { .key = strdup(key), .value = malloc(size ?: 1), .size = size };
-        if (!x[n->n_xattrs].key || !x[n->n_xattrs].value) {
-                free(x[n->n_xattrs].key);
-                free(x[n->n_xattrs].value);
+        *list = x;
+        x[*n] = (struct xattr) { .key = strdup(key), .value = malloc(size ?: 1), .size = size };
+        if (!x[*n].key || !x[*n].value) {
+                free(x[*n].key);
+                free(x[*n].value);
                 return -ENOMEM;
         }
-        memcpy(x[n->n_xattrs].value, value, size);
-        n->n_xattrs++;
+        memcpy(x[*n].value, value, size);
+        (*n)++;
         return 0;
 }
 
-void node_clear_xattrs(struct node *n) {
-        for (size_t i = 0; i < n->n_xattrs; i++) {
-                free(n->xattrs[i].key);
-                free(n->xattrs[i].value);
+void xattr_list_free(struct xattr **list, size_t *n) {
+        for (size_t i = 0; i < *n; i++) {
+                free((*list)[i].key);
+                free((*list)[i].value);
         }
-        free(n->xattrs);
-        n->xattrs = NULL;
-        n->n_xattrs = 0;
+        free(*list);
+        *list = NULL;
+        *n = 0;
+}
+
+struct node *tree_lookup_resolving_parents(struct tree *t, const char *path) {
+        _cleanup_free_ char *dir = dirname_dup(path);
+        struct node *parent = dir ? tree_resolve(t, dir) : NULL;
+        if (!parent || !S_ISDIR(parent->mode))
+                return NULL;
+        if (strcmp(path, "/") == 0)
+                return t->root;
+        const char *base = strrchr(path, '/') + 1;
+        return tree_child(parent, base, strlen(base));
+}
+
+uint32_t node_devno(unsigned major, unsigned minor) {
+        return (minor & 0xff) | (major << 8) | ((minor & ~0xffu) << 12);
+}
+
+int node_add_xattr(struct node *n, const char *key, const void *value, size_t size) {
+        return xattr_list_add(&n->xattrs, &n->n_xattrs, key, value, size);
+}
+
+void node_clear_xattrs(struct node *n) {
+        xattr_list_free(&n->xattrs, &n->n_xattrs);
 }
 
 int tree_walk(struct node *n, tree_visit_t pre, tree_visit_t post, void *userdata) {

@@ -14,6 +14,11 @@ struct xattr {
         size_t size;
 };
 
+/* A list of extended attributes: xattr_list_add copies key and value (a key given again replaces its
+ * value), xattr_list_free frees it all and leaves it empty. */
+int xattr_list_add(struct xattr **list, size_t *n, const char *key, const void *value, size_t size);
+void xattr_list_free(struct xattr **list, size_t *n);
+
 enum file_data {
         DATA_NONE,     /* empty, or not a regular file */
         DATA_WRITTEN,  /* handed to the block processor; node->inode describes it */
@@ -85,12 +90,18 @@ int tree_put(struct tree *tree, const char *path, mode_t mode, unsigned flags, s
 /* The child of dir named by the len bytes at name; NULL when absent. */
 struct node *tree_child(const struct node *dir, const char *name, size_t len);
 
+/* The entry at path, its parents resolved following symlinks inside the image (as a shell in a chroot
+ * would) and its last name not; NULL when absent. */
+struct node *tree_lookup_resolving_parents(struct tree *tree, const char *path);
+
 /* Resolves path following symlinks inside the image (for Binaries= and content ops). */
 struct node *tree_resolve(struct tree *tree, const char *path);
 
 void tree_remove(struct node *node);
 int node_add_xattr(struct node *node, const char *key, const void *value, size_t size);
 void node_clear_xattrs(struct node *node);
+/* A device number in the form squashfs stores (Linux's new_encode_dev()). */
+uint32_t node_devno(unsigned major, unsigned minor);
 /* The path of node, for messages. */
 char *node_path(const struct node *node);
 /* The node that carries the inode: itself, or what it is a hard link to. */

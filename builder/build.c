@@ -8,46 +8,17 @@
 
 #include "artifact.h"
 #include "build.h"
+#include "content.h"
 #include "ddi.h"
 #include "manifest.h"
+#include "mounts-stage.h"
+#include "os-release.h"
+#include "pipeline.h"
+#include "profile-stage.h"
 #include "signing.h"
 #include "source.h"
+#include "trust.h"
 #include "verity-sig.h"
-
-bool build_cancelled(const struct build *b) {
-        return b->options->cancel && *b->options->cancel;
-}
-
-int build_cancel_error(struct ingot_error *err) {
-        return error_set(err, -ECANCELED, "interrupted");
-}
-
-void build_report(struct build *b, uint64_t files, uint64_t bytes) {
-        b->progress.files += files;
-        b->progress.bytes += bytes;
-        if (b->options->progress) {
-                b->progress.phase = b->phase;
-                b->options->progress(&b->progress, b->options->userdata);
-        }
-}
-
-void build_file_written(struct build *b, struct node *n, uint64_t size) {
-        n->data = DATA_WRITTEN;
-        n->size = size;
-        build_report(b, 1, 0);
-}
-
-int build_write_error(struct ingot_error *err, int r, const char *path) {
-        return error_set(err, r, "writing the image (data of %s): %s", path, strerror(-r));
-}
-
-uint32_t build_clamp_mtime(const struct build *b, int64_t mtime) {
-        if (b->source_date_epoch >= 0 && mtime > b->source_date_epoch)
-                mtime = b->source_date_epoch;
-        if (mtime < 0)
-                return 0;
-        return mtime > UINT32_MAX ? UINT32_MAX : (uint32_t) mtime;
-}
 
 /* Data that waited for the tree to be final: Copy= and Binaries= files, generated files. */
 static int write_deferred(struct node *n, void *userdata) {
@@ -55,7 +26,7 @@ static int write_deferred(struct node *n, void *userdata) {
         if (n->link || !S_ISREG(n->mode))
                 return 0;
         if (n->data == DATA_HOST)
-                return host_file_write(b, n, n->host_path, n->host_stat);
+                return pipeline_take_host_file(b, n);
         if (n->data == DATA_MEMORY) {
                 int r = squashfs_writer_begin_file(b->writer, n);
                 if (r >= 0)
@@ -109,20 +80,23 @@ static int build_base(struct build *b) {
         switch (r->base) {
         case BASE_NONE:
                 return 0;
-        case BASE_TREE:
-                return source_dir_add(b, r->base_source, "/", HOST_BASE);
+        case BASE_TREE: {
+                struct source *s;
+                int q = source_dir_open(r->base_source, "/", NULL, &s);
+                return q < 0 ? q : pipeline_take(b, s);
+        }
         case BASE_ARCHIVE: {
                 _cleanup_close_ int fd = open(r->base_source, O_RDONLY | O_CLOEXEC | O_NOCTTY);
                 if (fd < 0)
                         return error_set(b->err, -errno, "%s: %s", r->base_source, strerror(errno));
                 struct source *s;
                 int q = source_archive_open(fd, r->base_source, b->options->cancel, &s);
-                return q < 0 ? q : build_take(b, s);
+                return q < 0 ? q : pipeline_take(b, s);
         }
         case BASE_DEBIAN: {
                 struct source *s;
                 int q = source_debian_open(r, b->source_date_epoch, b->options->cancel, &s, b->err);
-                return q < 0 ? q : build_take(b, s);
+                return q < 0 ? q : pipeline_take(b, s);
         }
         }
         return -EINVAL;
@@ -301,8 +275,6 @@ int build_run(const struct ingot_recipe *r, const struct ingot_build_options *o,
                 };
                 q = verity_new(&vp, art[ARTIFACT_IMAGE].fd, &b.verity, err);
         }
-        if (q >= 0 && !(b.buffer = malloc(BUFFER_SIZE)))
-                q = -ENOMEM;
 
         if (q >= 0)
                 q = build_image(&b, art[ARTIFACT_IMAGE].fd);
@@ -374,7 +346,6 @@ int build_run(const struct ingot_recipe *r, const struct ingot_build_options *o,
         for (size_t i = 0; b.binary_libraries && i < r->n_ops; i++)
                 strv_free(b.binary_libraries[i]);
         free(b.binary_libraries);
-        free(b.buffer);
         free(b.profile_cmdline);
 
         if (q >= 0) {

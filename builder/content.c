@@ -3,7 +3,8 @@
 #include <fnmatch.h>
 #include <string.h>
 
-#include "build.h"
+#include "content.h"
+#include "copy.h"
 #include "ldd.h"
 
 static int binary_libraries(struct build *b, const struct content_op *op, char ***ret) {
@@ -63,7 +64,7 @@ int content_prepare(struct build *b) {
                                 return error_set(b->err, -errno, "%s: Copy source '%s': %s", op->where, op->source,
                                                  strerror(errno));
                         if (S_ISDIR(st.st_mode))
-                                r = source_dir_shadow(b, op->source, op->path);
+                                r = copy_shadow(b, op->source, op->path);
                         else
                                 r = 0; /* a single file: its final path depends on the tree; no shadow */
                         break;
@@ -92,7 +93,7 @@ int content_prepare(struct build *b) {
         return 0;
 }
 
-bool build_shadowed(const struct build *b, const char *path, mode_t type) {
+bool content_shadowed(const struct build *b, const char *path, mode_t type) {
         if (!b->shadow)
                 return false;
         const struct node *cur = b->shadow->root;
@@ -116,14 +117,14 @@ bool build_shadowed(const struct build *b, const char *path, mode_t type) {
         }
 }
 
-int build_skip(struct build *b, const char *path) {
+int content_skip(struct build *b, const char *path) {
         struct node *n;
         _cleanup_free_ char *conflict = NULL;
         int r = tree_put(b->skipped, path, S_IFREG | 0644, TREE_REPLACE, &n, &conflict);
         return r == -ENOTDIR ? 0 : r; /* a parent was skipped already */
 }
 
-bool build_was_skipped(const struct build *b, const char *path) {
+bool content_was_skipped(const struct build *b, const char *path) {
         const struct node *cur = b->skipped->root;
         for (const char *p = path;;) {
                 while (*p == '/')
@@ -170,18 +171,6 @@ static int put_host_file(struct build *b, const struct content_op *op, const cha
         return 0;
 }
 
-static struct node *lookup_existing(struct build *b, const struct content_op *op) {
-        /* Parents follow the image's symlinks (as a shell in a chroot would); the last name does not. */
-        _cleanup_free_ char *dir = dirname_dup(op->path);
-        struct node *parent = dir ? tree_resolve(b->tree, dir) : NULL;
-        if (!parent || !S_ISDIR(parent->mode))
-                return NULL;
-        if (strcmp(op->path, "/") == 0)
-                return b->tree->root;
-        const char *base = strrchr(op->path, '/') + 1;
-        return tree_child(parent, base, strlen(base));
-}
-
 /* Remove=DIR/PATTERN: every entry of DIR (whose parents follow the image's symlinks) that the pattern
  * matches. Matching nothing is an error, unless what it matched was left out of the base already. */
 static int remove_pattern(struct build *b, const struct content_op *op) {
@@ -196,7 +185,7 @@ static int remove_pattern(struct build *b, const struct content_op *op) {
                         tree_remove(parent->children[i]); /* detaches it: the later children moved down */
                         matched++;
                 }
-        if (matched > 0 || build_was_skipped(b, dir))
+        if (matched > 0 || content_was_skipped(b, dir))
                 return 0;
         const struct node *skipped = tree_lookup(b->skipped, dir);
         for (size_t i = 0; skipped && i < skipped->n_children; i++)
@@ -218,7 +207,7 @@ static int apply_op(struct build *b, size_t index) {
                         return error_set(b->err, -errno, "%s: Copy source '%s': %s", op->where, op->source,
                                          strerror(errno));
                 if (S_ISDIR(st.st_mode))
-                        return source_dir_add(b, op->source, op->path, HOST_COPY);
+                        return copy_dir(b, op->source, op->path);
                 /* A file copied onto a directory goes inside it, as cp does. */
                 struct node *dst = tree_resolve(b->tree, op->path);
                 _cleanup_free_ char *target = NULL;
@@ -234,8 +223,8 @@ static int apply_op(struct build *b, size_t index) {
         case OP_REMOVE:
                 if (op->pattern)
                         return remove_pattern(b, op);
-                n = lookup_existing(b, op);
-                if (!n && build_was_skipped(b, op->path))
+                n = tree_lookup_resolving_parents(b->tree, op->path);
+                if (!n && content_was_skipped(b, op->path))
                         return 0; /* a later operation removes or replaces it, so it was never added */
                 if (!n)
                         return error_set(b->err, -ENOENT, "%s: Remove=%s: no such path in the image", op->where,
@@ -265,8 +254,8 @@ static int apply_op(struct build *b, size_t index) {
                 return n->symlink_target ? 0 : -ENOMEM;
         case OP_OWNER:
         case OP_MODE:
-                n = lookup_existing(b, op);
-                if (!n && build_was_skipped(b, op->path))
+                n = tree_lookup_resolving_parents(b->tree, op->path);
+                if (!n && content_was_skipped(b, op->path))
                         return 0;
                 if (!n)
                         return error_set(b->err, -ENOENT, "%s: %s=%s: no such path in the image", op->where,

@@ -6,6 +6,7 @@
 #include <sys/utsname.h>
 
 #include "manifest.h"
+#include "os-release.h"
 #include "signing.h"
 
 int recipe_digest(const struct ingot_recipe *r, char ret_hex[65]) {

@@ -2,7 +2,7 @@
  * docs/manifest.md, versioned by "manifest_version"): identity, verity geometry, signer, contents. */
 #pragma once
 
-#include "build.h"
+#include "stage.h"
 
 #define MANIFEST_VERSION 1
 

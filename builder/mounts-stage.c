@@ -2,7 +2,8 @@
  * checked to be a directory there (the initrd reads the file: lib/image/mounts.c). */
 #include <string.h>
 
-#include "build.h"
+#include "mounts-stage.h"
+#include "os-release.h"
 #include "mounts.h"
 #include "tree.h"
 

@@ -2,7 +2,7 @@
  * merged into what the base ships, and /etc/os-release pointing at it. */
 #include <string.h>
 
-#include "build.h"
+#include "os-release.h"
 
 
 int build_put_generated(struct build *b, const char *path, char *text, size_t size) {

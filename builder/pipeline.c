@@ -1,9 +1,12 @@
 /* pipeline.c: the loop that takes a source's entries (source.h) into the image tree and their data into
  * the squashfs sink: what later operations shadow is left out, captured files go to memory, every mtime
- * is clamped, and progress and cancellation are looked after here, not in the sources. */
+ * is clamped, and progress and cancellation are looked after here, not in the sources. Data that waited
+ * for the tree to be final (Copy=, Binaries=) goes to the sink the same way. */
 #include <string.h>
 
-#include "build.h"
+#include "content.h"
+#include "os-release.h"
+#include "pipeline.h"
 #include "source.h"
 
 /* The data of entry e into n: extents as they come, holes as zeros (the writer stores them sparse). */
@@ -71,8 +74,13 @@ static int take_memory(struct source *s, const struct source_entry *e, struct no
 static int take_entry(struct build *b, struct source *s, const struct source_entry *e, struct ingot_error *err) {
         const char *display = s->display, *path = e->path;
         mode_t type = e->mode & S_IFMT;
-        if (build_shadowed(b, path, type))
-                return build_skip(b, path);
+        /* What a content operation removes or replaces is left out, and what is below it; unless it has other
+         * names: then the operations run on it, and a surviving name inherits it. */
+        if (content_shadowed(b, path, type) && (type == S_IFDIR || e->nlink <= 1)) {
+                if (type == S_IFDIR && s->ignore_subdir)
+                        s->ignore_subdir(s);
+                return content_skip(b, path);
+        }
         /* mmdebstrap always puts device nodes in /dev; with AllowDevices=no they are left out (devtmpfs
          * gives a booted host its /dev), and a device anywhere else is still an error */
         if ((type == S_IFCHR || type == S_IFBLK) && b->recipe->devices_forbidden_where &&
@@ -85,7 +93,7 @@ static int take_entry(struct build *b, struct source *s, const struct source_ent
         if (e->hardlink) {
                 struct node *target = tree_lookup(b->tree, e->hardlink);
                 if (!target || S_ISDIR(target->mode)) {
-                        if (build_shadowed(b, e->hardlink, S_IFREG))
+                        if (content_shadowed(b, e->hardlink, S_IFREG))
                                 return error_set(err, -ENOENT,
                                                  "%s: '%s' is a hard link to '%s', which a content operation removes; "
                                                  "remove both or neither",
@@ -129,11 +137,10 @@ static int take_entry(struct build *b, struct source *s, const struct source_ent
         case S_IFCHR:
         case S_IFBLK: {
                 if (b->recipe->devices_forbidden_where)
-                        return error_set(err, -EPERM, "%s: member '%s' is a %s device (%u:%u), and %s forbids devices",
+                        return error_set(err, -EPERM, "%s: '%s' is a %s device (%u:%u), and %s forbids devices",
                                          display, e->name, type == S_IFCHR ? "character" : "block", e->rdev_major,
                                          e->rdev_minor, b->recipe->devices_forbidden_where);
-                unsigned maj = e->rdev_major, min = e->rdev_minor;
-                n->devno = (min & 0xff) | (maj << 8) | ((min & ~0xffu) << 12);
+                n->devno = node_devno(e->rdev_major, e->rdev_minor);
                 return 0;
         }
         case S_IFREG:
@@ -152,14 +159,32 @@ put_fail:
                          conflict ?: "");
 }
 
-int build_take(struct build *b, struct source *s) {
+int pipeline_take(struct build *b, struct source *s) {
         struct ingot_error e = { 0 };
         int r;
         const struct source_entry *entry;
-        while ((r = s->next(s, &entry, &e)) > 0)
+        while ((r = s->next(s, &entry, &e)) > 0) {
+                if (build_cancelled(b)) {
+                        r = build_cancel_error(&e);
+                        break;
+                }
                 if ((r = take_entry(b, s, entry, &e)) < 0)
                         break;
+        }
         if (r < 0 && build_cancelled(b) && !e.code)
                 build_cancel_error(&e);
+        return s->close(s, r < 0 ? r : 0, &e, b->err);
+}
+
+int pipeline_take_host_file(struct build *b, struct node *n) {
+        struct source *s;
+        int r = source_dir_open(n->host_path, n->host_path, n->host_stat, &s);
+        if (r < 0)
+                return r;
+        struct ingot_error e = { 0 };
+        const struct source_entry *entry;
+        r = s->next(s, &entry, &e);
+        if (r > 0)
+                r = take_data(b, s, entry, n, &e);
         return s->close(s, r < 0 ? r : 0, &e, b->err);
 }

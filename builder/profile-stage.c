@@ -3,7 +3,8 @@
 #include <json-c/json.h>
 #include <string.h>
 
-#include "build.h"
+#include "os-release.h"
+#include "profile-stage.h"
 #include "profile.h"
 
 int profile_write(struct build *b) {

@@ -98,14 +98,8 @@ static mode_t entry_type(struct archive_entry *e) {
 static void entry_clear(struct archive_source *s) {
         free(s->path);
         free(s->hardlink);
-        for (size_t i = 0; i < s->n_xattrs; i++) {
-                free(s->xattrs[i].key);
-                free(s->xattrs[i].value);
-        }
-        free(s->xattrs);
         s->path = s->hardlink = NULL;
-        s->xattrs = NULL;
-        s->n_xattrs = 0;
+        xattr_list_free(&s->xattrs, &s->n_xattrs);
         s->pos = 0;
         s->entry = (struct source_entry) { 0 };
 }
@@ -116,16 +110,9 @@ static int read_xattrs(struct archive_source *s, struct archive_entry *e) {
         const void *value;
         size_t size;
         while (archive_entry_xattr_next(e, &key, &value, &size) == ARCHIVE_OK) {
-                struct xattr *m = realloc(s->xattrs, (s->n_xattrs + 1) * sizeof(*m));
-                if (!m)
-                        return -ENOMEM;
-                s->xattrs = m;
-                struct xattr *x = &m[s->n_xattrs];
-                *x = (struct xattr) { .key = strdup(key), .value = malloc(size ?: 1), .size = size };
-                s->n_xattrs++;
-                if (!x->key || !x->value)
-                        return -ENOMEM;
-                memcpy(x->value, value, size);
+                int r = xattr_list_add(&s->xattrs, &s->n_xattrs, key, value, size);
+                if (r < 0)
+                        return r;
         }
         return 0;
 }
@@ -219,9 +206,7 @@ static int archive_close(struct source *source, int result, const struct ingot_e
         archive_read_close(s->archive);
         archive_read_free(s->archive);
         free(s);
-        if (result < 0)
-                return error_set(err, result, "%s", result_err->code ? result_err->message : strerror(-result));
-        return 0;
+        return source_result(result, result_err, err);
 }
 
 int source_archive_open(int fd, const char *display, const volatile sig_atomic_t *cancel, struct source **ret) {

@@ -1,5 +1,6 @@
-/* source-dir.c: host directories (Tree= and Copy=) walked in name order into the image tree, and
- * host file data read into the image while watching the file for changes. */
+/* source-dir.c: a host directory as a source (source.h): its entries in name order, each directory
+ * before what it holds, hard links by the first name met, data read with holes skipped and refused when
+ * a file changes while it is read. Nothing is read before the first next(). */
 #include <dirent.h>
 #include <fcntl.h>
 #include <search.h>
@@ -7,131 +8,69 @@
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
 
-#include "build.h"
+#include "source.h"
 
+#define READ_BLOCK (1024 * 1024)
 #define PREFETCH_FILES 64          /* files of a directory asked for ahead of the one being read */
 #define PREFETCH_BYTES (32u << 20) /* and at most this much data */
+
+/* Read-ahead for the files about to be read: asks the kernel to fetch the next files of a directory
+ * while this one is compressed, so a cold page cache does not serialize the build on disk latency. */
+struct prefetch {
+        size_t done;    /* names before this one were read or passed by */
+        size_t next;    /* first name not yet asked for */
+        uint64_t sizes[PREFETCH_FILES];
+        uint64_t bytes; /* asked for and not yet read */
+};
+
+/* A directory being walked: its names sorted, the next one to give. */
+struct level {
+        char *host, *image, *name; /* name: relative to the source's root, "" for the root */
+        char **names;
+        size_t n, next;
+        int fd; /* for read-ahead, opened when a file of it is first read */
+        struct prefetch prefetch;
+};
+
+/* The first name (image path) met of an inode with several. */
+struct inode_name {
+        dev_t dev;
+        ino_t ino;
+        char *path;
+};
+
+struct dir_source {
+        struct source source;
+        char *root_host, *root_image;
+        struct stat seen; /* what the root must still be (source_dir_open's seen) */
+        bool has_seen, started;
+        struct level *levels;
+        size_t n_levels, allocated_levels;
+        bool descend; /* the current entry is a directory whose entries come next */
+        void *inodes; /* tsearch() root of struct inode_name */
+
+        /* the current entry */
+        struct source_entry entry;
+        char *host, *path, *name, *symlink;
+        struct stat st;
+        struct xattr *xattrs;
+        size_t n_xattrs;
+        struct level *level; /* whose names hold it; NULL for the root */
+        /* its data */
+        int fd;
+        struct stat opened; /* what fstat() said when it was opened */
+        uint64_t pos, advised;
+        bool data_done;
+        char *buffer; /* READ_BLOCK bytes, once a file is read */
+};
 
 static bool same_file_state(const struct stat *a, const struct stat *b) {
         return a->st_ino == b->st_ino && a->st_dev == b->st_dev && a->st_size == b->st_size &&
                a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec;
 }
 
-int host_file_write(struct build *b, struct node *node, const char *host_path, const struct stat *seen) {
-        _cleanup_close_ int fd = open(host_path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
-        if (fd < 0)
-                return error_set(b->err, -errno, "%s: cannot read: %s", host_path, strerror(errno));
-        struct stat st;
-        if (fstat(fd, &st) < 0)
-                return error_set(b->err, -errno, "%s: %s", host_path, strerror(errno));
-        if (!S_ISREG(st.st_mode) || !same_file_state(&st, seen))
-                return error_set(b->err, -ESTALE, "%s: changed since it was scanned", host_path);
-
-        int r = squashfs_writer_begin_file(b->writer, node);
-        if (r < 0)
-                goto write_fail;
-
-        uint64_t size = (uint64_t) st.st_size, pos = 0, advised = PREFETCH_BYTES;
-        while (pos < size) {
-                if (build_cancelled(b))
-                        return build_cancel_error(b->err);
-                /* Holes are not read: they are fed as zeros, which the writer stores sparse. */
-                off_t data = lseek(fd, (off_t) pos, SEEK_DATA);
-                if (data < 0 && errno == ENXIO)
-                        data = (off_t) size;
-                else if (data < 0)
-                        data = (off_t) pos;
-                if ((uint64_t) data > size)
-                        data = (off_t) size;
-                if ((uint64_t) data > pos) {
-                        r = squashfs_writer_append_zeros(b->writer, (uint64_t) data - pos);
-                        if (r < 0)
-                                goto write_fail;
-                        pos = (uint64_t) data;
-                        continue;
-                }
-                /* keep the disk busy some buffers ahead while this one is compressed */
-                if (advised < size && advised < pos + 8 * BUFFER_SIZE) {
-                        (void) posix_fadvise(fd, (off_t) advised, 16 * BUFFER_SIZE, POSIX_FADV_WILLNEED);
-                        advised += 16 * BUFFER_SIZE;
-                }
-                size_t want = size - pos < BUFFER_SIZE ? (size_t) (size - pos) : BUFFER_SIZE;
-                ssize_t n = pread(fd, b->buffer, want, (off_t) pos);
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n < 0)
-                        return error_set(b->err, -errno, "%s: read error: %s", host_path, strerror(errno));
-                if (n == 0)
-                        return error_set(b->err, -ESTALE, "%s: shrank while being read", host_path);
-                r = squashfs_writer_append(b->writer, b->buffer, (size_t) n);
-                if (r < 0)
-                        goto write_fail;
-                pos += (uint64_t) n;
-                build_report(b, 0, (uint64_t) n);
-        }
-        r = squashfs_writer_end_file(b->writer);
-        if (r < 0)
-                goto write_fail;
-
-        struct stat after;
-        if (fstat(fd, &after) < 0)
-                return error_set(b->err, -errno, "%s: %s", host_path, strerror(errno));
-        if (!same_file_state(&after, &st) || after.st_ctim.tv_sec != st.st_ctim.tv_sec ||
-            after.st_ctim.tv_nsec != st.st_ctim.tv_nsec)
-                return error_set(b->err, -ESTALE, "%s: changed while being read", host_path);
-        build_file_written(b, node, size);
-        return 0;
-
-write_fail:
-        return build_write_error(b->err, r, host_path);
-}
-
-static uint32_t kernel_devno(dev_t d) {
-        unsigned maj = major(d), min = minor(d);
-        return (min & 0xff) | (maj << 8) | ((min & ~0xffu) << 12);
-}
-
-static int read_xattrs(struct build *b, struct node *n, const char *path) {
-        ssize_t len = llistxattr(path, NULL, 0);
-        if (len < 0 && (errno == ENOTSUP || errno == ENOSYS))
-                return 0;
-        if (len < 0)
-                return error_set(b->err, -errno, "%s: listing extended attributes: %s", path, strerror(errno));
-        if (len == 0)
-                return 0;
-        _cleanup_free_ char *keys = malloc((size_t) len);
-        if (!keys)
-                return -ENOMEM;
-        len = llistxattr(path, keys, (size_t) len);
-        if (len < 0)
-                return error_set(b->err, -errno, "%s: listing extended attributes: %s", path, strerror(errno));
-        for (char *k = keys; k < keys + len; k += strlen(k) + 1) {
-                ssize_t vlen = lgetxattr(path, k, NULL, 0);
-                if (vlen < 0)
-                        return error_set(b->err, -errno, "%s: reading extended attribute %s: %s", path, k,
-                                         strerror(errno));
-                _cleanup_free_ char *v = malloc((size_t) vlen + 1);
-                if (!v)
-                        return -ENOMEM;
-                vlen = lgetxattr(path, k, v, (size_t) vlen);
-                if (vlen < 0)
-                        return error_set(b->err, -errno, "%s: reading extended attribute %s: %s", path, k,
-                                         strerror(errno));
-                int r = node_add_xattr(n, k, v, (size_t) vlen);
-                if (r < 0)
-                        return r;
-        }
-        return 0;
-}
-
-struct inode_key {
-        dev_t dev;
-        ino_t ino;
-        struct node *node;
-};
-
-static int compare_inode_keys(const void *a, const void *b) {
-        const struct inode_key *x = a, *y = b;
+static int compare_inodes(const void *a, const void *b) {
+        const struct inode_name *x = a, *y = b;
         if (x->dev != y->dev)
                 return x->dev < y->dev ? -1 : 1;
         if (x->ino != y->ino)
@@ -139,21 +78,26 @@ static int compare_inode_keys(const void *a, const void *b) {
         return 0;
 }
 
-struct walk {
-        struct build *b;
-        enum host_mode mode;
-        bool shadow_only;
-        void *inodes; /* tsearch() root of struct inode_key */
-};
+static void inode_name_free(void *p) {
+        struct inode_name *i = p;
+        free(i->path);
+        free(i);
+}
 
 static int compare_names(const void *a, const void *b) {
         return strcmp(*(char *const *) a, *(char *const *) b);
 }
 
-static int list_dir(struct build *b, const char *path, char ***ret_names, size_t *ret_n) {
+static void names_free(char **names, size_t n) {
+        for (size_t i = 0; i < n; i++)
+                free(names[i]);
+        free(names);
+}
+
+static int list_dir(const char *path, char ***ret_names, size_t *ret_n, struct ingot_error *err) {
         DIR *d = opendir(path);
         if (!d)
-                return error_set(b->err, -errno, "%s: cannot open directory: %s", path, strerror(errno));
+                return error_set(err, -errno, "%s: cannot open directory: %s", path, strerror(errno));
         char **names = NULL;
         size_t n = 0, cap = 0;
         int r = 0;
@@ -179,12 +123,10 @@ static int list_dir(struct build *b, const char *path, char ***ret_names, size_t
                 errno = 0;
         }
         if (r == 0 && errno)
-                r = error_set(b->err, -errno, "%s: reading directory: %s", path, strerror(errno));
+                r = error_set(err, -errno, "%s: reading directory: %s", path, strerror(errno));
         closedir(d);
         if (r < 0) {
-                for (size_t i = 0; i < n; i++)
-                        free(names[i]);
-                free(names);
+                names_free(names, n);
                 return r;
         }
         if (n > 1)
@@ -194,25 +136,23 @@ static int list_dir(struct build *b, const char *path, char ***ret_names, size_t
         return 0;
 }
 
-static int walk_entry(struct walk *w, const char *host, const char *image, bool is_root);
-
-/* Read-ahead for the files about to be read: asks the kernel to fetch the next files of a directory
- * while this one is compressed, so a cold page cache does not serialize the build on disk latency. */
-
-struct prefetch {
-        size_t next;       /* first name not yet asked for */
-        uint64_t sizes[PREFETCH_FILES];
-        uint64_t bytes;    /* asked for and not yet read */
-};
-
-static void prefetch_ahead(struct prefetch *p, int dfd, char **names, size_t n, size_t current) {
-        if (current > 0) /* the previous file has been read */
-                p->bytes -= p->sizes[(current - 1) % PREFETCH_FILES];
+/* Asks for the files after current (the one about to be read) while the budget lasts. */
+static void prefetch_ahead(struct level *l, size_t current) {
+        struct prefetch *p = &l->prefetch;
+        for (; p->done < current; p->done++) /* read, or passed by: no longer waiting in the cache */
+                if (p->done < p->next)
+                        p->bytes -= p->sizes[p->done % PREFETCH_FILES];
+        if (p->next < current)
+                p->next = current;
+        if (l->fd < 0)
+                l->fd = open(l->host, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (l->fd < 0)
+                return;
         /* always the current one, so that every file read was accounted for */
-        while (p->next < n && (p->next <= current || (p->next < current + PREFETCH_FILES &&
-                                                      p->bytes < PREFETCH_BYTES))) {
+        while (p->next < l->n && (p->next <= current || (p->next < current + PREFETCH_FILES &&
+                                                          p->bytes < PREFETCH_BYTES))) {
                 uint64_t size = 0;
-                int fd = openat(dfd, names[p->next], O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK);
+                int fd = openat(l->fd, l->names[p->next], O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK);
                 struct stat st;
                 if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0) {
                         /* the head of a large file; sequential read-ahead takes it from there */
@@ -227,170 +167,297 @@ static void prefetch_ahead(struct prefetch *p, int dfd, char **names, size_t n, 
         }
 }
 
-static int walk_children(struct walk *w, const char *host, const char *image) {
-        char **names = NULL;
-        size_t n = 0;
-        int r = list_dir(w->b, host, &names, &n);
+static void level_free(struct level *l) {
+        free(l->host);
+        free(l->image);
+        free(l->name);
+        names_free(l->names, l->n);
+        if (l->fd >= 0)
+                close(l->fd);
+}
+
+/* The current entry, a directory, becomes the level whose names come next. */
+static int level_push(struct dir_source *s, struct ingot_error *err) {
+        if (s->n_levels == s->allocated_levels) {
+                size_t cap = s->allocated_levels ? s->allocated_levels * 2 : 16;
+                struct level *m = realloc(s->levels, cap * sizeof(*m));
+                if (!m)
+                        return -ENOMEM;
+                s->levels = m;
+                s->allocated_levels = cap;
+        }
+        struct level l = { .fd = -1 };
+        int r = list_dir(s->host, &l.names, &l.n, err);
         if (r < 0)
                 return r;
-        _cleanup_close_ int dfd = w->shadow_only ? -1 : open(host, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        struct prefetch pf = { 0 };
-        for (size_t i = 0; i < n; i++) {
-                if (dfd >= 0)
-                        prefetch_ahead(&pf, dfd, names, n, i);
-                if (r >= 0) {
-                        _cleanup_free_ char *h = path_join(host, names[i]), *im = path_join(image, names[i]);
-                        r = h && im ? walk_entry(w, h, im, false) : -ENOMEM;
-                }
-                free(names[i]);
+        l.host = TAKE_PTR(s->host);
+        l.image = TAKE_PTR(s->path);
+        l.name = s->level ? TAKE_PTR(s->name) : strdup("");
+        if (!l.name) {
+                level_free(&l);
+                return -ENOMEM;
         }
-        free(names);
-        return r;
+        s->levels[s->n_levels++] = l;
+        return 0;
 }
 
-static int walk_entry(struct walk *w, const char *host, const char *image, bool is_root) {
-        struct build *b = w->b;
-        if (build_cancelled(b))
-                return build_cancel_error(b->err);
+static void entry_clear(struct dir_source *s) {
+        free(s->host);
+        free(s->path);
+        free(s->name);
+        free(s->symlink);
+        s->host = s->path = s->name = s->symlink = NULL;
+        xattr_list_free(&s->xattrs, &s->n_xattrs);
+        if (s->fd >= 0)
+                close(s->fd);
+        s->fd = -1;
+        s->pos = 0;
+        s->advised = PREFETCH_BYTES; /* what prefetch_ahead asks for of each file */
+        s->data_done = false;
+        s->level = NULL;
+        s->entry = (struct source_entry) { 0 };
+}
 
-        struct stat st;
-        if (lstat(host, &st) < 0)
-                return error_set(b->err, -errno, "%s: %s", host, strerror(errno));
-
-        if (w->shadow_only) {
-                /* Only the shape matters: which image paths the copy will create, and of which kind. */
-                struct node *n;
-                _cleanup_free_ char *conflict = NULL;
-                int r = tree_put(b->shadow, image, S_ISDIR(st.st_mode) ? S_IFDIR | 0755 : S_IFREG | 0644,
-                                 TREE_REPLACE, &n, &conflict);
-                if (r == -ENOTDIR) /* beneath something already shadowed: nothing more to learn */
-                        return 0;
+static int read_xattrs(struct dir_source *s, struct ingot_error *err) {
+        const char *path = s->host;
+        ssize_t len = llistxattr(path, NULL, 0);
+        if (len < 0 && (errno == ENOTSUP || errno == ENOSYS))
+                return 0;
+        if (len < 0)
+                return error_set(err, -errno, "%s: listing extended attributes: %s", path, strerror(errno));
+        if (len == 0)
+                return 0;
+        _cleanup_free_ char *keys = malloc((size_t) len);
+        if (!keys)
+                return -ENOMEM;
+        len = llistxattr(path, keys, (size_t) len);
+        if (len < 0)
+                return error_set(err, -errno, "%s: listing extended attributes: %s", path, strerror(errno));
+        for (char *k = keys; k < keys + len; k += strlen(k) + 1) {
+                ssize_t vlen = lgetxattr(path, k, NULL, 0);
+                if (vlen < 0)
+                        return error_set(err, -errno, "%s: reading extended attribute %s: %s", path, k,
+                                         strerror(errno));
+                _cleanup_free_ char *v = malloc((size_t) vlen + 1);
+                if (!v)
+                        return -ENOMEM;
+                vlen = lgetxattr(path, k, v, (size_t) vlen);
+                if (vlen < 0)
+                        return error_set(err, -errno, "%s: reading extended attribute %s: %s", path, k,
+                                         strerror(errno));
+                int r = xattr_list_add(&s->xattrs, &s->n_xattrs, k, v, (size_t) vlen);
                 if (r < 0)
                         return r;
-                return S_ISDIR(st.st_mode) ? walk_children(w, host, image) : 0;
         }
+        return 0;
+}
 
-        /* A base entry that a content operation removes or replaces is never written, unless it has
-         * other names: then the operations run on it and a surviving name inherits it. */
-        if (w->mode == HOST_BASE && !is_root && (S_ISDIR(st.st_mode) || st.st_nlink == 1) &&
-            build_shadowed(b, image, st.st_mode & S_IFMT))
-                return build_skip(b, image);
+/* Describes s->host (at s->path) as the current entry. */
+static int entry_fill(struct dir_source *s, struct ingot_error *err) {
+        if (!s->level && s->has_seen)
+                s->st = s->seen;
+        else if (lstat(s->host, &s->st) < 0)
+                return error_set(err, -errno, "%s: %s", s->host, strerror(errno));
+        const struct stat *st = &s->st;
 
-        unsigned flags = w->mode == HOST_COPY ? TREE_REPLACE | TREE_FOLLOW_SYMLINKS : 0;
-        struct node *n;
-        _cleanup_free_ char *conflict = NULL;
-
-        /* Hard links: the second name of an inode refers to the first. */
-        struct inode_key key = { .dev = st.st_dev, .ino = st.st_ino }, **found = NULL;
-        if (!S_ISDIR(st.st_mode) && st.st_nlink > 1) {
-                found = tfind(&key, &w->inodes, compare_inode_keys);
-                if (found && !(*found)->node->removed) {
-                        int r = tree_put(b->tree, image, (*found)->node->mode, flags, &n, &conflict);
-                        if (r < 0)
-                                return error_set(b->err, r, "%s: cannot add '%s' to the image: %s", host, image,
-                                                 strerror(-r));
-                        n->link = node_inode((*found)->node);
-                        return 0;
+        const char *hardlink = NULL;
+        if (!S_ISDIR(st->st_mode) && st->st_nlink > 1) {
+                struct inode_name key = { .dev = st->st_dev, .ino = st->st_ino };
+                struct inode_name **found = tfind(&key, &s->inodes, compare_inodes);
+                if (found)
+                        hardlink = (*found)->path;
+                else {
+                        struct inode_name *i = malloc(sizeof(*i));
+                        if (!i)
+                                return -ENOMEM;
+                        *i = (struct inode_name) { .dev = st->st_dev, .ino = st->st_ino, .path = strdup(s->path) };
+                        if (!i->path || !tsearch(i, &s->inodes, compare_inodes)) {
+                                inode_name_free(i);
+                                return -ENOMEM;
+                        }
                 }
         }
 
-        /* A directory copied onto a symlink to a directory goes where it points (merged /usr). */
-        if (w->mode == HOST_COPY && S_ISDIR(st.st_mode)) {
-                struct node *here = tree_lookup(b->tree, image);
-                struct node *there = here && S_ISLNK(node_inode(here)->mode) ? tree_resolve(b->tree, image) : NULL;
-                if (there && S_ISDIR(there->mode)) {
-                        _cleanup_free_ char *target = node_path(there);
-                        return target ? walk_children(w, host, target) : -ENOMEM;
-                }
-        }
-
-        /* An existing directory merged into keeps its own metadata: an overlay adds, it does not chmod. */
-        struct node *existing = is_root || w->mode == HOST_COPY ? tree_resolve(b->tree, image) : NULL;
-        bool keep_metadata = existing && S_ISDIR(existing->mode) && S_ISDIR(st.st_mode) && !existing->implicit &&
-                             w->mode == HOST_COPY;
-
-        int r = tree_put(b->tree, image, st.st_mode & (S_IFMT | 07777), flags | (is_root ? TREE_REPLACE : 0), &n,
-                         &conflict);
+        int r = read_xattrs(s, err);
         if (r < 0)
-                return error_set(b->err, r, "%s: cannot add '%s' to the image: %s%s%s", host, image,
-                                 r == -ENOTDIR ? "a parent is not a directory" : strerror(-r),
-                                 conflict ? ": " : "", conflict ?: "");
+                return r;
+        if (S_ISLNK(st->st_mode)) {
+                s->symlink = malloc((size_t) st->st_size + 1);
+                if (!s->symlink)
+                        return -ENOMEM;
+                ssize_t len = readlink(s->host, s->symlink, (size_t) st->st_size + 1);
+                if (len < 0)
+                        return error_set(err, -errno, "%s: %s", s->host, strerror(errno));
+                if ((size_t) len > (size_t) st->st_size)
+                        return error_set(err, -ESTALE, "%s: changed while being read", s->host);
+                s->symlink[len] = 0;
+        }
+        s->entry = (struct source_entry) {
+                .name = s->name,
+                .path = s->path,
+                .hardlink = hardlink,
+                .nlink = (uint32_t) st->st_nlink,
+                .mode = st->st_mode & (S_IFMT | 07777),
+                .uid = st->st_uid,
+                .gid = st->st_gid,
+                .mtime = st->st_mtim.tv_sec,
+                .size = S_ISREG(st->st_mode) && !hardlink ? (uint64_t) st->st_size : 0,
+                .symlink = s->symlink,
+                .rdev_major = major(st->st_rdev),
+                .rdev_minor = minor(st->st_rdev),
+                .xattrs = s->xattrs,
+                .n_xattrs = s->n_xattrs,
+        };
+        s->descend = S_ISDIR(st->st_mode);
+        return 1;
+}
 
-        if (!keep_metadata) {
-                n->mode = st.st_mode & (S_IFMT | 07777);
-                n->uid = w->mode == HOST_BASE ? st.st_uid : 0;
-                n->gid = w->mode == HOST_BASE ? st.st_gid : 0;
-                n->mtime = build_clamp_mtime(b, st.st_mtim.tv_sec);
-                node_clear_xattrs(n);
-                r = read_xattrs(b, n, host);
-                if (r < 0)
+static int dir_next(struct source *source, const struct source_entry **ret, struct ingot_error *err) {
+        struct dir_source *s = (struct dir_source *) source;
+        int r;
+        if (s->descend) {
+                s->descend = false;
+                if ((r = level_push(s, err)) < 0)
                         return r;
         }
+        entry_clear(s);
 
-        if (!S_ISDIR(st.st_mode) && st.st_nlink > 1 && !found) {
-                struct inode_key *k = malloc(sizeof(*k));
-                if (!k)
-                        return -ENOMEM;
-                *k = key;
-                k->node = n;
-                if (!tsearch(k, &w->inodes, compare_inode_keys)) {
-                        free(k);
-                        return -ENOMEM;
+        if (!s->started) {
+                s->started = true;
+                s->host = strdup(s->root_host);
+                s->path = strdup(s->root_image);
+                s->name = strdup(".");
+        } else {
+                while (s->n_levels > 0 && s->levels[s->n_levels - 1].next == s->levels[s->n_levels - 1].n)
+                        level_free(&s->levels[--s->n_levels]);
+                if (s->n_levels == 0)
+                        return 0;
+                struct level *l = &s->levels[s->n_levels - 1];
+                const char *name = l->names[l->next++];
+                s->level = l;
+                s->host = path_join(l->host, name);
+                s->path = path_join(l->image, name);
+                s->name = *l->name ? path_join(l->name, name) : strdup(name);
+        }
+        if (!s->host || !s->path || !s->name)
+                return -ENOMEM;
+        if ((r = entry_fill(s, err)) < 0)
+                return r;
+        *ret = &s->entry;
+        return 1;
+}
+
+static void dir_ignore_subdir(struct source *source) {
+        ((struct dir_source *) source)->descend = false;
+}
+
+static int data_open(struct dir_source *s, struct ingot_error *err) {
+        if (!s->buffer && !(s->buffer = malloc(READ_BLOCK)))
+                return -ENOMEM;
+        s->fd = open(s->host, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
+        if (s->fd < 0)
+                return error_set(err, -errno, "%s: cannot read: %s", s->host, strerror(errno));
+        if (fstat(s->fd, &s->opened) < 0)
+                return error_set(err, -errno, "%s: %s", s->host, strerror(errno));
+        if (!S_ISREG(s->opened.st_mode) || !same_file_state(&s->opened, &s->st))
+                return error_set(err, -ESTALE, "%s: changed since it was scanned", s->host);
+        if (s->level)
+                prefetch_ahead(s->level, s->level->next - 1);
+        return 0;
+}
+
+/* The data extents of the current file; at its end, whether it stayed as it was while read. */
+static int dir_read(struct source *source, const void **ret_data, size_t *ret_size, uint64_t *ret_offset,
+                    struct ingot_error *err) {
+        struct dir_source *s = (struct dir_source *) source;
+        if (!S_ISREG(s->st.st_mode) || s->entry.hardlink || s->data_done)
+                return 0;
+        int r;
+        if (s->fd < 0 && (r = data_open(s, err)) < 0)
+                return r;
+        uint64_t size = (uint64_t) s->st.st_size;
+        while (s->pos < size) {
+                /* Holes are not read: the loop feeds them as zeros, which the writer stores sparse. */
+                off_t data = lseek(s->fd, (off_t) s->pos, SEEK_DATA);
+                if (data < 0 && errno == ENXIO)
+                        data = (off_t) size;
+                else if (data < 0)
+                        data = (off_t) s->pos;
+                if ((uint64_t) data > size)
+                        data = (off_t) size;
+                if ((uint64_t) data > s->pos) {
+                        s->pos = (uint64_t) data;
+                        continue;
                 }
-        } else if (found)
-                (*found)->node = n;
-
-        switch (st.st_mode & S_IFMT) {
-        case S_IFDIR:
-                return walk_children(w, host, image);
-        case S_IFLNK: {
-                _cleanup_free_ char *target = malloc((size_t) st.st_size + 1);
-                if (!target)
-                        return -ENOMEM;
-                ssize_t len = readlink(host, target, (size_t) st.st_size + 1);
-                if (len < 0)
-                        return error_set(b->err, -errno, "%s: %s", host, strerror(errno));
-                if ((size_t) len > (size_t) st.st_size)
-                        return error_set(b->err, -ESTALE, "%s: changed while being read", host);
-                target[len] = 0;
-                free(n->symlink_target);
-                n->symlink_target = TAKE_PTR(target);
-                return 0;
+                /* keep the disk busy some blocks ahead while this one is compressed */
+                if (s->advised < size && s->advised < s->pos + 8 * READ_BLOCK) {
+                        (void) posix_fadvise(s->fd, (off_t) s->advised, 16 * READ_BLOCK, POSIX_FADV_WILLNEED);
+                        s->advised += 16 * READ_BLOCK;
+                }
+                size_t want = size - s->pos < READ_BLOCK ? (size_t) (size - s->pos) : READ_BLOCK;
+                ssize_t n = pread(s->fd, s->buffer, want, (off_t) s->pos);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0)
+                        return error_set(err, -errno, "%s: read error: %s", s->host, strerror(errno));
+                if (n == 0)
+                        return error_set(err, -ESTALE, "%s: shrank while being read", s->host);
+                *ret_data = s->buffer;
+                *ret_size = (size_t) n;
+                *ret_offset = s->pos;
+                s->pos += (uint64_t) n;
+                return 1;
         }
-        case S_IFBLK:
-        case S_IFCHR:
-                if (w->mode == HOST_BASE && b->recipe->devices_forbidden_where)
-                        return error_set(b->err, -EPERM, "%s: a %s device (%u:%u), and %s forbids devices", host,
-                                         S_ISCHR(st.st_mode) ? "character" : "block", major(st.st_rdev),
-                                         minor(st.st_rdev), b->recipe->devices_forbidden_where);
-                n->devno = kernel_devno(st.st_rdev);
-                return 0;
-        case S_IFREG:
-                n->size = (uint64_t) st.st_size;
-                if (w->mode == HOST_BASE && !build_captures(b, image))
-                        return host_file_write(b, n, host, &st);
-                free(n->host_path);
-                free(n->host_stat);
-                n->host_path = strdup(host);
-                n->host_stat = malloc(sizeof(st));
-                if (!n->host_path || !n->host_stat)
-                        return -ENOMEM;
-                *n->host_stat = st;
-                n->data = DATA_HOST;
-                return 0;
-        default: /* fifos and sockets have nothing more */
-                return 0;
-        }
+        struct stat after;
+        if (fstat(s->fd, &after) < 0)
+                return error_set(err, -errno, "%s: %s", s->host, strerror(errno));
+        if (!same_file_state(&after, &s->opened) || after.st_ctim.tv_sec != s->opened.st_ctim.tv_sec ||
+            after.st_ctim.tv_nsec != s->opened.st_ctim.tv_nsec)
+                return error_set(err, -ESTALE, "%s: changed while being read", s->host);
+        s->data_done = true;
+        return 0;
 }
 
-int source_dir_add(struct build *b, const char *host_root, const char *image_path, enum host_mode mode) {
-        struct walk w = { .b = b, .mode = mode };
-        int r = walk_entry(&w, host_root, image_path, mode == HOST_BASE);
-        tdestroy(w.inodes, free);
-        return r;
+static int dir_close(struct source *source, int result, const struct ingot_error *result_err,
+                     struct ingot_error *err) {
+        struct dir_source *s = (struct dir_source *) source;
+        entry_clear(s);
+        while (s->n_levels > 0)
+                level_free(&s->levels[--s->n_levels]);
+        free(s->levels);
+        tdestroy(s->inodes, inode_name_free);
+        free(s->root_host);
+        free(s->root_image);
+        free(s->buffer);
+        free(s);
+        return source_result(result, result_err, err);
 }
 
-int source_dir_shadow(struct build *b, const char *host_root, const char *image_path) {
-        struct walk w = { .b = b, .shadow_only = true };
-        return walk_entry(&w, host_root, image_path, false);
+int source_dir_open(const char *host_root, const char *image_root, const struct stat *seen, struct source **ret) {
+        struct dir_source *s = calloc(1, sizeof(*s));
+        if (!s)
+                return -ENOMEM;
+        s->fd = -1;
+        s->root_host = strdup(host_root);
+        s->root_image = strdup(image_root);
+        if (!s->root_host || !s->root_image) {
+                free(s->root_host);
+                free(s->root_image);
+                free(s);
+                return -ENOMEM;
+        }
+        if (seen) {
+                s->seen = *seen;
+                s->has_seen = true;
+        }
+        s->source = (struct source) { .display = s->root_host, .next = dir_next, .read = dir_read,
+                                      .ignore_subdir = dir_ignore_subdir, .close = dir_close };
+        *ret = &s->source;
+        return 0;
+}
+
+void source_dir_entry_host(const struct source *source, const char **ret_path, const struct stat **ret_stat) {
+        const struct dir_source *s = (const struct dir_source *) source;
+        *ret_path = s->host;
+        *ret_stat = &s->st;
 }

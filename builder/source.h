@@ -1,17 +1,20 @@
-/* source.h: what a base brings, one entry at a time, in the manner of squashfs-tools-ng's
+/* source.h: what a base (or a Copy=) brings, one entry at a time, in the manner of squashfs-tools-ng's
  * sqfs_dir_iterator_t: the next entry, its data, the end. A source never sees the tree, the writer or the
- * build: build.c's loop (build_take) puts each entry in the tree and streams its data to the sink. */
+ * build: pipeline.c's loop (pipeline_take) puts each entry in the tree and streams its data to the sink. */
 #pragma once
 
 #include <signal.h>
+#include <string.h>
+#include <sys/stat.h>
 
 #include "recipe.h"
 #include "tree.h"
 
 struct source_entry {
-        const char *name;     /* as the source spells it, for messages */
+        const char *name;     /* as the source spells it (a member's name, a path below the root), for messages */
         const char *path;     /* the canonical image path */
         const char *hardlink; /* another name of an earlier entry (its canonical image path), or NULL */
+        uint32_t nlink;       /* how many names the source knows its inode has; 0: it cannot tell */
         mode_t mode;          /* type and permissions */
         uint32_t uid, gid;
         int64_t mtime;        /* as the source has it: the loop clamps it */
@@ -30,11 +33,26 @@ struct source {
          * between extents, and after the last, is a hole); 0 at its end; < 0: an error, said in err. */
         int (*read)(struct source *s, const void **ret_data, size_t *ret_size, uint64_t *ret_offset,
                     struct ingot_error *err);
+        /* After next() gave a directory: its entries are not wanted. NULL: the source gives them anyway. */
+        void (*ignore_subdir)(struct source *s);
         /* Ends and frees the source once the loop ended with result (0, or an error said in result_err),
          * and gives the build's result: a source that knows a better cause (mmdebstrap's failure, which cut
          * the stream) says that in err instead. */
         int (*close)(struct source *s, int result, const struct ingot_error *result_err, struct ingot_error *err);
 };
+
+/* For close(): the build's result (0, or result said in result_err) into err. */
+static inline int source_result(int result, const struct ingot_error *result_err, struct ingot_error *err) {
+        if (result < 0)
+                return error_set(err, result, "%s", result_err->code ? result_err->message : strerror(-result));
+        return 0;
+}
+
+/* source-dir.c: the host directory host_root (or file) at image_root and all below it. With seen, the root
+ * is taken to be as seen says (a file scanned earlier) and its data is refused when it is not. */
+int source_dir_open(const char *host_root, const char *image_root, const struct stat *seen, struct source **ret);
+/* The current entry's host path and what lstat() said of it, valid until the next call. */
+void source_dir_entry_host(const struct source *s, const char **ret_path, const struct stat **ret_stat);
 
 /* source-archive.c: any archive libarchive reads (tar, cpio; any filter) from fd, a file or a pipe, which
  * stays the caller's; waiting for data, it looks at *cancel at least every 100 ms. Nothing is read

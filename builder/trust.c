@@ -4,7 +4,8 @@
 #include <openssl/x509.h>
 #include <string.h>
 
-#include "build.h"
+#include "os-release.h"
+#include "trust.h"
 #include "signing.h"
 
 static int add_certificate(struct build *b, const char *path) {

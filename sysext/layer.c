@@ -3,6 +3,7 @@
 #include <json-c/json.h>
 #include <string.h>
 
+#include "build.h"
 #include "manifest.h"
 #include "sysext.h"
 

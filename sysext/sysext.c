@@ -4,6 +4,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "os-release.h"
 #include "sysext-check.h"
 #include "sysext.h"
 

@@ -2,7 +2,7 @@
  * base's manifest, the rule that a layer holds only /usr and /opt, and the base's files left alone. */
 #pragma once
 
-#include "build.h"
+#include "stage.h"
 #include "squashfs-read.h" /* EXTENSION_RELEASE_DIR */
 #include "sysext-base.h"
 

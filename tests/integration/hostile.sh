@@ -50,7 +50,7 @@ t_hard_link_out_of_the_archive() {
 t_devices_forbidden() {
 	tarball dev.tar "dev/null=c:1:3" "etc/ok=fine"
 	recipe Archive dev.tar $'AllowDevices=no\n'
-	expect_fail "dev.tar: member 'dev/null' is a character device (1:3), and r.ini:6 forbids devices" \
+	expect_fail "dev.tar: 'dev/null' is a character device (1:3), and r.ini:6 forbids devices" \
 		"$INGOT" build --unsigned r.ini -o out
 	nothing_left out
 	"$INGOT" plan r.ini | grep -qx 'AllowDevices=no'
@@ -67,7 +67,7 @@ t_devices_forbidden() {
 	mkdir -p tree/dev
 	mknod tree/dev/loop9 b 7 9
 	recipe Tree tree $'AllowDevices=no\n'
-	expect_fail "tree/dev/loop9: a block device (7:9), and r.ini:6 forbids devices" \
+	expect_fail "tree: 'dev/loop9' is a block device (7:9), and r.ini:6 forbids devices" \
 		"$INGOT" build --unsigned r.ini -o out
 	nothing_left out
 }

@@ -1,7 +1,7 @@
 #!/bin/bash
 # NAME_VERSION.manifest.json describes the image, and every claim in it is checked against an outside
 # tool: sha256sum of each artifact, veritysetup dump for salt and geometry, openssl for the signer's
-# fingerprint, unsquashfs for compression and block size, the tree for kernels.
+# fingerprint, unsquashfs for compression and block size, the tree for kernels, dpkg-query for packages.
 . "$(dirname "$0")/../lib.sh"
 
 t_manifest_agrees_with_the_artifacts() {
@@ -39,15 +39,24 @@ PY
 }
 
 t_kernels_and_recipe_digest() {
-	mkdir -p tree/usr/lib/modules/6.1.0-99-amd64/kernel tree/usr/lib/modules/6.2.0-test
+	mkdir -p tree/usr/lib/modules/6.1.0-99-amd64/kernel tree/usr/lib/modules/6.2.0-test tree/var/lib/dpkg
 	touch tree/usr/lib/modules/6.1.0-99-amd64/modules.dep
+	printf 'Package: a\nStatus: install ok installed\nVersion: 1.2\nArchitecture: amd64\n\nPackage: b\nStatus: deinstall ok config-files\nVersion: 3\nArchitecture: all\n\nPackage: c\nStatus: install ok installed\nVersion: 2:0.1-1\nArchitecture: all\n' \
+		>tree/var/lib/dpkg/status
 	printf '[Image]\nName=k\nVersion=1\n[Base]\nTree=tree\n' >r.ini
 	"$INGOT" build --unsigned r.ini -o out --quiet
+	# the packages as dpkg itself reads the image's database: installed ones only
+	unsquashfs -q -d x out/k_1.raw >/dev/null
+	dpkg-query --admindir=x/var/lib/dpkg -W -f '${db:Status-Abbrev} ${Package} ${Version} ${Architecture}\n' 2>/dev/null |
+		awk '$1 == "ii" { print $2, $3, $4 }' >dpkg.txt
+	[ "$(wc -l <dpkg.txt)" -eq 2 ]
 	python3 - <<'PY'
 import json
 m = json.load(open("out/k_1.manifest.json"))
 assert m["kernel_versions"] == ["6.1.0-99-amd64", "6.2.0-test"], m["kernel_versions"]
 assert m["signer_fingerprint"] is None and "roothash.p7s" not in m["artifacts"]
+listed = [" ".join((p["name"], p["version"], p["architecture"])) for p in m["packages"]]
+assert listed == open("dpkg.txt").read().splitlines(), (listed, open("dpkg.txt").read())
 PY
 	digest=$(python3 -c 'import json; print(json.load(open("out/k_1.manifest.json"))["recipe_sha256"])')
 	# the same recipe elsewhere has the same digest; a changed recipe has another

@@ -1,5 +1,6 @@
 /* test-stages.c: each stage of the recipe compiler on its own: a recipe and a small tree in, the tree the
- * stage leaves out (os-release, mounts, a layer's extension-release and its /usr-and-/opt rule). */
+ * stage leaves out (the content operations, os-release, mounts, a layer's extension-release and its
+ * /usr-and-/opt rule). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -7,8 +8,12 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "build.h"
+#include "content.h"
+#include "mounts-stage.h"
+#include "os-release.h"
+#include "pipeline.h"
 #include "mounts.h"
+#include "source.h"
 #include "sysext.h"
 #include "tmpdir.h"
 
@@ -48,12 +53,13 @@ static struct node *put(struct tree *t, const char *path, mode_t mode) {
 }
 
 /* A regular file in memory, as the sources leave a captured one. */
-static void put_text(struct tree *t, const char *path, const char *text) {
+static struct node *put_text(struct tree *t, const char *path, const char *text) {
         struct node *n = put(t, path, S_IFREG | 0644);
         n->memory = strdup(text);
         assert_non_null(n->memory);
         n->size = strlen(text);
         n->data = DATA_MEMORY;
+        return n;
 }
 
 static const char *text_at(struct tree *t, const char *path) {
@@ -145,12 +151,91 @@ static void test_layer(void **state) {
         fixture_done(&f);
 }
 
+/* The content operations in order, and their shadow on the base: Copy= of a host directory merges
+ * through the image's /lib symlink without replacing it, owned by root with its data left for later;
+ * Remove= takes a name while its hard link keeps the inode; Mkdir= and Mode= set what they say. */
+static void test_content(void **state) {
+        (void) state;
+        char cmd[512];
+        snprintf(cmd, sizeof(cmd), "mkdir -p %s/overlay/lib %s/overlay/etc && echo p >%s/overlay/lib/plugin.so && "
+                 "echo m >%s/overlay/etc/motd", dir, dir, dir, dir);
+        assert_int_equal(system(cmd), 0);
+        struct fixture f;
+        fixture_init(&f, BASE_RECIPE "[Content]\nRemove=/usr/bin/tool\nCopy=overlay/:/\nMkdir=/srv:0700\n"
+                                     "Mode=/usr/bin/alias:0750\n");
+        put(f.b.tree, "/usr/lib", S_IFDIR | 0755);
+        put(f.b.tree, "/lib", S_IFLNK | 0777)->symlink_target = strdup("usr/lib");
+        put_text(f.b.tree, "/etc/motd", "base\n")->uid = 5;
+        struct node *tool = put(f.b.tree, "/usr/bin/tool", S_IFREG | 0755);
+        put(f.b.tree, "/usr/bin/alias", S_IFREG | 0755)->link = tool;
+
+        assert_int_equal(content_prepare(&f.b), 0);
+        assert_true(content_shadowed(&f.b, "/usr/bin/tool", S_IFREG));
+        assert_true(content_shadowed(&f.b, "/etc/motd", S_IFREG)); /* the copy replaces it */
+        assert_false(content_shadowed(&f.b, "/etc", S_IFDIR));      /* a directory merges */
+        assert_false(content_shadowed(&f.b, "/usr/bin/alias", S_IFREG));
+
+        assert_int_equal(content_apply(&f.b), 0);
+        assert_null(tree_lookup(f.b.tree, "/usr/bin/tool"));
+        struct node *lib = tree_lookup(f.b.tree, "/lib");
+        assert_true(S_ISLNK(lib->mode));
+        struct node *plugin = tree_lookup(f.b.tree, "/usr/lib/plugin.so");
+        assert_non_null(plugin);
+        assert_int_equal(plugin->data, DATA_HOST);
+        assert_int_equal(plugin->size, 2);
+        assert_non_null(strstr(plugin->host_path, "/overlay/lib/plugin.so"));
+        struct node *motd = tree_lookup(f.b.tree, "/etc/motd");
+        assert_int_equal(motd->data, DATA_HOST);
+        assert_int_equal(motd->uid, 0);
+        assert_int_equal(tree_lookup(f.b.tree, "/srv")->mode, S_IFDIR | 0700);
+        assert_int_equal(node_inode(tree_lookup(f.b.tree, "/usr/bin/alias"))->mode, S_IFREG | 0750);
+        tree_free(f.b.shadow);
+        tree_free(f.b.skipped);
+        free(f.b.binary_libraries);
+        fixture_done(&f);
+}
+
+/* The loop that takes a base in (pipeline.c), over a directory source: what Remove= takes is left out
+ * with all below it, unless it is a file with another name, which then inherits it; mtimes are clamped. */
+static void test_take(void **state) {
+        (void) state;
+        char cmd[512];
+        snprintf(cmd, sizeof(cmd), "cd %s && mkdir -p base/a base/b base/c base/d && : >base/a/x && ln base/a/x base/b/y && "
+                 ": >base/c/z && ln base/c/z base/d/w && touch -d @2000000000 base/d", dir);
+        assert_int_equal(system(cmd), 0);
+        struct fixture f;
+        fixture_init(&f, BASE_RECIPE "[Content]\nRemove=/a\nRemove=/c/z\n[Output]\nSourceDateEpoch=1000000\n");
+        f.b.source_date_epoch = 1000000;
+        assert_int_equal(content_prepare(&f.b), 0);
+        snprintf(cmd, sizeof(cmd), "%s/base", dir);
+        struct source *s;
+        assert_int_equal(source_dir_open(cmd, "/", NULL, &s), 0);
+        assert_int_equal(pipeline_take(&f.b, s), 0);
+        assert_null(tree_lookup(f.b.tree, "/a"));
+        assert_true(content_was_skipped(&f.b, "/a/x"));
+        assert_null(tree_lookup(f.b.tree, "/b/y")->link); /* its first name was never taken */
+        struct node *z = tree_lookup(f.b.tree, "/c/z");
+        assert_non_null(z);
+        assert_ptr_equal(tree_lookup(f.b.tree, "/d/w")->link, z);
+        assert_int_equal(tree_lookup(f.b.tree, "/d")->mtime, 1000000);
+
+        assert_int_equal(content_apply(&f.b), 0);
+        assert_null(tree_lookup(f.b.tree, "/c/z"));
+        assert_non_null(tree_lookup(f.b.tree, "/d/w"));
+        tree_free(f.b.shadow);
+        tree_free(f.b.skipped);
+        free(f.b.binary_libraries);
+        fixture_done(&f);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_os_release),
                 cmocka_unit_test(test_os_release_off),
                 cmocka_unit_test(test_mounts),
                 cmocka_unit_test(test_layer),
+                cmocka_unit_test(test_content),
+                cmocka_unit_test(test_take),
         };
         return cmocka_run_group_tests(tests, tmpdir_setup, tmpdir_teardown);
 }

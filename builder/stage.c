@@ -1,0 +1,40 @@
+/* stage.c: the small services every step of a build uses: cancellation, progress, the mtime clamp, and
+ * the words for an interrupted build and a failed write. */
+#include <string.h>
+
+#include "stage.h"
+
+bool build_cancelled(const struct build *b) {
+        return b->options->cancel && *b->options->cancel;
+}
+
+int build_cancel_error(struct ingot_error *err) {
+        return error_set(err, -ECANCELED, "interrupted");
+}
+
+void build_report(struct build *b, uint64_t files, uint64_t bytes) {
+        b->progress.files += files;
+        b->progress.bytes += bytes;
+        if (b->options->progress) {
+                b->progress.phase = b->phase;
+                b->options->progress(&b->progress, b->options->userdata);
+        }
+}
+
+void build_file_written(struct build *b, struct node *n, uint64_t size) {
+        n->data = DATA_WRITTEN;
+        n->size = size;
+        build_report(b, 1, 0);
+}
+
+int build_write_error(struct ingot_error *err, int r, const char *path) {
+        return error_set(err, r, "writing the image (data of %s): %s", path, strerror(-r));
+}
+
+uint32_t build_clamp_mtime(const struct build *b, int64_t mtime) {
+        if (b->source_date_epoch >= 0 && mtime > b->source_date_epoch)
+                mtime = b->source_date_epoch;
+        if (mtime < 0)
+                return 0;
+        return mtime > UINT32_MAX ? UINT32_MAX : (uint32_t) mtime;
+}

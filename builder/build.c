@@ -176,6 +176,80 @@ static int derive_salt(const struct ingot_recipe *r, uint8_t salt[32]) {
  * squashfs, the tree and the signature in its partitions: those three stay temporaries. */
 enum { ARTIFACT_VERITY, ARTIFACT_ROOTHASH, ARTIFACT_SIGNATURE, ARTIFACT_MANIFEST, ARTIFACT_IMAGE, ARTIFACT_DDI,
        N_ARTIFACTS };
+static const char *const suffixes[N_ARTIFACTS] = { "verity", "roothash", "roothash.p7s", "manifest.json", "raw",
+                                                    "raw" };
+
+/* The files of one build, each under a temporary name in dir until all are committed together. */
+struct outputs {
+        const char *dir;
+        char *made; /* dir, or the part of it this build made */
+        bool ddi;
+        bool committed;
+        struct artifact art[N_ARTIFACTS];
+};
+
+/* Whether artifact i is a file of the output (committed, listed in the manifest). */
+static bool artifact_kept(int i, bool ddi) {
+        if (ddi)
+                return i == ARTIFACT_ROOTHASH || i == ARTIFACT_MANIFEST || i == ARTIFACT_DDI;
+        return i != ARTIFACT_DDI;
+}
+
+static int outputs_open(struct outputs *out, const struct ingot_recipe *r, bool signed_image,
+                        struct ingot_error *err) {
+        int q = mkdir_p_made(out->dir, 0755, &out->made);
+        if (q < 0)
+                return error_set(err, q, "%s: cannot create directory: %s", out->dir, strerror(-q));
+        for (size_t i = 0; i < N_ARTIFACTS; i++) {
+                if ((i == ARTIFACT_SIGNATURE && (!signed_image || out->ddi)) || (i == ARTIFACT_DDI && !out->ddi))
+                        continue;
+                _cleanup_free_ char *name = NULL;
+                if (asprintf(&name, "%s_%s.%s", r->name, r->version, suffixes[i]) < 0)
+                        return -ENOMEM;
+                if ((q = artifact_open(&out->art[i], out->dir, name, err)) < 0)
+                        return q;
+        }
+        return 0;
+}
+
+static int outputs_commit(struct outputs *out, struct ingot_error *err) {
+        struct artifact commit[N_ARTIFACTS];
+        int index[N_ARTIFACTS];
+        size_t n = 0;
+        for (int i = 0; i < N_ARTIFACTS; i++)
+                if (out->art[i].fd >= 0 && artifact_kept(i, out->ddi)) {
+                        index[n] = i;
+                        commit[n++] = out->art[i];
+                }
+        int q = artifacts_commit(commit, n, err);
+        for (size_t j = 0; j < n; j++)
+                out->art[index[j]].renamed = commit[j].renamed;
+        out->committed = q >= 0;
+        return q;
+}
+
+/* Removes the temporaries (files under final names stay, older ones included), and a directory this
+ * build made when it failed. */
+static void outputs_done(struct outputs *out) {
+        for (size_t i = 0; i < N_ARTIFACTS; i++)
+                artifact_discard(&out->art[i]);
+        if (!out->committed)
+                mkdir_p_undo(out->dir, out->made);
+        free(out->made);
+}
+
+static void build_done(struct build *b) {
+        squashfs_writer_free(b->writer);
+        verity_free(b->verity);
+        tree_free(b->tree);
+        tree_free(b->shadow);
+        tree_free(b->skipped);
+        for (size_t i = 0; b->binary_libraries && i < b->recipe->n_ops; i++)
+                strv_free(b->binary_libraries[i]);
+        free(b->binary_libraries);
+        free(b->profile_cmdline);
+        strv_free(b->warnings);
+}
 
 static int load_signer(const struct ingot_recipe *r, const struct ingot_build_options *o, struct signer **ret,
                        struct ingot_error *err) {
@@ -188,13 +262,6 @@ static int load_signer(const struct ingot_recipe *r, const struct ingot_build_op
                                  "no signing key: give --key and --cert, [Signing] Key= and Certificate= in the "
                                  "recipe, or --unsigned for an image no host will boot");
         return signer_load(key, cert, ret, err);
-}
-
-/* Whether artifact i is a file of the output (committed, listed in the manifest). */
-static bool artifact_kept(int i, bool ddi) {
-        if (ddi)
-                return i == ARTIFACT_ROOTHASH || i == ARTIFACT_MANIFEST || i == ARTIFACT_DDI;
-        return i != ARTIFACT_DDI;
 }
 
 /* The DDI from the finished squashfs and tree, with the signature partition when signed. */
@@ -222,153 +289,146 @@ static int write_ddi(struct artifact *art, const char *architecture, const char 
         return ddi_write(art[ARTIFACT_DDI].fd, art[ARTIFACT_DDI].tmp, &in, err);
 }
 
+/* The root hash signed (over its hex, without a newline) and written: the .roothash file, and the
+ * .roothash.p7s or a DDI's signature partition. */
+static int write_root_hash(struct build *b, struct outputs *out, struct signer *signer, const char *hex,
+                           const char *fingerprint) {
+        struct artifact *art = out->art;
+        _cleanup_free_ uint8_t *der = NULL;
+        size_t der_size = 0;
+        int q;
+        if (signer && (q = signer_sign(signer, hex, &der, &der_size, b->err)) < 0)
+                return q;
+        if (signer && !out->ddi && (q = artifact_write(&art[ARTIFACT_SIGNATURE], der, der_size, b->err)) < 0)
+                return q;
+        if (out->ddi && (q = write_ddi(art, b->layer->architecture, hex, fingerprint, der, der_size, b->err)) < 0)
+                return q;
+        _cleanup_free_ char *line = NULL;
+        if (asprintf(&line, "%s\n", hex) < 0)
+                return -ENOMEM;
+        return artifact_write(&art[ARTIFACT_ROOTHASH], line, strlen(line), b->err);
+}
+
+static int write_manifest(struct build *b, struct outputs *out, const struct manifest_input *in) {
+        struct manifest_artifact listed[N_ARTIFACTS];
+        size_t n = 0;
+        for (int i = 0; i < N_ARTIFACTS; i++)
+                if (out->art[i].fd >= 0 && i != ARTIFACT_MANIFEST && artifact_kept(i, out->ddi))
+                        listed[n++] = (struct manifest_artifact) {
+                                .kind = suffixes[i], .name = strrchr(out->art[i].final, '/') + 1,
+                                .path = out->art[i].tmp,
+                        };
+        struct manifest_input mi = *in;
+        mi.artifacts = listed;
+        mi.n_artifacts = n;
+        _cleanup_free_ char *text = NULL;
+        int q = manifest_text(b, &mi, &text, b->err);
+        if (q < 0)
+                return q;
+        return artifact_write(&out->art[ARTIFACT_MANIFEST], text, strlen(text), b->err);
+}
+
+/* b's recipe into out's files: the tree, the squashfs with its verity tree, the signed root hash, the
+ * manifest, all committed at once; then what they are into ret. */
+static int compile(struct build *b, struct outputs *out, struct ingot_build_result *ret) {
+        const struct ingot_recipe *r = b->recipe;
+        struct ingot_error *err = b->err;
+        struct artifact *art = out->art;
+
+        /* a key that cannot sign is an error before any work */
+        _cleanup_(signer_freep) struct signer *signer = NULL;
+        char fingerprint[65] = "";
+        int q = load_signer(r, b->options, &signer, err);
+        if (q < 0)
+                return q;
+        if (signer && (q = signer_fingerprint(signer, fingerprint)) < 0)
+                return q;
+        if ((q = outputs_open(out, r, signer != NULL, err)) < 0)
+                return q;
+
+        uint8_t salt[32];
+        if ((q = derive_salt(r, salt)) < 0)
+                return q;
+        struct verity_params vp = {
+                .hash_name = r->verity_hash,
+                .data_block_size = r->verity_data_block_size,
+                .hash_block_size = r->verity_hash_block_size,
+                .salt = salt,
+                .salt_size = sizeof(salt),
+        };
+        if ((q = verity_new(&vp, art[ARTIFACT_IMAGE].fd, &b->verity, err)) < 0)
+                return q;
+        if ((q = build_image(b, art[ARTIFACT_IMAGE].fd)) < 0)
+                return q;
+        uint64_t size = 0;
+        if ((q = squashfs_writer_finish(b->writer, b->tree, &size, err)) < 0)
+                return q;
+        if (!b->layer && (q = profile_check_image(b, art[ARTIFACT_IMAGE].fd, size)) < 0)
+                return q;
+        uint8_t root[VERITY_DIGEST_MAX];
+        size_t root_size = 0;
+        if ((q = verity_finish(b->verity, art[ARTIFACT_IMAGE].tmp, art[ARTIFACT_VERITY].tmp, art[ARTIFACT_VERITY].fd,
+                               root, &root_size, err)) < 0)
+                return q;
+        if (b->layer && b->layer->check_image && (q = b->layer->check_image(b, art[ARTIFACT_IMAGE].fd)) < 0)
+                return q;
+        char hex[2 * VERITY_DIGEST_MAX + 1];
+        hex_encode(root, root_size, hex);
+        if ((q = write_root_hash(b, out, signer, hex, fingerprint)) < 0)
+                return q;
+
+        struct ingot_image_stats stats = { 0 };
+        if ((q = tree_walk(b->tree->root, count, NULL, &stats)) < 0)
+                return q;
+        struct manifest_input mi = {
+                .root_hash = hex, .salt = salt, .salt_size = sizeof(salt),
+                .data_blocks = verity_data_blocks(b->verity), .image_size = size,
+                .signer_fingerprint = signer ? fingerprint : NULL, .stats = &stats,
+        };
+        if ((q = write_manifest(b, out, &mi)) < 0)
+                return q;
+        if ((q = outputs_commit(out, err)) < 0)
+                return q;
+
+        bool ddi = out->ddi;
+        *ret = (struct ingot_build_result) {
+                .image_path = TAKE_PTR(art[ddi ? ARTIFACT_DDI : ARTIFACT_IMAGE].final),
+                .verity_path = ddi ? NULL : TAKE_PTR(art[ARTIFACT_VERITY].final),
+                .roothash_path = TAKE_PTR(art[ARTIFACT_ROOTHASH].final),
+                .signature_path = ddi ? NULL : TAKE_PTR(art[ARTIFACT_SIGNATURE].final),
+                .manifest_path = TAKE_PTR(art[ARTIFACT_MANIFEST].final),
+                .image_size = size,
+                .stats = stats,
+                .source_date_epoch = b->source_date_epoch,
+                .ddi = ddi,
+                .warnings = TAKE_PTR(b->warnings),
+        };
+        snprintf(ret->root_hash, sizeof(ret->root_hash), "%s", hex);
+        memcpy(ret->signer_fingerprint, fingerprint, sizeof(ret->signer_fingerprint));
+        return 0;
+}
+
 int build_run(const struct ingot_recipe *r, const struct ingot_build_options *o, const struct build_layer *layer,
               struct ingot_build_result *ret, struct ingot_error *err) {
-        bool ddi = layer && layer->ddi;
-        struct build b = {
+        int64_t epoch = o->have_source_date_epoch ? o->source_date_epoch : r->source_date_epoch;
+        /* out is declared first, so cleaned up last: the writer and the verity tee are gone before the files
+         * they write are closed */
+        _cleanup_(outputs_done) struct outputs out = {
+                .dir = o->output_dir ?: "out",
+                .ddi = layer && layer->ddi,
+                .art = { [0 ... N_ARTIFACTS - 1] = { .fd = -1 } },
+        };
+        _cleanup_(build_done) struct build b = {
                 .recipe = r,
                 .options = o,
                 .err = err,
                 .layer = layer,
-                .source_date_epoch = o->have_source_date_epoch ? o->source_date_epoch : r->source_date_epoch,
+                .source_date_epoch = epoch,
+                .default_mtime = epoch >= 0 ? (uint32_t) epoch : 0,
         };
-        b.default_mtime = b.source_date_epoch >= 0 ? (uint32_t) b.source_date_epoch : 0;
-
-        const char *outdir = o->output_dir ?: "out";
-        struct artifact art[N_ARTIFACTS];
-        for (size_t i = 0; i < N_ARTIFACTS; i++)
-                art[i] = (struct artifact) { .fd = -1 };
-        static const char *const suffixes[N_ARTIFACTS] = { "verity", "roothash", "roothash.p7s", "manifest.json",
-                                                            "raw", "raw" };
-        struct signer *signer = NULL;
-        uint8_t salt[32], root[VERITY_DIGEST_MAX];
-        size_t root_size = 0;
-        uint64_t size = 0;
-        char fingerprint[65] = "";
-        _cleanup_free_ uint8_t *der = NULL;
-        size_t der_size = 0;
-        _cleanup_free_ char *made = NULL; /* the output directory, when this build made it */
-
-        /* a key that cannot sign is an error before any work */
-        int q = load_signer(r, o, &signer, err);
-        if (q >= 0 && signer)
-                q = signer_fingerprint(signer, fingerprint);
-        if (q >= 0 && (q = mkdir_p_made(outdir, 0755, &made)) < 0)
-                error_set(err, q, "%s: cannot create directory: %s", outdir, strerror(-q));
-        for (size_t i = 0; q >= 0 && i < N_ARTIFACTS; i++) {
-                if ((i == ARTIFACT_SIGNATURE && (!signer || ddi)) || (i == ARTIFACT_DDI && !ddi))
-                        continue;
-                _cleanup_free_ char *name = NULL;
-                q = asprintf(&name, "%s_%s.%s", r->name, r->version, suffixes[i]) < 0
-                            ? -ENOMEM
-                            : artifact_open(&art[i], outdir, name, err);
-        }
-        if (q >= 0)
-                q = derive_salt(r, salt);
-        if (q >= 0) {
-                struct verity_params vp = {
-                        .hash_name = r->verity_hash,
-                        .data_block_size = r->verity_data_block_size,
-                        .hash_block_size = r->verity_hash_block_size,
-                        .salt = salt,
-                        .salt_size = sizeof(salt),
-                };
-                q = verity_new(&vp, art[ARTIFACT_IMAGE].fd, &b.verity, err);
-        }
-
-        if (q >= 0)
-                q = build_image(&b, art[ARTIFACT_IMAGE].fd);
-        if (q >= 0)
-                q = squashfs_writer_finish(b.writer, b.tree, &size, err);
-        if (q >= 0 && !layer)
-                q = profile_check_image(&b, art[ARTIFACT_IMAGE].fd, size);
-        if (q >= 0)
-                q = verity_finish(b.verity, art[ARTIFACT_IMAGE].tmp, art[ARTIFACT_VERITY].tmp,
-                                  art[ARTIFACT_VERITY].fd, root, &root_size, err);
-        if (q >= 0 && layer && layer->check_image)
-                q = layer->check_image(&b, art[ARTIFACT_IMAGE].fd);
-        char hex[2 * VERITY_DIGEST_MAX + 2] = "";
-        hex_encode(root, root_size, hex);
-        if (q >= 0 && signer) /* over the hex root hash, without a newline */
-                q = signer_sign(signer, hex, &der, &der_size, err);
-        if (q >= 0 && signer && !ddi)
-                q = artifact_write(&art[ARTIFACT_SIGNATURE], der, der_size, err);
-        if (q >= 0 && ddi)
-                q = write_ddi(art, layer->architecture, hex, fingerprint, der, der_size, err);
-        if (q >= 0) {
-                strcat(hex, "\n");
-                q = artifact_write(&art[ARTIFACT_ROOTHASH], hex, strlen(hex), err);
-                hex[2 * root_size] = 0;
-        }
-        struct ingot_image_stats stats = { 0 };
-        if (q >= 0)
-                q = tree_walk(b.tree->root, count, NULL, &stats);
-        if (q >= 0) {
-                struct manifest_artifact listed[N_ARTIFACTS];
-                size_t n_listed = 0;
-                for (int i = 0; i < N_ARTIFACTS; i++)
-                        if (art[i].fd >= 0 && i != ARTIFACT_MANIFEST && artifact_kept(i, ddi))
-                                listed[n_listed++] = (struct manifest_artifact) {
-                                        .kind = suffixes[i], .name = strrchr(art[i].final, '/') + 1, .path = art[i].tmp
-                                };
-                struct manifest_input mi = {
-                        .root_hash = hex, .salt = salt, .salt_size = sizeof(salt),
-                        .data_blocks = verity_data_blocks(b.verity), .image_size = size,
-                        .signer_fingerprint = signer ? fingerprint : NULL, .stats = &stats,
-                        .artifacts = listed, .n_artifacts = n_listed,
-                };
-                _cleanup_free_ char *text = NULL;
-                q = manifest_text(&b, &mi, &text, err);
-                if (q >= 0)
-                        q = artifact_write(&art[ARTIFACT_MANIFEST], text, strlen(text), err);
-        }
-        struct artifact commit[N_ARTIFACTS];
-        int committed[N_ARTIFACTS];
-        size_t n_commit = 0;
-        for (int i = 0; i < N_ARTIFACTS; i++)
-                if (art[i].fd >= 0 && artifact_kept(i, ddi)) {
-                        committed[n_commit] = i;
-                        commit[n_commit++] = art[i];
-                }
-        if (q >= 0)
-                q = artifacts_commit(commit, n_commit, err);
-        for (size_t j = 0; j < n_commit; j++)
-                art[committed[j]].renamed = commit[j].renamed;
+        int q = compile(&b, &out, ret);
         if (q < 0 && build_cancelled(&b) && !err->code)
-                build_cancel_error(b.err);
-
-        squashfs_writer_free(b.writer);
-        verity_free(b.verity);
-        signer_free(signer);
-        tree_free(b.tree);
-        tree_free(b.shadow);
-        tree_free(b.skipped);
-        for (size_t i = 0; b.binary_libraries && i < r->n_ops; i++)
-                strv_free(b.binary_libraries[i]);
-        free(b.binary_libraries);
-        free(b.profile_cmdline);
-
-        if (q >= 0) {
-                *ret = (struct ingot_build_result) {
-                        .image_path = TAKE_PTR(art[ddi ? ARTIFACT_DDI : ARTIFACT_IMAGE].final),
-                        .verity_path = ddi ? NULL : TAKE_PTR(art[ARTIFACT_VERITY].final),
-                        .roothash_path = TAKE_PTR(art[ARTIFACT_ROOTHASH].final),
-                        .signature_path = ddi ? NULL : TAKE_PTR(art[ARTIFACT_SIGNATURE].final),
-                        .manifest_path = TAKE_PTR(art[ARTIFACT_MANIFEST].final),
-                        .image_size = size,
-                        .stats = stats,
-                        .source_date_epoch = b.source_date_epoch,
-                        .ddi = ddi,
-                        .warnings = TAKE_PTR(b.warnings),
-                };
-                memcpy(ret->root_hash, hex, sizeof(ret->root_hash));
-                memcpy(ret->signer_fingerprint, fingerprint, sizeof(ret->signer_fingerprint));
-        }
-        strv_free(b.warnings);
-        for (size_t i = 0; i < N_ARTIFACTS; i++)
-                artifact_discard(&art[i]); /* removes temporaries only: older files under final names stay */
-        if (q < 0) /* a failed build leaves no directory it made behind, but one that was there stays */
-                mkdir_p_undo(outdir, made);
+                build_cancel_error(err);
         return q;
 }
 

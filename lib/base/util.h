@@ -21,6 +21,11 @@
 #define _cleanup_strv_free_ _cleanup_(strv_freep)
 #define _printf_(a, b) __attribute__((format(printf, a, b)))
 #define ELEMENTSOF(x) (sizeof(x) / sizeof((x)[0]))
+/* funcp(&p) for _cleanup_(funcp), as systemd's: func must take NULL. */
+#define DEFINE_TRIVIAL_CLEANUP_FUNC(type, func)      \
+        static inline void func##p(type *p) {        \
+                func(*p);                             \
+        }
 
 static inline void freep(void *p) {
         free(*(void **) p);

@@ -10,6 +10,7 @@ struct signer;
  * certificate that is expired or not yet valid (a build must not produce an image no one can trust). */
 int signer_load(const char *key_path, const char *cert_path, struct signer **ret_signer, struct ingot_error *err);
 void signer_free(struct signer *s);
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct signer *, signer_free);
 
 /* PKCS7_DETACHED|PKCS7_BINARY|PKCS7_NOATTR: with an RSA key the same text gives the same bytes. */
 int signer_sign(const struct signer *s, const char *text, uint8_t **ret_der, size_t *ret_size,

@@ -49,6 +49,7 @@ struct verity_tree;
 int slot_image_reader(struct slot_table *t, const struct slot *s, struct verity_tree **ret_tree,
                       struct squashfs_reader **ret_rd, struct ingot_error *err);
 void slot_table_free(struct slot_table *t);
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct slot_table *, slot_table_free);
 int slot_index(char name);
 
 /* Where an image's data comes from: read size bytes at offset (copy_data asks in order, from 0). */

@@ -178,6 +178,7 @@ static void level_free(struct level *l) {
 
 /* The current entry, a directory, becomes the level whose names come next. */
 static int level_push(struct dir_source *s, struct ingot_error *err) {
+        bool root = !s->level;
         if (s->n_levels == s->allocated_levels) {
                 size_t cap = s->allocated_levels ? s->allocated_levels * 2 : 16;
                 struct level *m = realloc(s->levels, cap * sizeof(*m));
@@ -192,7 +193,7 @@ static int level_push(struct dir_source *s, struct ingot_error *err) {
                 return r;
         l.host = TAKE_PTR(s->host);
         l.image = TAKE_PTR(s->path);
-        l.name = s->level ? TAKE_PTR(s->name) : strdup("");
+        l.name = root ? strdup("") : TAKE_PTR(s->name);
         if (!l.name) {
                 level_free(&l);
                 return -ENOMEM;

@@ -11,17 +11,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "source.h"
+#include "source-read.h"
 #include "tmpdir.h"
-
-/* cmd run by sh in dir */
-static void sh(const char *cmd) {
-        assert_int_equal(setenv("D", dir, 1), 0);
-        char *full = NULL;
-        assert_true(asprintf(&full, "cd \"$D\" && %s", cmd) > 0);
-        assert_int_equal(system(full), 0);
-        free(full);
-}
 
 static struct source *open_dir(const char *name, const char *image_root) {
         char path[128];
@@ -29,25 +20,6 @@ static struct source *open_dir(const char *name, const char *image_root) {
         struct source *s = NULL;
         assert_int_equal(source_dir_open(path, image_root, NULL, &s), 0);
         return s;
-}
-
-/* All of one entry's data, holes as zeros, and how many extents carried it. */
-static char *read_all(struct source *s, const struct source_entry *e, size_t *ret_extents) {
-        struct ingot_error err = { 0 };
-        char *m = calloc(1, e->size + 1);
-        assert_non_null(m);
-        const void *data;
-        size_t size, n = 0;
-        uint64_t offset;
-        int r;
-        while ((r = s->read(s, &data, &size, &offset, &err)) > 0) {
-                assert_true(offset + size <= e->size);
-                memcpy(m + offset, data, size);
-                n++;
-        }
-        assert_int_equal(r, 0);
-        *ret_extents = n;
-        return m;
 }
 
 static void test_entries(void **state) {

@@ -156,10 +156,7 @@ static void test_layer(void **state) {
  * Remove= takes a name while its hard link keeps the inode; Mkdir= and Mode= set what they say. */
 static void test_content(void **state) {
         (void) state;
-        char cmd[512];
-        snprintf(cmd, sizeof(cmd), "mkdir -p %s/overlay/lib %s/overlay/etc && echo p >%s/overlay/lib/plugin.so && "
-                 "echo m >%s/overlay/etc/motd", dir, dir, dir, dir);
-        assert_int_equal(system(cmd), 0);
+        sh("mkdir -p overlay/lib overlay/etc && echo p >overlay/lib/plugin.so && echo m >overlay/etc/motd");
         struct fixture f;
         fixture_init(&f, BASE_RECIPE "[Content]\nRemove=/usr/bin/tool\nCopy=overlay/:/\nMkdir=/srv:0700\n"
                                      "Mode=/usr/bin/alias:0750\n");
@@ -199,17 +196,16 @@ static void test_content(void **state) {
  * with all below it, unless it is a file with another name, which then inherits it; mtimes are clamped. */
 static void test_take(void **state) {
         (void) state;
-        char cmd[512];
-        snprintf(cmd, sizeof(cmd), "cd %s && mkdir -p base/a base/b base/c base/d && : >base/a/x && ln base/a/x base/b/y && "
-                 ": >base/c/z && ln base/c/z base/d/w && touch -d @2000000000 base/d", dir);
-        assert_int_equal(system(cmd), 0);
+        sh("mkdir -p base/a base/b base/c base/d && : >base/a/x && ln base/a/x base/b/y && : >base/c/z && "
+           "ln base/c/z base/d/w && touch -d @2000000000 base/d");
         struct fixture f;
         fixture_init(&f, BASE_RECIPE "[Content]\nRemove=/a\nRemove=/c/z\n[Output]\nSourceDateEpoch=1000000\n");
         f.b.source_date_epoch = 1000000;
         assert_int_equal(content_prepare(&f.b), 0);
-        snprintf(cmd, sizeof(cmd), "%s/base", dir);
+        char base[128];
+        snprintf(base, sizeof(base), "%s/base", dir);
         struct source *s;
-        assert_int_equal(source_dir_open(cmd, "/", NULL, &s), 0);
+        assert_int_equal(source_dir_open(base, "/", NULL, &s), 0);
         assert_int_equal(pipeline_take(&f.b, s), 0);
         assert_null(tree_lookup(f.b.tree, "/a"));
         assert_true(content_was_skipped(&f.b, "/a/x"));

@@ -82,7 +82,7 @@ static int build_base(struct build *b) {
                 return 0;
         case BASE_TREE: {
                 struct source *s;
-                int q = source_dir_open(r->base_source, "/", NULL, &s);
+                int q = source_dir_open(r->base_source, "/", NULL, 0, &s);
                 return q < 0 ? q : pipeline_take(b, s);
         }
         case BASE_ARCHIVE: {

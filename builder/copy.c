@@ -136,7 +136,7 @@ static int shadow_entry(struct build *b, struct source *s, const struct source_e
 /* Every entry of host_root at image_path through copy_entry, or with shadow through shadow_entry. */
 static int copy_walk(struct build *b, const char *host_root, const char *image_path, bool shadow) {
         struct source *s;
-        int r = source_dir_open(host_root, image_path, NULL, &s);
+        int r = source_dir_open(host_root, image_path, NULL, shadow ? SOURCE_DIR_SHAPE : 0, &s);
         if (r < 0)
                 return r;
         void *first_names = NULL;

@@ -178,7 +178,7 @@ int pipeline_take(struct build *b, struct source *s) {
 
 int pipeline_take_host_file(struct build *b, struct node *n) {
         struct source *s;
-        int r = source_dir_open(n->host_path, n->host_path, n->host_stat, &s);
+        int r = source_dir_open(n->host_path, n->host_path, n->host_stat, 0, &s);
         if (r < 0)
                 return r;
         struct ingot_error e = { 0 };

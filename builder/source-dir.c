@@ -44,6 +44,7 @@ struct dir_source {
         char *root_host, *root_image;
         struct stat seen; /* what the root must still be (source_dir_open's seen) */
         bool has_seen, started;
+        unsigned flags;
         struct level *levels;
         size_t n_levels, allocated_levels;
         bool descend; /* the current entry is a directory whose entries come next */
@@ -61,7 +62,8 @@ struct dir_source {
         struct stat opened; /* what fstat() said when it was opened */
         uint64_t pos, advised;
         bool data_done;
-        char *buffer; /* READ_BLOCK bytes, once a file is read */
+        char *buffer; /* as large as the largest read so far, at most READ_BLOCK */
+        size_t buffer_size;
 };
 
 static bool same_file_state(const struct stat *a, const struct stat *b) {
@@ -279,10 +281,12 @@ static int entry_fill(struct dir_source *s, struct ingot_error *err) {
                 }
         }
 
-        int r = read_xattrs(s, err);
+        /* a file seen earlier is opened again for its data only */
+        bool metadata = !(s->flags & SOURCE_DIR_SHAPE) && !(!s->level && s->has_seen);
+        int r = metadata ? read_xattrs(s, err) : 0;
         if (r < 0)
                 return r;
-        if (S_ISLNK(st->st_mode)) {
+        if (S_ISLNK(st->st_mode) && metadata) {
                 s->symlink = malloc((size_t) st->st_size + 1);
                 if (!s->symlink)
                         return -ENOMEM;
@@ -353,8 +357,15 @@ static void dir_ignore_subdir(struct source *source) {
 }
 
 static int data_open(struct dir_source *s, struct ingot_error *err) {
-        if (!s->buffer && !(s->buffer = malloc(READ_BLOCK)))
-                return -ENOMEM;
+        /* small files, as a Copy= of many has, need no megabyte each */
+        size_t want = s->st.st_size < READ_BLOCK ? (size_t) s->st.st_size : READ_BLOCK;
+        if (want > s->buffer_size) {
+                char *b = realloc(s->buffer, want);
+                if (!b)
+                        return -ENOMEM;
+                s->buffer = b;
+                s->buffer_size = want;
+        }
         s->fd = open(s->host, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
         if (s->fd < 0)
                 return error_set(err, -errno, "%s: cannot read: %s", s->host, strerror(errno));
@@ -371,7 +382,7 @@ static int data_open(struct dir_source *s, struct ingot_error *err) {
 static int dir_read(struct source *source, const void **ret_data, size_t *ret_size, uint64_t *ret_offset,
                     struct ingot_error *err) {
         struct dir_source *s = (struct dir_source *) source;
-        if (!S_ISREG(s->st.st_mode) || s->entry.hardlink || s->data_done)
+        if (!S_ISREG(s->st.st_mode) || s->entry.hardlink || s->data_done || (s->flags & SOURCE_DIR_SHAPE))
                 return 0;
         int r;
         if (s->fd < 0 && (r = data_open(s, err)) < 0)
@@ -434,11 +445,13 @@ static int dir_close(struct source *source, int result, const struct ingot_error
         return source_result(result, result_err, err);
 }
 
-int source_dir_open(const char *host_root, const char *image_root, const struct stat *seen, struct source **ret) {
+int source_dir_open(const char *host_root, const char *image_root, const struct stat *seen, unsigned flags,
+                    struct source **ret) {
         struct dir_source *s = calloc(1, sizeof(*s));
         if (!s)
                 return -ENOMEM;
         s->fd = -1;
+        s->flags = flags;
         s->root_host = strdup(host_root);
         s->root_image = strdup(image_root);
         if (!s->root_host || !s->root_image) {

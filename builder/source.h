@@ -49,8 +49,13 @@ static inline int source_result(int result, const struct ingot_error *result_err
 }
 
 /* source-dir.c: the host directory host_root (or file) at image_root and all below it. With seen, the root
- * is taken to be as seen says (a file scanned earlier) and its data is refused when it is not. */
-int source_dir_open(const char *host_root, const char *image_root, const struct stat *seen, struct source **ret);
+ * is a file scanned earlier, opened again for its data only (no xattrs), which is refused when the file is
+ * no longer as seen says. */
+enum {
+        SOURCE_DIR_SHAPE = 1 << 0, /* paths and types only: no xattrs, no symlink targets, no data */
+};
+int source_dir_open(const char *host_root, const char *image_root, const struct stat *seen, unsigned flags,
+                    struct source **ret);
 /* The current entry's host path and what lstat() said of it, valid until the next call. */
 void source_dir_entry_host(const struct source *s, const char **ret_path, const struct stat **ret_stat);
 

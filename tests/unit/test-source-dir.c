@@ -18,7 +18,7 @@ static struct source *open_dir(const char *name, const char *image_root) {
         char path[128];
         snprintf(path, sizeof(path), "%s/%s", dir, name);
         struct source *s = NULL;
-        assert_int_equal(source_dir_open(path, image_root, NULL, &s), 0);
+        assert_int_equal(source_dir_open(path, image_root, NULL, 0, &s), 0);
         return s;
 }
 
@@ -71,6 +71,31 @@ static void test_entries(void **state) {
         assert_int_equal(s->close(s, 0, &err, &err), 0);
 }
 
+/* SOURCE_DIR_SHAPE, for a Copy='s shadow: the same entries, without symlink targets or data. */
+static void test_shape(void **state) {
+        (void) state;
+        sh("mkdir -p s && ln -s target s/link && printf data >s/file");
+        char path[128];
+        snprintf(path, sizeof(path), "%s/s", dir);
+        struct source *s;
+        assert_int_equal(source_dir_open(path, "/", NULL, SOURCE_DIR_SHAPE, &s), 0);
+        struct ingot_error err = { 0 };
+        const struct source_entry *e;
+        const void *data;
+        size_t size;
+        uint64_t offset;
+        assert_int_equal(s->next(s, &e, &err), 1);
+        assert_int_equal(s->next(s, &e, &err), 1);
+        assert_string_equal(e->path, "/file");
+        assert_int_equal(s->read(s, &data, &size, &offset, &err), 0);
+        assert_int_equal(s->next(s, &e, &err), 1);
+        assert_string_equal(e->path, "/link");
+        assert_int_equal(e->mode & S_IFMT, S_IFLNK);
+        assert_null(e->symlink);
+        assert_int_equal(s->next(s, &e, &err), 0);
+        assert_int_equal(s->close(s, 0, &err, &err), 0);
+}
+
 static void test_ignore_subdir(void **state) {
         (void) state;
         sh("mkdir -p i/a/deep i/b && : >i/a/deep/f && : >i/a/g && : >i/b/h");
@@ -115,7 +140,7 @@ static void test_changed(void **state) {
         snprintf(path, sizeof(path), "%s/c/f", dir);
         struct stat seen;
         assert_int_equal(lstat(path, &seen), 0);
-        assert_int_equal(source_dir_open(path, "/x", &seen, &s), 0);
+        assert_int_equal(source_dir_open(path, "/x", &seen, 0, &s), 0);
         assert_int_equal(s->next(s, &e, &err), 1);
         size_t extents;
         _cleanup_free_ char *text = read_all(s, e, &extents);
@@ -123,7 +148,7 @@ static void test_changed(void **state) {
         assert_int_equal(s->next(s, &e, &err), 0);
         assert_int_equal(s->close(s, 0, &err, &err), 0);
         sh("printf short >c/f");
-        assert_int_equal(source_dir_open(path, "/x", &seen, &s), 0);
+        assert_int_equal(source_dir_open(path, "/x", &seen, 0, &s), 0);
         assert_int_equal(s->next(s, &e, &err), 1);
         assert_int_equal(s->read(s, &data, &size, &offset, &err), -ESTALE);
         assert_int_equal(s->close(s, 0, &err, &err), 0);
@@ -142,6 +167,7 @@ static void test_missing(void **state) {
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_entries),
+                cmocka_unit_test(test_shape),
                 cmocka_unit_test(test_ignore_subdir),
                 cmocka_unit_test(test_changed),
                 cmocka_unit_test(test_missing),

@@ -205,7 +205,7 @@ static void test_take(void **state) {
         char base[128];
         snprintf(base, sizeof(base), "%s/base", dir);
         struct source *s;
-        assert_int_equal(source_dir_open(base, "/", NULL, &s), 0);
+        assert_int_equal(source_dir_open(base, "/", NULL, 0, &s), 0);
         assert_int_equal(pipeline_take(&f.b, s), 0);
         assert_null(tree_lookup(f.b.tree, "/a"));
         assert_true(content_was_skipped(&f.b, "/a/x"));

@@ -303,7 +303,11 @@ t_sysext_layer_merges_on_the_host() {
 		"good: gone after unmerge"
 	has sysext.log -E "ingot-sysext-test: good: status: /usr +hello "
 	has sysext.log -E "ingot-sysext-test: good: loop: /dev/loop[0-9]+ .*/extensions/hello.raw$"
-	if grep -q "good after unmerge: verity: $root" sysext.log; then echo "the good layer's verity device outlived unmerge"; return 1; fi
+	if grep -q "good after unmerge: verity: $root" sysext.log; then
+		echo "the good layer's verity device outlived unmerge; what held it:"
+		grep "good after unmerge" sysext.log
+		return 1
+	fi
 	# another base version: refused, with systemd-sysext's reason
 	says "other: merge: Extension 'hello' is for OS '0-other', but deployed on top of '12'." \
 		"other: merge: No suitable extensions found (1 ignored due to incompatible version)." "other: hello: FAILED"

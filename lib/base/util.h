@@ -2,6 +2,7 @@
  * string lists, size and number parsing, and durable file operations. */
 #pragma once
 
+#include <dirent.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -49,6 +50,12 @@ static inline void fclosep(FILE **f) {
         if (*f)
                 fclose(*f);
 }
+
+static inline void closedirp(DIR **d) {
+        if (*d)
+                closedir(*d);
+}
+#define _cleanup_closedir_ _cleanup_(closedirp)
 
 /* Hand a pointer or fd out of a cleanup scope. */
 static inline void *steal_ptr(void *pp) {

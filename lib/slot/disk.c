@@ -1,12 +1,12 @@
 /* disk.c: `ingot disk`: a new A/B disk image: the GPT layout and its derived UUIDs, the ESP (esp.c),
  * slot a (and b) written and checked like an install; complete before it gets its name. */
 #include <fcntl.h>
-#include <openssl/evp.h>
 #include <string.h>
 #include <sys/stat.h>
 
 #include "artifact.h"
 #include "esp.h"
+#include "openssl-util.h"
 #include "roothash.h"
 #include "slot.h"
 
@@ -28,8 +28,6 @@ static void add(struct layout *l, const char *type, const char *label, uint64_t 
         l->end = round_up(l->end + size, MiB);
         l->n++;
 }
-
-DEFINE_TRIVIAL_CLEANUP_FUNC(EVP_MD_CTX *, EVP_MD_CTX_free);
 
 static void slot_images_close(struct slot_image (*img)[SLOT_COUNT]) {
         for (int i = 0; i < SLOT_COUNT; i++)

@@ -242,8 +242,8 @@ static void build_done(struct build *b) {
         squashfs_writer_free(b->writer);
         verity_free(b->verity);
         tree_free(b->tree);
-        tree_free(b->shadow);
-        tree_free(b->skipped);
+        path_set_free(b->shadow);
+        path_set_free(b->skipped);
         for (size_t i = 0; b->binary_libraries && i < b->recipe->n_ops; i++)
                 strv_free(b->binary_libraries[i]);
         free(b->binary_libraries);

@@ -14,31 +14,30 @@ static int binary_libraries(struct build *b, const struct content_op *op, char *
 /* Records in the shadow tree what op will create at path (dir or not) or remove (mode 0; pattern: the
  * last name is a Remove= pattern). */
 static int shadow_put(struct build *b, const char *path, mode_t mode, bool pattern) {
-        struct node *n, *old = tree_lookup(b->shadow, path);
+        struct path_entry *n, *old = path_set_lookup(b->shadow, path);
         bool whiteout = mode == 0 || (old && old->whiteout); /* what is made after a Remove= is new */
-        _cleanup_free_ char *conflict = NULL;
-        int r = tree_put(b->shadow, path, mode ?: S_IFREG, TREE_REPLACE, &n, &conflict);
+        int r = path_set_put(b->shadow, path, S_ISDIR(mode), &n);
         if (r == -ENOTDIR) /* beneath a replaced path: base entries there are gone already */
                 return 0;
-        if (r >= 0) {
-                n->whiteout = whiteout;
-                n->pattern = pattern;
-                if (pattern)
-                        n->parent->has_patterns = true;
-        }
-        return r;
+        if (r < 0)
+                return r;
+        n->whiteout = whiteout;
+        n->pattern = pattern;
+        if (pattern)
+                n->parent->has_patterns = true;
+        return 0;
 }
 
 /* Whether one of dir's Remove= patterns (in the shadow tree) matches the len bytes at name. As a
  * shell's glob, a wildcard does not match a leading dot. */
-static bool shadow_pattern_matches(const struct node *dir, const char *name, size_t len) {
+static bool shadow_pattern_matches(const struct path_entry *dir, const char *name, size_t len) {
         if (!dir->has_patterns || len > IMAGE_NAME_MAX)
                 return false;
         char buf[IMAGE_NAME_MAX + 1];
         memcpy(buf, name, len);
         buf[len] = 0;
         for (size_t i = 0; i < dir->n_children; i++) {
-                const struct node *c = dir->children[i];
+                const struct path_entry *c = dir->children[i];
                 if (c->pattern && c->whiteout && fnmatch(c->name, buf, FNM_PERIOD) == 0)
                         return true;
         }
@@ -50,9 +49,10 @@ int content_prepare(struct build *b) {
         b->binary_libraries = calloc(rc->n_ops + 1, sizeof(char **));
         if (!b->binary_libraries)
                 return -ENOMEM;
-        int r = tree_new(0, &b->shadow);
-        if (r >= 0)
-                r = tree_new(0, &b->skipped);
+        int r = path_set_new(&b->shadow);
+        if (r < 0)
+                return r;
+        r = path_set_new(&b->skipped);
         if (r < 0)
                 return r;
         for (size_t i = 0; i < rc->n_ops; i++) {
@@ -79,8 +79,9 @@ int content_prepare(struct build *b) {
                         break;
                 case OP_BINARIES:
                         r = binary_libraries(b, op, &b->binary_libraries[i]);
-                        if (r >= 0)
-                                r = shadow_put(b, op->path, S_IFREG | 0755, false);
+                        if (r < 0)
+                                return r;
+                        r = shadow_put(b, op->path, S_IFREG | 0755, false);
                         break;
                 case OP_OWNER:
                 case OP_MODE:
@@ -96,7 +97,7 @@ int content_prepare(struct build *b) {
 bool content_shadowed(const struct build *b, const char *path, mode_t type) {
         if (!b->shadow)
                 return false;
-        const struct node *cur = b->shadow->root;
+        const struct path_entry *root = &b->shadow->root, *cur = root;
         const char *p = path;
         for (;;) {
                 while (*p == '/')
@@ -104,13 +105,13 @@ bool content_shadowed(const struct build *b, const char *path, mode_t type) {
                 if (cur->whiteout)
                         return true; /* removed, or below a removed path */
                 if (!*p) /* the path itself is in the shadow */
-                        return cur != b->shadow->root && !(S_ISDIR(cur->mode) && (S_ISDIR(type) || S_ISLNK(type)));
-                if (cur != b->shadow->root && !S_ISDIR(cur->mode))
+                        return cur != root && !(cur->directory && (S_ISDIR(type) || S_ISLNK(type)));
+                if (cur != root && !cur->directory)
                         return true; /* below a directory replaced by a file */
                 const char *e = strchrnul(p, '/');
                 if (shadow_pattern_matches(cur, p, (size_t) (e - p)))
                         return true; /* a Remove= pattern takes it, and all below */
-                cur = tree_child(cur, p, (size_t) (e - p));
+                cur = path_set_child(cur, p, (size_t) (e - p));
                 if (!cur)
                         return false;
                 p = e;
@@ -118,23 +119,22 @@ bool content_shadowed(const struct build *b, const char *path, mode_t type) {
 }
 
 int content_skip(struct build *b, const char *path) {
-        struct node *n;
-        _cleanup_free_ char *conflict = NULL;
-        int r = tree_put(b->skipped, path, S_IFREG | 0644, TREE_REPLACE, &n, &conflict);
+        struct path_entry *n;
+        int r = path_set_put(b->skipped, path, false, &n);
         return r == -ENOTDIR ? 0 : r; /* a parent was skipped already */
 }
 
 bool content_was_skipped(const struct build *b, const char *path) {
-        const struct node *cur = b->skipped->root;
+        const struct path_entry *root = &b->skipped->root, *cur = root;
         for (const char *p = path;;) {
                 while (*p == '/')
                         p++;
-                if (cur != b->skipped->root && !cur->implicit)
+                if (cur != root && !cur->implicit)
                         return true;
                 if (!*p)
                         return false;
                 const char *e = strchrnul(p, '/');
-                cur = tree_child(cur, p, (size_t) (e - p));
+                cur = path_set_child(cur, p, (size_t) (e - p));
                 if (!cur)
                         return false;
                 p = e;
@@ -187,7 +187,7 @@ static int remove_pattern(struct build *b, const struct content_op *op) {
                 }
         if (matched > 0 || content_was_skipped(b, dir))
                 return 0;
-        const struct node *skipped = tree_lookup(b->skipped, dir);
+        const struct path_entry *skipped = path_set_lookup(b->skipped, dir);
         for (size_t i = 0; skipped && i < skipped->n_children; i++)
                 if (fnmatch(pattern, skipped->children[i]->name, FNM_PERIOD) == 0)
                         return 0;

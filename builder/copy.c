@@ -121,10 +121,8 @@ put_fail:
 
 static int shadow_entry(struct build *b, struct source *s, const struct source_entry *e) {
         /* Only the shape matters: which image paths the copy will create, and of which kind. */
-        struct node *n;
-        _cleanup_free_ char *conflict = NULL;
-        int r = tree_put(b->shadow, e->path, S_ISDIR(e->mode) ? S_IFDIR | 0755 : S_IFREG | 0644, TREE_REPLACE, &n,
-                         &conflict);
+        struct path_entry *n;
+        int r = path_set_put(b->shadow, e->path, S_ISDIR(e->mode), &n);
         if (r == -ENOTDIR) { /* beneath something already shadowed: nothing more to learn */
                 if (S_ISDIR(e->mode))
                         s->ignore_subdir(s);

@@ -4,6 +4,7 @@
 
 #include <sys/stat.h>
 
+#include "path-set.h"
 #include "recipe.h"
 #include "squashfs.h"
 #include "tree.h"
@@ -17,9 +18,9 @@ struct build {
         struct squashfs_writer *writer;
         struct verity *verity;
         /* What the content operations will remove or replace: base entries under it are never written. */
-        struct tree *shadow;
+        struct path_set *shadow;
         /* The base entries left out because of the shadow (topmost paths only). */
-        struct tree *skipped;
+        struct path_set *skipped;
         /* Per content op: the libraries a Binaries= op brings (NULL for other ops). */
         char ***binary_libraries;
 

@@ -44,9 +44,6 @@ struct node {
         bool implicit;     /* a parent directory nobody described yet */
         bool removed;      /* detached; kept so hard links to it can take its inode over */
         struct node *heir; /* the link that took over a removed node's inode */
-        bool whiteout;     /* shadow trees only: the base's entries here and below are removed */
-        bool pattern;      /* shadow trees only: a whiteout whose name is a Remove= pattern (fnmatch) */
-        bool has_patterns; /* shadow trees only: some children are patterns */
 
         enum file_data data;
         uint64_t size;

@@ -186,8 +186,8 @@ static void test_content(void **state) {
         assert_int_equal(motd->uid, 0);
         assert_int_equal(tree_lookup(f.b.tree, "/srv")->mode, S_IFDIR | 0700);
         assert_int_equal(node_inode(tree_lookup(f.b.tree, "/usr/bin/alias"))->mode, S_IFREG | 0750);
-        tree_free(f.b.shadow);
-        tree_free(f.b.skipped);
+        path_set_free(f.b.shadow);
+        path_set_free(f.b.skipped);
         free(f.b.binary_libraries);
         fixture_done(&f);
 }
@@ -218,8 +218,8 @@ static void test_take(void **state) {
         assert_int_equal(content_apply(&f.b), 0);
         assert_null(tree_lookup(f.b.tree, "/c/z"));
         assert_non_null(tree_lookup(f.b.tree, "/d/w"));
-        tree_free(f.b.shadow);
-        tree_free(f.b.skipped);
+        path_set_free(f.b.shadow);
+        path_set_free(f.b.skipped);
         free(f.b.binary_libraries);
         fixture_done(&f);
 }

@@ -20,6 +20,17 @@
 #include "trust.h"
 #include "verity-sig.h"
 
+/* A generated file's data, from memory, to the writer. */
+static int write_memory(struct build *b, struct node *n) {
+        int r = squashfs_writer_begin_file(b->writer, n);
+        if (r < 0)
+                return r;
+        r = squashfs_writer_append(b->writer, n->memory, n->size);
+        if (r < 0)
+                return r;
+        return squashfs_writer_end_file(b->writer);
+}
+
 /* Data that waited for the tree to be final: Copy= and Binaries= files, generated files. */
 static int write_deferred(struct node *n, void *userdata) {
         struct build *b = userdata;
@@ -27,19 +38,15 @@ static int write_deferred(struct node *n, void *userdata) {
                 return 0;
         if (n->data == DATA_HOST)
                 return pipeline_take_host_file(b, n);
-        if (n->data == DATA_MEMORY) {
-                int r = squashfs_writer_begin_file(b->writer, n);
-                if (r >= 0)
-                        r = squashfs_writer_append(b->writer, n->memory, n->size);
-                if (r >= 0)
-                        r = squashfs_writer_end_file(b->writer);
-                if (r < 0) {
-                        _cleanup_free_ char *p = node_path(n);
-                        return build_write_error(b->err, r, p ?: n->name);
-                }
-                build_report(b, 0, n->size);
-                build_file_written(b, n, n->size);
+        if (n->data != DATA_MEMORY)
+                return 0;
+        int r = write_memory(b, n);
+        if (r < 0) {
+                _cleanup_free_ char *p = node_path(n);
+                return build_write_error(b->err, r, p ?: n->name);
         }
+        build_report(b, 0, n->size);
+        build_file_written(b, n, n->size);
         return 0;
 }
 

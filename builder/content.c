@@ -155,8 +155,7 @@ static int put_host_file(struct build *b, const struct content_op *op, const cha
         int r = tree_put(b->tree, image, S_IFREG | (st.st_mode & 07777), TREE_REPLACE | TREE_FOLLOW_SYMLINKS, &n,
                          &conflict);
         if (r < 0)
-                return error_set(b->err, r, "%s: cannot add '%s': %s%s%s", op->where, image, strerror(-r),
-                                 conflict ? ": " : "", conflict ?: "");
+                return build_put_error(b->err, r, op->where, image, conflict);
         n->mode = S_IFREG | (mode_override ? mode_override : (st.st_mode & 07777));
         n->uid = n->gid = 0;
         n->mtime = build_clamp_mtime(b, st.st_mtim.tv_sec);

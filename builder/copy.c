@@ -52,7 +52,7 @@ static int copy_entry(struct build *b, struct source *s, const struct source_ent
                 if (found && !(*found)->node->removed) {
                         r = tree_put(b->tree, e->path, (*found)->node->mode, flags, &n, &conflict);
                         if (r < 0)
-                                goto put_fail;
+                                return build_put_error(err, r, host, e->path, conflict);
                         n->link = node_inode((*found)->node);
                         return 0;
                 }
@@ -73,7 +73,7 @@ static int copy_entry(struct build *b, struct source *s, const struct source_ent
 
         r = tree_put(b->tree, e->path, e->mode, flags, &n, &conflict);
         if (r < 0)
-                goto put_fail;
+                return build_put_error(err, r, host, e->path, conflict);
         if (!keep_metadata) {
                 n->mode = e->mode;
                 n->uid = n->gid = 0;
@@ -112,11 +112,6 @@ static int copy_entry(struct build *b, struct source *s, const struct source_ent
         default:
                 return 0;
         }
-
-put_fail:
-        return error_set(err, r, "%s: cannot add '%s' to the image: %s%s%s", host, e->path,
-                         r == -ENOTDIR ? "a parent is not a directory" : strerror(-r), conflict ? ": " : "",
-                         conflict ?: "");
 }
 
 static int shadow_entry(struct build *b, struct source *s, const struct source_entry *e) {

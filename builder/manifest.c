@@ -1,11 +1,12 @@
 /* manifest.c: the image's manifest as JSON (json-c), from the build's tree and results. */
 #include <json-c/json.h>
-#include <openssl/evp.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
 
+#include "json-util.h"
 #include "manifest.h"
+#include "openssl-util.h"
 #include "os-release.h"
 #include "signing.h"
 
@@ -17,11 +18,9 @@ int recipe_digest(const struct ingot_recipe *r, char ret_hex[65]) {
         if (!dir)
                 return -ENOMEM;
         /* without comments (they name file:line) and with host paths relative to the recipe */
-        EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-        if (!ctx || !EVP_DigestInit_ex(ctx, EVP_sha256(), NULL)) {
-                EVP_MD_CTX_free(ctx);
+        _cleanup_(EVP_MD_CTX_freep) EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+        if (!ctx || !EVP_DigestInit_ex(ctx, EVP_sha256(), NULL))
                 return -ENOMEM;
-        }
         size_t dlen = strlen(dir);
         char *save = NULL;
         for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
@@ -37,9 +36,7 @@ int recipe_digest(const struct ingot_recipe *r, char ret_hex[65]) {
         }
         uint8_t md[32];
         unsigned len;
-        int ok = EVP_DigestFinal_ex(ctx, md, &len);
-        EVP_MD_CTX_free(ctx);
-        if (!ok)
+        if (!EVP_DigestFinal_ex(ctx, md, &len))
                 return -EIO;
         hex_encode(md, 32, ret_hex);
         return 0;
@@ -140,9 +137,30 @@ json_object *manifest_strv_array(char **l) {
         return a;
 }
 
+/* Each artifact's file name, size and SHA-256, by kind. */
+static int artifacts_object(const struct manifest_input *in, json_object **ret, struct ingot_error *err) {
+        _cleanup_json_ json_object *arts = json_object_new_object();
+        if (!arts)
+                return -ENOMEM;
+        for (size_t i = 0; i < in->n_artifacts; i++) {
+                char hex[65];
+                uint64_t size = 0;
+                int q = sha256_file(in->artifacts[i].path, hex, &size);
+                if (q < 0)
+                        return error_set(err, q, "%s: %s", in->artifacts[i].path, strerror(-q));
+                json_object *a = json_object_new_object();
+                json_object_object_add(a, "file", json_object_new_string(in->artifacts[i].name));
+                add_int(a, "size", size);
+                json_object_object_add(a, "sha256", json_object_new_string(hex));
+                json_object_object_add(arts, in->artifacts[i].kind, a);
+        }
+        *ret = TAKE_PTR(arts);
+        return 0;
+}
+
 int manifest_text(struct build *b, const struct manifest_input *in, char **ret_text, struct ingot_error *err) {
         const struct ingot_recipe *r = b->recipe;
-        json_object *m = json_object_new_object();
+        _cleanup_json_ json_object *m = json_object_new_object();
         if (!m)
                 return -ENOMEM;
         add_int(m, "manifest_version", MANIFEST_VERSION);
@@ -189,29 +207,17 @@ int manifest_text(struct build *b, const struct manifest_input *in, char **ret_t
         add_int(c, "bytes", s->bytes);
         json_object_object_add(m, "contents", c);
 
-        int q = 0;
-        json_object *arts = json_object_new_object();
-        for (size_t i = 0; i < in->n_artifacts && q >= 0; i++) {
-                char hex[65];
-                uint64_t size = 0;
-                q = sha256_file(in->artifacts[i].path, hex, &size);
-                if (q < 0) {
-                        q = error_set(err, q, "%s: %s", in->artifacts[i].path, strerror(-q));
-                        break;
-                }
-                json_object *a = json_object_new_object();
-                json_object_object_add(a, "file", json_object_new_string(in->artifacts[i].name));
-                add_int(a, "size", size);
-                json_object_object_add(a, "sha256", json_object_new_string(hex));
-                json_object_object_add(arts, in->artifacts[i].kind, a);
-        }
+        json_object *arts = NULL;
+        int q = artifacts_object(in, &arts, err);
+        if (q < 0)
+                return q;
         json_object_object_add(m, "artifacts", arts);
 
         char digest[65];
-        if (q >= 0)
-                q = recipe_digest(r, digest);
-        if (q >= 0)
-                json_object_object_add(m, "recipe_sha256", json_object_new_string(digest));
+        q = recipe_digest(r, digest);
+        if (q < 0)
+                return q;
+        json_object_object_add(m, "recipe_sha256", json_object_new_string(digest));
         json_object_object_add(m, "source_date_epoch",
                                b->source_date_epoch >= 0 ? json_object_new_int64(b->source_date_epoch) : NULL);
         json_object_object_add(m, "kernel_versions", kernels_array(b));
@@ -219,12 +225,9 @@ int manifest_text(struct build *b, const struct manifest_input *in, char **ret_t
         if (b->layer)
                 json_object_object_add(m, "extension", b->layer->manifest_extension(b));
 
-        if (q >= 0) {
-                const char *text = json_object_to_json_string_ext(
-                        m, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED | JSON_C_TO_STRING_NOSLASHESCAPE);
-                if (!text || asprintf(ret_text, "%s\n", text) < 0)
-                        q = -ENOMEM;
-        }
-        json_object_put(m);
-        return q;
+        const char *text = json_object_to_json_string_ext(
+                m, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED | JSON_C_TO_STRING_NOSLASHESCAPE);
+        if (!text || asprintf(ret_text, "%s\n", text) < 0)
+                return -ENOMEM;
+        return 0;
 }

@@ -14,7 +14,7 @@ static int take_data(struct build *b, struct source *s, const struct source_entr
                      struct ingot_error *err) {
         int r = squashfs_writer_begin_file(b->writer, n);
         if (r < 0)
-                goto write_fail;
+                return build_write_error(err, r, e->path);
         uint64_t pos = 0;
         for (;;) {
                 if (build_cancelled(b))
@@ -28,22 +28,22 @@ static int take_data(struct build *b, struct source *s, const struct source_entr
                 if (r == 0)
                         break;
                 r = squashfs_writer_append_zeros(b->writer, offset - pos);
-                if (r >= 0)
-                        r = squashfs_writer_append(b->writer, data, size);
                 if (r < 0)
-                        goto write_fail;
+                        return build_write_error(err, r, e->path);
+                r = squashfs_writer_append(b->writer, data, size);
+                if (r < 0)
+                        return build_write_error(err, r, e->path);
                 pos = offset + size;
                 build_report(b, 0, size);
         }
         r = squashfs_writer_append_zeros(b->writer, e->size - pos); /* a trailing hole */
-        if (r >= 0)
-                r = squashfs_writer_end_file(b->writer);
         if (r < 0)
-                goto write_fail;
+                return build_write_error(err, r, e->path);
+        r = squashfs_writer_end_file(b->writer);
+        if (r < 0)
+                return build_write_error(err, r, e->path);
         build_file_written(b, n, e->size);
         return 0;
-write_fail:
-        return build_write_error(err, r, e->path);
 }
 
 /* A captured file (os-release, the dpkg status) into memory, at most CAPTURE_MAX bytes. */
@@ -51,7 +51,7 @@ static int take_memory(struct source *s, const struct source_entry *e, struct no
         if (e->size > CAPTURE_MAX)
                 return error_set(err, -EFBIG, "%s: '%s' is larger than %u MiB", s->display, e->path,
                                  CAPTURE_MAX >> 20);
-        char *m = calloc(1, e->size + 1);
+        _cleanup_free_ char *m = calloc(1, e->size + 1);
         if (!m)
                 return -ENOMEM;
         int r;
@@ -60,12 +60,10 @@ static int take_memory(struct source *s, const struct source_entry *e, struct no
         uint64_t offset;
         while ((r = s->read(s, &data, &size, &offset, err)) > 0)
                 memcpy(m + offset, data, size);
-        if (r < 0) {
-                free(m);
+        if (r < 0)
                 return r;
-        }
         free(n->memory);
-        n->memory = m;
+        n->memory = TAKE_PTR(m);
         n->size = e->size;
         n->data = DATA_MEMORY;
         return 0;
@@ -106,7 +104,7 @@ static int take_entry(struct build *b, struct source *s, const struct source_ent
                 if (r == -EEXIST)
                         return error_set(err, r, "%s: duplicate path '%s'", display, path);
                 if (r < 0)
-                        goto put_fail;
+                        return build_put_error(err, r, display, path, conflict);
                 n->link = target;
                 /* cpio carries the data on the last name of an inode */
                 if (e->size > 0 && S_ISREG(target->mode) && target->data == DATA_NONE)
@@ -118,7 +116,7 @@ static int take_entry(struct build *b, struct source *s, const struct source_ent
         if (r == -EEXIST)
                 return error_set(err, r, "%s: duplicate path '%s'", display, path);
         if (r < 0)
-                goto put_fail;
+                return build_put_error(err, r, display, path, conflict);
         n->mode = e->mode;
         n->uid = e->uid;
         n->gid = e->gid;
@@ -152,11 +150,6 @@ static int take_entry(struct build *b, struct source *s, const struct source_ent
         default:
                 return 0;
         }
-
-put_fail:
-        return error_set(err, r, "%s: cannot add '%s': %s%s%s", display, path,
-                         r == -ENOTDIR ? "a parent is not a directory" : strerror(-r), conflict ? ": " : "",
-                         conflict ?: "");
 }
 
 int pipeline_take(struct build *b, struct source *s) {

@@ -217,112 +217,137 @@ static int parse_mode_value(const char *s, mode_t *ret) {
         return 0;
 }
 
+static void content_op_done(struct content_op *op) {
+        free(op->where);
+        free(op->source);
+        free(op->path);
+        free(op->target);
+}
+
+/* Copy=SRC[:DST], Binaries=HOSTPATH[:IMAGEPATH] */
+static int parse_host_op(const struct ini_event *ev, const char *a, const char *b, struct content_op *op,
+                         struct ingot_error *err) {
+        int q = resolve_host_path(ev, a, &op->source, err);
+        if (q < 0)
+                return q;
+        struct stat st;
+        if (op->kind == OP_BINARIES && (stat(op->source, &st) < 0 || !S_ISREG(st.st_mode)))
+                return error_set(err, -EINVAL, WHERE_FMT "Binaries='%s' is not a regular file", WHERE(ev), op->source);
+        const char *dst = b ?: (op->kind == OP_COPY ? "/" : a);
+        return image_path(ev, dst, &op->path, err);
+}
+
+static int parse_remove(const struct ini_event *ev, const char *a, const char *b, struct content_op *op,
+                        struct ingot_error *err) {
+        if (b)
+                return error_set(err, -EINVAL, WHERE_FMT "Remove= takes one image path", WHERE(ev));
+        int q = image_path(ev, a, &op->path, err);
+        if (q < 0)
+                return q;
+        if (strcmp(op->path, "/") == 0)
+                return error_set(err, -EINVAL, WHERE_FMT "Remove=/ would remove the whole image", WHERE(ev));
+        /* a pattern names entries of one directory: only the last name may be one */
+        const char *last = strrchr(op->path, '/') + 1, *wild = strpbrk(op->path, PATTERN_CHARS);
+        if (wild && wild < last)
+                return error_set(err, -EINVAL, WHERE_FMT "Remove=%s: only the last name may be a pattern (*, ?, [...])",
+                                 WHERE(ev), op->path);
+        op->pattern = wild != NULL;
+        return 0;
+}
+
+/* Mkdir=PATH[:MODE] */
+static int parse_mkdir(const struct ini_event *ev, const char *a, const char *b, struct content_op *op,
+                       struct ingot_error *err) {
+        int q = image_path(ev, a, &op->path, err);
+        if (q < 0)
+                return q;
+        op->mode = 0755;
+        op->has_mode = true;
+        if (b && parse_mode_value(b, &op->mode) < 0)
+                return error_set(err, -EINVAL, WHERE_FMT "Mkdir=: '%s' is not an octal mode", WHERE(ev), b);
+        return 0;
+}
+
+/* Symlink=TARGET:PATH, as ln -s TARGET PATH */
+static int parse_symlink(const struct ini_event *ev, const char *a, const char *b, struct content_op *op,
+                         struct ingot_error *err) {
+        if (!b || !*a)
+                return error_set(err, -EINVAL, WHERE_FMT "Symlink= wants TARGET:PATH", WHERE(ev));
+        op->target = strdup(a);
+        if (!op->target)
+                return -ENOMEM;
+        return image_path(ev, b, &op->path, err);
+}
+
+/* Owner=PATH:UID:GID */
+static int parse_owner(const struct ini_event *ev, const char *a, char *b, struct content_op *op,
+                       struct ingot_error *err) {
+        char *gid = b ? strchr(b, ':') : NULL;
+        uint64_t u, g;
+        if (!gid)
+                return error_set(err, -EINVAL, WHERE_FMT "Owner= wants PATH:UID:GID", WHERE(ev));
+        *gid++ = 0;
+        if (parse_uint(b, UINT32_MAX - 1, &u) < 0 || parse_uint(gid, UINT32_MAX - 1, &g) < 0)
+                return error_set(err, -EINVAL, WHERE_FMT "Owner=: '%s:%s' is not a numeric UID:GID", WHERE(ev), b, gid);
+        op->uid = (uint32_t) u;
+        op->gid = (uint32_t) g;
+        return image_path(ev, a, &op->path, err);
+}
+
+/* Mode=PATH:MODE */
+static int parse_mode(const struct ini_event *ev, const char *a, const char *b, struct content_op *op,
+                      struct ingot_error *err) {
+        if (!b || parse_mode_value(b, &op->mode) < 0)
+                return error_set(err, -EINVAL, WHERE_FMT "Mode= wants PATH:OCTAL-MODE, e.g. /usr/bin/su:4755",
+                                 WHERE(ev));
+        op->has_mode = true;
+        return image_path(ev, a, &op->path, err);
+}
+
 static int parse_content(struct ingot_recipe *r, const struct key_def *def, const struct ini_event *ev,
                          struct ingot_error *err) {
         if (!*ev->value)
                 return error_set(err, -EINVAL, WHERE_FMT "%s= needs a value", WHERE(ev), ev->key);
-
-        struct content_op op = { .kind = def->arg };
+        _cleanup_(content_op_done) struct content_op op = { .kind = def->arg };
         _cleanup_free_ char *a = NULL, *b = NULL;
         int q = split_pair(ev->value, &a, &b);
         if (q < 0)
                 return q;
 
         switch (op.kind) {
-        case OP_COPY: /* Copy=SRC[:DST] */
-        case OP_BINARIES: { /* Binaries=HOSTPATH[:IMAGEPATH] */
-                q = resolve_host_path(ev, a, &op.source, err);
-                if (q < 0)
-                        goto fail;
-                struct stat st;
-                if (op.kind == OP_BINARIES && (stat(op.source, &st) < 0 || !S_ISREG(st.st_mode))) {
-                        q = error_set(err, -EINVAL, WHERE_FMT "Binaries='%s' is not a regular file", WHERE(ev),
-                                      op.source);
-                        goto fail;
-                }
-                const char *dst = b ?: (op.kind == OP_COPY ? "/" : a);
-                q = image_path(ev, dst, &op.path, err);
+        case OP_COPY:
+        case OP_BINARIES:
+                q = parse_host_op(ev, a, b, &op, err);
                 break;
-        }
         case OP_REMOVE:
-                if (b) {
-                        q = error_set(err, -EINVAL, WHERE_FMT "Remove= takes one image path", WHERE(ev));
-                        goto fail;
-                }
-                q = image_path(ev, a, &op.path, err);
-                if (q >= 0 && strcmp(op.path, "/") == 0)
-                        q = error_set(err, -EINVAL, WHERE_FMT "Remove=/ would remove the whole image", WHERE(ev));
-                if (q >= 0) { /* a pattern names entries of one directory: only the last name may be one */
-                        const char *last = strrchr(op.path, '/') + 1, *wild = strpbrk(op.path, PATTERN_CHARS);
-                        if (wild && wild < last)
-                                q = error_set(err, -EINVAL,
-                                              WHERE_FMT "Remove=%s: only the last name may be a pattern "
-                                                        "(*, ?, [...])",
-                                              WHERE(ev), op.path);
-                        op.pattern = wild != NULL;
-                }
+                q = parse_remove(ev, a, b, &op, err);
                 break;
-        case OP_MKDIR: /* Mkdir=PATH[:MODE] */
-                q = image_path(ev, a, &op.path, err);
-                op.mode = 0755;
-                if (q >= 0 && b && parse_mode_value(b, &op.mode) < 0)
-                        q = error_set(err, -EINVAL, WHERE_FMT "Mkdir=: '%s' is not an octal mode", WHERE(ev), b);
-                op.has_mode = true;
+        case OP_MKDIR:
+                q = parse_mkdir(ev, a, b, &op, err);
                 break;
-        case OP_SYMLINK: /* Symlink=TARGET:PATH, as ln -s TARGET PATH */
-                if (!b || !*a) {
-                        q = error_set(err, -EINVAL, WHERE_FMT "Symlink= wants TARGET:PATH", WHERE(ev));
-                        goto fail;
-                }
-                op.target = TAKE_PTR(a);
-                q = image_path(ev, b, &op.path, err);
+        case OP_SYMLINK:
+                q = parse_symlink(ev, a, b, &op, err);
                 break;
-        case OP_OWNER: { /* Owner=PATH:UID:GID */
-                char *gid = b ? strchr(b, ':') : NULL;
-                uint64_t u, g;
-                if (!gid) {
-                        q = error_set(err, -EINVAL, WHERE_FMT "Owner= wants PATH:UID:GID", WHERE(ev));
-                        goto fail;
-                }
-                *gid++ = 0;
-                if (parse_uint(b, UINT32_MAX - 1, &u) < 0 || parse_uint(gid, UINT32_MAX - 1, &g) < 0) {
-                        q = error_set(err, -EINVAL, WHERE_FMT "Owner=: '%s:%s' is not a numeric UID:GID", WHERE(ev), b,
-                                      gid);
-                        goto fail;
-                }
-                op.uid = (uint32_t) u;
-                op.gid = (uint32_t) g;
-                q = image_path(ev, a, &op.path, err);
+        case OP_OWNER:
+                q = parse_owner(ev, a, b, &op, err);
                 break;
-        }
-        case OP_MODE: /* Mode=PATH:MODE */
-                if (!b || parse_mode_value(b, &op.mode) < 0) {
-                        q = error_set(err, -EINVAL, WHERE_FMT "Mode= wants PATH:OCTAL-MODE, e.g. /usr/bin/su:4755",
-                                      WHERE(ev));
-                        goto fail;
-                }
-                op.has_mode = true;
-                q = image_path(ev, a, &op.path, err);
+        case OP_MODE:
+                q = parse_mode(ev, a, b, &op, err);
                 break;
         }
         if (q < 0)
-                goto fail;
+                return q;
 
         op.where = where_dup(ev);
-        struct content_op *ops = realloc(r->ops, (r->n_ops + 1) * sizeof(*ops));
-        if (!op.where || !ops) {
-                q = -ENOMEM;
-                goto fail;
-        }
+        if (!op.where)
+                return -ENOMEM;
+        struct content_op *ops = reallocarray(r->ops, r->n_ops + 1, sizeof(*ops));
+        if (!ops)
+                return -ENOMEM;
         r->ops = ops;
         r->ops[r->n_ops++] = op;
+        op = (struct content_op) {}; /* the recipe owns it now */
         return 0;
-fail:
-        free(op.where);
-        free(op.source);
-        free(op.path);
-        free(op.target);
-        return q;
 }
 
 static int parse_host_file(struct ingot_recipe *r, const struct key_def *def, const struct ini_event *ev,
@@ -589,14 +614,14 @@ static int parse_allow_shadow(struct ingot_recipe *r, const struct key_def *def,
                 r->shadow_allowed = NULL;
         }
         for (char **w = words; w && *w; w++) {
-                char *path = NULL;
+                _cleanup_free_ char *path = NULL;
                 q = image_path(ev, *w, &path, err);
-                if (q >= 0 && !sysext_path_allowed(path))
-                        q = error_set(err, -EINVAL, WHERE_FMT "AllowShadow=%s: a layer holds only /usr and /opt",
-                                      WHERE(ev), path);
-                if (q >= 0)
-                        q = strv_push(&r->shadow_allowed, TAKE_PTR(path));
-                free(path);
+                if (q < 0)
+                        return q;
+                if (!sysext_path_allowed(path))
+                        return error_set(err, -EINVAL, WHERE_FMT "AllowShadow=%s: a layer holds only /usr and /opt",
+                                         WHERE(ev), path);
+                q = strv_push(&r->shadow_allowed, TAKE_PTR(path));
                 if (q < 0)
                         return q;
         }
@@ -765,10 +790,7 @@ void ingot_recipe_free(struct ingot_recipe *r) {
         free(r->signing_cert);
         strv_free(r->trusted_certs);
         for (size_t i = 0; i < r->n_ops; i++) {
-                free(r->ops[i].where);
-                free(r->ops[i].source);
-                free(r->ops[i].path);
-                free(r->ops[i].target);
+                content_op_done(&r->ops[i]);
         }
         free(r->ops);
         for (size_t i = 0; i < r->n_mounts; i++) {

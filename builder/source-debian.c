@@ -38,17 +38,7 @@ static int build_argv(const struct ingot_recipe *r, char ***ret) {
         _cleanup_free_ char *variant = NULL, *include = NULL;
         if (asprintf(&variant, "--variant=%s", r->debian_variant ?: "minbase") < 0)
                 return -ENOMEM;
-        /* not --quiet: apt's own account of a failure ("Err:", "E: ...") is what the error quotes */
-        int q = strv_extend(&argv, "mmdebstrap");
-        if (q >= 0)
-                q = strv_extend(&argv, "--mode=unshare");
-        if (q >= 0)
-                q = strv_extend(&argv, "--format=tar");
-        if (q >= 0)
-                q = strv_push(&argv, TAKE_PTR(variant));
-        if (q >= 0)
-                q = strv_extend(&argv, HOOK_FORGET_HOST);
-        if (q >= 0 && r->packages) {
+        if (r->packages) {
                 size_t len = 0;
                 for (char **p = r->packages; *p; p++)
                         len += strlen(*p) + 1;
@@ -58,16 +48,18 @@ static int build_argv(const struct ingot_recipe *r, char ***ret) {
                 char *s = stpcpy(include, "--include=");
                 for (char **p = r->packages; *p; p++)
                         s = stpcpy(stpcpy(s, p == r->packages ? "" : ","), *p);
-                q = strv_push(&argv, TAKE_PTR(include));
         }
-        if (q >= 0)
-                q = strv_extend(&argv, r->base_source);
-        if (q >= 0)
-                q = strv_extend(&argv, "-");
-        if (q >= 0 && r->debian_mirror)
-                q = strv_extend(&argv, r->debian_mirror);
-        if (q < 0)
-                return q;
+        /* not --quiet: apt's own account of a failure ("Err:", "E: ...") is what the error quotes; a NULL
+         * (no packages, no mirror) is left out */
+        const char *args[] = { "mmdebstrap", "--mode=unshare", "--format=tar", variant, HOOK_FORGET_HOST, include,
+                               r->base_source, "-", r->debian_mirror };
+        for (size_t i = 0; i < ELEMENTSOF(args); i++) {
+                if (!args[i])
+                        continue;
+                int q = strv_extend(&argv, args[i]);
+                if (q < 0)
+                        return q;
+        }
         *ret = TAKE_PTR(argv);
         return 0;
 }
@@ -76,18 +68,21 @@ static int build_argv(const struct ingot_recipe *r, char ***ret) {
  * /etc/shadow's dates, what it removes) reproducible from it. */
 static int build_env(int64_t source_date_epoch, char ***ret) {
         _cleanup_strv_free_ char **env = NULL;
-        int r = 0;
-        for (char **e = environ; e && *e && r >= 0; e++)
-                if (strncmp(*e, "SOURCE_DATE_EPOCH=", 18) != 0)
-                        r = strv_extend(&env, *e);
-        if (r >= 0 && source_date_epoch >= 0) {
+        for (char **e = environ; e && *e; e++) {
+                if (strncmp(*e, "SOURCE_DATE_EPOCH=", 18) == 0)
+                        continue;
+                int r = strv_extend(&env, *e);
+                if (r < 0)
+                        return r;
+        }
+        if (source_date_epoch >= 0) {
                 char *s;
                 if (asprintf(&s, "SOURCE_DATE_EPOCH=%lld", (long long) source_date_epoch) < 0)
                         return -ENOMEM;
-                r = strv_push(&env, s);
+                int r = strv_push(&env, s);
+                if (r < 0)
+                        return r;
         }
-        if (r < 0)
-                return r;
         *ret = TAKE_PTR(env);
         return 0;
 }
@@ -236,12 +231,15 @@ static int debian_read(struct source *source, const void **ret_data, size_t *ret
 }
 
 static void debian_free(struct debian_source *d) {
+        if (!d)
+                return;
         safe_close(d->pipe);
         safe_close(d->output);
         free(d->suite);
         free(d->display);
         free(d);
 }
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct debian_source *, debian_free);
 
 /* The stream's result is the build's, unless mmdebstrap failed and so cut the stream: then its
  * failure is the cause, with the lines that say why. */
@@ -285,11 +283,12 @@ int source_debian_open(const struct ingot_recipe *recipe, int64_t source_date_ep
                        struct source **ret, struct ingot_error *err) {
         _cleanup_strv_free_ char **argv = NULL, **env = NULL;
         int r = build_argv(recipe, &argv);
-        if (r >= 0)
-                r = build_env(source_date_epoch, &env);
         if (r < 0)
                 return r;
-        struct debian_source *d = calloc(1, sizeof(*d));
+        r = build_env(source_date_epoch, &env);
+        if (r < 0)
+                return r;
+        _cleanup_(debian_freep) struct debian_source *d = calloc(1, sizeof(*d));
         if (!d)
                 return -ENOMEM;
         d->pipe = d->output = -1;
@@ -297,38 +296,31 @@ int source_debian_open(const struct ingot_recipe *recipe, int64_t source_date_ep
         d->suite = strdup(recipe->base_source);
         if (!d->suite || asprintf(&d->display, "mmdebstrap %s", recipe->base_source) < 0) {
                 d->display = NULL;
-                debian_free(d);
                 return -ENOMEM;
         }
         d->source = (struct source) { .display = d->display, .next = debian_next, .read = debian_read,
                                       .close = debian_close };
 
         int pipefd[2];
-        if (pipe2(pipefd, O_CLOEXEC) < 0) {
-                debian_free(d);
+        if (pipe2(pipefd, O_CLOEXEC) < 0)
                 return error_set(err, -errno, "pipe: %s", strerror(errno));
-        }
         d->pipe = pipefd[0];
         _cleanup_close_ int wfd = pipefd[1];
         d->output = memfd_create("mmdebstrap-output", MFD_CLOEXEC);
-        if (d->output < 0) {
-                r = error_set(err, -errno, "memfd_create: %s", strerror(errno));
-                debian_free(d);
-                return r;
-        }
+        if (d->output < 0)
+                return error_set(err, -errno, "memfd_create: %s", strerror(errno));
         r = spawn(argv, env, wfd, d->output, &d->pid, err);
-        if (r >= 0)
-                r = source_archive_open(d->pipe, d->display, cancel, &d->stream);
-        if (r < 0) { /* nothing started, or mmdebstrap sees its stdout closed and stops */
-                if (d->pid > 0) {
-                        int status;
-                        closep(&wfd);
-                        d->pipe = safe_close(d->pipe);
-                        (void) wait_mmdebstrap(d->pid, true, &status);
-                }
-                debian_free(d);
+        if (r < 0)
+                return r;
+        r = source_archive_open(d->pipe, d->display, cancel, &d->stream);
+        if (r < 0) { /* mmdebstrap sees its stdout closed and stops */
+                int status;
+                wfd = safe_close(wfd);
+                d->pipe = safe_close(d->pipe);
+                (void) wait_mmdebstrap(d->pid, true, &status);
                 return r;
         }
         *ret = &d->source;
+        TAKE_PTR(d);
         return 0;
 }

@@ -31,6 +31,12 @@ int build_write_error(struct ingot_error *err, int r, const char *path) {
         return error_set(err, r, "writing the image (data of %s): %s", path, strerror(-r));
 }
 
+int build_put_error(struct ingot_error *err, int r, const char *where, const char *path, const char *conflict) {
+        return error_set(err, r, "%s: cannot add '%s': %s%s%s", where, path,
+                         r == -ENOTDIR ? "a parent is not a directory" : strerror(-r), conflict ? ": " : "",
+                         conflict ?: "");
+}
+
 uint32_t build_clamp_mtime(const struct build *b, int64_t mtime) {
         if (b->source_date_epoch >= 0 && mtime > b->source_date_epoch)
                 mtime = b->source_date_epoch;

@@ -63,3 +63,5 @@ uint32_t build_clamp_mtime(const struct build *b, int64_t mtime);
 void build_file_written(struct build *b, struct node *node, uint64_t size);
 /* The error for a failed write of path's data to the image. */
 int build_write_error(struct ingot_error *err, int r, const char *path);
+/* The error for a failed tree_put of path (where: the file or line that asked; conflict: tree_put's). */
+int build_put_error(struct ingot_error *err, int r, const char *where, const char *path, const char *conflict);

@@ -1,34 +1,27 @@
 /* trust.c: /usr/lib/ingot/trusted.d/ in the image: the certificates a host running it accepts for
  * its next installs, named by fingerprint: the recipe's TrustedCertificate= list, else the signer's. */
-#include <openssl/pem.h>
-#include <openssl/x509.h>
 #include <string.h>
 
 #include "os-release.h"
 #include "trust.h"
 #include "signing.h"
 
+#define CERTIFICATE_MAX (64 * 1024)
+
 static int add_certificate(struct build *b, const char *path) {
-        _cleanup_fclose_ FILE *f = fopen(path, "re");
-        if (!f)
-                return error_set(b->err, -errno, "%s: %s", path, strerror(errno));
-        char *text = malloc(64 * 1024 + 1);
-        if (!text)
-                return -ENOMEM;
-        size_t n = fread(text, 1, 64 * 1024, f);
-        text[n] = 0;
         char fp[65];
         int q = cert_file_fingerprint(path, fp, b->err); /* also: it is one PEM certificate */
-        if (q < 0) {
-                free(text);
+        if (q < 0)
                 return q;
-        }
-        _cleanup_free_ char *dest = NULL;
-        if (asprintf(&dest, "%s/%s.crt", TRUSTED_DIR, fp) < 0) {
-                free(text);
+        _cleanup_free_ char *text = NULL, *dest = NULL;
+        size_t size;
+        q = read_file(path, CERTIFICATE_MAX, &text, &size);
+        if (q < 0)
+                return error_set(b->err, q, "%s: %s", path,
+                                 q == -EFBIG ? "larger than 64 KiB, which no certificate is" : strerror(-q));
+        if (asprintf(&dest, "%s/%s.crt", TRUSTED_DIR, fp) < 0)
                 return -ENOMEM;
-        }
-        return build_put_generated(b, dest, text, n);
+        return build_put_generated(b, dest, TAKE_PTR(text), size);
 }
 
 int trust_write(struct build *b) {

@@ -1,6 +1,6 @@
 /* test-stages.c: each stage of the recipe compiler on its own: a recipe and a small tree in, the tree the
  * stage leaves out (the content operations, os-release, mounts, a layer's extension-release and its
- * /usr-and-/opt rule). */
+ * /usr-and-/opt rule, the trust store, the profile). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,9 +12,12 @@
 #include "mounts-stage.h"
 #include "os-release.h"
 #include "pipeline.h"
+#include "profile-stage.h"
+#include "profile.h"
 #include "mounts.h"
 #include "source.h"
 #include "sysext.h"
+#include "trust.h"
 #include "tmpdir.h"
 
 /* A stage's inputs: recipe TEXT (written to DIR/recipe.ini and loaded), an empty tree at mtime 7. */
@@ -224,6 +227,113 @@ static void test_take(void **state) {
         fixture_done(&f);
 }
 
+/* A certificate made by openssl in dir as NAME.pem, and its SHA-256 fingerprint as openssl computes it
+ * (of the DER form), which names it in the trust store. */
+static void make_certificate(const char *name, char fp[65]) {
+        char cmd[512], path[128];
+        snprintf(cmd, sizeof(cmd),
+                 "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout %s.key -out %s.pem "
+                 "-subj /CN=%s -days 1 2>/dev/null && openssl x509 -in %s.pem -outform DER | sha256sum | "
+                 "cut -c1-64 | tr -d '\\n' >%s.fp",
+                 name, name, name, name, name);
+        sh(cmd);
+        snprintf(path, sizeof(path), "%s/%s.fp", dir, name);
+        _cleanup_free_ char *text = NULL;
+        assert_int_equal(read_text_file(path, 64, &text), 0);
+        assert_int_equal(strlen(text), 64);
+        strcpy(fp, text);
+}
+
+static void assert_trusted(struct tree *t, const char *fp, const char *pem_name) {
+        char image_path[256], host_path[128];
+        snprintf(image_path, sizeof(image_path), "%s/%s.crt", TRUSTED_DIR, fp);
+        snprintf(host_path, sizeof(host_path), "%s/%s.pem", dir, pem_name);
+        _cleanup_free_ char *pem = NULL;
+        assert_int_equal(read_text_file(host_path, 64 * 1024, &pem), 0);
+        assert_string_equal(text_at(t, image_path), pem);
+}
+
+/* The trust store: each TrustedCertificate= under its fingerprint, byte for byte; without the key, the
+ * signer's certificate; an unsigned image with none trusts nothing; what is not one certificate is
+ * refused by name. */
+static void test_trust(void **state) {
+        (void) state;
+        char fp1[65], fp2[65];
+        make_certificate("c1", fp1);
+        make_certificate("c2", fp2);
+        assert_string_not_equal(fp1, fp2);
+
+        struct fixture f;
+        fixture_init(&f, BASE_RECIPE "[Signing]\nTrustedCertificate=c1.pem\nTrustedCertificate=c2.pem\n");
+        assert_int_equal(trust_write(&f.b), 0);
+        assert_trusted(f.b.tree, fp1, "c1");
+        assert_trusted(f.b.tree, fp2, "c2");
+        assert_int_equal(tree_lookup(f.b.tree, TRUSTED_DIR)->n_children, 2);
+        fixture_done(&f);
+
+        char cert[128];
+        snprintf(cert, sizeof(cert), "%s/c2.pem", dir);
+        fixture_init(&f, BASE_RECIPE);
+        f.options.cert_path = cert;
+        assert_int_equal(trust_write(&f.b), 0);
+        assert_trusted(f.b.tree, fp2, "c2");
+        assert_int_equal(tree_lookup(f.b.tree, TRUSTED_DIR)->n_children, 1);
+        f.options.unsigned_image = true;
+        tree_free(f.b.tree);
+        assert_int_equal(tree_new(7, &f.b.tree), 0);
+        assert_int_equal(trust_write(&f.b), 0);
+        assert_null(tree_lookup(f.b.tree, TRUSTED_DIR));
+        fixture_done(&f);
+
+        sh("head -c 100 c1.pem >cut.pem");
+        fixture_init(&f, BASE_RECIPE "[Signing]\nTrustedCertificate=c1.pem\nTrustedCertificate=cut.pem\n");
+        assert_true(trust_write(&f.b) < 0);
+        assert_non_null(strstr(f.err.message, "cut.pem"));
+        fixture_done(&f);
+}
+
+/* Profile=: the profile compiled into PROFILE_IN_IMAGE (its kind, its kernel parameters and sysctls),
+ * the command line kept for the image check, warnings passed on; a parameter the boot machinery owns is
+ * refused with the profile's file:line and nothing is written. */
+static void test_profile(void **state) {
+        (void) state;
+        sh("printf '[Kernel]\\nParameters=quiet console=ttyS0\\nParameters=init=/bin/sh\\n"
+           "[Sysctl]\\nvm.swappiness=10\\n' >host.conf && printf '[Kernel]\\nParameters=panic=0\\n' >bad.conf");
+        struct fixture f;
+        fixture_init(&f, BASE_RECIPE "[Image]\nProfile=host.conf\n");
+        assert_int_equal(profile_write(&f.b), 0);
+        assert_string_equal(f.b.profile_cmdline, "quiet console=ttyS0 init=/bin/sh");
+        json_object *j = json_tokener_parse(text_at(f.b.tree, PROFILE_IN_IMAGE));
+        assert_non_null(j);
+        json_object *v;
+        assert_true(json_object_object_get_ex(j, "kind", &v));
+        assert_string_equal(json_object_get_string(v), PROFILE_KIND);
+        assert_true(json_object_object_get_ex(j, "cmdline", &v));
+        assert_string_equal(json_object_get_string(v), f.b.profile_cmdline);
+        assert_true(json_object_object_get_ex(j, "sysctl", &v)); /* [[name, value], ...] */
+        assert_int_equal(json_object_array_length(v), 1);
+        v = json_object_array_get_idx(v, 0);
+        assert_string_equal(json_object_get_string(json_object_array_get_idx(v, 0)), "vm.swappiness");
+        assert_string_equal(json_object_get_string(json_object_array_get_idx(v, 1)), "10");
+        json_object_put(j);
+        assert_non_null(f.b.warnings);
+        assert_non_null(strstr(f.b.warnings[0], "host.conf:3"));
+        assert_non_null(strstr(f.b.warnings[0], "init="));
+        fixture_done(&f);
+
+        fixture_init(&f, BASE_RECIPE "[Image]\nProfile=bad.conf\n");
+        assert_true(profile_write(&f.b) < 0);
+        assert_non_null(strstr(f.err.message, "bad.conf:2"));
+        assert_null(tree_lookup(f.b.tree, PROFILE_IN_IMAGE));
+        assert_null(f.b.profile_cmdline);
+        fixture_done(&f);
+
+        fixture_init(&f, BASE_RECIPE);
+        assert_int_equal(profile_write(&f.b), 0);
+        assert_null(tree_lookup(f.b.tree, PROFILE_IN_IMAGE));
+        fixture_done(&f);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_os_release),
@@ -232,6 +342,8 @@ int main(void) {
                 cmocka_unit_test(test_layer),
                 cmocka_unit_test(test_content),
                 cmocka_unit_test(test_take),
+                cmocka_unit_test(test_trust),
+                cmocka_unit_test(test_profile),
         };
         return cmocka_run_group_tests(tests, tmpdir_setup, tmpdir_teardown);
 }

@@ -126,26 +126,27 @@ static int shadow_entry(struct build *b, struct source *s, const struct source_e
         return r;
 }
 
+struct copy_walk {
+        bool shadow;
+        void *first_names;
+};
+
+static int walk_entry(struct build *b, struct source *s, const struct source_entry *e, void *userdata,
+                      struct ingot_error *err) {
+        struct copy_walk *w = userdata;
+        return w->shadow ? shadow_entry(b, s, e) : copy_entry(b, s, e, &w->first_names, err);
+}
+
 /* Every entry of host_root at image_path through copy_entry, or with shadow through shadow_entry. */
 static int copy_walk(struct build *b, const char *host_root, const char *image_path, bool shadow) {
         struct source *s;
         int r = source_dir_open(host_root, image_path, NULL, shadow ? SOURCE_DIR_SHAPE : 0, &s);
         if (r < 0)
                 return r;
-        void *first_names = NULL;
-        struct ingot_error e = { 0 };
-        const struct source_entry *entry;
-        while ((r = s->next(s, &entry, &e)) > 0) {
-                if (build_cancelled(b)) {
-                        r = build_cancel_error(&e);
-                        break;
-                }
-                r = shadow ? shadow_entry(b, s, entry) : copy_entry(b, s, entry, &first_names, &e);
-                if (r < 0)
-                        break;
-        }
-        tdestroy(first_names, first_name_free);
-        return s->close(s, r < 0 ? r : 0, &e, b->err);
+        struct copy_walk w = { .shadow = shadow };
+        r = build_each_entry(b, s, walk_entry, &w);
+        tdestroy(w.first_names, first_name_free);
+        return r;
 }
 
 int copy_dir(struct build *b, const char *host_root, const char *image_path) {

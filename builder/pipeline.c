@@ -69,7 +69,9 @@ static int take_memory(struct source *s, const struct source_entry *e, struct no
         return 0;
 }
 
-static int take_entry(struct build *b, struct source *s, const struct source_entry *e, struct ingot_error *err) {
+static int take_entry(struct build *b, struct source *s, const struct source_entry *e, void *userdata,
+                      struct ingot_error *err) {
+        (void) userdata;
         const char *display = s->display, *path = e->path;
         mode_t type = e->mode & S_IFMT;
         /* What a content operation removes or replaces is left out, and what is below it; unless it has other
@@ -153,20 +155,7 @@ static int take_entry(struct build *b, struct source *s, const struct source_ent
 }
 
 int pipeline_take(struct build *b, struct source *s) {
-        struct ingot_error e = { 0 };
-        int r;
-        const struct source_entry *entry;
-        while ((r = s->next(s, &entry, &e)) > 0) {
-                if (build_cancelled(b)) {
-                        r = build_cancel_error(&e);
-                        break;
-                }
-                if ((r = take_entry(b, s, entry, &e)) < 0)
-                        break;
-        }
-        if (r < 0 && build_cancelled(b) && !e.code)
-                build_cancel_error(&e);
-        return s->close(s, r < 0 ? r : 0, &e, b->err);
+        return build_each_entry(b, s, take_entry, NULL);
 }
 
 int pipeline_take_host_file(struct build *b, struct node *n) {

@@ -2,6 +2,7 @@
  * the words for an interrupted build and a failed write. */
 #include <string.h>
 
+#include "source.h"
 #include "stage.h"
 
 bool build_cancelled(const struct build *b) {
@@ -43,4 +44,22 @@ uint32_t build_clamp_mtime(const struct build *b, int64_t mtime) {
         if (mtime < 0)
                 return 0;
         return mtime > UINT32_MAX ? UINT32_MAX : (uint32_t) mtime;
+}
+
+int build_each_entry(struct build *b, struct source *s, build_entry_fn fn, void *userdata) {
+        struct ingot_error e = { 0 };
+        int r;
+        const struct source_entry *entry;
+        while ((r = s->next(s, &entry, &e)) > 0) {
+                if (build_cancelled(b)) {
+                        r = build_cancel_error(&e);
+                        break;
+                }
+                r = fn(b, s, entry, userdata, &e);
+                if (r < 0)
+                        break;
+        }
+        if (r < 0 && build_cancelled(b) && !e.code) /* what failed did because of the interruption */
+                build_cancel_error(&e);
+        return s->close(s, r < 0 ? r : 0, &e, b->err);
 }

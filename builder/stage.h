@@ -55,6 +55,14 @@ struct build_layer {
 };
 
 bool build_cancelled(const struct build *b);
+
+/* Every entry of source s through fn, until fn or s fails or the build is cancelled; then closes s
+ * with the outcome, which it returns (the message in b->err). The one loop over a source's entries. */
+struct source;
+struct source_entry;
+typedef int (*build_entry_fn)(struct build *b, struct source *s, const struct source_entry *e, void *userdata,
+                              struct ingot_error *err);
+int build_each_entry(struct build *b, struct source *s, build_entry_fn fn, void *userdata);
 /* Says in err that the build was interrupted. */
 int build_cancel_error(struct ingot_error *err);
 void build_report(struct build *b, uint64_t files, uint64_t bytes);

@@ -9,6 +9,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cryptsetup-util.h"
+#include "openssl-util.h"
 #include "verity.h"
 
 struct verity {
@@ -46,14 +48,12 @@ static int hash_block(struct verity *v, const void *data, size_t size, uint8_t *
 int verity_new(const struct verity_params *p, int image_fd, struct verity **ret, struct ingot_error *err) {
         if (p->salt_size > sizeof(((struct verity *) NULL)->salt) || strlen(p->hash_name) >= 32)
                 return error_set(err, -EINVAL, "verity: salt or hash name too long");
-        struct verity *v = calloc(1, sizeof(*v));
+        _cleanup_(verity_freep) struct verity *v = calloc(1, sizeof(*v));
         if (!v)
                 return -ENOMEM;
         v->md = EVP_get_digestbyname(p->hash_name);
-        if (!v->md) {
-                free(v);
+        if (!v->md)
                 return error_set(err, -EINVAL, "verity: unknown hash algorithm '%s'", p->hash_name);
-        }
         v->digest_size = (size_t) EVP_MD_get_size(v->md);
         v->data_block_size = p->data_block_size;
         v->hash_block_size = p->hash_block_size;
@@ -66,11 +66,9 @@ int verity_new(const struct verity_params *p, int image_fd, struct verity **ret,
         v->block0 = calloc(1, p->data_block_size);
         v->tail = calloc(1, p->data_block_size);
         if (!v->salted || !v->work || !v->block0 || !v->tail ||
-            !EVP_DigestInit_ex(v->salted, v->md, NULL) || !EVP_DigestUpdate(v->salted, v->salt, v->salt_size)) {
-                verity_free(v);
+            !EVP_DigestInit_ex(v->salted, v->md, NULL) || !EVP_DigestUpdate(v->salted, v->salt, v->salt_size))
                 return -ENOMEM;
-        }
-        *ret = v;
+        *ret = TAKE_PTR(v);
         return 0;
 }
 
@@ -248,7 +246,7 @@ static int write_superblock(struct verity *v, const char *data_path, const char 
                 return -EIO;
         uuid_format(digest, uuid);
 
-        struct crypt_device *cd = NULL;
+        _cleanup_(crypt_freep) struct crypt_device *cd = NULL;
         int r = crypt_init(&cd, hash_path);
         if (r < 0)
                 return error_set(err, r, "%s: libcryptsetup cannot open it: %s", hash_path, strerror(-r));
@@ -265,7 +263,6 @@ static int write_superblock(struct verity *v, const char *data_path, const char 
                 .flags = 0, /* the tree is ours already: only the superblock */
         };
         r = crypt_format(cd, CRYPT_VERITY, NULL, NULL, uuid, NULL, 0, &params);
-        crypt_free(cd);
         if (r < 0)
                 return error_set(err, r, "%s: writing the verity superblock: %s", hash_path, strerror(-r));
         return 0;
@@ -274,34 +271,75 @@ static int write_superblock(struct verity *v, const char *data_path, const char 
 static int write_tree(struct verity *v, const char *data_path, const char *hash_path, int hash_fd,
                       uint8_t root[VERITY_DIGEST_MAX], size_t *ret_root_size, struct ingot_error *err);
 
-int verity_finish(struct verity *v, const char *data_path, const char *hash_path, int hash_fd,
-                  uint8_t root[VERITY_DIGEST_MAX], size_t *ret_root_size, struct ingot_error *err) {
+/* The data digests not taken as the writes went by: block 0 (final only now) and the blocks
+ * overwritten after they were hashed, read back from the image. */
+static int hash_pending(struct verity *v, uint64_t data_blocks) {
         uint64_t dbs = v->data_block_size;
         size_t ds = v->digest_size;
-        if (v->end == 0 || v->end % dbs)
-                return error_set(err, -EINVAL, "verity: image size %llu is not a multiple of %llu",
-                                 (unsigned long long) v->end, (unsigned long long) dbs);
-        uint64_t data_blocks = v->end / dbs;
-
         int r = store_digest(v, 0, v->block0); /* make room for block 0 */
-        if (r >= 0)
-                r = hash_block(v, v->block0, dbs, v->digests);
-        for (size_t i = 0; r >= 0 && i < v->n_dirty; i++) {
+        if (r < 0)
+                return r;
+        r = hash_block(v, v->block0, dbs, v->digests);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < v->n_dirty; i++) {
                 if (v->dirty[i] >= data_blocks)
                         continue;
                 ssize_t n = pread(v->image_fd, v->tail, dbs, (off_t) (v->dirty[i] * dbs));
-                r = n == (ssize_t) dbs ? hash_block(v, v->tail, dbs, v->digests + v->dirty[i] * ds) : -EIO;
+                if (n != (ssize_t) dbs)
+                        return -EIO;
+                r = hash_block(v, v->tail, dbs, v->digests + v->dirty[i] * ds);
+                if (r < 0)
+                        return r;
         }
+        return 0;
+}
+
+int verity_finish(struct verity *v, const char *data_path, const char *hash_path, int hash_fd,
+                  uint8_t root[VERITY_DIGEST_MAX], size_t *ret_root_size, struct ingot_error *err) {
+        uint64_t dbs = v->data_block_size;
+        if (v->end == 0 || v->end % dbs)
+                return error_set(err, -EINVAL, "verity: image size %llu is not a multiple of %llu",
+                                 (unsigned long long) v->end, (unsigned long long) dbs);
+        int r = hash_pending(v, v->end / dbs);
         if (r < 0)
                 return error_set(err, r, "verity: hashing the image: %s", strerror(-r));
         return write_tree(v, data_path, hash_path, hash_fd, root, ret_root_size, err);
+}
+
+/* One level of the tree: the count digests at below, zero padded into size blocks written at block
+ * position of hash_fd; *ret_up: the digests of those blocks, for the level above (or the root). */
+static int write_level(struct verity *v, const char *hash_path, int hash_fd, const uint8_t *below, uint64_t count,
+                       uint64_t position, uint64_t size, uint8_t **ret_up, struct ingot_error *err) {
+        uint64_t hbs = v->hash_block_size;
+        size_t ds = v->digest_size, bytes = (size_t) (size * hbs);
+        _cleanup_free_ uint8_t *blocks = calloc(1, bytes);
+        if (!blocks)
+                return -ENOMEM;
+        /* a power of two of digest slots per block; the rest stays zero */
+        uint64_t per_block = (uint64_t) 1 << digests_per_block_bits(v);
+        for (uint64_t j = 0; j < count; j++)
+                memcpy(blocks + (j / per_block) * hbs + (j % per_block) * digest_slot(v), below + j * ds, ds);
+        int r = pwrite_full(hash_fd, blocks, bytes, position * hbs);
+        if (r < 0)
+                return error_set(err, r, "%s: %s", hash_path, strerror(-r));
+        _cleanup_free_ uint8_t *up = malloc((size_t) (size * ds));
+        if (!up)
+                return -ENOMEM;
+        for (uint64_t b = 0; b < size; b++) {
+                r = hash_block(v, blocks + b * hbs, hbs, up + b * ds);
+                if (r < 0)
+                        return r;
+        }
+        *ret_up = TAKE_PTR(up);
+        return 0;
 }
 
 /* From the data digests in v->digests (v->end bytes of data): the levels above, the root hash and the
  * superblock, written to hash_fd. */
 static int write_tree(struct verity *v, const char *data_path, const char *hash_path, int hash_fd,
                       uint8_t root[VERITY_DIGEST_MAX], size_t *ret_root_size, struct ingot_error *err) {
-        uint64_t dbs = v->data_block_size, hbs = v->hash_block_size;
+        uint64_t dbs = v->data_block_size;
         size_t ds = v->digest_size;
         uint64_t data_blocks = v->end / dbs;
         int r, levels;
@@ -317,73 +355,39 @@ static int write_tree(struct verity *v, const char *data_path, const char *hash_
                 /* level i's blocks hold the digests of level i-1 (level -1: the data), zero padded */
                 const uint8_t *below = v->digests;
                 uint64_t below_count = data_blocks;
-                uint8_t *level = NULL;
-                for (int i = 0; i < levels && r >= 0; i++) {
-                        size_t bytes = (size_t) (sizes[i] * hbs);
-                        uint8_t *blocks = calloc(1, bytes);
-                        if (!blocks) {
-                                r = -ENOMEM;
-                                break;
-                        }
-                        /* a power of two of digest slots per block; the rest stays zero */
-                        uint64_t per_block = (uint64_t) 1 << digests_per_block_bits(v);
-                        for (uint64_t j = 0; j < below_count; j++)
-                                memcpy(blocks + (j / per_block) * hbs + (j % per_block) * digest_slot(v),
-                                       below + j * ds, ds);
-                        r = pwrite_full(hash_fd, blocks, bytes, positions[i] * hbs);
-                        if (r < 0) {
-                                free(blocks);
-                                r = error_set(err, r, "%s: %s", hash_path, strerror(-r));
-                                break;
-                        }
-                        /* the digests of this level's blocks feed the next one up, or the root */
-                        uint8_t *up = malloc((size_t) (sizes[i] * ds));
-                        if (!up) {
-                                free(blocks);
-                                r = -ENOMEM;
-                                break;
-                        }
-                        for (uint64_t b = 0; r >= 0 && b < sizes[i]; b++)
-                                r = hash_block(v, blocks + b * hbs, hbs, up + b * ds);
-                        free(blocks);
+                _cleanup_free_ uint8_t *level = NULL;
+                for (int i = 0; i < levels; i++) {
+                        uint8_t *up = NULL;
+                        r = write_level(v, hash_path, hash_fd, below, below_count, positions[i], sizes[i], &up, err);
+                        if (r < 0)
+                                return r;
                         free(level);
                         level = up;
                         below = level;
                         below_count = sizes[i];
                 }
-                if (r >= 0)
-                        memcpy(root, level, ds); /* the top level is one block */
-                free(level);
-                if (r < 0)
-                        return r;
+                memcpy(root, level, ds); /* the top level is one block */
         }
         *ret_root_size = ds;
         return write_superblock(v, data_path, hash_path, data_blocks, root, ds, err);
 }
 
 static int read_superblock(const struct verity_region *hash, struct verity_info *info, struct ingot_error *err) {
-        struct crypt_device *cd = NULL;
+        _cleanup_(crypt_freep) struct crypt_device *cd = NULL;
         int r = crypt_init(&cd, hash->path ?: hash->name);
         if (r < 0)
                 return error_set(err, r, "%s: %s", hash->name, strerror(-r));
         /* the superblock sits at the start of the hash area */
         struct crypt_params_verity p = { .hash_area_offset = hash->offset };
-        r = crypt_load(cd, CRYPT_VERITY, &p);
-        if (r >= 0)
-                r = crypt_get_verity_info(cd, &p);
-        if (r < 0) {
-                crypt_free(cd);
+        if (crypt_load(cd, CRYPT_VERITY, &p) < 0 || crypt_get_verity_info(cd, &p) < 0)
                 return error_set(err, -EBADMSG, "%s: not a dm-verity hash device with a superblock", hash->name);
-        }
         snprintf(info->hash_name, sizeof(info->hash_name), "%s", p.hash_name);
         info->data_block_size = p.data_block_size;
         info->hash_block_size = p.hash_block_size;
         info->data_blocks = p.data_size;
         info->salt_size = p.salt_size <= sizeof(info->salt) ? p.salt_size : 0;
         memcpy(info->salt, p.salt, info->salt_size);
-        bool format1 = p.hash_type == 1;
-        crypt_free(cd);
-        if (!format1)
+        if (p.hash_type != 1)
                 return error_set(err, -EOPNOTSUPP, "%s: hash type 0 (Chrome OS) is not what ingot writes", hash->name);
         return 0;
 }
@@ -427,68 +431,63 @@ uint64_t verity_tree_area_for(const struct verity_tree *t, uint64_t data_size) {
         return total > UINT64_MAX / v->hash_block_size ? 0 : total * v->hash_block_size;
 }
 
+/* Each level's blocks must hash to what the level above stores; the top block gives the root hash. */
+static int tree_check_levels(struct verity_tree *t, struct ingot_error *err) {
+        struct verity *v = t->v;
+        uint64_t hbs = t->info.hash_block_size;
+        size_t ds = v->digest_size;
+        uint64_t per_block = (uint64_t) 1 << digests_per_block_bits(v);
+        uint8_t digest[VERITY_DIGEST_MAX];
+        for (int level = 0; level < t->levels; level++)
+                for (uint64_t i = 0; i < t->sizes[level]; i++) {
+                        if (hash_block(v, t->area + (t->positions[level] + i) * hbs, hbs, digest) < 0)
+                                return -EIO;
+                        if (level + 1 == t->levels) {
+                                memcpy(t->info.root_hash, digest, ds);
+                                t->info.root_hash_size = ds;
+                                continue;
+                        }
+                        const uint8_t *stored = t->area + (t->positions[level + 1] + i / per_block) * hbs +
+                                                (i % per_block) * digest_slot(v);
+                        if (memcmp(stored, digest, ds) != 0)
+                                return error_set(err, -EBADMSG, "%s: hash tree block %llu of level %d does not match",
+                                                 t->name, (unsigned long long) (t->positions[level] + i), level);
+                }
+        return 0;
+}
+
 int verity_tree_load(const struct verity_region *hash, struct verity_tree **ret, struct ingot_error *err) {
-        struct verity_tree *t = calloc(1, sizeof(*t));
+        _cleanup_(verity_tree_freep) struct verity_tree *t = calloc(1, sizeof(*t));
         if (!t)
                 return -ENOMEM;
         t->name = hash->name;
         struct verity_info *info = &t->info;
         int r = read_superblock(hash, info, err);
         if (r < 0)
-                goto fail;
+                return r;
         struct verity_params vp = {
                 .hash_name = info->hash_name, .data_block_size = info->data_block_size,
                 .hash_block_size = info->hash_block_size, .salt = info->salt, .salt_size = info->salt_size,
         };
         r = verity_new(&vp, -1, &t->v, err);
         if (r < 0)
-                goto fail;
-        struct verity *v = t->v;
+                return r;
         uint64_t hbs = info->hash_block_size, total = 1;
-        if (info->data_blocks == 0 || tree_levels(v, info->data_blocks, 1, &t->levels, t->positions, t->sizes) < 0) {
-                r = error_set(err, -EBADMSG, "%s: impossible verity geometry", hash->name);
-                goto fail;
-        }
+        if (info->data_blocks == 0 || tree_levels(t->v, info->data_blocks, 1, &t->levels, t->positions, t->sizes) < 0)
+                return error_set(err, -EBADMSG, "%s: impossible verity geometry", hash->name);
         for (int i = 0; i < t->levels; i++)
                 total += t->sizes[i];
-        if (total > SIZE_MAX / hbs || !(t->area = malloc((size_t) (total * hbs)))) {
-                r = -ENOMEM;
-                goto fail;
-        }
+        if (total > SIZE_MAX / hbs || !(t->area = malloc((size_t) (total * hbs))))
+                return -ENOMEM;
         t->area_size = (size_t) (total * hbs);
         r = pread_full(hash->fd, t->area, t->area_size, hash->offset);
-        if (r < 0) {
-                r = error_set(err, r == -EIO ? -EBADMSG : r, "%s: truncated hash tree", hash->name);
-                goto fail;
-        }
-        /* each level's blocks must hash to what the level above stores; the top block gives the root */
-        size_t ds = v->digest_size;
-        uint64_t per_block = (uint64_t) 1 << digests_per_block_bits(v);
-        uint8_t digest[VERITY_DIGEST_MAX];
-        for (int level = 0; level < t->levels; level++)
-                for (uint64_t i = 0; i < t->sizes[level]; i++) {
-                        if (hash_block(v, t->area + (t->positions[level] + i) * hbs, hbs, digest) < 0) {
-                                r = -EIO;
-                                goto fail;
-                        }
-                        if (level + 1 == t->levels) {
-                                memcpy(info->root_hash, digest, ds);
-                                info->root_hash_size = ds;
-                                continue;
-                        }
-                        const uint8_t *stored = t->area + (t->positions[level + 1] + i / per_block) * hbs +
-                                                (i % per_block) * digest_slot(v);
-                        if (memcmp(stored, digest, ds) != 0) {
-                                r = error_set(err, -EBADMSG, "%s: hash tree block %llu of level %d does not match",
-                                              hash->name, (unsigned long long) (t->positions[level] + i), level);
-                                goto fail;
-                        }
-                }
-        *ret = t;
+        if (r < 0)
+                return error_set(err, r == -EIO ? -EBADMSG : r, "%s: truncated hash tree", hash->name);
+        r = tree_check_levels(t, err);
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(t);
         return 0;
-fail:
-        verity_tree_free(t);
-        return r;
 }
 
 int verity_tree_check_blocks(const struct verity_tree *t, uint64_t first, const void *data, uint64_t n,
@@ -502,30 +501,27 @@ int verity_tree_check_blocks(const struct verity_tree *t, uint64_t first, const 
                                  (unsigned long long) (first + n - 1), (unsigned long long) t->info.data_blocks);
         if (t->levels == 0 && t->info.root_hash_size == 0)
                 return error_set(err, -EBADMSG, "%s: a one-block image has no tree to check it against", t->name);
-        EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+        _cleanup_(EVP_MD_CTX_freep) EVP_MD_CTX *ctx = EVP_MD_CTX_new();
         if (!ctx)
                 return -ENOMEM;
-        int r = 0;
-        for (uint64_t i = 0; i < n && r >= 0; i++) {
+        for (uint64_t i = 0; i < n; i++) {
                 uint8_t digest[VERITY_DIGEST_MAX];
                 unsigned len;
                 uint64_t b = first + i;
                 if (!EVP_MD_CTX_copy_ex(ctx, v->salted) ||
                     !EVP_DigestUpdate(ctx, (const uint8_t *) data + i * dbs, dbs) ||
-                    !EVP_DigestFinal_ex(ctx, digest, &len)) {
-                        r = -EIO;
-                        break;
-                }
+                    !EVP_DigestFinal_ex(ctx, digest, &len))
+                        return -EIO;
                 const uint8_t *stored = t->levels == 0 ? t->info.root_hash
                                                        : t->area + (t->positions[0] + b / per_block) * hbs +
                                                                  (b % per_block) * digest_slot(v);
                 if (memcmp(stored, digest, ds) != 0)
-                        r = error_set(err, -EBADMSG, "data block %llu (bytes %llu-%llu) does not match the hash tree",
-                                      (unsigned long long) b, (unsigned long long) (b * dbs),
-                                      (unsigned long long) ((b + 1) * dbs - 1));
+                        return error_set(err, -EBADMSG,
+                                         "data block %llu (bytes %llu-%llu) does not match the hash tree",
+                                         (unsigned long long) b, (unsigned long long) (b * dbs),
+                                         (unsigned long long) ((b + 1) * dbs - 1));
         }
-        EVP_MD_CTX_free(ctx);
-        return r;
+        return 0;
 }
 
 int verity_tree_check_data(struct verity_tree *t, const struct verity_region *data, ingot_progress_fn progress,
@@ -543,32 +539,36 @@ int verity_tree_check_data(struct verity_tree *t, const struct verity_region *da
         _cleanup_free_ uint8_t *buf = malloc(per_read * dbs);
         if (!buf)
                 return -ENOMEM;
-        int r = 0;
+        int r;
         if (t->levels == 0) { /* one data block: its digest is the root, there is no tree */
+                t->info.root_hash_size = t->v->digest_size; /* either way: verity_check reports t->info */
                 r = pread_full(data->fd, buf, dbs, data->offset);
-                if (r >= 0)
-                        r = hash_block(t->v, buf, dbs, t->info.root_hash);
-                t->info.root_hash_size = t->v->digest_size;
+                if (r < 0)
+                        return r;
+                r = hash_block(t->v, buf, dbs, t->info.root_hash);
+                if (r < 0)
+                        return r;
         }
-        for (uint64_t done = 0; r >= 0 && done < info->data_blocks; done += per_read) {
+        for (uint64_t done = 0; done < info->data_blocks; done += per_read) {
                 uint64_t n = info->data_blocks - done < per_read ? info->data_blocks - done : per_read;
                 r = pread_full(data->fd, buf, n * dbs, data->offset + done * dbs);
                 if (r < 0)
-                        r = error_set(err, r == -EIO ? -EBADMSG : r, "%s: short read", data->name);
-                else
-                        r = verity_tree_check_blocks(t, done, buf, n, err);
-                if (r >= 0 && progress)
+                        return error_set(err, r == -EIO ? -EBADMSG : r, "%s: short read", data->name);
+                r = verity_tree_check_blocks(t, done, buf, n, err);
+                if (r < 0)
+                        return r;
+                if (progress)
                         progress(&(struct ingot_progress) { .phase = "verify", .bytes = (done + n) * dbs,
                                                             .total_bytes = need },
                                  userdata);
         }
-        return r;
+        return 0;
 }
 
 int verity_check(const struct verity_region *data, const struct verity_region *hash, struct verity_info *info,
                  struct ingot_error *err) {
         *info = (struct verity_info) { 0 };
-        struct verity_tree *t;
+        _cleanup_(verity_tree_freep) struct verity_tree *t = NULL;
         int r = verity_tree_load(hash, &t, err);
         if (r < 0) {
                 if (r == -EBADMSG) /* what could be read, for the report */
@@ -576,8 +576,7 @@ int verity_check(const struct verity_region *data, const struct verity_region *h
                 return r;
         }
         r = verity_tree_check_data(t, data, NULL, NULL, err);
-        *info = t->info;
-        verity_tree_free(t);
+        *info = t->info; /* the computed root hash, whether the data matched or not */
         return r;
 }
 
@@ -599,42 +598,48 @@ struct hash_job {
         int r;
 };
 
-static void *hash_worker(void *userdata) {
-        struct hash_job *j = userdata;
+static int hash_run(const struct hash_job *j) {
         const struct verity *v = j->v;
         uint64_t dbs = v->data_block_size, per_chunk = HASH_CHUNK / dbs, page = (uint64_t) sysconf(_SC_PAGESIZE);
-        EVP_MD_CTX *salted = EVP_MD_CTX_new(), *ctx = EVP_MD_CTX_new();
+        _cleanup_(EVP_MD_CTX_freep) EVP_MD_CTX *salted = EVP_MD_CTX_new();
+        _cleanup_(EVP_MD_CTX_freep) EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+        _cleanup_free_ uint8_t *buf = NULL;
         const uint8_t *map = j->map;
-        uint8_t *buf = NULL;
         if (!salted || !ctx || !EVP_DigestInit_ex(salted, v->md, NULL) ||
             !EVP_DigestUpdate(salted, v->salt, v->salt_size))
-                j->r = -ENOMEM;
-        for (uint64_t done = 0; j->r >= 0 && done < j->count;) {
+                return -ENOMEM;
+        for (uint64_t done = 0; done < j->count;) {
                 uint64_t n = j->count - done < per_chunk ? j->count - done : per_chunk;
                 uint64_t offset = (j->first + done) * dbs;
                 uint64_t page_start = offset & ~(page - 1); /* blocks may be smaller than a page */
-                const uint8_t *data = NULL;
+                const uint8_t *data;
                 if (map && madvise((void *) (map + page_start), offset + n * dbs - page_start, MADV_POPULATE_READ) == 0)
                         data = map + offset;
                 else if (map && errno != EINVAL) /* EFAULT: the file is shorter than when it was mapped */
-                        j->r = -errno;
-                else if (buf || (buf = malloc(HASH_CHUNK))) {
+                        return -errno;
+                else {
+                        if (!buf && !(buf = malloc(HASH_CHUNK)))
+                                return -ENOMEM;
                         map = NULL;
-                        j->r = pread_full(j->fd, buf, n * dbs, offset);
+                        int r = pread_full(j->fd, buf, n * dbs, offset);
+                        if (r < 0)
+                                return r;
                         data = buf;
-                } else
-                        j->r = -ENOMEM;
-                for (uint64_t i = 0; j->r >= 0 && i < n; i++) {
+                }
+                for (uint64_t i = 0; i < n; i++) {
                         unsigned len;
                         if (!EVP_MD_CTX_copy_ex(ctx, salted) || !EVP_DigestUpdate(ctx, data + i * dbs, dbs) ||
                             !EVP_DigestFinal_ex(ctx, j->out + (j->first + done + i) * v->digest_size, &len))
-                                j->r = -EIO;
+                                return -EIO;
                 }
                 done += n;
         }
-        free(buf);
-        EVP_MD_CTX_free(ctx);
-        EVP_MD_CTX_free(salted);
+        return 0;
+}
+
+static void *hash_worker(void *userdata) {
+        struct hash_job *j = userdata;
+        j->r = hash_run(j);
         return NULL;
 }
 
@@ -685,21 +690,20 @@ int verity_format_file(const struct verity_params *params, const char *data_path
         if (st.st_size == 0 || (uint64_t) st.st_size % params->data_block_size)
                 return error_set(err, -EINVAL, "%s: %llu bytes is not a multiple of the %u-byte data block", data_path,
                                  (unsigned long long) st.st_size, params->data_block_size);
-        struct verity *v;
+        _cleanup_(verity_freep) struct verity *v = NULL;
         int r = verity_new(params, fd, &v, err);
         if (r < 0)
                 return r;
         v->end = (uint64_t) st.st_size;
         r = hash_data_parallel(v, fd, v->end / v->data_block_size, jobs);
         if (r < 0 && fstat(fd, &st) == 0 && (uint64_t) st.st_size < v->end)
-                r = error_set(err, -EIO, "%s: shrank from %llu to %llu bytes while it was hashed", data_path,
-                              (unsigned long long) v->end, (unsigned long long) st.st_size);
-        else if (r < 0)
-                r = error_set(err, r, "%s: hashing: %s", data_path, strerror(-r));
-        else
-                r = write_tree(v, data_path, hash_path, hash_fd, root, ret_root_size, err);
-        if (r >= 0)
-                *ret_data_blocks = v->end / v->data_block_size;
-        verity_free(v);
-        return r;
+                return error_set(err, -EIO, "%s: shrank from %llu to %llu bytes while it was hashed", data_path,
+                                 (unsigned long long) v->end, (unsigned long long) st.st_size);
+        if (r < 0)
+                return error_set(err, r, "%s: hashing: %s", data_path, strerror(-r));
+        r = write_tree(v, data_path, hash_path, hash_fd, root, ret_root_size, err);
+        if (r < 0)
+                return r;
+        *ret_data_blocks = v->end / v->data_block_size;
+        return 0;
 }

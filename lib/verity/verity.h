@@ -21,6 +21,7 @@ struct verity;
 int verity_new(const struct verity_params *params, int image_fd, struct verity **ret_verity,
                struct ingot_error *err);
 void verity_free(struct verity *v);
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct verity *, verity_free);
 
 /* The image file's writes and truncations, in the order they happen. */
 int verity_write(struct verity *v, uint64_t offset, const void *data, size_t size);
@@ -73,6 +74,7 @@ int verity_check(const struct verity_region *data, const struct verity_region *h
 struct verity_tree;
 int verity_tree_load(const struct verity_region *hash, struct verity_tree **ret_tree, struct ingot_error *err);
 void verity_tree_free(struct verity_tree *t);
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct verity_tree *, verity_tree_free);
 const struct verity_info *verity_tree_info(const struct verity_tree *t);
 /* The hash area's bytes as read (superblock and tree), to be copied elsewhere verbatim. */
 const uint8_t *verity_tree_area(const struct verity_tree *t, size_t *ret_size);

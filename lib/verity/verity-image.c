@@ -5,7 +5,14 @@
 #include <string.h>
 
 #include "artifact.h"
+#include "json-util.h"
 #include "verity.h"
+
+/* The two sidecars: a temporary not renamed is removed (artifact_discard), in the order opened. */
+static void sidecars_discard(struct artifact (*art)[2]) {
+        artifact_discard(&(*art)[0]);
+        artifact_discard(&(*art)[1]);
+}
 
 int ingot_verity(const char *image_path, unsigned jobs, char ret_root_hash[129], struct ingot_error *err) {
         _cleanup_free_ char *base = image_sidecar_base(image_path);
@@ -18,7 +25,8 @@ int ingot_verity(const char *image_path, unsigned jobs, char ret_root_hash[129],
         struct verity_params vp = { .hash_name = hash_name, .data_block_size = 4096, .hash_block_size = 4096 };
         uint8_t salt[256];
         size_t salt_size = 0;
-        json_object *m = json_object_from_file(manifest), *v = NULL, *x;
+        _cleanup_json_ json_object *m = json_object_from_file(manifest);
+        json_object *v = NULL, *x;
         if (m && json_object_object_get_ex(m, "verity", &v)) { /* what the build used */
                 if (json_object_object_get_ex(v, "salt", &x))
                         (void) hex_decode(json_object_get_string(x), salt, sizeof(salt), &salt_size);
@@ -29,7 +37,6 @@ int ingot_verity(const char *image_path, unsigned jobs, char ret_root_hash[129],
                 if (json_object_object_get_ex(v, "hash_block_size", &x))
                         vp.hash_block_size = (uint32_t) json_object_get_int(x);
         }
-        json_object_put(m);
         if (salt_size == 0) { /* no manifest: derived from the file's name, so reruns agree */
                 _cleanup_free_ char *seed = NULL;
                 int n = asprintf(&seed, "ingot verity salt%c%s", 0, stem);
@@ -45,32 +52,32 @@ int ingot_verity(const char *image_path, unsigned jobs, char ret_root_hash[129],
                 jobs = n > 0 ? (unsigned) n : 1;
         }
 
-        struct artifact art[2] = { { .fd = -1 }, { .fd = -1 } };
+        _cleanup_(sidecars_discard) struct artifact art[2] = { { .fd = -1 }, { .fd = -1 } };
         _cleanup_free_ char *verity_name = NULL, *roothash_name = NULL;
-        int r = asprintf(&verity_name, "%s.verity", stem) < 0 || asprintf(&roothash_name, "%s.roothash", stem) < 0
-                        ? -ENOMEM
-                        : 0;
-        if (r >= 0)
-                r = artifact_open(&art[0], dir, verity_name, err);
-        if (r >= 0)
-                r = artifact_open(&art[1], dir, roothash_name, err);
+        if (asprintf(&verity_name, "%s.verity", stem) < 0 || asprintf(&roothash_name, "%s.roothash", stem) < 0)
+                return -ENOMEM;
+        int r = artifact_open(&art[0], dir, verity_name, err);
+        if (r < 0)
+                return r;
+        r = artifact_open(&art[1], dir, roothash_name, err);
+        if (r < 0)
+                return r;
         uint8_t root[VERITY_DIGEST_MAX];
         size_t root_size = 0;
         uint64_t blocks;
-        if (r >= 0)
-                r = verity_format_file(&vp, image_path, art[0].tmp, art[0].fd, jobs, root, &root_size, &blocks, err);
+        r = verity_format_file(&vp, image_path, art[0].tmp, art[0].fd, jobs, root, &root_size, &blocks, err);
+        if (r < 0)
+                return r;
         char hex[2 * VERITY_DIGEST_MAX + 2] = "";
         hex_encode(root, root_size, hex);
-        if (r >= 0) {
-                strcat(hex, "\n");
-                r = artifact_write(&art[1], hex, strlen(hex), err);
-                hex[2 * root_size] = 0;
-        }
-        if (r >= 0)
-                r = artifacts_commit(art, 2, err);
-        if (r >= 0)
-                memcpy(ret_root_hash, hex, 129);
-        artifact_discard(&art[0]);
-        artifact_discard(&art[1]);
-        return r;
+        strcat(hex, "\n");
+        r = artifact_write(&art[1], hex, strlen(hex), err);
+        if (r < 0)
+                return r;
+        hex[2 * root_size] = 0;
+        r = artifacts_commit(art, 2, err);
+        if (r < 0)
+                return r;
+        memcpy(ret_root_hash, hex, 129);
+        return 0;
 }

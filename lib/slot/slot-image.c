@@ -5,6 +5,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "json-util.h"
 #include "profile.h"
 #include "roothash.h"
 #include "signing.h"
@@ -47,7 +48,7 @@ int slot_image_reader(struct slot_table *t, const struct slot *s, struct verity_
                 return slot_require_installed(t, s, err);
         char name[300];
         snprintf(name, sizeof(name), "%s (%s)", t->gpt->path, verity->label);
-        struct verity_tree *tree;
+        _cleanup_(verity_tree_freep) struct verity_tree *tree = NULL;
         /* the region's name is the path libcryptsetup opens for the superblock */
         int r = verity_tree_load(&(struct verity_region) { .name = t->gpt->path, .fd = t->gpt->fd,
                                                            .offset = verity->offset },
@@ -58,15 +59,12 @@ int slot_image_reader(struct slot_table *t, const struct slot *s, struct verity_
         char computed[129];
         hex_encode(vi->root_hash, vi->root_hash_size, computed);
         if (strcmp(computed, s->payload.root_hash) != 0 || vi->data_blocks * vi->data_block_size > root->size)
-                r = error_set(err, -EBADMSG, "%s: does not hold the tree of the root hash %.16s... that %s names", name,
-                              s->payload.root_hash, t->gpt->parts[s->sig].label);
-        if (r >= 0)
-                r = squashfs_reader_open_verified(t->gpt->fd, root->offset, tree, ret_rd, err);
-        if (r < 0) {
-                verity_tree_free(tree);
+                return error_set(err, -EBADMSG, "%s: does not hold the tree of the root hash %.16s... that %s names",
+                                 name, s->payload.root_hash, t->gpt->parts[s->sig].label);
+        r = squashfs_reader_open_verified(t->gpt->fd, root->offset, tree, ret_rd, err);
+        if (r < 0)
                 return r;
-        }
-        *ret_tree = tree;
+        *ret_tree = TAKE_PTR(tree);
         return 0;
 }
 
@@ -77,62 +75,61 @@ static void slot_profile_name(struct slot *s, struct squashfs_reader *rd) {
         s->profile_in_slot = json;
         if (!json && squashfs_reader_read_file(rd, &PROFILE_IN_IMAGE[1], 64 * 1024, &text, NULL) >= 0)
                 json = text;
-        json_object *j;
+        _cleanup_json_ json_object *j = NULL;
         const char *name, *cmdline;
-        if (json && profile_compiled_parse(json, "profile", &j, &name, &cmdline, NULL) >= 0) {
+        if (json && profile_compiled_parse(json, "profile", &j, &name, &cmdline, NULL) >= 0)
                 snprintf(s->profile, sizeof(s->profile), "%s", name);
-                json_object_put(j);
+}
+
+/* Slot s's root, verity and signature partitions, by label and type. */
+static int slot_find_parts(struct gpt *g, struct slot *s, const char *disk, struct ingot_error *err) {
+        char root[16], verity[16], sig[20];
+        snprintf(root, sizeof(root), "root-%c", s->name);
+        snprintf(verity, sizeof(verity), "verity-%c", s->name);
+        snprintf(sig, sizeof(sig), "verity-sig-%c", s->name);
+        const struct { const char *type, *label; size_t *out; } want[] = {
+                { GPT_TYPE_ROOT, root, &s->root },
+                { GPT_TYPE_ROOT_VERITY, verity, &s->verity },
+                { GPT_TYPE_ROOT_VERITY_SIG, sig, &s->sig },
+        };
+        for (size_t k = 0; k < ELEMENTSOF(want); k++) {
+                int r = find_part(g, want[k].type, want[k].label, want[k].out);
+                if (r == -ENOENT)
+                        return error_set(err, -EMEDIUMTYPE,
+                                         "%s: a GPT without ingot slots (no partition labelled '%s'); "
+                                         "ingot disk makes one",
+                                         disk, want[k].label);
+                if (r < 0)
+                        return error_set(err, -EMEDIUMTYPE, "%s: partition '%s' is not of type %s", disk,
+                                         want[k].label, want[k].type);
         }
+        return 0;
 }
 
 int slot_table_open(const char *disk, bool writable, unsigned wait, struct slot_table **ret, struct ingot_error *err) {
-        struct slot_table *t = calloc(1, sizeof(*t));
+        _cleanup_(slot_table_freep) struct slot_table *t = calloc(1, sizeof(*t));
         if (!t)
                 return -ENOMEM;
         int r = gpt_open(disk, writable, wait, &t->gpt, err);
         if (r < 0)
-                goto fail;
+                return r;
         for (int i = 0; i < SLOT_COUNT; i++) {
                 struct slot *s = &t->slots[i];
                 s->name = (char) ('a' + i);
-                char root[16], verity[16], sig[20];
-                snprintf(root, sizeof(root), "root-%c", s->name);
-                snprintf(verity, sizeof(verity), "verity-%c", s->name);
-                snprintf(sig, sizeof(sig), "verity-sig-%c", s->name);
-                const struct { const char *type, *label; size_t *out; } want[] = {
-                        { GPT_TYPE_ROOT, root, &s->root },
-                        { GPT_TYPE_ROOT_VERITY, verity, &s->verity },
-                        { GPT_TYPE_ROOT_VERITY_SIG, sig, &s->sig },
-                };
-                for (size_t k = 0; k < ELEMENTSOF(want); k++) {
-                        r = find_part(t->gpt, want[k].type, want[k].label, want[k].out);
-                        if (r == -ENOENT) {
-                                r = error_set(err, -EMEDIUMTYPE,
-                                              "%s: a GPT without ingot slots (no partition labelled '%s'); "
-                                              "ingot disk makes one",
-                                              disk, want[k].label);
-                                goto fail;
-                        }
-                        if (r < 0) {
-                                r = error_set(err, -EMEDIUMTYPE, "%s: partition '%s' is not of type %s", disk,
-                                              want[k].label, want[k].type);
-                                goto fail;
-                        }
-                }
+                r = slot_find_parts(t->gpt, s, disk, err);
+                if (r < 0)
+                        return r;
                 slot_attrs_decode(t->gpt->parts[s->root].attrs, &s->attrs);
                 struct ingot_error e = { 0 };
                 r = read_payload(t->gpt, &t->gpt->parts[s->sig], &s->payload, &e);
                 if (r == -ENOMEM)
-                        goto fail;
+                        return r;
                 s->installed = r >= 0; /* a damaged payload is not installed: the slot cannot boot */
                 if (r < 0 && r != -ENODATA)
                         snprintf(s->unreadable, sizeof(s->unreadable), "%.255s", e.message);
         }
-        *ret = t;
+        *ret = TAKE_PTR(t);
         return 0;
-fail:
-        slot_table_free(t);
-        return r;
 }
 
 void slot_table_read_images(struct slot_table *t, char **trusted) {
@@ -141,34 +138,45 @@ void slot_table_read_images(struct slot_table *t, char **trusted) {
                         slot_read_image(t, &t->slots[i], trusted);
 }
 
-void slot_read_image(struct slot_table *t, struct slot *s, char **trusted) {
-        {
-                struct verity_tree *tree = NULL;
-                struct squashfs_reader *rd = NULL;
-                struct ingot_error e = { 0 };
-                char name[300], fp[65];
-                snprintf(name, sizeof(name), "%s (%s)", t->gpt->path, t->gpt->parts[s->sig].label);
-                int r = signature_check_trusted(s->payload.signature, s->payload.signature_size, name,
-                                                s->payload.root_hash, trusted, name, fp, &e);
-                if (r >= 0)
-                        r = slot_image_reader(t, s, &tree, &rd, &e);
-                _cleanup_free_ char *text = NULL;
-                if (r >= 0 && (r = squashfs_reader_read_file(rd, "usr/lib/os-release", 64 * 1024, &text, &e)) == -ENOENT)
-                        r = 0; /* no os-release: no version */
-                if (text) {
-                        char required[64] = "";
-                        os_release_identity(text, s->image_id, s->version);
-                        os_release_value(text, "INGOT_MIN_VERSION", s->min_version);
-                        os_release_value(text, "INGOT_SLOT_PROFILE", required);
-                        s->requires_profile = strcmp(required, "required") == 0;
-                }
-                if (r >= 0)
-                        slot_profile_name(s, rd);
-                if (r < 0)
-                        snprintf(s->unverified, sizeof(s->unverified), "%.255s", e.message);
-                squashfs_reader_free(rd);
-                verity_tree_free(tree);
+/* The identity, slot policy and profile name of s's image, read through rd (behind its tree). */
+static int slot_read_release(struct slot *s, struct squashfs_reader *rd, struct ingot_error *err) {
+        _cleanup_free_ char *text = NULL;
+        int r = squashfs_reader_read_file(rd, "usr/lib/os-release", 64 * 1024, &text, err);
+        if (r < 0 && r != -ENOENT) /* no os-release: no version */
+                return r;
+        if (text) {
+                char required[64] = "";
+                os_release_identity(text, s->image_id, s->version);
+                os_release_value(text, "INGOT_MIN_VERSION", s->min_version);
+                os_release_value(text, "INGOT_SLOT_PROFILE", required);
+                s->requires_profile = strcmp(required, "required") == 0;
         }
+        slot_profile_name(s, rd);
+        return 0;
+}
+
+/* slot_read_image's checks and reads; err says why when they fail. */
+static int slot_read_image_checked(struct slot_table *t, struct slot *s, char **trusted, struct ingot_error *err) {
+        char name[300], fp[65];
+        snprintf(name, sizeof(name), "%s (%s)", t->gpt->path, t->gpt->parts[s->sig].label);
+        int r = signature_check_trusted(s->payload.signature, s->payload.signature_size, name, s->payload.root_hash,
+                                        trusted, name, fp, err);
+        if (r < 0)
+                return r;
+        _cleanup_(verity_tree_freep) struct verity_tree *tree = NULL;
+        struct squashfs_reader *rd = NULL;
+        r = slot_image_reader(t, s, &tree, &rd, err);
+        if (r < 0)
+                return r;
+        r = slot_read_release(s, rd, err);
+        squashfs_reader_free(rd); /* before the tree it reads through */
+        return r;
+}
+
+void slot_read_image(struct slot_table *t, struct slot *s, char **trusted) {
+        struct ingot_error e = { 0 };
+        if (slot_read_image_checked(t, s, trusted, &e) < 0)
+                snprintf(s->unverified, sizeof(s->unverified), "%.255s", e.message);
 }
 
 void slot_table_free(struct slot_table *t) {
@@ -235,6 +243,21 @@ int slot_image_check_sidecars(struct slot_image *img, const char *root_hash, con
         return verity_sig_encode(&vs, &img->payload, &img->payload_size);
 }
 
+/* img's os-release, read behind its tree (-ENOENT: it has none), and whether the signed bytes are a system
+ * extension layer rather than an image for a slot. */
+static int image_read_release(const struct slot_image *img, char **ret_text, bool *ret_layer, struct ingot_error *err) {
+        struct squashfs_reader *rd = NULL;
+        *ret_layer = false;
+        int r = squashfs_reader_open_verified(img->fd, 0, img->tree, &rd, err);
+        if (r < 0)
+                return r;
+        r = squashfs_reader_read_file(rd, "usr/lib/os-release", 64 * 1024, ret_text, err);
+        /* the same keys sign layers: what the signed bytes are says which kind of image this is */
+        *ret_layer = (r >= 0 || r == -ENOENT) && squashfs_reader_find(rd, &EXTENSION_RELEASE_DIR[1], NULL) >= 0;
+        squashfs_reader_free(rd);
+        return r;
+}
+
 int slot_image_open(const char *path, char **trusted, struct slot_image *img, struct ingot_error *err) {
         *img = (struct slot_image) { .path = path, .fd = -1 };
         _cleanup_free_ char *base = image_sidecar_base(path), *verity = NULL, *roothash = NULL, *p7s = NULL;
@@ -279,14 +302,9 @@ int slot_image_open(const char *path, char **trusted, struct slot_image *img, st
                 return r;
         /* its identity and slot policy, read behind the tree the signed root hash gives */
         struct ingot_error e = { 0 };
-        struct squashfs_reader *rd = NULL;
         _cleanup_free_ char *text = NULL;
-        r = squashfs_reader_open_verified(img->fd, 0, img->tree, &rd, &e);
-        if (r >= 0)
-                r = squashfs_reader_read_file(rd, "usr/lib/os-release", 64 * 1024, &text, &e);
-        /* the same keys sign layers: what the signed bytes are says which kind of image this is */
-        bool layer = (r >= 0 || r == -ENOENT) && squashfs_reader_find(rd, &EXTENSION_RELEASE_DIR[1], NULL) >= 0;
-        squashfs_reader_free(rd);
+        bool layer;
+        r = image_read_release(img, &text, &layer, &e);
         if (layer)
                 return error_set(err, -EMEDIUMTYPE, "%s: a system extension layer (%s), not an image for a slot: its "
                                  "signature is a layer's", path, EXTENSION_RELEASE_DIR);
@@ -357,6 +375,8 @@ struct pipeline {
         uint64_t failed_block;  /* of the lowest-numbered damaged chunk seen, so the message names the first */
         struct ingot_error err;
         const struct verity_tree *tree;
+        pthread_t tid[MAX_CHECKERS];
+        unsigned started;       /* checker threads running */
 };
 
 static void *checker(void *userdata) {
@@ -391,24 +411,49 @@ static void *checker(void *userdata) {
         return NULL;
 }
 
+/* Tells the checkers that no chunk follows, waits for them to finish the ones queued, and frees the
+ * buffers; once done, p->r is final. Safe to call again (the cleanup after the explicit call). */
+static void pipeline_stop(struct pipeline *p) {
+        pthread_mutex_lock(&p->lock);
+        p->done = true;
+        pthread_cond_broadcast(&p->changed);
+        pthread_mutex_unlock(&p->lock);
+        for (unsigned k = 0; k < p->started; k++)
+                pthread_join(p->tid[k], NULL);
+        p->started = 0;
+        for (unsigned k = 0; k < NBUF; k++) {
+                free(p->buf[k]);
+                p->buf[k] = NULL;
+        }
+}
+
+/* The next chunk of the image, at off, into buf. */
+static int read_chunk(const struct slot_image *img, void *buf, size_t n, uint64_t off, struct ingot_error *err) {
+        if (img->read)
+                return img->read(img->source, buf, n, off, err);
+        int r = pread_full(img->fd, buf, n, img->offset + off);
+        if (r < 0)
+                return error_set(err, r, "%s: reading: %s", img->path, strerror(-r));
+        return 0;
+}
+
 static int copy_data(struct slot_table *t, const struct gpt_partition *root, const struct slot_image *img,
                      ingot_progress_fn progress, void *userdata, struct ingot_error *err) {
         const struct verity_info *vi = verity_tree_info(img->tree);
         uint64_t dbs = vi->data_block_size;
-        struct pipeline p = { .lock = PTHREAD_MUTEX_INITIALIZER, .changed = PTHREAD_COND_INITIALIZER, .tree = img->tree };
-        int r = 0;
+        _cleanup_(pipeline_stop) struct pipeline p = { .lock = PTHREAD_MUTEX_INITIALIZER,
+                                                       .changed = PTHREAD_COND_INITIALIZER, .tree = img->tree };
         for (unsigned i = 0; i < NBUF; i++)
                 if (!(p.buf[i] = malloc(CHUNK)))
-                        r = -ENOMEM;
+                        return -ENOMEM;
         long cores = sysconf(_SC_NPROCESSORS_ONLN);
-        unsigned n_checkers = cores < 1 ? 1 : cores > MAX_CHECKERS ? MAX_CHECKERS : (unsigned) cores, started = 0;
-        pthread_t tid[MAX_CHECKERS];
-        while (r >= 0 && started < n_checkers && pthread_create(&tid[started], NULL, checker, &p) == 0)
-                started++;
-        if (r >= 0 && started == 0)
-                r = -EAGAIN;
+        unsigned n_checkers = cores < 1 ? 1 : cores > MAX_CHECKERS ? MAX_CHECKERS : (unsigned) cores;
+        while (p.started < n_checkers && pthread_create(&p.tid[p.started], NULL, checker, &p) == 0)
+                p.started++;
+        if (p.started == 0)
+                return -EAGAIN;
         unsigned i = 0;
-        for (uint64_t off = 0; r >= 0 && off < img->size; off += CHUNK, i = (i + 1) % NBUF) {
+        for (uint64_t off = 0; off < img->size; off += CHUNK, i = (i + 1) % NBUF) {
                 pthread_mutex_lock(&p.lock);
                 while (p.state[i] != CHUNK_EMPTY)
                         pthread_cond_wait(&p.changed, &p.lock);
@@ -417,15 +462,12 @@ static int copy_data(struct slot_table *t, const struct gpt_partition *root, con
                 if (damaged)
                         break; /* reported below, with the checker's message */
                 size_t n = img->size - off < CHUNK ? (size_t) (img->size - off) : CHUNK;
-                if (img->read)
-                        r = img->read(img->source, p.buf[i], n, off, err);
-                else if ((r = pread_full(img->fd, p.buf[i], n, img->offset + off)) < 0)
-                        r = error_set(err, r, "%s: reading: %s", img->path, strerror(-r));
+                int r = read_chunk(img, p.buf[i], n, off, err);
                 if (r < 0)
-                        break;
+                        return r;
                 r = gpt_pwrite(t->gpt, root, off, p.buf[i], n, err);
                 if (r < 0)
-                        break;
+                        return r;
                 /* start writeback now, so that it overlaps the copy and the check instead of
                  * all waiting for the final fsync (which still makes it durable) */
                 (void) sync_file_range(t->gpt->fd, (off_t) (root->offset + off), (off_t) n, SYNC_FILE_RANGE_WRITE);
@@ -436,22 +478,16 @@ static int copy_data(struct slot_table *t, const struct gpt_partition *root, con
                 pthread_cond_broadcast(&p.changed);
                 pthread_mutex_unlock(&p.lock);
                 if (progress)
-                        progress(&(struct ingot_progress) { .phase = "data", .bytes = off + n, .total_bytes = img->size },
+                        progress(&(struct ingot_progress) { .phase = "data", .bytes = off + n,
+                                                            .total_bytes = img->size },
                                  userdata);
         }
-        pthread_mutex_lock(&p.lock);
-        p.done = true;
-        pthread_cond_broadcast(&p.changed);
-        pthread_mutex_unlock(&p.lock);
-        for (unsigned k = 0; k < started; k++)
-                pthread_join(tid[k], NULL);
-        if (r >= 0 && p.r < 0)
-                r = error_set(err, p.r, "%s: %s: the image is damaged (or changed while it was read); %s was left "
-                              "unbootable",
-                              img->path, p.err.message, root->label);
-        for (unsigned k = 0; k < NBUF; k++)
-                free(p.buf[k]);
-        return r;
+        pipeline_stop(&p); /* every chunk written is checked before the verdict */
+        if (p.r < 0)
+                return error_set(err, p.r, "%s: %s: the image is damaged (or changed while it was read); %s was left "
+                                 "unbootable",
+                                 img->path, p.err.message, root->label);
+        return 0;
 }
 
 static int zero_partition(struct slot_table *t, const struct gpt_partition *p, struct ingot_error *err) {
@@ -473,6 +509,43 @@ void slot_clear_signature(struct slot_table *t, const struct slot *s) {
                 (void) sync_disk(t, NULL);
 }
 
+/* The hash tree in s's verity partition, read from the disk: the one img's tree is. */
+static int check_tree_back(struct gpt *g, const struct gpt_partition *verity, const struct slot_image *img,
+                           struct ingot_error *err) {
+        size_t area_size;
+        const uint8_t *area = verity_tree_area(img->tree, &area_size);
+        char name[300];
+        snprintf(name, sizeof(name), "%s (%s)", g->path, verity->label);
+        _cleanup_(verity_tree_freep) struct verity_tree *back = NULL;
+        int r = verity_tree_load(&(struct verity_region) { .name = g->path, .fd = g->fd, .offset = verity->offset },
+                                 &back, err);
+        if (r < 0)
+                return r;
+        const struct verity_info *vi = verity_tree_info(back);
+        char computed[129];
+        hex_encode(vi->root_hash, vi->root_hash_size, computed);
+        size_t back_size;
+        const uint8_t *back_area = verity_tree_area(back, &back_size);
+        if (strcmp(computed, img->root_hash) != 0 || back_size != area_size || memcmp(back_area, area, area_size) != 0)
+                return error_set(err, -EIO, "%s: the hash tree read back differs from the one written", name);
+        return 0;
+}
+
+/* The signature in s's signature partition, read from the disk: whole, over img's root hash, trusted. */
+static int check_signature_back(struct gpt *g, const struct gpt_partition *sig, const struct slot_image *img,
+                                char **trusted, struct ingot_error *err) {
+        _cleanup_(verity_sig_clear) struct verity_sig vs = { 0 };
+        int r = read_payload(g, sig, &vs, err);
+        if (r < 0)
+                return error_set(err, r == -ENODATA ? -EIO : r, "%s: the signature read back from %s is not whole",
+                                 g->path, sig->label);
+        char name[300], fp[65];
+        snprintf(name, sizeof(name), "%s (%s)", g->path, sig->label);
+        if (strcmp(vs.root_hash, img->root_hash) != 0)
+                return error_set(err, -EIO, "%s: read back another root hash", name);
+        return signature_check_trusted(vs.signature, vs.signature_size, name, vs.root_hash, trusted, name, fp, err);
+}
+
 int slot_write(struct slot_table *t, struct slot *s, const struct slot_image *img, char **trusted,
                ingot_progress_fn progress, void *userdata, struct ingot_error *err) {
         struct gpt *g = t->gpt;
@@ -482,53 +555,34 @@ int slot_write(struct slot_table *t, struct slot *s, const struct slot_image *im
 
         /* the signature goes first, so an interrupted write leaves the slot visibly empty */
         int r = zero_partition(t, sig, err);
-        if (r >= 0)
-                r = sync_disk(t, err);
-        if (r >= 0)
-                r = gpt_pwrite(g, verity, 0, area, area_size, err);
-        if (r >= 0)
-                r = copy_data(t, root, img, progress, userdata, err);
-        if (r >= 0)
-                r = sync_disk(t, err);
-        if (r >= 0)
-                r = gpt_pwrite(g, sig, 0, img->payload, img->payload_size, err);
-        if (r >= 0)
-                r = sync_disk(t, err);
+        if (r < 0)
+                return r;
+        r = sync_disk(t, err);
+        if (r < 0)
+                return r;
+        r = gpt_pwrite(g, verity, 0, area, area_size, err);
+        if (r < 0)
+                return r;
+        r = copy_data(t, root, img, progress, userdata, err);
+        if (r < 0)
+                return r;
+        r = sync_disk(t, err);
+        if (r < 0)
+                return r;
+        r = gpt_pwrite(g, sig, 0, img->payload, img->payload_size, err);
+        if (r < 0)
+                return r;
+        r = sync_disk(t, err);
         if (r < 0)
                 return r;
 
         /* read back what decides trust, past the page cache */
         (void) posix_fadvise(g->fd, (off_t) verity->offset, (off_t) area_size, POSIX_FADV_DONTNEED);
         (void) posix_fadvise(g->fd, (off_t) sig->offset, (off_t) img->payload_size, POSIX_FADV_DONTNEED);
-        struct verity_tree *back = NULL;
-        char name[300];
-        snprintf(name, sizeof(name), "%s (%s)", g->path, verity->label);
-        r = verity_tree_load(&(struct verity_region) { .name = g->path, .fd = g->fd, .offset = verity->offset }, &back,
-                             err);
-        if (r >= 0) {
-                const struct verity_info *vi = verity_tree_info(back);
-                char computed[129];
-                hex_encode(vi->root_hash, vi->root_hash_size, computed);
-                size_t back_size;
-                const uint8_t *back_area = verity_tree_area(back, &back_size);
-                if (strcmp(computed, img->root_hash) != 0 || back_size != area_size ||
-                    memcmp(back_area, area, area_size) != 0)
-                        r = error_set(err, -EIO, "%s: the hash tree read back differs from the one written", name);
-        }
-        verity_tree_free(back);
+        r = check_tree_back(g, verity, img, err);
         if (r < 0)
                 return r;
-        struct verity_sig vs;
-        r = read_payload(g, sig, &vs, err);
-        if (r < 0)
-                return error_set(err, r == -ENODATA ? -EIO : r, "%s: the signature read back from %s is not whole",
-                                 g->path, sig->label);
-        char fp[65];
-        snprintf(name, sizeof(name), "%s (%s)", g->path, sig->label);
-        r = strcmp(vs.root_hash, img->root_hash) != 0
-                    ? error_set(err, -EIO, "%s: read back another root hash", name)
-                    : signature_check_trusted(vs.signature, vs.signature_size, name, vs.root_hash, trusted, name, fp, err);
-        verity_sig_clear(&vs);
+        r = check_signature_back(g, sig, img, trusted, err);
         if (r < 0)
                 return r;
 

@@ -2,6 +2,7 @@
  * rollback, each under the disk's lock and each ending in one GPT write; and the booted-slot record. */
 #include <string.h>
 
+#include "json-util.h"
 #include "profile.h"
 #include "roothash.h"
 #include "slot.h"
@@ -90,14 +91,13 @@ static void fill_status(const struct slot_table *t, char booted, struct ingot_sl
 }
 
 int ingot_slot_status(const struct ingot_slot_options *o, struct ingot_slot_status *ret, struct ingot_error *err) {
-        struct slot_table *t;
+        _cleanup_(slot_table_freep) struct slot_table *t = NULL;
         char booted;
         int r = slot_disk_open(o, false, &t, &booted, err);
         if (r < 0)
                 return r;
         slot_table_read_images(t, NULL); /* for the eye: any intact signature, the signer shown beside it */
         fill_status(t, booted, ret);
-        slot_table_free(t);
         return 0;
 }
 
@@ -120,20 +120,21 @@ static int set_attrs(struct slot_table *t, struct slot *s, struct slot_attrs a, 
                      const char *verity_uuid, struct ingot_error *err) {
         s->attrs = a;
         int r = gpt_set(t->gpt, s->root, slot_attrs_encode(t->gpt->parts[s->root].attrs, &s->attrs), root_uuid, err);
-        if (r >= 0 && verity_uuid)
-                r = gpt_set(t->gpt, s->verity, t->gpt->parts[s->verity].attrs, verity_uuid, err);
-        return r;
+        if (r < 0 || !verity_uuid)
+                return r;
+        return gpt_set(t->gpt, s->verity, t->gpt->parts[s->verity].attrs, verity_uuid, err);
 }
 
 /* Makes s next: priority 2 and the other, if it may boot, priority 1 (in the same GPT write). */
 static int make_next(struct slot_table *t, struct slot *s, unsigned tries, bool successful, const char *root_uuid,
                      const char *verity_uuid, struct ingot_error *err) {
         struct slot *other = &t->slots[1 - slot_index(s->name)];
-        int r = set_attrs(t, s, (struct slot_attrs) { .priority = 2, .tries = successful ? 0 : tries, .successful = successful }, root_uuid, verity_uuid, err);
-        if (r >= 0 && other->attrs.priority > 1)
-                r = set_attrs(t, other, (struct slot_attrs) { .priority = 1, .tries = other->attrs.tries, .successful = other->attrs.successful }, NULL, NULL,
-                              err);
-        return r;
+        struct slot_attrs a = { .priority = 2, .tries = successful ? 0 : tries, .successful = successful };
+        int r = set_attrs(t, s, a, root_uuid, verity_uuid, err);
+        if (r < 0 || other->attrs.priority <= 1)
+                return r;
+        a = (struct slot_attrs) { .priority = 1, .tries = other->attrs.tries, .successful = other->attrs.successful };
+        return set_attrs(t, other, a, NULL, NULL, err);
 }
 
 const struct slot *slot_version_floor(const struct slot_table *t) {
@@ -217,22 +218,21 @@ static int check_fits(const struct slot_table *t, const struct slot *s, const st
  * streamed into). what names the profile, consequence ends the message. */
 static int check_restart(const struct slot_image *img, const char *what, int fd, uint64_t offset,
                          const char *consequence, struct ingot_error *err) {
-        struct verity_sig vs;
+        _cleanup_(verity_sig_clear) struct verity_sig vs = { 0 };
         int r = verity_sig_decode(img->payload, img->payload_size, &vs, err);
         if (r < 0)
                 return r;
-        json_object *j = NULL;
+        _cleanup_json_ json_object *j = NULL;
         const char *name, *cmdline = NULL;
-        if (vs.profile)
+        if (vs.profile) {
                 r = profile_compiled_parse(vs.profile, what, &j, &name, &cmdline, err);
+                if (r < 0)
+                        return r;
+        }
         char image[160];
         snprintf(image, sizeof(image), "%s %s", *img->image_id ? img->image_id : img->path,
                  *img->version ? img->version : "(no version)");
-        if (r >= 0)
-                r = profile_restart_check(what, cmdline, fd, offset, img->size, img->tree, image, consequence, err);
-        json_object_put(j);
-        verity_sig_clear(&vs);
-        return r;
+        return profile_restart_check(what, cmdline, fd, offset, img->size, img->tree, image, consequence, err);
 }
 
 /* Writes img into s and makes it next on trial: 1: the target can no longer boot; 2: its contents;
@@ -242,19 +242,23 @@ static int install_into(struct slot_table *t, struct slot *s, const struct slot_
                         unsigned tries, const char *late_profile, ingot_progress_fn progress, void *userdata,
                         struct ingot_error *err) {
         int r = set_attrs(t, s, (struct slot_attrs) { 0 }, NULL, NULL, err);
-        if (r >= 0)
-                r = gpt_write(t->gpt, err);
-        if (r >= 0)
-                r = slot_write(t, s, img, trusted, progress, userdata, err);
-        if (r >= 0 && late_profile) {
+        if (r < 0)
+                return r;
+        r = gpt_write(t->gpt, err);
+        if (r < 0)
+                return r;
+        r = slot_write(t, s, img, trusted, progress, userdata, err);
+        if (r < 0)
+                return r;
+        if (late_profile) {
                 char consequence[128];
                 snprintf(consequence, sizeof(consequence), EVERY_TRY_FAILS "; slot %c was left empty", s->name);
                 r = check_restart(img, late_profile, t->gpt->fd, t->gpt->parts[s->root].offset, consequence, err);
-                if (r < 0)
-                        slot_clear_signature(t, s);
+                if (r < 0) {
+                        slot_clear_signature(t, s); /* the slot must not keep an image that cannot boot */
+                        return r;
+                }
         }
-        if (r < 0)
-                return r;
         char root_uuid[37], verity_uuid[37];
         root_hash_uuids(img->root_hash, root_uuid, verity_uuid);
         const struct slot *other = &t->slots[1 - slot_index(s->name)];
@@ -264,37 +268,43 @@ static int install_into(struct slot_table *t, struct slot *s, const struct slot_
                 verity_uuid[0] = verity_uuid[0] == 'f' ? '0' : 'f';
         }
         r = make_next(t, s, tries ? tries : 3, false, root_uuid, verity_uuid, err);
-        if (r >= 0)
-                r = gpt_write(t->gpt, err);
-        return r;
+        if (r < 0)
+                return r;
+        return gpt_write(t->gpt, err);
 }
 
 /* The profile (a compiled, signed file) in img's payload. */
 static int attach_profile(struct slot_image *img, const char *path, char **trusted, struct ingot_error *err) {
-        struct slot_profile p;
+        _cleanup_(slot_profile_clear) struct slot_profile p = { 0 };
         int r = slot_profile_load(path, trusted, img->root_hash, &p, err);
         if (r < 0)
                 return r;
-        r = slot_image_set_profile(img, &p);
-        slot_profile_clear(&p);
-        return r;
+        return slot_image_set_profile(img, &p);
 }
 
 int slot_install_image(struct slot_table *t, struct slot *s, struct slot_image *img,
                        const struct ingot_install_options *io, struct ingot_error *err) {
-        int r = io->profile ? attach_profile(img, io->profile, io->trusted_certs, err) : 0;
-        if (r >= 0)
-                r = check_fits(t, s, img, err);
-        if (r >= 0 && io->profile && img->fd >= 0)
-                r = check_restart(img, io->profile, img->fd, img->offset, EVERY_TRY_FAILS, err);
+        int r;
+        if (io->profile) {
+                r = attach_profile(img, io->profile, io->trusted_certs, err);
+                if (r < 0)
+                        return r;
+        }
+        r = check_fits(t, s, img, err);
         if (r < 0)
                 return r;
+        if (io->profile && img->fd >= 0) {
+                r = check_restart(img, io->profile, img->fd, img->offset, EVERY_TRY_FAILS, err);
+                if (r < 0)
+                        return r;
+        }
         /* anti-rollback: not older than any good slot, nor below what a good slot's signer set */
         r = slot_floor_check(t, img->path, img->version, io->allow_downgrade, err);
         if (r < 0)
                 return r;
         if (img->requires_profile && !io->profile)
-                return error_set(err, -EPERM, "%s: its image boots only with a profile of its own (SlotProfile=required): "
+                return error_set(err, -EPERM,
+                                 "%s: its image boots only with a profile of its own (SlotProfile=required): "
                                  "give --profile", img->path);
         return install_into(t, s, img, io->trusted_certs, io->tries, img->fd < 0 ? io->profile : NULL, io->progress,
                             io->userdata, err);
@@ -302,33 +312,31 @@ int slot_install_image(struct slot_table *t, struct slot *s, struct slot_image *
 
 int ingot_slot_install(const struct ingot_slot_options *o, const char *image_path,
                        const struct ingot_install_options *io, char *ret_slot, struct ingot_error *err) {
-        struct slot_image img;
+        _cleanup_(slot_image_close) struct slot_image img = { .fd = -1 };
         int r = slot_image_open(image_path, io->trusted_certs, &img, err);
-        if (r < 0) {
-                slot_image_close(&img);
+        if (r < 0)
                 return r;
-        }
-        struct slot_table *t = NULL;
+        _cleanup_(slot_table_freep) struct slot_table *t = NULL;
         struct slot *s;
         char booted;
         r = slot_disk_open(o, true, &t, &booted, err);
-        if (r >= 0) {
-                slot_table_read_images(t, io->trusted_certs); /* the version floor: trusted slots only */
-                r = slot_target(t, booted, io->slot, &s, err);
-        }
-        if (r >= 0)
-                r = slot_install_image(t, s, &img, io, err);
-        if (r >= 0 && ret_slot)
+        if (r < 0)
+                return r;
+        slot_table_read_images(t, io->trusted_certs); /* the version floor: trusted slots only */
+        r = slot_target(t, booted, io->slot, &s, err);
+        if (r < 0)
+                return r;
+        r = slot_install_image(t, s, &img, io, err);
+        if (r < 0)
+                return r;
+        if (ret_slot)
                 *ret_slot = s->name;
-        slot_table_free(t);
-        slot_image_close(&img);
-        return r;
+        return 0;
 }
 
 int ingot_slot_reprofile(const struct ingot_slot_options *o, const char *profile, char **trusted, unsigned tries,
                          ingot_progress_fn progress, void *userdata, char *ret_slot, struct ingot_error *err) {
-        struct slot_table *t = NULL;
-        struct slot_image img = { .fd = -1 };
+        _cleanup_(slot_table_freep) struct slot_table *t = NULL;
         char booted;
         int r = slot_disk_open(o, true, &t, &booted, err);
         if (r < 0)
@@ -339,10 +347,8 @@ int ingot_slot_reprofile(const struct ingot_slot_options *o, const char *profile
         struct slot_choice ch;
         slot_table_choose(t, &ch);
         struct slot *from = booted ? &t->slots[slot_index(booted)] : ch.index >= 0 ? &t->slots[ch.index] : NULL;
-        if (!from) {
-                r = error_set(err, -ENOENT, "%s: no slot to reprofile: %s", t->gpt->path, ch.reason);
-                goto out;
-        }
+        if (!from)
+                return error_set(err, -ENOENT, "%s: no slot to reprofile: %s", t->gpt->path, ch.reason);
         struct slot *to = &t->slots[1 - slot_index(from->name)];
         if (!booted && slot_state_of(&from->attrs, from->installed) != SLOT_GOOD &&
             slot_state_of(&to->attrs, to->installed) == SLOT_GOOD) {
@@ -350,92 +356,111 @@ int ingot_slot_reprofile(const struct ingot_slot_options *o, const char *profile
                 to = from;
                 from = good;
         }
+        /* declared after t, so closed before it: its fd duplicates the disk's, and the disk's flock lasts
+         * until the last of them is closed */
+        _cleanup_(slot_image_close) struct slot_image img = { .fd = -1 };
         r = slot_image_from_slot(t, from, trusted, &img, err);
-        if (r >= 0)
-                r = attach_profile(&img, profile, trusted, err);
-        if (r >= 0)
-                r = check_fits(t, to, &img, err);
-        if (r >= 0)
-                r = check_restart(&img, profile, img.fd, img.offset, EVERY_TRY_FAILS, err);
-        if (r >= 0)
-                r = install_into(t, to, &img, trusted, tries, NULL, progress, userdata, err);
-        if (r >= 0 && ret_slot)
-                *ret_slot = to->name;
-out:
-        slot_image_close(&img);
-        slot_table_free(t);
-        return r;
-}
-
-int ingot_slot_change(const struct ingot_slot_options *o, enum ingot_slot_action action, char name, unsigned tries,
-                      char *ret_slot, struct ingot_error *err) {
-        struct slot_table *t;
-        char booted;
-        int r = slot_disk_open(o, true, &t, &booted, err);
         if (r < 0)
                 return r;
-        struct slot *s = NULL;
+        r = attach_profile(&img, profile, trusted, err);
+        if (r < 0)
+                return r;
+        r = check_fits(t, to, &img, err);
+        if (r < 0)
+                return r;
+        r = check_restart(&img, profile, img.fd, img.offset, EVERY_TRY_FAILS, err);
+        if (r < 0)
+                return r;
+        r = install_into(t, to, &img, trusted, tries, NULL, progress, userdata, err);
+        if (r < 0)
+                return r;
+        if (ret_slot)
+                *ret_slot = to->name;
+        return 0;
+}
+
+/* The slot an action applies to: for a rollback the other one, which must be good; else the one named
+ * (mark-good: the booted one when none is). */
+static int change_target(struct slot_table *t, char booted, enum ingot_slot_action action, char name,
+                         struct slot **ret, struct ingot_error *err) {
         if (action == INGOT_SLOT_ROLLBACK) {
                 struct slot_choice ch;
                 slot_table_choose(t, &ch);
                 char current = booted ? booted : ch.index >= 0 ? t->slots[ch.index].name : 'a';
-                s = &t->slots[1 - slot_index(current)];
-                if (slot_state_of(&s->attrs, s->installed) != SLOT_GOOD) {
-                        r = error_set(err, -ENOENT, "%s: no good slot to roll back to: %c is %s", t->gpt->path, s->name,
-                                      slot_state_to_string(slot_state_of(&s->attrs, s->installed)));
-                        goto out;
-                }
-        } else {
-                if (!name && action == INGOT_SLOT_MARK_GOOD)
-                        name = booted;
-                if (!name) {
-                        r = error_set(err, -EINVAL, "%s: which slot? this disk's booted slot is not known", t->gpt->path);
-                        goto out;
-                }
-                if (slot_index(name) < 0) {
-                        r = error_set(err, -EINVAL, "no slot '%c'; slots are a and b", name);
-                        goto out;
-                }
-                s = &t->slots[slot_index(name)];
+                struct slot *s = &t->slots[1 - slot_index(current)];
+                if (slot_state_of(&s->attrs, s->installed) != SLOT_GOOD)
+                        return error_set(err, -ENOENT, "%s: no good slot to roll back to: %c is %s", t->gpt->path,
+                                         s->name, slot_state_to_string(slot_state_of(&s->attrs, s->installed)));
+                *ret = s;
+                return 0;
         }
-        bool mark_bad = action == INGOT_SLOT_MARK_BAD || action == INGOT_SLOT_FAILED_INITRD ||
-                        action == INGOT_SLOT_FAILED_CORRUPTED;
-        if (!mark_bad && (r = slot_require_installed(t, s, err)) < 0)
-                goto out;
-        struct slot *other = &t->slots[1 - slot_index(s->name)];
-        if (action == INGOT_SLOT_FAILED_CORRUPTED && !slot_bootable(&other->attrs, other->installed)) {
-                /* never the last bootable slot: one bad block is better than nothing to boot */
-                r = error_set(err, -EBUSY, "%s: slot %c is %s, nothing to fall back to", t->gpt->path, other->name,
-                              slot_state_to_string(slot_state_of(&other->attrs, other->installed)));
-                goto out;
-        }
+        if (!name && action == INGOT_SLOT_MARK_GOOD)
+                name = booted;
+        if (!name)
+                return error_set(err, -EINVAL, "%s: which slot? this disk's booted slot is not known", t->gpt->path);
+        if (slot_index(name) < 0)
+                return error_set(err, -EINVAL, "no slot '%c'; slots are a and b", name);
+        *ret = &t->slots[slot_index(name)];
+        return 0;
+}
+
+/* The action's new state bits for s (and, when s becomes next, the other slot's priority), in memory. */
+static int change_attrs(struct slot_table *t, struct slot *s, enum ingot_slot_action action, unsigned tries,
+                        struct ingot_error *err) {
         switch (action) {
         case INGOT_SLOT_SWITCH:
-                r = make_next(t, s, tries ? tries : 3, false, NULL, NULL, err);
-                break;
+                return make_next(t, s, tries ? tries : 3, false, NULL, NULL, err);
         case INGOT_SLOT_ROLLBACK:
-                r = make_next(t, s, 0, true, NULL, NULL, err);
-                break;
+                return make_next(t, s, 0, true, NULL, NULL, err);
         case INGOT_SLOT_MARK_GOOD:
-                r = set_attrs(t, s, (struct slot_attrs) { .priority = s->attrs.priority ? s->attrs.priority : 1, .successful = true }, NULL, NULL,
-                              err);
-                break;
+                return set_attrs(t, s,
+                                 (struct slot_attrs) { .priority = s->attrs.priority ? s->attrs.priority : 1,
+                                                       .successful = true },
+                                 NULL, NULL, err);
         case INGOT_SLOT_MARK_BAD:
         case INGOT_SLOT_FAILED_INITRD:
         case INGOT_SLOT_FAILED_CORRUPTED:
-                r = set_attrs(t, s,
-                              (struct slot_attrs) { .failure = action == INGOT_SLOT_FAILED_INITRD ? SLOT_FAILURE_INITRD
-                                                               : action == INGOT_SLOT_FAILED_CORRUPTED
-                                                                       ? SLOT_FAILURE_CORRUPTED
-                                                                       : SLOT_FAILURE_MARKED },
-                              NULL, NULL, err);
-                break;
+                return set_attrs(t, s,
+                                 (struct slot_attrs) { .failure = action == INGOT_SLOT_FAILED_INITRD
+                                                                          ? SLOT_FAILURE_INITRD
+                                                                  : action == INGOT_SLOT_FAILED_CORRUPTED
+                                                                          ? SLOT_FAILURE_CORRUPTED
+                                                                          : SLOT_FAILURE_MARKED },
+                                 NULL, NULL, err);
         }
-        if (r >= 0)
-                r = gpt_write(t->gpt, err);
-        if (r >= 0 && ret_slot)
+        return 0;
+}
+
+int ingot_slot_change(const struct ingot_slot_options *o, enum ingot_slot_action action, char name, unsigned tries,
+                      char *ret_slot, struct ingot_error *err) {
+        _cleanup_(slot_table_freep) struct slot_table *t = NULL;
+        char booted;
+        int r = slot_disk_open(o, true, &t, &booted, err);
+        if (r < 0)
+                return r;
+        struct slot *s;
+        r = change_target(t, booted, action, name, &s, err);
+        if (r < 0)
+                return r;
+        bool mark_bad = action == INGOT_SLOT_MARK_BAD || action == INGOT_SLOT_FAILED_INITRD ||
+                        action == INGOT_SLOT_FAILED_CORRUPTED;
+        if (!mark_bad) {
+                r = slot_require_installed(t, s, err);
+                if (r < 0)
+                        return r;
+        }
+        struct slot *other = &t->slots[1 - slot_index(s->name)];
+        if (action == INGOT_SLOT_FAILED_CORRUPTED && !slot_bootable(&other->attrs, other->installed))
+                /* never the last bootable slot: one bad block is better than nothing to boot */
+                return error_set(err, -EBUSY, "%s: slot %c is %s, nothing to fall back to", t->gpt->path, other->name,
+                                 slot_state_to_string(slot_state_of(&other->attrs, other->installed)));
+        r = change_attrs(t, s, action, tries, err);
+        if (r < 0)
+                return r;
+        r = gpt_write(t->gpt, err); /* the one write that makes the change */
+        if (r < 0)
+                return r;
+        if (ret_slot)
                 *ret_slot = s->name;
-out:
-        slot_table_free(t);
-        return r;
+        return 0;
 }

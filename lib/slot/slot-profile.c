@@ -3,6 +3,7 @@
 #include <json-c/json.h>
 #include <string.h>
 
+#include "json-util.h"
 #include "profile.h"
 #include "signing.h"
 #include "slot-profile.h"
@@ -25,40 +26,35 @@ int slot_profile_load(const char *path, char **trusted, const char *root_hash, s
                                  path, path);
         if (asprintf(&p7s, "%s.p7s", path) < 0)
                 return -ENOMEM;
-        int r = read_text_file(path, 64 * 1024, &ret->json);
+        _cleanup_(slot_profile_clear) struct slot_profile p = { 0 };
+        int r = read_text_file(path, 64 * 1024, &p.json);
         if (r < 0)
-                return error_set(err, r, "%s: %s", path, r == -EFBIG ? "larger than a compiled profile can be" : strerror(-r));
-        if (access(p7s, F_OK) < 0) {
-                r = error_set(err, -ENOKEY, "%s: unsigned (no %s); a slot only takes a signed profile", path, p7s);
-                goto fail;
-        }
-        r = read_file(p7s, 64 * 1024, (char **) &ret->signature, &ret->signature_size);
-        if (r < 0 || ret->signature_size == 0) {
-                r = error_set(err, r < 0 ? r : -EBADMSG, "%s: cannot read it whole", p7s);
-                goto fail;
-        }
-        r = signature_check_trusted(ret->signature, ret->signature_size, p7s, ret->json, trusted, path, ret->fingerprint,
-                                    err);
+                return error_set(err, r, "%s: %s", path,
+                                 r == -EFBIG ? "larger than a compiled profile can be" : strerror(-r));
+        if (access(p7s, F_OK) < 0)
+                return error_set(err, -ENOKEY, "%s: unsigned (no %s); a slot only takes a signed profile", path, p7s);
+        r = read_file(p7s, 64 * 1024, (char **) &p.signature, &p.signature_size);
+        if (r < 0 || p.signature_size == 0)
+                return error_set(err, r < 0 ? r : -EBADMSG, "%s: cannot read it whole", p7s);
+        r = signature_check_trusted(p.signature, p.signature_size, p7s, p.json, trusted, path, p.fingerprint, err);
         if (r < 0)
-                goto fail;
-        json_object *j;
+                return r;
+        _cleanup_json_ json_object *j = NULL;
         const char *name, *cmdline;
-        r = profile_compiled_parse(ret->json, path, &j, &name, &cmdline, err);
+        r = profile_compiled_parse(p.json, path, &j, &name, &cmdline, err);
         if (r < 0)
-                goto fail;
-        snprintf(ret->name, sizeof(ret->name), "%s", name);
+                return r;
+        snprintf(p.name, sizeof(p.name), "%s", name);
         r = profile_bound_to(j, path, root_hash, err);
-        json_object_put(j);
         if (r < 0)
-                goto fail;
+                return r;
+        *ret = p;
+        p = (struct slot_profile) { 0 }; /* handed over to ret */
         return 0;
-fail:
-        slot_profile_clear(ret);
-        return r;
 }
 
 int slot_image_set_profile(struct slot_image *img, const struct slot_profile *p) {
-        struct verity_sig vs;
+        _cleanup_(verity_sig_clear) struct verity_sig vs = { 0 };
         struct ingot_error e = { 0 };
         int r = verity_sig_decode(img->payload, img->payload_size, &vs, &e);
         if (r < 0)
@@ -71,21 +67,18 @@ int slot_image_set_profile(struct slot_image *img, const struct slot_profile *p)
         if (p) {
                 vs.profile = strdup(p->json);
                 vs.profile_signature = malloc(p->signature_size);
-                if (!vs.profile || !vs.profile_signature) {
-                        verity_sig_clear(&vs);
+                if (!vs.profile || !vs.profile_signature)
                         return -ENOMEM;
-                }
                 memcpy(vs.profile_signature, p->signature, p->signature_size);
                 vs.profile_signature_size = p->signature_size;
         }
-        uint8_t *payload;
+        _cleanup_free_ uint8_t *payload = NULL;
         size_t size;
         r = verity_sig_encode(&vs, &payload, &size);
-        verity_sig_clear(&vs);
         if (r < 0)
                 return r;
         free(img->payload);
-        img->payload = payload;
+        img->payload = TAKE_PTR(payload);
         img->payload_size = size;
         return 0;
 }

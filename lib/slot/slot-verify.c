@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <string.h>
 
+#include "json-util.h"
 #include "profile.h"
 #include "signing.h"
 #include "slot.h"
@@ -41,6 +42,26 @@ static const char *trusted_signer(const uint8_t *der, size_t size, const char *n
         return NULL;
 }
 
+/* The tree in the verity partition (hash_name in messages), its levels checked, and not larger than the
+ * partition. */
+static int load_tree(const struct gpt *g, const struct gpt_partition *verity, const char *hash_name,
+                     struct verity_tree **ret, struct ingot_error *err) {
+        _cleanup_(verity_tree_freep) struct verity_tree *tree = NULL;
+        int r = verity_tree_load(&(struct verity_region) { .name = hash_name, .path = g->path, .fd = g->fd,
+                                                           .offset = verity->offset },
+                                 &tree, err);
+        if (r < 0)
+                return r;
+        size_t area_size;
+        (void) verity_tree_area(tree, &area_size);
+        if (area_size > verity->size)
+                return error_set(err, -EBADMSG,
+                                 "%s: its superblock describes a tree of %zu bytes, the partition holds %llu",
+                                 hash_name, area_size, (unsigned long long) verity->size);
+        *ret = TAKE_PTR(tree);
+        return 0;
+}
+
 /* "hash tree": the tree in the verity partition, every level against the one above, then every data block
  * of the root partition against it. ret_info: the tree's, when its levels hold together (its root hash is
  * then known, even when the data does not match). Returns whether the data matched. */
@@ -56,19 +77,10 @@ static bool check_tree(struct ingot_check *c, struct slot_table *t, const struct
         (void) posix_fadvise(g->fd, (off_t) root->offset, (off_t) root->size, POSIX_FADV_DONTNEED);
 
         struct ingot_error e = { 0 };
-        struct verity_tree *tree = NULL;
-        int r = verity_tree_load(&(struct verity_region) { .name = hash_name, .path = g->path, .fd = g->fd,
-                                                           .offset = verity->offset },
-                                 &tree, &e);
-        size_t area_size = 0;
-        if (r >= 0)
-                (void) verity_tree_area(tree, &area_size);
-        if (r >= 0 && area_size > verity->size)
-                r = error_set(&e, -EBADMSG, "%s: its superblock describes a tree of %zu bytes, the partition holds %llu",
-                              hash_name, area_size, (unsigned long long) verity->size);
+        _cleanup_(verity_tree_freep) struct verity_tree *tree = NULL;
+        int r = load_tree(g, verity, hash_name, &tree, &e);
         if (r < 0) {
                 set(c, INGOT_CHECK_FAILED, "%s", e.message);
-                verity_tree_free(tree);
                 return false;
         }
         const struct verity_info *vi = verity_tree_info(tree);
@@ -78,7 +90,6 @@ static bool check_tree(struct ingot_check *c, struct slot_table *t, const struct
         if (covers > root->size) {
                 set(c, INGOT_CHECK_FAILED, "%s: its tree covers %llu bytes of data, %s holds %llu", hash_name,
                     (unsigned long long) covers, root->label, (unsigned long long) root->size);
-                verity_tree_free(tree);
                 return false;
         }
         struct relabel l = { progress, userdata, root->label };
@@ -94,7 +105,6 @@ static bool check_tree(struct ingot_check *c, struct slot_table *t, const struct
                 set(c, INGOT_CHECK_OK, "%llu data blocks of %u bytes, %s (%s against %s)",
                     (unsigned long long) vi->data_blocks, vi->data_block_size, vi->hash_name, root->label,
                     verity->label);
-        verity_tree_free(tree);
         return r >= 0;
 }
 
@@ -131,13 +141,12 @@ static void check_profile(struct ingot_check *c, const struct slot *s, const cha
         snprintf(name, sizeof(name), "%s: the slot's profile", sig_name);
         struct ingot_error e = { 0 };
         const char *cert = trusted_signer(p->profile_signature, p->profile_signature_size, name, p->profile, trusted, fp, &e);
-        json_object *j = NULL;
+        _cleanup_json_ json_object *j = NULL;
         const char *profile, *cmdline;
         if (!cert || profile_compiled_parse(p->profile, name, &j, &profile, &cmdline, &e) < 0)
                 set(c, INGOT_CHECK_FAILED, "%s", e.message);
         else
                 set(c, INGOT_CHECK_OK, "%s, signed by %s (SHA-256 %s)", profile, cert, fp);
-        json_object_put(j);
 }
 
 static void verify_slot(struct slot_table *t, const struct slot *s, char **trusted, ingot_progress_fn progress,
@@ -189,7 +198,7 @@ int ingot_slot_verify(const struct ingot_slot_options *o, char name, char **trus
                 return error_set(err, -EINVAL, "no trusted certificate to check the slots' signatures against");
         if (name && slot_index(name) < 0)
                 return error_set(err, -EINVAL, "no slot '%c'; slots are a and b", name);
-        struct slot_table *t;
+        _cleanup_(slot_table_freep) struct slot_table *t = NULL;
         char booted;
         int r = slot_disk_open(o, false, &t, &booted, err);
         if (r < 0)
@@ -199,22 +208,16 @@ int ingot_slot_verify(const struct ingot_slot_options *o, char name, char **trus
                 bool holds = s->installed || *s->unreadable;
                 if (name && name != s->name)
                         continue;
-                if (name && !holds) {
-                        r = slot_require_installed(t, s, err);
-                        goto out;
-                }
+                if (name && !holds)
+                        return slot_require_installed(t, s, err);
                 if (holds)
                         verify_slot(t, s, trusted, progress, userdata, &ret[(*ret_n)++]);
         }
-        if (*ret_n == 0) {
-                r = error_set(err, -ENOENT, "%s: no slot to verify: both are empty", t->gpt->path);
-                goto out;
-        }
+        if (*ret_n == 0)
+                return error_set(err, -ENOENT, "%s: no slot to verify: both are empty", t->gpt->path);
         for (size_t k = 0; k < *ret_n; k++)
                 for (size_t i = 0; i < ret[k].report.n_checks; i++)
                         if (ret[k].report.checks[i].state == INGOT_CHECK_FAILED)
-                                r = -EBADMSG;
-out:
-        slot_table_free(t);
-        return r;
+                                return -EBADMSG;
+        return 0;
 }

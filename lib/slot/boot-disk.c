@@ -28,9 +28,11 @@ int loader_device_part_uuid(const char *path, char ret[37], struct ingot_error *
                 return error_set(err, r, "%s: no such variable", path);
         if (r < 0 && r != -EFBIG)
                 return error_set(err, r, "%s: %s", path, strerror(-r));
+        if (r < 0) /* longer than a partition UUID */
+                return error_set(err, -EBADMSG, "%s: holds no partition UUID (%zu bytes)", path, size);
         char text[37];
         size_t n = 0;
-        for (size_t i = 4; r >= 0 && i + 1 < size; i += 2) {
+        for (size_t i = 4; i + 1 < size; i += 2) {
                 unsigned c = (unsigned char) data[i] | (unsigned) (unsigned char) data[i + 1] << 8;
                 if (c == 0)
                         break;
@@ -41,7 +43,7 @@ int loader_device_part_uuid(const char *path, char ret[37], struct ingot_error *
                 text[n++] = (char) c;
         }
         text[n] = 0;
-        if (r < 0 || !guid_is_valid(text))
+        if (!guid_is_valid(text))
                 return error_set(err, -EBADMSG, "%s: holds no partition UUID (%zu bytes)", path, size);
         memcpy(ret, text, sizeof(text));
         return 0;
@@ -66,9 +68,8 @@ static int is_removable(const char *sys_block, const char *name, bool *ret) {
 static int disk_matches(const struct boot_disk_query *q, const char *node, bool *ret) {
         *ret = false;
         if (q->pin == BOOT_DISK_UNPINNED) {
-                struct slot_table *t = NULL;
+                _cleanup_(slot_table_freep) struct slot_table *t = NULL;
                 int r = slot_table_open(node, false, 0, &t, NULL);
-                slot_table_free(t);
                 *ret = r >= 0;
                 return r == -ENOMEM ? r : 0;
         }
@@ -89,34 +90,52 @@ static const char *count_word(size_t n) {
         return n < ELEMENTSOF(words) ? words[n] : "many";
 }
 
+/* scandir()'s list of n entries. */
+struct dirent_list {
+        struct dirent **names;
+        int n;
+};
+
+static void dirent_list_free(struct dirent_list *l) {
+        for (int i = 0; i < l->n; i++)
+                free(l->names[i]);
+        free(l->names);
+}
+
 int boot_disk_find(const struct boot_disk_query *q, char *ret, size_t size, char *how, size_t how_size,
                    struct ingot_error *err) {
         const char *sys_block = q->sys_block ?: "/sys/block", *dev = q->dev ?: "/dev";
-        struct dirent **names = NULL;
         char found[512] = "", removable[512] = "", first[300] = "";
         size_t n_found = 0;
-        int r = 0, n = scandir(sys_block, &names, disk_filter, alphasort);
-        if (n < 0)
+        _cleanup_(dirent_list_free) struct dirent_list l = { 0 };
+        l.n = scandir(sys_block, &l.names, disk_filter, alphasort);
+        if (l.n < 0)
                 return error_set(err, -errno, "%s: %s", sys_block, strerror(errno));
-        for (int i = 0; i < n; i++) {
-                const char *name = names[i]->d_name;
+        for (int i = 0; i < l.n; i++) {
+                const char *name = l.names[i]->d_name;
                 char node[300];
                 bool skip = false, match = false;
+                int r;
                 snprintf(node, sizeof(node), "%s/%s", dev, name);
-                if (r >= 0 && q->pin == BOOT_DISK_UNPINNED && (r = is_removable(sys_block, name, &skip)) >= 0 && skip)
-                        snprintf(removable + strlen(removable), sizeof(removable) - strlen(removable), "%s%s",
-                                 *removable ? ", " : "", name);
-                if (r >= 0 && !skip && (r = disk_matches(q, node, &match)) >= 0 && match) {
-                        snprintf(found + strlen(found), sizeof(found) - strlen(found), "%s%s", n_found ? ", " : "",
-                                 name);
-                        if (!n_found++)
-                                snprintf(first, sizeof(first), "%s", node);
+                if (q->pin == BOOT_DISK_UNPINNED) {
+                        r = is_removable(sys_block, name, &skip);
+                        if (r < 0)
+                                return r;
+                        if (skip) {
+                                snprintf(removable + strlen(removable), sizeof(removable) - strlen(removable), "%s%s",
+                                         *removable ? ", " : "", name);
+                                continue;
+                        }
                 }
-                free(names[i]);
+                r = disk_matches(q, node, &match);
+                if (r < 0)
+                        return r;
+                if (!match)
+                        continue;
+                snprintf(found + strlen(found), sizeof(found) - strlen(found), "%s%s", n_found ? ", " : "", name);
+                if (!n_found++)
+                        snprintf(first, sizeof(first), "%s", node);
         }
-        free(names);
-        if (r < 0)
-                return r;
 
         char skipped[700] = "";
         if (*removable)
@@ -145,10 +164,9 @@ int boot_disk_find(const struct boot_disk_query *q, char *ret, size_t size, char
                                  "ingot.disk=GUID", count_word(n_found), found);
         }
         if (q->pin != BOOT_DISK_UNPINNED) { /* the pinned disk must be a disk to boot from: never another one */
-                struct slot_table *t = NULL;
+                _cleanup_(slot_table_freep) struct slot_table *t = NULL;
                 struct ingot_error e = { 0 };
-                r = slot_table_open(first, false, 0, &t, &e);
-                slot_table_free(t);
+                int r = slot_table_open(first, false, 0, &t, &e);
                 if (r < 0)
                         return error_set(err, r == -ENOMEM ? r : -EMEDIUMTYPE, "the boot disk (%s%s) cannot be "
                                          "booted: %s", q->pin == BOOT_DISK_GUID ? "ingot.disk=" : "LoaderDevicePartUUID ",

@@ -109,19 +109,26 @@ static int plan_layout(const struct ingot_disk_options *o, const struct slot_ima
 static int assign_uuids(struct layout *l, const struct slot_image img[SLOT_COUNT], const uint8_t seed[32],
                         char ret_disk_uuid[37]) {
         int r = gpt_uuid_derive(seed, "disk", ret_disk_uuid);
-        for (size_t i = 0; i < l->n && r >= 0; i++) {
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < l->n; i++) {
                 struct gpt_new_partition *p = &l->parts[i];
-                int s = strcmp(p->label, "esp") == 0 || strcmp(p->label, "var") == 0 ? -1 : p->label[strlen(p->label) - 1] - 'a';
+                int s = strcmp(p->label, "esp") == 0 || strcmp(p->label, "var") == 0
+                                ? -1
+                                : p->label[strlen(p->label) - 1] - 'a';
                 if (s >= 0 && img[s].fd >= 0 && strncmp(p->label, "verity-sig", 10) != 0) {
                         char ru[37], vu[37];
                         root_hash_uuids(img[s].root_hash, ru, vu);
                         if (s == 1 && img[0].fd >= 0 && strcmp(img[0].root_hash, img[1].root_hash) == 0)
                                 ru[0] = vu[0] = ru[0] == 'f' ? '0' : 'f'; /* same image twice: keep UUIDs unique */
                         memcpy(p->uuid, strncmp(p->label, "root", 4) == 0 ? ru : vu, 37);
-                } else
-                        r = gpt_uuid_derive(seed, p->label, p->uuid);
+                        continue;
+                }
+                r = gpt_uuid_derive(seed, p->label, p->uuid);
+                if (r < 0)
+                        return r;
         }
-        return r;
+        return 0;
 }
 
 /* Each given image into its slot, checked like an install; factory state: a is good and first, b (when

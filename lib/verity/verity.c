@@ -543,8 +543,8 @@ int verity_tree_check_data(struct verity_tree *t, const struct verity_region *da
         if (t->levels == 0) { /* one data block: its digest is the root, there is no tree */
                 t->info.root_hash_size = t->v->digest_size; /* either way: verity_check reports t->info */
                 r = pread_full(data->fd, buf, dbs, data->offset);
-                if (r < 0)
-                        return r;
+                if (r < 0) /* as the loop below says it: a report shows the message */
+                        return error_set(err, r == -EIO ? -EBADMSG : r, "%s: short read", data->name);
                 r = hash_block(t->v, buf, dbs, t->info.root_hash);
                 if (r < 0)
                         return r;

@@ -53,9 +53,9 @@ int signer_load(const char *key_path, const char *cert_path, struct signer **ret
         if (!s)
                 return -ENOMEM;
         _cleanup_fclose_ FILE *kf = fopen(key_path, "re");
-        _cleanup_fclose_ FILE *cf = fopen(cert_path, "re");
         if (!kf)
                 return error_set(err, -errno, "%s: %s", key_path, strerror(errno));
+        _cleanup_fclose_ FILE *cf = fopen(cert_path, "re");
         if (!cf)
                 return error_set(err, -errno, "%s: %s", cert_path, strerror(errno));
         s->key = PEM_read_PrivateKey(kf, NULL, NULL, NULL);

@@ -4,6 +4,7 @@
 #include <openssl/evp.h>
 #include <string.h>
 
+#include "json-util.h"
 #include "verity-sig.h"
 
 static json_object *base64_json(const uint8_t *data, size_t size) {
@@ -18,7 +19,7 @@ static json_object *base64_json(const uint8_t *data, size_t size) {
 int verity_sig_encode(const struct verity_sig *s, uint8_t **ret, size_t *ret_size) {
         if (s->signature_size > 1024 * 1024 || s->profile_signature_size > 1024 * 1024)
                 return -E2BIG;
-        json_object *o = json_object_new_object();
+        _cleanup_json_ json_object *o = json_object_new_object();
         if (!o)
                 return -ENOMEM;
         json_object_object_add(o, "rootHash", json_object_new_string(s->root_hash));
@@ -31,13 +32,11 @@ int verity_sig_encode(const struct verity_sig *s, uint8_t **ret, size_t *ret_siz
         }
         const char *text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
         size_t len = strlen(text), size = (len + 1 + VERITY_SIG_ALIGN - 1) / VERITY_SIG_ALIGN * VERITY_SIG_ALIGN;
-        uint8_t *buf = calloc(1, size);
-        if (buf)
-                memcpy(buf, text, len);
-        json_object_put(o);
+        _cleanup_free_ uint8_t *buf = calloc(1, size);
         if (!buf)
                 return -ENOMEM;
-        *ret = buf;
+        memcpy(buf, text, len);
+        *ret = TAKE_PTR(buf);
         *ret_size = size;
         return 0;
 }
@@ -83,48 +82,37 @@ int verity_sig_decode(const uint8_t *buf, size_t size, struct verity_sig *ret, s
         json_tokener *tok = json_tokener_new();
         if (!tok)
                 return -ENOMEM;
-        json_object *o = json_tokener_parse_ex(tok, (const char *) buf, (int) len);
+        _cleanup_json_ json_object *o = json_tokener_parse_ex(tok, (const char *) buf, (int) len);
         bool complete = json_tokener_get_error(tok) == json_tokener_success;
-        json_tokener_free(tok);
+        json_tokener_free(tok); /* only the parse needs it */
         json_object *rh, *fp, *sig;
-        int r = 0;
         if (!o || !complete || !json_object_is_type(o, json_type_object) ||
             !json_object_object_get_ex(o, "rootHash", &rh) || !json_object_is_type(rh, json_type_string) ||
-            !json_object_object_get_ex(o, "signature", &sig) || !json_object_is_type(sig, json_type_string)) {
-                r = error_set(err, -EBADMSG, "signature partition: not the JSON object systemd expects");
-                goto out;
-        }
+            !json_object_object_get_ex(o, "signature", &sig) || !json_object_is_type(sig, json_type_string))
+                return error_set(err, -EBADMSG, "signature partition: not the JSON object systemd expects");
         const char *h = json_object_get_string(rh), *b64 = json_object_get_string(sig);
         size_t hl = strlen(h);
-        if (hl >= sizeof(ret->root_hash) || hl < 40 || strspn(h, "0123456789abcdef") != hl) {
-                r = error_set(err, -EBADMSG, "signature partition: rootHash is not a lowercase hex hash");
-                goto out;
-        }
-        snprintf(ret->root_hash, sizeof(ret->root_hash), "%s", h);
+        _cleanup_(verity_sig_clear) struct verity_sig s = { 0 };
+        if (hl >= sizeof(s.root_hash) || hl < 40 || strspn(h, "0123456789abcdef") != hl)
+                return error_set(err, -EBADMSG, "signature partition: rootHash is not a lowercase hex hash");
+        snprintf(s.root_hash, sizeof(s.root_hash), "%s", h);
         if (json_object_object_get_ex(o, "certificateFingerprint", &fp) && json_object_is_type(fp, json_type_string))
-                snprintf(ret->fingerprint, sizeof(ret->fingerprint), "%s", json_object_get_string(fp));
-        r = base64_decode(b64, &ret->signature, &ret->signature_size);
-        if (r < 0) {
-                r = error_set(err, r, "signature partition: the signature is not base64");
-                goto out;
-        }
+                snprintf(s.fingerprint, sizeof(s.fingerprint), "%s", json_object_get_string(fp));
+        int r = base64_decode(b64, &s.signature, &s.signature_size);
+        if (r < 0)
+                return error_set(err, r, "signature partition: the signature is not base64");
         json_object *prof, *psig;
         if (json_object_object_get_ex(o, "ingotProfile", &prof)) {
                 if (!json_object_is_type(prof, json_type_string) ||
                     !json_object_object_get_ex(o, "ingotProfileSignature", &psig) ||
                     !json_object_is_type(psig, json_type_string) ||
-                    base64_decode(json_object_get_string(psig), &ret->profile_signature, &ret->profile_signature_size) < 0) {
-                        r = error_set(err, -EBADMSG, "signature partition: ingotProfile without a base64 ingotProfileSignature");
-                        goto out;
-                }
-                if (!(ret->profile = strdup(json_object_get_string(prof)))) {
-                        r = -ENOMEM;
-                        goto out;
-                }
+                    base64_decode(json_object_get_string(psig), &s.profile_signature, &s.profile_signature_size) < 0)
+                        return error_set(err, -EBADMSG,
+                                         "signature partition: ingotProfile without a base64 ingotProfileSignature");
+                if (!(s.profile = strdup(json_object_get_string(prof))))
+                        return -ENOMEM;
         }
-out:
-        json_object_put(o);
-        if (r < 0)
-                verity_sig_clear(ret);
-        return r;
+        *ret = s;
+        s = (struct verity_sig) { 0 }; /* ret's now */
+        return 0;
 }

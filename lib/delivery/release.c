@@ -3,6 +3,7 @@
 #include <json-c/json.h>
 #include <string.h>
 
+#include "json-util.h"
 #include "release.h"
 
 void release_index_clear(struct release_index *idx) {
@@ -93,10 +94,12 @@ static int parse_entry(json_object *o, const char *name, size_t i, struct releas
                         return r;
         }
         int r = get_string(o, "manifest", e->manifest, sizeof(e->manifest), true, name, i, err);
-        if (r >= 0)
-                r = get_size(o, "size", &e->size, name, i, err);
-        if (r >= 0)
-                r = get_size(o, "verity_size", &e->verity_size, name, i, err);
+        if (r < 0)
+                return r;
+        r = get_size(o, "size", &e->size, name, i, err);
+        if (r < 0)
+                return r;
+        r = get_size(o, "verity_size", &e->verity_size, name, i, err);
         if (r < 0)
                 return r;
         const char *files[] = { e->image, e->verity, e->roothash, e->signature, e->manifest };
@@ -153,34 +156,30 @@ static int parse_head(json_object *root, const char *name, enum release_reader r
 int release_index_parse(const char *text, const char *name, enum release_reader reader, struct release_index *ret,
                         struct ingot_error *err) {
         *ret = (struct release_index) { 0 };
-        json_object *root = json_tokener_parse(text), *v, *list;
-        int r = 0;
-        if (!root || !json_object_is_type(root, json_type_object)) {
-                r = error_set(err, -EBADMSG, "%s: not a JSON object", name);
-                goto out;
-        }
-        r = parse_head(root, name, reader, ret, err);
+        _cleanup_json_ json_object *root = json_tokener_parse(text);
+        if (!root || !json_object_is_type(root, json_type_object))
+                return error_set(err, -EBADMSG, "%s: not a JSON object", name);
+        _cleanup_(release_index_clear) struct release_index idx = { 0 };
+        int r = parse_head(root, name, reader, &idx, err);
         if (r < 0)
-                goto out;
+                return r;
+        json_object *v, *list;
         if (json_object_object_get_ex(root, "min_version", &v) && json_object_is_type(v, json_type_string))
-                snprintf(ret->min_version, sizeof(ret->min_version), "%s", json_object_get_string(v));
-        if (!json_object_object_get_ex(root, "versions", &list) || !json_object_is_type(list, json_type_array)) {
-                r = error_set(err, -EBADMSG, "%s: no \"versions\" array", name);
-                goto out;
-        }
+                snprintf(idx.min_version, sizeof(idx.min_version), "%s", json_object_get_string(v));
+        if (!json_object_object_get_ex(root, "versions", &list) || !json_object_is_type(list, json_type_array))
+                return error_set(err, -EBADMSG, "%s: no \"versions\" array", name);
         for (size_t i = 0; i < json_object_array_length(list); i++) {
                 struct release_entry e;
                 r = parse_entry(json_object_array_get_idx(list, i), name, i, &e, err);
-                if (r >= 0)
-                        r = release_index_put(ret, &e);
                 if (r < 0)
-                        goto out;
+                        return r;
+                r = release_index_put(&idx, &e);
+                if (r < 0)
+                        return r;
         }
-out:
-        json_object_put(root);
-        if (r < 0)
-                release_index_clear(ret);
-        return r;
+        *ret = idx;
+        idx = (struct release_index) { 0 }; /* ret's now */
+        return 0;
 }
 
 int release_index_check_expiry(const struct release_index *idx, const char *name, int64_t now,
@@ -195,7 +194,8 @@ int release_index_check_expiry(const struct release_index *idx, const char *name
 }
 
 int release_index_format(const struct release_index *idx, char **ret_text) {
-        json_object *root = json_object_new_object(), *list = json_object_new_array();
+        _cleanup_json_ json_object *root = json_object_new_object();
+        json_object *list = json_object_new_array();
         char expires[UTC_TIME_SIZE];
         utc_time_format(idx->expires, expires);
         json_object_object_add(root, "kind", json_object_new_string(RELEASE_KIND));
@@ -221,7 +221,7 @@ int release_index_format(const struct release_index *idx, char **ret_text) {
         json_object_object_add(root, "versions", list);
         const char *s = json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
                                                                      JSON_C_TO_STRING_NOSLASHESCAPE);
-        int r = s && asprintf(ret_text, "%s\n", s) >= 0 ? 0 : -ENOMEM;
-        json_object_put(root);
-        return r;
+        if (!s || asprintf(ret_text, "%s\n", s) < 0)
+                return -ENOMEM;
+        return 0;
 }

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 
 #include "artifact.h"
+#include "json-util.h"
 #include "release.h"
 #include "signing.h"
 
@@ -167,8 +168,9 @@ static int put_file(struct publish *p, const char *dir, const char *name, char r
                 if (!a)
                         return -ENOMEM;
                 r = artifact_open(a, p->dest, name, err);
-                if (r >= 0)
-                        r = copy_into(a, src, err);
+                if (r < 0)
+                        return r;
+                r = copy_into(a, src, err);
                 if (r < 0)
                         return r;
         }
@@ -176,18 +178,15 @@ static int put_file(struct publish *p, const char *dir, const char *name, char r
 }
 
 static int manifest_identity(const char *path, struct release_entry *e, struct ingot_error *err) {
-        json_object *m = json_object_from_file(path), *v;
-        int r = 0;
+        _cleanup_json_ json_object *m = json_object_from_file(path);
+        json_object *v;
         const char *name = m && json_object_object_get_ex(m, "name", &v) ? json_object_get_string(v) : NULL;
         const char *version = m && json_object_object_get_ex(m, "version", &v) ? json_object_get_string(v) : NULL;
         if (!name || !version || !*version || strlen(name) >= sizeof(e->name) || strlen(version) >= sizeof(e->version))
-                r = error_set(err, -EBADMSG, "%s: no name and version (every build writes them)", path);
-        else {
-                snprintf(e->name, sizeof(e->name), "%s", name);
-                snprintf(e->version, sizeof(e->version), "%s", version);
-        }
-        json_object_put(m);
-        return r;
+                return error_set(err, -EBADMSG, "%s: no name and version (every build writes them)", path);
+        snprintf(e->name, sizeof(e->name), "%s", name);
+        snprintf(e->version, sizeof(e->version), "%s", version);
+        return 0;
 }
 
 /* One signed image of outdir (base: NAME_VERSION): its files into DEST, its entry into the index. */
@@ -232,33 +231,79 @@ static int publish_image(struct publish *p, const char *outdir, const char *base
         return r < 0 ? r : strv_extend(versions, e.version);
 }
 
+/* What scandir() returns. */
+struct dir_names {
+        struct dirent **names;
+        int n;
+};
+
+static void dir_names_free(struct dir_names *d) {
+        for (int i = 0; i < d->n; i++)
+                free(d->names[i]);
+        free(d->names);
+}
+
 static int scan_outdir(struct publish *p, const char *outdir, char ***versions, struct ingot_error *err) {
-        struct dirent **names = NULL;
-        int n = scandir(outdir, &names, NULL, alphasort);
-        if (n < 0)
+        _cleanup_(dir_names_free) struct dir_names d = { 0 };
+        d.n = scandir(outdir, &d.names, NULL, alphasort);
+        if (d.n < 0)
                 return error_set(err, -errno, "%s: %s", outdir, strerror(errno));
-        int r = 0;
-        for (int i = 0; i < n; i++) {
-                const char *name = names[i]->d_name;
+        for (int i = 0; i < d.n; i++) {
+                const char *name = d.names[i]->d_name;
                 size_t len = strlen(name);
-                if (r < 0 || name[0] == '.' || len <= 4 || strcmp(name + len - 4, ".raw") != 0)
+                if (name[0] == '.' || len <= 4 || strcmp(name + len - 4, ".raw") != 0)
                         continue;
                 _cleanup_free_ char *base = strndup(name, len - 4), *p7s = NULL;
-                if (!base || asprintf(&p7s, "%s/%s.roothash.p7s", outdir, base) < 0) {
-                        r = -ENOMEM;
-                        continue;
-                }
+                if (!base || asprintf(&p7s, "%s/%s.roothash.p7s", outdir, base) < 0)
+                        return -ENOMEM;
                 if (access(p7s, F_OK) < 0)
                         continue; /* unsigned: no host would take it */
-                r = publish_image(p, outdir, base, versions, err);
+                int r = publish_image(p, outdir, base, versions, err);
+                if (r < 0)
+                        return r;
         }
-        for (int i = 0; i < n; i++)
-                free(names[i]);
-        free(names);
-        if (r >= 0 && !*versions)
-                r = error_set(err, -ENOENT, "%s: no signed image (NAME_VERSION.raw with .roothash.p7s) to publish",
-                              outdir);
-        return r;
+        if (!*versions)
+                return error_set(err, -ENOENT, "%s: no signed image (NAME_VERSION.raw with .roothash.p7s) to publish",
+                                 outdir);
+        return 0;
+}
+
+/* The files write_lists writes: each discarded however it ends (a temporary removed, a renamed one kept). */
+struct list_files {
+        struct artifact a[4];
+        size_t n;
+};
+
+static void list_files_discard(struct list_files *l) {
+        for (size_t k = 0; k < l->n; k++)
+                artifact_discard(&l->a[k]);
+}
+
+/* One more file of l, under a temporary name in dir. */
+static int list_file_write(struct list_files *l, const char *dir, const char *name, const void *data, size_t size,
+                           struct ingot_error *err) {
+        struct artifact *a = &l->a[l->n++];
+        int r = artifact_open(a, dir, name, err);
+        if (r < 0)
+                return r;
+        return artifact_write(a, data, size, err);
+}
+
+/* A list and, before it, its detached signature. */
+static int list_write_signed(struct list_files *l, const char *dir, const struct signer *s, const char *name,
+                             const char *text, struct ingot_error *err) {
+        _cleanup_free_ uint8_t *der = NULL;
+        _cleanup_free_ char *sig_name = NULL;
+        size_t der_size = 0;
+        if (asprintf(&sig_name, "%s.p7s", name) < 0)
+                return -ENOMEM;
+        int r = signer_sign(s, text, &der, &der_size, err);
+        if (r < 0)
+                return r;
+        r = list_file_write(l, dir, sig_name, der, der_size, err);
+        if (r < 0)
+                return r;
+        return list_file_write(l, dir, name, text, strlen(text), err);
 }
 
 /* SHA256SUMS and the index, each with its detached signature; the index renamed last. */
@@ -276,27 +321,37 @@ static int write_lists(struct publish *p, const struct signer *s, struct ingot_e
         int r = release_index_format(&p->idx, &index);
         if (r < 0)
                 return r;
-        const struct { const char *name, *text; } lists[] = { { SUMS, sums ?: "" }, { RELEASE_INDEX, index } };
-        struct artifact a[4];
-        size_t n = 0;
-        for (size_t k = 0; k < ELEMENTSOF(lists) && r >= 0; k++) {
-                _cleanup_free_ uint8_t *der = NULL;
-                _cleanup_free_ char *sig_name = NULL;
-                size_t der_size = 0;
-                if (asprintf(&sig_name, "%s.p7s", lists[k].name) < 0)
-                        r = -ENOMEM;
-                if (r >= 0)
-                        r = signer_sign(s, lists[k].text, &der, &der_size, err);
-                if (r >= 0 && (r = artifact_open(&a[n++], p->dest, sig_name, err)) >= 0)
-                        r = artifact_write(&a[n - 1], der, der_size, err);
-                if (r >= 0 && (r = artifact_open(&a[n++], p->dest, lists[k].name, err)) >= 0)
-                        r = artifact_write(&a[n - 1], lists[k].text, strlen(lists[k].text), err);
-        }
-        if (r >= 0)
-                r = artifacts_commit(a, n, err); /* SHA256SUMS.p7s, SHA256SUMS, index.json.p7s, index.json */
-        for (size_t k = 0; k < n; k++)
-                artifact_discard(&a[k]);
-        return r;
+        _cleanup_(list_files_discard) struct list_files l = { .n = 0 };
+        r = list_write_signed(&l, p->dest, s, SUMS, sums ?: "", err);
+        if (r < 0)
+                return r;
+        r = list_write_signed(&l, p->dest, s, RELEASE_INDEX, index, err);
+        if (r < 0)
+                return r;
+        return artifacts_commit(l.a, l.n, err); /* SHA256SUMS.p7s, SHA256SUMS, index.json.p7s, index.json */
+}
+
+/* DEST's lists read, outdir's signed images copied in and committed, then the lists written; what this
+ * publish put under a temporary name and did not rename is removed when it fails. */
+static int publish_into(const char *dest, const char *outdir, const struct ingot_publish_options *o,
+                        const struct signer *s, char ***versions, struct ingot_error *err) {
+        _cleanup_(publish_clear) struct publish p = { .dest = dest };
+        int r = read_index(&p, err);
+        if (r < 0)
+                return r;
+        r = read_sums(&p, err);
+        if (r < 0)
+                return r;
+        if (o->min_version)
+                snprintf(p.idx.min_version, sizeof(p.idx.min_version), "%s", o->min_version);
+        p.idx.expires = o->expires; /* every publish starts the index's life again */
+        r = scan_outdir(&p, outdir, versions, err);
+        if (r < 0)
+                return r;
+        r = artifacts_commit(p.new_files, p.n_new, err); /* the files, before anything lists them */
+        if (r < 0)
+                return r;
+        return write_lists(&p, s, err);
 }
 
 int ingot_publish(const char *outdir, const char *dest, const struct ingot_publish_options *o, char ***ret_versions,
@@ -306,34 +361,21 @@ int ingot_publish(const char *outdir, const char *dest, const struct ingot_publi
         if (o->expires <= 0 || o->expires > UTC_TIME_LAST)
                 return error_set(err, -EINVAL, "the index needs an expiry between 1970 and 9999, not %lld seconds",
                                  (long long) o->expires);
-        struct signer *s = NULL;
+        _cleanup_(signer_freep) struct signer *s = NULL;
         int r = signer_load(o->key_path, o->cert_path, &s, err);
         if (r < 0)
                 return r;
-        struct publish p = { .dest = dest };
-        _cleanup_strv_free_ char **versions = NULL;
         _cleanup_free_ char *made = NULL; /* dest, when this publish made it */
         r = mkdir_p_made(dest, 0755, &made);
         if (r < 0)
-                r = error_set(err, r, "%s: %s", dest, strerror(-r));
-        if (r >= 0)
-                r = read_index(&p, err);
-        if (r >= 0)
-                r = read_sums(&p, err);
-        if (r >= 0 && o->min_version)
-                snprintf(p.idx.min_version, sizeof(p.idx.min_version), "%s", o->min_version);
-        p.idx.expires = o->expires; /* every publish starts the index's life again */
-        if (r >= 0)
-                r = scan_outdir(&p, outdir, &versions, err);
-        if (r >= 0)
-                r = artifacts_commit(p.new_files, p.n_new, err); /* the files, before anything lists them */
-        if (r >= 0)
-                r = write_lists(&p, s, err);
-        publish_clear(&p);
-        signer_free(s);
-        if (r < 0) /* a directory this publish made goes again; one that was there stays */
-                mkdir_p_undo(dest, made);
-        if (r >= 0 && ret_versions)
+                return error_set(err, r, "%s: %s", dest, strerror(-r));
+        _cleanup_strv_free_ char **versions = NULL;
+        r = publish_into(dest, outdir, o, s, &versions, err);
+        if (r < 0) {
+                mkdir_p_undo(dest, made); /* a directory this publish made goes again; one that was there stays */
+                return r;
+        }
+        if (ret_versions)
                 *ret_versions = TAKE_PTR(versions);
-        return r;
+        return 0;
 }

@@ -8,6 +8,9 @@
 
 #include "http.h"
 
+/* curl_easy_cleanup takes NULL. */
+DEFINE_TRIVIAL_CLEANUP_FUNC(CURL *, curl_easy_cleanup);
+
 #define MAX_DELAY_MS 8000u
 #define MAX_FAILURES_TOTAL 100u /* even with progress between them: a server that drops every few bytes */
 
@@ -154,6 +157,10 @@ static bool append(uint8_t **buf, size_t *end, size_t *cap, const void *p, size_
         return true;
 }
 
+static void membuf_done(struct membuf *m) {
+        free(m->data);
+}
+
 static size_t mem_write(char *p, size_t size, size_t n, void *userdata) {
         struct membuf *m = userdata;
         size_t len = size * n;
@@ -164,27 +171,35 @@ static size_t mem_write(char *p, size_t size, size_t n, void *userdata) {
         return append(&m->data, &m->size, &m->cap, p, len) ? len : 0;
 }
 
+/* One transfer of url into m: libcurl's result and the HTTP status; -ENOMEM when libcurl cannot be set up. */
+static int get_once(const struct ingot_fetch_options *o, const char *url, struct membuf *m, char *errbuf,
+                    CURLcode *ret_rc, long *ret_status) {
+        _cleanup_(curl_easy_cleanupp) CURL *c = easy_new(o, url, errbuf);
+        if (!c)
+                return -ENOMEM;
+        curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, mem_write);
+        curl_easy_setopt(c, CURLOPT_WRITEDATA, m);
+        *ret_rc = curl_easy_perform(c);
+        *ret_status = 0;
+        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, ret_status);
+        return 0;
+}
+
 int http_get(const struct ingot_fetch_options *o, const char *url, size_t max, uint8_t **ret, size_t *ret_size,
              struct ingot_error *err) {
         struct retry rt = { .o = o, .url = url };
         for (;;) {
                 char errbuf[CURL_ERROR_SIZE];
-                struct membuf m = { .max = max };
-                CURL *c = easy_new(o, url, errbuf);
-                if (!c)
+                _cleanup_(membuf_done) struct membuf m = { .max = max };
+                CURLcode rc;
+                long status;
+                if (get_once(o, url, &m, errbuf, &rc, &status) < 0)
                         return error_set(err, -ENOMEM, "%s: cannot set up libcurl", url);
-                curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, mem_write);
-                curl_easy_setopt(c, CURLOPT_WRITEDATA, &m);
-                CURLcode rc = curl_easy_perform(c);
-                long status = 0;
-                curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-                curl_easy_cleanup(c);
                 if (rc == CURLE_OK && (m.data || (m.data = calloc(1, 1)))) {
-                        *ret = m.data;
+                        *ret = TAKE_PTR(m.data);
                         *ret_size = m.size;
                         return 0;
                 }
-                free(m.data);
                 if (m.too_big)
                         return error_set(err, -EFBIG, "%s: larger than %zu bytes", url, max);
                 char why[CURL_ERROR_SIZE + 32];
@@ -246,11 +261,11 @@ static size_t stream_write(char *p, size_t size, size_t n, void *userdata) {
         return done == len ? len : 0;
 }
 
-/* One transfer from byte head on; 1 to go on (resume), 0 when complete, or an error. */
-static int stream_transfer(struct http_stream *s, struct ingot_error *err) {
-        CURL *c = easy_new(s->o, s->url, s->errbuf);
+/* The transfer of stream_transfer, from byte head on; -ENOMEM when libcurl cannot be set up. */
+static int stream_perform(struct http_stream *s, CURLcode *ret_rc, long *ret_status) {
+        _cleanup_(curl_easy_cleanupp) CURL *c = easy_new(s->o, s->url, s->errbuf);
         if (!c)
-                return error_set(err, -ENOMEM, "%s: cannot set up libcurl", s->url);
+                return -ENOMEM;
         curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, stream_write);
         curl_easy_setopt(c, CURLOPT_WRITEDATA, s);
         pthread_mutex_lock(&s->lock);
@@ -263,10 +278,18 @@ static int stream_transfer(struct http_stream *s, struct ingot_error *err) {
                         s->o->event(&(struct ingot_fetch_event) { .type = "resume", .url = s->url, .offset = from },
                                     s->o->userdata);
         }
-        CURLcode rc = curl_easy_perform(c);
-        long status = 0;
-        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-        curl_easy_cleanup(c);
+        *ret_rc = curl_easy_perform(c);
+        *ret_status = 0;
+        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, ret_status);
+        return 0;
+}
+
+/* One transfer from byte head on; 1 to go on (resume), 0 when complete, or an error. */
+static int stream_transfer(struct http_stream *s, struct ingot_error *err) {
+        CURLcode rc;
+        long status;
+        if (stream_perform(s, &rc, &status) < 0)
+                return error_set(err, -ENOMEM, "%s: cannot set up libcurl", s->url);
         pthread_mutex_lock(&s->lock);
         uint64_t head = s->head;
         bool cancel = s->cancel, too_long = s->too_long;
@@ -308,25 +331,22 @@ static void *receiver(void *userdata) {
 }
 
 int http_stream_new(const struct ingot_fetch_options *o, const char *url, uint64_t size, struct http_stream **ret) {
-        struct http_stream *s = calloc(1, sizeof(*s));
-        if (!s || !(s->url = strdup(url)) || !(s->ring = malloc(RING))) {
-                if (s)
-                        free(s->url);
-                free(s);
+        _cleanup_(http_stream_freep) struct http_stream *s = calloc(1, sizeof(*s));
+        if (!s)
                 return -ENOMEM;
-        }
+        /* first, so that http_stream_free can take s from here on */
+        pthread_mutex_init(&s->lock, NULL);
+        pthread_cond_init(&s->changed, NULL);
+        if (!(s->url = strdup(url)) || !(s->ring = malloc(RING)))
+                return -ENOMEM;
         s->o = o;
         s->size = size;
         s->rt = (struct retry) { .o = o, .url = s->url };
-        pthread_mutex_init(&s->lock, NULL);
-        pthread_cond_init(&s->changed, NULL);
         pthread_once(&once, global_init);
-        if (init_result != CURLE_OK || pthread_create(&s->thread, NULL, receiver, s) != 0) {
-                http_stream_free(s);
+        if (init_result != CURLE_OK || pthread_create(&s->thread, NULL, receiver, s) != 0)
                 return -ENOMEM;
-        }
         s->started = true;
-        *ret = s;
+        *ret = TAKE_PTR(s);
         return 0;
 }
 

@@ -13,3 +13,4 @@ struct http_stream;
 int http_stream_new(const struct ingot_fetch_options *o, const char *url, uint64_t size, struct http_stream **ret);
 int http_stream_read(void *stream, void *buf, size_t size, uint64_t offset, struct ingot_error *err);
 void http_stream_free(struct http_stream *s);
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct http_stream *, http_stream_free);

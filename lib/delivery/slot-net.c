@@ -58,13 +58,18 @@ static int fetch_index(const struct ingot_fetch_options *fo, const char *base, c
                         return error_set(err, r, "%s: the signature does not match it (%s): changed after it was "
                                          "signed", url, sig_url);
                 }
-                if (r >= 0)
-                        r = release_index_parse((char *) text, url, RELEASE_INSTALLER, ret, err);
-                if (r >= 0)
-                        r = release_index_check_expiry(ret, url, (int64_t) time(NULL), err); /* the host's clock */
                 if (r < 0)
-                        release_index_clear(ret);
-                return r;
+                        return r;
+                _cleanup_(release_index_clear) struct release_index idx = { 0 };
+                r = release_index_parse((char *) text, url, RELEASE_INSTALLER, &idx, err);
+                if (r < 0)
+                        return r;
+                r = release_index_check_expiry(&idx, url, (int64_t) time(NULL), err); /* the host's clock */
+                if (r < 0)
+                        return r;
+                *ret = idx;
+                idx = (struct release_index) { 0 }; /* ret's now */
+                return 0;
         }
         return r;
 }
@@ -115,15 +120,13 @@ static int choose_version(const struct release_index *idx, const struct slot_tab
 
 /* The hash tree in a memfd: libcryptsetup reads its superblock by path, /proc/self/fd/N. */
 static int tree_memfd(const uint8_t *data, size_t size, const char *url, int *ret_fd, struct ingot_error *err) {
-        int fd = memfd_create("ingot-verity", MFD_CLOEXEC);
+        _cleanup_close_ int fd = memfd_create("ingot-verity", MFD_CLOEXEC);
         if (fd < 0)
                 return error_set(err, -errno, "memfd_create: %s", strerror(errno));
         int r = pwrite_full(fd, data, size, 0);
-        if (r < 0) {
-                close(fd);
+        if (r < 0)
                 return error_set(err, r, "%s: keeping it in memory: %s", url, strerror(-r));
-        }
-        *ret_fd = fd;
+        *ret_fd = TAKE_FD(fd);
         return 0;
 }
 
@@ -138,10 +141,12 @@ static int open_remote_image(const struct ingot_fetch_options *fo, const char *b
         if (!image || !verity || !roothash || !sig)
                 return -ENOMEM;
         int r = http_get(fo, roothash, 256, &rh, &rh_size, err);
-        if (r >= 0)
-                r = http_get(fo, sig, MAX_SIGNATURE, &der, &der_size, err);
-        if (r >= 0)
-                r = http_get(fo, verity, max_tree, &tree, &tree_size, err);
+        if (r < 0)
+                return r;
+        r = http_get(fo, sig, MAX_SIGNATURE, &der, &der_size, err);
+        if (r < 0)
+                return r;
+        r = http_get(fo, verity, max_tree, &tree, &tree_size, err);
         if (r < 0)
                 return r;
         ((char *) rh)[strcspn((char *) rh, "\n")] = 0;
@@ -162,11 +167,12 @@ static int open_remote_image(const struct ingot_fetch_options *fo, const char *b
         snprintf(img->image_id, sizeof(img->image_id), "%s", e->name);
         r = slot_image_check_sidecars(img, (char *) rh, der, der_size, sig,
                                       &(struct verity_region) { .name = verity, .path = proc, .fd = tfd }, trusted, err);
-        if (r >= 0 && strcmp(img->fingerprint, e->signer) != 0)
-                r = error_set(err, -EBADMSG, "%s: signed by %.16s..., but the index says %.16s...", sig, img->fingerprint,
-                              e->signer);
-        if (r >= 0)
-                r = http_stream_new(fo, image, e->size, ret_stream);
+        if (r < 0)
+                return r;
+        if (strcmp(img->fingerprint, e->signer) != 0)
+                return error_set(err, -EBADMSG, "%s: signed by %.16s..., but the index says %.16s...", sig,
+                                 img->fingerprint, e->signer);
+        r = http_stream_new(fo, image, e->size, ret_stream);
         if (r < 0)
                 return r;
         img->read = http_stream_read;
@@ -192,48 +198,49 @@ int ingot_slot_install_url(const struct ingot_slot_options *o, const char *url, 
         if (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0)
                 return error_set(err, -EINVAL, "%s: not an http:// or https:// URL", url);
         _cleanup_free_ char *base = NULL, *image_url = NULL;
-        struct release_index idx = { 0 };
-        struct slot_table *t = NULL;
-        struct slot_image img = { .fd = -1 };
-        struct http_stream *stream = NULL;
-        const struct release_entry *e = NULL;
-        struct slot *s = NULL;
-        char booted;
+        /* freed in the reverse order: the image and its stream, then the table, then the index */
+        _cleanup_(release_index_clear) struct release_index idx = { 0 };
+        _cleanup_(slot_table_freep) struct slot_table *t = NULL;
+        _cleanup_(http_stream_freep) struct http_stream *stream = NULL;
+        _cleanup_(slot_image_close) struct slot_image img = { .fd = -1 };
         int r = release_base(url, &base);
-        if (r >= 0)
-                r = fetch_index(fo, base, io->trusted_certs, &idx, err);
-        if (r >= 0)
-                emit(fo, &(struct ingot_fetch_event) { .type = "index", .url = base,
-                                                       .version = idx.n ? idx.entries[0].version : NULL });
-        if (r >= 0 && (r = slot_disk_open(o, true, &t, &booted, err)) >= 0)
-                slot_table_read_images(t, io->trusted_certs); /* the version floor: trusted slots only */
-        if (r >= 0)
-                r = choose_version(&idx, t, base, io, fo, &e, err);
         if (r < 0)
-                goto out;
+                return r;
+        r = fetch_index(fo, base, io->trusted_certs, &idx, err);
+        if (r < 0)
+                return r;
+        emit(fo, &(struct ingot_fetch_event) { .type = "index", .url = base,
+                                               .version = idx.n ? idx.entries[0].version : NULL });
+        char booted;
+        r = slot_disk_open(o, true, &t, &booted, err);
+        if (r < 0)
+                return r;
+        slot_table_read_images(t, io->trusted_certs); /* the version floor: trusted slots only */
+        const struct release_entry *e = NULL;
+        r = choose_version(&idx, t, base, io, fo, &e, err);
+        if (r < 0)
+                return r;
         snprintf(ret->version, sizeof(ret->version), "%s", e->version);
         snprintf(ret->root_hash, sizeof(ret->root_hash), "%s", e->root_hash);
         const char *have = newest_installed(t);
         if (fo->only_newer && have && version_compare(e->version, have) <= 0) {
                 emit(fo, &(struct ingot_fetch_event) { .type = "nothing-newer", .url = base, .version = have });
-                goto out;
+                return 0;
         }
         emit(fo, &(struct ingot_fetch_event) { .type = "selected", .url = base, .version = e->version });
+        struct slot *s = NULL;
         r = slot_target(t, booted, io->slot, &s, err);
-        if (r >= 0)
-                r = open_remote_image(fo, base, e, t->gpt->parts[s->verity].size, io->trusted_certs, &img, &image_url,
-                                      &stream, err);
-        if (r >= 0)
-                r = slot_install_image(t, s, &img, io, err);
         if (r < 0)
-                goto out;
+                return r;
+        r = open_remote_image(fo, base, e, t->gpt->parts[s->verity].size, io->trusted_certs, &img, &image_url, &stream,
+                              err);
+        if (r < 0)
+                return r;
+        r = slot_install_image(t, s, &img, io, err);
+        if (r < 0)
+                return r;
         ret->installed = true;
         ret->slot = s->name;
         emit(fo, &(struct ingot_fetch_event) { .type = "installed", .url = image_url, .version = e->version });
-out:
-        slot_image_close(&img);
-        http_stream_free(stream);
-        slot_table_free(t);
-        release_index_clear(&idx);
-        return r;
+        return 0;
 }

@@ -32,16 +32,13 @@ static char *where_dup(const struct ini_event *ev) {
 
 /* Replaces *field with a copy of value (NULL stays NULL); where likewise. */
 static int set_pair(char **field, const char *value, char **where_field, const struct ini_event *ev) {
-        char *v = value ? strdup(value) : NULL, *w = where_dup(ev);
-        if ((value && !v) || !w) {
-                free(v);
-                free(w);
+        _cleanup_free_ char *v = value ? strdup(value) : NULL, *w = where_dup(ev);
+        if ((value && !v) || !w)
                 return -ENOMEM;
-        }
         free(*field);
         free(*where_field);
-        *field = v;
-        *where_field = w;
+        *field = TAKE_PTR(v);
+        *where_field = TAKE_PTR(w);
         return 0;
 }
 
@@ -398,10 +395,6 @@ void profile_free(struct profile *p) {
         free(p);
 }
 
-static void profile_freep(struct profile **p) {
-        profile_free(*p);
-}
-
 int profile_load(const char *path, struct profile **ret, struct ingot_error *err) {
         _cleanup_(profile_freep) struct profile *p = calloc(1, sizeof(*p));
         if (!p)
@@ -410,8 +403,9 @@ int profile_load(const char *path, struct profile **ret, struct ingot_error *err
         if (!p->path)
                 return error_set(err, -errno, "%s: %s", path, strerror(errno));
         int q = ini_parse(path, on_event, p, err);
-        if (q >= 0)
-                q = validate(p, err);
+        if (q < 0)
+                return q;
+        q = validate(p, err);
         if (q < 0)
                 return q;
         *ret = TAKE_PTR(p);
@@ -428,7 +422,7 @@ static void pages_name(const struct profile_pages *pg, char out[64]) {
 }
 
 int profile_to_ini(const struct profile *p, char **ret) {
-        char *buf = NULL;
+        _cleanup_free_ char *buf = NULL;
         size_t size = 0;
         FILE *f = open_memstream(&buf, &size);
         if (!f)
@@ -455,11 +449,9 @@ int profile_to_ini(const struct profile *p, char **ret) {
                 fputs("\n[Sysctl]\n", f);
         for (size_t i = 0; i < p->n_sysctls; i++)
                 fprintf(f, "# %s\n%s=%s\n", p->sysctls[i].where, p->sysctls[i].key, p->sysctls[i].value);
-        if (fclose(f) != 0) {
-                free(buf);
+        if (fclose(f) != 0) /* what completes buf: f is closed here, not by a cleanup */
                 return -ENOMEM;
-        }
-        *ret = buf;
+        *ret = TAKE_PTR(buf);
         return 0;
 }
 

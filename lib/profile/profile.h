@@ -40,6 +40,7 @@ struct profile {
  * and root=. */
 int profile_load(const char *path, struct profile **ret, struct ingot_error *err);
 void profile_free(struct profile *p);
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct profile *, profile_free);
 
 /* The resolved profile as INI (each value's origin in a comment above it; it loads to the same
  * profile) or as JSON. */

@@ -115,23 +115,31 @@ static int pages_change(struct changes *cs, const struct profile_pages *pa, cons
 }
 
 static int diff_pages(const struct profile *a, const struct profile *b, struct changes *cs) {
-        int q = 0;
         if (a->default_page_size != b->default_page_size) {
                 char sa[32], sb[32];
                 page_size_format(a->default_page_size, sa);
                 page_size_format(b->default_page_size, sb);
-                q = add(cs, CHANGE_DEFAULT_PAGE_SIZE, "", a->default_page_size ? sa : NULL,
-                        a->default_page_size_where, b->default_page_size ? sb : NULL, b->default_page_size_where);
+                int q = add(cs, CHANGE_DEFAULT_PAGE_SIZE, "", a->default_page_size ? sa : NULL,
+                            a->default_page_size_where, b->default_page_size ? sb : NULL, b->default_page_size_where);
+                if (q < 0)
+                        return q;
         }
-        for (size_t i = 0; q >= 0 && i < a->n_pages; i++) {
+        for (size_t i = 0; i < a->n_pages; i++) {
                 const struct profile_pages *pb = find_pages(b, a->pages[i].size, a->pages[i].node);
-                if (!pb || pb->count != a->pages[i].count)
-                        q = pages_change(cs, &a->pages[i], pb);
+                if (pb && pb->count == a->pages[i].count)
+                        continue;
+                int q = pages_change(cs, &a->pages[i], pb);
+                if (q < 0)
+                        return q;
         }
-        for (size_t j = 0; q >= 0 && j < b->n_pages; j++)
-                if (!find_pages(a, b->pages[j].size, b->pages[j].node))
-                        q = pages_change(cs, NULL, &b->pages[j]);
-        return q;
+        for (size_t j = 0; j < b->n_pages; j++) {
+                if (find_pages(a, b->pages[j].size, b->pages[j].node))
+                        continue;
+                int q = pages_change(cs, NULL, &b->pages[j]);
+                if (q < 0)
+                        return q;
+        }
+        return 0;
 }
 
 static const struct profile_entry *find_sysctl(const struct profile *p, const char *name) {
@@ -142,18 +150,24 @@ static const struct profile_entry *find_sysctl(const struct profile *p, const ch
 }
 
 static int diff_sysctls(const struct profile *a, const struct profile *b, struct changes *cs) {
-        int q = 0;
-        for (size_t i = 0; q >= 0 && i < a->n_sysctls; i++) {
+        for (size_t i = 0; i < a->n_sysctls; i++) {
                 const struct profile_entry *sa = &a->sysctls[i], *sb = find_sysctl(b, sa->key);
-                if (!sb || strcmp(sa->value, sb->value) != 0)
-                        q = add(cs, CHANGE_SYSCTL, sa->key, sa->value, sa->where, sb ? sb->value : NULL,
-                                sb ? sb->where : NULL);
+                if (sb && strcmp(sa->value, sb->value) == 0)
+                        continue;
+                int q = add(cs, CHANGE_SYSCTL, sa->key, sa->value, sa->where, sb ? sb->value : NULL,
+                            sb ? sb->where : NULL);
+                if (q < 0)
+                        return q;
         }
-        for (size_t j = 0; q >= 0 && j < b->n_sysctls; j++)
-                if (!find_sysctl(a, b->sysctls[j].key))
-                        q = add(cs, CHANGE_SYSCTL, b->sysctls[j].key, NULL, NULL, b->sysctls[j].value,
-                                b->sysctls[j].where);
-        return q;
+        for (size_t j = 0; j < b->n_sysctls; j++) {
+                if (find_sysctl(a, b->sysctls[j].key))
+                        continue;
+                int q = add(cs, CHANGE_SYSCTL, b->sysctls[j].key, NULL, NULL, b->sysctls[j].value,
+                            b->sysctls[j].where);
+                if (q < 0)
+                        return q;
+        }
+        return 0;
 }
 
 void profile_changes_free(struct profile_change *c, size_t n) {
@@ -164,18 +178,23 @@ void profile_changes_free(struct profile_change *c, size_t n) {
         free(c);
 }
 
+static void changes_free(struct changes *cs) {
+        profile_changes_free(cs->c, cs->n);
+}
+
 int profile_diff(const struct profile *a, const struct profile *b, struct profile_change **ret, size_t *ret_n) {
-        struct changes cs = { 0 };
+        _cleanup_(changes_free) struct changes cs = { 0 };
         int q = diff_params(a, b, &cs);
-        if (q >= 0)
-                q = diff_pages(a, b, &cs);
-        if (q >= 0)
-                q = diff_sysctls(a, b, &cs);
-        if (q < 0) {
-                profile_changes_free(cs.c, cs.n);
+        if (q < 0)
                 return q;
-        }
+        q = diff_pages(a, b, &cs);
+        if (q < 0)
+                return q;
+        q = diff_sysctls(a, b, &cs);
+        if (q < 0)
+                return q;
         *ret = cs.c;
         *ret_n = cs.n;
+        cs = (struct changes) { 0 }; /* ret's now */
         return 0;
 }

@@ -19,6 +19,7 @@ int squashfs_reader_open(int fd, uint64_t offset, uint64_t size, struct squashfs
 int squashfs_reader_open_verified(int fd, uint64_t offset, const struct verity_tree *tree,
                                   struct squashfs_reader **ret, struct ingot_error *err);
 void squashfs_reader_free(struct squashfs_reader *rd);
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct squashfs_reader *, squashfs_reader_free);
 const struct sqfs_super_t *squashfs_reader_super(const struct squashfs_reader *rd);
 /* The mode (type and permissions) of the entry at path ("usr/bin/x"); -ENOENT when there is none. */
 int squashfs_reader_find(struct squashfs_reader *rd, const char *path, mode_t *ret_mode);

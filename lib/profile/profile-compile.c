@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 
 #include "artifact.h"
+#include "json-util.h"
 #include "profile.h"
 #include "signing.h"
 #include "squashfs-read.h"
@@ -15,15 +16,13 @@ static int append(char **s, const char *fmt, ...) __attribute__((format(printf, 
 static int append(char **s, const char *fmt, ...) {
         va_list ap;
         va_start(ap, fmt);
-        char *add = NULL;
+        _cleanup_free_ char *add = NULL;
         int n = vasprintf(&add, fmt, ap);
         va_end(ap);
         if (n < 0)
                 return -ENOMEM;
         char *joined = NULL;
-        n = asprintf(&joined, "%s%s%s", *s ?: "", *s && **s ? " " : "", add);
-        free(add);
-        if (n < 0)
+        if (asprintf(&joined, "%s%s%s", *s ?: "", *s && **s ? " " : "", add) < 0)
                 return -ENOMEM;
         free(*s);
         *s = joined;
@@ -62,35 +61,46 @@ static int strcmp_ptr(const void *a, const void *b) {
         return strcmp(*(char *const *) a, *(char *const *) b);
 }
 
-int profile_compile(const struct profile *p, const char *name, char **images, char **ret_json,
-                    struct ingot_error *err) {
+/* The kernel command line fragment: the parameters, then the boot-time huge pages. */
+static int compile_cmdline(const struct profile *p, char **ret) {
         _cleanup_free_ char *cmdline = strdup("");
         if (!cmdline)
                 return -ENOMEM;
-        int q = 0;
-        for (size_t i = 0; q >= 0 && i < p->n_params; i++)
-                q = p->params[i].value ? append(&cmdline, "%s=%s", p->params[i].key, p->params[i].value)
-                                       : append(&cmdline, "%s", p->params[i].key);
-        if (q >= 0 && p->default_page_size) {
+        for (size_t i = 0; i < p->n_params; i++) {
+                int q = p->params[i].value ? append(&cmdline, "%s=%s", p->params[i].key, p->params[i].value)
+                                           : append(&cmdline, "%s", p->params[i].key);
+                if (q < 0)
+                        return q;
+        }
+        if (p->default_page_size) {
                 char s[32];
                 page_size_format(p->default_page_size, s);
-                q = append(&cmdline, "default_hugepagesz=%s", s);
+                int q = append(&cmdline, "default_hugepagesz=%s", s);
+                if (q < 0)
+                        return q;
         }
-        if (q >= 0)
-                q = boot_pages(p, &cmdline);
+        int q = boot_pages(p, &cmdline);
         if (q < 0)
                 return q;
-        json_object *root = json_object_new_object();
+        *ret = TAKE_PTR(cmdline);
+        return 0;
+}
+
+int profile_compile(const struct profile *p, const char *name, char **images, char **ret_json,
+                    struct ingot_error *err) {
+        _cleanup_free_ char *cmdline = NULL;
+        int q = compile_cmdline(p, &cmdline);
+        if (q < 0)
+                return q;
+        _cleanup_json_ json_object *root = json_object_new_object();
         json_object_object_add(root, "kind", json_object_new_string(PROFILE_KIND));
         json_object_object_add(root, "format", json_object_new_int(PROFILE_FORMAT));
         json_object_object_add(root, "name", json_object_new_string(name));
         if (images) { /* sorted and once each: the same images give the same bytes */
                 size_t n = strv_length(images);
                 _cleanup_free_ char **sorted = n ? malloc(n * sizeof(char *)) : NULL;
-                if (n && !sorted) {
-                        json_object_put(root);
+                if (n && !sorted)
                         return -ENOMEM;
-                }
                 if (n)
                         memcpy(sorted, images, n * sizeof(char *));
                 if (n)
@@ -124,9 +134,6 @@ int profile_compile(const struct profile *p, const char *name, char **images, ch
         const char *text = json_object_to_json_string_ext(root, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
         char *copy = NULL;
         if (!text || asprintf(&copy, "%s\n", text) < 0)
-                copy = NULL;
-        json_object_put(root);
-        if (!copy)
                 return error_set(err, -ENOMEM, "profile: out of memory");
         *ret_json = copy;
         return 0;
@@ -163,43 +170,35 @@ int profile_compiled_parse(const char *text, const char *what, json_object **ret
         json_tokener *tok = json_tokener_new();
         if (!tok)
                 return -ENOMEM;
-        json_object *j = json_tokener_parse_ex(tok, text, (int) strnlen(text, INT32_MAX));
+        _cleanup_json_ json_object *j = json_tokener_parse_ex(tok, text, (int) strnlen(text, INT32_MAX));
         bool complete = json_tokener_get_error(tok) == json_tokener_success;
-        json_tokener_free(tok);
+        json_tokener_free(tok); /* only the parse needs it */
         json_object *kind, *format, *name, *cmdline, *images;
         bool is_object = j && complete && json_object_is_type(j, json_type_object);
         if (is_object && json_object_object_get_ex(j, "kind", &kind) && json_object_is_type(kind, json_type_string) &&
-            strcmp(json_object_get_string(kind), PROFILE_KIND) != 0) {
-                int r = error_set(err, -EBADMSG, "%s: a signed %.64s, not a host profile", what, json_object_get_string(kind));
-                json_object_put(j);
-                return r;
-        }
+            strcmp(json_object_get_string(kind), PROFILE_KIND) != 0)
+                return error_set(err, -EBADMSG, "%s: a signed %.64s, not a host profile", what,
+                                 json_object_get_string(kind));
         if (!is_object || !json_object_object_get_ex(j, "kind", &kind) || !json_object_is_type(kind, json_type_string) ||
             !json_object_object_get_ex(j, "format", &format) || json_object_get_int(format) != PROFILE_FORMAT ||
             !json_object_object_get_ex(j, "name", &name) || !json_object_is_type(name, json_type_string) ||
-            !json_object_object_get_ex(j, "cmdline", &cmdline) || !json_object_is_type(cmdline, json_type_string)) {
-                json_object_put(j);
+            !json_object_object_get_ex(j, "cmdline", &cmdline) || !json_object_is_type(cmdline, json_type_string))
                 return error_set(err, -EBADMSG, "%s: not a compiled host profile (kind %s, format %d, name, cmdline): "
                                  "compile it with this ingot", what, PROFILE_KIND, PROFILE_FORMAT);
-        }
         if (json_object_object_get_ex(j, "images", &images)) {
                 bool ok = json_object_is_type(images, json_type_array);
                 for (size_t i = 0; ok && i < json_object_array_length(images); i++)
                         ok = json_object_is_type(json_object_array_get_idx(images, i), json_type_string);
-                if (!ok) {
-                        json_object_put(j);
+                if (!ok)
                         return error_set(err, -EBADMSG, "%s: not a compiled host profile (images must be root hashes)",
                                          what);
-                }
         }
-        if (!compiled_shapes_ok(j)) {
-                json_object_put(j);
+        if (!compiled_shapes_ok(j))
                 return error_set(err, -EBADMSG, "%s: not a compiled host profile (sysctl must be [KEY, VALUE] string "
                                  "pairs, runtime_hugepages objects)", what);
-        }
-        *ret = j;
         *ret_name = json_object_get_string(name);
         *ret_cmdline = json_object_get_string(cmdline);
+        *ret = TAKE_PTR(j);
         return 0;
 }
 
@@ -260,50 +259,79 @@ static int check_sysctls(const struct profile *p, const char *dir, struct ingot_
         return 0;
 }
 
+/* The files profile_compile_to writes: each discarded however it ends (a temporary removed, a renamed one
+ * kept). */
+struct compiled_files {
+        struct artifact a[2];
+        size_t n;
+};
+
+static void compiled_files_discard(struct compiled_files *c) {
+        for (size_t i = 0; i < c->n; i++)
+                artifact_discard(&c->a[i]);
+}
+
+/* One more file of c, under a temporary name in dir. */
+static int compiled_file_write(struct compiled_files *c, const char *dir, const char *name, const void *data,
+                               size_t size, struct ingot_error *err) {
+        struct artifact *a = &c->a[c->n++];
+        int r = artifact_open(a, dir, name, err);
+        if (r < 0)
+                return r;
+        return artifact_write(a, data, size, err);
+}
+
 int profile_compile_to(const struct profile *p, const char *outdir, const struct profile_compile_options *o,
                        char **ret_json_path, struct ingot_error *err) {
         if (!o->key_path != !o->cert_path)
                 return error_set(err, -EINVAL, "profile: --key and --cert go together");
         if (!o->key_path && !o->unsigned_ok)
                 return error_set(err, -EINVAL, "profile: no signing key: give --key and --cert, or --unsigned");
-        int q = o->memory ? check_memory(p, o->memory, err) : 0;
-        if (q >= 0 && o->kernel_sysctls)
+        int q;
+        if (o->memory) {
+                q = check_memory(p, o->memory, err);
+                if (q < 0)
+                        return q;
+        }
+        if (o->kernel_sysctls) {
                 q = check_sysctls(p, o->kernel_sysctls, err);
-        if (q < 0)
-                return q;
+                if (q < 0)
+                        return q;
+        }
         _cleanup_free_ char *name = profile_name(p->path);
         _cleanup_free_ char *json = NULL, *json_name = NULL, *sig_name = NULL;
-        uint8_t *der = NULL;
-        size_t der_size = 0;
-        struct signer *signer = NULL;
-        struct artifact arts[2] = { { .fd = -1 }, { .fd = -1 } };
-        size_t n = 0;
         if (!name || asprintf(&json_name, "%s.profile.json", name) < 0 || asprintf(&sig_name, "%s.p7s", json_name) < 0)
                 return -ENOMEM;
         q = profile_compile(p, name, o->images, &json, err);
-        if (q >= 0 && (q = mkdir_p(outdir, 0755)) < 0)
-                error_set(err, q, "%s: %s", outdir, strerror(-q));
-        if (q >= 0 && o->key_path)
+        if (q < 0)
+                return q;
+        q = mkdir_p(outdir, 0755);
+        if (q < 0)
+                return error_set(err, q, "%s: %s", outdir, strerror(-q));
+        _cleanup_(compiled_files_discard) struct compiled_files files = { .n = 0 };
+        if (o->key_path) {
+                _cleanup_(signer_freep) struct signer *signer = NULL;
+                _cleanup_free_ uint8_t *der = NULL;
+                size_t der_size = 0;
                 q = signer_load(o->key_path, o->cert_path, &signer, err);
-        if (q >= 0 && signer)
+                if (q < 0)
+                        return q;
                 q = signer_sign(signer, json, &der, &der_size, err);
-        if (q >= 0 && signer) /* the signature first: readers look for the JSON */
-                q = artifact_open(&arts[n++], outdir, sig_name, err);
-        if (q >= 0 && signer)
-                q = artifact_write(&arts[0], der, der_size, err);
-        if (q >= 0)
-                q = artifact_open(&arts[n++], outdir, json_name, err);
-        if (q >= 0)
-                q = artifact_write(&arts[n - 1], json, strlen(json), err);
-        if (q >= 0)
-                q = artifacts_commit(arts, n, err);
-        if (q >= 0 && ret_json_path && !(*ret_json_path = strdup(arts[n - 1].final)))
-                q = -ENOMEM;
-        for (size_t i = 0; i < n; i++)
-                artifact_discard(&arts[i]);
-        free(der);
-        signer_free(signer);
-        return q;
+                if (q < 0)
+                        return q;
+                q = compiled_file_write(&files, outdir, sig_name, der, der_size, err); /* first: readers look for the JSON */
+                if (q < 0)
+                        return q;
+        }
+        q = compiled_file_write(&files, outdir, json_name, json, strlen(json), err);
+        if (q < 0)
+                return q;
+        q = artifacts_commit(files.a, files.n, err);
+        if (q < 0)
+                return q;
+        if (ret_json_path && !(*ret_json_path = strdup(files.a[files.n - 1].final)))
+                return -ENOMEM;
+        return 0;
 }
 
 /* Whether rd holds path as a file (a symlink is taken on trust: the initrd follows it). */
@@ -316,31 +344,53 @@ static int has_file(struct squashfs_reader *rd, const char *path, bool *ret) {
 
 /* What the initrd restarts a slot into (boot/profile-apply.c's slot_kernel and kexec_into): for some V,
  * usr/lib/modules/V/vmlinuz or boot/vmlinuz-V; and usr/lib/ingot/initrd. */
-static int image_restartable(int fd, uint64_t offset, uint64_t size, const struct verity_tree *tree, bool *ret,
-                             struct ingot_error *err) {
-        struct squashfs_reader *rd = NULL;
+static int has_kernel(struct squashfs_reader *rd, bool *ret) {
         _cleanup_strv_free_ char **versions = NULL;
-        bool kernel = false, initrd = false;
-        int r = tree ? squashfs_reader_open_verified(fd, offset, tree, &rd, err)
-                     : squashfs_reader_open(fd, offset, size, &rd, err);
-        if (r >= 0 && (r = squashfs_reader_list(rd, "usr/lib/modules", &versions)) == -ENOENT)
-                r = 0;
-        for (char **v = versions; r >= 0 && v && *v && !kernel; v++)
-                for (int place = 0; r >= 0 && place < 2 && !kernel; place++) {
+        *ret = false;
+        int r = squashfs_reader_list(rd, "usr/lib/modules", &versions);
+        if (r == -ENOENT)
+                return 0;
+        if (r < 0)
+                return r;
+        for (char **v = versions; v && *v; v++)
+                for (int place = 0; place < 2; place++) {
                         _cleanup_free_ char *path = NULL;
                         if ((place == 0 ? asprintf(&path, "usr/lib/modules/%s/vmlinuz", *v)
                                         : asprintf(&path, "boot/vmlinuz-%s", *v)) < 0) {
-                                path = NULL;
-                                r = -ENOMEM;
-                        } else
-                                r = has_file(rd, path, &kernel);
+                                path = NULL; /* asprintf leaves it undefined */
+                                return -ENOMEM;
+                        }
+                        r = has_file(rd, path, ret);
+                        if (r < 0 || *ret)
+                                return r;
                 }
-        if (r >= 0)
-                r = has_file(rd, &INITRD_IN_IMAGE[1], &initrd);
-        squashfs_reader_free(rd);
-        if (r == -EBADMSG && !(err && err->code))
-                r = error_set(err, r, "a damaged squashfs image (its directories)");
+        return 0;
+}
+
+static int read_restartable(int fd, uint64_t offset, uint64_t size, const struct verity_tree *tree, bool *ret,
+                            struct ingot_error *err) {
+        _cleanup_(squashfs_reader_freep) struct squashfs_reader *rd = NULL;
+        *ret = false;
+        int r = tree ? squashfs_reader_open_verified(fd, offset, tree, &rd, err)
+                     : squashfs_reader_open(fd, offset, size, &rd, err);
+        if (r < 0)
+                return r;
+        bool kernel, initrd;
+        r = has_kernel(rd, &kernel);
+        if (r < 0)
+                return r;
+        r = has_file(rd, &INITRD_IN_IMAGE[1], &initrd);
+        if (r < 0)
+                return r;
         *ret = kernel && initrd;
+        return 0;
+}
+
+static int image_restartable(int fd, uint64_t offset, uint64_t size, const struct verity_tree *tree, bool *ret,
+                             struct ingot_error *err) {
+        int r = read_restartable(fd, offset, size, tree, ret, err);
+        if (r == -EBADMSG && !(err && err->code))
+                return error_set(err, r, "a damaged squashfs image (its directories)");
         return r;
 }
 

@@ -55,37 +55,33 @@ static int load(const char *path, struct profile **ret) {
 }
 
 static int do_show(char **files, bool json) {
-        struct profile *p;
+        _cleanup_(profile_freep) struct profile *p = NULL;
         int r = load(files[0], &p);
         if (r)
                 return r;
-        if (json)
+        if (json) {
                 print_json(profile_to_json(p));
-        else {
-                char *text = NULL;
-                r = profile_to_ini(p, &text);
-                if (r < 0) {
-                        profile_free(p);
-                        return log_lib_error("profile", r, NULL);
-                }
-                fputs(text, stdout);
-                free(text);
+                return EXIT_OK;
         }
-        profile_free(p);
+        _cleanup_free_ char *text = NULL;
+        r = profile_to_ini(p, &text);
+        if (r < 0)
+                return log_lib_error("profile", r, NULL);
+        fputs(text, stdout);
         return EXIT_OK;
 }
 
 static int do_compile(char **files, const char *outdir, const struct profile_compile_options *o, bool json) {
-        struct profile *p;
+        _cleanup_(profile_freep) struct profile *p = NULL;
         int r = load(files[0], &p);
         if (r)
                 return r;
         struct ingot_error err = { 0 };
         _cleanup_free_ char *path = NULL, *text = NULL;
         r = profile_compile_to(p, outdir, o, &path, &err);
-        if (r >= 0)
-                r = read_text_file(path, 1 << 20, &text);
-        profile_free(p);
+        if (r < 0)
+                return log_lib_error(NULL, r, &err);
+        r = read_text_file(path, 1 << 20, &text);
         if (r < 0)
                 return log_lib_error(NULL, r, &err);
         if (json) {
@@ -141,21 +137,29 @@ static json_object *changes_json(const struct profile_change *c, size_t n) {
         return a;
 }
 
+/* profile_diff's list, for a cleanup. */
+struct changes {
+        struct profile_change *c;
+        size_t n;
+};
+
+static void changes_free(struct changes *ch) {
+        profile_changes_free(ch->c, ch->n);
+}
+
 static int do_compare(char **files, bool json, bool explain) {
-        struct profile *a = NULL, *b = NULL;
+        _cleanup_(profile_freep) struct profile *a = NULL, *b = NULL;
         int r = load(files[0], &a);
-        if (r == 0)
-                r = load(files[1], &b);
-        struct profile_change *c = NULL;
-        size_t n = 0;
-        if (r == 0 && profile_diff(a, b, &c, &n) < 0)
-                r = log_lib_error("profile", -ENOMEM, NULL);
-        if (r) {
-                profile_free(a);
-                profile_free(b);
+        if (r)
                 return r;
-        }
-        size_t reboot = 0;
+        r = load(files[1], &b);
+        if (r)
+                return r;
+        _cleanup_(changes_free) struct changes ch = { 0 };
+        if (profile_diff(a, b, &ch.c, &ch.n) < 0)
+                return log_lib_error("profile", -ENOMEM, NULL);
+        const struct profile_change *c = ch.c;
+        size_t n = ch.n, reboot = 0;
         for (size_t i = 0; i < n; i++)
                 reboot += c[i].apply == APPLY_REBOOT;
         if (json) {
@@ -210,9 +214,6 @@ static int do_compare(char **files, bool json, bool explain) {
                                "cannot live with falls back to %s.\n",
                                files[1], files[0]);
         }
-        profile_changes_free(c, n);
-        profile_free(a);
-        profile_free(b);
         return EXIT_OK;
 }
 

@@ -100,14 +100,12 @@ static bool kvm_usable(void) {
 }
 
 static char *newest_kernel(void) {
-        DIR *d = opendir("/boot");
+        _cleanup_closedir_ DIR *d = opendir("/boot");
         char best[256] = "";
         struct dirent *de;
         while (d && (de = readdir(d)))
                 if (strncmp(de->d_name, "vmlinuz-", 8) == 0 && version_compare(de->d_name + 8, best) > 0)
                         snprintf(best, sizeof(best), "%s", de->d_name + 8);
-        if (d)
-                closedir(d);
         char *path = NULL;
         return *best && asprintf(&path, "/boot/vmlinuz-%s", best) >= 0 ? path : NULL;
 }
@@ -123,12 +121,12 @@ static int uefi_vars_reset(const char *path) {
         if (!data)
                 return -ENOMEM;
         int r = pread_full(in, data, (size_t) st.st_size, 0);
-        _cleanup_close_ int out = r < 0 ? -1 : open(path, O_WRONLY | O_TRUNC | O_CLOEXEC);
-        if (r >= 0 && out < 0)
-                r = -errno;
-        if (r >= 0)
-                r = pwrite_full(out, data, (size_t) st.st_size, 0);
-        return r;
+        if (r < 0)
+                return r;
+        _cleanup_close_ int out = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC);
+        if (out < 0)
+                return -errno;
+        return pwrite_full(out, data, (size_t) st.st_size, 0);
 }
 
 static int uefi_vars(char **ret) {
@@ -136,10 +134,10 @@ static int uefi_vars(char **ret) {
         _cleanup_free_ char *path = NULL;
         if (asprintf(&path, "%s/ingot-ovmf-vars.XXXXXX", dir) < 0)
                 return -ENOMEM;
-        int fd = mkostemp(path, O_CLOEXEC);
+        _cleanup_close_ int fd = mkostemp(path, O_CLOEXEC);
         if (fd < 0)
                 return -errno;
-        close(fd);
+        fd = safe_close(fd); /* made only to reserve the name: uefi_vars_reset opens it again */
         int r = uefi_vars_reset(path);
         if (r < 0) {
                 unlink(path);

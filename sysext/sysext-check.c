@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 
 #include "ddi.h"
+#include "json-util.h"
 #include "signing.h"
 #include "squashfs-read.h"
 #include "sysext-check.h"
@@ -110,6 +111,11 @@ struct walk {
         struct ingot_error *err;
 };
 
+/* What a walk collects; its base reader and allowed list are its caller's. */
+static void walk_done(struct walk *w) {
+        strv_free(w->release_files);
+}
+
 static bool allowed(char **list, const char *path) {
         for (char **a = list; a && *a; a++) {
                 size_t n = strlen(*a);
@@ -143,25 +149,25 @@ static int visit(const char *path, mode_t mode, void *userdata) {
 
 int sysext_shadowed(int layer_fd, uint64_t offset, uint64_t size, const char *base_image, char **allowed_paths,
                     char ***ret_shadowed, char ***ret_allowed, struct ingot_error *err) {
-        struct ingot_sysext_report rep = { 0 };
-        struct walk w = { .rep = &rep, .allowed = allowed_paths, .err = err };
-        struct squashfs_reader *layer = NULL;
         _cleanup_close_ int bfd = open(base_image, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-        int r = bfd < 0 ? error_set(err, -errno, "%s: %s", base_image, strerror(errno)) : 0;
-        if (r >= 0 && (r = squashfs_reader_open(bfd, 0, 0, &w.base, err)) < 0)
-                r = prefix_error(err, r, base_image);
-        if (r >= 0)
-                r = squashfs_reader_open(layer_fd, offset, size, &layer, err);
-        if (r >= 0)
-                r = squashfs_reader_walk(layer, visit, &w, err);
-        squashfs_reader_free(layer);
-        squashfs_reader_free(w.base);
-        strv_free(w.release_files);
-        if (r >= 0) {
-                *ret_shadowed = TAKE_PTR(rep.shadowed);
-                *ret_allowed = TAKE_PTR(rep.shadowed_allowed);
-        }
-        ingot_sysext_report_clear(&rep);
+        _cleanup_(ingot_sysext_report_clear) struct ingot_sysext_report rep = { 0 };
+        _cleanup_(walk_done) struct walk w = { .rep = &rep, .allowed = allowed_paths, .err = err };
+        _cleanup_(squashfs_reader_freep) struct squashfs_reader *base = NULL;
+        _cleanup_(squashfs_reader_freep) struct squashfs_reader *layer = NULL;
+        if (bfd < 0)
+                return error_set(err, -errno, "%s: %s", base_image, strerror(errno));
+        int r = squashfs_reader_open(bfd, 0, 0, &base, err);
+        if (r < 0)
+                return prefix_error(err, r, base_image);
+        w.base = base;
+        r = squashfs_reader_open(layer_fd, offset, size, &layer, err);
+        if (r < 0)
+                return r;
+        r = squashfs_reader_walk(layer, visit, &w, err);
+        if (r < 0)
+                return r;
+        *ret_shadowed = TAKE_PTR(rep.shadowed);
+        *ret_allowed = TAKE_PTR(rep.shadowed_allowed);
         return r;
 }
 
@@ -170,19 +176,19 @@ static char **manifest_allowed(const char *layer_path) {
         _cleanup_free_ char *base = image_sidecar_base(layer_path), *path = NULL;
         if (!base || asprintf(&path, "%s.manifest.json", base) < 0)
                 return NULL;
-        json_object *m = json_object_from_file(path), *e, *a;
+        _cleanup_json_ json_object *m = json_object_from_file(path);
+        json_object *e, *a;
         char **l = NULL;
         if (m && json_object_object_get_ex(m, "extension", &e) && json_object_object_get_ex(e, "allow_shadow", &a) &&
             json_object_is_type(a, json_type_array))
                 for (size_t i = 0; i < json_object_array_length(a); i++)
                         (void) strv_extend(&l, json_object_get_string(json_object_array_get_idx(a, i)));
-        json_object_put(m);
         return l;
 }
 
 static void check_signature(struct ingot_check *c, const char *path, int fd, const struct image_parts *p,
                             const char *cert) {
-        struct verity_sig vs;
+        _cleanup_(verity_sig_clear) struct verity_sig vs = { 0 };
         struct ingot_error e = { 0 };
         int r = image_signature_read(path, fd, p, &vs, &e);
         if (r == -ENODATA)
@@ -192,113 +198,117 @@ static void check_signature(struct ingot_check *c, const char *path, int fd, con
                 return set(c, INGOT_CHECK_FAILED, "%s", e.message);
         /* the signed root hash must be the one the layer's data and hash tree give */
         _cleanup_close_ int hfd = open(p->hash_path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-        struct verity_info vi;
         if (hfd < 0)
-                set(c, INGOT_CHECK_FAILED, "%s: %s", p->hash_path, strerror(errno));
-        else if (verity_check(&(struct verity_region) { .name = path, .fd = fd, .offset = p->data_offset,
-                                                        .size = p->data_size },
-                              &(struct verity_region) { .name = p->hash_path, .fd = hfd, .offset = p->hash_offset,
-                                                        .size = p->hash_size },
-                              &vi, &e) < 0)
-                set(c, INGOT_CHECK_FAILED, "%s", e.message);
-        else {
-                char computed[129], fp[65];
-                hex_encode(vi.root_hash, vi.root_hash_size, computed);
-                if (strcmp(computed, vs.root_hash) != 0)
-                        set(c, INGOT_CHECK_FAILED, "the signed root hash %.16s... is not the layer's %.16s...",
-                            vs.root_hash, computed);
-                else if (signature_check_der(vs.signature, vs.signature_size, p->ddi ? "the signature partition" : path,
-                                             vs.root_hash, cert, fp, &e) < 0)
-                        set(c, INGOT_CHECK_FAILED, "%s", e.message);
-                else if (cert)
-                        set(c, INGOT_CHECK_OK, "root hash %.16s... signed by %s (SHA-256 %s)", vs.root_hash, cert, fp);
-                else
-                        set(c, INGOT_CHECK_OK,
-                            "intact, signer SHA-256 %s; not checked against a trusted certificate (--cert)", fp);
+                return set(c, INGOT_CHECK_FAILED, "%s: %s", p->hash_path, strerror(errno));
+        struct verity_info vi;
+        if (verity_check(&(struct verity_region) { .name = path, .fd = fd, .offset = p->data_offset,
+                                                   .size = p->data_size },
+                         &(struct verity_region) { .name = p->hash_path, .fd = hfd, .offset = p->hash_offset,
+                                                   .size = p->hash_size },
+                         &vi, &e) < 0)
+                return set(c, INGOT_CHECK_FAILED, "%s", e.message);
+        char computed[129], fp[65];
+        hex_encode(vi.root_hash, vi.root_hash_size, computed);
+        if (strcmp(computed, vs.root_hash) != 0)
+                return set(c, INGOT_CHECK_FAILED, "the signed root hash %.16s... is not the layer's %.16s...",
+                           vs.root_hash, computed);
+        if (signature_check_der(vs.signature, vs.signature_size, p->ddi ? "the signature partition" : path,
+                                vs.root_hash, cert, fp, &e) < 0)
+                return set(c, INGOT_CHECK_FAILED, "%s", e.message);
+        if (cert)
+                return set(c, INGOT_CHECK_OK, "root hash %.16s... signed by %s (SHA-256 %s)", vs.root_hash, cert, fp);
+        set(c, INGOT_CHECK_OK, "intact, signer SHA-256 %s; not checked against a trusted certificate (--cert)", fp);
+}
+
+/* Compatibility, from the layer's one extension-release file; its lines into rep->release. */
+static int check_release(struct ingot_sysext_report *rep, struct squashfs_reader *layer, char **release_files,
+                         const struct sysext_base *base, struct ingot_error *err) {
+        struct ingot_check *compat = check(rep, "compatibility");
+        if (strv_length(release_files) != 1) {
+                set(compat, INGOT_CHECK_FAILED, "%s extension-release files in %s: systemd-sysext wants exactly one",
+                    release_files ? "several" : "no", EXTENSION_RELEASE_DIR);
+                return 0;
         }
-        verity_sig_clear(&vs);
+        _cleanup_free_ char *text = NULL;
+        const char *file = strrchr(release_files[0], '/') + 1;
+        snprintf(rep->release_name, sizeof(rep->release_name), "%s", file);
+        int r = squashfs_reader_read_file(layer, release_files[0] + 1, 64 * 1024, &text, err);
+        if (r < 0)
+                return r;
+        char *save = NULL;
+        for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+                if (line[0] == '#' || !strchr(line, '='))
+                        continue;
+                r = strv_extend(&rep->release, line);
+                if (r < 0)
+                        return r;
+        }
+        check_compatibility(compat, rep->release, base, file + strlen("extension-release."));
+        return 0;
+}
+
+/* The files of the base the layer replaces, against its AllowShadow=; skipped without the base's image. */
+static void check_shadowing(struct ingot_sysext_report *rep, bool have_base_image, const char *base_manifest) {
+        struct ingot_check *sh = check(rep, "shadowing");
+        size_t n = strv_length(rep->shadowed), ok = strv_length(rep->shadowed_allowed);
+        if (!have_base_image)
+                set(sh, INGOT_CHECK_SKIPPED, "the base's image is not beside %s: its files are unknown", base_manifest);
+        else if (n > ok) {
+                const char *first = NULL;
+                for (char **p = rep->shadowed; p && *p && !first; p++)
+                        if (!strv_contains(rep->shadowed_allowed, *p))
+                                first = *p;
+                set(sh, INGOT_CHECK_FAILED, "%zu file%s replace%s the base's (%s%s) and AllowShadow= does not "
+                    "allow %s", n - ok, n - ok == 1 ? "" : "s", n - ok == 1 ? "s" : "", first,
+                    n - ok > 1 ? ", ..." : "", n - ok == 1 ? "it" : "them");
+        }
+        else if (n)
+                set(sh, INGOT_CHECK_OK, "%zu file%s replace%s the base's, as AllowShadow= allows", n,
+                    n == 1 ? "" : "s", n == 1 ? "s" : "");
+        else
+                set(sh, INGOT_CHECK_OK, "nothing of the base is replaced");
 }
 
 int ingot_sysext_check(const char *path, const char *base_manifest, const char *cert, struct ingot_sysext_report *rep,
                        struct ingot_error *err) {
         *rep = (struct ingot_sysext_report) { 0 };
-        struct sysext_base base;
+        _cleanup_(sysext_base_clear) struct sysext_base base = { 0 };
         int r = sysext_base_load(base_manifest, &base, err);
         if (r < 0)
                 return r;
         _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-        struct image_parts parts = { 0 };
-        struct squashfs_reader *layer = NULL, *base_image = NULL;
+        _cleanup_(image_parts_clear) struct image_parts parts = { 0 };
+        _cleanup_(squashfs_reader_freep) struct squashfs_reader *base_image = NULL;
+        _cleanup_(squashfs_reader_freep) struct squashfs_reader *layer = NULL;
         _cleanup_close_ int bfd = -1;
-        struct walk w = { .rep = rep, .err = err };
+        _cleanup_strv_free_ char **allowed = NULL;
+        _cleanup_(walk_done) struct walk w = { .rep = rep, .err = err };
         if (fd < 0)
-                r = error_set(err, -errno, "%s: %s", path, strerror(errno));
-        if (r >= 0)
-                r = image_parts_find(path, fd, &parts, err);
-        if (r >= 0 && (r = squashfs_reader_open(fd, parts.data_offset, parts.data_size, &layer, err)) < 0)
-                r = prefix_error(err, r, path);
-        if (r >= 0 && base.image) {
-                bfd = open(base.image, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-                if (bfd < 0)
-                        r = error_set(err, -errno, "%s: %s", base.image, strerror(errno));
-                else if ((r = squashfs_reader_open(bfd, 0, 0, &base_image, err)) < 0)
-                        r = prefix_error(err, r, base.image);
-        }
-        w.base = base_image;
-        w.allowed = manifest_allowed(path);
-        if (r >= 0 && (r = squashfs_reader_walk(layer, visit, &w, err)) < 0)
-                r = prefix_error(err, r, path);
-
-        /* compatibility, from the one extension-release file */
-        struct ingot_check *compat = r >= 0 ? check(rep, "compatibility") : NULL;
-        if (compat && strv_length(w.release_files) != 1)
-                set(compat, INGOT_CHECK_FAILED, "%s extension-release files in %s: systemd-sysext wants exactly one",
-                    w.release_files ? "several" : "no", EXTENSION_RELEASE_DIR);
-        else if (compat) {
-                _cleanup_free_ char *text = NULL;
-                const char *file = strrchr(w.release_files[0], '/') + 1;
-                snprintf(rep->release_name, sizeof(rep->release_name), "%s", file);
-                r = squashfs_reader_read_file(layer, w.release_files[0] + 1, 64 * 1024, &text, err);
-                char *save = NULL;
-                for (char *line = r >= 0 ? strtok_r(text, "\n", &save) : NULL; line && r >= 0;
-                     line = strtok_r(NULL, "\n", &save))
-                        if (line[0] != '#' && strchr(line, '='))
-                                r = strv_extend(&rep->release, line);
-                if (r >= 0)
-                        check_compatibility(compat, rep->release, &base, file + strlen("extension-release."));
-        }
-
-        if (r >= 0) {
-                struct ingot_check *sh = check(rep, "shadowing");
-                size_t n = strv_length(rep->shadowed), ok = strv_length(rep->shadowed_allowed);
-                if (!base_image)
-                        set(sh, INGOT_CHECK_SKIPPED, "the base's image is not beside %s: its files are unknown",
-                            base_manifest);
-                else if (n > ok) {
-                        const char *first = NULL;
-                        for (char **p = rep->shadowed; p && *p && !first; p++)
-                                if (!strv_contains(rep->shadowed_allowed, *p))
-                                        first = *p;
-                        set(sh, INGOT_CHECK_FAILED, "%zu file%s replace%s the base's (%s%s) and AllowShadow= does not "
-                            "allow %s", n - ok, n - ok == 1 ? "" : "s", n - ok == 1 ? "s" : "", first,
-                            n - ok > 1 ? ", ..." : "", n - ok == 1 ? "it" : "them");
-                }
-                else if (n)
-                        set(sh, INGOT_CHECK_OK, "%zu file%s replace%s the base's, as AllowShadow= allows", n,
-                            n == 1 ? "" : "s", n == 1 ? "s" : "");
-                else
-                        set(sh, INGOT_CHECK_OK, "nothing of the base is replaced");
-                check_signature(check(rep, "signature"), path, fd, &parts, cert);
-        }
-
-        strv_free(w.allowed);
-        strv_free(w.release_files);
-        squashfs_reader_free(layer);
-        squashfs_reader_free(base_image);
-        image_parts_clear(&parts);
-        sysext_base_clear(&base);
+                return error_set(err, -errno, "%s: %s", path, strerror(errno));
+        r = image_parts_find(path, fd, &parts, err);
         if (r < 0)
                 return r;
+        r = squashfs_reader_open(fd, parts.data_offset, parts.data_size, &layer, err);
+        if (r < 0)
+                return prefix_error(err, r, path);
+        if (base.image) {
+                bfd = open(base.image, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+                if (bfd < 0)
+                        return error_set(err, -errno, "%s: %s", base.image, strerror(errno));
+                r = squashfs_reader_open(bfd, 0, 0, &base_image, err);
+                if (r < 0)
+                        return prefix_error(err, r, base.image);
+        }
+        w.base = base_image;
+        w.allowed = allowed = manifest_allowed(path);
+        r = squashfs_reader_walk(layer, visit, &w, err);
+        if (r < 0)
+                return prefix_error(err, r, path);
+        r = check_release(rep, layer, w.release_files, &base, err);
+        if (r < 0)
+                return r;
+        check_shadowing(rep, base_image != NULL, base_manifest);
+        check_signature(check(rep, "signature"), path, fd, &parts, cert);
         for (size_t i = 0; i < rep->n_checks; i++)
                 if (rep->checks[i].state == INGOT_CHECK_FAILED)
                         return -EBADMSG;

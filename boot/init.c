@@ -24,7 +24,9 @@
 #include <unistd.h>
 
 #include "boot-disk.h"
+#include "cryptsetup-util.h"
 #include "ingot.h"
+#include "json-util.h"
 #include "signing.h"
 #include "slot-boot.h"
 #include "slot.h"
@@ -86,12 +88,9 @@ struct cmdline {
 static void read_cmdline(struct cmdline *c) {
         *c = (struct cmdline) { .init = "/sbin/init" };
         char buf[4096] = "";
-        FILE *f = fopen("/proc/cmdline", "re");
-        if (f) {
-                if (!fgets(buf, sizeof(buf), f))
-                        buf[0] = 0;
-                fclose(f);
-        }
+        _cleanup_fclose_ FILE *f = fopen("/proc/cmdline", "re");
+        if (f && !fgets(buf, sizeof(buf), f))
+                buf[0] = 0;
         char *save = NULL;
         for (char *w = strtok_r(buf, " \t\n", &save); w; w = strtok_r(NULL, " \t\n", &save)) {
                 if (strcmp(w, "ingot.debug") == 0)
@@ -110,11 +109,11 @@ static void read_cmdline(struct cmdline *c) {
 }
 
 static void load_modules(void) {
-        FILE *f = fopen(MODULE_LIST, "re");
+        _cleanup_fclose_ FILE *f = fopen(MODULE_LIST, "re");
         char path[512];
         while (f && fgets(path, sizeof(path), f)) {
                 path[strcspn(path, "\n")] = 0;
-                int fd = open(path, O_RDONLY | O_CLOEXEC);
+                _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
                 if (fd < 0) {
                         say("%s: %s", path, strerror(errno));
                         continue;
@@ -124,10 +123,7 @@ static void load_modules(void) {
                         say("loading %s: %s", path, strerror(errno));
                 else if (debug)
                         say("loaded %s", path);
-                close(fd);
         }
-        if (f)
-                fclose(f);
 }
 
 static _Noreturn void restart(void) {
@@ -213,51 +209,67 @@ static int trusted_match(const glob_t *g, const char *fp) {
 
 /* The slot's own profile (its signature checked) names the image it boots with. */
 static int profile_bound_check(const struct slot_boot *b) {
-        json_object *j;
+        _cleanup_json_ json_object *j = NULL;
         const char *name, *cmdline;
         struct ingot_error e = { 0 };
         int r = profile_compiled_parse(b->profile, "its profile", &j, &name, &cmdline, &e);
-        if (r >= 0) {
-                char what[96];
-                snprintf(what, sizeof(what), "its profile %.64s", name);
-                r = profile_bound_to(j, what, b->root_hash, &e);
-                json_object_put(j);
+        if (r < 0) {
+                say("slot %c: %s", b->name, e.message);
+                return r;
         }
+        char what[96];
+        snprintf(what, sizeof(what), "its profile %.64s", name);
+        r = profile_bound_to(j, what, b->root_hash, &e);
         if (r < 0)
                 say("slot %c: %s", b->name, e.message);
         return r;
 }
 
 static int check_signature(const struct slot_boot *b) {
-        glob_t g;
+        _cleanup_(globfree) glob_t g = { 0 };
         if (glob(TRUSTED_GLOB, 0, NULL, &g) != 0) {
                 say("no trusted certificate in the initrd (%s)", TRUSTED_GLOB);
                 return -ENOKEY;
         }
         char fp[65];
         struct ingot_error e = { 0 };
-        int q = signature_check_der(b->signature, b->signature_size, "signature partition", b->root_hash, NULL, fp, &e);
-        if (q < 0) {
+        int r = signature_check_der(b->signature, b->signature_size, "signature partition", b->root_hash, NULL, fp, &e);
+        if (r < 0) {
                 say("slot %c: %s", b->name, e.message);
-                globfree(&g);
-                return q;
+                return r;
         }
-        int r = trusted_match(&g, fp);
-        if (r < 0)
+        r = trusted_match(&g, fp);
+        if (r < 0) {
                 say("slot %c: signed by %.16s..., which this initrd does not trust", b->name, fp);
-        if (r >= 0 && b->profile) { /* the slot's own profile: its kernel parameters are as trusted as the image */
-                q = signature_check_der(b->profile_signature, b->profile_signature_size, "the slot's profile",
-                                        b->profile, NULL, fp, &e);
-                if (q < 0)
-                        say("slot %c: %s", b->name, e.message);
-                else if ((q = trusted_match(&g, fp)) < 0)
-                        say("slot %c: its profile is signed by %.16s..., which this initrd does not trust", b->name, fp);
-                if (q >= 0) /* signed for this slot's image, not grafted from another disk's slot */
-                        q = profile_bound_check(b);
-                r = q;
+                return r;
         }
-        globfree(&g);
-        return r;
+        if (!b->profile)
+                return r;
+        /* the slot's own profile: its kernel parameters are as trusted as the image */
+        r = signature_check_der(b->profile_signature, b->profile_signature_size, "the slot's profile", b->profile,
+                                NULL, fp, &e);
+        if (r < 0) {
+                say("slot %c: %s", b->name, e.message);
+                return r;
+        }
+        r = trusted_match(&g, fp);
+        if (r < 0) {
+                say("slot %c: its profile is signed by %.16s..., which this initrd does not trust", b->name, fp);
+                return r;
+        }
+        return profile_bound_check(b); /* signed for this slot's image, not grafted from another disk's slot */
+}
+
+static int verity_activate(const char *data, const char *hash, const uint8_t *root, size_t root_size) {
+        _cleanup_(crypt_freep) struct crypt_device *cd = NULL;
+        int r = crypt_init_data_device(&cd, hash, data);
+        if (r < 0)
+                return r;
+        struct crypt_params_verity p = { .flags = 0 };
+        r = crypt_load(cd, CRYPT_VERITY, &p);
+        if (r < 0)
+                return r;
+        return crypt_activate_by_volume_key(cd, "ingot-root", (const char *) root, root_size, CRYPT_ACTIVATE_READONLY);
 }
 
 static int open_verity(const char *disk, const struct slot_boot *b) {
@@ -268,27 +280,25 @@ static int open_verity(const char *disk, const struct slot_boot *b) {
         size_t root_size = 0;
         if (hex_decode(b->root_hash, root, sizeof(root), &root_size) < 0)
                 return -EBADMSG;
-        struct crypt_device *cd = NULL;
-        int r = crypt_init_data_device(&cd, hash, data);
-        struct crypt_params_verity p = { .flags = 0 };
-        if (r >= 0)
-                r = crypt_load(cd, CRYPT_VERITY, &p);
-        if (r >= 0)
-                r = crypt_activate_by_volume_key(cd, "ingot-root", (const char *) root, root_size, CRYPT_ACTIVATE_READONLY);
+        int r = verity_activate(data, hash, root, root_size);
         if (r < 0)
                 say("slot %c: dm-verity on %s with %s: %s", b->name, data, hash, strerror(-r));
-        crypt_free(cd);
         return r;
+}
+
+static int write_record_tmp(const char *disk, const struct slot_boot *b) {
+        _cleanup_fclose_ FILE *f = fopen("/run/ingot/booted.tmp", "we");
+        if (!f)
+                return -errno;
+        fprintf(f, "SLOT=%c\nDISK_UUID=%s\nDEVICE=%s\nROOT_HASH=%s\n", b->name, b->disk_uuid, disk, b->root_hash);
+        return 0;
 }
 
 static void write_record(const char *disk, const struct slot_boot *b) {
         mkdir("/run/ingot", 0755);
-        FILE *f = fopen("/run/ingot/booted.tmp", "we");
-        if (!f)
+        if (write_record_tmp(disk, b) < 0)
                 return;
-        fprintf(f, "SLOT=%c\nDISK_UUID=%s\nDEVICE=%s\nROOT_HASH=%s\n", b->name, b->disk_uuid, disk, b->root_hash);
-        fclose(f);
-        rename("/run/ingot/booted.tmp", "/run/ingot/booted");
+        rename("/run/ingot/booted.tmp", "/run/ingot/booted"); /* closed by then */
 }
 
 /* The slot could not boot under its own kernel and command line: priority 0, the reason kept. */
@@ -362,69 +372,87 @@ static int image_policy_check(const struct slot_boot *b, bool *ret_var_noexec) {
         return 0;
 }
 
-static int boot_slot(const char *disk, const struct cmdline *c, char forced, char *ret_slot) {
-        struct slot_boot b;
-        struct ingot_error e = { 0 };
-        glob_t g = { 0 };
-        char **trusted = glob(TRUSTED_GLOB, 0, NULL, &g) == 0 ? g.gl_pathv : NULL;
-        int r = slot_boot_prepare(disk, forced, trusted, &b, &e);
-        globfree(&g);
-        if (r < 0) {
-                say("%s", e.message);
-                return r;
-        }
-        *ret_slot = b.name;
-        say("booting slot %c: %s", b.name, b.reason);
-        write_record(disk, &b);
-        r = check_signature(&b);
-        if (r >= 0 && debug)
-                say("slot %c: signature checked", b.name);
-        if (r >= 0)
-                r = open_verity(disk, &b);
-        if (r >= 0 && debug)
-                say("slot %c: dm-verity opened", b.name);
-        bool opened = r >= 0, mounted = false;
-        if (r >= 0) {
-                mkdir(SYSROOT, 0755);
-                if (mount("/dev/mapper/ingot-root", SYSROOT, "squashfs", MS_RDONLY, NULL) < 0) {
-                        r = -errno;
-                        say("slot %c: mounting its squashfs: %s", b.name, strerror(errno));
-                } else
-                        mounted = true;
-        }
+/* The slot's image mounted on SYSROOT: checked, restarted into the slot's own kernel when this one is not
+ * it, then var, [Mounts] and its profile set up. */
+static int boot_mounted(const char *disk, const struct cmdline *c, const struct slot_boot *b) {
         bool var_noexec = false;
-        if (r >= 0)
-                r = image_policy_check(&b, &var_noexec);
-        if (r >= 0 && (strcmp(c->init, "/var") == 0 || strncmp(c->init, "/var/", 5) == 0)) {
+        int r = image_policy_check(b, &var_noexec);
+        if (r < 0)
+                return r;
+        if (strcmp(c->init, "/var") == 0 || strncmp(c->init, "/var/", 5) == 0) {
                 /* var is mounted there by then, and nothing verifies what it holds */
-                r = -EPERM;
-                say("slot %c: init=%s is below /var, which no signature covers: an init comes from the image", b.name,
+                say("slot %c: init=%s is below /var, which no signature covers: an init comes from the image", b->name,
                     c->init);
+                return -EPERM;
         }
-        if (r >= 0) {
-                char init[300];
-                snprintf(init, sizeof(init), SYSROOT "%s", c->init);
-                if (access(init, X_OK) < 0) {
-                        r = -errno;
-                        say("slot %c: %s: %s", b.name, c->init, strerror(errno));
-                }
+        char init[300];
+        snprintf(init, sizeof(init), SYSROOT "%s", c->init);
+        if (access(init, X_OK) < 0) {
+                r = -errno;
+                say("slot %c: %s: %s", b->name, c->init, strerror(errno));
+                return r;
         }
         /* the slot's own kernel and command line (its profile's parameters), when they are not this boot's: the
          * restart, pinned to this disk, returns only when it could not happen, and then this slot cannot boot as
          * itself */
-        if (r >= 0 && !c->kexeced) {
+        if (!c->kexeced) {
                 struct ingot_error ke = { 0 };
-                r = profile_kexec(SYSROOT, b.profile, b.name, b.disk_uuid, report_line, &ke);
-                if (r < 0)
-                        say("slot %c: %s", b.name, ke.message);
+                r = profile_kexec(SYSROOT, b->profile, b->name, b->disk_uuid, report_line, &ke);
+                if (r < 0) {
+                        say("slot %c: %s", b->name, ke.message);
+                        return r;
+                }
         }
-        if (r >= 0)
-                mount_writable(disk, &b, var_noexec);
-        if (r < 0 && mounted)
+        mount_writable(disk, b, var_noexec);
+        return 0;
+}
+
+/* The slot's dm-verity device opened: its squashfs mounted on SYSROOT and booted, or unmounted again. */
+static int boot_opened(const char *disk, const struct cmdline *c, const struct slot_boot *b) {
+        mkdir(SYSROOT, 0755);
+        if (mount("/dev/mapper/ingot-root", SYSROOT, "squashfs", MS_RDONLY, NULL) < 0) {
+                int r = -errno;
+                say("slot %c: mounting its squashfs: %s", b->name, strerror(errno));
+                return r;
+        }
+        int r = boot_mounted(disk, c, b);
+        if (r < 0)
                 umount(SYSROOT);
-        if (r < 0 && opened)
+        return r;
+}
+
+/* The slot to boot (lib/slot-boot.c), trusting the initrd's certificates for the floor. */
+static int prepare_slot(const char *disk, char forced, struct slot_boot *ret) {
+        struct ingot_error e = { 0 };
+        _cleanup_(globfree) glob_t g = { 0 };
+        char **trusted = glob(TRUSTED_GLOB, 0, NULL, &g) == 0 ? g.gl_pathv : NULL;
+        int r = slot_boot_prepare(disk, forced, trusted, ret, &e);
+        if (r < 0)
+                say("%s", e.message);
+        return r;
+}
+
+static int boot_slot(const char *disk, const struct cmdline *c, char forced, char *ret_slot) {
+        _cleanup_(slot_boot_clear) struct slot_boot b = { 0 };
+        int r = prepare_slot(disk, forced, &b);
+        if (r < 0)
+                return r;
+        *ret_slot = b.name;
+        say("booting slot %c: %s", b.name, b.reason);
+        write_record(disk, &b);
+        r = check_signature(&b);
+        if (r < 0)
+                return r;
+        if (debug)
+                say("slot %c: signature checked", b.name);
+        r = open_verity(disk, &b);
+        if (r < 0)
+                return r;
+        if (debug)
+                say("slot %c: dm-verity opened", b.name);
+        r = boot_opened(disk, c, &b);
+        if (r < 0)
                 crypt_deactivate(NULL, "ingot-root");
-        slot_boot_clear(&b);
         return r;
 }
 

@@ -14,19 +14,21 @@
 #include "mounts.h"
 #include "writable.h"
 
+/* blkid_free_probe takes NULL. */
+DEFINE_TRIVIAL_CLEANUP_FUNC(blkid_probe, blkid_free_probe);
+
 #define MKE2FS "/sbin/mke2fs"
 #define E2FSCK "/sbin/e2fsck"
 
 /* 1: nothing found, 0: something, negative: the probe failed */
 static int probe_empty(const char *device, struct ingot_error *err) {
-        blkid_probe pr = blkid_new_probe_from_filename(device);
+        _cleanup_(blkid_free_probep) blkid_probe pr = blkid_new_probe_from_filename(device);
         if (!pr)
                 return error_set(err, -errno ?: -EIO, "%s: cannot probe: %s", device, strerror(errno ?: EIO));
         blkid_probe_enable_superblocks(pr, 1);
         blkid_probe_set_superblocks_flags(pr, BLKID_SUBLKS_TYPE);
         blkid_probe_enable_partitions(pr, 1);
         int rc = blkid_do_safeprobe(pr);
-        blkid_free_probe(pr);
         if (rc == -1)
                 return error_set(err, -EIO, "%s: probing for a filesystem failed", device);
         return rc == 1; /* -2 (ambiguous) is "something": never format over it */
@@ -172,10 +174,9 @@ static int make_like_image(int parent_fd, const char *name, const char *prefix, 
         struct stat st;
         if (image_dir(*(const int *) userdata, prefix, &st) < 0)
                 st = (struct stat) { .st_mode = S_IFDIR | 0755 };
-        int fd = make_dir(parent_fd, name, st.st_mode & 07777, st.st_uid, st.st_gid);
+        _cleanup_close_ int fd = make_dir(parent_fd, name, st.st_mode & 07777, st.st_uid, st.st_gid);
         if (fd < 0)
                 return fd;
-        close(fd);
         return 0;
 }
 
@@ -191,7 +192,7 @@ static int make_plain(int parent_fd, const char *name, const char *prefix, void 
 static int open_target(int root_fd, int image_fd, const char *path, int *ret_fd, struct ingot_error *err) {
         size_t len = 0;
         int r = open_dir_beneath(root_fd, path, make_like_image, &image_fd, ret_fd, &len);
-        if (r >= 0)
+        if (r >= 0) /* the rest names what failed */
                 return r;
         const char *on = len > 4 && strncmp(path, "/var/", 5) == 0 ? "on var" : "in the image";
         if (r == -ELOOP)
@@ -200,6 +201,23 @@ static int open_target(int root_fd, int image_fd, const char *path, int *ret_fd,
                 return error_set(err, r, "[Mounts] %s: %.*s is not a directory %s; not mounted", path, (int) len, path,
                                  on);
         return error_set(err, r, "[Mounts] %s: %.*s: %s; not mounted", path, (int) len, path, strerror(-r));
+}
+
+/* run_fd's layer directory, made if missing, and its upper (owner and mode of st) and work directories. */
+static int open_layer(int run_fd, const char *layer, const struct stat *st, int *ret_upper, int *ret_work) {
+        _cleanup_close_ int layer_fd = -1;
+        int r = open_dir_beneath(run_fd, layer, make_plain, NULL, &layer_fd, NULL);
+        if (r < 0)
+                return r;
+        _cleanup_close_ int upper = make_dir(layer_fd, "upper", st->st_mode & 07777, st->st_uid, st->st_gid);
+        if (upper < 0)
+                return upper;
+        int work = make_dir(layer_fd, "work", 0700, 0, 0);
+        if (work < 0)
+                return work;
+        *ret_upper = TAKE_FD(upper);
+        *ret_work = work;
+        return 0;
 }
 
 static int mount_one(int root_fd, int image_fd, int run_fd, size_t index, const struct mount_request *m,
@@ -228,12 +246,8 @@ static int mount_one(int root_fd, int image_fd, int run_fd, size_t index, const 
         /* the upper layer in the initrd's run directory: the merged directory's owner and mode are its own */
         char layer[64];
         snprintf(layer, sizeof(layer), "overlay/%zu", index);
-        _cleanup_close_ int layer_fd = -1, upper = -1, work = -1;
-        r = open_dir_beneath(run_fd, layer, make_plain, NULL, &layer_fd, NULL);
-        if (r >= 0)
-                r = upper = make_dir(layer_fd, "upper", st.st_mode & 07777, st.st_uid, st.st_gid);
-        if (r >= 0)
-                r = work = make_dir(layer_fd, "work", 0700, 0, 0);
+        _cleanup_close_ int upper = -1, work = -1;
+        r = open_layer(run_fd, layer, &st, &upper, &work);
         if (r < 0)
                 return error_set(err, r, "[Mounts] %s: overlay layer %s: %s; not mounted", m->path, layer, strerror(-r));
         /* overlayfs takes its layers as paths (Linux 6.1 has no fsconfig for them by fd): the fds' own */
@@ -248,6 +262,16 @@ static int mount_one(int root_fd, int image_fd, int run_fd, size_t index, const 
         return 0;
 }
 
+/* What mounts_parse returns. */
+struct mount_list {
+        struct mount_request *m;
+        size_t n;
+};
+
+static void mount_list_free(struct mount_list *l) {
+        mounts_free(l->m, l->n);
+}
+
 int image_mounts_apply(const char *root, const char *run_dir, void (*report)(const char *line),
                        struct ingot_error *err) {
         _cleanup_free_ char *file = NULL, *text = NULL;
@@ -258,29 +282,25 @@ int image_mounts_apply(const char *root, const char *run_dir, void (*report)(con
                 return 0;
         if (r < 0)
                 return error_set(err, r, "%s: %s", MOUNTS_FILE, strerror(-r));
-        struct mount_request *m = NULL;
-        size_t n = 0;
-        r = mounts_parse(text, MOUNTS_FILE, &m, &n, err);
+        _cleanup_(mount_list_free) struct mount_list l = { 0 };
+        r = mounts_parse(text, MOUNTS_FILE, &l.m, &l.n, err);
         if (r < 0)
                 return r;
         /* root as it is (var mounted on it), the image alone (owners and modes), the run directory */
         _cleanup_close_ int root_fd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
         _cleanup_close_ int image_fd = root_fd < 0 ? -1 : open_tree(root_fd, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH);
-        if (image_fd < 0) {
-                mounts_free(m, n);
+        if (image_fd < 0)
                 return error_set(err, -errno, "[Mounts]: %s: %s; nothing mounted", root, strerror(errno));
-        }
         r = mkdir_p(run_dir, 0755);
-        _cleanup_close_ int run_fd = r < 0 ? -1 : open(run_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
-        if (run_fd < 0) {
-                mounts_free(m, n);
-                return error_set(err, r < 0 ? r : -errno, "[Mounts]: %s: %s; nothing mounted", run_dir,
-                                 strerror(r < 0 ? -r : errno));
-        }
+        if (r < 0)
+                return error_set(err, r, "[Mounts]: %s: %s; nothing mounted", run_dir, strerror(-r));
+        _cleanup_close_ int run_fd = open(run_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (run_fd < 0)
+                return error_set(err, -errno, "[Mounts]: %s: %s; nothing mounted", run_dir, strerror(errno));
         int first = 0;
-        for (size_t i = 0; i < n; i++) {
+        for (size_t i = 0; i < l.n; i++) {
                 struct ingot_error e = { 0 };
-                r = mount_one(root_fd, image_fd, run_fd, i, &m[i], &e);
+                r = mount_one(root_fd, image_fd, run_fd, i, &l.m[i], &e);
                 if (r < 0 && first == 0) {
                         first = r;
                         *err = e;
@@ -288,10 +308,10 @@ int image_mounts_apply(const char *root, const char *run_dir, void (*report)(con
                         report(e.message);
                 if (r >= 0 && report) {
                         char line[4200];
-                        snprintf(line, sizeof(line), "%s on %s", m[i].kind == MOUNT_TMPFS ? "tmpfs" : "overlay", m[i].path);
+                        snprintf(line, sizeof(line), "%s on %s", l.m[i].kind == MOUNT_TMPFS ? "tmpfs" : "overlay",
+                                 l.m[i].path);
                         report(line);
                 }
         }
-        mounts_free(m, n);
         return first;
 }

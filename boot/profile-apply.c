@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "json-util.h"
 #include "profile-apply.h"
 #include "profile.h"
 
@@ -130,10 +131,23 @@ static int load_compiled(const char *root, const char *slot_profile, json_object
         return profile_compiled_parse(text, PROFILE_IN_IMAGE, ret, ret_name, ret_cmdline, err);
 }
 
+/* RUN_DIR/profile: what was applied, for the image's health check (docs/profiles.md). */
+static void write_record(const char *run_dir, const char *name, bool from_slot, const char *cmdline, bool in_effect,
+                         bool complete) {
+        _cleanup_free_ char *record = NULL;
+        if (asprintf(&record, "%s/profile", run_dir) < 0)
+                return;
+        _cleanup_fclose_ FILE *f = fopen(record, "we");
+        if (!f)
+                return;
+        fprintf(f, "NAME=%s\nSOURCE=%s\nCMDLINE=%s\nCMDLINE_IN_EFFECT=%s\nCOMPLETE=%s\n", name,
+                from_slot ? "slot" : "image", cmdline, in_effect ? "yes" : "no", complete ? "yes" : "no");
+}
+
 int profile_apply(const char *root, const char *slot_profile, const char *run_dir, void (*report)(const char *line),
                   struct ingot_error *err) {
-        _cleanup_free_ char *record = NULL;
-        json_object *j, *v;
+        _cleanup_json_ json_object *j = NULL;
+        json_object *v;
         const char *name, *cmdline;
         int r = load_compiled(root, slot_profile, &j, &name, &cmdline, err);
         if (r < 0 || !j)
@@ -146,23 +160,11 @@ int profile_apply(const char *root, const char *slot_profile, const char *run_di
                 say(report, "profile %s: its kernel parameters are not on this kernel's command line: %s", name, cmdline);
                 first = first ?: -ENOEXEC;
         }
-        if (asprintf(&record, "%s/profile", run_dir) >= 0) {
-                FILE *f = fopen(record, "we");
-                if (f) {
-                        fprintf(f, "NAME=%s\nSOURCE=%s\nCMDLINE=%s\nCMDLINE_IN_EFFECT=%s\nCOMPLETE=%s\n", name,
-                                slot_profile ? "slot" : "image", cmdline, in_effect ? "yes" : "no",
-                                in_effect && first >= 0 ? "yes" : "no");
-                        fclose(f);
-                }
-        }
-        if (first < 0) {
-                error_set(err, first, "profile %s: not all of it applied%s", name,
-                          in_effect ? "" : " (its kernel parameters are not in effect)");
-                json_object_put(j);
-                return first;
-        }
+        write_record(run_dir, name, slot_profile, cmdline, in_effect, in_effect && first >= 0);
+        if (first < 0)
+                return error_set(err, first, "profile %s: not all of it applied%s", name,
+                                 in_effect ? "" : " (its kernel parameters are not in effect)");
         say(report, "profile %s applied", name);
-        json_object_put(j);
         return 0;
 }
 
@@ -174,7 +176,7 @@ static char *merged_cmdline(const char *profile, char slot, const char *disk_uui
         _cleanup_free_ char *have = NULL;
         if (read_text_file("/proc/cmdline", 8192, &have) < 0)
                 return NULL;
-        char *out = NULL;
+        _cleanup_free_ char *out = NULL;
         size_t size = 0;
         FILE *f = open_memstream(&out, &size);
         if (!f)
@@ -197,7 +199,9 @@ static char *merged_cmdline(const char *profile, char slot, const char *disk_uui
         }
         fprintf(f, "%s%s%singot.kexec=%c ingot.disk=%s", profile, *profile ? " " : "", panic ? "" : "panic=10 ", slot,
                 disk_uuid);
-        return fclose(f) == 0 ? out : (free(out), NULL);
+        if (fclose(f) != 0) /* what completes out: f is closed here, not by a cleanup */
+                return NULL;
+        return TAKE_PTR(out);
 }
 
 /* The slot's kernel, for the newest V in root/usr/lib/modules: root/usr/lib/modules/V/vmlinuz, or where
@@ -206,31 +210,30 @@ static int slot_kernel(const char *root, char **ret_version, char **ret_path) {
         _cleanup_free_ char *pattern = NULL;
         if (asprintf(&pattern, "%s/usr/lib/modules/*/", root) < 0)
                 return -ENOMEM;
-        glob_t g = { 0 };
-        int r = -ENOENT;
-        if (glob(pattern, GLOB_ONLYDIR, NULL, &g) == 0)
-                for (size_t i = g.gl_pathc; i-- > 0 && r == -ENOENT;) {
-                        char *v = g.gl_pathv[i] + strlen(pattern) - 2;
-                        v[strcspn(v, "/")] = 0;
-                        char *path = NULL;
-                        for (int place = 0; place < 2 && r == -ENOENT; place++) {
-                                free(path);
-                                if ((place == 0 ? asprintf(&path, "%s/usr/lib/modules/%s/vmlinuz", root, v)
-                                                : asprintf(&path, "%s/boot/vmlinuz-%s", root, v)) < 0) {
-                                        path = NULL;
-                                        r = -ENOMEM;
-                                } else if (access(path, R_OK) == 0)
-                                        r = 0;
+        _cleanup_(globfree) glob_t g = { 0 };
+        if (glob(pattern, GLOB_ONLYDIR, NULL, &g) != 0)
+                return -ENOENT;
+        for (size_t i = g.gl_pathc; i-- > 0;) {
+                char *v = g.gl_pathv[i] + strlen(pattern) - 2;
+                v[strcspn(v, "/")] = 0;
+                for (int place = 0; place < 2; place++) {
+                        _cleanup_free_ char *path = NULL;
+                        if ((place == 0 ? asprintf(&path, "%s/usr/lib/modules/%s/vmlinuz", root, v)
+                                        : asprintf(&path, "%s/boot/vmlinuz-%s", root, v)) < 0) {
+                                path = NULL; /* asprintf leaves it undefined */
+                                return -ENOMEM;
                         }
-                        if (r == 0 && !(*ret_version = strdup(v)))
-                                r = -ENOMEM;
-                        if (r == 0)
-                                *ret_path = path;
-                        else
-                                free(path);
+                        if (access(path, R_OK) < 0)
+                                continue;
+                        char *version = strdup(v);
+                        if (!version)
+                                return -ENOMEM;
+                        *ret_version = version;
+                        *ret_path = TAKE_PTR(path);
+                        return 0;
                 }
-        globfree(&g);
-        return r;
+        }
+        return -ENOENT;
 }
 
 /* what: "profile NAME" or "slot kernel V", for the messages. */
@@ -260,7 +263,7 @@ static int kexec_into(const char *root, char slot, const char *disk_uuid, const 
 int profile_kexec(const char *root, const char *slot_profile, char slot, const char *disk_uuid,
                   void (*report)(const char *line), struct ingot_error *err) {
         _cleanup_free_ char *version = NULL, *kernel = NULL, *what = NULL;
-        json_object *j;
+        _cleanup_json_ json_object *j = NULL;
         const char *name = NULL, *cmdline = "";
         int r = load_compiled(root, slot_profile, &j, &name, &cmdline, err);
         if (r < 0)
@@ -268,14 +271,9 @@ int profile_kexec(const char *root, const char *slot_profile, char slot, const c
         /* the slot's own kernel, when it carries another than the one running */
         struct utsname u;
         bool other_kernel = slot_kernel(root, &version, &kernel) == 0 && uname(&u) == 0 && strcmp(u.release, version) != 0;
-        if (!other_kernel && (!j || cmdline_has(cmdline))) {
-                json_object_put(j);
+        if (!other_kernel && (!j || cmdline_has(cmdline)))
                 return 0;
-        }
         if (j ? asprintf(&what, "profile %s", name) < 0 : asprintf(&what, "slot kernel %s", version) < 0)
-                r = -ENOMEM;
-        else
-                r = kexec_into(root, slot, disk_uuid, what, kernel, cmdline, report, err);
-        json_object_put(j);
-        return r;
+                return -ENOMEM;
+        return kexec_into(root, slot, disk_uuid, what, kernel, cmdline, report, err);
 }

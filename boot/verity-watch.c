@@ -103,30 +103,25 @@ static _Noreturn void watch(int fd, const char *disk, char slot, dev_t dm, void 
 }
 
 int verity_watch_start(const char *disk, char slot, dev_t dm, void (*report)(const char *line)) {
-        int fd = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_KOBJECT_UEVENT);
+        _cleanup_close_ int fd = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_KOBJECT_UEVENT);
         if (fd < 0 || bind(fd, (struct sockaddr *) &(struct sockaddr_nl) { .nl_family = AF_NETLINK, .nl_groups = 1 },
                            sizeof(struct sockaddr_nl)) < 0) {
                 int r = -errno;
                 say(report, "slot %c: no corruption watcher: kernel events: %s", slot, strerror(errno));
-                if (fd >= 0)
-                        close(fd);
                 return r;
         }
         pid_t pid = fork();
         if (pid < 0) {
                 int r = -errno;
                 say(report, "slot %c: no corruption watcher: fork: %s", slot, strerror(errno));
-                close(fd);
                 return r;
         }
-        if (pid > 0) {
-                close(fd);
-                return 0;
-        }
+        if (pid > 0)
+                return 0; /* the watcher has its own copy of fd */
         prctl(PR_SET_NAME, "ingot-watch");
         /* nothing it runs may fault in from the slot's squashfs, nor may the OOM killer take it */
         (void) write_value_file("/proc/self/oom_score_adj", "-1000");
         if (mlockall(MCL_CURRENT | MCL_FUTURE) < 0)
                 say(report, "slot %c: corruption watcher: mlockall: %s", slot, strerror(errno));
-        watch(fd, disk, slot, dm, report);
+        watch(TAKE_FD(fd), disk, slot, dm, report);
 }

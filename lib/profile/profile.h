@@ -1,5 +1,7 @@
 /* profile.h: host profiles: kernel parameters, huge pages and sysctls read from systemd-style INI
- * (Include=, drop-ins, later wins), each value with the file:line that set it; and their differences. */
+ * (Include=, drop-ins, later wins), each value with the file:line that set it; and their differences
+ * (profile.c, profile-diff.c). Their compiled form (profile-compiled.c), and that form written and
+ * checked as build artifacts (profile-artifact.c). */
 #pragma once
 
 #include <json-c/json.h>
@@ -69,6 +71,8 @@ const char *profile_change_kind_name(enum profile_change_kind kind);
 int profile_diff(const struct profile *a, const struct profile *b, struct profile_change **ret, size_t *ret_n);
 void profile_changes_free(struct profile_change *c, size_t n);
 
+/* ---- profile-compiled.c: the compiled form, what the initrd reads ---- */
+
 /* The compiled profile: its kind ("ingot-profile", so that a signature over it is one over a profile and
  * nothing else), the root hashes of the images it may boot with as a slot's own profile (images, NULL:
  * none, for a profile baked into an image), the kernel command line fragment (parameters, then the
@@ -79,19 +83,6 @@ void profile_changes_free(struct profile_change *c, size_t n);
 #define PROFILE_FORMAT 2
 int profile_compile(const struct profile *p, const char *name, char **images, char **ret_json,
                     struct ingot_error *err);
-
-struct profile_compile_options {
-        char **images; /* root hashes of the images it is for as a slot's own profile (NULL: none) */
-        const char *key_path, *cert_path; /* both, or neither with unsigned_ok */
-        bool unsigned_ok;
-        uint64_t memory; /* the hosts' memory: huge pages must fit (0: unknown) */
-        const char *kernel_sysctls; /* a kernel's /proc/sys: every sysctl must be there (NULL: not checked) */
-};
-
-/* Writes OUTDIR/NAME.profile.json and, when signed, NAME.profile.json.p7s (detached PKCS#7 over the
- * JSON bytes, as for root hashes), both or neither; NAME is the profile file's name without .conf. */
-int profile_compile_to(const struct profile *p, const char *outdir, const struct profile_compile_options *o,
-                       char **ret_json_path, struct ingot_error *err);
 
 /* A compiled profile read back (from an image, a slot or a file): kind ingot-profile, format 2, with a
  * name and a command line fragment, images, sysctl and runtime_hugepages (when there) of the shapes
@@ -110,6 +101,24 @@ int profile_bound_to(json_object *j, const char *what, const char *root_hash, st
 /* In an image: the initrd the ingot initrd restarts a slot's kernel with (boot/profile-apply.c). */
 #define INITRD_IN_IMAGE "/usr/lib/ingot/initrd"
 
+/* A profile's name: its file name without ".conf" (malloc'd; NULL when out of memory). */
+char *profile_name(const char *path);
+
+/* ---- profile-artifact.c: the compiled form written and checked as build artifacts ---- */
+
+struct profile_compile_options {
+        char **images; /* root hashes of the images it is for as a slot's own profile (NULL: none) */
+        const char *key_path, *cert_path; /* both, or neither with unsigned_ok */
+        bool unsigned_ok;
+        uint64_t memory; /* the hosts' memory: huge pages must fit (0: unknown) */
+        const char *kernel_sysctls; /* a kernel's /proc/sys: every sysctl must be there (NULL: not checked) */
+};
+
+/* Writes OUTDIR/NAME.profile.json and, when signed, NAME.profile.json.p7s (detached PKCS#7 over the
+ * JSON bytes, as for root hashes), both or neither; NAME is the profile file's name without .conf. */
+int profile_compile_to(const struct profile *p, const char *outdir, const struct profile_compile_options *o,
+                       char **ret_json_path, struct ingot_error *err);
+
 /* A profile's kernel parameters (cmdline, "" for none) take effect only when the initrd restarts into the
  * image's own kernel: refuses (-ENOEXEC) an image at fd's offset..+size (a squashfs; read behind tree when
  * it is not NULL) that carries no kernel (usr/lib/modules/V/vmlinuz or boot/vmlinuz-V) and initrd to
@@ -118,6 +127,3 @@ struct verity_tree;
 int profile_restart_check(const char *what, const char *cmdline, int fd, uint64_t offset, uint64_t size,
                           const struct verity_tree *tree, const char *image, const char *consequence,
                           struct ingot_error *err);
-
-/* A profile's name: its file name without ".conf" (malloc'd; NULL when out of memory). */
-char *profile_name(const char *path);

@@ -3,6 +3,7 @@
 #include <json-c/json.h>
 #include <string.h>
 
+#include "json-util.h"
 #include "signing.h"
 #include "sysext-base.h"
 
@@ -29,44 +30,45 @@ static char *jdup(json_object *o, const char *key) {
 
 int sysext_base_load(const char *path, struct sysext_base *b, struct ingot_error *err) {
         *b = (struct sysext_base) { 0 };
-        json_object *m = json_object_from_file(path);
+        _cleanup_json_ json_object *m = json_object_from_file(path);
         if (!m)
                 return error_set(err, access(path, R_OK) < 0 ? -errno : -EBADMSG, "%s: %s", path,
                                  access(path, R_OK) < 0 ? strerror(errno) : "not a JSON manifest");
         json_object *os = NULL, *kind = NULL, *arts = NULL, *raw = NULL;
         (void) json_object_object_get_ex(m, "os_release", &os);
-        int r = 0;
-        uint64_t size;
-        b->manifest = strdup(path);
-        b->name = jdup(m, "name");
-        b->version = jdup(m, "version");
-        b->architecture = jdup(m, "architecture");
-        b->root_hash = jdup(m, "root_hash");
-        b->id = jdup(os, "ID");
-        b->version_id = jdup(os, "VERSION_ID");
-        b->sysext_level = jdup(os, "SYSEXT_LEVEL");
+        _cleanup_(sysext_base_clear) struct sysext_base base = { 0 };
+        base.manifest = strdup(path);
+        base.name = jdup(m, "name");
+        base.version = jdup(m, "version");
+        base.architecture = jdup(m, "architecture");
+        base.root_hash = jdup(m, "root_hash");
+        base.id = jdup(os, "ID");
+        base.version_id = jdup(os, "VERSION_ID");
+        base.sysext_level = jdup(os, "SYSEXT_LEVEL");
         if (json_object_object_get_ex(m, "kind", &kind) && json_object_is_type(kind, json_type_string) &&
             strcmp(json_object_get_string(kind), "sysext") == 0) /* "kind": null gives kind NULL */
-                r = error_set(err, -EINVAL, "%s: the manifest of a sysext layer, not of a base image", path);
-        else if (!b->manifest || !b->name || !b->version || !b->architecture)
-                r = error_set(err, -EBADMSG, "%s: not an ingot image manifest (no name, version or architecture)", path);
-        else if (!b->id)
-                r = error_set(err, -EBADMSG, "%s: the base has no os-release ID, which a layer must match", path);
-        else if ((r = sha256_file(path, b->manifest_sha256, &size)) < 0)
-                r = error_set(err, r, "%s: %s", path, strerror(-r));
+                return error_set(err, -EINVAL, "%s: the manifest of a sysext layer, not of a base image", path);
+        if (!base.manifest || !base.name || !base.version || !base.architecture)
+                return error_set(err, -EBADMSG, "%s: not an ingot image manifest (no name, version or architecture)",
+                                 path);
+        if (!base.id)
+                return error_set(err, -EBADMSG, "%s: the base has no os-release ID, which a layer must match", path);
+        uint64_t size;
+        int r = sha256_file(path, base.manifest_sha256, &size);
+        if (r < 0)
+                return error_set(err, r, "%s: %s", path, strerror(-r));
         /* the base's squashfs, to know which files it has */
-        if (r >= 0 && json_object_object_get_ex(m, "artifacts", &arts) && json_object_object_get_ex(arts, "raw", &raw)) {
+        if (json_object_object_get_ex(m, "artifacts", &arts) && json_object_object_get_ex(arts, "raw", &raw)) {
                 _cleanup_free_ char *dir = dirname_dup(path), *file = jdup(raw, "file");
                 if (dir && file && !strchr(file, '/')) {
-                        b->image = path_join(dir, file);
-                        if (b->image && access(b->image, R_OK) < 0) {
-                                free(b->image);
-                                b->image = NULL;
+                        base.image = path_join(dir, file);
+                        if (base.image && access(base.image, R_OK) < 0) {
+                                free(base.image);
+                                base.image = NULL;
                         }
                 }
         }
-        json_object_put(m);
-        if (r < 0)
-                sysext_base_clear(b);
-        return r;
+        *b = base;
+        base = (struct sysext_base) { 0 }; /* b's now */
+        return 0;
 }

@@ -142,9 +142,9 @@ static int visit(const char *path, mode_t mode, void *userdata) {
         if (S_ISDIR(mode) && S_ISDIR(base_mode)) /* directories merge */
                 return 0;
         r = strv_extend(&w->rep->shadowed, path);
-        if (r >= 0 && allowed(w->allowed, path))
-                r = strv_extend(&w->rep->shadowed_allowed, path);
-        return r;
+        if (r < 0 || !allowed(w->allowed, path))
+                return r;
+        return strv_extend(&w->rep->shadowed_allowed, path);
 }
 
 int sysext_shadowed(int layer_fd, uint64_t offset, uint64_t size, const char *base_image, char **allowed_paths,

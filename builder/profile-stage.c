@@ -1,39 +1,47 @@
 /* profile-stage.c: the Profile= stage: the recipe's host profile compiled into PROFILE_IN_IMAGE, and
  * the written image checked against it (a kernel to restart into for its parameters: profile-compile.c). */
-#include <json-c/json.h>
 #include <string.h>
 
+#include "json-util.h"
 #include "os-release.h"
 #include "profile-stage.h"
 #include "profile.h"
+
+/* The compiled profile's kernel command line, as the initrd will read it back. */
+static int compiled_cmdline(const char *json, char **ret, struct ingot_error *err) {
+        _cleanup_json_ json_object *j = NULL;
+        const char *name, *cmdline;
+        int q = profile_compiled_parse(json, PROFILE_IN_IMAGE, &j, &name, &cmdline, err);
+        if (q < 0)
+                return q;
+        *ret = strdup(cmdline);
+        return *ret ? 0 : -ENOMEM;
+}
 
 int profile_write(struct build *b) {
         const char *path = b->recipe->profile;
         if (!path)
                 return 0;
-        struct profile *p = NULL;
+        _cleanup_(profile_freep) struct profile *p = NULL;
         int q = profile_load(path, &p, b->err);
         if (q < 0)
                 return q;
-        for (char **w = p->warnings; q >= 0 && w && *w; w++)
+        for (char **w = p->warnings; w && *w; w++) {
                 q = strv_extend(&b->warnings, *w);
-        _cleanup_free_ char *name = profile_name(path);
-        char *json = NULL;
-        if (q >= 0)
-                q = name ? profile_compile(p, name, NULL, &json, b->err) : -ENOMEM;
-        profile_free(p);
-        json_object *j;
-        const char *compiled_name, *cmdline;
-        if (q >= 0 && (q = profile_compiled_parse(json, PROFILE_IN_IMAGE, &j, &compiled_name, &cmdline, b->err)) >= 0) {
-                b->profile_cmdline = strdup(cmdline);
-                json_object_put(j);
-                q = b->profile_cmdline ? 0 : -ENOMEM;
+                if (q < 0)
+                        return q;
         }
-        if (q < 0) {
-                free(json);
+        _cleanup_free_ char *name = profile_name(path), *json = NULL;
+        if (!name)
+                return -ENOMEM;
+        q = profile_compile(p, name, NULL, &json, b->err);
+        if (q < 0)
                 return q;
-        }
-        return build_put_generated(b, PROFILE_IN_IMAGE, json, strlen(json));
+        q = compiled_cmdline(json, &b->profile_cmdline, b->err);
+        if (q < 0)
+                return q;
+        size_t size = strlen(json);
+        return build_put_generated(b, PROFILE_IN_IMAGE, TAKE_PTR(json), size);
 }
 
 int profile_check_image(struct build *b, int fd, uint64_t size) {

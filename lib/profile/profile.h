@@ -1,7 +1,7 @@
 /* profile.h: host profiles: kernel parameters, huge pages and sysctls read from systemd-style INI
  * (Include=, drop-ins, later wins), each value with the file:line that set it; and their differences
- * (profile.c, profile-diff.c). Their compiled form (profile-compiled.c), and that form written and
- * checked as build artifacts (profile-artifact.c). */
+ * (profile.c, profile-diff.c). Their compiled form (profile-compiled.c), that form written and checked
+ * as build artifacts (profile-artifact.c), and whether an image can restart into them (profile-restart.c). */
 #pragma once
 
 #include <json-c/json.h>
@@ -118,6 +118,8 @@ struct profile_compile_options {
  * JSON bytes, as for root hashes), both or neither; NAME is the profile file's name without .conf. */
 int profile_compile_to(const struct profile *p, const char *outdir, const struct profile_compile_options *o,
                        char **ret_json_path, struct ingot_error *err);
+
+/* ---- profile-restart.c: whether an image can carry a profile's kernel parameters ---- */
 
 /* A profile's kernel parameters (cmdline, "" for none) take effect only when the initrd restarts into the
  * image's own kernel: refuses (-ENOEXEC) an image at fd's offset..+size (a squashfs; read behind tree when

@@ -13,6 +13,22 @@
 
 #include "gpt.h"
 
+/* libfdisk's unref functions take NULL. */
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct fdisk_table *, fdisk_unref_table);
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct fdisk_partition *, fdisk_unref_partition);
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct fdisk_parttype *, fdisk_unref_parttype);
+
+/* A context, with the device it was given (not closed: the fd is ours) let go first. */
+static void fdisk_context_release(struct fdisk_context *cxt) {
+        if (!cxt)
+                return;
+        /* libfdisk asserts on deassigning a context whose assignment failed */
+        if (fdisk_get_devfd(cxt) >= 0)
+                fdisk_deassign_device(cxt, 1);
+        fdisk_unref_context(cxt);
+}
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct fdisk_context *, fdisk_context_release);
+
 /* libfdisk reports through its ask callback; keep the first warning for the caller to show. */
 static int ask_cb(struct fdisk_context *cxt, struct fdisk_ask *ask, void *data) {
         (void) cxt;
@@ -102,16 +118,14 @@ static int partitions_check(struct gpt *g, struct ingot_error *err) {
 }
 
 static int read_partitions(struct gpt *g, struct ingot_error *err) {
-        struct fdisk_table *tb = NULL;
+        _cleanup_(fdisk_unref_tablep) struct fdisk_table *tb = NULL;
         int r = fdisk_get_partitions(g->cxt, &tb);
         if (r < 0)
                 return error_set(err, r, "%s: reading the partitions: %s", g->path, strerror(-r));
         size_t n = fdisk_table_get_nents(tb);
         g->parts = calloc(n ? n : 1, sizeof(*g->parts));
-        if (!g->parts) {
-                fdisk_unref_table(tb);
+        if (!g->parts)
                 return -ENOMEM;
-        }
         for (size_t i = 0; i < n; i++) {
                 struct fdisk_partition *pa = fdisk_table_get_partition(tb, i);
                 struct gpt_partition *p = &g->parts[g->n_parts];
@@ -128,113 +142,105 @@ static int read_partitions(struct gpt *g, struct ingot_error *err) {
                         p->attrs = 0;
                 g->n_parts++;
         }
-        fdisk_unref_table(tb);
         return partitions_check(g, err);
 }
 
-int gpt_open(const char *path, bool writable, unsigned lock_wait_ms, struct gpt **ret, struct ingot_error *err) {
-        struct gpt *g = calloc(1, sizeof(*g));
-        if (!g || !(g->path = strdup(path))) {
-                free(g);
-                return -ENOMEM;
-        }
-        g->writable = writable;
-        int r;
-        g->fd = open(path, (writable ? O_RDWR : O_RDONLY) | O_CLOEXEC | O_NOCTTY);
-        if (g->fd < 0) {
-                r = errno == EROFS || (writable && errno == EACCES)
-                            ? error_set(err, -EROFS, "%s: read-only (%s); nothing was written", path, strerror(errno))
-                            : error_set(err, -errno, "%s: %s", path, strerror(errno));
-                goto fail;
-        }
+/* Opens g->path, checks that it is a disk image or a device ingot may use as asked, and takes the lock;
+ * then the checks libfdisk does not make before it allocates. */
+static int disk_open(struct gpt *g, unsigned lock_wait_ms, struct ingot_error *err) {
+        const char *path = g->path;
+        g->fd = open(path, (g->writable ? O_RDWR : O_RDONLY) | O_CLOEXEC | O_NOCTTY);
+        if (g->fd < 0)
+                return errno == EROFS || (g->writable && errno == EACCES)
+                               ? error_set(err, -EROFS, "%s: read-only (%s); nothing was written", path,
+                                           strerror(errno))
+                               : error_set(err, -errno, "%s: %s", path, strerror(errno));
         struct stat st;
-        if (fstat(g->fd, &st) < 0) {
-                r = error_set(err, -errno, "%s: %s", path, strerror(errno));
-                goto fail;
-        }
+        if (fstat(g->fd, &st) < 0)
+                return error_set(err, -errno, "%s: %s", path, strerror(errno));
         g->block_device = S_ISBLK(st.st_mode);
-        if (!g->block_device && !S_ISREG(st.st_mode)) {
-                r = error_set(err, -ENOTBLK, "%s: neither a disk image file nor a block device", path);
-                goto fail;
-        }
-        if (g->block_device && writable) {
+        if (!g->block_device && !S_ISREG(st.st_mode))
+                return error_set(err, -ENOTBLK, "%s: neither a disk image file nor a block device", path);
+        if (g->block_device && g->writable) {
                 int ro = 0;
-                if (ioctl(g->fd, BLKROGET, &ro) == 0 && ro) {
-                        r = error_set(err, -EROFS, "%s: the device is read-only; nothing was written", path);
-                        goto fail;
-                }
+                if (ioctl(g->fd, BLKROGET, &ro) == 0 && ro)
+                        return error_set(err, -EROFS, "%s: the device is read-only; nothing was written", path);
         }
-        r = lock_fd(g->fd, path, writable, lock_wait_ms, err);
+        int r = lock_fd(g->fd, path, g->writable, lock_wait_ms, err);
         if (r < 0)
-                goto fail;
+                return r;
         uint64_t dev_size = (uint64_t) st.st_size;
         bool size_known = true;
         if (g->block_device && ioctl(g->fd, BLKGETSIZE64, &dev_size) < 0) {
                 dev_size = 0;
                 size_known = false;
         }
-        if (size_known && dev_size < 512) { /* not even one sector: libfdisk only says EINVAL */
-                r = error_set(err, -EMEDIUMTYPE, "%s: %llu byte%s, too small to be a disk: no GPT partition table",
-                              path, (unsigned long long) dev_size, dev_size == 1 ? "" : "s");
-                goto fail;
-        }
-        r = headers_check(g->fd, path, g->block_device, dev_size, err);
-        if (r < 0)
-                goto fail;
+        if (size_known && dev_size < 512) /* not even one sector: libfdisk only says EINVAL */
+                return error_set(err, -EMEDIUMTYPE, "%s: %llu byte%s, too small to be a disk: no GPT partition table",
+                                 path, (unsigned long long) dev_size, dev_size == 1 ? "" : "s");
+        return headers_check(g->fd, path, g->block_device, dev_size, err);
+}
 
+/* A DOS label whose first partition is of type 0xee: what a GPT disk shows when its GPT is gone. */
+static bool protective_mbr(struct fdisk_context *cxt) {
+        if (!fdisk_is_label(cxt, DOS))
+                return false;
+        _cleanup_(fdisk_unref_partitionp) struct fdisk_partition *pa = NULL;
+        if (fdisk_get_partition(cxt, 0, &pa) != 0)
+                return false;
+        struct fdisk_parttype *t = fdisk_partition_get_type(pa);
+        return t && fdisk_parttype_get_code(t) == 0xee;
+}
+
+/* Hands g->fd to libfdisk and reads the label: a GPT, or -EMEDIUMTYPE. */
+static int label_read(struct gpt *g, struct ingot_error *err) {
         g->cxt = fdisk_new_context();
-        if (!g->cxt) {
-                r = -ENOMEM;
-                goto fail;
-        }
+        if (!g->cxt)
+                return -ENOMEM;
         fdisk_set_ask(g->cxt, ask_cb, g);
-        r = fdisk_assign_device_by_fd(g->cxt, g->fd, path, !writable);
-        if (r < 0) {
-                r = error_set(err, r, "%s: %s", path, strerror(-r));
-                goto fail;
-        }
+        int r = fdisk_assign_device_by_fd(g->cxt, g->fd, g->path, !g->writable);
+        if (r < 0)
+                return error_set(err, r, "%s: %s", g->path, strerror(-r));
         g->sector_size = fdisk_get_sector_size(g->cxt);
         g->size = (uint64_t) fdisk_get_nsectors(g->cxt) * g->sector_size;
-        if (!fdisk_is_label(g->cxt, GPT)) {
-                bool protective = false;
-                if (fdisk_is_label(g->cxt, DOS)) {
-                        struct fdisk_partition *pa = NULL;
-                        if (fdisk_get_partition(g->cxt, 0, &pa) == 0) {
-                                struct fdisk_parttype *t = fdisk_partition_get_type(pa);
-                                protective = t && fdisk_parttype_get_code(t) == 0xee;
-                        }
-                        fdisk_unref_partition(pa);
-                }
-                r = error_set(err, -EMEDIUMTYPE,
-                              protective ? "%s: a protective MBR but no readable GPT: the disk is truncated or both GPT "
-                                           "headers are damaged"
-                                         : "%s: no GPT partition table",
-                              path);
-                goto fail;
-        }
-        char *id = NULL;
+        if (!fdisk_is_label(g->cxt, GPT))
+                return error_set(err, -EMEDIUMTYPE,
+                                 protective_mbr(g->cxt) ? "%s: a protective MBR but no readable GPT: the disk is "
+                                                          "truncated or both GPT headers are damaged"
+                                                        : "%s: no GPT partition table",
+                                 g->path);
+        _cleanup_free_ char *id = NULL;
         if (fdisk_get_disklabel_id(g->cxt, &id) == 0 && id)
                 snprintf(g->disk_uuid, sizeof(g->disk_uuid), "%s", id);
-        free(id);
+        return 0;
+}
+
+int gpt_open(const char *path, bool writable, unsigned lock_wait_ms, struct gpt **ret, struct ingot_error *err) {
+        _cleanup_(gpt_freep) struct gpt *g = calloc(1, sizeof(*g));
+        if (!g)
+                return -ENOMEM;
+        g->fd = -1;
+        g->writable = writable;
+        g->path = strdup(path);
+        if (!g->path)
+                return -ENOMEM;
+        int r = disk_open(g, lock_wait_ms, err);
+        if (r < 0)
+                return r;
+        r = label_read(g, err);
+        if (r < 0)
+                return r;
         r = read_partitions(g, err);
         if (r < 0)
-                goto fail;
-        *ret = g;
+                return r;
+        *ret = TAKE_PTR(g);
         return 0;
-fail:
-        gpt_free(g);
-        return r;
 }
 
 void gpt_free(struct gpt *g) {
         if (!g)
                 return;
-        if (g->cxt) {
-                /* libfdisk asserts on deassigning a context whose assignment failed */
-                if (fdisk_get_devfd(g->cxt) >= 0)
-                        fdisk_deassign_device(g->cxt, 1);
-                fdisk_unref_context(g->cxt);
-        }
+        fdisk_context_release(g->cxt);
         if (g->fd >= 0)
                 close(g->fd); /* drops the flock */
         free(g->parts);
@@ -242,22 +248,27 @@ void gpt_free(struct gpt *g) {
         free(g);
 }
 
+static int change_failed(struct gpt *g, const struct gpt_partition *p, int r, struct ingot_error *err) {
+        return error_set(err, r, "%s: changing partition %zu: %s", g->path, p->partno + 1, strerror(-r));
+}
+
 int gpt_set(struct gpt *g, size_t index, uint64_t attrs, const char *uuid, struct ingot_error *err) {
         struct gpt_partition *p = &g->parts[index];
         int r = fdisk_gpt_set_partition_attrs(g->cxt, p->partno, attrs);
-        if (r >= 0 && uuid && strcasecmp(uuid, p->uuid) != 0) {
-                struct fdisk_partition *pa = fdisk_new_partition();
+        if (r < 0)
+                return change_failed(g, p, r, err);
+        if (uuid && strcasecmp(uuid, p->uuid) != 0) {
+                _cleanup_(fdisk_unref_partitionp) struct fdisk_partition *pa = fdisk_new_partition();
                 if (!pa)
                         return -ENOMEM;
                 r = fdisk_partition_set_uuid(pa, uuid);
-                if (r >= 0)
-                        r = fdisk_set_partition(g->cxt, p->partno, pa);
-                fdisk_unref_partition(pa);
-                if (r >= 0)
-                        snprintf(p->uuid, sizeof(p->uuid), "%s", uuid);
+                if (r < 0)
+                        return change_failed(g, p, r, err);
+                r = fdisk_set_partition(g->cxt, p->partno, pa);
+                if (r < 0)
+                        return change_failed(g, p, r, err);
+                snprintf(p->uuid, sizeof(p->uuid), "%s", uuid);
         }
-        if (r < 0)
-                return error_set(err, r, "%s: changing partition %zu: %s", g->path, p->partno + 1, strerror(-r));
         p->attrs = attrs;
         return 0;
 }
@@ -282,53 +293,59 @@ int gpt_pwrite(struct gpt *g, const struct gpt_partition *p, uint64_t at, const 
         return 0;
 }
 
+/* Assigns fd to cxt and makes an empty GPT on it with the given disk UUID, in memory. */
+static int label_create(struct fdisk_context *cxt, int fd, const char *path, const char *disk_uuid) {
+        int r = fdisk_assign_device_by_fd(cxt, fd, path, 0);
+        if (r < 0)
+                return r;
+        r = fdisk_create_disklabel(cxt, "gpt");
+        if (r < 0)
+                return r;
+        return fdisk_set_disklabel_id_from_string(cxt, disk_uuid);
+}
+
+/* Adds np as partition number i, in memory. */
+static int partition_add(struct fdisk_context *cxt, size_t i, const struct gpt_new_partition *np, const char *path,
+                         struct ingot_error *err) {
+        unsigned long ss = fdisk_get_sector_size(cxt);
+        _cleanup_(fdisk_unref_partitionp) struct fdisk_partition *pa = fdisk_new_partition();
+        _cleanup_(fdisk_unref_parttypep) struct fdisk_parttype *t =
+                fdisk_label_get_parttype_from_string(fdisk_get_label(cxt, NULL), np->type);
+        if (!pa || !t)
+                return -ENOMEM;
+        fdisk_partition_set_partno(pa, i);
+        fdisk_partition_set_start(pa, np->offset / ss);
+        fdisk_partition_set_size(pa, np->size / ss);
+        fdisk_partition_set_type(pa, t);
+        fdisk_partition_set_name(pa, np->label);
+        fdisk_partition_set_uuid(pa, np->uuid);
+        int r = fdisk_add_partition(cxt, pa, NULL);
+        if (r < 0)
+                return error_set(err, r, "%s: adding partition %s: %s", path, np->label, strerror(-r));
+        r = fdisk_gpt_set_partition_attrs(cxt, i, np->attrs);
+        if (r < 0)
+                return error_set(err, r, "%s: adding partition %s: %s", path, np->label, strerror(-r));
+        return 0;
+}
+
 int gpt_create(int fd, const char *path, const char *disk_uuid, const struct gpt_new_partition *parts, size_t n,
                struct ingot_error *err) {
-        struct fdisk_context *cxt = fdisk_new_context();
+        _cleanup_(fdisk_context_releasep) struct fdisk_context *cxt = fdisk_new_context();
         if (!cxt)
                 return -ENOMEM;
         fdisk_set_ask(cxt, ask_cb, NULL);
-        int r = fdisk_assign_device_by_fd(cxt, fd, path, 0);
-        if (r >= 0)
-                r = fdisk_create_disklabel(cxt, "gpt");
-        if (r >= 0)
-                r = fdisk_set_disklabel_id_from_string(cxt, disk_uuid);
-        if (r < 0) {
-                r = error_set(err, r, "%s: creating the GPT: %s", path, strerror(-r));
-                goto out;
-        }
-        unsigned long ss = fdisk_get_sector_size(cxt);
-        struct fdisk_label *lb = fdisk_get_label(cxt, NULL);
-        for (size_t i = 0; i < n && r >= 0; i++) {
-                struct fdisk_partition *pa = fdisk_new_partition();
-                struct fdisk_parttype *t = fdisk_label_get_parttype_from_string(lb, parts[i].type);
-                if (!pa || !t) {
-                        fdisk_unref_partition(pa);
-                        fdisk_unref_parttype(t);
-                        r = -ENOMEM;
-                        break;
-                }
-                fdisk_partition_set_partno(pa, i);
-                fdisk_partition_set_start(pa, parts[i].offset / ss);
-                fdisk_partition_set_size(pa, parts[i].size / ss);
-                fdisk_partition_set_type(pa, t);
-                fdisk_partition_set_name(pa, parts[i].label);
-                fdisk_partition_set_uuid(pa, parts[i].uuid);
-                r = fdisk_add_partition(cxt, pa, NULL);
-                fdisk_unref_partition(pa);
-                fdisk_unref_parttype(t);
-                if (r >= 0)
-                        r = fdisk_gpt_set_partition_attrs(cxt, i, parts[i].attrs);
+        int r = label_create(cxt, fd, path, disk_uuid);
+        if (r < 0)
+                return error_set(err, r, "%s: creating the GPT: %s", path, strerror(-r));
+        for (size_t i = 0; i < n; i++) {
+                r = partition_add(cxt, i, &parts[i], path, err);
                 if (r < 0)
-                        r = error_set(err, r, "%s: adding partition %s: %s", path, parts[i].label, strerror(-r));
+                        return r;
         }
-        if (r >= 0 && (r = fdisk_write_disklabel(cxt)) < 0)
-                r = error_set(err, r, "%s: writing the GPT: %s", path, strerror(-r));
-out:
-        if (fdisk_get_devfd(cxt) >= 0)
-                fdisk_deassign_device(cxt, 1);
-        fdisk_unref_context(cxt);
-        return r;
+        r = fdisk_write_disklabel(cxt);
+        if (r < 0)
+                return error_set(err, r, "%s: writing the GPT: %s", path, strerror(-r));
+        return 0;
 }
 
 int gpt_uuid_derive(const uint8_t seed[32], const char *label, char out[37]) {

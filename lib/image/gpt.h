@@ -42,6 +42,7 @@ struct gpt {
  * asked to be writable is -EROFS. */
 int gpt_open(const char *path, bool writable, unsigned lock_wait_ms, struct gpt **ret, struct ingot_error *err);
 void gpt_free(struct gpt *g);
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct gpt *, gpt_free);
 
 /* Changes one partition in memory (uuid NULL: keep it); gpt_write() makes every change durable at
  * once: libfdisk writes and fsyncs the backup array and header, then the primary ones, so a power cut

@@ -199,8 +199,10 @@ void squashfs_writer_free(struct squashfs_writer *w) {
         free(w);
 }
 
-static void squashfs_writer_freep(struct squashfs_writer **w) {
-        squashfs_writer_free(*w);
+/* A libsquashfs call that failed writing: "what: the errno's text". */
+static int write_failed(struct squashfs_writer *w, int e, const char *what, struct ingot_error *err) {
+        int r = squashfs_writer_errno(w, e);
+        return error_set(err, r, "%s: %s", what, strerror(-r));
 }
 
 int squashfs_writer_new(int fd, const struct squashfs_options *o, struct squashfs_writer **ret_writer,
@@ -234,10 +236,10 @@ int squashfs_writer_new(int fd, const struct squashfs_options *o, struct squashf
                 return error_set(err, -EINVAL, "cannot initialize the superblock (error %d)", e);
         e = sqfs_super_write(&w->super, file);
         if (e)
-                goto io;
+                return write_failed(w, e, "writing the superblock", err);
         e = w->cmp->write_options(w->cmp, file);
         if (e < 0)
-                goto io;
+                return write_failed(w, e, "writing the superblock", err);
         if (e > 0)
                 w->super.flags |= SQFS_FLAG_COMPRESSOR_OPTIONS;
 
@@ -277,9 +279,6 @@ int squashfs_writer_new(int fd, const struct squashfs_options *o, struct squashf
 
         *ret_writer = TAKE_PTR(w);
         return 0;
-io:
-        return error_set(err, squashfs_writer_errno(w, e), "writing the superblock: %s",
-                         strerror(-squashfs_writer_errno(w, e)));
 }
 
 int squashfs_writer_begin_file(struct squashfs_writer *w, struct node *n) {
@@ -390,12 +389,18 @@ static int make_inode(struct node *n, sqfs_inode_generic_t **ret) {
         return 0;
 }
 
+static int xattrs_failed(struct squashfs_writer *w, int e, struct ingot_error *err) {
+        return error_set(err, squashfs_writer_errno(w, e), "recording extended attributes: error %d", e);
+}
+
 static int write_xattrs(struct squashfs_writer *w, struct node *n, struct ingot_error *err) {
         n->xattr_idx = 0xFFFFFFFF;
         if (n->n_xattrs == 0)
                 return 0;
         int e = sqfs_xattr_writer_begin(w->xwr, 0);
-        for (size_t i = 0; !e && i < n->n_xattrs; i++) {
+        if (e)
+                return xattrs_failed(w, e, err);
+        for (size_t i = 0; i < n->n_xattrs; i++) {
                 e = sqfs_xattr_writer_add(w->xwr, n->xattrs[i].key, n->xattrs[i].value, n->xattrs[i].size);
                 if (e == SQFS_ERROR_UNSUPPORTED) {
                         _cleanup_free_ char *p = node_path(n);
@@ -404,86 +409,103 @@ static int write_xattrs(struct squashfs_writer *w, struct node *n, struct ingot_
                                          "trusted.* and security.* only",
                                          p ?: n->name, n->xattrs[i].key);
                 }
+                if (e)
+                        return xattrs_failed(w, e, err);
         }
-        if (!e)
-                e = sqfs_xattr_writer_end(w->xwr, &n->xattr_idx);
+        e = sqfs_xattr_writer_end(w->xwr, &n->xattr_idx);
         if (e)
-                return error_set(err, squashfs_writer_errno(w, e), "recording extended attributes: error %d", e);
+                return xattrs_failed(w, e, err);
         w->has_xattrs = true;
         return 0;
 }
 
+static int inode_failed(struct squashfs_writer *w, struct node *n, int e, struct ingot_error *err) {
+        int r = squashfs_writer_errno(w, e);
+        _cleanup_free_ char *p = node_path(n);
+        return error_set(err, r, "%s: writing inode: %s", p ?: n->name, strerror(-r));
+}
+
+/* A directory's entries (its children are numbered and written already), and its inode. */
+static int dir_inode(struct squashfs_writer *w, struct node *n, sqfs_inode_generic_t **ret,
+                     struct ingot_error *err) {
+        int e = sqfs_dir_writer_begin(w->dirwr, 0);
+        if (e)
+                return inode_failed(w, n, e, err);
+        for (size_t i = 0; i < n->n_children; i++) {
+                struct node *c = n->children[i], *t = node_inode(c);
+                e = sqfs_dir_writer_add_entry(w->dirwr, c->name, t->inode_num, t->inode_ref, t->mode);
+                if (e)
+                        return inode_failed(w, n, e, err);
+        }
+        e = sqfs_dir_writer_end(w->dirwr);
+        if (e)
+                return inode_failed(w, n, e, err);
+        uint32_t parent = n->parent ? n->parent->inode_num : w->inode_count + 1;
+        sqfs_inode_generic_t *inode = sqfs_dir_writer_create_inode(w->dirwr, 0, n->xattr_idx, parent);
+        if (!inode)
+                return -ENOMEM;
+        if (inode->base.type == SQFS_INODE_DIR)
+                inode->data.dir.nlink = n->nlink;
+        else
+                inode->data.dir_ext.nlink = n->nlink;
+        *ret = inode;
+        return 0;
+}
+
+/* Any other inode: a regular file's from the block processor (its first name's, for a hard link),
+ * else a new one for the type. */
+static int leaf_inode(struct squashfs_writer *w, struct node *n, sqfs_inode_generic_t **ret,
+                      struct ingot_error *err) {
+        _cleanup_(sqfs_freep) sqfs_inode_generic_t *inode = NULL;
+        struct node *src = n->inode_source ?: n;
+        if (S_ISREG(n->mode) && src->inode)
+                inode = TAKE_PTR(src->inode);
+        else {
+                int r = make_inode(n, &inode);
+                if (r < 0)
+                        return r;
+        }
+        if (S_ISREG(n->mode)) {
+                if (n->nlink > 1 && inode->base.type == SQFS_INODE_FILE)
+                        sqfs_inode_make_extended(inode);
+                if (inode->base.type == SQFS_INODE_EXT_FILE)
+                        inode->data.file_ext.nlink = n->nlink;
+        }
+        int e = sqfs_inode_set_xattr_index(inode, n->xattr_idx);
+        if (e)
+                return inode_failed(w, n, e, err);
+        *ret = TAKE_PTR(inode);
+        return 0;
+}
+
 static int write_node(struct squashfs_writer *w, struct node *n, struct ingot_error *err) {
-        sqfs_inode_generic_t *inode = NULL;
-        int e, r = write_xattrs(w, n, err);
+        int r = write_xattrs(w, n, err);
         if (r < 0)
                 return r;
 
-        if (S_ISDIR(n->mode)) {
-                e = sqfs_dir_writer_begin(w->dirwr, 0);
-                for (size_t i = 0; !e && i < n->n_children; i++) {
-                        struct node *c = n->children[i], *t = node_inode(c);
-                        e = sqfs_dir_writer_add_entry(w->dirwr, c->name, t->inode_num, t->inode_ref, t->mode);
-                }
-                if (!e)
-                        e = sqfs_dir_writer_end(w->dirwr);
-                if (e)
-                        goto sqfs_fail;
-                uint32_t parent = n->parent ? n->parent->inode_num : w->inode_count + 1;
-                inode = sqfs_dir_writer_create_inode(w->dirwr, 0, n->xattr_idx, parent);
-                if (!inode)
-                        return -ENOMEM;
-                if (inode->base.type == SQFS_INODE_DIR)
-                        inode->data.dir.nlink = n->nlink;
-                else
-                        inode->data.dir_ext.nlink = n->nlink;
-        } else {
-                struct node *src = n->inode_source ?: n;
-                if (S_ISREG(n->mode) && src->inode) {
-                        inode = TAKE_PTR(src->inode);
-                } else {
-                        r = make_inode(n, &inode);
-                        if (r < 0)
-                                return r;
-                }
-                if (S_ISREG(n->mode)) {
-                        if (n->nlink > 1 && inode->base.type == SQFS_INODE_FILE)
-                                sqfs_inode_make_extended(inode);
-                        if (inode->base.type == SQFS_INODE_EXT_FILE)
-                                inode->data.file_ext.nlink = n->nlink;
-                }
-                e = sqfs_inode_set_xattr_index(inode, n->xattr_idx);
-                if (e)
-                        goto sqfs_fail;
-        }
+        _cleanup_(sqfs_freep) sqfs_inode_generic_t *inode = NULL;
+        r = S_ISDIR(n->mode) ? dir_inode(w, n, &inode, err) : leaf_inode(w, n, &inode, err);
+        if (r < 0)
+                return r;
 
         inode->base.mode = (uint16_t) n->mode;
         inode->base.mod_time = n->mtime;
         inode->base.inode_number = n->inode_num;
-        e = sqfs_id_table_id_to_index(w->idtbl, n->uid, &inode->base.uid_idx);
-        if (!e)
-                e = sqfs_id_table_id_to_index(w->idtbl, n->gid, &inode->base.gid_idx);
+        int e = sqfs_id_table_id_to_index(w->idtbl, n->uid, &inode->base.uid_idx);
         if (e)
-                goto sqfs_fail;
+                return inode_failed(w, n, e, err);
+        e = sqfs_id_table_id_to_index(w->idtbl, n->gid, &inode->base.gid_idx);
+        if (e)
+                return inode_failed(w, n, e, err);
 
         sqfs_u64 block;
         sqfs_u32 offset;
         sqfs_meta_writer_get_position(w->im, &block, &offset);
         n->inode_ref = (block << 16) | offset;
         e = sqfs_meta_writer_write_inode(w->im, inode);
-        sqfs_free(inode);
-        inode = NULL;
         if (e)
-                goto sqfs_fail;
+                return inode_failed(w, n, e, err);
         return 0;
-
-sqfs_fail:
-        sqfs_free(inode);
-        r = squashfs_writer_errno(w, e);
-        {
-                _cleanup_free_ char *p = node_path(n);
-                return error_set(err, r, "%s: writing inode: %s", p ?: n->name, strerror(-r));
-        }
 }
 
 static int write_pad(struct squashfs_writer *w) {
@@ -495,62 +517,76 @@ static int write_pad(struct squashfs_writer *w) {
         return squashfs_writer_errno(w, w->file->base.write_at(&w->file->base, size, zeros, pad));
 }
 
-int squashfs_writer_finish(struct squashfs_writer *w, struct tree *tree, uint64_t *ret_size,
-                           struct ingot_error *err) {
-        sqfs_file_t *file = &w->file->base;
-        int e = sqfs_block_processor_finish(w->proc);
-        if (e)
-                goto fail;
+static void numbering_done(struct numbering *num) {
+        free(num->order);
+}
 
-        struct numbering num = { 0 };
+/* Numbers the inodes and writes them in that order: the inode table. */
+static int write_inodes(struct squashfs_writer *w, struct tree *tree, struct ingot_error *err) {
+        _cleanup_(numbering_done) struct numbering num = { 0 };
         int r = tree_walk(tree->root, clear_numbers, NULL, NULL);
-        if (r >= 0)
-                r = tree_walk(tree->root, number_shared, NULL, &num);
-        if (r >= 0)
-                r = tree_walk(tree->root, NULL, number_rest, &num);
-        if (r < 0) {
-                free(num.order);
+        if (r < 0)
                 return r;
-        }
+        r = tree_walk(tree->root, number_shared, NULL, &num);
+        if (r < 0)
+                return r;
+        r = tree_walk(tree->root, NULL, number_rest, &num);
+        if (r < 0)
+                return r;
         w->inode_count = (uint32_t) num.n;
 
         w->super.inode_table_start = w->file->size;
         for (size_t i = 0; i < num.n; i++) {
                 r = write_node(w, num.order[i], err);
-                if (r < 0) {
-                        free(num.order);
+                if (r < 0)
                         return r;
-                }
         }
-        free(num.order);
+        return 0;
+}
 
-        e = sqfs_meta_writer_flush(w->im);
-        if (!e)
-                e = sqfs_meta_writer_flush(w->dm);
+/* After the inodes: the directory, fragment, id and xattr tables, then the superblock that points at
+ * them. 0 or an SQFS_ERROR. */
+static int write_tables(struct squashfs_writer *w, struct tree *tree) {
+        sqfs_file_t *file = &w->file->base;
+        int e = sqfs_meta_writer_flush(w->im);
         if (e)
-                goto fail;
+                return e;
+        e = sqfs_meta_writer_flush(w->dm);
+        if (e)
+                return e;
         w->super.root_inode_ref = tree->root->inode_ref;
         w->super.inode_count = w->inode_count;
         w->super.directory_table_start = w->file->size;
         e = sqfs_meta_write_write_to_file(w->dm);
-        if (!e)
-                e = sqfs_frag_table_write(w->fragtbl, file, &w->super, w->cmp);
-        if (!e)
-                e = sqfs_id_table_write(w->idtbl, file, &w->super, w->cmp);
-        if (!e)
-                e = sqfs_xattr_writer_flush(w->xwr, file, &w->super, w->cmp);
         if (e)
-                goto fail;
+                return e;
+        e = sqfs_frag_table_write(w->fragtbl, file, &w->super, w->cmp);
+        if (e)
+                return e;
+        e = sqfs_id_table_write(w->idtbl, file, &w->super, w->cmp);
+        if (e)
+                return e;
+        e = sqfs_xattr_writer_flush(w->xwr, file, &w->super, w->cmp);
+        if (e)
+                return e;
         w->super.bytes_used = w->file->size;
-        e = sqfs_super_write(&w->super, file);
+        return sqfs_super_write(&w->super, file);
+}
+
+int squashfs_writer_finish(struct squashfs_writer *w, struct tree *tree, uint64_t *ret_size,
+                           struct ingot_error *err) {
+        int e = sqfs_block_processor_finish(w->proc);
         if (e)
-                goto fail;
+                return write_failed(w, e, "writing the image", err);
+        int r = write_inodes(w, tree, err);
+        if (r < 0)
+                return r;
+        e = write_tables(w, tree);
+        if (e)
+                return write_failed(w, e, "writing the image", err);
         r = write_pad(w);
         if (r < 0)
                 return error_set(err, r, "padding the image: %s", strerror(-r));
         *ret_size = w->file->size;
         return 0;
-fail:
-        r = squashfs_writer_errno(w, e);
-        return error_set(err, r, "writing the image: %s", strerror(-r));
 }

@@ -1,6 +1,9 @@
 /* squashfs.h: writes the image tree as a squashfs filesystem through libsquashfs: file data as it
- * arrives (compressed on all cores), then inodes, directories, ids, xattrs and the superblock. */
+ * arrives (compressed on all cores), then inodes, directories, ids, xattrs and the superblock; and the
+ * cleanup helper for the memory libsquashfs hands out (inodes, entries, paths), for its readers too. */
 #pragma once
+
+#include <sqfs/predef.h>
 
 #include "tree.h"
 #include "verity.h"
@@ -31,6 +34,12 @@ struct squashfs_options {
 int squashfs_writer_new(int fd, const struct squashfs_options *options, struct squashfs_writer **ret_writer,
                         struct ingot_error *err);
 void squashfs_writer_free(struct squashfs_writer *w);
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct squashfs_writer *, squashfs_writer_free);
+
+/* For _cleanup_(sqfs_freep): what libsquashfs allocates (not its objects, which sqfs_destroy() frees). */
+static inline void sqfs_freep(void *p) {
+        sqfs_free(*(void **) p);
+}
 
 /* File data: begin, append any number of times, end. node->inode tracks the result. */
 int squashfs_writer_begin_file(struct squashfs_writer *w, struct node *node);

@@ -13,7 +13,10 @@
 #include <sys/stat.h>
 
 #include "squashfs-read.h"
+#include "squashfs.h" /* sqfs_freep */
 #include "verity.h"
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(sqfs_tree_node_t *, sqfs_dir_tree_destroy);
 
 struct region_file {
         sqfs_file_t base;
@@ -115,6 +118,31 @@ static int read_error(struct squashfs_reader *rd, struct ingot_error *err, const
         return error_set(err, -EBADMSG, "%s%s%s", path ?: "", path ? ": " : "", what);
 }
 
+/* The compressor, the directory and data readers and the fragment and id tables the superblock names;
+ * -EBADMSG when any of them cannot be made or read. */
+static int tables_load(struct squashfs_reader *rd) {
+        sqfs_compressor_config_t cfg;
+        if (sqfs_compressor_config_init(&cfg, (SQFS_COMPRESSOR) rd->super.compression_id, rd->super.block_size,
+                                        SQFS_COMP_FLAG_UNCOMPRESS) != 0)
+                return -EBADMSG;
+        if (sqfs_compressor_create(&cfg, &rd->cmp) != 0)
+                return -EBADMSG;
+        rd->dr = sqfs_dir_reader_create(&rd->super, rd->cmp, &rd->file.base, 0);
+        if (!rd->dr)
+                return -EBADMSG;
+        rd->data = sqfs_data_reader_create(&rd->file.base, rd->super.block_size, rd->cmp, 0);
+        if (!rd->data)
+                return -EBADMSG;
+        if (sqfs_data_reader_load_fragment_table(rd->data, &rd->super) != 0)
+                return -EBADMSG;
+        rd->ids = sqfs_id_table_create(0);
+        if (!rd->ids)
+                return -EBADMSG;
+        if (sqfs_id_table_read(rd->ids, &rd->file.base, &rd->super, rd->cmp) != 0)
+                return -EBADMSG;
+        return 0;
+}
+
 static int reader_open(int fd, uint64_t offset, uint64_t size, const struct verity_tree *tree,
                        struct squashfs_reader **ret, struct ingot_error *err) {
         if (size == 0 && !tree) {
@@ -123,7 +151,7 @@ static int reader_open(int fd, uint64_t offset, uint64_t size, const struct veri
                         return -errno;
                 size = (uint64_t) st.st_size > offset ? (uint64_t) st.st_size - offset : 0;
         }
-        struct squashfs_reader *rd = calloc(1, sizeof(*rd));
+        _cleanup_(squashfs_reader_freep) struct squashfs_reader *rd = calloc(1, sizeof(*rd));
         if (!rd)
                 return -ENOMEM;
         rd->file = (struct region_file) {
@@ -135,36 +163,22 @@ static int reader_open(int fd, uint64_t offset, uint64_t size, const struct veri
         if (tree) {
                 const struct verity_info *vi = verity_tree_info(tree);
                 rd->file.size = vi->data_blocks * vi->data_block_size;
-                if (!(rd->file.block = malloc(vi->data_block_size))) {
-                        free(rd);
+                rd->file.block = malloc(vi->data_block_size);
+                if (!rd->file.block)
                         return -ENOMEM;
-                }
         }
         size = rd->file.size;
-        sqfs_compressor_config_t cfg;
-        int r = 0;
         if (sqfs_super_read(&rd->super, &rd->file.base) != 0)
-                r = read_error(rd, err, NULL, "not a squashfs image");
+                return read_error(rd, err, NULL, "not a squashfs image");
         /* libsquashfs allocates the fragment table the superblock sizes before it reads it: 2^31 entries
          * were a 32 GiB allocation for a 485-byte file (fuzz/crashes/sysext-check/). Each entry names a
          * block of at least a byte, inside bytes_used, which is inside the region. */
-        else if (rd->super.bytes_used > size || rd->super.fragment_entry_count > rd->super.bytes_used)
-                r = error_set(err, -EBADMSG, "a damaged squashfs image (its superblock claims more than the %llu "
-                              "bytes there)", (unsigned long long) size);
-        else if (sqfs_compressor_config_init(&cfg, (SQFS_COMPRESSOR) rd->super.compression_id, rd->super.block_size,
-                                             SQFS_COMP_FLAG_UNCOMPRESS) != 0 ||
-                 sqfs_compressor_create(&cfg, &rd->cmp) != 0 ||
-                 !(rd->dr = sqfs_dir_reader_create(&rd->super, rd->cmp, &rd->file.base, 0)) ||
-                 !(rd->data = sqfs_data_reader_create(&rd->file.base, rd->super.block_size, rd->cmp, 0)) ||
-                 sqfs_data_reader_load_fragment_table(rd->data, &rd->super) != 0 ||
-                 !(rd->ids = sqfs_id_table_create(0)) ||
-                 sqfs_id_table_read(rd->ids, &rd->file.base, &rd->super, rd->cmp) != 0)
-                r = read_error(rd, err, NULL, "a damaged squashfs image (superblock, compressor or tables)");
-        if (r < 0) {
-                squashfs_reader_free(rd);
-                return r;
-        }
-        *ret = rd;
+        if (rd->super.bytes_used > size || rd->super.fragment_entry_count > rd->super.bytes_used)
+                return error_set(err, -EBADMSG, "a damaged squashfs image (its superblock claims more than the %llu "
+                                 "bytes there)", (unsigned long long) size);
+        if (tables_load(rd) < 0)
+                return read_error(rd, err, NULL, "a damaged squashfs image (superblock, compressor or tables)");
+        *ret = TAKE_PTR(rd);
         return 0;
 }
 
@@ -188,55 +202,55 @@ static int find_inode(struct squashfs_reader *rd, const char *path, sqfs_inode_g
 }
 
 int squashfs_reader_find(struct squashfs_reader *rd, const char *path, mode_t *ret_mode) {
-        sqfs_inode_generic_t *inode = NULL;
+        _cleanup_(sqfs_freep) sqfs_inode_generic_t *inode = NULL;
         int q = find_inode(rd, path, &inode);
         if (q < 0)
                 return q;
         if (ret_mode)
                 *ret_mode = inode->base.mode;
-        sqfs_free(inode);
         return 0;
 }
 
 int squashfs_reader_list(struct squashfs_reader *rd, const char *path, char ***ret_names) {
-        sqfs_inode_generic_t *inode = NULL;
+        _cleanup_(sqfs_freep) sqfs_inode_generic_t *inode = NULL;
         int q = find_inode(rd, path, &inode);
         if (q < 0)
                 return q;
-        char **names = NULL;
-        int r = !S_ISDIR(inode->base.mode) ? -ENOENT : sqfs_dir_reader_open_dir(rd->dr, inode, 0) != 0 ? -EBADMSG : 0;
-        while (r >= 0) {
-                sqfs_dir_entry_t *ent = NULL;
+        if (!S_ISDIR(inode->base.mode))
+                return -ENOENT;
+        if (sqfs_dir_reader_open_dir(rd->dr, inode, 0) != 0)
+                return -EBADMSG;
+        _cleanup_strv_free_ char **names = NULL;
+        for (;;) {
+                _cleanup_(sqfs_freep) sqfs_dir_entry_t *ent = NULL;
                 q = sqfs_dir_reader_read(rd->dr, &ent);
+                if (q < 0)
+                        return -EBADMSG;
                 if (q > 0)
                         break;
-                char *name = q == 0 ? strndup((const char *) ent->name, (size_t) ent->size + 1) : NULL;
-                sqfs_free(ent);
-                r = q < 0 ? -EBADMSG : !name ? -ENOMEM : strv_push(&names, name);
+                char *name = strndup((const char *) ent->name, (size_t) ent->size + 1);
+                if (!name)
+                        return -ENOMEM;
+                int r = strv_push(&names, name);
+                if (r < 0)
+                        return r;
         }
-        sqfs_free(inode);
-        if (r < 0) {
-                strv_free(names);
-                return r;
-        }
-        *ret_names = names;
+        *ret_names = TAKE_PTR(names);
         return 0;
 }
 
 int squashfs_reader_walk(struct squashfs_reader *rd, squashfs_visit_t visit, void *userdata, struct ingot_error *err) {
-        sqfs_tree_node_t *root = NULL;
+        _cleanup_(sqfs_dir_tree_destroyp) sqfs_tree_node_t *root = NULL;
         if (sqfs_dir_reader_get_full_hierarchy(rd->dr, rd->ids, NULL, 0, &root) != 0)
                 return error_set(err, -EBADMSG, "a damaged squashfs image (directory table)");
-        int r = 0;
         /* depth-first, without recursion: children first, then the next sibling of the nearest ancestor */
-        for (sqfs_tree_node_t *n = root->children; n && r >= 0;) {
-                char *path = NULL;
-                if (sqfs_tree_node_get_path(n, &path) != 0) {
-                        r = error_set(err, -EBADMSG, "a damaged squashfs image (a bad name)");
-                        break;
-                }
-                r = visit(path, n->inode->base.mode, userdata);
-                sqfs_free(path);
+        for (sqfs_tree_node_t *n = root->children; n;) {
+                _cleanup_(sqfs_freep) char *path = NULL;
+                if (sqfs_tree_node_get_path(n, &path) != 0)
+                        return error_set(err, -EBADMSG, "a damaged squashfs image (a bad name)");
+                int r = visit(path, n->inode->base.mode, userdata);
+                if (r < 0)
+                        return r;
                 if (n->children)
                         n = n->children;
                 else {
@@ -245,51 +259,38 @@ int squashfs_reader_walk(struct squashfs_reader *rd, squashfs_visit_t visit, voi
                         n = n && n != root ? n->next : NULL;
                 }
         }
-        sqfs_dir_tree_destroy(root);
-        return r;
+        return 0;
 }
 
 int squashfs_reader_read_file(struct squashfs_reader *rd, const char *path, size_t max, char **ret,
                               struct ingot_error *err) {
-        sqfs_inode_generic_t *inode = NULL;
-        char *buf = NULL;
-        int r = 0;
+        _cleanup_(sqfs_freep) sqfs_inode_generic_t *inode = NULL;
         int q = sqfs_dir_reader_find_by_path(rd->dr, NULL, path, &inode);
         if (q == SQFS_ERROR_NO_ENTRY)
                 return error_set(err, -ENOENT, "%s: not in the image", path);
         if (q != 0)
                 return read_error(rd, err, path, "cannot be read");
         sqfs_u64 fsize;
-        if (!S_ISREG(inode->base.mode) || sqfs_inode_get_file_size(inode, &fsize) != 0 || fsize > max) {
-                r = error_set(err, -EFBIG, "%s: not a regular file of at most %zu bytes", path, max);
-                goto out;
-        }
-        buf = malloc((size_t) fsize + 1);
-        if (!buf) {
-                r = -ENOMEM;
-                goto out;
-        }
+        if (!S_ISREG(inode->base.mode) || sqfs_inode_get_file_size(inode, &fsize) != 0 || fsize > max)
+                return error_set(err, -EFBIG, "%s: not a regular file of at most %zu bytes", path, max);
+        _cleanup_free_ char *buf = malloc((size_t) fsize + 1);
+        if (!buf)
+                return -ENOMEM;
         sqfs_s32 n = fsize ? sqfs_data_reader_read(rd->data, inode, 0, buf, (sqfs_u32) fsize) : 0;
-        if (n < 0 || (sqfs_u64) n != fsize) {
-                r = read_error(rd, err, path, "reading it from the image failed");
-                goto out;
-        }
+        if (n < 0 || (sqfs_u64) n != fsize)
+                return read_error(rd, err, path, "reading it from the image failed");
         buf[fsize] = 0;
         *ret = TAKE_PTR(buf);
-out:
-        free(buf);
-        sqfs_free(inode);
-        return r;
+        return 0;
 }
 
 int squashfs_read_file(int fd, uint64_t offset, uint64_t size, const char *path, size_t max, char **ret,
                        struct ingot_error *err) {
-        struct squashfs_reader *rd = NULL;
+        _cleanup_(squashfs_reader_freep) struct squashfs_reader *rd = NULL;
         int r = squashfs_reader_open(fd, offset, size, &rd, err);
-        if (r >= 0)
-                r = squashfs_reader_read_file(rd, path, max, ret, err);
-        squashfs_reader_free(rd);
-        return r;
+        if (r < 0)
+                return r;
+        return squashfs_reader_read_file(rd, path, max, ret, err);
 }
 
 void os_release_value(const char *text, const char *key, char out[64]) {
@@ -326,11 +327,10 @@ void os_release_identity(const char *text, char ret_id[64], char ret_version[64]
 
 int squashfs_image_identity(int fd, uint64_t offset, uint64_t size, char ret_id[64], char ret_version[64],
                             struct ingot_error *err) {
-        struct squashfs_reader *rd = NULL;
+        _cleanup_(squashfs_reader_freep) struct squashfs_reader *rd = NULL;
         *ret_id = *ret_version = 0;
         int r = squashfs_reader_open(fd, offset, size, &rd, err);
-        if (r >= 0)
-                r = squashfs_reader_identity(rd, ret_id, ret_version, err);
-        squashfs_reader_free(rd);
-        return r;
+        if (r < 0)
+                return r;
+        return squashfs_reader_identity(rd, ret_id, ret_version, err);
 }

@@ -56,12 +56,16 @@ static int add(struct initrd *d, const char *path, mode_t mode, const char *host
                 return -ENOMEM;
         }
         d->e = n;
-        d->e[d->n] = (struct entry) { .path = strdup(path), .mode = mode, .host = host ? strdup(host) : NULL,
-                                      .data = data, .size = size, .target = target ? strdup(target) : NULL,
-                                      .rdev = rdev };
-        if (!d->e[d->n].path)
+        struct entry e = { .path = strdup(path), .mode = mode, .host = host ? strdup(host) : NULL, .data = data,
+                           .size = size, .target = target ? strdup(target) : NULL, .rdev = rdev };
+        if (!e.path || (host && !e.host) || (target && !e.target)) {
+                free(e.path);
+                free(e.host);
+                free(e.data);
+                free(e.target);
                 return -ENOMEM;
-        d->n++;
+        }
+        d->e[d->n++] = e;
         /* and every parent directory */
         _cleanup_free_ char *parent = strdup(path);
         char *slash = parent ? strrchr(parent, '/') : NULL;
@@ -103,14 +107,14 @@ static int moddep_load(const char *dir, struct moddep *m, struct ingot_error *er
                 if (!dn)
                         return -ENOMEM;
                 m->deps = dn;
-                m->deps[m->n] = NULL;
+                _cleanup_strv_free_ char **deps = NULL;
                 char *save = NULL;
                 for (char *w = strtok_r(colon + 1, " \t\n", &save); w; w = strtok_r(NULL, " \t\n", &save))
-                        if (strv_extend(&m->deps[m->n], w) < 0)
+                        if (strv_extend(&deps, w) < 0)
                                 return -ENOMEM;
                 if (strv_extend(&m->paths, line) < 0)
                         return -ENOMEM;
-                m->n++;
+                m->deps[m->n++] = TAKE_PTR(deps);
         }
         return 0;
 }
@@ -210,8 +214,11 @@ static int add_modules(struct initrd *d, const char *dir, struct ingot_error *er
         }
         if (lf && fclose(lf) == 0 && r >= 0)
                 r = add(d, "etc/ingot/modules", S_IFREG | 0644, NULL, list, list_size, NULL, 0);
-        else
+        else {
                 free(list);
+                if (r >= 0) /* the list could not be finished: an initrd without it would load no module */
+                        r = -ENOMEM;
+        }
         free(seen);
         moddep_free(&m);
         return r;
@@ -257,6 +264,10 @@ static int write_archive(struct initrd *d, int fd, bool zstd, int64_t mtime, str
         for (size_t i = 0; i < d->n && r >= 0; i++) {
                 struct entry *e = &d->e[i];
                 struct archive_entry *ae = archive_entry_new();
+                if (!ae) {
+                        r = -ENOMEM;
+                        break;
+                }
                 _cleanup_close_ int hfd = -1;
                 uint64_t size = e->size;
                 if (e->host) {

@@ -13,6 +13,10 @@
 #include "ldd.h"
 #include "signing.h"
 
+/* libarchive's free functions take NULL. */
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct archive *, archive_write_free);
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct archive_entry *, archive_entry_free);
+
 #define MKE2FS "/usr/sbin/mke2fs"
 #define E2FSCK "/usr/sbin/e2fsck"
 
@@ -40,6 +44,16 @@ struct initrd {
         size_t n;
         struct ingot_error *err;
 };
+
+static void initrd_done(struct initrd *d) {
+        for (size_t i = 0; i < d->n; i++) {
+                free(d->e[i].path);
+                free(d->e[i].host);
+                free(d->e[i].data);
+                free(d->e[i].target);
+        }
+        free(d->e);
+}
 
 static int add(struct initrd *d, const char *path, mode_t mode, const char *host, char *data, size_t size,
                const char *target, dev_t rdev) {
@@ -180,48 +194,48 @@ static bool builtin(const char *dir, const char *name) {
         return false;
 }
 
+/* The wanted modules (and the optional ones the kernel has) with their dependencies, each once, in the order
+ * to load them: the .ko files, and that order as etc/ingot/modules. */
 static int add_modules(struct initrd *d, const char *dir, struct ingot_error *err) {
-        struct moddep m = { 0 };
-        _cleanup_strv_free_ char **order = NULL;
-        bool *seen = NULL;
+        _cleanup_(moddep_free) struct moddep m = { 0 };
         int r = moddep_load(dir, &m, err);
-        if (r >= 0 && !(seen = calloc(m.n + 1, 1)))
-                r = -ENOMEM;
-        for (size_t k = 0; r >= 0 && k < ELEMENTSOF(wanted_modules) + ELEMENTSOF(optional_modules); k++) {
+        if (r < 0)
+                return r;
+        _cleanup_free_ bool *seen = calloc(m.n + 1, 1);
+        if (!seen)
+                return -ENOMEM;
+        _cleanup_strv_free_ char **order = NULL;
+        for (size_t k = 0; k < ELEMENTSOF(wanted_modules) + ELEMENTSOF(optional_modules); k++) {
                 bool optional = k >= ELEMENTSOF(wanted_modules);
                 const char *name = optional ? optional_modules[k - ELEMENTSOF(wanted_modules)] : wanted_modules[k];
                 ssize_t i = moddep_find_name(&m, name);
                 if (i < 0) {
                         if (!optional && !builtin(dir, name))
-                                r = error_set(err, -ENOENT, "%s: no module %s in modules.dep, nor built in", dir, name);
+                                return error_set(err, -ENOENT, "%s: no module %s in modules.dep, nor built in", dir,
+                                                 name);
                         continue;
                 }
                 r = order_module(&m, (size_t) i, seen, &order);
+                if (r < 0)
+                        return r;
         }
-        char *list = NULL;
+        _cleanup_free_ char *list = NULL;
         size_t list_size = 0;
-        FILE *lf = r >= 0 ? open_memstream(&list, &list_size) : NULL;
-        if (r >= 0 && !lf)
-                r = -ENOMEM;
-        for (char **o = order; r >= 0 && o && *o; o++) {
+        _cleanup_fclose_ FILE *lf = open_memstream(&list, &list_size);
+        if (!lf)
+                return -ENOMEM;
+        for (char **o = order; o && *o; o++) {
                 _cleanup_free_ char *host = path_join(dir, *o);
-                if (!host) {
-                        r = -ENOMEM;
-                        break;
-                }
+                if (!host)
+                        return -ENOMEM;
                 r = add(d, host, S_IFREG | 0644, host, NULL, 0, NULL, 0);
+                if (r < 0)
+                        return r;
                 fprintf(lf, "%s\n", host);
         }
-        if (lf && fclose(lf) == 0 && r >= 0)
-                r = add(d, "etc/ingot/modules", S_IFREG | 0644, NULL, list, list_size, NULL, 0);
-        else {
-                free(list);
-                if (r >= 0) /* the list could not be finished: an initrd without it would load no module */
-                        r = -ENOMEM;
-        }
-        free(seen);
-        moddep_free(&m);
-        return r;
+        if (fclose(TAKE_PTR(lf)) != 0) /* the list could not be finished: an initrd without it would load no module */
+                return -ENOMEM;
+        return add(d, "etc/ingot/modules", S_IFREG | 0644, NULL, TAKE_PTR(list), list_size, NULL, 0);
 }
 
 static int newest_modules_dir(char **ret, struct ingot_error *err) {
@@ -244,163 +258,187 @@ static int by_path(const void *a, const void *b) {
         return strcmp(((const struct entry *) a)->path, ((const struct entry *) b)->path);
 }
 
+/* A host file's bytes into the archive entry whose header is written. */
+static int copy_host(struct archive *a, const struct entry *e, int hfd, uint8_t *buf, size_t buf_size,
+                     struct ingot_error *err) {
+        for (;;) {
+                ssize_t n = read(hfd, buf, buf_size);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0)
+                        return error_set(err, -errno, "%s: %s", e->host, strerror(errno));
+                if (n == 0)
+                        return 0;
+                if (archive_write_data(a, buf, (size_t) n) != n)
+                        return error_set(err, -EIO, "initrd: %s: %s", e->path, archive_error_string(a));
+        }
+}
+
+/* One entry, inode number ino: its header (a host file's size and permissions as the host has them), then
+ * its bytes. */
+static int write_entry(struct archive *a, struct entry *e, int64_t ino, int64_t mtime, uint8_t *buf, size_t buf_size,
+                       struct ingot_error *err) {
+        _cleanup_(archive_entry_freep) struct archive_entry *ae = archive_entry_new();
+        if (!ae)
+                return -ENOMEM;
+        _cleanup_close_ int hfd = -1;
+        uint64_t size = e->size;
+        if (e->host) {
+                struct stat st;
+                hfd = open(e->host, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+                if (hfd < 0 || fstat(hfd, &st) < 0)
+                        return error_set(err, -errno, "%s: %s", e->host, strerror(errno));
+                size = (uint64_t) st.st_size;
+                e->mode = S_IFREG | (st.st_mode & 0755);
+        }
+        archive_entry_set_pathname(ae, e->path);
+        archive_entry_set_mode(ae, e->mode);
+        archive_entry_set_uid(ae, 0);
+        archive_entry_set_gid(ae, 0);
+        archive_entry_set_mtime(ae, mtime, 0);
+        archive_entry_set_ino64(ae, ino);
+        archive_entry_set_nlink(ae, S_ISDIR(e->mode) ? 2 : 1);
+        archive_entry_set_size(ae, S_ISREG(e->mode) ? (int64_t) size : 0);
+        if (e->target)
+                archive_entry_set_symlink(ae, e->target);
+        if (S_ISCHR(e->mode) || S_ISBLK(e->mode))
+                archive_entry_set_rdev(ae, e->rdev);
+        if (archive_write_header(a, ae) != ARCHIVE_OK)
+                return error_set(err, -EIO, "initrd: %s: %s", e->path, archive_error_string(a));
+        if (!S_ISREG(e->mode))
+                return 0;
+        if (e->data) {
+                if (archive_write_data(a, e->data, e->size) != (la_ssize_t) e->size)
+                        return error_set(err, -EIO, "initrd: %s: %s", e->path, archive_error_string(a));
+                return 0;
+        }
+        return copy_host(a, e, hfd, buf, buf_size, err);
+}
+
 static int write_archive(struct initrd *d, int fd, bool zstd, int64_t mtime, struct ingot_error *err) {
         qsort(d->e, d->n, sizeof(*d->e), by_path);
-        struct archive *a = archive_write_new();
+        _cleanup_(archive_write_freep) struct archive *a = archive_write_new();
         if (!a)
                 return -ENOMEM;
-        int r = 0;
         if (archive_write_set_format_cpio_newc(a) != ARCHIVE_OK ||
             (zstd && archive_write_add_filter_zstd(a) != ARCHIVE_OK) ||
-            archive_write_set_bytes_in_last_block(a, 1) != ARCHIVE_OK || archive_write_open_fd(a, fd) != ARCHIVE_OK) {
-                r = error_set(err, -EIO, "initrd: %s", archive_error_string(a));
-                goto out;
+            archive_write_set_bytes_in_last_block(a, 1) != ARCHIVE_OK || archive_write_open_fd(a, fd) != ARCHIVE_OK)
+                return error_set(err, -EIO, "initrd: %s", archive_error_string(a));
+        const size_t buf_size = 1 << 20;
+        _cleanup_free_ uint8_t *buf = malloc(buf_size);
+        if (!buf)
+                return -ENOMEM;
+        for (size_t i = 0; i < d->n; i++) {
+                int r = write_entry(a, &d->e[i], (int64_t) i + 1, mtime, buf, buf_size, err);
+                if (r < 0)
+                        return r;
         }
-        uint8_t *buf = malloc(1 << 20);
-        if (!buf) {
-                r = -ENOMEM;
-                goto out;
-        }
-        for (size_t i = 0; i < d->n && r >= 0; i++) {
-                struct entry *e = &d->e[i];
-                struct archive_entry *ae = archive_entry_new();
-                if (!ae) {
-                        r = -ENOMEM;
-                        break;
-                }
-                _cleanup_close_ int hfd = -1;
-                uint64_t size = e->size;
-                if (e->host) {
-                        struct stat st;
-                        hfd = open(e->host, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-                        if (hfd < 0 || fstat(hfd, &st) < 0) {
-                                r = error_set(err, -errno, "%s: %s", e->host, strerror(errno));
-                                archive_entry_free(ae);
-                                break;
-                        }
-                        size = (uint64_t) st.st_size;
-                        e->mode = S_IFREG | (st.st_mode & 0755);
-                }
-                archive_entry_set_pathname(ae, e->path);
-                archive_entry_set_mode(ae, e->mode);
-                archive_entry_set_uid(ae, 0);
-                archive_entry_set_gid(ae, 0);
-                archive_entry_set_mtime(ae, mtime, 0);
-                archive_entry_set_ino64(ae, (int64_t) i + 1);
-                archive_entry_set_nlink(ae, S_ISDIR(e->mode) ? 2 : 1);
-                archive_entry_set_size(ae, S_ISREG(e->mode) ? (int64_t) size : 0);
-                if (e->target)
-                        archive_entry_set_symlink(ae, e->target);
-                if (S_ISCHR(e->mode) || S_ISBLK(e->mode))
-                        archive_entry_set_rdev(ae, e->rdev);
-                if (archive_write_header(a, ae) != ARCHIVE_OK)
-                        r = error_set(err, -EIO, "initrd: %s: %s", e->path, archive_error_string(a));
-                archive_entry_free(ae);
-                if (r < 0 || !S_ISREG(e->mode))
-                        continue;
-                if (e->data) {
-                        if (archive_write_data(a, e->data, e->size) != (la_ssize_t) e->size)
-                                r = error_set(err, -EIO, "initrd: %s: %s", e->path, archive_error_string(a));
-                        continue;
-                }
-                for (;;) {
-                        ssize_t n = read(hfd, buf, 1 << 20);
-                        if (n < 0 && errno == EINTR)
-                                continue;
-                        if (n < 0)
-                                r = error_set(err, -errno, "%s: %s", e->host, strerror(errno));
-                        if (n <= 0)
-                                break;
-                        if (archive_write_data(a, buf, (size_t) n) != n) {
-                                r = error_set(err, -EIO, "initrd: %s: %s", e->path, archive_error_string(a));
-                                break;
-                        }
-                }
-        }
-        free(buf);
-        if (r >= 0 && archive_write_close(a) != ARCHIVE_OK)
-                r = error_set(err, -EIO, "initrd: %s", archive_error_string(a));
-out:
-        archive_write_free(a);
-        return r;
+        if (archive_write_close(a) != ARCHIVE_OK)
+                return error_set(err, -EIO, "initrd: %s", archive_error_string(a));
+        return 0;
 }
 
 /* A host program at path, with the libraries it loads. */
 static int add_program(struct initrd *d, const char *path, const char *host, struct ingot_error *err) {
-        _cleanup_strv_free_ char **libs = NULL;
         int r = add(d, path, S_IFREG | 0755, host, NULL, 0, NULL, 0);
-        if (r >= 0)
-                r = host_libraries(host, host, &libs, err);
-        for (char **l = libs; r >= 0 && l && *l; l++)
+        if (r < 0)
+                return r;
+        _cleanup_strv_free_ char **libs = NULL;
+        r = host_libraries(host, host, &libs, err);
+        if (r < 0)
+                return r;
+        for (char **l = libs; l && *l; l++) {
                 r = add(d, *l, S_IFREG | 0755, *l, NULL, 0, NULL, 0);
-        return r;
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+/* An e2fsprogs tool the init runs on var (why says what for), with its libraries. */
+static int add_e2fs_program(struct initrd *d, const char *path, const char *host, const char *why,
+                            struct ingot_error *err) {
+        if (access(host, X_OK) < 0)
+                return error_set(err, -errno, "%s (e2fsprogs): %s; %s", host, strerror(errno), why);
+        return add_program(d, path, host, err);
+}
+
+/* The kernel modules directory: the one given, the one of the kernel version given, or the host's newest. */
+static int modules_dir_find(const struct ingot_initrd_options *o, char **ret, struct ingot_error *err) {
+        if (o->modules_dir) {
+                *ret = strdup(o->modules_dir);
+                return *ret ? 0 : -ENOMEM;
+        }
+        if (o->kernel_version)
+                return asprintf(ret, "/lib/modules/%s", o->kernel_version) < 0 ? -ENOMEM : 0;
+        return newest_modules_dir(ret, err);
+}
+
+/* Everything the initrd holds, in d. */
+static int collect(struct initrd *d, const struct ingot_initrd_options *o, const char *modules,
+                   struct ingot_error *err) {
+        char fp[65];
+        int r = cert_file_fingerprint(o->cert_path, fp, err);
+        if (r < 0)
+                return r;
+        _cleanup_free_ char *cert_name = NULL;
+        if (asprintf(&cert_name, "etc/ingot/trusted.d/%s.crt", fp) < 0)
+                return -ENOMEM;
+        r = add_program(d, "init", o->init_path, err);
+        if (r < 0)
+                return r;
+        r = add_e2fs_program(d, "sbin/mke2fs", MKE2FS, "the init formats var with it on first boot", err);
+        if (r < 0)
+                return r;
+        r = add_e2fs_program(d, "sbin/e2fsck", E2FSCK, "the init checks var with it before each mount", err);
+        if (r < 0)
+                return r;
+        r = add(d, cert_name, S_IFREG | 0644, o->cert_path, NULL, 0, NULL, 0);
+        if (r < 0)
+                return r;
+        r = add_modules(d, modules, err);
+        if (r < 0)
+                return r;
+        static const char *const dirs[] = { "proc", "sys", "dev", "run", "sysroot", "tmp" };
+        for (size_t i = 0; i < ELEMENTSOF(dirs); i++) {
+                r = add(d, dirs[i], S_IFDIR | 0755, NULL, NULL, 0, NULL, 0);
+                if (r < 0)
+                        return r;
+        }
+        /* the kernel opens it for init's stdin, stdout and stderr */
+        r = add(d, "dev/console", S_IFCHR | 0600, NULL, NULL, 0, NULL, makedev(5, 1));
+        if (r < 0)
+                return r;
+        if (access("/bin/busybox", X_OK) < 0) /* the ingot.debug shell, when the host has one */
+                return 0;
+        r = add(d, "bin/busybox", S_IFREG | 0755, "/bin/busybox", NULL, 0, NULL, 0);
+        if (r < 0)
+                return r;
+        return add(d, "bin/sh", S_IFLNK | 0777, NULL, NULL, 0, "busybox", 0);
 }
 
 int ingot_initrd(const char *out_path, const struct ingot_initrd_options *o, struct ingot_error *err) {
-        struct initrd d = { .err = err };
-        _cleanup_free_ char *modules = NULL, *dir = dirname_dup(out_path), *cert_name = NULL;
-        struct artifact art = { .fd = -1 };
-        int r = 0;
-        char fp[65];
+        _cleanup_(initrd_done) struct initrd d = { .err = err };
+        _cleanup_free_ char *modules = NULL, *dir = dirname_dup(out_path);
         if (!dir)
                 return -ENOMEM;
-        if (o->modules_dir)
-                modules = strdup(o->modules_dir);
-        else if (o->kernel_version)
-                r = asprintf(&modules, "/lib/modules/%s", o->kernel_version) < 0 ? -ENOMEM : 0;
-        else
-                r = newest_modules_dir(&modules, err);
-        if (r >= 0 && !modules)
-                r = -ENOMEM;
-        if (r >= 0)
-                r = cert_file_fingerprint(o->cert_path, fp, err);
-        if (r >= 0 && asprintf(&cert_name, "etc/ingot/trusted.d/%s.crt", fp) < 0)
-                r = -ENOMEM;
-        if (r >= 0)
-                r = add_program(&d, "init", o->init_path, err);
-        if (r >= 0 && access(MKE2FS, X_OK) < 0)
-                r = error_set(err, -errno, "%s (e2fsprogs): %s; the init formats var with it on first boot", MKE2FS,
-                              strerror(errno));
-        if (r >= 0)
-                r = add_program(&d, "sbin/mke2fs", MKE2FS, err);
-        if (r >= 0 && access(E2FSCK, X_OK) < 0)
-                r = error_set(err, -errno, "%s (e2fsprogs): %s; the init checks var with it before each mount", E2FSCK,
-                              strerror(errno));
-        if (r >= 0)
-                r = add_program(&d, "sbin/e2fsck", E2FSCK, err);
-        if (r >= 0)
-                r = add(&d, cert_name, S_IFREG | 0644, o->cert_path, NULL, 0, NULL, 0);
-        if (r >= 0)
-                r = add_modules(&d, modules, err);
-        static const char *const dirs[] = { "proc", "sys", "dev", "run", "sysroot", "tmp" };
-        for (size_t i = 0; r >= 0 && i < ELEMENTSOF(dirs); i++)
-                r = add(&d, dirs[i], S_IFDIR | 0755, NULL, NULL, 0, NULL, 0);
-        if (r >= 0) /* the kernel opens it for init's stdin, stdout and stderr */
-                r = add(&d, "dev/console", S_IFCHR | 0600, NULL, NULL, 0, NULL, makedev(5, 1));
-        if (r >= 0 && access("/bin/busybox", X_OK) == 0) { /* the ingot.debug shell, when the host has one */
-                r = add(&d, "bin/busybox", S_IFREG | 0755, "/bin/busybox", NULL, 0, NULL, 0);
-                if (r >= 0)
-                        r = add(&d, "bin/sh", S_IFLNK | 0777, NULL, NULL, 0, "busybox", 0);
-        }
+        int r = modules_dir_find(o, &modules, err);
         if (r < 0)
-                goto out;
+                return r;
+        r = collect(&d, o, modules, err);
+        if (r < 0)
+                return r;
 
+        /* written under a temporary name, renamed when complete; removed on any failure */
         const char *base = strrchr(out_path, '/') ? strrchr(out_path, '/') + 1 : out_path;
+        _cleanup_(artifact_discard) struct artifact art = { .fd = -1 };
         r = artifact_open(&art, dir, base, err);
+        if (r < 0)
+                return r;
         size_t ol = strlen(out_path);
         bool zstd = ol > 4 && strcmp(out_path + ol - 4, ".zst") == 0;
-        if (r >= 0)
-                r = write_archive(&d, art.fd, zstd, o->mtime, err);
-        if (r >= 0)
-                r = artifacts_commit(&art, 1, err);
-out:
-        artifact_discard(&art);
-        for (size_t i = 0; i < d.n; i++) {
-                free(d.e[i].path);
-                free(d.e[i].host);
-                free(d.e[i].data);
-                free(d.e[i].target);
-        }
-        free(d.e);
-        return r;
+        r = write_archive(&d, art.fd, zstd, o->mtime, err);
+        if (r < 0)
+                return r;
+        return artifacts_commit(&art, 1, err);
 }

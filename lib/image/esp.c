@@ -19,26 +19,25 @@ static int run_tool(char *const argv[], char *const envp[], const char *package,
         int p[2];
         if (pipe2(p, O_CLOEXEC) < 0)
                 return error_set(err, -errno, "pipe: %s", strerror(errno));
+        _cleanup_close_ int rfd = p[0], wfd = p[1];
         posix_spawn_file_actions_t fa;
         posix_spawn_file_actions_init(&fa);
         posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
-        posix_spawn_file_actions_adddup2(&fa, p[1], STDOUT_FILENO);
-        posix_spawn_file_actions_adddup2(&fa, p[1], STDERR_FILENO);
+        posix_spawn_file_actions_adddup2(&fa, wfd, STDOUT_FILENO);
+        posix_spawn_file_actions_adddup2(&fa, wfd, STDERR_FILENO);
         pid_t pid;
         int r = posix_spawnp(&pid, argv[0], &fa, NULL, argv, envp);
         posix_spawn_file_actions_destroy(&fa);
-        close(p[1]);
-        if (r != 0) {
-                close(p[0]);
+        wfd = safe_close(wfd); /* the tool has its own: without ours, the read below ends when it exits */
+        if (r != 0)
                 return error_set(err, -r, "%s: %s (it comes with %s)", argv[0], strerror(r), package);
-        }
         char out[512];
         size_t len = 0;
         ssize_t n;
-        while ((n = read(p[0], out + len, sizeof(out) - 1 - len)) > 0 || (n < 0 && errno == EINTR))
+        while ((n = read(rfd, out + len, sizeof(out) - 1 - len)) > 0 || (n < 0 && errno == EINTR))
                 if (n > 0 && (len += (size_t) n) == sizeof(out) - 1)
                         len = 0; /* keep the first screenful's worth: drop and go on draining */
-        close(p[0]);
+        rfd = safe_close(rfd); /* before the wait: a tool still writing (after a failed read) gets EPIPE */
         out[len] = 0;
         out[strcspn(out, "\n")] = 0;
         int status;
@@ -65,14 +64,17 @@ int esp_format(const char *path, uint64_t offset, uint64_t size, const char *vol
 /* The environment for mtools: fixed file times, no check of the image's geometry against a drive. */
 static int mtools_env(char ***ret) {
         _cleanup_strv_free_ char **env = NULL;
-        int r = 0;
-        for (char **e = environ; e && *e && r >= 0; e++)
-                if (strncmp(*e, "SOURCE_DATE_EPOCH=", 18) != 0 && strncmp(*e, "MTOOLS", 6) != 0)
-                        r = strv_extend(&env, *e);
-        if (r >= 0)
-                r = strv_extend(&env, ESP_TIME);
-        if (r >= 0)
-                r = strv_extend(&env, "MTOOLS_SKIP_CHECK=1");
+        for (char **e = environ; e && *e; e++) {
+                if (strncmp(*e, "SOURCE_DATE_EPOCH=", 18) == 0 || strncmp(*e, "MTOOLS", 6) == 0)
+                        continue;
+                int r = strv_extend(&env, *e);
+                if (r < 0)
+                        return r;
+        }
+        int r = strv_extend(&env, ESP_TIME);
+        if (r < 0)
+                return r;
+        r = strv_extend(&env, "MTOOLS_SKIP_CHECK=1");
         if (r < 0)
                 return r;
         *ret = TAKE_PTR(env);
@@ -102,6 +104,13 @@ static int esp_copy(struct esp *e, const char *from, const char *to_path) {
         return run_tool(argv, e->env, "mtools", e->err);
 }
 
+static int write_and_copy(struct esp *e, int fd, const char *tmp, const char *to_path, const char *text) {
+        int r = pwrite_full(fd, text, strlen(text), 0);
+        if (r < 0)
+                return error_set(e->err, r, "%s: %s", tmp, strerror(-r));
+        return esp_copy(e, tmp, to_path);
+}
+
 /* Writes text to a temporary file in e->dir and copies it to to_path. */
 static int esp_write(struct esp *e, const char *to_path, const char *text) {
         _cleanup_free_ char *tmp = NULL;
@@ -110,12 +119,8 @@ static int esp_write(struct esp *e, const char *to_path, const char *text) {
         _cleanup_close_ int fd = mkostemp(tmp, O_CLOEXEC);
         if (fd < 0)
                 return error_set(e->err, -errno, "%s: %s", tmp, strerror(errno));
-        int r = pwrite_full(fd, text, strlen(text), 0);
-        if (r < 0)
-                r = error_set(e->err, r, "%s: %s", tmp, strerror(-r));
-        else
-                r = esp_copy(e, tmp, to_path);
-        unlink(tmp);
+        int r = write_and_copy(e, fd, tmp, to_path, text);
+        unlink(tmp); /* copied or not, the temporary file goes */
         return r;
 }
 
@@ -128,6 +133,42 @@ static int write_entry(struct esp *e, const char *file, const char *title, const
             asprintf(&path, "/loader/entries/%s", file) < 0)
                 return -ENOMEM;
         return esp_write(e, path, text);
+}
+
+/* The directories, the loader (twice), the kernel and initrd, loader.conf and the entries. */
+static int fill(struct esp *e, const char *loader, const struct ingot_disk_options *o, const char *cmdline) {
+        static const char *dirs[] = { "/EFI", "/EFI/BOOT", "/EFI/systemd", "/loader", "/loader/entries", "/ingot" };
+        for (size_t i = 0; i < ELEMENTSOF(dirs); i++) {
+                int r = esp_mkdir(e, dirs[i]);
+                if (r < 0)
+                        return r;
+        }
+        /* the firmware's removable-media path finds systemd-boot without a boot variable */
+        int r = esp_copy(e, loader, "/EFI/BOOT/BOOTX64.EFI");
+        if (r < 0)
+                return r;
+        r = esp_copy(e, loader, "/EFI/systemd/systemd-bootx64.efi");
+        if (r < 0)
+                return r;
+        r = esp_copy(e, o->boot_kernel, "/ingot/vmlinuz");
+        if (r < 0)
+                return r;
+        r = esp_copy(e, o->boot_initrd, "/ingot/initrd");
+        if (r < 0)
+                return r;
+        r = esp_write(e, "/loader/loader.conf",
+                      "# ingot: the default entry at once, no menu; hold a key while the loader starts\n"
+                      "# for the menu, which has one rescue entry per slot\n"
+                      "default ingot.conf\ntimeout 0\neditor no\n");
+        if (r < 0)
+                return r;
+        r = write_entry(e, "ingot.conf", "ingot", "ingot-0", cmdline, "");
+        if (r < 0)
+                return r;
+        r = write_entry(e, "ingot-slot-a.conf", "ingot: slot a (rescue)", "ingot-1", cmdline, " ingot.slot=a");
+        if (r < 0)
+                return r;
+        return write_entry(e, "ingot-slot-b.conf", "ingot: slot b (rescue)", "ingot-2", cmdline, " ingot.slot=b");
 }
 
 int esp_fill(const char *path, uint64_t offset, const struct ingot_disk_options *o, const char *disk_uuid,
@@ -151,32 +192,10 @@ int esp_fill(const char *path, uint64_t offset, const struct ingot_disk_options 
                 return error_set(err, -errno, "%s: %s%s", loader, strerror(errno),
                                  o->loader ? "" : " (systemd-boot comes with systemd-boot-efi)");
         snprintf(e.image, sizeof(e.image), "%s@@%llu", path, (unsigned long long) offset);
-        r = mtools_env(&e.env);
+        _cleanup_strv_free_ char **env = NULL;
+        r = mtools_env(&env);
         if (r < 0)
                 return r;
-        static const char *dirs[] = { "/EFI", "/EFI/BOOT", "/EFI/systemd", "/loader", "/loader/entries", "/ingot" };
-        for (size_t i = 0; i < ELEMENTSOF(dirs) && r >= 0; i++)
-                r = esp_mkdir(&e, dirs[i]);
-        /* the firmware's removable-media path finds systemd-boot without a boot variable */
-        if (r >= 0)
-                r = esp_copy(&e, loader, "/EFI/BOOT/BOOTX64.EFI");
-        if (r >= 0)
-                r = esp_copy(&e, loader, "/EFI/systemd/systemd-bootx64.efi");
-        if (r >= 0)
-                r = esp_copy(&e, o->boot_kernel, "/ingot/vmlinuz");
-        if (r >= 0)
-                r = esp_copy(&e, o->boot_initrd, "/ingot/initrd");
-        if (r >= 0)
-                r = esp_write(&e, "/loader/loader.conf",
-                              "# ingot: the default entry at once, no menu; hold a key while the loader starts\n"
-                              "# for the menu, which has one rescue entry per slot\n"
-                              "default ingot.conf\ntimeout 0\neditor no\n");
-        if (r >= 0)
-                r = write_entry(&e, "ingot.conf", "ingot", "ingot-0", cmdline, "");
-        if (r >= 0)
-                r = write_entry(&e, "ingot-slot-a.conf", "ingot: slot a (rescue)", "ingot-1", cmdline, " ingot.slot=a");
-        if (r >= 0)
-                r = write_entry(&e, "ingot-slot-b.conf", "ingot: slot b (rescue)", "ingot-2", cmdline, " ingot.slot=b");
-        strv_free(e.env);
-        return r;
+        e.env = env;
+        return fill(&e, loader, o, cmdline);
 }

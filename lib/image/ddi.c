@@ -24,8 +24,9 @@ static int copy_region(int from, uint64_t size, int to, uint64_t at, const char 
         for (uint64_t done = 0; done < size;) {
                 size_t n = size - done < MiB ? (size_t) (size - done) : MiB;
                 int r = pread_full(from, buf, n, done);
-                if (r >= 0)
-                        r = pwrite_full(to, buf, n, at + done);
+                if (r < 0)
+                        return error_set(err, r, "%s: copying a partition's data: %s", path, strerror(-r));
+                r = pwrite_full(to, buf, n, at + done);
                 if (r < 0)
                         return error_set(err, r, "%s: copying a partition's data: %s", path, strerror(-r));
                 done += n;
@@ -59,8 +60,9 @@ int ddi_write(int fd, const char *path, const struct ddi_input *in, struct ingot
         root_hash_uuids(in->root_hash, parts[0].uuid, parts[1].uuid);
         char disk_uuid[37];
         int r = gpt_uuid_derive(seed, "ddi", disk_uuid);
-        if (r >= 0)
-                r = gpt_uuid_derive(seed, "root-verity-sig", parts[2].uuid);
+        if (r < 0)
+                return r;
+        r = gpt_uuid_derive(seed, "root-verity-sig", parts[2].uuid);
         if (r < 0)
                 return r;
         /* the backup GPT (33 sectors) after the last partition */
@@ -68,13 +70,20 @@ int ddi_write(int fd, const char *path, const struct ddi_input *in, struct ingot
         if (ftruncate(fd, (off_t) total) < 0)
                 return error_set(err, -errno, "%s: %s", path, strerror(errno));
         r = gpt_create(fd, path, disk_uuid, parts, n, err);
-        if (r >= 0)
-                r = copy_region(in->data_fd, in->data_size, fd, parts[0].offset, path, err);
-        if (r >= 0)
-                r = copy_region(in->hash_fd, in->hash_size, fd, parts[1].offset, path, err);
-        if (r >= 0 && in->payload && (r = pwrite_full(fd, in->payload, in->payload_size, parts[2].offset)) < 0)
-                r = error_set(err, r, "%s: writing the signature partition: %s", path, strerror(-r));
-        return r;
+        if (r < 0)
+                return r;
+        r = copy_region(in->data_fd, in->data_size, fd, parts[0].offset, path, err);
+        if (r < 0)
+                return r;
+        r = copy_region(in->hash_fd, in->hash_size, fd, parts[1].offset, path, err);
+        if (r < 0)
+                return r;
+        if (!in->payload)
+                return 0;
+        r = pwrite_full(fd, in->payload, in->payload_size, parts[2].offset);
+        if (r < 0)
+                return error_set(err, r, "%s: writing the signature partition: %s", path, strerror(-r));
+        return 0;
 }
 
 bool ddi_detect(int fd) {
@@ -84,7 +93,7 @@ bool ddi_detect(int fd) {
 
 int ddi_open(const char *path, struct ddi *ret, struct ingot_error *err) {
         *ret = (struct ddi) { 0 };
-        struct gpt *g = NULL;
+        _cleanup_(gpt_freep) struct gpt *g = NULL;
         int r = gpt_open(path, false, 0, &g, err);
         if (r < 0)
                 return r;
@@ -104,7 +113,6 @@ int ddi_open(const char *path, struct ddi *ret, struct ingot_error *err) {
                                 ret->sig = *p, ret->has_sig = true;
                 }
         snprintf(ret->disk_uuid, sizeof(ret->disk_uuid), "%s", g->disk_uuid);
-        gpt_free(g);
         if (!data || !verity)
                 return error_set(err, -EMEDIUMTYPE, "%s: a GPT without a root (or usr) partition and its verity "
                                  "partition: not a sysext layer", path);

@@ -15,51 +15,72 @@ void mounts_free(struct mount_request *m, size_t n) {
         free(m);
 }
 
+/* The requests parsed so far, freed unless handed out. */
+struct mount_list {
+        struct mount_request *m;
+        size_t n;
+};
+
+static void mount_list_done(struct mount_list *l) {
+        if (l->m)
+                mounts_free(l->m, l->n);
+}
+
+/* One line of len bytes at p, "tmpfs PATH" or "overlay PATH": its kind and a copy of its path; -EBADMSG
+ * for anything else. */
+static int line_parse(const char *p, size_t len, enum mount_kind *ret_kind, char **ret_path) {
+        char buf[4096];
+        if (len >= sizeof(buf))
+                return -EBADMSG;
+        memcpy(buf, p, len);
+        buf[len] = 0;
+        char *space = strchr(buf, ' ');
+        if (!space || space[1] != '/' || strstr(space + 1, "/..") || strchr(space + 1, ' '))
+                return -EBADMSG;
+        *space = 0;
+        enum mount_kind kind;
+        if (strcmp(buf, "tmpfs") == 0)
+                kind = MOUNT_TMPFS;
+        else if (strcmp(buf, "overlay") == 0)
+                kind = MOUNT_OVERLAY;
+        else
+                return -EBADMSG;
+        char *path = strdup(space + 1);
+        if (!path)
+                return -ENOMEM;
+        *ret_kind = kind;
+        *ret_path = path;
+        return 0;
+}
+
 int mounts_parse(const char *text, const char *file, struct mount_request **ret, size_t *ret_n,
                  struct ingot_error *err) {
-        struct mount_request *m = NULL;
-        size_t n = 0;
+        _cleanup_(mount_list_done) struct mount_list l = { 0 };
         unsigned line = 0;
         for (const char *p = text, *end; *p; p = *end ? end + 1 : end) {
                 end = strchrnul(p, '\n');
                 line++;
-                char buf[4096];
                 size_t len = (size_t) (end - p);
                 if (len == 0)
                         continue;
-                if (len >= sizeof(buf))
-                        goto bad;
-                memcpy(buf, p, len);
-                buf[len] = 0;
-                char *space = strchr(buf, ' ');
-                if (!space || space[1] != '/' || strstr(space + 1, "/..") || strchr(space + 1, ' '))
-                        goto bad;
-                *space = 0;
                 enum mount_kind kind;
-                if (strcmp(buf, "tmpfs") == 0)
-                        kind = MOUNT_TMPFS;
-                else if (strcmp(buf, "overlay") == 0)
-                        kind = MOUNT_OVERLAY;
-                else
-                        goto bad;
-                struct mount_request *grown = reallocarray(m, n + 1, sizeof(*m));
+                _cleanup_free_ char *path = NULL, *where = NULL;
+                int r = line_parse(p, len, &kind, &path);
+                if (r == -EBADMSG)
+                        return error_set(err, -EBADMSG, "%s:%u: not 'tmpfs PATH' or 'overlay PATH'", file, line);
+                if (r < 0)
+                        return r;
+                if (asprintf(&where, "%s:%u", file, line) < 0) {
+                        where = NULL; /* asprintf leaves it undefined */
+                        return -ENOMEM;
+                }
+                struct mount_request *grown = reallocarray(l.m, l.n + 1, sizeof(*l.m));
                 if (!grown)
-                        goto nomem;
-                m = grown;
-                m[n] = (struct mount_request) { .kind = kind, .path = strdup(space + 1) };
-                if (asprintf(&m[n].where, "%s:%u", file, line) < 0)
-                        m[n].where = NULL;
-                n++;
-                if (!m[n - 1].path || !m[n - 1].where)
-                        goto nomem;
+                        return -ENOMEM;
+                l.m = grown;
+                l.m[l.n++] = (struct mount_request) { .kind = kind, .path = TAKE_PTR(path), .where = TAKE_PTR(where) };
         }
-        *ret = m;
-        *ret_n = n;
+        *ret_n = l.n;
+        *ret = TAKE_PTR(l.m);
         return 0;
-bad:
-        mounts_free(m, n);
-        return error_set(err, -EBADMSG, "%s:%u: not 'tmpfs PATH' or 'overlay PATH'", file, line);
-nomem:
-        mounts_free(m, n);
-        return -ENOMEM;
 }

@@ -43,27 +43,59 @@ static int do_include(const char *file, unsigned line, const char *value, ini_ha
         return parse_file(target, handler, userdata, stack, err);
 }
 
-static int parse_file(const char *path, ini_handler_t handler, void *userdata, struct include_stack *stack,
-                      struct ingot_error *err) {
-        _cleanup_fclose_ FILE *f = fopen(path, "re");
-        if (!f)
-                return error_set(err, -errno, "%s: %s", path, strerror(errno));
+/* One logical line l (continued lines joined, stripped) at path:at: blank, a [Section] header (the new
+ * *section), or Key=Value in the current section, where Include= is read in place. */
+static int parse_line(char *l, const char *path, unsigned at, char **section, ini_handler_t handler, void *userdata,
+                      struct include_stack *stack, struct ingot_error *err) {
+        if (!*l)
+                return 0;
 
-        _cleanup_free_ char *section = NULL, *buf = NULL, *joined = NULL;
-        stack->files[stack->depth++] = path;
+        if (*l == '[') {
+                char *end = strchr(l, ']');
+                if (!end || end[1] || end == l + 1)
+                        return error_set(err, -EINVAL, "%s:%u: malformed section header '%s'", path, at, l);
+                *end = 0;
+                free(*section);
+                *section = strdup(l + 1);
+                if (!*section)
+                        return -ENOMEM;
+                return handler(&(struct ini_event) { .type = INI_SECTION, .file = path, .line = at,
+                                                     .section = *section },
+                               userdata, err);
+        }
+
+        char *eq = strchr(l, '=');
+        if (!eq)
+                return error_set(err, -EINVAL, "%s:%u: expected Key=Value or [Section], got '%s'", path, at, l);
+        *eq = 0;
+        char *key = strstrip(l), *value = strstrip(eq + 1);
+        if (!*key)
+                return error_set(err, -EINVAL, "%s:%u: assignment without a key", path, at);
+
+        if (strcmp(key, "Include") == 0)
+                return do_include(path, at, value, handler, userdata, stack, err);
+        if (!*section)
+                return error_set(err, -EINVAL, "%s:%u: '%s=' outside of any [Section]", path, at, key);
+        return handler(&(struct ini_event) { .type = INI_ASSIGNMENT, .file = path, .line = at, .section = *section,
+                                             .key = key, .value = value },
+                       userdata, err);
+}
+
+/* The events of f, the open file path, which is on top of the include stack. */
+static int parse_lines(FILE *f, const char *path, ini_handler_t handler, void *userdata, struct include_stack *stack,
+                       struct ingot_error *err) {
         int r = handler(&(struct ini_event) { .type = INI_FILE, .file = path }, userdata, err);
         if (r < 0)
-                goto out;
+                return r;
 
+        _cleanup_free_ char *section = NULL, *buf = NULL, *joined = NULL;
         size_t bufsize = 0;
         unsigned lineno = 0, start_line = 0;
         ssize_t n;
         while ((n = getline(&buf, &bufsize, f)) >= 0) {
                 lineno++;
-                if (strlen(buf) != (size_t) n) {
-                        r = error_set(err, -EINVAL, "%s:%u: line contains a NUL byte", path, lineno);
-                        goto out;
-                }
+                if (strlen(buf) != (size_t) n)
+                        return error_set(err, -EINVAL, "%s:%u: line contains a NUL byte", path, lineno);
                 char *l = strstrip(buf);
 
                 /* Comment lines are dropped, even inside a continuation, as systemd does. */
@@ -79,10 +111,8 @@ static int parse_file(const char *path, ini_handler_t handler, void *userdata, s
 
                 if (joined || cont) {
                         char *j;
-                        if (asprintf(&j, "%s%s%s", joined ?: "", joined && *l ? " " : "", l) < 0) {
-                                r = -ENOMEM;
-                                goto out;
-                        }
+                        if (asprintf(&j, "%s%s%s", joined ?: "", joined && *l ? " " : "", l) < 0)
+                                return -ENOMEM;
                         free(joined);
                         joined = j;
                         if (!start_line)
@@ -94,68 +124,42 @@ static int parse_file(const char *path, ini_handler_t handler, void *userdata, s
                 unsigned at = start_line ?: lineno;
                 start_line = 0;
 
-                if (!*l)
-                        goto next;
-
-                if (*l == '[') {
-                        char *end = strchr(l, ']');
-                        if (!end || end[1] || end == l + 1) {
-                                r = error_set(err, -EINVAL, "%s:%u: malformed section header '%s'", path, at, l);
-                                goto out;
-                        }
-                        *end = 0;
-                        free(section);
-                        section = strdup(l + 1);
-                        if (!section) {
-                                r = -ENOMEM;
-                                goto out;
-                        }
-                        r = handler(&(struct ini_event) { .type = INI_SECTION, .file = path, .line = at,
-                                                          .section = section },
-                                    userdata, err);
-                        if (r < 0)
-                                goto out;
-                        goto next;
-                }
-
-                char *eq = strchr(l, '=');
-                if (!eq) {
-                        r = error_set(err, -EINVAL, "%s:%u: expected Key=Value or [Section], got '%s'", path, at,
-                                      l);
-                        goto out;
-                }
-                *eq = 0;
-                char *key = strstrip(l), *value = strstrip(eq + 1);
-                if (!*key) {
-                        r = error_set(err, -EINVAL, "%s:%u: assignment without a key", path, at);
-                        goto out;
-                }
-
-                if (strcmp(key, "Include") == 0)
-                        r = do_include(path, at, value, handler, userdata, stack, err);
-                else if (!section)
-                        r = error_set(err, -EINVAL, "%s:%u: '%s=' outside of any [Section]", path, at, key);
-                else
-                        r = handler(&(struct ini_event) { .type = INI_ASSIGNMENT, .file = path, .line = at,
-                                                          .section = section, .key = key, .value = value },
-                                    userdata, err);
+                r = parse_line(l, path, at, &section, handler, userdata, stack, err);
                 if (r < 0)
-                        goto out;
-        next:
-                free(joined);
+                        return r;
+                free(joined); /* l may point into it: only now */
                 joined = NULL;
         }
-        if (ferror(f)) {
-                r = error_set(err, -EIO, "%s: read error", path);
-                goto out;
-        }
+        if (ferror(f))
+                return error_set(err, -EIO, "%s: read error", path);
         if (joined)
-                r = error_set(err, -EINVAL, "%s:%u: file ends inside a continued line", path, lineno);
-        else
-                r = 0;
-out:
+                return error_set(err, -EINVAL, "%s:%u: file ends inside a continued line", path, lineno);
+        return 0;
+}
+
+static int parse_file(const char *path, ini_handler_t handler, void *userdata, struct include_stack *stack,
+                      struct ingot_error *err) {
+        _cleanup_fclose_ FILE *f = fopen(path, "re");
+        if (!f)
+                return error_set(err, -errno, "%s: %s", path, strerror(errno));
+
+        /* on the stack while it is read, for do_include's loop check; off again however it ends */
+        stack->files[stack->depth++] = path;
+        int r = parse_lines(f, path, handler, userdata, stack, err);
         stack->depth--;
         return r;
+}
+
+/* What scandir() returned: the entries and the array, freed together. */
+struct dirent_list {
+        struct dirent **names;
+        size_t n;
+};
+
+static void dirent_list_done(struct dirent_list *l) {
+        for (size_t i = 0; i < l->n; i++)
+                free(l->names[i]);
+        free(l->names);
 }
 
 static int compare_names(const struct dirent **a, const struct dirent **b) {
@@ -183,14 +187,14 @@ int ini_parse(const char *path, ini_handler_t handler, void *userdata, struct in
                 return errno == ENOENT || errno == ENOTDIR
                                ? 0
                                : error_set(err, -errno, "%s: %s", dropin_dir, strerror(errno));
-        r = 0;
-        for (int i = 0; i < n; i++) {
-                if (r >= 0) {
-                        _cleanup_free_ char *p = path_join(dropin_dir, names[i]->d_name);
-                        r = p ? parse_file(p, handler, userdata, &stack, err) : -ENOMEM;
-                }
-                free(names[i]);
+        _cleanup_(dirent_list_done) struct dirent_list list = { .names = names, .n = (size_t) n };
+        for (size_t i = 0; i < list.n; i++) {
+                _cleanup_free_ char *p = path_join(dropin_dir, names[i]->d_name);
+                if (!p)
+                        return -ENOMEM;
+                r = parse_file(p, handler, userdata, &stack, err);
+                if (r < 0)
+                        return r;
         }
-        free(names);
-        return r;
+        return 0;
 }

@@ -50,8 +50,11 @@ int ingot_inspect(const char *image_path, char **ret_json, struct ingot_error *e
         _cleanup_free_ char *manifest_path = NULL, *roothash_path = NULL, *verity_path = NULL, *sig_path = NULL;
         if (!base || asprintf(&manifest_path, "%s.manifest.json", base) < 0 ||
             asprintf(&roothash_path, "%s.roothash", base) < 0 || asprintf(&verity_path, "%s.verity", base) < 0 ||
-            asprintf(&sig_path, "%s.roothash.p7s", base) < 0)
+            asprintf(&sig_path, "%s.roothash.p7s", base) < 0) {
+                squashfs_reader_free(rd);
+                image_parts_clear(&parts);
                 return -ENOMEM;
+        }
         json_object *m = json_object_from_file(manifest_path); /* may be NULL: say what the image says */
 
         json_object *o = json_object_new_object();

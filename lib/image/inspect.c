@@ -40,9 +40,10 @@ int ingot_inspect(const char *image_path, char **ret_json, struct ingot_error *e
         if (e < 0)
                 return e;
         if (squashfs_reader_open(fd, parts.data_offset, parts.data_size, &rd, NULL) < 0) {
+                e = error_set(err, -EBADMSG, "%s: not a squashfs image%s (superblock unreadable)", image_path,
+                              parts.ddi ? " in its root partition" : "");
                 image_parts_clear(&parts);
-                return error_set(err, -EBADMSG, "%s: not a squashfs image%s (superblock unreadable)", image_path,
-                                 parts.ddi ? " in its root partition" : "");
+                return e;
         }
         const sqfs_super_t super = *squashfs_reader_super(rd);
 

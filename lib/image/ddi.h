@@ -45,7 +45,7 @@ struct image_parts {
 };
 
 int image_parts_find(const char *image_path, int fd, struct image_parts *ret, struct ingot_error *err);
-void image_parts_clear(struct image_parts *p);
+void image_parts_clear(struct image_parts *p); /* also for _cleanup_(image_parts_clear) */
 
 /* The signed root hash and its signature: from a DDI's signature partition, or from IMAGE.roothash and
  * IMAGE.roothash.p7s. -ENODATA when the image is unsigned (ret->root_hash may still be set from

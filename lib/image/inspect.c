@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 
 #include "ddi.h"
+#include "json-util.h"
 #include "roothash.h"
 #include "squashfs-read.h"
 #include "squashfs.h"
@@ -32,33 +33,27 @@ int ingot_inspect(const char *image_path, char **ret_json, struct ingot_error *e
         if (fd < 0)
                 return error_set(err, -errno, "%s: %s", image_path, strerror(errno));
         struct stat st;
-        struct image_parts parts = { 0 };
-        struct squashfs_reader *rd = NULL;
         if (fstat(fd, &st) < 0)
                 return error_set(err, -errno, "%s: %s", image_path, strerror(errno));
+        _cleanup_(image_parts_clear) struct image_parts parts = { 0 };
         int e = image_parts_find(image_path, fd, &parts, err);
         if (e < 0)
                 return e;
-        if (squashfs_reader_open(fd, parts.data_offset, parts.data_size, &rd, NULL) < 0) {
-                e = error_set(err, -EBADMSG, "%s: not a squashfs image%s (superblock unreadable)", image_path,
-                              parts.ddi ? " in its root partition" : "");
-                image_parts_clear(&parts);
-                return e;
-        }
+        _cleanup_(squashfs_reader_freep) struct squashfs_reader *rd = NULL;
+        if (squashfs_reader_open(fd, parts.data_offset, parts.data_size, &rd, NULL) < 0)
+                return error_set(err, -EBADMSG, "%s: not a squashfs image%s (superblock unreadable)", image_path,
+                                 parts.ddi ? " in its root partition" : "");
         const sqfs_super_t super = *squashfs_reader_super(rd);
 
         _cleanup_free_ char *base = image_sidecar_base(image_path);
         _cleanup_free_ char *manifest_path = NULL, *roothash_path = NULL, *verity_path = NULL, *sig_path = NULL;
         if (!base || asprintf(&manifest_path, "%s.manifest.json", base) < 0 ||
             asprintf(&roothash_path, "%s.roothash", base) < 0 || asprintf(&verity_path, "%s.verity", base) < 0 ||
-            asprintf(&sig_path, "%s.roothash.p7s", base) < 0) {
-                squashfs_reader_free(rd);
-                image_parts_clear(&parts);
+            asprintf(&sig_path, "%s.roothash.p7s", base) < 0)
                 return -ENOMEM;
-        }
-        json_object *m = json_object_from_file(manifest_path); /* may be NULL: say what the image says */
+        _cleanup_json_ json_object *m = json_object_from_file(manifest_path); /* may be NULL: say what the image says */
 
-        json_object *o = json_object_new_object();
+        _cleanup_json_ json_object *o = json_object_new_object();
         json_object_object_add(o, "image", json_object_new_string(image_path));
         json_object_object_add(o, "name", copy(m, "name"));
         json_object_object_add(o, "version", copy(m, "version"));
@@ -80,11 +75,10 @@ int ingot_inspect(const char *image_path, char **ret_json, struct ingot_error *e
                 *hex = 0; /* missing or not a root hash: inspect says there is none */
         bool is_signed = access(sig_path, F_OK) == 0;
         if (parts.ddi) { /* the signature partition says both */
-                struct verity_sig vs;
+                _cleanup_(verity_sig_clear) struct verity_sig vs = { 0 };
                 is_signed = image_signature_read(image_path, fd, &parts, &vs, NULL) >= 0;
                 if (is_signed)
                         snprintf(hex, sizeof(hex), "%s", vs.root_hash);
-                verity_sig_clear(&vs);
         }
         json_object_object_add(o, "root_hash", *hex ? json_object_new_string(hex) : NULL);
         json_object_object_add(o, "signed", json_object_new_boolean(is_signed));
@@ -130,13 +124,9 @@ int ingot_inspect(const char *image_path, char **ret_json, struct ingot_error *e
                 json_object_object_add(o, "base", copy(ext, "base"));
                 json_object_object_add(o, "allow_shadow", copy(ext, "allow_shadow"));
         }
-        json_object_put(m);
-        squashfs_reader_free(rd);
-        image_parts_clear(&parts);
 
         const char *s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
                                                                   JSON_C_TO_STRING_NOSLASHESCAPE);
         *ret_json = s ? strdup(s) : NULL;
-        json_object_put(o);
         return *ret_json ? 0 : -ENOMEM;
 }

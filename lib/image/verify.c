@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 
 #include "ddi.h"
+#include "json-util.h"
 #include "roothash.h"
 #include "signing.h"
 #include "verify.h"
@@ -59,7 +60,7 @@ static const char *jstr(json_object *o, const char *key) {
 
 static void check_manifest(struct ingot_check *c, const struct sidecars *sc, const char *image_path,
                            const struct ingot_verify_report *rep, const struct verity_info *info, bool have_info) {
-        json_object *m = json_object_from_file(sc->manifest);
+        _cleanup_json_ json_object *m = json_object_from_file(sc->manifest);
         if (!m) {
                 set(c, INGOT_CHECK_FAILED, "%s: missing or not JSON", sc->manifest);
                 return;
@@ -113,7 +114,6 @@ static void check_manifest(struct ingot_check *c, const struct sidecars *sc, con
                 if (c->state == INGOT_CHECK_OK)
                         set(c, INGOT_CHECK_OK, "%zu artifacts match their sha256", n_artifacts);
         }
-        json_object_put(m);
 }
 
 /* A DDI layer: the tree in its verity partition, the root hash and signature in its signature
@@ -135,7 +135,7 @@ static void verify_ddi(const char *image_path, int fd, const struct image_parts 
                 set(tree, INGOT_CHECK_FAILED, "%s", e.message);
 
         struct ingot_check *root = check(rep, "root hash");
-        struct verity_sig vs;
+        _cleanup_(verity_sig_clear) struct verity_sig vs = { 0 };
         e = (struct ingot_error) { 0 };
         int sr = image_signature_read(image_path, fd, p, &vs, &e);
         const char *source = "the signature partition";
@@ -162,39 +162,44 @@ static void verify_ddi(const char *image_path, int fd, const struct image_parts 
                 set(sig, INGOT_CHECK_FAILED, "%s", e.message);
         else
                 verify_signature_ok(sig, rep, cert_path);
-        verity_sig_clear(&vs);
         check_manifest(check(rep, "manifest"), sc, image_path, rep, &info, have_info);
+}
+
+/* -EBADMSG when any check failed, else 0. */
+static int report_result(const struct ingot_verify_report *rep) {
+        for (size_t i = 0; i < rep->n_checks; i++)
+                if (rep->checks[i].state == INGOT_CHECK_FAILED)
+                        return -EBADMSG;
+        return 0;
+}
+
+/* A DDI at fd: its partitions, or that they cannot be found as the hash tree's failure. */
+static int verify_layer(const char *image_path, int fd, const struct sidecars *sc, const char *cert_path,
+                        struct ingot_verify_report *rep) {
+        _cleanup_(image_parts_clear) struct image_parts parts = { 0 };
+        struct ingot_error pe = { 0 };
+        if (image_parts_find(image_path, fd, &parts, &pe) < 0) {
+                set(check(rep, "hash tree"), INGOT_CHECK_FAILED, "%s", pe.message);
+                check_manifest(check(rep, "manifest"), sc, image_path, rep, NULL, false);
+        } else
+                verify_ddi(image_path, fd, &parts, sc, cert_path, rep);
+        return report_result(rep);
 }
 
 int ingot_verify(const char *image_path, const char *cert_path, struct ingot_verify_report *rep) {
         *rep = (struct ingot_verify_report) { 0 };
-        struct sidecars sc = { 0 };
+        _cleanup_(sidecars_free) struct sidecars sc = { 0 };
         sc.base = image_sidecar_base(image_path);
         if (!sc.base || asprintf(&sc.verity, "%s.verity", sc.base) < 0 ||
             asprintf(&sc.roothash, "%s.roothash", sc.base) < 0 ||
             asprintf(&sc.signature, "%s.roothash.p7s", sc.base) < 0 ||
-            asprintf(&sc.manifest, "%s.manifest.json", sc.base) < 0) {
-                sidecars_free(&sc);
+            asprintf(&sc.manifest, "%s.manifest.json", sc.base) < 0)
                 return -ENOMEM;
-        }
 
         {
                 _cleanup_close_ int fd = open(image_path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-                struct image_parts parts = { 0 };
-                struct ingot_error pe = { 0 };
-                if (fd >= 0 && ddi_detect(fd)) {
-                        if (image_parts_find(image_path, fd, &parts, &pe) < 0) {
-                                set(check(rep, "hash tree"), INGOT_CHECK_FAILED, "%s", pe.message);
-                                check_manifest(check(rep, "manifest"), &sc, image_path, rep, NULL, false);
-                        } else
-                                verify_ddi(image_path, fd, &parts, &sc, cert_path, rep);
-                        image_parts_clear(&parts);
-                        sidecars_free(&sc);
-                        for (size_t i = 0; i < rep->n_checks; i++)
-                                if (rep->checks[i].state == INGOT_CHECK_FAILED)
-                                        return -EBADMSG;
-                        return 0;
-                }
+                if (fd >= 0 && ddi_detect(fd))
+                        return verify_layer(image_path, fd, &sc, cert_path, rep);
         }
 
         /* hash tree: every data block and tree block */
@@ -256,10 +261,5 @@ int ingot_verify(const char *image_path, const char *cert_path, struct ingot_ver
         }
 
         check_manifest(check(rep, "manifest"), &sc, image_path, rep, &info, have_info);
-
-        sidecars_free(&sc);
-        for (size_t i = 0; i < rep->n_checks; i++)
-                if (rep->checks[i].state == INGOT_CHECK_FAILED)
-                        return -EBADMSG;
-        return 0;
+        return report_result(rep);
 }

@@ -8,19 +8,17 @@
 #define SYMLINK_HOPS_MAX 40
 
 static struct node *node_new(struct tree *t, const char *name, size_t len, mode_t mode) {
-        struct node *n = calloc(1, sizeof(*n));
+        _cleanup_free_ struct node *n = calloc(1, sizeof(*n));
         if (!n)
                 return NULL;
         n->name = strndup(name, len);
-        if (!n->name) {
-                free(n);
+        if (!n->name)
                 return NULL;
-        }
         n->mode = mode;
         n->mtime = t->default_mtime;
         n->next_allocated = t->allocated;
         t->allocated = n;
-        return n;
+        return TAKE_PTR(n);
 }
 
 static void node_free(struct node *n) {
@@ -36,17 +34,15 @@ static void node_free(struct node *n) {
 }
 
 int tree_new(uint32_t default_mtime, struct tree **ret_tree) {
-        struct tree *t = calloc(1, sizeof(*t));
+        _cleanup_free_ struct tree *t = calloc(1, sizeof(*t)); /* no node yet: free() is enough */
         if (!t)
                 return -ENOMEM;
         t->default_mtime = default_mtime;
         t->root = node_new(t, "", 0, S_IFDIR | 0755);
-        if (!t->root) {
-                free(t);
+        if (!t->root)
                 return -ENOMEM;
-        }
         t->root->implicit = true;
-        *ret_tree = t;
+        *ret_tree = TAKE_PTR(t);
         return 0;
 }
 
@@ -307,14 +303,12 @@ int xattr_list_add(struct xattr **list, size_t *n, const char *key, const void *
         if (!x)
                 return -ENOMEM;
         *list = x;
-        x[*n] = (struct xattr) { .key = strdup(key), .value = malloc(size ?: 1), .size = size };
-        if (!x[*n].key || !x[*n].value) {
-                free(x[*n].key);
-                free(x[*n].value);
+        _cleanup_free_ char *k = strdup(key);
+        _cleanup_free_ void *v = malloc(size ?: 1);
+        if (!k || !v)
                 return -ENOMEM;
-        }
-        memcpy(x[*n].value, value, size);
-        (*n)++;
+        memcpy(v, value, size);
+        x[(*n)++] = (struct xattr) { .key = TAKE_PTR(k), .value = TAKE_PTR(v), .size = size };
         return 0;
 }
 

@@ -47,18 +47,17 @@ bool cmdline_has_key(const char *cmdline, const char *key) {
 }
 
 int strv_split(const char *s, const char *sep, char ***ret) {
-        char *copy = strdup(s), *save = NULL, **l = NULL;
+        _cleanup_free_ char *copy = strdup(s);
         if (!copy)
                 return -ENOMEM;
-        int r = 0;
-        for (char *w = strtok_r(copy, sep, &save); w && r >= 0; w = strtok_r(NULL, sep, &save))
-                r = strv_extend(&l, w);
-        free(copy);
-        if (r < 0) {
-                strv_free(l);
-                return r;
+        _cleanup_strv_free_ char **l = NULL;
+        char *save = NULL;
+        for (char *w = strtok_r(copy, sep, &save); w; w = strtok_r(NULL, sep, &save)) {
+                int r = strv_extend(&l, w);
+                if (r < 0)
+                        return r;
         }
-        *ret = l;
+        *ret = TAKE_PTR(l);
         return 0;
 }
 

@@ -211,7 +211,7 @@ static pid_t spawn_qemu(const struct vm *v, bool kvm, int out_fd, bool keep_stdi
 
 /* "ingot.disk=GUID" with DISK's GPT disk GUID: the initrd boots from that disk and no other. */
 static int disk_pin(const char *disk, char *out, size_t size) {
-        struct gpt *g = NULL;
+        _cleanup_(gpt_freep) struct gpt *g = NULL;
         struct ingot_error e = { 0 };
         int r = gpt_open(disk, false, 5000, &g, &e);
         if (r < 0) {
@@ -219,7 +219,6 @@ static int disk_pin(const char *disk, char *out, size_t size) {
                 return EXIT_FAILURE_;
         }
         snprintf(out, size, "ingot.disk=%s", g->disk_uuid);
-        gpt_free(g);
         return 0;
 }
 

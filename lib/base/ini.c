@@ -150,18 +150,6 @@ static int parse_file(const char *path, ini_handler_t handler, void *userdata, s
         return r;
 }
 
-/* What scandir() returned: the entries and the array, freed together. */
-struct dirent_list {
-        struct dirent **names;
-        size_t n;
-};
-
-static void dirent_list_done(struct dirent_list *l) {
-        for (size_t i = 0; i < l->n; i++)
-                free(l->names[i]);
-        free(l->names);
-}
-
 static int compare_names(const struct dirent **a, const struct dirent **b) {
         /* Plain byte order, not the locale's: drop-ins apply in the same order everywhere. */
         return strcmp((*a)->d_name, (*b)->d_name);
@@ -181,15 +169,14 @@ int ini_parse(const char *path, ini_handler_t handler, void *userdata, struct in
         _cleanup_free_ char *dropin_dir = NULL;
         if (asprintf(&dropin_dir, "%s.d", path) < 0)
                 return -ENOMEM;
-        struct dirent **names = NULL;
-        int n = scandir(dropin_dir, &names, filter_conf, compare_names);
-        if (n < 0)
+        _cleanup_(dirent_list_done) struct dirent_list list = { 0 };
+        list.n = scandir(dropin_dir, &list.names, filter_conf, compare_names);
+        if (list.n < 0)
                 return errno == ENOENT || errno == ENOTDIR
                                ? 0
                                : error_set(err, -errno, "%s: %s", dropin_dir, strerror(errno));
-        _cleanup_(dirent_list_done) struct dirent_list list = { .names = names, .n = (size_t) n };
-        for (size_t i = 0; i < list.n; i++) {
-                _cleanup_free_ char *p = path_join(dropin_dir, names[i]->d_name);
+        for (int i = 0; i < list.n; i++) {
+                _cleanup_free_ char *p = path_join(dropin_dir, list.names[i]->d_name);
                 if (!p)
                         return -ENOMEM;
                 r = parse_file(p, handler, userdata, &stack, err);

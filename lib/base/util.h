@@ -57,6 +57,17 @@ static inline void closedirp(DIR **d) {
 }
 #define _cleanup_closedir_ _cleanup_(closedirp)
 
+/* What scandir() returns: n entries (negative: none, scandir failed) and their array, freed together. */
+struct dirent_list {
+        struct dirent **names;
+        int n;
+};
+static inline void dirent_list_done(struct dirent_list *l) {
+        for (int i = 0; i < l->n; i++)
+                free(l->names[i]);
+        free(l->names);
+}
+
 /* Hand a pointer or fd out of a cleanup scope. */
 static inline void *steal_ptr(void *pp) {
         void **p = pp, *v = *p;

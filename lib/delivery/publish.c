@@ -231,20 +231,8 @@ static int publish_image(struct publish *p, const char *outdir, const char *base
         return r < 0 ? r : strv_extend(versions, e.version);
 }
 
-/* What scandir() returns. */
-struct dir_names {
-        struct dirent **names;
-        int n;
-};
-
-static void dir_names_free(struct dir_names *d) {
-        for (int i = 0; i < d->n; i++)
-                free(d->names[i]);
-        free(d->names);
-}
-
 static int scan_outdir(struct publish *p, const char *outdir, char ***versions, struct ingot_error *err) {
-        _cleanup_(dir_names_free) struct dir_names d = { 0 };
+        _cleanup_(dirent_list_done) struct dirent_list d = { 0 };
         d.n = scandir(outdir, &d.names, NULL, alphasort);
         if (d.n < 0)
                 return error_set(err, -errno, "%s: %s", outdir, strerror(errno));

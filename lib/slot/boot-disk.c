@@ -73,7 +73,7 @@ static int disk_matches(const struct boot_disk_query *q, const char *node, bool 
                 *ret = r >= 0;
                 return r == -ENOMEM ? r : 0;
         }
-        struct gpt *g = NULL;
+        _cleanup_(gpt_freep) struct gpt *g = NULL;
         int r = gpt_open(node, false, 0, &g, NULL);
         if (r < 0)
                 return r == -ENOMEM ? r : 0; /* no disk, no GPT: not this one */
@@ -81,7 +81,6 @@ static int disk_matches(const struct boot_disk_query *q, const char *node, bool 
                 *ret = strcasecmp(g->disk_uuid, q->uuid) == 0;
         for (size_t i = 0; q->pin == BOOT_DISK_ESP && i < g->n_parts && !*ret; i++)
                 *ret = strcasecmp(g->parts[i].uuid, q->uuid) == 0;
-        gpt_free(g);
         return 0;
 }
 
@@ -90,24 +89,12 @@ static const char *count_word(size_t n) {
         return n < ELEMENTSOF(words) ? words[n] : "many";
 }
 
-/* scandir()'s list of n entries. */
-struct dirent_list {
-        struct dirent **names;
-        int n;
-};
-
-static void dirent_list_free(struct dirent_list *l) {
-        for (int i = 0; i < l->n; i++)
-                free(l->names[i]);
-        free(l->names);
-}
-
 int boot_disk_find(const struct boot_disk_query *q, char *ret, size_t size, char *how, size_t how_size,
                    struct ingot_error *err) {
         const char *sys_block = q->sys_block ?: "/sys/block", *dev = q->dev ?: "/dev";
         char found[512] = "", removable[512] = "", first[300] = "";
         size_t n_found = 0;
-        _cleanup_(dirent_list_free) struct dirent_list l = { 0 };
+        _cleanup_(dirent_list_done) struct dirent_list l = { 0 };
         l.n = scandir(sys_block, &l.names, disk_filter, alphasort);
         if (l.n < 0)
                 return error_set(err, -errno, "%s: %s", sys_block, strerror(errno));

@@ -164,13 +164,12 @@ static int slot_read_image_checked(struct slot_table *t, struct slot *s, char **
         if (r < 0)
                 return r;
         _cleanup_(verity_tree_freep) struct verity_tree *tree = NULL;
-        struct squashfs_reader *rd = NULL;
+        /* declared after the tree it reads through, so freed before it */
+        _cleanup_(squashfs_reader_freep) struct squashfs_reader *rd = NULL;
         r = slot_image_reader(t, s, &tree, &rd, err);
         if (r < 0)
                 return r;
-        r = slot_read_release(s, rd, err);
-        squashfs_reader_free(rd); /* before the tree it reads through */
-        return r;
+        return slot_read_release(s, rd, err);
 }
 
 void slot_read_image(struct slot_table *t, struct slot *s, char **trusted) {
@@ -246,7 +245,7 @@ int slot_image_check_sidecars(struct slot_image *img, const char *root_hash, con
 /* img's os-release, read behind its tree (-ENOENT: it has none), and whether the signed bytes are a system
  * extension layer rather than an image for a slot. */
 static int image_read_release(const struct slot_image *img, char **ret_text, bool *ret_layer, struct ingot_error *err) {
-        struct squashfs_reader *rd = NULL;
+        _cleanup_(squashfs_reader_freep) struct squashfs_reader *rd = NULL;
         *ret_layer = false;
         int r = squashfs_reader_open_verified(img->fd, 0, img->tree, &rd, err);
         if (r < 0)
@@ -254,7 +253,6 @@ static int image_read_release(const struct slot_image *img, char **ret_text, boo
         r = squashfs_reader_read_file(rd, "usr/lib/os-release", 64 * 1024, ret_text, err);
         /* the same keys sign layers: what the signed bytes are says which kind of image this is */
         *ret_layer = (r >= 0 || r == -ENOENT) && squashfs_reader_find(rd, &EXTENSION_RELEASE_DIR[1], NULL) >= 0;
-        squashfs_reader_free(rd);
         return r;
 }
 

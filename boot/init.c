@@ -225,38 +225,37 @@ static int profile_bound_check(const struct slot_boot *b) {
         return r;
 }
 
+/* der signs payload (what: for messages) with a certificate in g; whose says whose signature it is. */
+static int check_signed_by_trusted(const struct slot_boot *b, glob_t *g, const uint8_t *der, size_t der_size,
+                                   const char *what, const char *payload, const char *whose) {
+        char fp[65];
+        struct ingot_error e = { 0 };
+        int r = signature_check_der(der, der_size, what, payload, NULL, fp, &e);
+        if (r < 0) {
+                say("slot %c: %s", b->name, e.message);
+                return r;
+        }
+        r = trusted_match(g, fp);
+        if (r < 0)
+                say("slot %c: %ssigned by %.16s..., which this initrd does not trust", b->name, whose, fp);
+        return r;
+}
+
 static int check_signature(const struct slot_boot *b) {
         _cleanup_(globfree) glob_t g = { 0 };
         if (glob(TRUSTED_GLOB, 0, NULL, &g) != 0) {
                 say("no trusted certificate in the initrd (%s)", TRUSTED_GLOB);
                 return -ENOKEY;
         }
-        char fp[65];
-        struct ingot_error e = { 0 };
-        int r = signature_check_der(b->signature, b->signature_size, "signature partition", b->root_hash, NULL, fp, &e);
-        if (r < 0) {
-                say("slot %c: %s", b->name, e.message);
-                return r;
-        }
-        r = trusted_match(&g, fp);
-        if (r < 0) {
-                say("slot %c: signed by %.16s..., which this initrd does not trust", b->name, fp);
-                return r;
-        }
-        if (!b->profile)
+        int r = check_signed_by_trusted(b, &g, b->signature, b->signature_size, "signature partition", b->root_hash,
+                                        "");
+        if (r < 0 || !b->profile)
                 return r;
         /* the slot's own profile: its kernel parameters are as trusted as the image */
-        r = signature_check_der(b->profile_signature, b->profile_signature_size, "the slot's profile", b->profile,
-                                NULL, fp, &e);
-        if (r < 0) {
-                say("slot %c: %s", b->name, e.message);
+        r = check_signed_by_trusted(b, &g, b->profile_signature, b->profile_signature_size, "the slot's profile",
+                                    b->profile, "its profile is ");
+        if (r < 0)
                 return r;
-        }
-        r = trusted_match(&g, fp);
-        if (r < 0) {
-                say("slot %c: its profile is signed by %.16s..., which this initrd does not trust", b->name, fp);
-                return r;
-        }
         return profile_bound_check(b); /* signed for this slot's image, not grafted from another disk's slot */
 }
 

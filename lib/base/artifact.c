@@ -60,3 +60,19 @@ void artifact_discard(struct artifact *a) {
         free(a->final);
         *a = (struct artifact) { .fd = -1 };
 }
+
+void artifact_set_discard(struct artifact_set *set) {
+        for (size_t i = 0; i < set->n; i++)
+                artifact_discard(&set->a[i]);
+}
+
+int artifact_set_add(struct artifact_set *set, const char *dir, const char *name, const void *data, size_t size,
+                     struct ingot_error *err) {
+        if (set->n == ARTIFACT_SET_MAX)
+                return -E2BIG;
+        struct artifact *a = &set->a[set->n++];
+        int r = artifact_open(a, dir, name, err);
+        if (r < 0)
+                return r;
+        return artifact_write(a, data, size, err);
+}

@@ -256,29 +256,8 @@ static int scan_outdir(struct publish *p, const char *outdir, char ***versions, 
         return 0;
 }
 
-/* The files write_lists writes: each discarded however it ends (a temporary removed, a renamed one kept). */
-struct list_files {
-        struct artifact a[4];
-        size_t n;
-};
-
-static void list_files_discard(struct list_files *l) {
-        for (size_t k = 0; k < l->n; k++)
-                artifact_discard(&l->a[k]);
-}
-
-/* One more file of l, under a temporary name in dir. */
-static int list_file_write(struct list_files *l, const char *dir, const char *name, const void *data, size_t size,
-                           struct ingot_error *err) {
-        struct artifact *a = &l->a[l->n++];
-        int r = artifact_open(a, dir, name, err);
-        if (r < 0)
-                return r;
-        return artifact_write(a, data, size, err);
-}
-
 /* A list and, before it, its detached signature. */
-static int list_write_signed(struct list_files *l, const char *dir, const struct signer *s, const char *name,
+static int list_write_signed(struct artifact_set *l, const char *dir, const struct signer *s, const char *name,
                              const char *text, struct ingot_error *err) {
         _cleanup_free_ uint8_t *der = NULL;
         _cleanup_free_ char *sig_name = NULL;
@@ -288,10 +267,10 @@ static int list_write_signed(struct list_files *l, const char *dir, const struct
         int r = signer_sign(s, text, &der, &der_size, err);
         if (r < 0)
                 return r;
-        r = list_file_write(l, dir, sig_name, der, der_size, err);
+        r = artifact_set_add(l, dir, sig_name, der, der_size, err);
         if (r < 0)
                 return r;
-        return list_file_write(l, dir, name, text, strlen(text), err);
+        return artifact_set_add(l, dir, name, text, strlen(text), err);
 }
 
 /* SHA256SUMS and the index, each with its detached signature; the index renamed last. */
@@ -309,7 +288,7 @@ static int write_lists(struct publish *p, const struct signer *s, struct ingot_e
         int r = release_index_format(&p->idx, &index);
         if (r < 0)
                 return r;
-        _cleanup_(list_files_discard) struct list_files l = { .n = 0 };
+        _cleanup_(artifact_set_discard) struct artifact_set l = { .n = 0 };
         r = list_write_signed(&l, p->dest, s, SUMS, sums ?: "", err);
         if (r < 0)
                 return r;

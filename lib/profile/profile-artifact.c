@@ -39,28 +39,6 @@ static int check_sysctls(const struct profile *p, const char *dir, struct ingot_
         return 0;
 }
 
-/* The files profile_compile_to writes: each discarded however it ends (a temporary removed, a renamed one
- * kept). */
-struct compiled_files {
-        struct artifact a[2];
-        size_t n;
-};
-
-static void compiled_files_discard(struct compiled_files *c) {
-        for (size_t i = 0; i < c->n; i++)
-                artifact_discard(&c->a[i]);
-}
-
-/* One more file of c, under a temporary name in dir. */
-static int compiled_file_write(struct compiled_files *c, const char *dir, const char *name, const void *data,
-                               size_t size, struct ingot_error *err) {
-        struct artifact *a = &c->a[c->n++];
-        int r = artifact_open(a, dir, name, err);
-        if (r < 0)
-                return r;
-        return artifact_write(a, data, size, err);
-}
-
 int profile_compile_to(const struct profile *p, const char *outdir, const struct profile_compile_options *o,
                        char **ret_json_path, struct ingot_error *err) {
         if (!o->key_path != !o->cert_path)
@@ -88,7 +66,7 @@ int profile_compile_to(const struct profile *p, const char *outdir, const struct
         q = mkdir_p(outdir, 0755);
         if (q < 0)
                 return error_set(err, q, "%s: %s", outdir, strerror(-q));
-        _cleanup_(compiled_files_discard) struct compiled_files files = { .n = 0 };
+        _cleanup_(artifact_set_discard) struct artifact_set files = { .n = 0 };
         if (o->key_path) {
                 _cleanup_(signer_freep) struct signer *signer = NULL;
                 _cleanup_free_ uint8_t *der = NULL;
@@ -99,11 +77,11 @@ int profile_compile_to(const struct profile *p, const char *outdir, const struct
                 q = signer_sign(signer, json, &der, &der_size, err);
                 if (q < 0)
                         return q;
-                q = compiled_file_write(&files, outdir, sig_name, der, der_size, err); /* first: readers look for the JSON */
+                q = artifact_set_add(&files, outdir, sig_name, der, der_size, err); /* first: readers look for the JSON */
                 if (q < 0)
                         return q;
         }
-        q = compiled_file_write(&files, outdir, json_name, json, strlen(json), err);
+        q = artifact_set_add(&files, outdir, json_name, json, strlen(json), err);
         if (q < 0)
                 return q;
         q = artifacts_commit(files.a, files.n, err);

@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 
+#include "block-index.h"
 #include "squashfs.h"
 
 static const struct squashfs_compressor compressors[] = {
@@ -53,6 +54,7 @@ struct fd_file {
         uint64_t size;
         int error; /* errno of the last failed call */
         struct verity *verity;
+        struct block_index *index;
 };
 
 static int fd_read_at(sqfs_file_t *base, sqfs_u64 offset, void *buffer, size_t size) {
@@ -92,6 +94,8 @@ static int fd_write_at(sqfs_file_t *base, sqfs_u64 offset, const void *buffer, s
         if (at > f->size)
                 f->size = at;
         int r = f->verity ? verity_write(f->verity, offset, buffer, size) : 0;
+        if (r >= 0 && f->index)
+                r = block_index_record(f->index, offset, buffer, size);
         if (r < 0) {
                 f->error = -r;
                 return SQFS_ERROR_IO;
@@ -110,6 +114,8 @@ static int fd_truncate(sqfs_file_t *base, sqfs_u64 size) {
                 return SQFS_ERROR_IO;
         }
         f->size = size;
+        if (f->index)
+                block_index_truncate(f->index, size);
         int r = f->verity ? verity_truncate(f->verity, size) : 0;
         if (r < 0) {
                 f->error = -r;
@@ -156,6 +162,7 @@ struct squashfs_writer {
         sqfs_meta_writer_t *im, *dm;
         sqfs_dir_writer_t *dirwr;
         sqfs_super_t super;
+        uint64_t data_start; /* after the superblock and the compressor's options */
         uint32_t inode_count;
         bool has_xattrs;
 };
@@ -215,6 +222,7 @@ int squashfs_writer_new(int fd, const struct squashfs_options *o, struct squashf
                 return -ENOMEM;
         w->file->size = 0; /* written from the start, whatever was there */
         w->file->verity = o->verity;
+        w->file->index = o->index;
         sqfs_file_t *file = &w->file->base;
 
         sqfs_compressor_config_t cfg;
@@ -242,6 +250,7 @@ int squashfs_writer_new(int fd, const struct squashfs_options *o, struct squashf
                 return write_failed(w, e, "writing the superblock", err);
         if (e > 0)
                 w->super.flags |= SQFS_FLAG_COMPRESSOR_OPTIONS;
+        w->data_start = w->file->size;
 
         w->blkwr = sqfs_block_writer_create(file, DEVICE_BLOCK_SIZE, 0);
         w->fragtbl = sqfs_frag_table_create(0);
@@ -573,6 +582,33 @@ static int write_tables(struct squashfs_writer *w, struct tree *tree) {
         return sqfs_super_write(&w->super, file);
 }
 
+static int compare_u64(const void *a, const void *b) {
+        uint64_t x = *(const uint64_t *) a, y = *(const uint64_t *) b;
+        return x < y ? -1 : x > y;
+}
+
+/* The block index's extents named by the finished superblock's regions and the fragment table. */
+static int classify_index(struct squashfs_writer *w) {
+        size_t n = sqfs_frag_table_get_size(w->fragtbl);
+        _cleanup_free_ uint64_t *fragments = calloc(n ?: 1, sizeof(*fragments));
+        if (!fragments)
+                return -ENOMEM;
+        for (size_t i = 0; i < n; i++) {
+                sqfs_fragment_t f;
+                int e = sqfs_frag_table_lookup(w->fragtbl, (sqfs_u32) i, &f);
+                if (e)
+                        return squashfs_writer_errno(w, e);
+                fragments[i] = f.start_offset;
+        }
+        qsort(fragments, n, sizeof(*fragments), compare_u64);
+        struct block_index_layout l = {
+                .data_start = w->data_start, .inode_table_start = w->super.inode_table_start,
+                .bytes_used = w->super.bytes_used, .size = w->file->size,
+                .fragments = fragments, .n_fragments = n,
+        };
+        return block_index_classify(w->file->index, &l);
+}
+
 int squashfs_writer_finish(struct squashfs_writer *w, struct tree *tree, uint64_t *ret_size,
                            struct ingot_error *err) {
         int e = sqfs_block_processor_finish(w->proc);
@@ -587,6 +623,11 @@ int squashfs_writer_finish(struct squashfs_writer *w, struct tree *tree, uint64_
         r = write_pad(w);
         if (r < 0)
                 return error_set(err, r, "padding the image: %s", strerror(-r));
+        if (w->file->index) {
+                r = classify_index(w);
+                if (r < 0)
+                        return error_set(err, r, "the image's block index does not match its layout: %s", strerror(-r));
+        }
         *ret_size = w->file->size;
         return 0;
 }

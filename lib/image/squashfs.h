@@ -9,6 +9,7 @@
 #include "verity.h"
 
 struct squashfs_writer;
+struct block_index;
 
 /* The compressors a recipe may name, with the levels each takes (0..0: no level). */
 struct squashfs_compressor {
@@ -28,6 +29,7 @@ struct squashfs_options {
         unsigned jobs;
         uint32_t mkfs_time;
         struct verity *verity; /* sees every write, to build the hash tree in the same pass; may be NULL */
+        struct block_index *index; /* records every write as an extent (block-index.h); may be NULL */
 };
 
 /* Writes to fd from offset 0; fd stays the caller's. */

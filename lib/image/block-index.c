@@ -1,0 +1,143 @@
+/* block-index.c: the block index (block-index.h): extents recorded as the image writer writes them,
+ * classified by the finished superblock's regions, and printed as JSON. */
+#include <errno.h>
+#include <openssl/evp.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "block-index.h"
+#include "json-util.h"
+
+static const char *const kind_names[] = {
+        [EXTENT_SUPERBLOCK] = "superblock", [EXTENT_METADATA] = "metadata", [EXTENT_DATA] = "data",
+        [EXTENT_FRAGMENT] = "fragment",     [EXTENT_PADDING] = "padding",
+};
+
+const char *extent_kind_name(enum extent_kind kind) {
+        return (size_t) kind < ELEMENTSOF(kind_names) ? kind_names[kind] : "unknown";
+}
+
+void block_index_done(struct block_index *x) {
+        free(x->extents);
+        *x = (struct block_index) { 0 };
+}
+
+static int digest(const void *data, size_t size, uint8_t out[32]) {
+        unsigned len = 0;
+        return EVP_Digest(data, size, out, &len, EVP_sha256(), NULL) && len == 32 ? 0 : -EIO;
+}
+
+int block_index_record(struct block_index *x, uint64_t offset, const void *data, size_t size) {
+        if (x->error || size == 0)
+                return 0;
+        if (size > UINT32_MAX) {
+                x->error = -EFBIG;
+                return 0;
+        }
+        struct extent *last = x->n > 0 ? &x->extents[x->n - 1] : NULL;
+        uint64_t end = last ? last->offset + last->size : 0;
+        if (offset != end) { /* only the rewrite of one whole extent (the superblock at the end) */
+                for (size_t i = 0; i < x->n; i++)
+                        if (x->extents[i].offset == offset && x->extents[i].size == size)
+                                return digest(data, size, x->extents[i].sha256);
+                x->error = -EINVAL;
+                return 0;
+        }
+        if (x->n == x->allocated) {
+                size_t a = x->allocated ? x->allocated * 2 : 1024;
+                struct extent *e = reallocarray(x->extents, a, sizeof(*e));
+                if (!e)
+                        return -ENOMEM;
+                x->extents = e;
+                x->allocated = a;
+        }
+        struct extent *e = &x->extents[x->n];
+        *e = (struct extent) { .offset = offset, .size = (uint32_t) size };
+        int r = digest(data, size, e->sha256);
+        if (r < 0)
+                return r;
+        x->n++;
+        return 0;
+}
+
+void block_index_truncate(struct block_index *x, uint64_t size) {
+        while (x->n > 0 && x->extents[x->n - 1].offset >= size)
+                x->n--;
+        if (x->n > 0 && x->extents[x->n - 1].offset + x->extents[x->n - 1].size > size)
+                x->error = -EINVAL; /* cut inside an extent: never done by the block writer */
+}
+
+static bool is_fragment(const struct block_index_layout *l, uint64_t offset) {
+        size_t lo = 0, hi = l->n_fragments;
+        while (lo < hi) {
+                size_t mid = lo + (hi - lo) / 2;
+                if (l->fragments[mid] == offset)
+                        return true;
+                if (l->fragments[mid] < offset)
+                        lo = mid + 1;
+                else
+                        hi = mid;
+        }
+        return false;
+}
+
+int block_index_classify(struct block_index *x, const struct block_index_layout *l) {
+        if (x->error)
+                return x->error;
+        uint64_t at = 0;
+        for (size_t i = 0; i < x->n; i++) {
+                struct extent *e = &x->extents[i];
+                if (e->offset != at)
+                        return -EBADMSG;
+                at += e->size;
+                if (e->offset == 0)
+                        e->kind = EXTENT_SUPERBLOCK;
+                else if (e->offset < l->data_start || (e->offset >= l->inode_table_start && e->offset < l->bytes_used))
+                        e->kind = EXTENT_METADATA;
+                else if (e->offset < l->inode_table_start)
+                        e->kind = is_fragment(l, e->offset) ? EXTENT_FRAGMENT : EXTENT_DATA;
+                else
+                        e->kind = EXTENT_PADDING;
+                /* no extent may straddle a region's end */
+                uint64_t end = e->offset + e->size;
+                if ((e->offset < l->data_start && end > l->data_start) ||
+                    (e->offset < l->inode_table_start && end > l->inode_table_start) ||
+                    (e->offset < l->bytes_used && end > l->bytes_used))
+                        return -EBADMSG;
+        }
+        return at == l->size ? 0 : -EBADMSG;
+}
+
+int block_index_to_json(const struct block_index *x, const char *image_name, uint64_t image_size,
+                        const char *root_hash, char **ret_text) {
+        _cleanup_json_ json_object *root = json_object_new_object();
+        json_object *extents = json_object_new_array_ext((int) x->n);
+        if (!root || !extents) {
+                json_object_put(extents);
+                return -ENOMEM;
+        }
+        json_object_object_add(root, "kind", json_object_new_string(BLOCK_INDEX_KIND));
+        json_object_object_add(root, "format", json_object_new_int(BLOCK_INDEX_FORMAT));
+        json_object_object_add(root, "image", json_object_new_string(image_name));
+        json_object_object_add(root, "size", json_object_new_int64((int64_t) image_size));
+        json_object_object_add(root, "root_hash", json_object_new_string(root_hash));
+        json_object_object_add(root, "extents", extents);
+        for (size_t i = 0; i < x->n; i++) {
+                const struct extent *e = &x->extents[i];
+                char hex[65];
+                hex_encode(e->sha256, sizeof(e->sha256), hex);
+                json_object *a = json_object_new_array_ext(4);
+                if (!a || json_object_array_add(extents, a) < 0) {
+                        json_object_put(a);
+                        return -ENOMEM;
+                }
+                json_object_array_add(a, json_object_new_int64((int64_t) e->offset));
+                json_object_array_add(a, json_object_new_int64(e->size));
+                json_object_array_add(a, json_object_new_string(extent_kind_name(e->kind)));
+                json_object_array_add(a, json_object_new_string(hex));
+        }
+        const char *text = json_object_to_json_string_ext(root, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+        if (!text || asprintf(ret_text, "%s\n", text) < 0)
+                return -ENOMEM;
+        return 0;
+}

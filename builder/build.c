@@ -123,6 +123,7 @@ static int build_image(struct build *b, int fd) {
                 .jobs = jobs,
                 .mkfs_time = b->default_mtime,
                 .verity = b->verity,
+                .index = &b->index,
         };
         int q = squashfs_writer_new(fd, &so, &b->writer, b->err);
         if (q < 0)
@@ -164,6 +165,7 @@ void ingot_build_result_clear(struct ingot_build_result *result) {
         free(result->roothash_path);
         free(result->signature_path);
         free(result->manifest_path);
+        free(result->blocks_path);
         strv_free(result->warnings);
         *result = (struct ingot_build_result) { 0 };
 }
@@ -180,11 +182,12 @@ static int derive_salt(const struct ingot_recipe *r, uint8_t salt[32]) {
 }
 
 /* in the order of the renames: the image last, so whoever sees it sees the rest. A DDI layer holds the
- * squashfs, the tree and the signature in its partitions: those three stay temporaries. */
-enum { ARTIFACT_VERITY, ARTIFACT_ROOTHASH, ARTIFACT_SIGNATURE, ARTIFACT_MANIFEST, ARTIFACT_IMAGE, ARTIFACT_DDI,
-       N_ARTIFACTS };
-static const char *const suffixes[N_ARTIFACTS] = { "verity", "roothash", "roothash.p7s", "manifest.json", "raw",
-                                                    "raw" };
+ * squashfs, the tree and the signature in its partitions: those three stay temporaries, and it has no
+ * block index (its offsets are the partition's). */
+enum { ARTIFACT_VERITY, ARTIFACT_ROOTHASH, ARTIFACT_SIGNATURE, ARTIFACT_BLOCKS, ARTIFACT_MANIFEST, ARTIFACT_IMAGE,
+       ARTIFACT_DDI, N_ARTIFACTS };
+static const char *const suffixes[N_ARTIFACTS] = { "verity", "roothash", "roothash.p7s", "blocks", "manifest.json",
+                                                    "raw", "raw" };
 
 /* The files of one build, each under a temporary name in dir until all are committed together. */
 struct outputs {
@@ -208,7 +211,8 @@ static int outputs_open(struct outputs *out, const struct ingot_recipe *r, bool 
         if (q < 0)
                 return error_set(err, q, "%s: cannot create directory: %s", out->dir, strerror(-q));
         for (size_t i = 0; i < N_ARTIFACTS; i++) {
-                if ((i == ARTIFACT_SIGNATURE && (!signed_image || out->ddi)) || (i == ARTIFACT_DDI && !out->ddi))
+                if ((i == ARTIFACT_SIGNATURE && (!signed_image || out->ddi)) || (i == ARTIFACT_DDI && !out->ddi) ||
+                    (i == ARTIFACT_BLOCKS && out->ddi))
                         continue;
                 _cleanup_free_ char *name = NULL;
                 if (asprintf(&name, "%s_%s.%s", r->name, r->version, suffixes[i]) < 0)
@@ -256,6 +260,7 @@ static void build_done(struct build *b) {
         free(b->binary_libraries);
         free(b->profile_cmdline);
         strv_free(b->warnings);
+        block_index_done(&b->index);
 }
 
 static int load_signer(const struct ingot_recipe *r, const struct ingot_build_options *o, struct signer **ret,
@@ -314,6 +319,19 @@ static int write_root_hash(struct build *b, struct outputs *out, struct signer *
         if (asprintf(&line, "%s\n", hex) < 0)
                 return -ENOMEM;
         return artifact_write(&art[ARTIFACT_ROOTHASH], line, strlen(line), b->err);
+}
+
+/* The image's block index (block-index.h), bound to its root hash. */
+static int write_block_index(struct build *b, struct outputs *out, uint64_t size, const char *root_hash) {
+        struct artifact *a = &out->art[ARTIFACT_BLOCKS];
+        if (a->fd < 0)
+                return 0;
+        _cleanup_free_ char *text = NULL;
+        int q = block_index_to_json(&b->index, strrchr(out->art[ARTIFACT_IMAGE].final, '/') + 1, size, root_hash,
+                                    &text);
+        if (q < 0)
+                return q;
+        return artifact_write(a, text, strlen(text), b->err);
 }
 
 static int write_manifest(struct build *b, struct outputs *out, const struct manifest_input *in) {
@@ -383,6 +401,8 @@ static int compile(struct build *b, struct outputs *out, struct ingot_build_resu
         hex_encode(root, root_size, hex);
         if ((q = write_root_hash(b, out, signer, hex, fingerprint)) < 0)
                 return q;
+        if ((q = write_block_index(b, out, size, hex)) < 0)
+                return q;
 
         struct ingot_image_stats stats = { 0 };
         if ((q = tree_walk(b->tree->root, count, NULL, &stats)) < 0)
@@ -404,6 +424,7 @@ static int compile(struct build *b, struct outputs *out, struct ingot_build_resu
                 .roothash_path = TAKE_PTR(art[ARTIFACT_ROOTHASH].final),
                 .signature_path = ddi ? NULL : TAKE_PTR(art[ARTIFACT_SIGNATURE].final),
                 .manifest_path = TAKE_PTR(art[ARTIFACT_MANIFEST].final),
+                .blocks_path = ddi ? NULL : TAKE_PTR(art[ARTIFACT_BLOCKS].final),
                 .image_size = size,
                 .stats = stats,
                 .source_date_epoch = b->source_date_epoch,

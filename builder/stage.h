@@ -4,6 +4,7 @@
 
 #include <sys/stat.h>
 
+#include "block-index.h"
 #include "path-set.h"
 #include "recipe.h"
 #include "squashfs.h"
@@ -17,6 +18,7 @@ struct build {
         struct tree *tree;
         struct squashfs_writer *writer;
         struct verity *verity;
+        struct block_index index; /* the image's extents as the writer writes them */
         /* What the content operations will remove or replace: base entries under it are never written. */
         struct path_set *shadow;
         /* The base entries left out because of the shadow (topmost paths only). */

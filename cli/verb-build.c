@@ -21,7 +21,8 @@ void help_build(FILE *f) {
                 "Usage: %s build RECIPE [OPTIONS]\n"
                 "Compile RECIPE into OUTDIR/NAME_VERSION.raw, a reproducible squashfs root image,\n"
                 "with NAME_VERSION.verity (its dm-verity hash tree), NAME_VERSION.roothash and\n"
-                "NAME_VERSION.roothash.p7s (PKCS#7 signature over the hex root hash).\n"
+                "NAME_VERSION.roothash.p7s (PKCS#7 signature over the hex root hash), NAME_VERSION.blocks\n"
+                "(its block index: each block's offset, size and SHA-256) and NAME_VERSION.manifest.json.\n"
                 "Rootless: ownership comes from the base (tar headers, or the tree's owners).\n\n"
                 "  -o --output DIR  where to write the image (default: ./out)\n"
                 "  -j --jobs N      compressor threads (default: all cores)\n"
@@ -61,6 +62,7 @@ static int print_json(const struct ingot_recipe *recipe, const struct ingot_buil
         json_object_object_add(o, "roothash", json_object_new_string(res->roothash_path));
         json_object_object_add(o, "root_hash", json_object_new_string(res->root_hash));
         json_object_object_add(o, "manifest", json_object_new_string(res->manifest_path));
+        json_object_object_add(o, "blocks", json_object_new_string(res->blocks_path));
         json_object_object_add(o, "signature",
                                res->signature_path ? json_object_new_string(res->signature_path) : NULL);
         json_object_object_add(o, "signer_fingerprint",

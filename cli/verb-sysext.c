@@ -103,6 +103,7 @@ static int do_build(int argc, char **argv) {
                 json_object_object_add(o, "signer_fingerprint",
                                        is_signed ? json_object_new_string(res.signer_fingerprint) : NULL);
                 json_object_object_add(o, "manifest", str_or_null(res.manifest_path));
+                json_object_object_add(o, "blocks", str_or_null(res.blocks_path));
                 json_object_object_add(o, "squashfs_size", json_object_new_int64((int64_t) res.image_size));
                 json_object_object_add(o, "files", json_object_new_int64((int64_t) res.stats.files));
                 json_object_object_add(o, "seconds", json_object_new_double(seconds));

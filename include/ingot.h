@@ -70,6 +70,7 @@ struct ingot_build_result {
         char root_hash[129]; /* lowercase hex */
         char *signature_path; /* OUTDIR/NAME_VERSION.roothash.p7s, NULL for an unsigned image */
         char *manifest_path;  /* OUTDIR/NAME_VERSION.manifest.json */
+        char *blocks_path;    /* OUTDIR/NAME_VERSION.blocks, the image's block index; NULL for a DDI */
         char signer_fingerprint[65]; /* SHA-256 of the signing certificate (DER), hex; "" when unsigned */
         uint64_t image_size;
         struct ingot_image_stats stats;

@@ -288,6 +288,67 @@ image_verifies() {
 	[ $# -lt 2 ] || cms_verifies "$1" "$2" || return 1
 }
 
+# block_index_matches DIR/NAME: NAME.blocks describes NAME.raw: its extents tile the image from 0 to its
+# size, each with the SHA-256 of its bytes (Python's hashlib); the superblock first, padding (zeros) from
+# the squashfs's end (unsquashfs -s), the data extents exactly the blocks rdsquashfs -s lists for every
+# file, as many fragment blocks as unsquashfs -s counts; bound to NAME.roothash.
+block_index_matches() {
+	local img=$1.raw f
+	unsquashfs -s "$img" >"$1.super" 2>&1 || { echo "$img: unsquashfs -s fails"; return 1; }
+	: >"$1.stat"
+	while IFS= read -r f; do
+		rdsquashfs -s "$f" "$img" >>"$1.stat" 2>&1 || { echo "$img: rdsquashfs -s $f fails"; return 1; }
+	done < <(unsquashfs -lls -d '' "$img" | awk '$1 ~ /^-/ && $3 > 0 { $1 = $2 = $3 = $4 = $5 = ""; sub(/^ +/, ""); print }')
+	python3 - "$1" <<'PY' || return 1
+import hashlib, json, os, re, sys
+base = sys.argv[1]
+img = open(base + ".raw", "rb").read()
+x = json.load(open(base + ".blocks"))
+def fail(why):
+    print(f"{base}.blocks: {why}")
+    sys.exit(1)
+if (x.get("kind"), x.get("format")) != ("ingot-block-index", 1):
+    fail(f"kind {x.get('kind')!r} format {x.get('format')!r}")
+if x["image"] != os.path.basename(base) + ".raw" or x["size"] != len(img):
+    fail(f"names {x['image']} of {x['size']} bytes, the image is {len(img)}")
+if x["root_hash"] != open(base + ".roothash").read().strip():
+    fail("another root hash than the image's")
+super_ = open(base + ".super").read()
+used = int(re.search(r"Filesystem size (\d+) bytes", super_).group(1))
+fragments = int(re.search(r"Number of fragments (\d+)", super_).group(1))
+at, kinds = 0, {}
+for off, size, kind, digest in x["extents"]:
+    if off != at or size <= 0:
+        fail(f"extent at {off} ({size} bytes) where {at} was expected")
+    data = img[off:off + size]
+    if hashlib.sha256(data).hexdigest() != digest:
+        fail(f"extent at {off} ({size} bytes, {kind}): its SHA-256 is not that of the image's bytes")
+    if (kind == "padding") != (off >= used) or (kind == "padding" and data.strip(b"\0")):
+        fail(f"extent at {off} is {kind}; the squashfs ends at {used}")
+    if (kind == "superblock") != (off == 0):
+        fail(f"extent at {off} is {kind}")
+    kinds.setdefault(kind, set()).add((off, size))
+    at += size
+if at != len(img):
+    fail(f"extents end at {at}, the image at {len(img)}")
+blocks, start = set(), None
+for line in open(base + ".stat"):
+    m = re.match(r"Blocks start: (\d+)", line)
+    if m:
+        start = int(m.group(1))
+    m = re.match(r"\s+Block #\d+ size: (\d+)", line)
+    if m and start is not None:
+        size = int(m.group(1))
+        if size:  # a sparse block is not stored
+            blocks.add((start, size))
+        start += size
+if kinds.get("data", set()) != blocks:
+    fail(f"data extents {sorted(kinds.get('data', set()) ^ blocks)[:4]}... differ from rdsquashfs's blocks")
+if len(kinds.get("fragment", ())) != fragments:
+    fail(f"{len(kinds.get('fragment', ()))} fragment extents, unsquashfs counts {fragments}")
+PY
+}
+
 # cms_verifies DIR/NAME CERT: NAME.roothash.p7s is a signature by CERT over NAME.roothash (openssl cms).
 cms_verifies() {
 	local root

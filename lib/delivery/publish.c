@@ -189,6 +189,24 @@ static int manifest_identity(const char *path, struct release_entry *e, struct i
         return 0;
 }
 
+/* The image's block index, when its build wrote one: into DEST before the image, its digest into e. */
+static int publish_block_index(struct publish *p, const char *outdir, const char *base, struct release_entry *e,
+                               struct ingot_error *err) {
+        char name[sizeof(e->blocks)];
+        snprintf(name, sizeof(name), "%s.blocks", base);
+        _cleanup_free_ char *path = path_join(outdir, name);
+        if (!path)
+                return -ENOMEM;
+        if (access(path, F_OK) < 0)
+                return errno == ENOENT ? 0 : error_set(err, -errno, "%s: %s", path, strerror(errno));
+        uint64_t size;
+        int r = put_file(p, outdir, name, e->blocks_sha256, &size, err);
+        if (r < 0)
+                return r;
+        snprintf(e->blocks, sizeof(e->blocks), "%s", name);
+        return 0;
+}
+
 /* One signed image of outdir (base: NAME_VERSION): its files into DEST, its entry into the index. */
 static int publish_image(struct publish *p, const char *outdir, const char *base, char ***versions,
                          struct ingot_error *err) {
@@ -212,6 +230,9 @@ static int publish_image(struct publish *p, const char *outdir, const char *base
                 return error_set(err, r, "%s: %s", roothash, strerror(-r));
         snprintf(e.root_hash, sizeof(e.root_hash), "%.*s", (int) strcspn(text, "\n"), text);
         r = signature_check(p7s, e.root_hash, NULL, e.signer, err);
+        if (r < 0)
+                return r;
+        r = publish_block_index(p, outdir, base, &e, err); /* before the image, as the other files */
         if (r < 0)
                 return r;
         char hex[65];

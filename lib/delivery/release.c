@@ -93,16 +93,26 @@ static int parse_entry(json_object *o, const char *name, size_t i, struct releas
                 if (r < 0)
                         return r;
         }
-        int r = get_string(o, "manifest", e->manifest, sizeof(e->manifest), true, name, i, err);
-        if (r < 0)
-                return r;
-        r = get_size(o, "size", &e->size, name, i, err);
+        const struct { const char *key; char *out; size_t size; } optional[] = {
+                { "manifest", e->manifest, sizeof(e->manifest) },
+                { "blocks", e->blocks, sizeof(e->blocks) },
+                { "blocks_sha256", e->blocks_sha256, sizeof(e->blocks_sha256) },
+        };
+        for (size_t k = 0; k < ELEMENTSOF(optional); k++) {
+                int r = get_string(o, optional[k].key, optional[k].out, optional[k].size, true, name, i, err);
+                if (r < 0)
+                        return r;
+        }
+        if (!*e->blocks != !*e->blocks_sha256 || (*e->blocks_sha256 && !is_hex(e->blocks_sha256, 64, 64)))
+                return error_set(err, -EBADMSG, "%s: version %s: \"blocks\" comes with its \"blocks_sha256\" in hex",
+                                 name, e->version);
+        int r = get_size(o, "size", &e->size, name, i, err);
         if (r < 0)
                 return r;
         r = get_size(o, "verity_size", &e->verity_size, name, i, err);
         if (r < 0)
                 return r;
-        const char *files[] = { e->image, e->verity, e->roothash, e->signature, e->manifest };
+        const char *files[] = { e->image, e->verity, e->roothash, e->signature, e->manifest, e->blocks };
         for (size_t k = 0; k < ELEMENTSOF(files); k++)
                 if (*files[k] && !is_file_name(files[k]))
                         return error_set(err, -EBADMSG, "%s: version %s: '%s' is not a file name beside the index",
@@ -216,6 +226,10 @@ int release_index_format(const struct release_index *idx, char **ret_text) {
                                                *strings[k].value ? json_object_new_string(strings[k].value) : NULL);
                 json_object_object_add(o, "size", json_object_new_int64((int64_t) e->size));
                 json_object_object_add(o, "verity_size", json_object_new_int64((int64_t) e->verity_size));
+                if (*e->blocks) { /* images built before block indexes have none */
+                        json_object_object_add(o, "blocks", json_object_new_string(e->blocks));
+                        json_object_object_add(o, "blocks_sha256", json_object_new_string(e->blocks_sha256));
+                }
                 json_object_array_add(list, o);
         }
         json_object_object_add(root, "versions", list);

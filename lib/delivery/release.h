@@ -18,6 +18,8 @@ struct release_entry {
         char root_hash[129];
         char signer[65];        /* SHA-256 of the signing certificate */
         char sha256[65];        /* of the image */
+        char blocks[256];       /* the image's block index (block-index.h), "" for none */
+        char blocks_sha256[65]; /* of the block index, "" for none */
 };
 
 struct release_index {

@@ -158,7 +158,7 @@ t_old_image_survives_failure() {
 	recipe Archive dup.tar
 	expect_fail "duplicate path" "$INGOT" build --unsigned r.ini -o out
 	[ "$(sha256sum <out/bad_1.raw)" = "$sum" ]
-	[ "$(ls -A out | tr '\n' ' ')" = "bad_1.manifest.json bad_1.raw bad_1.roothash bad_1.verity " ]
+	[ "$(ls -A out | tr '\n' ' ')" = "bad_1.blocks bad_1.manifest.json bad_1.raw bad_1.roothash bad_1.verity " ]
 }
 
 # A failed command takes back the directories it made for its output, and only those.

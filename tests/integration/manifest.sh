@@ -25,7 +25,7 @@ assert re.search(r"Data blocks:\s*%d\n" % v["data_blocks"], dump)
 assert v["data_size"] == os.path.getsize("out/demo_1.0.0.raw") == m["squashfs"]["size"]
 assert (v["algorithm"], v["data_block_size"], v["hash_block_size"], v["hash_offset"]) == ("sha256", 4096, 4096, 4096)
 sums = dict(reversed(l.split()) for l in open("sums"))
-assert set(m["artifacts"]) == {"raw", "verity", "roothash", "roothash.p7s"}, m["artifacts"]
+assert set(m["artifacts"]) == {"raw", "verity", "roothash", "roothash.p7s", "blocks"}, m["artifacts"]
 for kind, a in m["artifacts"].items():
     path = "out/" + a["file"]
     assert a["sha256"] == sums[path], (kind, a, sums)

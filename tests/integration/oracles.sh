@@ -144,6 +144,39 @@ t_image_helpers_refuse_damage() {
 	refuses "no squashfs superblock" listing d/demo_1.0.0.raw
 	refuses "past the end" flip out/demo_1.0.0.roothash 1000
 	refuses "other bytes" same_bytes out/demo_1.0.0.raw "$(sha256sum <out/demo_1.0.0.verity)"
+
+	# block_index_matches, given an index that lies about the image in each way it checks
+	block_index_matches out/demo_1.0.0
+	for lie in digest offset kind-fragment kind-padding drop-last root-hash format data-byte; do
+		rm -rf d
+		cp -r out d
+		if [ "$lie" = data-byte ]; then
+			flip d/demo_1.0.0.raw 200
+		else
+			python3 - "$lie" <<'PY'
+import json, sys
+lie, path = sys.argv[1], "d/demo_1.0.0.blocks"
+x = json.load(open(path))
+e = x["extents"]
+if lie == "digest":
+    e[3][3] = e[3][3][::-1]
+elif lie == "offset":
+    e[2][0] += 1
+elif lie == "kind-fragment":
+    e[1][2] = "fragment"
+elif lie == "kind-padding":
+    e[-1][2] = "metadata"
+elif lie == "drop-last":
+    e.pop()
+elif lie == "root-hash":
+    x["root_hash"] = x["root_hash"][::-1]
+elif lie == "format":
+    x["format"] = 2
+json.dump(x, open(path, "w"))
+PY
+		fi
+		refuses "a block index with a false $lie" block_index_matches d/demo_1.0.0
+	done
 }
 run image_helpers_refuse_damage t_image_helpers_refuse_damage
 

@@ -1,0 +1,56 @@
+#!/bin/bash
+# NAME_VERSION.blocks, the image's block index, checked against outside tools: its extents tile the image
+# with the SHA-256 of their bytes (hashlib), its data blocks are those rdsquashfs lists, its fragment
+# count unsquashfs's; it is reproducible, listed in the manifest and in a published release's signed index.
+. "$(dirname "$0")/../lib.sh"
+
+t_block_index_describes_the_demo_image() {
+	signed_demo out 1.0.0
+	block_index_matches out/demo_1.0.0
+	# one extent for each block: the index stays a small part of the image
+	python3 - <<'PY'
+import os
+size, image = os.path.getsize("out/demo_1.0.0.blocks"), os.path.getsize("out/demo_1.0.0.raw")
+assert size * 100 <= image, (size, image)
+PY
+}
+run block_index_describes_the_demo_image t_block_index_describes_the_demo_image
+
+# Every kind of entry, compressor options (a zstd level) ahead of the data, hard links, a sparse file,
+# xattrs, and a file whose blocks are another's (deduplicated: written, then taken back).
+t_block_index_describes_a_full_tree() {
+	NO_SOCKET=1 make_full_tree tree
+	head -c 1000000 /dev/urandom >tree/bin/big
+	cp tree/bin/big tree/etc/big-copy
+	printf '[Image]\nName=full\nVersion=1\n[Base]\nTree=%s/tree\n[Output]\nCompression=zstd\nLevel=19\n' "$PWD" >r.ini
+	"$INGOT" build --unsigned r.ini -o out --quiet
+	block_index_matches out/full_1
+	python3 - <<'PY'
+import json
+x = json.load(open("out/full_1.blocks"))["extents"]
+assert x[1][2] == "metadata", x[:2]  # zstd's options at level 19, between the superblock and the data
+PY
+	"$INGOT" build --unsigned r.ini -o again --quiet
+	cmp out/full_1.blocks again/full_1.blocks
+}
+run block_index_describes_a_full_tree t_block_index_describes_a_full_tree
+
+t_block_index_is_in_the_manifest_and_the_release() {
+	signed_demo out 1.0.0
+	"$INGOT" publish out pub --key keys/ingot.key --cert keys/ingot.crt >/dev/null
+	cmp out/demo_1.0.0.blocks pub/demo_1.0.0.blocks
+	grep -q " demo_1.0.0.blocks\$" pub/SHA256SUMS
+	(cd pub && sha256sum -c --quiet --ignore-missing SHA256SUMS)
+	openssl cms -verify -binary -inform DER -in pub/index.json.p7s -content pub/index.json -CAfile keys/ingot.crt \
+		-purpose any -out /dev/null 2>/dev/null
+	sum=$(sha256sum out/demo_1.0.0.blocks | cut -d' ' -f1)
+	python3 - "$sum" <<'PY'
+import json, sys
+m = json.load(open("out/demo_1.0.0.manifest.json"))
+assert m["artifacts"]["blocks"] == {"file": "demo_1.0.0.blocks", "size": m["artifacts"]["blocks"]["size"],
+                                    "sha256": sys.argv[1]}, m["artifacts"]
+(e,) = json.load(open("pub/index.json"))["versions"]
+assert (e["blocks"], e["blocks_sha256"]) == ("demo_1.0.0.blocks", sys.argv[1]), e
+PY
+}
+run block_index_is_in_the_manifest_and_the_release t_block_index_is_in_the_manifest_and_the_release

@@ -52,13 +52,14 @@ i = json.load(open(sys.argv[1]))
 assert i["format"] == 2 and i["kind"] == "ingot-release-index", i
 assert [v["version"] for v in i["versions"]] == ["2.0.0", "1.0.0"], i["versions"]
 for v in i["versions"]:
-    assert set(v) >= {"name", "version", "image", "size", "root_hash", "signer", "verity", "signature"}, v
+    assert set(v) >= {"name", "version", "image", "size", "root_hash", "signer", "verity", "signature", "blocks",
+                      "blocks_sha256"}, v
 PY
 	[ "$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["versions"][0]["root_hash"])' "$rel/index.json")" = \
 		"$(cat out-2.0.0/demo_2.0.0.roothash)" ]
-	# SHA256SUMS as sha256sum reads it, covering every artifact; both lists signed by the key
+	# SHA256SUMS as sha256sum reads it, covering every artifact (six each); both lists signed by the key
 	(cd "$rel" && sha256sum --strict -c SHA256SUMS) >sums.log
-	[ "$(grep -c ': OK$' sums.log)" = 10 ]
+	[ "$(grep -c ': OK$' sums.log)" = 12 ]
 	for f in SHA256SUMS index.json; do
 		openssl cms -verify -binary -inform DER -in "$rel/$f.p7s" -content "$rel/$f" -CAfile keys/ingot.crt \
 			-purpose any -out /dev/null

@@ -12,11 +12,13 @@
 #include <sqfs/meta_writer.h>
 #include <sqfs/super.h>
 #include <sqfs/xattr_writer.h>
+#include <endian.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 
 #include "block-index.h"
+#include "fragment-boundary.h"
 #include "squashfs.h"
 
 static const struct squashfs_compressor compressors[] = {
@@ -165,6 +167,10 @@ struct squashfs_writer {
         uint64_t data_start; /* after the superblock and the compressor's options */
         uint32_t inode_count;
         bool has_xattrs;
+        /* the file being written: its path's hash and bytes so far, for where fragment blocks end */
+        uint64_t file_path_hash, file_size;
+        struct fragment_boundary boundary;
+        uint8_t *pad; /* a block less one byte, for closing a fragment block (close_fragment_block) */
 };
 
 int squashfs_writer_errno(struct squashfs_writer *w, int e) {
@@ -203,6 +209,7 @@ void squashfs_writer_free(struct squashfs_writer *w) {
         sqfs_destroy(w->uncmp);
         sqfs_destroy(w->cmp);
         sqfs_destroy(w->file);
+        free(w->pad);
         free(w);
 }
 
@@ -251,6 +258,7 @@ int squashfs_writer_new(int fd, const struct squashfs_options *o, struct squashf
         if (e > 0)
                 w->super.flags |= SQFS_FLAG_COMPRESSOR_OPTIONS;
         w->data_start = w->file->size;
+        w->boundary = (struct fragment_boundary) { .block_size = o->block_size };
 
         w->blkwr = sqfs_block_writer_create(file, DEVICE_BLOCK_SIZE, 0);
         w->fragtbl = sqfs_frag_table_create(0);
@@ -291,6 +299,11 @@ int squashfs_writer_new(int fd, const struct squashfs_options *o, struct squashf
 }
 
 int squashfs_writer_begin_file(struct squashfs_writer *w, struct node *n) {
+        uint64_t h = FRAGMENT_PATH_HASH_INIT;
+        for (const struct node *p = n; p && p->parent; p = p->parent)
+                h = fragment_path_hash(h, p->name);
+        w->file_path_hash = h;
+        w->file_size = 0;
         return squashfs_writer_errno(w, sqfs_block_processor_begin_file(w->proc, &n->inode, NULL, 0));
 }
 
@@ -299,6 +312,7 @@ int squashfs_writer_append(struct squashfs_writer *w, const void *data, size_t s
          * an empty captured file (an extract variant's /var/lib/dpkg/status) crashed the build */
         if (size == 0)
                 return 0;
+        w->file_size += size;
         return squashfs_writer_errno(w, sqfs_block_processor_append(w->proc, data, size));
 }
 
@@ -314,8 +328,31 @@ int squashfs_writer_append_zeros(struct squashfs_writer *w, uint64_t size) {
         return 0;
 }
 
+/* libsquashfs 1.2 has no call that closes its fragment block; a tail that cannot fit does. So a pad of
+ * a block less one byte, which belongs to no file, closes the open block and sits in one of its own until
+ * the next tail closes that (a few dozen bytes compressed). Its first bytes are the closing path's hash:
+ * two pads alike would be deduplicated, and one of them would close nothing. */
+static int close_fragment_block(struct squashfs_writer *w) {
+        size_t size = w->boundary.block_size - 1;
+        if (!w->pad && !(w->pad = calloc(1, size)))
+                return -ENOMEM;
+        uint64_t le = htole64(w->file_path_hash);
+        memcpy(w->pad, &le, sizeof(le));
+        int e = sqfs_block_processor_begin_file(w->proc, NULL, NULL, 0);
+        if (!e)
+                e = sqfs_block_processor_append(w->proc, w->pad, size);
+        if (!e)
+                e = sqfs_block_processor_end_file(w->proc);
+        return squashfs_writer_errno(w, e);
+}
+
 int squashfs_writer_end_file(struct squashfs_writer *w) {
-        return squashfs_writer_errno(w, sqfs_block_processor_end_file(w->proc));
+        int r = squashfs_writer_errno(w, sqfs_block_processor_end_file(w->proc));
+        if (r < 0)
+                return r;
+        if (fragment_boundary_after(&w->boundary, w->file_path_hash, w->file_size % w->boundary.block_size))
+                return close_fragment_block(w);
+        return 0;
 }
 
 /* Inode numbers in the order inodes are written: first every inode with several names, so that a

@@ -13,6 +13,7 @@ busybox-static time bc dosfstools mtools mount nginx curl
 qemu-system-x86 linux-image-amd64 kmod e2fsprogs
 ovmf systemd-boot-efi
 clang libclang-rt-14-dev valgrind
+casync
 "
 
 missing=""

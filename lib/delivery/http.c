@@ -1,6 +1,6 @@
 /* http.c: libcurl transfers for fleet delivery: the options every transfer shares (http and https only,
  * redirects, timeouts, CA settings; proxies from the environment, as libcurl reads them), bounded retries
- * with doubling backoff, and an in-order stream that resumes an interrupted transfer with Range. */
+ * with doubling backoff, an in-order stream that resumes an interrupted transfer with Range, and ranges. */
 #include <curl/curl.h>
 #include <pthread.h>
 #include <string.h>
@@ -205,6 +205,61 @@ int http_get(const struct ingot_fetch_options *o, const char *url, size_t max, u
                 char why[CURL_ERROR_SIZE + 32];
                 describe(rc, status, errbuf, why, sizeof(why));
                 if (!transient(rc, status) || !retry_after(&rt, why, false))
+                        return give_up(&rt, rc, status, why, err);
+        }
+}
+
+struct rangebuf {
+        CURL *c;
+        uint8_t *data;
+        size_t size, got;
+        bool not_partial;
+};
+
+static size_t range_write(char *p, size_t size, size_t n, void *userdata) {
+        struct rangebuf *b = userdata;
+        size_t len = size * n;
+        long status = 0;
+        curl_easy_getinfo(b->c, CURLINFO_RESPONSE_CODE, &status);
+        if (status != 206 || len > b->size - b->got) {
+                b->not_partial = true;
+                return 0;
+        }
+        memcpy(b->data + b->got, p, len);
+        b->got += len;
+        return len;
+}
+
+int http_get_range(const struct ingot_fetch_options *o, const char *url, uint64_t offset, size_t size, void *buf,
+                   struct ingot_error *err) {
+        struct retry rt = { .o = o, .url = url };
+        size_t done = 0; /* a cut transfer goes on from where it stopped */
+        for (;;) {
+                char errbuf[CURL_ERROR_SIZE], range[64];
+                _cleanup_(curl_easy_cleanupp) CURL *c = easy_new(o, url, errbuf);
+                if (!c)
+                        return error_set(err, -ENOMEM, "%s: cannot set up libcurl", url);
+                struct rangebuf b = { .c = c, .data = (uint8_t *) buf + done, .size = size - done };
+                snprintf(range, sizeof(range), "%llu-%llu", (unsigned long long) (offset + done),
+                         (unsigned long long) (offset + size - 1));
+                curl_easy_setopt(c, CURLOPT_RANGE, range);
+                curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, range_write);
+                curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
+                CURLcode rc = curl_easy_perform(c);
+                long status = 0;
+                curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+                if (b.not_partial || (rc == CURLE_OK && status != 206))
+                        return error_set(err, -EOPNOTSUPP,
+                                         "%s: the server does not answer Range requests (bytes %s: HTTP %ld%s)", url,
+                                         range, status, status == 206 ? ", more bytes than asked" : "");
+                done += b.got;
+                if (rc == CURLE_OK && done == size)
+                        return 0;
+                if (rc == CURLE_OK)
+                        rc = CURLE_PARTIAL_FILE;
+                char why[CURL_ERROR_SIZE + 32];
+                describe(rc, status, errbuf, why, sizeof(why));
+                if (!transient(rc, status) || !retry_after(&rt, why, b.got > 0))
                         return give_up(&rt, rc, status, why, err);
         }
 }

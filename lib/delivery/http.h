@@ -8,6 +8,12 @@
 int http_get(const struct ingot_fetch_options *o, const char *url, size_t max, uint8_t **ret, size_t *ret_size,
              struct ingot_error *err);
 
+/* Bytes [offset, offset + size) of a file into buf, by a Range request: -EOPNOTSUPP (said in err) when
+ * the server answers with anything but those bytes as a 206 (a server that ignores Range sends the
+ * whole file with 200: the transfer stops at its first bytes). */
+int http_get_range(const struct ingot_fetch_options *o, const char *url, uint64_t offset, size_t size, void *buf,
+                   struct ingot_error *err);
+
 /* A file of exactly size bytes, read in order by http_stream_read (a slot_read_fn). */
 struct http_stream;
 int http_stream_new(const struct ingot_fetch_options *o, const char *url, uint64_t size, struct http_stream **ret);

@@ -141,3 +141,71 @@ int block_index_to_json(const struct block_index *x, const char *image_name, uin
                 return -ENOMEM;
         return 0;
 }
+
+static int kind_by_name(const char *name) {
+        for (size_t k = 0; k < ELEMENTSOF(kind_names); k++)
+                if (strcmp(name, kind_names[k]) == 0)
+                        return (int) k;
+        return -1;
+}
+
+/* Extent i of a, as [offset, size, kind, sha256], following the one that ended at *at. */
+static int parse_extent(json_object *a, const char *name, size_t i, uint64_t *at, struct extent *ret,
+                        struct ingot_error *err) {
+        json_object *f[4];
+        if (!json_object_is_type(a, json_type_array) || json_object_array_length(a) != 4)
+                return error_set(err, -EBADMSG, "%s: extent %zu is not [offset, size, kind, sha256]", name, i);
+        for (size_t k = 0; k < 4; k++)
+                f[k] = json_object_array_get_idx(a, k);
+        int64_t offset = json_object_get_int64(f[0]), size = json_object_get_int64(f[1]);
+        int kind = json_object_is_type(f[2], json_type_string) ? kind_by_name(json_object_get_string(f[2])) : -1;
+        size_t n = 0;
+        if (!json_object_is_type(f[0], json_type_int) || !json_object_is_type(f[1], json_type_int) ||
+            (uint64_t) offset != *at || size <= 0 || size > UINT32_MAX || kind < 0 ||
+            !json_object_is_type(f[3], json_type_string) || json_object_get_string_len(f[3]) != 64 ||
+            hex_decode(json_object_get_string(f[3]), ret->sha256, sizeof(ret->sha256), &n) < 0 || n != 32)
+                return error_set(err, -EBADMSG,
+                                 "%s: extent %zu is not [offset, size, kind, sha256] following the one before "
+                                 "(at byte %llu)",
+                                 name, i, (unsigned long long) *at);
+        ret->offset = (uint64_t) offset;
+        ret->size = (uint32_t) size;
+        ret->kind = (enum extent_kind) kind;
+        *at += (uint64_t) size;
+        return 0;
+}
+
+int block_index_parse(const char *text, const char *name, struct block_index *ret, uint64_t *ret_size,
+                      char ret_root_hash[static 129], struct ingot_error *err) {
+        *ret = (struct block_index) { 0 };
+        _cleanup_json_ json_object *root = json_tokener_parse(text);
+        json_object *kind, *format, *size, *root_hash, *extents;
+        if (!root || !json_object_is_type(root, json_type_object) || !json_object_object_get_ex(root, "kind", &kind) ||
+            !json_object_is_type(kind, json_type_string) || strcmp(json_object_get_string(kind), BLOCK_INDEX_KIND) != 0)
+                return error_set(err, -EBADMSG, "%s: not an %s", name, BLOCK_INDEX_KIND);
+        if (!json_object_object_get_ex(root, "format", &format) || json_object_get_int(format) != BLOCK_INDEX_FORMAT)
+                return error_set(err, -EBADMSG, "%s: not of format %d", name, BLOCK_INDEX_FORMAT);
+        if (!json_object_object_get_ex(root, "size", &size) || !json_object_is_type(size, json_type_int) ||
+            json_object_get_int64(size) <= 0 || !json_object_object_get_ex(root, "root_hash", &root_hash) ||
+            !json_object_is_type(root_hash, json_type_string) || json_object_get_string_len(root_hash) > 128 ||
+            !json_object_object_get_ex(root, "extents", &extents) || !json_object_is_type(extents, json_type_array))
+                return error_set(err, -EBADMSG, "%s: no \"size\", \"root_hash\" or \"extents\"", name);
+        _cleanup_(block_index_done) struct block_index x = { .n = json_object_array_length(extents) };
+        if (!(x.extents = calloc(x.n ? x.n : 1, sizeof(*x.extents))))
+                return -ENOMEM;
+        x.allocated = x.n;
+        uint64_t at = 0;
+        for (size_t i = 0; i < x.n; i++) {
+                int r = parse_extent(json_object_array_get_idx(extents, i), name, i, &at, &x.extents[i], err);
+                if (r < 0)
+                        return r;
+        }
+        if (at != (uint64_t) json_object_get_int64(size))
+                return error_set(err, -EBADMSG, "%s: the extents end at byte %llu, the image at %lld", name,
+                                 (unsigned long long) at, (long long) json_object_get_int64(size));
+        *ret_size = at;
+        snprintf(ret_root_hash, 129, "%s", json_object_get_string(root_hash));
+        *ret = x;
+        x = (struct block_index) { 0 };
+        return 0;
+}

@@ -54,3 +54,9 @@ int block_index_to_json(const struct block_index *x, const char *image_name, uin
                         const char *root_hash, char **ret_text);
 
 const char *extent_kind_name(enum extent_kind kind);
+
+/* The index block_index_to_json wrote, from text whose digest the caller has checked (name: for
+ * messages): -EBADMSG saying what is wrong unless it is of this kind and format and its extents tile
+ * [0, size) in order. ret_size and ret_root_hash: the image it describes. */
+int block_index_parse(const char *text, const char *name, struct block_index *ret, uint64_t *ret_size,
+                      char ret_root_hash[static 129], struct ingot_error *err);

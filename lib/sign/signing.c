@@ -410,6 +410,15 @@ int signature_check_trusted(const uint8_t *der, size_t der_size, const char *nam
         return r;
 }
 
+int sha256_buffer(const void *data, size_t size, char ret_hex[65]) {
+        uint8_t md[32];
+        unsigned len = 0;
+        if (!EVP_Digest(data, size, md, &len, EVP_sha256(), NULL) || len != 32)
+                return -EIO;
+        hex_encode(md, 32, ret_hex);
+        return 0;
+}
+
 int sha256_file(const char *path, char ret_hex[65], uint64_t *ret_size) {
         _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
         if (fd < 0)

@@ -92,10 +92,58 @@ static void test_refused(void **state) {
         block_index_done(&x);
 }
 
+/* What block_index_to_json wrote reads back the same; text that is not such an index is refused, saying
+ * which extent. */
+static void test_parse(void **state) {
+        (void) state;
+        struct block_index x = { 0 }, y;
+        write_image(&x);
+        const uint64_t fragments[] = { 262 };
+        struct block_index_layout l = { .data_start = 112, .inode_table_start = 292, .bytes_used = 352, .size = 512,
+                                        .fragments = fragments, .n_fragments = 1 };
+        assert_int_equal(block_index_classify(&x, &l), 0);
+        char *text = NULL, root_hash[129];
+        uint64_t size;
+        struct ingot_error err = { 0 };
+        assert_int_equal(block_index_to_json(&x, "x_1.raw", 512, "ab", &text), 0);
+        assert_int_equal(block_index_parse(text, "x.blocks", &y, &size, root_hash, &err), 0);
+        assert_int_equal(size, 512);
+        assert_string_equal(root_hash, "ab");
+        assert_int_equal(y.n, x.n);
+        assert_memory_equal(y.extents, x.extents, x.n * sizeof(*x.extents));
+        block_index_done(&y);
+
+        static const struct {
+                const char *from, *to, *message;
+        } damage[] = {
+                { "ingot-block-index", "ingot-clock-index", "x.blocks: not an ingot-block-index" },
+                { "\"format\":1", "\"format\":2", "x.blocks: not of format 1" },
+                { "[96,16,", "[97,16,", "x.blocks: extent 1 is not [offset, size, kind, sha256] following the one before (at byte 96)" },
+                { "\"fragment\"", "\"fragmint\"", "x.blocks: extent 4 is not" },
+                { "\"size\":512", "\"size\":600", "x.blocks: the extents end at byte 512, the image at 600" },
+                { "ce6b6a6a85c8", "ce6b6a6a85cz", "x.blocks: extent 0 is not" },
+        };
+        for (size_t i = 0; i < sizeof(damage) / sizeof(damage[0]); i++) {
+                char *bad = strdup(text), *at = strstr(bad, damage[i].from);
+                assert_non_null(at);
+                assert_int_equal(strlen(damage[i].from), strlen(damage[i].to));
+                memcpy(at, damage[i].to, strlen(damage[i].to));
+                err = (struct ingot_error) { 0 };
+                assert_int_equal(block_index_parse(bad, "x.blocks", &y, &size, root_hash, &err), -EBADMSG);
+                if (!strstr(err.message, damage[i].message))
+                        fail_msg("damage %zu: %s", i, err.message);
+                assert_null(y.extents);
+                free(bad);
+        }
+        free(text);
+        block_index_done(&x);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_record_and_classify),
                 cmocka_unit_test(test_refused),
+                cmocka_unit_test(test_parse),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -57,6 +57,7 @@ struct delivery {
         bool json, tty;
         const char *cacert, *capath;
         unsigned attempts;
+        bool full; /* --full */
         struct progress_state progress;
 };
 /* --cert's certificates, or TRUSTED_DIR's; a usage error (> 0) when there are none. */

@@ -51,6 +51,10 @@ static void on_event(const struct ingot_fetch_event *e, void *userdata) {
                         json_object_object_add(o, "message", json_object_new_string(e->message));
                 if (strcmp(e->type, "resume") == 0)
                         json_object_object_add(o, "offset", json_object_new_int64((int64_t) e->offset));
+                if (strcmp(e->type, "seeded") == 0 || strcmp(e->type, "installed") == 0) {
+                        json_object_object_add(o, "reused", json_object_new_int64((int64_t) e->reused));
+                        json_object_object_add(o, "fetched", json_object_new_int64((int64_t) e->fetched));
+                }
                 if (strcmp(e->type, "retry") == 0) {
                         json_object_object_add(o, "attempt", json_object_new_int((int) e->attempt));
                         json_object_object_add(o, "delay_ms", json_object_new_int((int) e->delay_ms));
@@ -65,8 +69,15 @@ static void on_event(const struct ingot_fetch_event *e, void *userdata) {
                           e->attempt);
         else if (strcmp(e->type, "resume") == 0)
                 log_error("%s: resuming at byte %llu", e->url, (unsigned long long) e->offset);
+        else if (strcmp(e->type, "seed") == 0 || strcmp(e->type, "seed-damaged") == 0)
+                log_error("%s: %s", e->url, e->message);
+        else if (strcmp(e->type, "full") == 0)
+                log_error("%s: fetching the whole image: %s", e->url, e->message);
         else if (strcmp(e->type, "selected") == 0 && d->tty)
                 fprintf(stderr, "installing %s from %s\n", e->version, e->url);
+        else if (strcmp(e->type, "seeded") == 0 && d->tty)
+                fprintf(stderr, "%.1f MiB found on the disk's slots, %.1f MiB to fetch\n", e->reused / 1048576.0,
+                        e->fetched / 1048576.0);
 }
 
 static void on_progress(const struct ingot_progress *p, void *userdata) {
@@ -91,6 +102,7 @@ void delivery_setup(struct delivery *d, struct ingot_fetch_options *fo, struct i
         fo->cacert = d->cacert ?: getenv("CURL_CA_BUNDLE") ?: getenv("SSL_CERT_FILE");
         fo->capath = d->capath ?: getenv("SSL_CERT_DIR");
         fo->attempts = d->attempts;
+        fo->full = d->full;
         fo->event = on_event;
         fo->userdata = d;
         io->progress = d->json || d->tty ? on_progress : NULL;

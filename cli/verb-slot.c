@@ -21,9 +21,11 @@ void help_slot(FILE *f) {
                 "      [--slot a|b] [--tries N] [--cert CERT]... [--allow-downgrade]\n"
                 "      [--profile NAME.profile.json]  the slot's own host profile (ingot profile compile)\n"
                 "  install URL              the same from a release `ingot publish` wrote, served over HTTP(S):\n"
-                "      [--version V] [--cacert FILE] [--capath DIR] [--retries N] [--json]\n"
-                "                           the newest version the version floor allows (or V), streamed\n"
-                "                           into the slot as it is checked; --json: one event per line\n"
+                "      [--version V] [--cacert FILE] [--capath DIR] [--retries N] [--full] [--json]\n"
+                "                           the newest version the version floor allows (or V), written\n"
+                "                           into the slot as it is checked: the blocks the disk's slots\n"
+                "                           hold taken from them, the rest fetched (all with --full, or\n"
+                "                           when the release has no block index); --json: events per line\n"
                 "  switch a|b [--tries N]   make a slot next, on trial with N tries (default 3)\n"
                 "  mark-good [a|b]          the slot (default: the booted one) works: keep it\n"
                 "  mark-bad a|b             never boot the slot again until it is reinstalled or switched to\n"
@@ -40,6 +42,7 @@ void help_slot(FILE *f) {
                 "  --cacert FILE   CA certificates for HTTPS (default: $CURL_CA_BUNDLE, $SSL_CERT_FILE,\n"
                 "                  libcurl's bundle); proxies come from http_proxy, HTTPS_PROXY, NO_PROXY\n"
                 "  --retries N     tries of a transfer that makes no progress (default 5, backoff from 0.5 s)\n"
+                "  --full          fetch the whole image, taking nothing from the disk's slots\n"
                 "  -h --help       show this help\n\n"
                 "The booted slot comes from the initrd's record, $INGOT_RUNTIME_DIR/booted\n"
                 "(default /run/ingot/booted); the running slot is never written.\n",
@@ -74,7 +77,7 @@ static int parse_args(int argc, char **argv, struct args *a) {
                 { "wait", required_argument, NULL, 'w' },  { "version", required_argument, NULL, 'V' },
                 { "cacert", required_argument, NULL, 'A' }, { "capath", required_argument, NULL, 'P' },
                 { "retries", required_argument, NULL, 'R' }, { "profile", required_argument, NULL, 'p' },
-                {},
+                { "full", no_argument, NULL, 'F' },          {},
         };
         int c;
         uint64_t v;
@@ -124,6 +127,9 @@ static int parse_args(int argc, char **argv, struct args *a) {
                         if (parse_uint(optarg, 100, &v) < 0 || v == 0)
                                 return usage_error("slot", "--retries takes 1 to 100, not '%s'", optarg);
                         a->delivery.attempts = (unsigned) v;
+                        break;
+                case 'F':
+                        a->delivery.full = true;
                         break;
                 default:
                         return usage_error("slot", "invalid option");
@@ -310,10 +316,14 @@ static int do_install_url(struct args *a, struct ingot_install_options *io) {
                 json_object_object_add(o, "slot", slot_name_json(res.slot));
                 json_object_object_add(o, "version", json_object_new_string(res.version));
                 json_object_object_add(o, "root_hash", json_object_new_string(res.root_hash));
+                json_object_object_add(o, "reused", json_object_new_int64((int64_t) res.reused));
+                json_object_object_add(o, "fetched", json_object_new_int64((int64_t) res.fetched));
                 delivery_print(&a->delivery, o);
         } else
-                printf("installed %s from %s into slot %c; it boots next, on trial with %u tries\n", res.version,
-                       a->positional[0], res.slot, a->tries ? a->tries : 3);
+                printf("installed %s from %s into slot %c (%.1f MiB fetched, %.1f MiB from the disk); it boots next, "
+                       "on trial with %u tries\n",
+                       res.version, a->positional[0], res.slot, res.fetched / 1048576.0, res.reused / 1048576.0,
+                       a->tries ? a->tries : 3);
         return EXIT_OK;
 }
 
@@ -321,8 +331,8 @@ static int do_install(struct args *a) {
         if (a->n_positional != 1)
                 return usage_error("slot", "install takes one IMAGE.raw or URL");
         bool url = is_url(a->positional[0]);
-        if (!url && (a->version || a->delivery.cacert || a->delivery.capath || a->delivery.attempts))
-                return usage_error("slot", "--version, --cacert, --capath and --retries are for installs from a URL");
+        if (!url && (a->version || a->delivery.cacert || a->delivery.capath || a->delivery.attempts || a->delivery.full))
+                return usage_error("slot", "--version, --cacert, --capath, --retries and --full are for installs from a URL");
         int q = load_trusted_certs(&a->certs);
         if (q != 0)
                 return q;

@@ -21,6 +21,7 @@ void help_update(FILE *f) {
                 "  --cacert FILE     CA certificates for HTTPS (default: $CURL_CA_BUNDLE, $SSL_CERT_FILE)\n"
                 "  --capath DIR      a directory of CA certificates (default: $SSL_CERT_DIR)\n"
                 "  --retries N       tries of a transfer that makes no progress (default 5)\n"
+                "  --full            fetch the whole image, taking nothing from the disk's slots\n"
                 "  --tries N         boot tries of the new slot (default 3)\n"
                 "  -h --help         show this help\n",
                 program_name, TRUSTED_DIR);
@@ -41,7 +42,8 @@ int verb_update(int argc, char **argv) {
                 { "reboot", no_argument, NULL, 'r' },        { "json", no_argument, NULL, 'J' },
                 { "cert", required_argument, NULL, 'c' },    { "cacert", required_argument, NULL, 'A' },
                 { "capath", required_argument, NULL, 'P' },  { "retries", required_argument, NULL, 'R' },
-                { "tries", required_argument, NULL, 't' },   {},
+                { "tries", required_argument, NULL, 't' },   { "full", no_argument, NULL, 'F' },
+                {},
         };
         struct delivery d = { .json = false };
         _cleanup_strv_free_ char **certs = NULL;
@@ -78,6 +80,9 @@ int verb_update(int argc, char **argv) {
                                 return usage_error("update", "--tries takes 1 to 15, not '%s'", optarg);
                         tries = (unsigned) v;
                         break;
+                case 'F':
+                        d.full = true;
+                        break;
                 default:
                         return usage_error("update", "invalid option");
                 }
@@ -109,12 +114,15 @@ int verb_update(int argc, char **argv) {
                 json_object_object_add(o, "installed", json_object_new_boolean(res.installed));
                 json_object_object_add(o, "slot", res.slot ? json_object_new_string((char[]) { res.slot, 0 }) : NULL);
                 json_object_object_add(o, "version", json_object_new_string(res.version));
+                json_object_object_add(o, "reused", json_object_new_int64((int64_t) res.reused));
+                json_object_object_add(o, "fetched", json_object_new_int64((int64_t) res.fetched));
                 json_object_object_add(o, "next", st.next ? json_object_new_string((char[]) { st.next, 0 }) : NULL);
                 json_object_object_add(o, "reason", json_object_new_string(st.reason));
                 json_object_object_add(o, "reboot", json_object_new_boolean(reboot && res.installed));
                 delivery_print(&d, o);
         } else if (res.installed)
-                printf("installed %s into slot %c\nnext: %s\n", res.version, res.slot, st.reason);
+                printf("installed %s into slot %c (%.1f MiB fetched, %.1f MiB from the disk)\nnext: %s\n", res.version,
+                       res.slot, res.fetched / 1048576.0, res.reused / 1048576.0, st.reason);
         else
                 printf("nothing newer at %s: its newest allowed version is %s\n", url, res.version);
         if (reboot && res.installed)

@@ -309,11 +309,13 @@ int ingot_publish(const char *outdir, const char *dest, const struct ingot_publi
                   char ***ret_versions, struct ingot_error *err);
 
 struct ingot_fetch_event {
-        const char *type;     /* "index", "selected", "nothing-newer", "retry", "resume", "installed" */
-        const char *url;
+        const char *type;     /* "index", "selected", "nothing-newer", "retry", "resume", "seeded", "seed",
+                                 "seed-damaged", "full", "installed" */
+        const char *url;      /* seed, seed-damaged: the slot's partition */
         const char *version;
-        const char *message;  /* retry: what failed */
+        const char *message;  /* retry: what failed; seed, seed-damaged, full: why */
         uint64_t offset;      /* resume: the first byte asked for */
+        uint64_t reused, fetched; /* seeded: bytes the slots' indexes offer and the rest; installed: as done */
         unsigned attempt, delay_ms;
 };
 typedef void (*ingot_fetch_event_fn)(const struct ingot_fetch_event *event, void *userdata);
@@ -324,12 +326,15 @@ struct ingot_fetch_options {
         unsigned backoff_ms;           /* first retry delay, doubled each time up to 8 s; 0: 500 */
         const char *version;           /* install this version; NULL: the newest the floor allows */
         bool only_newer;               /* do nothing (ret->installed false) unless newer than every slot */
+        bool full;                     /* fetch the whole image, even when the release has block indexes */
         ingot_fetch_event_fn event;
         void *userdata;
 };
 
 struct ingot_fetch_result {
         bool installed;
+        bool seeded;              /* assembled from the slots and Range requests, not fetched whole */
+        uint64_t reused, fetched; /* the image's bytes taken from the disk's slots, and fetched */
         char slot;
         char version[64];
         char root_hash[129];
@@ -340,7 +345,11 @@ struct ingot_fetch_result {
  * a version (newest not below the slot's version floor and the index's min_version), fetches its
  * sidecars and checks them as a local install does, then streams the image into the inactive slot while
  * it is hashed against the tree; the install sequence is ingot_slot_install's. Transfers are retried
- * with backoff and resumed with Range requests. */
+ * with backoff and resumed with Range requests. When the release has the image's block index, the image
+ * is assembled from extents the disk's slots hold (by the indexes of their own versions in the release,
+ * and the new one's for what an interrupted install already wrote) and the rest fetched with Range
+ * requests, every extent checked by its SHA-256; without an index, or a server without Range, the whole
+ * image is fetched, and a "full" event says why. */
 int ingot_slot_install_url(const struct ingot_slot_options *options, const char *url,
                            const struct ingot_install_options *install, const struct ingot_fetch_options *fetch,
                            struct ingot_fetch_result *ret, struct ingot_error *err);

@@ -1,9 +1,11 @@
 /* slot-net.c: installing a slot from a release URL: the signed index fetched and checked, a version
- * chosen against the slot's version floor, the sidecars checked as for a local image, the image streamed. */
+ * chosen against the slot's version floor, the sidecars checked as for a local image, the image assembled
+ * from the disk's slots and Range requests (assembly.c) or streamed whole. */
 #include <string.h>
 #include <sys/mman.h>
 #include <time.h>
 
+#include "assembly.h"
 #include "http.h"
 #include "release.h"
 #include "signing.h"
@@ -11,6 +13,7 @@
 
 #define MAX_INDEX (16u << 20)
 #define MAX_SIGNATURE (64u * 1024)
+#define MAX_BLOCK_INDEX (64u << 20)
 
 static void emit(const struct ingot_fetch_options *fo, const struct ingot_fetch_event *e) {
         if (fo->event)
@@ -133,7 +136,7 @@ static int tree_memfd(const uint8_t *data, size_t size, const char *url, int *re
 /* The small files of entry e, checked as slot_image_open checks them, and the image as a stream. */
 static int open_remote_image(const struct ingot_fetch_options *fo, const char *base, const struct release_entry *e,
                              uint64_t max_tree, char **trusted, struct slot_image *img, char **ret_image_url,
-                             struct http_stream **ret_stream, struct ingot_error *err) {
+                             struct ingot_error *err) {
         _cleanup_free_ char *image = url_of(base, e->image), *verity = url_of(base, e->verity),
                             *roothash = url_of(base, e->roothash), *sig = url_of(base, e->signature);
         _cleanup_free_ uint8_t *rh = NULL, *der = NULL, *tree = NULL;
@@ -172,12 +175,151 @@ static int open_remote_image(const struct ingot_fetch_options *fo, const char *b
         if (strcmp(img->fingerprint, e->signer) != 0)
                 return error_set(err, -EBADMSG, "%s: signed by %.16s..., but the index says %.16s...", sig,
                                  img->fingerprint, e->signer);
-        r = http_stream_new(fo, image, e->size, ret_stream);
+        img->path = *ret_image_url = TAKE_PTR(image);
+        return 0;
+}
+
+/* Release entry e's block index, checked against the digest the signed index gives for it. */
+static int fetch_block_index(const struct ingot_fetch_options *fo, const char *base, const struct release_entry *e,
+                             struct block_index *ret, struct ingot_error *err) {
+        _cleanup_free_ char *url = url_of(base, e->blocks);
+        _cleanup_free_ uint8_t *text = NULL;
+        _cleanup_(block_index_done) struct block_index x = { 0 };
+        size_t size;
+        uint64_t image_size;
+        char sum[65], root_hash[129];
+        if (!url)
+                return -ENOMEM;
+        int r = http_get(fo, url, MAX_BLOCK_INDEX, &text, &size, err);
         if (r < 0)
                 return r;
+        r = sha256_buffer(text, size, sum);
+        if (r < 0)
+                return r;
+        if (strcmp(sum, e->blocks_sha256) != 0)
+                return error_set(err, -EBADMSG, "%s: its SHA-256 is not the one the signed index gives", url);
+        r = block_index_parse((const char *) text, url, &x, &image_size, root_hash, err);
+        if (r < 0)
+                return r;
+        if (image_size != e->size || strcmp(root_hash, e->root_hash) != 0)
+                return error_set(err, -EBADMSG, "%s: describes another image than %s %s", url, e->name, e->version);
+        *ret = x;
+        x = (struct block_index) { 0 };
+        return 0;
+}
+
+static int copy_index(const struct block_index *from, struct block_index *ret) {
+        *ret = (struct block_index) { .n = from->n, .allocated = from->n };
+        if (!(ret->extents = reallocarray(NULL, from->n ? from->n : 1, sizeof(*from->extents))))
+                return -ENOMEM;
+        memcpy(ret->extents, from->extents, from->n * sizeof(*from->extents));
+        return 0;
+}
+
+static void seed_event(const struct ingot_fetch_options *fo, const char *name, const char *why) {
+        emit(fo, &(struct ingot_fetch_event) { .type = "seed", .url = name, .message = why });
+}
+
+/* What the disk's slots offer: each installed slot by the index of its own version in the release (found
+ * by its root hash), and the slot being written, when it holds no image, by the new image's index, for
+ * what an interrupted install already wrote there. A slot that offers nothing is said and skipped. */
+static int collect_seeds(const struct ingot_fetch_options *fo, const char *base, const struct release_index *idx,
+                         const struct slot_table *t, const struct slot *target, const struct block_index *image,
+                         struct assembly_seed *seeds, size_t *ret_n) {
+        size_t n = 0;
+        for (size_t i = 0; i < SLOT_COUNT; i++) {
+                const struct slot *s = &t->slots[i];
+                const struct gpt_partition *root = &t->gpt->parts[s->root];
+                struct assembly_seed *seed = &seeds[n];
+                *seed = (struct assembly_seed) { .fd = t->gpt->fd, .offset = root->offset, .size = root->size,
+                                                 .target = s == target };
+                snprintf(seed->name, sizeof(seed->name), "%s (%s)", t->gpt->path, root->label);
+                if (!s->installed || !*s->payload.root_hash)
+                        continue;
+                const struct release_entry *f = NULL;
+                for (size_t k = 0; k < idx->n && !f; k++)
+                        if (strcmp(idx->entries[k].root_hash, s->payload.root_hash) == 0 && *idx->entries[k].blocks)
+                                f = &idx->entries[k];
+                if (!f) {
+                        seed_event(fo, seed->name, "the release has no block index for its image: it offers nothing");
+                        continue;
+                }
+                struct ingot_error e = { 0 };
+                int r = fetch_block_index(fo, base, f, &seed->index, &e);
+                if (r == -ENOMEM)
+                        return r;
+                if (r < 0) {
+                        seed_event(fo, seed->name, e.message);
+                        continue;
+                }
+                n++;
+        }
+        *ret_n = n;
+        if (target->installed) /* an install's last write: this slot's bytes are another image's */
+                return 0;
+        struct assembly_seed *resume = &seeds[n];
+        const struct gpt_partition *root = &t->gpt->parts[target->root];
+        *resume = (struct assembly_seed) { .fd = t->gpt->fd, .offset = root->offset, .size = root->size,
+                                           .target = true, .prefix = true };
+        snprintf(resume->name, sizeof(resume->name), "%s (%s)", t->gpt->path, root->label);
+        int r = copy_index(image, &resume->index);
+        if (r < 0)
+                return r;
+        *ret_n = n + 1;
+        return 0;
+}
+
+/* Where the image's bytes come from: assembled when the release has its block index and the server
+ * answers Range requests, else streamed whole, with a "full" event saying why. */
+static int open_image_data(const struct ingot_fetch_options *fo, const char *base, const struct release_index *idx,
+                           const struct release_entry *e, const struct slot_table *t, const struct slot *target,
+                           struct slot_image *img, struct http_stream **ret_stream, struct assembly **ret_assembly,
+                           struct ingot_error *err) {
+        const char *why = fo->full ? "--full" : "the release has no block index for it";
+        struct ingot_error e2 = { 0 };
+        _cleanup_(block_index_done) struct block_index image = { 0 };
+        if (*e->blocks && !fo->full) {
+                int r = fetch_block_index(fo, base, e, &image, &e2);
+                if (r == -ENOMEM)
+                        return r;
+                why = e2.message;
+                if (r >= 0) {
+                        /* does the server answer Range? asked with the superblock, which every install needs */
+                        uint8_t probe[96];
+                        size_t k = image.n && image.extents[0].size < sizeof(probe) ? image.extents[0].size : sizeof(probe);
+                        e2 = (struct ingot_error) { 0 };
+                        r = http_get_range(fo, img->path, 0, k, probe, &e2);
+                        if (r == -ENOMEM)
+                                return r;
+                        why = r < 0 ? e2.message : NULL;
+                }
+        }
+        if (!why) {
+                struct assembly_seed seeds[SLOT_COUNT + 1];
+                size_t n = 0;
+                int r = collect_seeds(fo, base, idx, t, target, &image, seeds, &n);
+                if (r < 0) {
+                        for (size_t i = 0; i < n; i++)
+                                block_index_done(&seeds[i].index);
+                        return r;
+                }
+                /* the assembly takes the indexes, and copies the array */
+                r = assembly_new(fo, img->path, &image, seeds, n, ret_assembly);
+                if (r < 0)
+                        return error_set(err, r, "%s: %s", img->path, strerror(-r));
+                const struct assembly_stats *st = assembly_stats(*ret_assembly);
+                emit(fo, &(struct ingot_fetch_event) { .type = "seeded", .url = img->path, .version = e->version,
+                                                       .reused = st->offered, .fetched = e->size - st->offered });
+                img->read = assembly_read;
+                img->source = *ret_assembly;
+                return 0;
+        }
+        emit(fo, &(struct ingot_fetch_event) { .type = "full", .url = img->path, .version = e->version, .message = why });
+        int r = http_stream_new(fo, img->path, e->size, ret_stream);
+        if (r < 0)
+                return error_set(err, r, "%s: %s", img->path, strerror(-r));
         img->read = http_stream_read;
         img->source = *ret_stream;
-        img->path = *ret_image_url = TAKE_PTR(image);
         return 0;
 }
 
@@ -202,6 +344,7 @@ int ingot_slot_install_url(const struct ingot_slot_options *o, const char *url, 
         _cleanup_(release_index_clear) struct release_index idx = { 0 };
         _cleanup_(slot_table_freep) struct slot_table *t = NULL;
         _cleanup_(http_stream_freep) struct http_stream *stream = NULL;
+        _cleanup_(assembly_freep) struct assembly *assembly = NULL;
         _cleanup_(slot_image_close) struct slot_image img = { .fd = -1 };
         int r = release_base(url, &base);
         if (r < 0)
@@ -232,8 +375,10 @@ int ingot_slot_install_url(const struct ingot_slot_options *o, const char *url, 
         r = slot_target(t, booted, io->slot, &s, err);
         if (r < 0)
                 return r;
-        r = open_remote_image(fo, base, e, t->gpt->parts[s->verity].size, io->trusted_certs, &img, &image_url, &stream,
-                              err);
+        r = open_remote_image(fo, base, e, t->gpt->parts[s->verity].size, io->trusted_certs, &img, &image_url, err);
+        if (r < 0)
+                return r;
+        r = open_image_data(fo, base, &idx, e, t, s, &img, &stream, &assembly, err);
         if (r < 0)
                 return r;
         r = slot_install_image(t, s, &img, io, err);
@@ -241,6 +386,10 @@ int ingot_slot_install_url(const struct ingot_slot_options *o, const char *url, 
                 return r;
         ret->installed = true;
         ret->slot = s->name;
-        emit(fo, &(struct ingot_fetch_event) { .type = "installed", .url = image_url, .version = e->version });
+        ret->seeded = assembly;
+        ret->reused = assembly ? assembly_stats(assembly)->reused : 0;
+        ret->fetched = assembly ? assembly_stats(assembly)->fetched : e->size;
+        emit(fo, &(struct ingot_fetch_event) { .type = "installed", .url = image_url, .version = e->version,
+                                               .reused = ret->reused, .fetched = ret->fetched });
         return 0;
 }

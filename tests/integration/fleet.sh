@@ -99,7 +99,7 @@ t_cut_connection_resumes() {
 	before=$(wc -l <"$T/nginx/access.log")
 	# through the proxy as curl users set one: http_proxy
 	http_proxy=http://127.0.0.1:$(cat proxy.port) "$INGOT" slot install --disk disk.img --cert keys/ingot.crt --json \
-		"$url" >events.json
+		--full "$url" >events.json
 	cat events.json proxy.log
 	grep -q '"event":"resume"' events.json
 	grep -q '"event":"retry"' events.json
@@ -124,7 +124,7 @@ t_flipped_byte_is_refused() {
 	off=$(($(stat -c %s "$f") / 2))
 	b=$(od -An -tu1 -j "$off" -N1 "$f" | tr -d ' ')
 	printf "\\x$(printf %02x $(((b + 1) % 256)))" | dd of="$f" bs=1 seek="$off" conv=notrunc status=none
-	expect_fail "does not match the hash tree" "$INGOT" slot install --disk disk.img --cert keys/ingot.crt "$url"
+	expect_fail "does not match the hash tree" "$INGOT" slot install --disk disk.img --cert keys/ingot.crt --full "$url"
 	# b was the target: priority 0 and no signature, so nothing boots it; a is next
 	[ "$(status_field disk.img 's["slots"][1]["priority"], s["slots"][1]["state"] in ("empty", "bad"), s["next"]')" = "(0, True, 'a')" ]
 	"$INGOT" slot status --disk disk.img | grep -E '^b +(empty|bad) +0 '
@@ -172,13 +172,13 @@ t_damaged_block_is_named() {
 	grep -qF "root-b was left unbootable" err.log
 	b_unbootable disk.img
 	rc=0
-	"$INGOT" slot install --disk disk.img --cert keys/ingot.crt "$url" >out.log 2>err.log || rc=$?
+	"$INGOT" slot install --disk disk.img --cert keys/ingot.crt --full "$url" >out.log 2>err.log || rc=$?
 	cat err.log
 	[ "$rc" -eq 1 ]
 	grep -qF "${url}demo_2.0.0.raw: $want" err.log
 	b_unbootable disk.img
 	rc=0
-	"$INGOT" slot install --disk disk.img --cert keys/ingot.crt --json "$url" >events.json 2>err.log || rc=$?
+	"$INGOT" slot install --disk disk.img --cert keys/ingot.crt --json --full "$url" >events.json 2>err.log || rc=$?
 	cat events.json err.log
 	[ "$rc" -eq 1 ]
 	python3 - events.json "${url}demo_2.0.0.raw: $want" <<'PY'
@@ -205,8 +205,8 @@ t_no_terminal_codes_off_a_terminal() {
 	"$INGOT" slot install --disk disk.img --cert keys/ingot.crt --slot b out-2.0.0/demo_2.0.0.raw >/dev/null 2>>err.log
 	# failing installs, after progress was reported
 	flip "$WWW/quiet/demo_2.0.0.raw" 70000
-	! "$INGOT" slot install --disk disk.img --cert keys/ingot.crt --json --slot b "$url" >>events.json 2>>err.log || return 1
-	! "$INGOT" slot install --disk disk.img --cert keys/ingot.crt --slot b "$url" >/dev/null 2>>err.log || return 1
+	! "$INGOT" slot install --disk disk.img --cert keys/ingot.crt --json --slot b --full "$url" >>events.json 2>>err.log || return 1
+	! "$INGOT" slot install --disk disk.img --cert keys/ingot.crt --slot b --full "$url" >/dev/null 2>>err.log || return 1
 	cat err.log
 	grep -q "does not match the hash tree" err.log
 	! grep -q $'\r' err.log || return 1
@@ -595,7 +595,7 @@ PY
 	release upd 3.0.0 >/dev/null
 	f=$WWW/upd/demo_3.0.0.raw
 	printf 'x' | dd of="$f" bs=1 seek=70000 conv=notrunc status=none
-	PATH=$PWD/bin:$PATH expect_fail "does not match the hash tree" "$INGOT" update disk.img "$url" --cert keys/ingot.crt --reboot
+	PATH=$PWD/bin:$PATH expect_fail "does not match the hash tree" "$INGOT" update disk.img "$url" --cert keys/ingot.crt --reboot --full
 	[ ! -e reboots ] || return 1
 }
 run update_checks_installs_and_reboots t_update_checks_installs_and_reboots

@@ -1,13 +1,16 @@
 #!/usr/bin/python3
-# tests/tools/cut-proxy.py PORTFILE UPSTREAM_PORT CUT_BYTES LOG: a TCP relay on 127.0.0.1 (its port
-# written to PORTFILE) to 127.0.0.1:UPSTREAM_PORT, one request per connection, usable as a forward
-# proxy (http_proxy) in front of nginx. The first response to a request for a .raw file is cut after
-# CUT_BYTES bytes: the connection drops, as a flaky network would. Each request line goes to LOG.
-import socket, sys, threading
+# tests/tools/cut-proxy.py PORTFILE UPSTREAM_PORT CUT_BYTES LOG [stall]: a TCP relay on 127.0.0.1 (its
+# port written to PORTFILE) to 127.0.0.1:UPSTREAM_PORT, one request per connection, usable as a forward
+# proxy (http_proxy) in front of nginx. The first response to a request for a .raw file that reaches
+# CUT_BYTES bytes is cut there: the connection drops, as a flaky network would. With "stall", once the
+# responses for .raw files together reach CUT_BYTES, the one at it stays open and silent instead, and
+# "stalled" goes to LOG. Each request line goes to LOG.
+import socket, sys, threading, time
 
 portfile, upstream, cut, logpath = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+stall = len(sys.argv) > 5 and sys.argv[5] == "stall"
 lock = threading.Lock()
-state = {"cut": False}
+state = {"cut": False, "relayed": 0}
 
 
 def handle(client):
@@ -25,9 +28,7 @@ def handle(client):
             with open(logpath, "a") as log:
                 rng = [l.decode() for l in kept if l.lower().startswith(b"range:")]
                 log.write(lines[0].decode() + " " + " ".join(rng) + "\n")
-            cut_this = not state["cut"] and b".raw " in lines[0]
-            if cut_this:
-                state["cut"] = True
+            cut_this = b".raw " in lines[0]
         up = socket.create_connection(("127.0.0.1", upstream))
         up.sendall(head)
         sent = 0
@@ -35,10 +36,25 @@ def handle(client):
             data = up.recv(65536)
             if not data:
                 break
-            if cut_this and sent + len(data) >= cut:
-                client.sendall(data[: cut - sent])
-                client.shutdown(socket.SHUT_RDWR)
-                break
+            if cut_this and stall:
+                with lock:
+                    before = state["relayed"]
+                    state["relayed"] += len(data)
+                if before < cut <= before + len(data):
+                    client.sendall(data[: cut - before])
+                    with open(logpath, "a") as log:
+                        log.write("stalled\n")
+                    while True:
+                        time.sleep(60)
+            elif cut_this and sent + len(data) >= cut:
+                with lock:
+                    first = not state["cut"]
+                    state["cut"] = True
+                if first:
+                    client.sendall(data[: cut - sent])
+                    client.shutdown(socket.SHUT_RDWR)
+                    break
+                cut_this = False
             client.sendall(data)
             sent += len(data)
         up.close()

@@ -1,7 +1,8 @@
 # tests/tools/nginx.sh: sourced by tests and benches: nginx_start DIR ROOT [CERT KEY] serves ROOT on
 # 127.0.0.1 at a free port (NGINX_PORT), and with CERT and KEY also over HTTPS (NGINX_TLS_PORT), in the
 # foreground with its config, pid, logs and temp paths under DIR; its access log (DIR/access.log)
-# records each request's Range header. nginx_stop ends it.
+# records each request's Range header; under /norange/ it ignores Range (whole files, 200), as some
+# servers do. nginx_stop ends it.
 NGINX_PID= NGINX_PORT= NGINX_TLS_PORT=
 
 free_port() {
@@ -36,6 +37,7 @@ http {
 	server {
 		listen 127.0.0.1:$NGINX_PORT;
 		root $root;
+		location /norange/ { max_ranges 0; }
 	}
 	$tls
 }

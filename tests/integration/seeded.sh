@@ -1,0 +1,241 @@
+#!/bin/bash
+# Installs from a URL seeded from the disk's slots (docs/delivery.md): the image assembled from extents
+# the slots hold, found by the block indexes, and the rest fetched with Range requests, every extent
+# checked by its SHA-256. Oracles: cmp of the slot against the published image, veritysetup and openssl
+# cms (slot_verifies), nginx's access log for what was fetched.
+. "$(dirname "$0")/../lib.sh"
+. "$TOP/tests/tools/nginx.sh"
+
+WWW=$T/www
+mkdir -p "$WWW/norange"
+trap 'nginx_stop; [ -n "${KEEP:-}" ] && echo "kept $T" || rm -rf "$T"' EXIT
+if ! command -v nginx >/dev/null; then
+	echo "SKIP: seeded: nginx is not installed (scripts/install-deps.sh installs it)"
+	exit 0
+fi
+nginx_start "$T/nginx" "$WWW" || exit 1
+unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY ALL_PROXY all_proxy
+export no_proxy= NO_PROXY=
+
+# v1: the demo with 6 MiB of its own; v2: the same and one small file more; v3: 12 MiB that no other
+# version has, and not the 6 MiB. Built once; each test links them.
+IMG=$T/images
+mkdir -p "$IMG"
+(
+	cd "$IMG" || exit 1
+	head -c 6M /dev/urandom >blob-a
+	head -c 12M /dev/urandom >blob-b
+	echo "new in 2.0.0" >small
+	fast='[Output]\nLevel=1'
+	signed_demo out-1.0.0 1.0.0 "$(printf "[Content]\nCopy=$PWD/blob-a:/a\n$fast")" &&
+		signed_demo out-2.0.0 2.0.0 "$(printf "[Content]\nCopy=$PWD/blob-a:/a\nCopy=$PWD/small:/small\n$fast")" &&
+		signed_demo out-3.0.0 3.0.0 "$(printf "[Content]\nCopy=$PWD/blob-b:/b\n$fast")"
+) || exit 1
+images() { ln -s "$IMG"/keys "$IMG"/out-* .; }
+
+# release NAME VERSION...: those versions published into $WWW/NAME; prints its URL.
+release() {
+	local name=$1 v
+	shift
+	for v in "$@"; do
+		"$INGOT" publish "$IMG/out-$v" "$WWW/$name" --key "$IMG/keys/ingot.key" --cert "$IMG/keys/ingot.crt" >/dev/null ||
+			return 1
+	done
+	echo "http://127.0.0.1:$NGINX_PORT/$name/"
+}
+
+# slot_holds DISK SLOT IMAGE: the slot's root partition begins with IMAGE's bytes (cmp).
+slot_holds() {
+	local info start
+	info=$(part "$1" "root-$2") || return 1
+	read -r start _ _ <<<"$info"
+	cmp -n "$(stat -c %s "$3")" "$3" <(tail -c +$((start + 1)) "$1") || return 1
+}
+
+# event FILE TYPE EXPR: EXPR (Python, over e) holds for the last event of TYPE in the JSON lines of FILE.
+event() {
+	python3 - "$@" <<'PY' || return 1
+import json, sys
+path, kind, expr = sys.argv[1:4]
+es = [e for e in map(json.loads, open(path)) if e["event"] == kind]
+assert es, "no %s event" % kind
+e = es[-1]
+assert eval(expr), (expr, e)
+PY
+}
+
+# served LOG NAME: the statuses nginx answered requests for NAME with (comma-separated, sorted) and the
+# bytes it sent of it, in the access log lines LOG holds.
+served() {
+	python3 - "$1" "$2" <<'PY' || return 1
+import sys
+lines = [l.split() for l in open(sys.argv[1]) if l.split()[1].endswith("/" + sys.argv[2])]
+print(",".join(sorted({l[3] for l in lines})), sum(int(l[4]) for l in lines))
+PY
+}
+
+# nginx's log from line N on, into FILE
+log_since() { tail -n +"$(($1 + 1))" "$T/nginx/access.log" >"$2"; }
+
+t_seeded_install_fetches_what_changed() {
+	images
+	url=$(release s 1.0.0 2.0.0)
+	"$INGOT" disk disk.img --slot-a out-1.0.0/demo_1.0.0.raw --slot-size 48M
+	before=$(wc -l <"$T/nginx/access.log")
+	"$INGOT" slot install --disk disk.img --cert keys/ingot.crt --json "$url" >events.json
+	log_since "$before" access.log
+	cat events.json access.log
+	size=$(stat -c %s out-2.0.0/demo_2.0.0.raw)
+	slot_holds disk.img b out-2.0.0/demo_2.0.0.raw
+	slot_verifies disk.img b keys/ingot.crt out-2.0.0/demo_2.0.0.roothash
+	# the 6 MiB came from slot a: what was fetched is a small part, and with the reused all of the image
+	event events.json seeded "e['reused'] > 6 << 20"
+	event events.json result "e['reused'] + e['fetched'] == $size and e['fetched'] * 20 < $size"
+	# nginx sent the image in Range requests only (206), as many bytes as ingot says it fetched (and the
+	# 96 bytes of the probe)
+	read -r statuses bytes <<<"$(served access.log demo_2.0.0.raw)"
+	[ "$statuses" = 206 ]
+	fetched=$(python3 -c 'import json,sys; print([json.loads(l) for l in open(sys.argv[1])][-1]["fetched"])' events.json)
+	[ "$bytes" -eq $((fetched + 96)) ]
+	# and the text output says so
+	"$INGOT" slot install --disk disk.img --cert keys/ingot.crt --slot b "$url" >out.log
+	grep -E "installed 2.0.0 .*MiB fetched, [0-9.]+ MiB from the disk" out.log
+}
+run seeded_install_fetches_what_changed t_seeded_install_fetches_what_changed
+
+# A byte changed on the server in an extent no slot has: refused, naming the bytes, before they are
+# written, and slot b left unbootable; in text and JSON.
+t_tampered_extent_is_refused() {
+	images
+	url=$(release t 1.0.0 2.0.0)
+	off=$(python3 - out-1.0.0/demo_1.0.0.blocks out-2.0.0/demo_2.0.0.blocks <<'PY'
+import json, sys
+old = {e[3] for e in json.load(open(sys.argv[1]))["extents"]}
+new = [e for e in json.load(open(sys.argv[2]))["extents"] if e[3] not in old and e[2] != "superblock"]
+print(new[0][0] + new[0][1] // 2)
+PY
+)
+	flip "$WWW/t/demo_2.0.0.raw" "$off"
+	"$INGOT" disk disk.img --slot-a out-1.0.0/demo_1.0.0.raw --slot-size 48M
+	expect_fail "are not what the signed block index names" \
+		"$INGOT" slot install --disk disk.img --cert keys/ingot.crt "$url"
+	[ "$(status_field disk.img 's["slots"][1]["state"] in ("empty", "bad"), s["next"]')" = "(True, 'a')" ]
+	rc=0
+	"$INGOT" slot install --disk disk.img --cert keys/ingot.crt --json "$url" >events.json 2>/dev/null || rc=$?
+	[ "$rc" -eq 1 ]
+	event events.json error "'not what the signed block index names' in e['message']"
+}
+run tampered_extent_is_refused t_tampered_extent_is_refused
+
+# A damaged block in the booted slot: its extent is not taken (its SHA-256 differs), it is fetched, and
+# the install says which bytes of which slot; the new slot is exactly the image.
+t_damaged_seed_block_is_fetched() {
+	images
+	url=$(release d 1.0.0 2.0.0)
+	"$INGOT" disk disk.img --slot-a out-1.0.0/demo_1.0.0.raw --slot-size 48M
+	off=$(python3 -c 'import json, sys; d = [e for e in json.load(open(sys.argv[1]))["extents"] if e[2] == "data"]; print(d[len(d) // 2][0] + 100)' \
+		out-1.0.0/demo_1.0.0.blocks)
+	flip_part disk.img root-a "$off"
+	"$INGOT" slot install --disk disk.img --cert keys/ingot.crt --json "$url" >events.json 2>err.log
+	cat events.json
+	event events.json seed-damaged "'root-a' in e['url'] and 'not what its index names' in e['message']"
+	event events.json result "e['fetched'] > 100000"
+	slot_holds disk.img b out-2.0.0/demo_2.0.0.raw
+	slot_verifies disk.img b keys/ingot.crt out-2.0.0/demo_2.0.0.roothash
+}
+run damaged_seed_block_is_fetched t_damaged_seed_block_is_fetched
+
+# A block index on the server that is not the one the signed index names: not used; the whole image is
+# fetched, and the install says why.
+t_index_that_does_not_match_is_not_used() {
+	images
+	url=$(release m 1.0.0 2.0.0)
+	cp "$WWW/m/demo_1.0.0.blocks" "$WWW/m/demo_2.0.0.blocks"
+	"$INGOT" disk disk.img --slot-a out-1.0.0/demo_1.0.0.raw --slot-size 48M
+	before=$(wc -l <"$T/nginx/access.log")
+	"$INGOT" slot install --disk disk.img --cert keys/ingot.crt --json "$url" >events.json
+	log_since "$before" access.log
+	event events.json full "'demo_2.0.0.blocks: its SHA-256 is not the one the signed index gives' in e['message']"
+	read -r statuses bytes <<<"$(served access.log demo_2.0.0.raw)"
+	[ "$statuses" = 200 ]
+	[ "$bytes" -eq "$(stat -c %s out-2.0.0/demo_2.0.0.raw)" ]
+	slot_holds disk.img b out-2.0.0/demo_2.0.0.raw
+	slot_verifies disk.img b keys/ingot.crt out-2.0.0/demo_2.0.0.roothash
+	# in text, on stderr
+	"$INGOT" slot install --disk disk.img --cert keys/ingot.crt --slot b "$url" >/dev/null 2>err.log
+	grep -q "fetching the whole image: .*demo_2.0.0.blocks: its SHA-256 is not the one the signed index gives" err.log
+}
+run index_that_does_not_match_is_not_used t_index_that_does_not_match_is_not_used
+
+# A server that ignores Range (nginx with max_ranges 0 answers 200 with the whole file): the whole image,
+# fetched once, with the reason.
+t_server_without_range() {
+	images
+	url=$(release norange/r 1.0.0 2.0.0)
+	"$INGOT" disk disk.img --slot-a out-1.0.0/demo_1.0.0.raw --slot-size 48M
+	"$INGOT" slot install --disk disk.img --cert keys/ingot.crt --json "$url" >events.json
+	event events.json full "'does not answer Range requests' in e['message']"
+	event events.json result "e['reused'] == 0"
+	slot_holds disk.img b out-2.0.0/demo_2.0.0.raw
+	slot_verifies disk.img b keys/ingot.crt out-2.0.0/demo_2.0.0.roothash
+}
+run server_without_range t_server_without_range
+
+# proxy_start CUT [stall]: tests/tools/cut-proxy.py in front of nginx; its port in proxy.port.
+proxy_start() {
+	python3 "$TOP/tests/tools/cut-proxy.py" proxy.port "$NGINX_PORT" "$1" proxy.log ${2:-} &
+	echo $! >proxy.pid
+	for _ in $(seq 100); do [ -e proxy.port ] && return 0; sleep 0.05; done
+	return 1
+}
+
+# A Range response cut in the middle: the request goes on from the byte where it stopped.
+t_cut_range_goes_on() {
+	images
+	url=$(release c 1.0.0 3.0.0)
+	"$INGOT" disk disk.img --slot-a out-1.0.0/demo_1.0.0.raw --slot-size 48M
+	proxy_start 3000000
+	trap 'kill $(cat proxy.pid) 2>/dev/null || true' EXIT
+	http_proxy=http://127.0.0.1:$(cat proxy.port) "$INGOT" slot install --disk disk.img --cert keys/ingot.crt \
+		--json "$url" >events.json
+	cat events.json proxy.log
+	event events.json retry "'demo_3.0.0.raw' in e['url']"
+	# the request after the cut asks from where the cut one stopped, to the same end
+	python3 - proxy.log <<'PY'
+import re, sys
+r = [tuple(map(int, m.groups())) for m in re.finditer(r"demo_3.0.0.raw HTTP/1.1 Range: bytes=(\d+)-(\d+)", open(sys.argv[1]).read())]
+pairs = [(a, b) for a, b in zip(r, r[1:]) if a[1] == b[1] and b[0] > a[0]]
+assert pairs and pairs[0][1][0] - pairs[0][0][0] <= 3000000, r
+PY
+	slot_holds disk.img b out-3.0.0/demo_3.0.0.raw
+	slot_verifies disk.img b keys/ingot.crt out-3.0.0/demo_3.0.0.roothash
+}
+run cut_range_goes_on t_cut_range_goes_on
+
+# kill -9 in the middle of an install, then the same install again: it takes what the killed one wrote
+# into slot b (checked by SHA-256 against the new index, as every extent) and fetches the rest.
+t_killed_install_goes_on() {
+	images
+	url=$(release k 1.0.0 3.0.0)
+	"$INGOT" disk disk.img --slot-a out-1.0.0/demo_1.0.0.raw --slot-size 48M
+	# the image's bytes stall after 9 MiB relayed: the first range of 8 MiB is written by then
+	proxy_start $(((8 << 20) + (1 << 20))) stall
+	trap 'kill $(cat proxy.pid) 2>/dev/null || true' EXIT
+	http_proxy=http://127.0.0.1:$(cat proxy.port) "$INGOT" slot install --disk disk.img --cert keys/ingot.crt \
+		--json "$url" >killed.json 2>&1 &
+	pid=$!
+	for _ in $(seq 300); do grep -q stalled proxy.log && break; sleep 0.1; done
+	grep -q stalled proxy.log
+	sleep 1
+	kill -9 "$pid"
+	wait "$pid" || true
+	# slot b is not bootable: its signature went first
+	[ "$(status_field disk.img 's["slots"][1]["state"] in ("empty", "bad"), s["next"]')" = "(True, 'a')" ]
+	"$INGOT" slot install --disk disk.img --cert keys/ingot.crt --json "$url" >events.json
+	cat events.json
+	# blob b is in no slot but what the killed install wrote: at least 4 MiB of it now comes from b
+	event events.json result "e['reused'] >= 4 << 20"
+	slot_holds disk.img b out-3.0.0/demo_3.0.0.raw
+	slot_verifies disk.img b keys/ingot.crt out-3.0.0/demo_3.0.0.roothash
+}
+run killed_install_goes_on t_killed_install_goes_on

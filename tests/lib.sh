@@ -405,6 +405,14 @@ flip_part() {
 	flip "$1" $((start + $3)) 0xff || return 1
 }
 
+# slot_holds DISK SLOT IMAGE: the slot's root partition begins with IMAGE's bytes (cmp).
+slot_holds() {
+	local info start
+	info=$(part "$1" "root-$2") || return 1
+	read -r start _ _ <<<"$info"
+	cmp -n "$(stat -c %s "$3")" "$3" <(tail -c +$((start + 1)) "$1") || return 1
+}
+
 # same_bytes FILE SHA256: FILE's content has that digest.
 same_bytes() {
 	[ "$(sha256sum <"$1")" = "$2" ] || { echo "$1: changed"; return 1; }

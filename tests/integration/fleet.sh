@@ -4,6 +4,7 @@
 # the release, nginx's access log for Range requests, veritysetup and openssl cms for the slots.
 . "$(dirname "$0")/../lib.sh"
 . "$TOP/tests/tools/nginx.sh"
+. "$TOP/tests/tools/releases.sh"
 
 WWW=$T/www
 mkdir -p "$WWW"
@@ -27,19 +28,6 @@ export no_proxy= NO_PROXY=
 IMG=$T/images
 mkdir -p "$IMG"
 (cd "$IMG" && for v in 1.0.0 2.0.0 3.0.0; do signed_demo "out-$v" "$v"; done) || exit 1
-images() { ln -s "$IMG"/keys "$IMG"/out-* .; }
-
-# release NAME VERSION...: the images of each VERSION published one after the other into $WWW/NAME;
-# prints its URL.
-release() {
-	local name=$1 v
-	shift
-	for v in "$@"; do
-		"$INGOT" publish "$IMG/out-$v" "$WWW/$name" --key "$IMG/keys/ingot.key" --cert "$IMG/keys/ingot.crt" >/dev/null ||
-			return 1
-	done
-	echo "http://127.0.0.1:$NGINX_PORT/$name/"
-}
 
 t_publish_and_install() {
 	images

@@ -46,6 +46,10 @@ t_slot_verifies_refuses_damage() {
 	damaged data.img
 	flip_part data.img root-a 70000
 	refuses "a flipped data byte" slot_verifies data.img a keys/ingot.crt
+	slot_holds good.img a out/demo_1.0.0.raw
+	refuses "a flipped data byte (slot_holds)" slot_holds data.img a out/demo_1.0.0.raw
+	refuses "another image (slot_holds)" slot_holds good.img a out/demo_2.0.0.raw
+	refuses "no such slot (slot_holds)" slot_holds good.img c out/demo_1.0.0.raw
 	damaged tree.img
 	flip_part tree.img verity-a 4200
 	refuses "a flipped hash tree byte" slot_verifies tree.img a keys/ingot.crt

@@ -5,6 +5,7 @@
 # cms (slot_verifies), nginx's access log for what was fetched.
 . "$(dirname "$0")/../lib.sh"
 . "$TOP/tests/tools/nginx.sh"
+. "$TOP/tests/tools/releases.sh"
 
 WWW=$T/www
 mkdir -p "$WWW/norange"
@@ -31,26 +32,6 @@ mkdir -p "$IMG"
 		signed_demo out-2.0.0 2.0.0 "$(printf "[Content]\nCopy=$PWD/blob-a:/a\nCopy=$PWD/small:/small\n$fast")" &&
 		signed_demo out-3.0.0 3.0.0 "$(printf "[Content]\nCopy=$PWD/blob-b:/b\n$fast")"
 ) || exit 1
-images() { ln -s "$IMG"/keys "$IMG"/out-* .; }
-
-# release NAME VERSION...: those versions published into $WWW/NAME; prints its URL.
-release() {
-	local name=$1 v
-	shift
-	for v in "$@"; do
-		"$INGOT" publish "$IMG/out-$v" "$WWW/$name" --key "$IMG/keys/ingot.key" --cert "$IMG/keys/ingot.crt" >/dev/null ||
-			return 1
-	done
-	echo "http://127.0.0.1:$NGINX_PORT/$name/"
-}
-
-# slot_holds DISK SLOT IMAGE: the slot's root partition begins with IMAGE's bytes (cmp).
-slot_holds() {
-	local info start
-	info=$(part "$1" "root-$2") || return 1
-	read -r start _ _ <<<"$info"
-	cmp -n "$(stat -c %s "$3")" "$3" <(tail -c +$((start + 1)) "$1") || return 1
-}
 
 # event FILE TYPE EXPR: EXPR (Python, over e) holds for the last event of TYPE in the JSON lines of FILE.
 event() {

@@ -129,6 +129,7 @@ bench: deps
 	@BUILD=$(BUILD) bench/build.sh
 	@BUILD=$(BUILD) bench/install.sh
 	@BUILD=$(BUILD) bench/install-http.sh
+	@BUILD=$(BUILD) bench/delta.sh
 	@BUILD=$(BUILD) bench/boot.sh
 	@BUILD=$(BUILD) bench/sysext.sh
 

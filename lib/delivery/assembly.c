@@ -1,6 +1,7 @@
 /* assembly.c: the assembled image (assembly.h): which seed may hold each extent, decided once by
  * SHA-256; then each extent read or fetched in order and checked against its SHA-256 before use. */
 #include <errno.h>
+#include <fcntl.h>
 #include <openssl/evp.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +10,7 @@
 #include "http.h"
 
 #define MAX_RANGE (8u << 20) /* bytes one Range request asks for, at most (a larger extent alone may be more) */
+#define READ_AHEAD (16u << 20) /* bytes of a seed the kernel is asked to read ahead of the one read now */
 
 /* An extent some seed's index names, where in that seed. */
 struct candidate {
@@ -21,6 +23,7 @@ struct candidate {
 struct assembly {
         const struct ingot_fetch_options *o;
         char *url;
+        struct http_ranges *server;
         struct block_index image;
         uint64_t size;
         struct assembly_seed *seeds;
@@ -29,6 +32,7 @@ struct assembly {
         size_t n_candidates;
         bool *fetch;                  /* per extent of the image: no seed names it */
         bool *spent;                  /* per seed: a prefix seed past its end */
+        uint64_t *advised;            /* per seed: how far read-ahead was asked for */
         uint64_t pos;                 /* the next byte to hand out */
         size_t cur;                   /* the extent whose checked bytes are at bytes */
         const uint8_t *bytes;         /* NULL: none yet */
@@ -79,10 +83,12 @@ void assembly_free(struct assembly *a) {
                 block_index_done(&a->seeds[i].index);
         free(a->seeds);
         block_index_done(&a->image);
+        http_ranges_free(a->server);
         free(a->url);
         free(a->candidates);
         free(a->fetch);
         free(a->spent);
+        free(a->advised);
         free(a->seed_buf);
         free(a->range_buf);
         free(a);
@@ -114,8 +120,12 @@ int assembly_new(const struct ingot_fetch_options *o, const char *url, struct bl
         size_t n = 0;
         for (size_t i = 0; i < n_seeds; i++)
                 n += a->seeds[i].index.n;
+        int r = http_ranges_new(o, url, &a->server);
+        if (r < 0)
+                return r;
         if (!(a->url = strdup(url)) || !(a->candidates = calloc(n ? n : 1, sizeof(*a->candidates))) ||
-            !(a->fetch = calloc(a->image.n, sizeof(*a->fetch))) || !(a->spent = calloc(n_seeds + 1, sizeof(*a->spent))))
+            !(a->fetch = calloc(a->image.n, sizeof(*a->fetch))) || !(a->spent = calloc(n_seeds + 1, sizeof(*a->spent))) ||
+            !(a->advised = calloc(n_seeds + 1, sizeof(*a->advised))))
                 return -ENOMEM;
         for (size_t i = 0; i < n_seeds; i++)
                 for (size_t k = 0; k < a->seeds[i].index.n; k++) {
@@ -170,6 +180,13 @@ static int from_seed(struct assembly *a, size_t i, bool check_only) {
                         const struct assembly_seed *s = &a->seeds[c->seed];
                         if (s->target != target || !usable(a, c, e))
                                 continue;
+                        /* a slot's unchanged extents are read in order: have the kernel read them ahead
+                         * while the install writes and checks, as the network stream's thread does */
+                        uint64_t *advised = &a->advised[c->seed];
+                        if (c->offset + READ_AHEAD / 2 > *advised || c->offset + READ_AHEAD < *advised) {
+                                (void) posix_fadvise(s->fd, (off_t) (s->offset + c->offset), READ_AHEAD, POSIX_FADV_WILLNEED);
+                                *advised = c->offset + READ_AHEAD;
+                        }
                         if (pread_full(s->fd, a->seed_buf, e->size, s->offset + c->offset) >= 0 &&
                             has_sha(a->seed_buf, e->size, e->sha256)) {
                                 if (!check_only) {
@@ -220,7 +237,7 @@ static int from_server(struct assembly *a, size_t i, struct ingot_error *err) {
                 if (r < 0)
                         return r;
                 a->range_start = a->range_end = 0;
-                r = http_get_range(a->o, a->url, e->offset, (size_t) (end - e->offset), a->range_buf, err);
+                r = http_ranges_get(a->server, e->offset, (size_t) (end - e->offset), a->range_buf, err);
                 if (r < 0)
                         return r;
                 a->range_start = e->offset;

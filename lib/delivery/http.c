@@ -209,57 +209,77 @@ int http_get(const struct ingot_fetch_options *o, const char *url, size_t max, u
         }
 }
 
-struct rangebuf {
-        CURL *c;
+struct http_ranges {
+        const struct ingot_fetch_options *o;
+        char *url;
+        CURL *c; /* kept: libcurl keeps its connection open for the next range */
+        char errbuf[CURL_ERROR_SIZE];
         uint8_t *data;
         size_t size, got;
         bool not_partial;
 };
 
 static size_t range_write(char *p, size_t size, size_t n, void *userdata) {
-        struct rangebuf *b = userdata;
+        struct http_ranges *r = userdata;
         size_t len = size * n;
         long status = 0;
-        curl_easy_getinfo(b->c, CURLINFO_RESPONSE_CODE, &status);
-        if (status != 206 || len > b->size - b->got) {
-                b->not_partial = true;
+        curl_easy_getinfo(r->c, CURLINFO_RESPONSE_CODE, &status);
+        if (status != 206 || len > r->size - r->got) {
+                r->not_partial = true;
                 return 0;
         }
-        memcpy(b->data + b->got, p, len);
-        b->got += len;
+        memcpy(r->data + r->got, p, len);
+        r->got += len;
         return len;
 }
 
-int http_get_range(const struct ingot_fetch_options *o, const char *url, uint64_t offset, size_t size, void *buf,
-                   struct ingot_error *err) {
-        struct retry rt = { .o = o, .url = url };
+int http_ranges_new(const struct ingot_fetch_options *o, const char *url, struct http_ranges **ret) {
+        _cleanup_(http_ranges_freep) struct http_ranges *r = calloc(1, sizeof(*r));
+        if (!r || !(r->url = strdup(url)) || !(r->c = easy_new(o, url, r->errbuf)))
+                return -ENOMEM;
+        r->o = o;
+        curl_easy_setopt(r->c, CURLOPT_WRITEFUNCTION, range_write);
+        curl_easy_setopt(r->c, CURLOPT_WRITEDATA, r);
+        *ret = TAKE_PTR(r);
+        return 0;
+}
+
+void http_ranges_free(struct http_ranges *r) {
+        if (!r)
+                return;
+        curl_easy_cleanup(r->c);
+        free(r->url);
+        free(r);
+}
+
+int http_ranges_get(struct http_ranges *r, uint64_t offset, size_t size, void *buf, struct ingot_error *err) {
+        struct retry rt = { .o = r->o, .url = r->url };
         size_t done = 0; /* a cut transfer goes on from where it stopped */
         for (;;) {
-                char errbuf[CURL_ERROR_SIZE], range[64];
-                _cleanup_(curl_easy_cleanupp) CURL *c = easy_new(o, url, errbuf);
-                if (!c)
-                        return error_set(err, -ENOMEM, "%s: cannot set up libcurl", url);
-                struct rangebuf b = { .c = c, .data = (uint8_t *) buf + done, .size = size - done };
+                char range[64];
                 snprintf(range, sizeof(range), "%llu-%llu", (unsigned long long) (offset + done),
                          (unsigned long long) (offset + size - 1));
-                curl_easy_setopt(c, CURLOPT_RANGE, range);
-                curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, range_write);
-                curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
-                CURLcode rc = curl_easy_perform(c);
+                r->data = (uint8_t *) buf + done;
+                r->size = size - done;
+                r->got = 0;
+                r->not_partial = false;
+                r->errbuf[0] = 0;
+                curl_easy_setopt(r->c, CURLOPT_RANGE, range);
+                CURLcode rc = curl_easy_perform(r->c);
                 long status = 0;
-                curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-                if (b.not_partial || (rc == CURLE_OK && status != 206))
+                curl_easy_getinfo(r->c, CURLINFO_RESPONSE_CODE, &status);
+                if (r->not_partial || (rc == CURLE_OK && status != 206))
                         return error_set(err, -EOPNOTSUPP,
-                                         "%s: the server does not answer Range requests (bytes %s: HTTP %ld%s)", url,
+                                         "%s: the server does not answer Range requests (bytes %s: HTTP %ld%s)", r->url,
                                          range, status, status == 206 ? ", more bytes than asked" : "");
-                done += b.got;
+                done += r->got;
                 if (rc == CURLE_OK && done == size)
                         return 0;
                 if (rc == CURLE_OK)
                         rc = CURLE_PARTIAL_FILE;
                 char why[CURL_ERROR_SIZE + 32];
-                describe(rc, status, errbuf, why, sizeof(why));
-                if (!transient(rc, status) || !retry_after(&rt, why, b.got > 0))
+                describe(rc, status, r->errbuf, why, sizeof(why));
+                if (!transient(rc, status) || !retry_after(&rt, why, r->got > 0))
                         return give_up(&rt, rc, status, why, err);
         }
 }

@@ -8,11 +8,15 @@
 int http_get(const struct ingot_fetch_options *o, const char *url, size_t max, uint8_t **ret, size_t *ret_size,
              struct ingot_error *err);
 
-/* Bytes [offset, offset + size) of a file into buf, by a Range request: -EOPNOTSUPP (said in err) when
- * the server answers with anything but those bytes as a 206 (a server that ignores Range sends the
- * whole file with 200: the transfer stops at its first bytes). */
-int http_get_range(const struct ingot_fetch_options *o, const char *url, uint64_t offset, size_t size, void *buf,
-                   struct ingot_error *err);
+/* Byte ranges of one file, asked one after another over a connection kept open between them. */
+struct http_ranges;
+int http_ranges_new(const struct ingot_fetch_options *o, const char *url, struct http_ranges **ret);
+void http_ranges_free(struct http_ranges *r);
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct http_ranges *, http_ranges_free);
+/* Bytes [offset, offset + size) into buf, by a Range request: -EOPNOTSUPP (said in err) when the server
+ * answers with anything but those bytes as a 206 (a server that ignores Range sends the whole file with
+ * 200: the transfer stops at its first bytes). A request cut short goes on from its last byte. */
+int http_ranges_get(struct http_ranges *r, uint64_t offset, size_t size, void *buf, struct ingot_error *err);
 
 /* A file of exactly size bytes, read in order by http_stream_read (a slot_read_fn). */
 struct http_stream;

@@ -288,9 +288,11 @@ static int open_image_data(const struct ingot_fetch_options *fo, const char *bas
                         uint8_t probe[96];
                         size_t k = image.n && image.extents[0].size < sizeof(probe) ? image.extents[0].size : sizeof(probe);
                         e2 = (struct ingot_error) { 0 };
-                        r = http_get_range(fo, img->path, 0, k, probe, &e2);
-                        if (r == -ENOMEM)
+                        _cleanup_(http_ranges_freep) struct http_ranges *server = NULL;
+                        r = http_ranges_new(fo, img->path, &server);
+                        if (r < 0)
                                 return r;
+                        r = http_ranges_get(server, 0, k, probe, &e2);
                         why = r < 0 ? e2.message : NULL;
                 }
         }

@@ -85,6 +85,38 @@ t_disk_and_slots() {
 }
 run disk_and_slots t_disk_and_slots
 
+# From a URL, seeded from slot a, whole with --full, and refused for a tampered extent.
+t_seeded_install_from_a_url() {
+	command -v nginx >/dev/null || skip_test "nginx missing (scripts/install-deps.sh)"
+	signed_demo out 1.0.0
+	signed_demo out 2.0.0 "$(printf '[Content]\nMkdir=/new')"
+	. "$TOP/tests/tools/nginx.sh"
+	trap nginx_stop EXIT
+	"$INGOT" publish out www/r --key keys/ingot.key --cert keys/ingot.crt >/dev/null
+	nginx_start "$PWD/nginx" "$PWD/www"
+	url=http://127.0.0.1:$NGINX_PORT/r/
+	"$INGOT" disk disk.img --slot-a out/demo_1.0.0.raw
+	# a byte changed in an extent 1.0.0 does not have: refused
+	off=$(python3 - out/demo_1.0.0.blocks out/demo_2.0.0.blocks <<'PY'
+import json, sys
+old = {e[3] for e in json.load(open(sys.argv[1]))["extents"]}
+new = [e for e in json.load(open(sys.argv[2]))["extents"] if e[3] not in old and e[2] == "metadata"]
+print(new[-1][0] + new[-1][1] // 2)
+PY
+)
+	flip www/r/demo_2.0.0.raw "$off"
+	rc=0
+	no_proxy='*' vg "$INGOT" slot install --disk disk.img --cert keys/ingot.crt "$url" 2>err || rc=$?
+	cat err
+	[ "$rc" -eq 1 ]
+	grep -q "not what the signed block index names" err
+	flip www/r/demo_2.0.0.raw "$off"
+	no_proxy='*' vg "$INGOT" slot install --disk disk.img --cert keys/ingot.crt --json "$url" >events.json
+	grep -q '"event":"seeded"' events.json
+	no_proxy='*' vg "$INGOT" slot install --disk disk.img --cert keys/ingot.crt --slot b --full "$url" >/dev/null
+}
+run seeded_install_from_a_url t_seeded_install_from_a_url
+
 t_sysext_layers() {
 	"$INGOT" keygen keys >/dev/null
 	"$INGOT" build "$TOP/recipes/demo.ini" -o base --key keys/ingot.key --cert keys/ingot.crt --quiet

@@ -5,8 +5,12 @@
 # release, then the same with bookworm-security and bookworm-updates (mmdebstrap, the same packages).
 # For each: ingot by the block index (extents of the new image whose SHA-256 the old one lacks), casync
 # (`casync make` of both images, the new store's chunks the old store lacks), the full image, and the
-# lower bound (the changed files compressed alone + the metadata tables). Goals (issue 21): ingot
-# <= 1/4 of casync and <= 2x the lower bound. PAIRS="a" runs one pair only.
+# lower bound (the changed files compressed alone + the metadata tables). Then v2 installed over a disk
+# whose slot a holds v1, from nginx on 127.0.0.1, seeded and with --full (median of three, each from an
+# emptied slot b and a dropped page cache, the served files warm), on loopback and limited to 1 Gbit/s:
+# the bytes it fetched and its time. Goals (issue 21): ingot
+# <= 1/4 of casync and <= 2x the lower bound; install time <= 1.1x the full install. PAIRS="a" runs
+# one pair only.
 set -eu
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
@@ -14,16 +18,22 @@ INGOT=${INGOT:-$PWD/$BUILD/ingot}
 LEVEL=${LEVEL:-15}
 JOBS=${JOBS:-$(nproc)}
 PAIRS=${PAIRS:-a b}
+. tests/tools/nginx.sh
+. bench/lib.sh
 W=$(mktemp -d /tmp/ingot-bench-delta.XXXXXX)
-trap 'rm -rf "$W"' EXIT
+trap 'nginx_stop; rm -rf "$W"' EXIT
+unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY ALL_PROXY all_proxy
 command -v casync >/dev/null || { echo "bench: casync is not installed (scripts/install-deps.sh)" >&2; exit 1; }
+"$INGOT" keygen "$W/keys" >/dev/null
+mkdir -p "$W/www"
+ln -s . "$W/www/gbit" # the same files, sent at most at 1 Gbit/s
+nginx_start "$W/nginx" "$W/www"
 
 build() { # build NAME VERSION TREE: $W/out/NAME_VERSION.{raw,blocks}
 	cat >"$W/$1_$2.ini" <<EOR
 [Image]
 Name=$1
 Version=$2
-OsRelease=no
 [Base]
 Tree=$3
 [Output]
@@ -31,7 +41,22 @@ Compression=zstd
 Level=$LEVEL
 BlockSize=128K
 EOR
-	"$INGOT" build --unsigned "$W/$1_$2.ini" -o "$W/out" -j "$JOBS" --quiet
+	"$INGOT" build "$W/$1_$2.ini" -o "$W/out/$1_$2" -j "$JOBS" --quiet --key "$W/keys/ingot.key" --cert "$W/keys/ingot.crt"
+}
+
+# install PATH ARGS...: v2 into slot b of $W/disk.img from the release at $W/www/PATH, after emptying b;
+# prints "seconds fetched" (the image's bytes the install fetched, by its --json result).
+install() {
+	local name=$1 t0 t1
+	shift
+	empty_slot_b "$W/disk.img"
+	cat "$W/www/$name"/*.raw "$W/www/$name"/*.verity >/dev/null # a warm server, as a CDN's would be
+	t0=$(date +%s%N)
+	"$INGOT" slot install --disk "$W/disk.img" --cert "$W/keys/ingot.crt" --json "$@" \
+		"http://127.0.0.1:$NGINX_PORT/$name/" >"$W/install.json" || { echo "bench: the install failed" >&2; return 1; }
+	t1=$(date +%s%N)
+	python3 -c 'import json, sys; r = [json.loads(l) for l in open(sys.argv[1])][-1]; assert r["installed"]; print("%.3f %d" % (int(sys.argv[2]) / 1e9, r["fetched"]))' \
+		"$W/install.json" $((t1 - t0))
 }
 
 casync_fetched() { # casync_fetched OLD.raw NEW.raw: bytes of NEW's chunks (as stored) OLD's store lacks
@@ -51,13 +76,15 @@ mib() { echo "$1" | awk '{ printf "%.1f", $1 / 1048576 }'; }
 pct() { echo "$1 $2" | awk '{ printf "%.1f%%", 100 * $1 / $2 }'; }
 
 pair() { # pair LABEL NAME V1 V2
-	local label=$1 name=$2 full ingot casync_bytes bound kinds
+	local label=$1 name=$2 full ingot casync_bytes bound kinds v1 v2
 	build "$name" 1 "$3"
 	build "$name" 2 "$4"
-	full=$(stat -c %s "$W/out/${name}_2.raw")
-	python3 bench/delta-bytes.py "$W/out/${name}_1.blocks" "$W/out/${name}_2.blocks" >"$W/$name.ingot.json"
-	python3 bench/delta-lower-bound.py "$3" "$4" "$W/out/${name}_2.blocks" "$LEVEL" >"$W/$name.bound.json"
-	casync_bytes=$(casync_fetched "$W/out/${name}_1.raw" "$W/out/${name}_2.raw")
+	v1=$W/out/${name}_1/${name}_1
+	v2=$W/out/${name}_2/${name}_2
+	full=$(stat -c %s "$v2.raw")
+	python3 bench/delta-bytes.py "$v1.blocks" "$v2.blocks" >"$W/$name.ingot.json"
+	python3 bench/delta-lower-bound.py "$3" "$4" "$v2.blocks" "$LEVEL" >"$W/$name.bound.json"
+	casync_bytes=$(casync_fetched "$v1.raw" "$v2.raw")
 	ingot=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["fetched"])' "$W/$name.ingot.json")
 	kinds=$(python3 -c 'import json,sys; print(" ".join("%s %.1f MiB" % (k, v / 1048576) for k, v in sorted(json.load(open(sys.argv[1]))["by_kind"].items())))' "$W/$name.ingot.json")
 	bound=$(python3 -c 'import json,sys; b = json.load(open(sys.argv[1])); print(b["bound"], b["files"], b["content"], b["metadata"])' "$W/$name.bound.json")
@@ -71,6 +98,32 @@ pair() { # pair LABEL NAME V1 V2
 		"$(pct "$bound" "$full")" "$(mib "$content")" "$(mib "$metadata")"
 	printf '  ingot/casync %.2f (goal <= 0.25); ingot/lower bound %.2f (goal <= 2)\n' \
 		"$(echo "$ingot / $casync_bytes" | bc -l)" "$(echo "$ingot / $bound" | bc -l)"
+
+	# the install itself, from nginx: seeded from slot a (v1), and whole
+	for v in 1 2; do
+		"$INGOT" publish "$W/out/${name}_$v" "$W/www/$name" --key "$W/keys/ingot.key" --cert "$W/keys/ingot.crt" >/dev/null
+	done
+	"$INGOT" disk "$W/disk.img" --slot-a "$v1.raw" --esp-size 33M --var-size 1M --slot-size $((full * 3 / 2 / 1048576 + 8))M >/dev/null
+	local fetched t f r where
+	for where in "$name" "gbit/$name"; do
+		local seeded=() whole=()
+		for _ in 1 2 3; do
+			r=$(install "$where")
+			read -r t f <<<"$r"
+			seeded+=("$t")
+			fetched=$f
+			r=$(install "$where" --full)
+			read -r t f <<<"$r"
+			whole+=("$t")
+		done
+		local ts tw
+		ts=$(median "${seeded[@]}")
+		tw=$(median "${whole[@]}")
+		printf '  install from nginx%s: seeded %.2f s (fetched %s MiB of the image, and the hash tree), full %.2f s; seeded/full %.2f%s\n' \
+			"$([ "$where" = "$name" ] && echo "" || echo " at 1 Gbit/s")" "$ts" "$(mib "$fetched")" "$tw" \
+			"$(echo "$ts / $tw" | bc -l)" "$([ "$where" = "$name" ] && echo " (goal <= 1.1)" || echo "")"
+	done
+	rm -rf "$W/www/$name" "$W/disk.img"
 }
 
 for p in $PAIRS; do
@@ -82,16 +135,15 @@ for p in $PAIRS; do
 		[ "$bytes" -ge $((512 * 1024 * 1024)) ] || { echo "tree is only $bytes bytes; want >= 0.5 GiB" >&2; exit 1; }
 		python3 bench/delta-tree.py "$W/a/v1" "$W/a/v2" 1 50 50
 		pair a tree "$W/a/v1" "$W/a/v2"
-		rm -rf "$W/a" "$W/out"/tree_*
+		rm -rf "$W/a" "$W/out"
 		;;
 	b)
 		# the same packages, bookworm's point release then with its security and stable updates
 		pkgs=systemd,systemd-sysv,udev,openssh-server,curl,ca-certificates,iproute2,less,procps,kmod
-		export SOURCE_DATE_EPOCH=1700000000
 		mkdir -p "$W/b"
-		mmdebstrap --quiet --variant=minbase --include="$pkgs" bookworm "$W/b/v1" \
+		SOURCE_DATE_EPOCH=1700000000 mmdebstrap --quiet --variant=minbase --include="$pkgs" bookworm "$W/b/v1" \
 			"deb http://deb.debian.org/debian bookworm main"
-		mmdebstrap --quiet --variant=minbase --include="$pkgs" bookworm "$W/b/v2" \
+		SOURCE_DATE_EPOCH=1700000000 mmdebstrap --quiet --variant=minbase --include="$pkgs" bookworm "$W/b/v2" \
 			"deb http://deb.debian.org/debian bookworm main" \
 			"deb http://deb.debian.org/debian bookworm-updates main" \
 			"deb http://deb.debian.org/debian-security bookworm-security main"
@@ -108,9 +160,8 @@ for top in sys.argv[1:]:
                     pass
 EOP
 		pair b debian "$W/b/v1" "$W/b/v2"
-		rm -rf "$W/b" "$W/out"/debian_*
+		rm -rf "$W/b" "$W/out"
 		;;
 	*) echo "bench: no pair '$p' (a, b)" >&2; exit 1 ;;
 	esac
 done
-echo "install time from nginx on 127.0.0.1: not measured; the install seeded from both slots is not built yet (issue 21)"

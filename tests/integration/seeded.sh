@@ -84,6 +84,21 @@ t_seeded_install_fetches_what_changed() {
 }
 run seeded_install_fetches_what_changed t_seeded_install_fetches_what_changed
 
+# The slot being written seeds what it held: slot a holds 3.0.0 (none of blob a), b holds 1.0.0; 2.0.0
+# into b takes blob a from b itself, where the install has not yet written.
+t_target_slot_seeds_itself() {
+	images
+	url=$(release ts 1.0.0 2.0.0 3.0.0)
+	"$INGOT" disk disk.img --slot-a out-3.0.0/demo_3.0.0.raw --slot-size 48M
+	"$INGOT" slot install --disk disk.img --cert keys/ingot.crt --slot b --full --version 1.0.0 --allow-downgrade "$url" >/dev/null
+	"$INGOT" slot install --disk disk.img --cert keys/ingot.crt --slot b --version 2.0.0 --allow-downgrade --json "$url" >events.json
+	cat events.json
+	event events.json result "e['reused'] > 6 << 20"
+	slot_holds disk.img b out-2.0.0/demo_2.0.0.raw
+	slot_verifies disk.img b keys/ingot.crt out-2.0.0/demo_2.0.0.roothash
+}
+run target_slot_seeds_itself t_target_slot_seeds_itself
+
 # A byte changed on the server in an extent no slot has: refused, naming the bytes, before they are
 # written, and slot b left unbootable; in text and JSON.
 t_tampered_extent_is_refused() {

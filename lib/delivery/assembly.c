@@ -10,6 +10,7 @@
 #include "http.h"
 
 #define MAX_RANGE (8u << 20) /* bytes one Range request asks for, at most (a larger extent alone may be more) */
+#define MAX_PARTS 64           /* ranges one request asks for, at most */
 #define READ_AHEAD (16u << 20) /* bytes of a seed the kernel is asked to read ahead of the one read now */
 
 /* An extent some seed's index names, where in that seed. */
@@ -38,7 +39,9 @@ struct assembly {
         const uint8_t *bytes;         /* NULL: none yet */
         uint8_t *seed_buf, *range_buf;
         size_t seed_cap, range_cap;
-        uint64_t range_start, range_end; /* the bytes of the image range_buf holds */
+        struct byte_range parts[MAX_PARTS]; /* what range_buf holds, one after another */
+        size_t n_parts;
+        bool one_range;               /* the server answers one range a request */
         struct assembly_stats stats;
 };
 
@@ -215,37 +218,92 @@ static int from_seed(struct assembly *a, size_t i, bool check_only) {
         return 0;
 }
 
-/* Extent i from the server: with the extents after it that no seed holds, in one Range request. A seed
- * that names one is read ahead to see (the slot being written names every extent, by the new index, but
- * holds them only where an earlier install wrote them). */
-static int from_server(struct assembly *a, size_t i, struct ingot_error *err) {
-        const struct extent *e = &a->image.extents[i];
-        if (e->offset < a->range_start || e->offset + e->size > a->range_end) {
-                uint64_t end = e->offset + e->size;
-                for (size_t j = i + 1; j < a->image.n; j++) {
-                        const struct extent *x = &a->image.extents[j];
-                        if (x->offset + x->size - e->offset > MAX_RANGE)
-                                break;
-                        int r = a->fetch[j] ? 0 : from_seed(a, j, true);
+/* Where extent e's bytes are among the ranges last fetched, or NULL. */
+static const uint8_t *fetched_bytes(const struct assembly *a, const struct extent *e) {
+        size_t at = 0;
+        for (size_t k = 0; k < a->n_parts; k++) {
+                const struct byte_range *p = &a->parts[k];
+                if (e->offset >= p->offset && e->offset + e->size <= p->offset + p->size)
+                        return a->range_buf + at + (e->offset - p->offset);
+                at += p->size;
+        }
+        return NULL;
+}
+
+/* The ranges to fetch from extent i on: runs of extents no seed holds, up to MAX_PARTS of them (one
+ * where the server answers one range at a time) and MAX_RANGE bytes. A seed that only the slot being
+ * written names is read to see (it names every extent, by the new index, but holds them only where an
+ * earlier install wrote them); the others are taken at their word until their extent comes. */
+static int plan_ranges(struct assembly *a, size_t i, size_t *ret_n, size_t *ret_total) {
+        size_t n = 0, total = 0, max = a->one_range ? 1 : MAX_PARTS;
+        struct byte_range *run = NULL;
+        for (size_t j = i; j < a->image.n; j++) {
+                const struct extent *x = &a->image.extents[j];
+                bool want = j == i || a->fetch[j];
+                if (!want && !offered(a, x, false)) {
+                        int r = from_seed(a, j, true);
                         if (r < 0)
                                 return r;
-                        if (r > 0)
-                                break;
-                        end = x->offset + x->size;
+                        want = r == 0;
                 }
-                int r = grow(&a->range_buf, &a->range_cap, (size_t) (end - e->offset));
-                if (r < 0)
-                        return r;
-                a->range_start = a->range_end = 0;
-                r = http_ranges_get(a->server, e->offset, (size_t) (end - e->offset), a->range_buf, err);
-                if (r < 0)
-                        return r;
-                a->range_start = e->offset;
-                a->range_end = end;
-                a->stats.fetched += end - e->offset;
-                a->stats.ranges++;
+                if (!want) {
+                        if (a->one_range)
+                                break;
+                        run = NULL;
+                        continue;
+                }
+                if (n > 0 && total + x->size > MAX_RANGE)
+                        break;
+                if (!run || run->offset + run->size != x->offset) {
+                        if (n == max)
+                                break;
+                        run = &a->parts[n++];
+                        *run = (struct byte_range) { .offset = x->offset };
+                }
+                run->size += x->size;
+                total += x->size;
         }
-        const uint8_t *bytes = a->range_buf + (e->offset - a->range_start);
+        *ret_n = n;
+        *ret_total = total;
+        return 0;
+}
+
+/* Extent i from the server, with what plan_ranges adds to it in one request. */
+static int from_server(struct assembly *a, size_t i, struct ingot_error *err) {
+        const struct extent *e = &a->image.extents[i];
+        const uint8_t *bytes = fetched_bytes(a, e);
+        if (!bytes) {
+                size_t n, total;
+                a->n_parts = 0;
+                int r = plan_ranges(a, i, &n, &total);
+                if (r < 0)
+                        return r;
+                r = grow(&a->range_buf, &a->range_cap, total);
+                if (r < 0)
+                        return r;
+                if (n > 1) {
+                        struct ingot_error many = { 0 };
+                        r = http_ranges_get_many(a->server, a->parts, n, a->range_buf, &many);
+                        if (r == -EOPNOTSUPP) { /* one at a time from now on */
+                                a->one_range = true;
+                                n = 1;
+                                total = a->parts[0].size;
+                        } else if (r < 0) {
+                                if (err)
+                                        *err = many;
+                                return r;
+                        }
+                }
+                if (n == 1) {
+                        r = http_ranges_get(a->server, a->parts[0].offset, a->parts[0].size, a->range_buf, err);
+                        if (r < 0)
+                                return r;
+                }
+                a->n_parts = n;
+                a->stats.fetched += total;
+                a->stats.ranges++;
+                bytes = fetched_bytes(a, e);
+        }
         if (!has_sha(bytes, e->size, e->sha256))
                 return error_set(err, -EBADMSG,
                                  "%s: bytes %llu-%llu (%s) are not what the signed block index names: the server's "

@@ -2,6 +2,7 @@
  * redirects, timeouts, CA settings; proxies from the environment, as libcurl reads them), bounded retries
  * with doubling backoff, an in-order stream that resumes an interrupted transfer with Range, and ranges. */
 #include <curl/curl.h>
+#include <strings.h>
 #include <pthread.h>
 #include <string.h>
 #include <time.h>
@@ -280,6 +281,127 @@ int http_ranges_get(struct http_ranges *r, uint64_t offset, size_t size, void *b
                 char why[CURL_ERROR_SIZE + 32];
                 describe(rc, status, r->errbuf, why, sizeof(why));
                 if (!transient(rc, status) || !retry_after(&rt, why, r->got > 0))
+                        return give_up(&rt, rc, status, why, err);
+        }
+}
+
+/* The boundary of a multipart/byteranges Content-Type, into out; false for another type. */
+static bool byteranges_boundary(const char *type, char *out, size_t size) {
+        const char *b;
+        if (!type || strncasecmp(type, "multipart/byteranges", 20) != 0 || !(b = strcasestr(type, "boundary=")))
+                return false;
+        b += 9;
+        bool quoted = *b == '"';
+        b += quoted;
+        size_t n = strcspn(b, quoted ? "\"" : "; \t\r\n");
+        if (n == 0 || n + 1 > size)
+                return false;
+        memcpy(out, b, n);
+        out[n] = 0;
+        return true;
+}
+
+/* The parts of body (between "--boundary" lines, each with its Content-Range) into buf where the ranges
+ * asked put them; every range exactly once. */
+static int split_parts(const uint8_t *body, size_t len, const char *boundary, const struct byte_range *ranges,
+                       size_t n, uint8_t *buf) {
+        _cleanup_free_ bool *seen = calloc(n ? n : 1, sizeof(*seen));
+        if (!seen)
+                return -ENOMEM;
+        size_t found = 0, bl = strlen(boundary);
+        const uint8_t *p = body, *end = body + len;
+        for (;;) {
+                /* the next "--boundary" */
+                const uint8_t *m = NULL;
+                for (const uint8_t *q = p; q + 2 + bl <= end; q++)
+                        if (q[0] == '-' && q[1] == '-' && memcmp(q + 2, boundary, bl) == 0) {
+                                m = q;
+                                break;
+                        }
+                if (!m)
+                        return -EBADMSG;
+                p = m + 2 + bl;
+                if (end - p >= 2 && p[0] == '-' && p[1] == '-')
+                        break; /* the closing boundary */
+                const uint8_t *headers_end = memmem(p, (size_t) (end - p), "\r\n\r\n", 4);
+                if (!headers_end)
+                        return -EBADMSG;
+                unsigned long long a = 0, b = 0;
+                bool have = false;
+                for (const uint8_t *h = p; h < headers_end;) {
+                        const uint8_t *eol = memmem(h, (size_t) (headers_end + 2 - h), "\r\n", 2);
+                        if (!eol)
+                                break;
+                        char line[256];
+                        size_t k = (size_t) (eol - h) < sizeof(line) - 1 ? (size_t) (eol - h) : sizeof(line) - 1;
+                        memcpy(line, h, k);
+                        line[k] = 0;
+                        if (strncasecmp(line, "Content-Range:", 14) == 0 &&
+                            sscanf(line + 14, " bytes %llu-%llu/", &a, &b) == 2 && b >= a)
+                                have = true;
+                        h = eol + 2;
+                }
+                p = headers_end + 4;
+                if (!have || (uint64_t) (end - p) < b - a + 1)
+                        return -EBADMSG;
+                size_t at = 0, i;
+                for (i = 0; i < n && !(ranges[i].offset == a && ranges[i].size == b - a + 1); i++)
+                        at += ranges[i].size;
+                if (i == n || seen[i])
+                        return -EBADMSG; /* a part not asked for, not as asked, or twice */
+                memcpy(buf + at, p, ranges[i].size);
+                seen[i] = true;
+                found++;
+                p += ranges[i].size;
+        }
+        return found == n ? 0 : -EBADMSG;
+}
+
+int http_ranges_get_many(struct http_ranges *r, const struct byte_range *ranges, size_t n, void *buf,
+                         struct ingot_error *err) {
+        size_t total = 0, header = 0;
+        for (size_t i = 0; i < n; i++) {
+                total += ranges[i].size;
+                header += 48;
+        }
+        _cleanup_free_ char *spec = malloc(header + 1);
+        if (!spec)
+                return -ENOMEM;
+        size_t at = 0;
+        for (size_t i = 0; i < n; i++)
+                at += (size_t) snprintf(spec + at, header + 1 - at, "%s%llu-%llu", i ? "," : "",
+                                        (unsigned long long) ranges[i].offset,
+                                        (unsigned long long) (ranges[i].offset + ranges[i].size - 1));
+        struct retry rt = { .o = r->o, .url = r->url };
+        for (;;) {
+                /* each part costs a boundary and a few header lines: 512 bytes is ample */
+                _cleanup_(membuf_done) struct membuf m = { .max = total + n * 512 + 4096 };
+                r->errbuf[0] = 0;
+                curl_easy_setopt(r->c, CURLOPT_RANGE, spec);
+                curl_easy_setopt(r->c, CURLOPT_WRITEFUNCTION, mem_write);
+                curl_easy_setopt(r->c, CURLOPT_WRITEDATA, &m);
+                CURLcode rc = curl_easy_perform(r->c);
+                curl_easy_setopt(r->c, CURLOPT_WRITEFUNCTION, range_write);
+                curl_easy_setopt(r->c, CURLOPT_WRITEDATA, r);
+                long status = 0;
+                char *type = NULL, boundary[128];
+                curl_easy_getinfo(r->c, CURLINFO_RESPONSE_CODE, &status);
+                curl_easy_getinfo(r->c, CURLINFO_CONTENT_TYPE, &type);
+                if (m.too_big || (rc == CURLE_OK && (status != 206 || !byteranges_boundary(type, boundary, sizeof(boundary)))))
+                        return error_set(err, -EOPNOTSUPP, "%s: the server does not answer %zu ranges at once (HTTP %ld, %s)",
+                                         r->url, n, status, type ? type : "no type");
+                if (rc == CURLE_OK) {
+                        int q = split_parts(m.data, m.size, boundary, ranges, n, buf);
+                        if (q == -ENOMEM)
+                                return q;
+                        if (q < 0)
+                                return error_set(err, -EBADMSG, "%s: the answer to %zu ranges is not the parts asked for",
+                                                 r->url, n);
+                        return 0;
+                }
+                char why[CURL_ERROR_SIZE + 32];
+                describe(rc, status, r->errbuf, why, sizeof(why));
+                if (!transient(rc, status) || !retry_after(&rt, why, m.size > 0))
                         return give_up(&rt, rc, status, why, err);
         }
 }

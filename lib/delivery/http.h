@@ -18,6 +18,16 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(struct http_ranges *, http_ranges_free);
  * 200: the transfer stops at its first bytes). A request cut short goes on from its last byte. */
 int http_ranges_get(struct http_ranges *r, uint64_t offset, size_t size, void *buf, struct ingot_error *err);
 
+struct byte_range {
+        uint64_t offset;
+        size_t size;
+};
+/* Several ranges in one request, answered as multipart/byteranges: each range's bytes into buf one
+ * after another, in the order given. -EOPNOTSUPP (said in err) when the server answers otherwise (one
+ * part, or the whole file): ask them one at a time then. */
+int http_ranges_get_many(struct http_ranges *r, const struct byte_range *ranges, size_t n, void *buf,
+                         struct ingot_error *err);
+
 /* A file of exactly size bytes, read in order by http_stream_read (a slot_read_fn). */
 struct http_stream;
 int http_stream_new(const struct ingot_fetch_options *o, const char *url, uint64_t size, struct http_stream **ret);

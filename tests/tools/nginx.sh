@@ -2,7 +2,8 @@
 # 127.0.0.1 at a free port (NGINX_PORT), and with CERT and KEY also over HTTPS (NGINX_TLS_PORT), in the
 # foreground with its config, pid, logs and temp paths under DIR; its access log (DIR/access.log)
 # records each request's Range header; under /norange/ it ignores Range (whole files, 200), as some
-# servers do, and under /gbit/ it sends at most 1 Gbit/s a connection. nginx_stop ends it.
+# servers do, under /onerange/ it answers one range a request (several: the whole file), and under
+# /gbit/ it sends at most 1 Gbit/s a connection. nginx_stop ends it.
 NGINX_PID= NGINX_PORT= NGINX_TLS_PORT=
 
 free_port() {
@@ -38,6 +39,7 @@ http {
 		listen 127.0.0.1:$NGINX_PORT;
 		root $root;
 		location /norange/ { max_ranges 0; }
+		location /onerange/ { max_ranges 1; }
 		location /gbit/ { limit_rate 125m; }
 	}
 	$tls

@@ -33,6 +33,13 @@ mkdir -p "$IMG"
 		signed_demo out-3.0.0 3.0.0 "$(printf "[Content]\nCopy=$PWD/blob-b:/b\n$fast")"
 ) || exit 1
 
+# b_holds VERSION: slot b of disk.img is exactly the published image of VERSION (cmp), and verifies
+# (veritysetup, openssl cms) against its root hash.
+b_holds() {
+	slot_holds disk.img b "out-$1/demo_$1.raw" || return 1
+	slot_verifies disk.img b keys/ingot.crt "out-$1/demo_$1.roothash" || return 1
+}
+
 # event FILE TYPE EXPR: EXPR (Python, over e) holds for the last event of TYPE in the JSON lines of FILE.
 event() {
 	python3 - "$@" <<'PY' || return 1
@@ -67,8 +74,7 @@ t_seeded_install_fetches_what_changed() {
 	log_since "$before" access.log
 	cat events.json access.log
 	size=$(stat -c %s out-2.0.0/demo_2.0.0.raw)
-	slot_holds disk.img b out-2.0.0/demo_2.0.0.raw
-	slot_verifies disk.img b keys/ingot.crt out-2.0.0/demo_2.0.0.roothash
+	b_holds 2.0.0
 	# the 6 MiB came from slot a: what was fetched is a small part, and with the reused all of the image
 	event events.json seeded "e['reused'] > 6 << 20"
 	event events.json result "e['reused'] + e['fetched'] == $size and e['fetched'] * 20 < $size"
@@ -100,8 +106,7 @@ t_target_slot_seeds_itself() {
 	"$INGOT" slot install --disk disk.img --cert keys/ingot.crt --slot b --version 2.0.0 --allow-downgrade --json "$url" >events.json
 	cat events.json
 	event events.json result "e['reused'] > 6 << 20"
-	slot_holds disk.img b out-2.0.0/demo_2.0.0.raw
-	slot_verifies disk.img b keys/ingot.crt out-2.0.0/demo_2.0.0.roothash
+	b_holds 2.0.0
 }
 run target_slot_seeds_itself t_target_slot_seeds_itself
 
@@ -142,8 +147,7 @@ t_damaged_seed_block_is_fetched() {
 	cat events.json
 	event events.json seed-damaged "'root-a' in e['url'] and 'not what its index names' in e['message']"
 	event events.json result "e['fetched'] > 100000"
-	slot_holds disk.img b out-2.0.0/demo_2.0.0.raw
-	slot_verifies disk.img b keys/ingot.crt out-2.0.0/demo_2.0.0.roothash
+	b_holds 2.0.0
 }
 run damaged_seed_block_is_fetched t_damaged_seed_block_is_fetched
 
@@ -161,8 +165,7 @@ t_index_that_does_not_match_is_not_used() {
 	read -r statuses bytes <<<"$(served access.log demo_2.0.0.raw)"
 	[ "$statuses" = 200 ]
 	[ "$bytes" -eq "$(stat -c %s out-2.0.0/demo_2.0.0.raw)" ]
-	slot_holds disk.img b out-2.0.0/demo_2.0.0.raw
-	slot_verifies disk.img b keys/ingot.crt out-2.0.0/demo_2.0.0.roothash
+	b_holds 2.0.0
 	# in text, on stderr
 	"$INGOT" slot install --disk disk.img --cert keys/ingot.crt --slot b "$url" >/dev/null 2>err.log
 	grep -q "fetching the whole image: .*demo_2.0.0.blocks: its SHA-256 is not the one the signed index gives" err.log
@@ -178,8 +181,7 @@ t_server_without_range() {
 	"$INGOT" slot install --disk disk.img --cert keys/ingot.crt --json "$url" >events.json
 	event events.json full "'does not answer Range requests' in e['message']"
 	event events.json result "e['reused'] == 0"
-	slot_holds disk.img b out-2.0.0/demo_2.0.0.raw
-	slot_verifies disk.img b keys/ingot.crt out-2.0.0/demo_2.0.0.roothash
+	b_holds 2.0.0
 }
 run server_without_range t_server_without_range
 
@@ -197,8 +199,7 @@ t_server_with_one_range_a_request() {
 	# several ranges asked once, then one a request
 	grep -Eq 'demo_2.0.0.raw .* 200 [0-9]+ range=bytes=[0-9-]+,' access.log
 	grep -Eq 'demo_2.0.0.raw .* 206 [0-9]+ range=bytes=[0-9]+-[0-9]+$' access.log
-	slot_holds disk.img b out-2.0.0/demo_2.0.0.raw
-	slot_verifies disk.img b keys/ingot.crt out-2.0.0/demo_2.0.0.roothash
+	b_holds 2.0.0
 }
 run server_with_one_range_a_request t_server_with_one_range_a_request
 
@@ -232,8 +233,7 @@ assert big and big[0] + 1 < len(span), asked
 cut, again = span[big[0]], span[big[0] + 1]
 assert again[1] == cut[1] and again[0] >= cut[0], (cut, again)
 PY
-	slot_holds disk.img b out-3.0.0/demo_3.0.0.raw
-	slot_verifies disk.img b keys/ingot.crt out-3.0.0/demo_3.0.0.roothash
+	b_holds 3.0.0
 }
 run cut_range_goes_on t_cut_range_goes_on
 
@@ -260,7 +260,6 @@ t_killed_install_goes_on() {
 	cat events.json
 	# blob b is in no slot but what the killed install wrote: at least 4 MiB of it now comes from b
 	event events.json result "e['reused'] >= 4 << 20"
-	slot_holds disk.img b out-3.0.0/demo_3.0.0.raw
-	slot_verifies disk.img b keys/ingot.crt out-3.0.0/demo_3.0.0.roothash
+	b_holds 3.0.0
 }
 run killed_install_goes_on t_killed_install_goes_on

@@ -8,6 +8,12 @@ TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 T=$(mktemp -d /tmp/ingot-test.XXXXXX)
 # KEEP=1 keeps the scratch directory (its path is printed) for a look at a failed test's files
 trap '[ -n "${KEEP:-}" ] && echo "kept $T" || rm -rf "$T"' EXIT
+# python3 resolved once to the interpreter it runs: a version manager's shim in PATH (pyenv's bash
+# script, on the machines here) costs a third of a second a call, and the tests make thousands
+py=$(python3 -c 'import sys; print(sys.executable)') && [ -x "$py" ] || { echo "python3 does not run" >&2; exit 1; }
+mkdir "$T/.bin" && ln -s "$py" "$T/.bin/python3" || exit 1
+PATH=$T/.bin:$PATH
+unset py
 
 # A test calls this to be reported as skipped, never as passed.
 skip_test() {

@@ -15,6 +15,7 @@
 #include "os-release.h"
 #include "pipeline.h"
 #include "profile-stage.h"
+#include "reuse.h"
 #include "signing.h"
 #include "source.h"
 #include "trust.h"
@@ -110,22 +111,22 @@ static int build_base(struct build *b) {
 }
 
 static int build_image(struct build *b, int fd) {
-        const struct ingot_recipe *r = b->recipe;
         unsigned jobs = b->options->jobs;
         if (!jobs) {
                 long n = sysconf(_SC_NPROCESSORS_ONLN);
                 jobs = n > 0 ? (unsigned) n : 1;
         }
+        int q = build_reuse_open(b);
+        if (q < 0)
+                return q;
         struct squashfs_options so = {
-                .compressor = r->compressor,
-                .level = r->level,
-                .block_size = r->block_size,
+                .reuse = &b->reuse,
                 .jobs = jobs,
                 .mkfs_time = b->default_mtime,
                 .verity = b->verity,
                 .index = &b->index,
         };
-        int q = squashfs_writer_new(fd, &so, &b->writer, b->err);
+        q = squashfs_writer_new(fd, &so, &b->writer, b->err);
         if (q < 0)
                 return q;
         q = tree_new(b->default_mtime, &b->tree);
@@ -261,6 +262,7 @@ static void build_done(struct build *b) {
         free(b->profile_cmdline);
         strv_free(b->warnings);
         block_index_done(&b->index);
+        block_reuse_done(&b->reuse); /* after the writer, whose compressors refer to it */
 }
 
 static int load_signer(const struct ingot_recipe *r, const struct ingot_build_options *o, struct signer **ret,
@@ -326,8 +328,11 @@ static int write_block_index(struct build *b, struct outputs *out, uint64_t size
         struct artifact *a = &out->art[ARTIFACT_BLOCKS];
         if (a->fd < 0)
                 return 0;
+        int q = block_reuse_fill_index(&b->reuse, &b->index);
+        if (q < 0)
+                return error_set(b->err, q, "the block index: a block without its content digest: %s", strerror(-q));
         _cleanup_free_ char *text = NULL;
-        int q = block_index_to_json(&b->index, strrchr(out->art[ARTIFACT_IMAGE].final, '/') + 1, size, root_hash,
+        q = block_index_to_json(&b->index, strrchr(out->art[ARTIFACT_IMAGE].final, '/') + 1, size, root_hash,
                                     &text);
         if (q < 0)
                 return q;
@@ -403,6 +408,8 @@ static int compile(struct build *b, struct outputs *out, struct ingot_build_resu
                 return q;
         if ((q = write_block_index(b, out, size, hex)) < 0)
                 return q;
+        if ((q = build_reuse_report(b)) < 0)
+                return q;
 
         struct ingot_image_stats stats = { 0 };
         if ((q = tree_walk(b->tree->root, count, NULL, &stats)) < 0)
@@ -427,6 +434,9 @@ static int compile(struct build *b, struct outputs *out, struct ingot_build_resu
                 .blocks_path = ddi ? NULL : TAKE_PTR(art[ARTIFACT_BLOCKS].final),
                 .image_size = size,
                 .stats = stats,
+                .blocks_compressed = b->reuse.compressed,
+                .blocks_reused = b->reuse.reused,
+                .bytes_reused = b->reuse.reused_bytes,
                 .source_date_epoch = b->source_date_epoch,
                 .ddi = ddi,
                 .warnings = TAKE_PTR(b->warnings),
@@ -454,7 +464,14 @@ int build_run(const struct ingot_recipe *r, const struct ingot_build_options *o,
                 .source_date_epoch = epoch,
                 .default_mtime = epoch >= 0 ? (uint32_t) epoch : 0,
         };
-        int q = compile(&b, &out, ret);
+        struct block_settings settings;
+        int q = squashfs_block_settings(r->compressor, r->level, r->block_size, &settings);
+        if (q < 0)
+                return error_set(err, q, "%s: compressor %s: not known to libsquashfs", r->path,
+                                 compressor_name(r->compressor));
+        if ((q = block_reuse_init(&b.reuse, &settings)) < 0)
+                return error_set(err, q, "cannot start: %s", strerror(-q));
+        q = compile(&b, &out, ret);
         if (q < 0 && build_cancelled(&b) && !err->code)
                 build_cancel_error(err);
         return q;

@@ -19,6 +19,7 @@ struct build {
         struct squashfs_writer *writer;
         struct verity *verity;
         struct block_index index; /* the image's extents as the writer writes them */
+        struct block_reuse reuse; /* the blocks' content digests, and earlier images' blocks (--reuse) */
         /* What the content operations will remove or replace: base entries under it are never written. */
         struct path_set *shadow;
         /* The base entries left out because of the shadow (topmost paths only). */

@@ -68,19 +68,22 @@ void delivery_print(struct delivery *d, struct json_object *o);
 /* The error on stderr (and as an "error" event with --json); returns the exit code. */
 int delivery_error(struct delivery *d, int code, const struct ingot_error *err);
 
-/* The options `build` and `sysext build` share: -o, -j, -q, --json, --key, --cert, --unsigned. */
+/* The options `build` and `sysext build` share: -o, -j, -q, --json, --key, --cert, --unsigned, --reuse. */
 #define BUILD_LONG_OPTIONS                                                                          \
         { "output", required_argument, NULL, 'o' }, { "jobs", required_argument, NULL, 'j' },      \
                 { "json", no_argument, NULL, 'J' }, { "quiet", no_argument, NULL, 'q' },           \
                 { "key", required_argument, NULL, 'K' }, { "cert", required_argument, NULL, 'C' }, \
-                { "unsigned", no_argument, NULL, 'U' }
+                { "unsigned", no_argument, NULL, 'U' }, { "reuse", required_argument, NULL, 'R' }
 #define BUILD_SHORT_OPTIONS "o:j:q"
 struct build_args {
         struct ingot_build_options options;
         bool json, quiet;
         struct progress_state progress;
+        char **reuse; /* --reuse's arguments (argv's strings), NULL-terminated */
+        size_t n_reuse;
 };
 void build_args_init(struct build_args *a);
+void build_args_done(struct build_args *a);
 /* One option getopt_long returned: 0 taken, -1 not one of these, or the usage error's exit code. */
 int build_args_option(struct build_args *a, int c, const char *arg, const char *verb);
 /* After the options: --key with --cert, SOURCE_DATE_EPOCH, SIGINT/SIGTERM cancel the build, progress

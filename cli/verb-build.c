@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "util.h"
 
 static volatile sig_atomic_t cancelled;
 
@@ -31,6 +32,9 @@ void help_build(FILE *f) {
                 "     --key KEY     PEM private key that signs the root hash (with --cert)\n"
                 "     --cert CERT   its PEM certificate; both beat [Signing] in the recipe\n"
                 "     --unsigned    build without a signature (needed when no key is given)\n"
+                "     --reuse PREV  take the blocks that did not change from PREV (an earlier image with its\n"
+                "                   .blocks beside it, or a directory of them; repeatable) instead of\n"
+                "                   compressing them again: the output is the same, byte for byte\n"
                 "  -h --help        show this help\n\n"
                 "SOURCE_DATE_EPOCH, when set, clamps every mtime and beats the recipe's SourceDateEpoch=;\n"
                 "with neither, the build warns that a rebuild may differ.\n"
@@ -83,6 +87,11 @@ static int print_json(const struct ingot_recipe *recipe, const struct ingot_buil
         json_object_object_add(c, "sockets", json_object_new_int64((int64_t) s->sockets));
         json_object_object_add(c, "bytes", json_object_new_int64((int64_t) s->bytes));
         json_object_object_add(o, "contents", c);
+        json_object *b = json_object_new_object(); /* data and fragment blocks */
+        json_object_object_add(b, "compressed", json_object_new_int64((int64_t) res->blocks_compressed));
+        json_object_object_add(b, "reused", json_object_new_int64((int64_t) res->blocks_reused));
+        json_object_object_add(b, "reused_bytes", json_object_new_int64((int64_t) res->bytes_reused));
+        json_object_object_add(o, "block_reuse", b);
         json_object_object_add(o, "seconds", json_object_new_double(seconds));
         json_object *w = json_object_new_array(); /* every warning said on stderr, the epoch's first */
         if (warning)
@@ -100,9 +109,25 @@ void build_args_init(struct build_args *a) {
         *a = (struct build_args) { .options = { .output_dir = "out", .cancel = &cancelled } };
 }
 
+void build_args_done(struct build_args *a) {
+        free(a->reuse);
+        a->reuse = NULL;
+}
+
 int build_args_option(struct build_args *a, int c, const char *arg, const char *verb) {
         struct ingot_build_options *bo = &a->options;
         switch (c) {
+        case 'R': {
+                char **l = reallocarray(a->reuse, a->n_reuse + 2, sizeof(*l));
+                if (!l) {
+                        log_error("out of memory");
+                        return EXIT_FAILURE_;
+                }
+                l[a->n_reuse++] = (char *) arg;
+                l[a->n_reuse] = NULL;
+                bo->reuse = a->reuse = l;
+                return 0;
+        }
         case 'o':
                 bo->output_dir = arg;
                 return 0;
@@ -168,7 +193,7 @@ const char *build_epoch_warning(const struct build_args *a, const char *recipe_p
 
 int verb_build(int argc, char **argv) {
         static const struct option options[] = { BUILD_LONG_OPTIONS, {} };
-        struct build_args a;
+        _cleanup_(build_args_done) struct build_args a;
         build_args_init(&a);
         int c, u;
         optind = 1;
@@ -208,6 +233,10 @@ int verb_build(int argc, char **argv) {
                        res.image_path, (unsigned long long) res.stats.files,
                        (unsigned long long) res.stats.directories, (double) res.stats.bytes / 1048576.0,
                        (double) res.image_size / 1048576.0, seconds, res.verity_path, res.root_hash);
+        if (!json && !quiet && bo.reuse)
+                printf("%s: %llu blocks reused (%.1f MiB), %llu compressed\n", res.image_path,
+                       (unsigned long long) res.blocks_reused, (double) res.bytes_reused / 1048576.0,
+                       (unsigned long long) res.blocks_compressed);
         if (!json && !quiet)
                 printf(res.signature_path ? "%s: signed by the certificate with SHA-256 fingerprint %s\n"
                                           : "unsigned: no host that checks signatures will boot it\n",

@@ -10,6 +10,7 @@
 
 #include "cli.h"
 #include "util.h"
+#include "util.h"
 
 void help_sysext(FILE *f) {
         fprintf(f,
@@ -52,7 +53,7 @@ static int do_build(int argc, char **argv) {
                 { "format", required_argument, NULL, 'F' },
                 {},
         };
-        struct build_args a;
+        _cleanup_(build_args_done) struct build_args a;
         build_args_init(&a);
         struct ingot_sysext_options so = { .format = INGOT_LAYER_DDI };
         int c, u;

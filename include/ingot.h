@@ -61,6 +61,8 @@ struct ingot_build_options {
         bool unsigned_image;             /* no key anywhere is an error unless this is set */
         bool have_source_date_epoch;     /* SOURCE_DATE_EPOCH from the environment beats the recipe's */
         int64_t source_date_epoch;
+        char *const *reuse;              /* NULL-terminated: earlier images (NAME.raw beside NAME.blocks), or
+                                            directories of them, whose blocks stand in for compressing again */
 };
 
 struct ingot_build_result {
@@ -74,6 +76,9 @@ struct ingot_build_result {
         char signer_fingerprint[65]; /* SHA-256 of the signing certificate (DER), hex; "" when unsigned */
         uint64_t image_size;
         struct ingot_image_stats stats;
+        uint64_t blocks_compressed;      /* data and fragment blocks compressed by this build */
+        uint64_t blocks_reused;          /* ... taken from an earlier image instead (--reuse) */
+        uint64_t bytes_reused;           /* their stored bytes */
         int64_t source_date_epoch;       /* -1 when none was set */
         bool ddi;            /* a sysext layer as a DDI: image_path holds the partitions, the tree and the
                                 signature; verity_path and signature_path are NULL */

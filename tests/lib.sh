@@ -297,7 +297,9 @@ image_verifies() {
 # block_index_matches DIR/NAME: NAME.blocks describes NAME.raw: its extents tile the image from 0 to its
 # size, each with the SHA-256 of its bytes (Python's hashlib); the superblock first, padding (zeros) from
 # the squashfs's end (unsquashfs -s), the data extents exactly the blocks rdsquashfs -s lists for every
-# file, as many fragment blocks as unsquashfs -s counts; bound to NAME.roothash.
+# file, as many fragment blocks as unsquashfs -s counts; bound to NAME.roothash; the superblock's compressor
+# and block size, and each compressed data or fragment block's content digest that of its bytes as the
+# compressor's own program (zstd, xz; zlib) decompresses them.
 block_index_matches() {
 	local img=$1.raw f
 	unsquashfs -s "$img" >"$1.super" 2>&1 || { echo "$img: unsquashfs -s fails"; return 1; }
@@ -306,14 +308,14 @@ block_index_matches() {
 		rdsquashfs -s "$f" "$img" >>"$1.stat" 2>&1 || { echo "$img: rdsquashfs -s $f fails"; return 1; }
 	done < <(unsquashfs -lls -d '' "$img" | awk '$1 ~ /^-/ && $3 > 0 { $1 = $2 = $3 = $4 = $5 = ""; sub(/^ +/, ""); print }')
 	python3 - "$1" <<'PY' || return 1
-import hashlib, json, os, re, sys
+import hashlib, json, os, re, subprocess, sys, zlib
 base = sys.argv[1]
 img = open(base + ".raw", "rb").read()
 x = json.load(open(base + ".blocks"))
 def fail(why):
     print(f"{base}.blocks: {why}")
     sys.exit(1)
-if (x.get("kind"), x.get("format")) != ("ingot-block-index", 1):
+if (x.get("kind"), x.get("format")) != ("ingot-block-index", 2):
     fail(f"kind {x.get('kind')!r} format {x.get('format')!r}")
 if x["image"] != os.path.basename(base) + ".raw" or x["size"] != len(img):
     fail(f"names {x['image']} of {x['size']} bytes, the image is {len(img)}")
@@ -322,13 +324,37 @@ if x["root_hash"] != open(base + ".roothash").read().strip():
 super_ = open(base + ".super").read()
 used = int(re.search(r"Filesystem size (\d+) bytes", super_).group(1))
 fragments = int(re.search(r"Number of fragments (\d+)", super_).group(1))
+compression = re.search(r"Compression (\w+)", super_).group(1)
+block_size = int(re.search(r"Block size (\d+)", super_).group(1))
+# the settings: squashfs's compression ids, as the superblock has them; the level is the compressor's
+ids = {"gzip": 1, "lzma": 2, "lzo": 3, "xz": 4, "lz4": 5, "zstd": 6}
+if (x.get("compressor"), x.get("block_size")) != (ids.get(compression), block_size) or x.get("level", 0) <= 0:
+    fail(f"settings {x.get('compressor')}/{x.get('level')}/{x.get('block_size')}, the superblock says {compression}, blocks of {block_size}")
+# a block's content: the decompressor's own program (zlib for gzip's raw zlib streams)
+def content(data):
+    if compression == "gzip":
+        return zlib.decompress(data)
+    argv = {"zstd": ["zstd", "-dcq"], "xz": ["xz", "-dcq"], "lzma": ["xz", "--format=lzma", "-dcq"]}.get(compression)
+    if argv is None:
+        return None  # lz4 and lzo blocks are raw, with no program that reads them: not checked
+    return subprocess.run(argv, input=data, stdout=subprocess.PIPE, check=True).stdout
 at, kinds = 0, {}
-for off, size, kind, digest in x["extents"]:
+for e in x["extents"]:
+    off, size, kind, digest = e[:4]
     if off != at or size <= 0:
         fail(f"extent at {off} ({size} bytes) where {at} was expected")
     data = img[off:off + size]
     if hashlib.sha256(data).hexdigest() != digest:
         fail(f"extent at {off} ({size} bytes, {kind}): its SHA-256 is not that of the image's bytes")
+    if len(e) != (5 if kind in ("data", "fragment") else 4):
+        fail(f"extent at {off} ({kind}) has {len(e)} fields")
+    if len(e) == 5 and e[4] != digest:  # compressed: its content's digest
+        try:
+            c = content(data)
+        except (subprocess.CalledProcessError, zlib.error) as ex:
+            fail(f"extent at {off} ({kind}) does not decompress: {ex}")
+        if c is not None and (len(c) > block_size or hashlib.sha256(c).hexdigest() != e[4]):
+            fail(f"extent at {off} ({kind}): its content's SHA-256 is not that of the {compression} block decompressed")
     if (kind == "padding") != (off >= used) or (kind == "padding" and data.strip(b"\0")):
         fail(f"extent at {off} is {kind}; the squashfs ends at {used}")
     if (kind == "superblock") != (off == 0):

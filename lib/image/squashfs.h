@@ -5,6 +5,7 @@
 
 #include <sqfs/predef.h>
 
+#include "block-reuse.h"
 #include "tree.h"
 #include "verity.h"
 
@@ -22,10 +23,12 @@ const struct squashfs_compressor *squashfs_compressor_by_id(int id);
 /* The name of SQFS_COMPRESSOR id, "unknown" for one not above. */
 const char *compressor_name(int id);
 
+/* A recipe's compressor, level (0: the compressor's default) and block size as the settings the block
+ * index records, the level made explicit; -EINVAL for a compressor libsquashfs does not know. */
+int squashfs_block_settings(int compressor, unsigned level, uint32_t block_size, struct block_settings *ret);
+
 struct squashfs_options {
-        int compressor;      /* SQFS_COMPRESSOR */
-        unsigned level;      /* 0: the compressor's default */
-        uint32_t block_size;
+        struct block_reuse *reuse; /* the settings, and the blocks' compressor (block-reuse.h) */
         unsigned jobs;
         uint32_t mkfs_time;
         struct verity *verity; /* sees every write, to build the hash tree in the same pass; may be NULL */

@@ -151,7 +151,8 @@ t_image_helpers_refuse_damage() {
 
 	# block_index_matches, given an index that lies about the image in each way it checks
 	block_index_matches out/demo_1.0.0
-	for lie in digest offset kind-fragment kind-padding drop-last root-hash format data-byte; do
+	for lie in digest offset kind-fragment kind-padding drop-last root-hash format data-byte content content-gone \
+		block-size; do
 		rm -rf d
 		cp -r out d
 		if [ "$lie" = data-byte ]; then
@@ -175,7 +176,15 @@ elif lie == "drop-last":
 elif lie == "root-hash":
     x["root_hash"] = x["root_hash"][::-1]
 elif lie == "format":
-    x["format"] = 2
+    x["format"] = 3
+elif lie in ("content", "content-gone"):
+    b = next(b for b in e if len(b) == 5 and b[3] != b[4])  # a compressed block
+    if lie == "content":
+        b[4] = b[4][::-1]
+    else:
+        b.pop()
+elif lie == "block-size":
+    x["block_size"] //= 2
 json.dump(x, open(path, "w"))
 PY
 		fi

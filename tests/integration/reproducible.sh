@@ -85,7 +85,8 @@ t_warns_without_epoch() {
 }
 
 # The shipped Debian recipe as it stands: two builds (in one run, since the mirror's content changes
-# over time) in different directories at different times give the same bytes in every file.
+# over time) in different directories at different times give the same bytes in every file; the second
+# takes its unchanged blocks from the first (--reuse), which must change none of them.
 t_debian_minbase_twice() {
 	need_debian_mirror
 	plain_pass_only "two minbase builds, their time mostly mmdebstrap's, prove a property of the recipe (recipes.sh builds it under ASan)"
@@ -93,7 +94,9 @@ t_debian_minbase_twice() {
 	[ ! -s err ] || { cat err; return 1; } # the recipe sets its epoch: no warning
 	sleep 2
 	mkdir elsewhere
-	(cd elsewhere && "$INGOT" build --unsigned "$TOP/recipes/debian-minbase.ini" -o second --quiet)
+	(cd elsewhere && "$INGOT" build --unsigned "$TOP/recipes/debian-minbase.ini" -o second --reuse ../first --json) \
+		>second.json
+	python3 -c 'import json, sys; b = json.load(open(sys.argv[1]))["block_reuse"]; assert b["reused"] > 500, b' second.json
 	ls -l first elsewhere/second
 	[ "$(ls first)" = "$(ls elsewhere/second)" ] || return 1
 	for f in first/*; do

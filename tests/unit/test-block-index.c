@@ -31,6 +31,19 @@ static void write_image(struct block_index *x) {
         write_at(x, 352, 160, 0);
 }
 
+/* What the build adds once the image is classified: a block's content digest (here its kind's letter,
+ * repeated), and the settings. */
+static void give_content(struct block_index *x) {
+        x->settings = (struct block_settings) { .compressor = 6, .level = 15, .block_size = 131072 };
+        for (size_t i = 0; i < x->n; i++) {
+                struct extent *e = &x->extents[i];
+                if (e->kind != EXTENT_DATA && e->kind != EXTENT_FRAGMENT)
+                        continue;
+                memset(e->content_sha256, e->kind == EXTENT_DATA ? 0xda : 0xf4, sizeof(e->content_sha256));
+                e->has_content = true;
+        }
+}
+
 static void test_record_and_classify(void **state) {
         (void) state;
         struct block_index x = { 0 };
@@ -47,6 +60,8 @@ static void test_record_and_classify(void **state) {
                 assert_int_equal(x.extents[i].kind, want[i]);
 
         char *text = NULL;
+        assert_int_equal(block_index_to_json(&x, "x_1.raw", 512, "ab", &text), -EBADMSG); /* no content digests */
+        give_content(&x);
         assert_int_equal(block_index_to_json(&x, "x_1.raw", 512, "ab", &text), 0);
         json_object *j = json_tokener_parse(text);
         free(text);
@@ -59,6 +74,11 @@ static void test_record_and_classify(void **state) {
         /* the rewritten superblock's digest: SHA-256 of 96 bytes of 's' (Python's hashlib) */
         assert_string_equal(json_object_get_string(json_object_array_get_idx(sb, 3)),
                             "ce6b6a6a85c8eec80663dfb98b7fbd5c8cc162d51b090dde1c75a1f3dc3926dd");
+        assert_int_equal(json_object_array_length(sb), 4);
+        json_object *frag = json_object_array_get_idx(e, 4);
+        assert_int_equal(json_object_array_length(frag), 5);
+        assert_string_equal(json_object_get_string(json_object_array_get_idx(frag, 4)),
+                            "f4f4f4f4f4f4f4f4f4f4f4f4f4f4f4f4f4f4f4f4f4f4f4f4f4f4f4f4f4f4f4f4");
         json_object_put(j);
 
         l.size = 513; /* an image longer than its extents */
@@ -102,6 +122,7 @@ static void test_parse(void **state) {
         struct block_index_layout l = { .data_start = 112, .inode_table_start = 292, .bytes_used = 352, .size = 512,
                                         .fragments = fragments, .n_fragments = 1 };
         assert_int_equal(block_index_classify(&x, &l), 0);
+        give_content(&x);
         char *text = NULL, root_hash[129];
         uint64_t size;
         struct ingot_error err = { 0 };
@@ -111,13 +132,28 @@ static void test_parse(void **state) {
         assert_string_equal(root_hash, "ab");
         assert_int_equal(y.n, x.n);
         assert_memory_equal(y.extents, x.extents, x.n * sizeof(*x.extents));
+        assert_memory_equal(&y.settings, &x.settings, sizeof(x.settings));
         block_index_done(&y);
+
+        /* format 1, as builds before content digests wrote it, still reads: no digests, no settings */
+        char *old = strdup(text), *cut;
+        while ((cut = strstr(old, ",\"f4f4")) || (cut = strstr(old, ",\"dada")))
+                memmove(cut, cut + 67, strlen(cut + 67) + 1); /* ,"64 hex" */
+        memcpy(strstr(old, "\"format\":2"), "\"format\":1", 10);
+        assert_int_equal(block_index_parse(old, "x.blocks", &y, &size, root_hash, &err), 0);
+        assert_int_equal(y.n, x.n);
+        assert_false(y.extents[2].has_content);
+        assert_int_equal(y.settings.compressor, 0);
+        block_index_done(&y);
+        free(old);
 
         static const struct {
                 const char *from, *to, *message;
         } damage[] = {
                 { "ingot-block-index", "ingot-clock-index", "x.blocks: not an ingot-block-index" },
-                { "\"format\":1", "\"format\":2", "x.blocks: not of format 1" },
+                { "\"format\":2", "\"format\":3", "x.blocks: not of format 1 to 2" },
+                { "\"level\":15", "\"levex\":15", "x.blocks: no \"compressor\", \"level\" and \"block_size\"" },
+                { "\"f4f4f4", "\"f4f4g4", "x.blocks: extent 4 is not [offset, size, kind, sha256, content sha256]" },
                 { "[96,16,", "[97,16,", "x.blocks: extent 1 is not [offset, size, kind, sha256] following the one before (at byte 96)" },
                 { "\"fragment\"", "\"fragmint\"", "x.blocks: extent 4 is not" },
                 { "\"size\":512", "\"size\":600", "x.blocks: the extents end at byte 512, the image at 600" },

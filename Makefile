@@ -127,6 +127,7 @@ bench: deps
 	@$(MAKE) --no-print-directory all
 	@BUILD=$(BUILD) bench/verity.sh
 	@BUILD=$(BUILD) bench/build.sh
+	@BUILD=$(BUILD) bench/rebuild.sh
 	@BUILD=$(BUILD) bench/install.sh
 	@BUILD=$(BUILD) bench/install-http.sh
 	@BUILD=$(BUILD) bench/delta.sh

@@ -13,6 +13,12 @@ vg() { # the reason to stderr: callers often send stdout to /dev/null
 t_demo_build() {
 	vg "$INGOT" build --unsigned --unsigned "$TOP/recipes/demo.ini" -o out --quiet
 	[ -s out/demo_1.0.0.raw ]
+	# a rebuild from it, on two threads, one of its blocks damaged (refused, compressed anew)
+	cp -r out prev
+	flip prev/demo_1.0.0.raw 1000
+	vg "$INGOT" build --unsigned "$TOP/recipes/demo.ini" -o again -j 2 --reuse prev --quiet 2>err
+	grep -q "prev/demo_1.0.0.raw: 1 of its blocks did not match" err
+	cmp out/demo_1.0.0.raw again/demo_1.0.0.raw
 	# [Mounts], planned and built, and a refused one
 	printf 'Include=%s\n[Mounts]\nOverlay=/etc\nTmpfs=/tmp\nTmpfs=\nTmpfs=/tmp\n' "$TOP/recipes/demo.ini" >m.ini
 	vg "$INGOT" plan m.ini --json >/dev/null

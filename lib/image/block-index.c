@@ -1,12 +1,12 @@
 /* block-index.c: the block index (block-index.h): extents recorded as the image writer writes them,
  * classified by the finished superblock's regions, and printed as JSON. */
 #include <errno.h>
-#include <openssl/evp.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "block-index.h"
 #include "json-util.h"
+#include "signing.h"
 
 static const char *const kind_names[] = {
         [EXTENT_SUPERBLOCK] = "superblock", [EXTENT_METADATA] = "metadata", [EXTENT_DATA] = "data",
@@ -22,11 +22,6 @@ void block_index_done(struct block_index *x) {
         *x = (struct block_index) { 0 };
 }
 
-static int digest(const void *data, size_t size, uint8_t out[32]) {
-        unsigned len = 0;
-        return EVP_Digest(data, size, out, &len, EVP_sha256(), NULL) && len == 32 ? 0 : -EIO;
-}
-
 int block_index_record(struct block_index *x, uint64_t offset, const void *data, size_t size) {
         if (x->error || size == 0)
                 return 0;
@@ -39,7 +34,7 @@ int block_index_record(struct block_index *x, uint64_t offset, const void *data,
         if (offset != end) { /* only the rewrite of one whole extent (the superblock at the end) */
                 for (size_t i = 0; i < x->n; i++)
                         if (x->extents[i].offset == offset && x->extents[i].size == size)
-                                return digest(data, size, x->extents[i].sha256);
+                                return sha256_digest(data, size, x->extents[i].sha256);
                 x->error = -EINVAL;
                 return 0;
         }
@@ -53,7 +48,7 @@ int block_index_record(struct block_index *x, uint64_t offset, const void *data,
         }
         struct extent *e = &x->extents[x->n];
         *e = (struct extent) { .offset = offset, .size = (uint32_t) size };
-        int r = digest(data, size, e->sha256);
+        int r = sha256_digest(data, size, e->sha256);
         if (r < 0)
                 return r;
         x->n++;

@@ -4,7 +4,6 @@
  * compressor's output, so that a build that reuses is byte for byte the build that does not. */
 #include <errno.h>
 #include <fcntl.h>
-#include <openssl/evp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -14,6 +13,7 @@
 #include <sqfs/error.h>
 
 #include "block-reuse.h"
+#include "signing.h"
 
 struct reuse_entry {
         uint8_t content[32];
@@ -24,11 +24,6 @@ struct reuse_entry {
 struct digest_pair {
         uint8_t stored[32], content[32];
 };
-
-static int sha256(const void *data, size_t size, uint8_t out[static 32]) {
-        unsigned len = 0;
-        return EVP_Digest(data, size, out, &len, EVP_sha256(), NULL) && len == 32 ? 0 : -EIO;
-}
 
 int block_reuse_init(struct block_reuse *r, const struct block_settings *settings) {
         *r = (struct block_reuse) { .settings = *settings };
@@ -122,7 +117,7 @@ int block_reuse_add_image(struct block_reuse *r, const char *image, struct ingot
         /* the superblock (offsets, sizes, the time) tells one image from another at the cost of 96 bytes */
         uint8_t super[96], digest[32];
         if (x.n == 0 || x.extents[0].size != sizeof(super) || pread(fd, super, sizeof(super), 0) != sizeof(super) ||
-            sha256(super, sizeof(super), digest) < 0 || memcmp(digest, x.extents[0].sha256, 32) != 0)
+            sha256_digest(super, sizeof(super), digest) < 0 || memcmp(digest, x.extents[0].sha256, 32) != 0)
                 return not_reused(err, "%s: not reused: its index is another image's (the superblock differs)", image);
         const struct block_settings *s = &x.settings, *want = &r->settings;
         if (!s->compressor)
@@ -204,7 +199,7 @@ static sqfs_s32 try_entry(struct reuse_compressor *c, const struct reuse_entry *
                 return -1;
         uint8_t digest[32];
         ssize_t n = pread(y->source->fd, out, x->size, (off_t) x->offset);
-        if (n != (ssize_t) x->size || sha256(out, x->size, digest) < 0 || memcmp(digest, x->sha256, 32) != 0) {
+        if (n != (ssize_t) x->size || sha256_digest(out, x->size, digest) < 0 || memcmp(digest, x->sha256, 32) != 0) {
                 refuse(c->reuse, y->source, x->offset);
                 return -1;
         }
@@ -226,7 +221,7 @@ static sqfs_s32 reuse_do_block(sqfs_compressor_t *base, const sqfs_u8 *in, sqfs_
         struct reuse_compressor *c = (struct reuse_compressor *) base;
         struct block_reuse *r = c->reuse;
         struct digest_pair p;
-        if (sha256(in, size, p.content) < 0)
+        if (sha256_digest(in, size, p.content) < 0)
                 return SQFS_ERROR_INTERNAL;
 
         sqfs_s32 ret = -1;
@@ -247,7 +242,7 @@ static sqfs_s32 reuse_do_block(sqfs_compressor_t *base, const sqfs_u8 *in, sqfs_
                         return ret;
         }
         if (ret > 0) {
-                if (sha256(out, (size_t) ret, p.stored) < 0)
+                if (sha256_digest(out, (size_t) ret, p.stored) < 0)
                         return SQFS_ERROR_INTERNAL;
         } else
                 memcpy(p.stored, p.content, 32);

@@ -410,11 +410,16 @@ int signature_check_trusted(const uint8_t *der, size_t der_size, const char *nam
         return r;
 }
 
+int sha256_digest(const void *data, size_t size, uint8_t ret[static 32]) {
+        unsigned len = 0;
+        return EVP_Digest(data, size, ret, &len, EVP_sha256(), NULL) && len == 32 ? 0 : -EIO;
+}
+
 int sha256_buffer(const void *data, size_t size, char ret_hex[65]) {
         uint8_t md[32];
-        unsigned len = 0;
-        if (!EVP_Digest(data, size, md, &len, EVP_sha256(), NULL) || len != 32)
-                return -EIO;
+        int r = sha256_digest(data, size, md);
+        if (r < 0)
+                return r;
         hex_encode(md, 32, ret_hex);
         return 0;
 }

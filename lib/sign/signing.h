@@ -46,7 +46,8 @@ int signature_check_trusted(const uint8_t *der, size_t der_size, const char *nam
 /* SHA-256 of a PEM certificate's DER, lowercase hex: what trust is pinned to. */
 int cert_file_fingerprint(const char *cert_path, char ret_hex[65], struct ingot_error *err);
 
-/* SHA-256 of size bytes at data, lowercase hex. */
+/* SHA-256 of size bytes at data: the 32 bytes, or lowercase hex. */
+int sha256_digest(const void *data, size_t size, uint8_t ret[static 32]);
 int sha256_buffer(const void *data, size_t size, char ret_hex[65]);
 /* SHA-256 of a file, lowercase hex, and its size. */
 int sha256_file(const char *path, char ret_hex[65], uint64_t *ret_size);

@@ -83,4 +83,4 @@ read -r w2 r2 <"$W/warm2.time"
 read -r c1 _ <"$W/cold1.time"
 read -r w1 r1 <"$W/warm1.time"
 printf '1%% changed: %.3f of the cold build (goal <= 0.10); nothing changed: %.3f (goal <= 0.05); peak RSS %.0f MiB (goal <= 256)\n' \
-	"$(echo "$w2 / $c2" | bc -l)" "$(echo "$w1 / $c1" | bc -l)" "$(echo "($r1 > $r2 ? $r1 : $r2) / 1024" | bc -l)"
+	"$(echo "$w2 / $c2" | bc -l)" "$(echo "$w1 / $c1" | bc -l)" "$(echo "$((r1 > r2 ? r1 : r2)) / 1024" | bc -l)"

@@ -26,6 +26,8 @@ void help_sysext(FILE *f) {
                 "  -o --output DIR    where to write (default: ./out)\n"
                 "  -j --jobs N        compressor threads (default: all cores)\n"
                 "  --key KEY --cert CERT  sign the root hash; --unsigned to build without\n"
+                "  --reuse PREV       take unchanged blocks from PREV (an earlier raw layer or image with\n"
+                "                     its .blocks, or a directory of them) instead of compressing again\n"
                 "  -q --quiet         no output but errors\n"
                 "  --json             print the result as JSON\n\n"
                 "check: whether systemd-sysext on the base would merge LAYER (ID, VERSION_ID or\n"

@@ -152,6 +152,11 @@ t_reproducible() {
 	# the DDI holds exactly the raw build's squashfs and tree
 	extract one/tools_1.0.raw root-x86-64 data.part
 	cmp data.part one-raw/tools_1.0.raw
+	# rebuilds that take their blocks from the raw layer (--reuse) are the same layers
+	sign_build tools.ini -o three --reuse one-raw/tools_1.0.raw
+	cmp one/tools_1.0.raw three/tools_1.0.raw
+	sign_build tools.ini -o three-raw --format raw --reuse one-raw
+	for s in raw verity roothash roothash.p7s manifest.json blocks; do cmp "one-raw/tools_1.0.$s" "three-raw/tools_1.0.$s"; done
 }
 run reproducible t_reproducible
 

@@ -10,7 +10,6 @@
 
 #include "cli.h"
 #include "util.h"
-#include "util.h"
 
 void help_sysext(FILE *f) {
         fprintf(f,

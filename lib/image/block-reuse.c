@@ -191,9 +191,10 @@ static void refuse(struct block_reuse *r, struct reuse_source *s, uint64_t offse
 }
 
 /* The stored bytes of one entry into out, if they are what its index says and hold exactly in[0, size):
- * their length (0: stored uncompressed, as in is); -1 when they do not serve. */
+ * their length (0: stored uncompressed, as in is) and their digest, checked here, in ret_stored; -1 when
+ * they do not serve. */
 static sqfs_s32 try_entry(struct reuse_compressor *c, const struct reuse_entry *y, const sqfs_u8 *in, sqfs_u32 size,
-                          sqfs_u8 *out, sqfs_u32 outsize) {
+                          sqfs_u8 *out, sqfs_u32 outsize, uint8_t ret_stored[static 32]) {
         const struct extent *x = y->extent;
         if (x->size > outsize || x->size > size)
                 return -1;
@@ -203,6 +204,7 @@ static sqfs_s32 try_entry(struct reuse_compressor *c, const struct reuse_entry *
                 refuse(c->reuse, y->source, x->offset);
                 return -1;
         }
+        memcpy(ret_stored, digest, 32);
         if (memcmp(x->sha256, x->content_sha256, 32) == 0) {
                 /* stored as it is, the compressor did not make it smaller: so again, if it is this block */
                 if (x->size == size && memcmp(out, in, size) == 0)
@@ -233,7 +235,7 @@ static sqfs_s32 reuse_do_block(sqfs_compressor_t *base, const sqfs_u8 *in, sqfs_
                 while (y > r->entries && memcmp(y[-1].content, p.content, 32) == 0)
                         y--;
                 for (; ret < 0 && y < r->entries + r->n_entries && memcmp(y->content, p.content, 32) == 0; y++)
-                        ret = try_entry(c, y, in, size, out, outsize);
+                        ret = try_entry(c, y, in, size, out, outsize, p.stored);
         }
         bool reused = ret >= 0;
         if (!reused) {
@@ -241,11 +243,10 @@ static sqfs_s32 reuse_do_block(sqfs_compressor_t *base, const sqfs_u8 *in, sqfs_
                 if (ret < 0)
                         return ret;
         }
-        if (ret > 0) {
-                if (sha256_digest(out, (size_t) ret, p.stored) < 0)
-                        return SQFS_ERROR_INTERNAL;
-        } else
+        if (ret == 0)
                 memcpy(p.stored, p.content, 32);
+        else if (!reused && sha256_digest(out, (size_t) ret, p.stored) < 0) /* a reused block's was checked */
+                return SQFS_ERROR_INTERNAL;
 
         pthread_mutex_lock(&r->lock);
         if (reused) {
